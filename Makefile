@@ -1,0 +1,36 @@
+# The two commands of the README. Both install what is missing, then build.
+PRESET ?= release
+BUILD  := build
+JOBS   ?= $(shell nproc)
+
+.PHONY: run test setup build tsan asan clean fixtures
+
+run: build
+	./$(BUILD)/plait train --out runs/demo
+	./$(BUILD)/plait sample --checkpoint runs/demo --prompt "The " --tokens 300
+
+test: build
+	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
+
+setup:
+	@scripts/setup.sh
+
+build: setup
+	cmake --preset $(PRESET) >/dev/null
+	cmake --build --preset $(PRESET) -j $(JOBS)
+
+# Sanitizer runs: the threads transport under TSan, the suite under ASan+UBSan.
+tsan: setup
+	cmake --preset tsan >/dev/null && cmake --build --preset tsan -j $(JOBS)
+	ctest --preset tsan -R 'comm|parallel'
+
+asan: setup
+	cmake --preset asan >/dev/null && cmake --build --preset asan -j $(JOBS)
+	ctest --preset asan
+
+# Regenerates tests/fixtures with the system's PyTorch (not needed to run the tests).
+fixtures:
+	/usr/bin/python3 tools/make_fixtures.py tests/fixtures
+
+clean:
+	rm -rf build build-debug build-tsan build-asan
