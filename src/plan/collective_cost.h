@@ -1,0 +1,37 @@
+// α-β cost of one allreduce by each sync method: the one place the formulas live.
+// Used by the planner, the simulator, and `plait bench comm` (predicted column).
+//
+// Model: p ranks in nodes of k ranks (p = k * nodes). A message of n bytes over a
+// link costs α + n/bw. Steps within one phase run concurrently on distinct links;
+// a rank's link is the bottleneck, so a phase costs (steps x α + bytes-per-rank / bw).
+#pragma once
+#include <string>
+
+#include "util/link.h"
+
+namespace plait::plan {
+
+enum class SyncMethod { ps, direct, ring, hierarchical, tree };
+
+// "ps", "direct", "ring", "hierarchical", "tree"; throws UsageError otherwise.
+SyncMethod parse_sync_method(const std::string& name);
+const char* to_string(SyncMethod m);
+
+struct Topology {
+  int world = 1;           // p
+  int ranks_per_node = 1;  // k (divides p)
+  LinkSpec intra;          // between ranks of one node
+  LinkSpec inter;          // between nodes
+  int servers = 1;         // parameter-server shards (ps only)
+};
+
+struct CollectiveCost {
+  double seconds = 0;      // predicted wall time
+  int steps = 0;           // sequential message steps (latency terms)
+  double bytes_per_rank = 0;  // bytes sent by the busiest rank
+};
+
+// Allreduce of `bytes` (each rank's buffer size) by `method` on `topo`.
+CollectiveCost allreduce_cost(SyncMethod method, const Topology& topo, double bytes);
+
+}  // namespace plait::plan

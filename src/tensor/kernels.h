@@ -1,0 +1,81 @@
+// The model's kernels, each a forward/backward pair of free functions (llm.c style).
+//
+// Conventions
+//   * Outputs come first, then inputs, then sizes. `d` prefixes a gradient.
+//   * Shapes: B batch, T time (sequence), C channels, V vocabulary, NH heads,
+//     hs = C/NH head size, OC output channels, N = B*T rows. Row-major throughout.
+//   * Every backward ACCUMULATES (+=) into its gradient outputs, so gradients of
+//     parameters add up over micro-batches and over the branches of a residual.
+//     Callers zero gradient buffers when they start a new accumulation.
+//   * Every kernel is instantiated for float (training) and double (gradient checks).
+//   * Matrix products go through cblas_sgemm / cblas_dgemm.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+namespace plait::kernels {
+
+// out[B,T,C] = wte[tokens[b,t], :] + wpe[t, :]
+template <class F>
+void encoder_forward(F* out, const int32_t* tokens, const F* wte, const F* wpe,
+                     int B, int T, int C);
+// dwte[V,C] += scatter of dout by token; dwpe[T,C] += sum over b of dout
+template <class F>
+void encoder_backward(F* dwte, F* dwpe, const F* dout, const int32_t* tokens,
+                      int B, int T, int C);
+
+// out[N,C] = (inp - mean) * rstd * w + b, per row; eps = 1e-5.
+// mean[N], rstd[N] are saved for the backward pass.
+template <class F>
+void layernorm_forward(F* out, F* mean, F* rstd, const F* inp, const F* w, const F* b,
+                       int N, int C);
+template <class F>
+void layernorm_backward(F* dinp, F* dw, F* db, const F* dout, const F* inp, const F* w,
+                        const F* mean, const F* rstd, int N, int C);
+
+// out[N,OC] = inp[N,C] . weight[OC,C]^T + bias[OC]   (bias may be nullptr)
+template <class F>
+void matmul_forward(F* out, const F* inp, const F* weight, const F* bias,
+                    int N, int C, int OC);
+// dinp[N,C] += dout[N,OC] . weight[OC,C]
+// dweight[OC,C] += dout^T . inp;  dbias[OC] += column sums of dout (dbias may be nullptr)
+// dinp may be nullptr (no gradient needed for the input).
+template <class F>
+void matmul_backward(F* dinp, F* dweight, F* dbias, const F* dout, const F* inp,
+                     const F* weight, int N, int C, int OC);
+
+// Causal self-attention over qkv[B,T,3C], each row laid out q[C] | k[C] | v[C], and
+// inside each, head h owns channels [h*hs, (h+1)*hs).
+// att[B,NH,T,T]: softmax(q.k^T / sqrt(hs)) with the causal mask (entries t2 > t are 0).
+// out[B,T,C]: att . v, heads concatenated.
+// C and NH may be a tensor-parallel shard's (a subset of the heads): hs = C/NH.
+template <class F>
+void attention_forward(F* out, F* att, const F* qkv, int B, int T, int C, int NH);
+// dqkv[B,T,3C] += ...; datt[B,NH,T,T] is scratch (overwritten).
+template <class F>
+void attention_backward(F* dqkv, F* datt, const F* dout, const F* qkv, const F* att,
+                        int B, int T, int C, int NH);
+
+// out = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+template <class F>
+void gelu_forward(F* out, const F* inp, size_t n);
+template <class F>
+void gelu_backward(F* dinp, const F* inp, const F* dout, size_t n);
+
+// out = a + b
+template <class F>
+void residual_forward(F* out, const F* a, const F* b, size_t n);
+// da += dout; db += dout
+template <class F>
+void residual_backward(F* da, F* db, const F* dout, size_t n);
+
+// probs[N,V] = softmax(logits); losses[N] = -log probs[n, targets[n]]
+template <class F>
+void softmax_crossentropy_forward(F* probs, F* losses, const F* logits,
+                                  const int32_t* targets, int N, int V);
+// dlogits[N,V] += (probs - onehot(targets)) * dlosses[n]
+template <class F>
+void softmax_crossentropy_backward(F* dlogits, const F* probs, const int32_t* targets,
+                                   const F* dlosses, int N, int V);
+
+}  // namespace plait::kernels
