@@ -1,0 +1,114 @@
+#include "model/block.h"
+
+#include <algorithm>
+
+#include "tensor/kernels.h"
+
+namespace plait {
+namespace k = kernels;
+
+namespace {
+template <class P, class A>
+BlockView<P> make_view(const ParamTable& t, A arena, int layer) {
+  auto p = [&](BlockTensor bt) { return arena.data() + t.block(layer, bt).offset; };
+  using B = BlockTensor;
+  return {p(B::ln1_w), p(B::ln1_b), p(B::qkv_w),  p(B::qkv_b),  p(B::attproj_w), p(B::attproj_b),
+          p(B::ln2_w), p(B::ln2_b), p(B::fc_w),   p(B::fc_b),   p(B::fcproj_w),  p(B::fcproj_b)};
+}
+void zero(std::vector<float>& v) { std::fill(v.begin(), v.end(), 0.0f); }
+}  // namespace
+
+BlockView<const float*> block_view(const ParamTable& t, std::span<const float> arena,
+                                   int layer) {
+  return make_view<const float*>(t, arena, layer);
+}
+BlockView<float*> block_view(const ParamTable& t, std::span<float> arena, int layer) {
+  return make_view<float*>(t, arena, layer);
+}
+
+void BlockActivations::resize(const BlockShape& s) {
+  const size_t N = s.N(), C = s.C;
+  const size_t natt = static_cast<size_t>(s.B) * s.NH * s.T * s.T;
+  for (auto* v : {&ln1, &atty, &resid2, &ln2, &out}) v->resize(N * C);
+  for (auto* v : {&ln1_mean, &ln1_rstd, &ln2_mean, &ln2_rstd}) v->resize(N);
+  qkv.resize(N * 3 * C);
+  att.resize(natt);
+  fch.resize(N * 4 * C);
+  fch_gelu.resize(N * 4 * C);
+}
+
+size_t BlockActivations::floats() const {
+  size_t n = 0;
+  for (auto* v : {&ln1, &ln1_mean, &ln1_rstd, &qkv, &att, &atty, &resid2, &ln2, &ln2_mean,
+                  &ln2_rstd, &fch, &fch_gelu, &out})
+    n += v->size();
+  return n;
+}
+
+void BlockScratch::resize(const BlockShape& s) {
+  const size_t N = s.N(), C = s.C;
+  proj.resize(N * C);
+  dln.resize(N * C);
+  datty.resize(N * C);
+  dqkv.resize(N * 3 * C);
+  datt.resize(static_cast<size_t>(s.B) * s.NH * s.T * s.T);
+  dfch.resize(N * 4 * C);
+  dfch_gelu.resize(N * 4 * C);
+}
+
+size_t BlockScratch::floats() const {
+  return proj.size() + dln.size() + datty.size() + dqkv.size() + datt.size() + dfch.size() +
+         dfch_gelu.size();
+}
+
+void block_forward(BlockActivations& a, BlockScratch& s, const BlockView<const float*>& w,
+                   const float* x, const BlockShape& sh) {
+  const int N = static_cast<int>(sh.N()), C = sh.C;
+  const size_t NC = sh.N() * C;
+  // attention branch
+  k::layernorm_forward(a.ln1.data(), a.ln1_mean.data(), a.ln1_rstd.data(), x, w.ln1_w,
+                       w.ln1_b, N, C);
+  k::matmul_forward(a.qkv.data(), a.ln1.data(), w.qkv_w, w.qkv_b, N, C, 3 * C);
+  k::attention_forward(a.atty.data(), a.att.data(), a.qkv.data(), sh.B, sh.T, C, sh.NH);
+  k::matmul_forward(s.proj.data(), a.atty.data(), w.attproj_w, w.attproj_b, N, C, C);
+  k::residual_forward(a.resid2.data(), x, s.proj.data(), NC);
+  // MLP branch
+  k::layernorm_forward(a.ln2.data(), a.ln2_mean.data(), a.ln2_rstd.data(), a.resid2.data(),
+                       w.ln2_w, w.ln2_b, N, C);
+  k::matmul_forward(a.fch.data(), a.ln2.data(), w.fc_w, w.fc_b, N, C, 4 * C);
+  k::gelu_forward(a.fch_gelu.data(), a.fch.data(), NC * 4);
+  k::matmul_forward(s.proj.data(), a.fch_gelu.data(), w.fcproj_w, w.fcproj_b, N, 4 * C, C);
+  k::residual_forward(a.out.data(), a.resid2.data(), s.proj.data(), NC);
+}
+
+void block_backward(float* dres, BlockScratch& s, const BlockView<float*>& g,
+                    const BlockView<const float*>& w, const BlockActivations& a,
+                    const float* x, const BlockShape& sh) {
+  const int N = static_cast<int>(sh.N()), C = sh.C;
+  const size_t NC = sh.N() * C;
+  // MLP branch: dres is d(out); the residual passes it to resid2 unchanged.
+  zero(s.dfch_gelu);
+  k::matmul_backward(s.dfch_gelu.data(), g.fcproj_w, g.fcproj_b, dres, a.fch_gelu.data(),
+                     w.fcproj_w, N, 4 * C, C);
+  zero(s.dfch);
+  k::gelu_backward(s.dfch.data(), a.fch.data(), s.dfch_gelu.data(), NC * 4);
+  zero(s.dln);
+  k::matmul_backward(s.dln.data(), g.fc_w, g.fc_b, s.dfch.data(), a.ln2.data(), w.fc_w, N, C,
+                     4 * C);
+  k::layernorm_backward(dres, g.ln2_w, g.ln2_b, s.dln.data(), a.resid2.data(), w.ln2_w,
+                        a.ln2_mean.data(), a.ln2_rstd.data(), N, C);
+  // now dres = d(resid2); attention branch, the residual passes it on to x.
+  zero(s.datty);
+  k::matmul_backward(s.datty.data(), g.attproj_w, g.attproj_b, dres, a.atty.data(),
+                     w.attproj_w, N, C, C);
+  zero(s.dqkv);
+  k::attention_backward(s.dqkv.data(), s.datt.data(), s.datty.data(), a.qkv.data(),
+                        a.att.data(), sh.B, sh.T, C, sh.NH);
+  zero(s.dln);
+  k::matmul_backward(s.dln.data(), g.qkv_w, g.qkv_b, s.dqkv.data(), a.ln1.data(), w.qkv_w, N,
+                     C, 3 * C);
+  k::layernorm_backward(dres, g.ln1_w, g.ln1_b, s.dln.data(), x, w.ln1_w, a.ln1_mean.data(),
+                        a.ln1_rstd.data(), N, C);
+}
+
+}  // namespace plait

@@ -1,0 +1,73 @@
+// One transformer block (GPT-2, pre-LayerNorm) as a forward/backward pair over views
+// into the parameter and gradient arenas, with its saved activations.
+//
+//   x ─┬─ ln_1 ─ c_attn ─ attention ─ c_proj ─(+)─┬─ ln_2 ─ c_fc ─ gelu ─ c_proj ─(+)─ out
+//      └──────────────────────────────────────────┘└───────────────────────────────┘
+//                                            resid2
+#pragma once
+#include <span>
+#include <vector>
+
+#include "model/params.h"
+
+namespace plait {
+
+// Pointers to one block's tensors inside an arena (P = float* or const float*).
+template <class P>
+struct BlockView {
+  P ln1_w, ln1_b, qkv_w, qkv_b, attproj_w, attproj_b;
+  P ln2_w, ln2_b, fc_w, fc_b, fcproj_w, fcproj_b;
+};
+BlockView<const float*> block_view(const ParamTable& t, std::span<const float> arena, int layer);
+BlockView<float*> block_view(const ParamTable& t, std::span<float> arena, int layer);
+
+// Sizes of one forward pass: B sequences of T tokens, C channels, NH heads.
+struct BlockShape {
+  int B = 0, T = 0, C = 0, NH = 0;
+  size_t N() const { return static_cast<size_t>(B) * T; }
+};
+
+// What the forward pass saves for the backward pass (N = B*T rows).
+struct BlockActivations {
+  std::vector<float> ln1;       // [N,C]
+  std::vector<float> ln1_mean;  // [N]
+  std::vector<float> ln1_rstd;  // [N]
+  std::vector<float> qkv;       // [N,3C]
+  std::vector<float> att;       // [B,NH,T,T] softmax probabilities
+  std::vector<float> atty;      // [N,C] attention output before c_proj
+  std::vector<float> resid2;    // [N,C] x + attention branch
+  std::vector<float> ln2;       // [N,C]
+  std::vector<float> ln2_mean;  // [N]
+  std::vector<float> ln2_rstd;  // [N]
+  std::vector<float> fch;       // [N,4C] c_fc output
+  std::vector<float> fch_gelu;  // [N,4C]
+  std::vector<float> out;       // [N,C] block output = resid2 + MLP branch
+  void resize(const BlockShape& s);
+  size_t floats() const;
+};
+
+// Scratch shared by every block's forward and backward pass (reused layer by layer).
+struct BlockScratch {
+  std::vector<float> proj;      // [N,C]  c_proj outputs before the residual add
+  std::vector<float> dln;       // [N,C]  gradient w.r.t. a layernorm output
+  std::vector<float> datty;     // [N,C]
+  std::vector<float> dqkv;      // [N,3C]
+  std::vector<float> datt;      // [B,NH,T,T]
+  std::vector<float> dfch;      // [N,4C]
+  std::vector<float> dfch_gelu; // [N,4C]
+  void resize(const BlockShape& s);
+  size_t floats() const;
+};
+
+// out = block(x). x: [N,C].
+void block_forward(BlockActivations& a, BlockScratch& s, const BlockView<const float*>& w,
+                   const float* x, const BlockShape& sh);
+
+// dres: [N,C], on entry d(loss)/d(block output), on exit d(loss)/d(x) (updated in
+// place: the residual stream's gradient flows through and both branches add to it).
+// Parameter gradients are accumulated into g.
+void block_backward(float* dres, BlockScratch& s, const BlockView<float*>& g,
+                    const BlockView<const float*>& w, const BlockActivations& a,
+                    const float* x, const BlockShape& sh);
+
+}  // namespace plait
