@@ -10,8 +10,9 @@
 namespace plait::balance {
 
 std::vector<int64_t> split_equal(int64_t total, int parts) {
-  if (parts < 1) throw UsageError("cannot split a batch over " + std::to_string(parts) +
-                                  " workers (need at least 1)");
+  if (parts < 1)
+    throw UsageError("cannot split a batch over " + std::to_string(parts) +
+                     " workers (need at least 1)");
   if (total < 0) throw UsageError("cannot split a negative batch (" + std::to_string(total) + ")");
   std::vector<int64_t> shares(static_cast<size_t>(parts), total / parts);
   for (int64_t r = 0; r < total % parts; ++r) ++shares[static_cast<size_t>(r)];
@@ -26,8 +27,8 @@ void check_speeds(std::span<const double> speeds, int64_t total) {
   double sum = 0;
   for (size_t r = 0; r < speeds.size(); ++r) {
     if (!std::isfinite(speeds[r]) || speeds[r] < 0)
-      throw UsageError("speed of worker " + std::to_string(r) + " is " +
-                       std::to_string(speeds[r]) + "; speeds must be finite and >= 0");
+      throw UsageError("speed of worker " + std::to_string(r) + " is " + std::to_string(speeds[r]) +
+                       "; speeds must be finite and >= 0");
     sum += speeds[r];
   }
   if (!(sum > 0)) throw UsageError("every worker's speed is 0; cannot split the batch");
@@ -58,7 +59,8 @@ std::vector<int64_t> split_proportional(int64_t total, std::span<const double> s
   // way, so hand out (or take back, smallest remainder first) until the sum is exact.
   for (size_t i = 0; given < total; i = (i + 1) % order.size(), ++given) ++shares[order[i]];
   for (size_t i = order.size(); given > total; --given) {
-    do i = (i + order.size() - 1) % order.size(); while (shares[order[i]] == 0);
+    do i = (i + order.size() - 1) % order.size();
+    while (shares[order[i]] == 0);
     --shares[order[i]];
   }
   return shares;

@@ -62,8 +62,8 @@ std::vector<std::string> default_corpus_files(const std::string& dir) {
 std::vector<uint8_t> read_file_bytes(const std::string& path) {
   check_path(path);
   std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(path.c_str(), "rb"), &std::fclose);
-  if (!f) throw UsageError("data file " + in_quotes(path) + " cannot be opened: " +
-                           std::strerror(errno));
+  if (!f)
+    throw UsageError("data file " + in_quotes(path) + " cannot be opened: " + std::strerror(errno));
   std::vector<uint8_t> bytes;
   uint8_t chunk[1 << 16];
   size_t got;
@@ -75,7 +75,9 @@ std::vector<uint8_t> read_file_bytes(const std::string& path) {
   return bytes;
 }
 
-int64_t train_length(int64_t n) { return n / 10 * 9 + (n % 10) * 9 / 10; }  // floor(9n/10), no overflow
+int64_t train_length(int64_t n) {
+  return n / 10 * 9 + (n % 10) * 9 / 10;
+}  // floor(9n/10), no overflow
 
 Corpus::Corpus(std::vector<uint8_t> bytes, std::vector<std::string> files, std::string name)
     : bytes_(std::move(bytes)), files_(std::move(files)), name_(std::move(name)) {}
@@ -110,8 +112,8 @@ std::span<const uint8_t> Corpus::val() const {
 
 // Both splits must hold one window of ctx+1 bytes (ctx inputs, targets shifted by one).
 void Corpus::validate(int ctx) const {
-  if (ctx < 1) throw UsageError("context length (ctx) must be at least 1, got " +
-                                std::to_string(ctx));
+  if (ctx < 1)
+    throw UsageError("context length (ctx) must be at least 1, got " + std::to_string(ctx));
   const int64_t need = int64_t{ctx} + 1;
   const std::string has = " has " + std::to_string(size()) + " bytes";
   if (size() < need)

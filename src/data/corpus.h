@@ -41,9 +41,9 @@ class Corpus {
   // messages (tests, tools).
   static Corpus from_bytes(std::vector<uint8_t> bytes, int ctx, std::string name);
 
-  std::span<const uint8_t> bytes() const { return bytes_; }        // [size()]
-  std::span<const uint8_t> train() const;                          // [train_size()]
-  std::span<const uint8_t> val() const;                            // [val_size()]
+  std::span<const uint8_t> bytes() const { return bytes_; }  // [size()]
+  std::span<const uint8_t> train() const;                    // [train_size()]
+  std::span<const uint8_t> val() const;                      // [val_size()]
   int64_t size() const { return static_cast<int64_t>(bytes_.size()); }
   int64_t train_size() const { return train_length(size()); }
   int64_t val_size() const { return size() - train_size(); }
@@ -55,8 +55,8 @@ class Corpus {
   Corpus(std::vector<uint8_t> bytes, std::vector<std::string> files, std::string name);
   void validate(int ctx) const;
 
-  std::vector<uint8_t> bytes_;       // the files' bytes back to back
-  std::vector<std::string> files_;   // in corpus order
+  std::vector<uint8_t> bytes_;      // the files' bytes back to back
+  std::vector<std::string> files_;  // in corpus order
   std::string name_;
 };
 

@@ -19,12 +19,11 @@ uint64_t sequence_hash(uint64_t seed, uint64_t step, uint64_t seq) {
 
 Sampler::Sampler(std::span<const uint8_t> train, int ctx, uint64_t seed)
     : train_(train), ctx_(ctx), seed_(seed) {
-  if (ctx < 1) throw UsageError("context length (ctx) must be at least 1, got " +
-                                std::to_string(ctx));
+  if (ctx < 1)
+    throw UsageError("context length (ctx) must be at least 1, got " + std::to_string(ctx));
   if (static_cast<int64_t>(train.size()) < int64_t{ctx} + 1)
-    throw UsageError("training split has " + std::to_string(train.size()) +
-                     " bytes; ctx " + std::to_string(ctx) + " needs at least ctx+1 = " +
-                     std::to_string(ctx + 1));
+    throw UsageError("training split has " + std::to_string(train.size()) + " bytes; ctx " +
+                     std::to_string(ctx) + " needs at least ctx+1 = " + std::to_string(ctx + 1));
 }
 
 int64_t Sampler::offset(int64_t step, int64_t seq) const {

@@ -56,10 +56,10 @@ class Sampler {
 
 // A batch with its own storage, for callers that do not manage buffers.
 struct Batch {
-  int64_t count = 0;              // sequences
+  int64_t count = 0;  // sequences
   int ctx = 0;
-  std::vector<int32_t> inputs;    // [count, ctx]
-  std::vector<int32_t> targets;   // [count, ctx]
+  std::vector<int32_t> inputs;   // [count, ctx]
+  std::vector<int32_t> targets;  // [count, ctx]
 };
 
 Batch sample_batch(const Sampler& sampler, int64_t step, int64_t first_seq, int64_t count);

@@ -13,8 +13,8 @@ std::vector<int32_t> encode(std::string_view text) {
 
 static void check_token(int32_t token, size_t position) {
   if (token < 0 || token >= kVocab)
-    throw UsageError("token " + std::to_string(token) + " at position " +
-                     std::to_string(position) + " is not a byte (vocabulary is 0..255)");
+    throw UsageError("token " + std::to_string(token) + " at position " + std::to_string(position) +
+                     " is not a byte (vocabulary is 0..255)");
 }
 
 char decode_one(int32_t token) {

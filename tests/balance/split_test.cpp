@@ -9,7 +9,9 @@
 
 namespace plait::balance {
 
-static int64_t sum(const std::vector<int64_t>& v) { return std::accumulate(v.begin(), v.end(), int64_t{0}); }
+static int64_t sum(const std::vector<int64_t>& v) {
+  return std::accumulate(v.begin(), v.end(), int64_t{0});
+}
 
 TEST(SplitEqual, RemainderGoesToFirstRanks) {
   EXPECT_EQ(split_equal(10, 4), (std::vector<int64_t>{3, 3, 2, 2}));
@@ -70,7 +72,9 @@ TEST(SplitProportional, AlwaysSumsExactlyAndNonNegative) {
       ASSERT_GE(shares[r], 0);
       double quota = total * speeds[r] / sp;
       EXPECT_LT(std::abs(shares[r] - quota), 1.0 + 1e-9);  // Hamilton: within one of the quota
-      if (speeds[r] == 0) { EXPECT_EQ(shares[r], 0); }
+      if (speeds[r] == 0) {
+        EXPECT_EQ(shares[r], 0);
+      }
     }
   }
 }

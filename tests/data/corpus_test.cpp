@@ -21,8 +21,8 @@ static std::string repeat(const std::string& s, int n) {
 
 TEST(Corpus, TrainLengthIsFloorOfNinetyPercent) {
   EXPECT_EQ(train_length(100), 90);
-  EXPECT_EQ(train_length(101), 90);   // 90.9 -> 90; val gets ceil(10.1) = 11
-  EXPECT_EQ(train_length(109), 98);   // 98.1
+  EXPECT_EQ(train_length(101), 90);  // 90.9 -> 90; val gets ceil(10.1) = 11
+  EXPECT_EQ(train_length(109), 98);  // 98.1
   EXPECT_EQ(train_length(10), 9);
   EXPECT_EQ(train_length(int64_t{1} << 62), ((int64_t{1} << 62) / 10) * 9 + 3);  // no overflow
   for (int64_t n = 0; n < 1000; ++n) EXPECT_EQ(train_length(n), 9 * n / 10) << n;

@@ -16,7 +16,8 @@ class TempDir {
  public:
   TempDir() {
     auto base = std::filesystem::temp_directory_path();
-    std::string stem = "plait_data_test_" + std::to_string(::testing::UnitTest::GetInstance()->random_seed());
+    std::string stem =
+        "plait_data_test_" + std::to_string(::testing::UnitTest::GetInstance()->random_seed());
     for (int i = 0;; ++i) {
       path_ = base / (stem + "_" + std::to_string(i));
       if (std::filesystem::create_directory(path_)) break;
@@ -44,7 +45,8 @@ std::string expect_usage_error(Fn fn, const std::vector<std::string>& fragments)
   } catch (const plait::UsageError& e) {
     std::string msg = e.what();
     EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
-    for (const auto& f : fragments) EXPECT_NE(msg.find(f), std::string::npos) << "'" << f << "' not in: " << msg;
+    for (const auto& f : fragments)
+      EXPECT_NE(msg.find(f), std::string::npos) << "'" << f << "' not in: " << msg;
     return msg;
   }
   ADD_FAILURE() << "no UsageError thrown";

@@ -40,7 +40,8 @@ TEST(EvalWindows, BadInputs) {
   expect_usage_error([&] { EvalWindows::from_file(shortf, 3); }, {shortf, "has 3 bytes", "= 4"});
   std::string empty = tmp.file("empty.txt", "");
   expect_usage_error([&] { EvalWindows::from_file(empty, 3); }, {empty, "empty"});
-  expect_usage_error([&] { EvalWindows::from_file(tmp.path("no.txt"), 3); }, {"no.txt", "does not exist"});
+  expect_usage_error([&] { EvalWindows::from_file(tmp.path("no.txt"), 3); },
+                     {"no.txt", "does not exist"});
   expect_usage_error([&] { EvalWindows::from_file(tmp.dir(), 3); }, {"directory"});
   EvalWindows w(std::vector<uint8_t>(8, 'x'), 3);
   int32_t buf[12];

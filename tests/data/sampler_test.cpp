@@ -81,7 +81,9 @@ TEST(Sampler, TargetsAreInputsShiftedByOne) {
     for (int t = 0; t < ctx; ++t) {
       EXPECT_EQ(in[i * ctx + t], train[o + t]);
       EXPECT_EQ(tg[i * ctx + t], train[o + t + 1]);
-      if (t + 1 < ctx) { EXPECT_EQ(tg[i * ctx + t], in[i * ctx + t + 1]); }
+      if (t + 1 < ctx) {
+        EXPECT_EQ(tg[i * ctx + t], in[i * ctx + t + 1]);
+      }
     }
   }
 }
