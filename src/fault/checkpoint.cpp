@@ -1,0 +1,238 @@
+// Checkpoint save (the commit protocol) and directory resolution. Loading and
+// verification are in checkpoint_load.cpp.
+#include "fault/checkpoint.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <stdexcept>
+
+#include "fault/checkpoint_names.h"
+#include "fault/fsutil.h"
+#include "fault/hash.h"
+#include "util/error.h"
+
+namespace plait {
+namespace {
+
+namespace stdfs = std::filesystem;
+using nlohmann::json;
+
+// The safetensors __metadata__ of a file: its role, the step, the model config (as
+// strings, the format's rule) and the place of every shard in its full tensor.
+std::map<std::string, std::string> file_metadata(const CheckpointData& d, const char* role,
+                                                 const std::vector<NamedTensor>& ts,
+                                                 const std::vector<std::string>& names) {
+  std::map<std::string, std::string> md;
+  md["format"] = "pt";  // what Hugging Face loaders expect of a PyTorch-layout file
+  md["plait.role"] = role;
+  md["plait.step"] = std::to_string(d.step);
+  if (d.config.is_object())
+    for (auto& [k, v] : d.config.items()) md[k] = v.is_string() ? v.get<std::string>() : v.dump();
+  for (size_t i = 0; i < ts.size(); ++i) {
+    const NamedTensor& t = ts[i];
+    if (t.full_shape.empty()) continue;  // the whole tensor
+    std::vector<int64_t> end(t.shape.size());
+    for (size_t k = 0; k < end.size(); ++k) end[k] = t.offset.at(k) + t.shape[k];
+    md[ckpt::kSlicePrefix + names[i]] =
+        json{{"full_shape", t.full_shape}, {"begin", t.offset}, {"end", end}}.dump();
+  }
+  return md;
+}
+
+void check_tensor(const NamedTensor& t) {
+  auto fail = [&](const std::string& why) {
+    throw std::invalid_argument("checkpoint save: tensor '" + t.name + "': " + why);
+  };
+  if (t.data.size() != static_cast<size_t>(safetensors::numel(t.shape)))
+    fail("data size does not match its shape " + safetensors::shape_str(t.shape));
+  if (t.full_shape.empty()) return;
+  if (t.full_shape.size() != t.shape.size() || t.offset.size() != t.shape.size())
+    fail("full_shape, offset and shape differ in rank");
+  for (size_t k = 0; k < t.shape.size(); ++k)
+    if (t.offset[k] < 0 || t.offset[k] + t.shape[k] > t.full_shape[k])
+      fail("slice lies outside the full shape " + safetensors::shape_str(t.full_shape));
+}
+
+// Writes one role's file (fsynced) and returns its manifest entry.
+json write_role_file(const stdfs::path& dir, const CheckpointData& d, const ShardWriter& w,
+                     const char* role, const std::vector<std::pair<std::string,
+                                                                   const std::vector<NamedTensor>*>>& groups) {
+  std::vector<NamedTensor> all;
+  std::vector<std::string> names;
+  for (auto& [prefix, ts] : groups)
+    for (const auto& t : *ts) {
+      check_tensor(t);
+      all.push_back(t);
+      names.push_back(prefix + t.name);
+    }
+  std::vector<safetensors::TensorOut> out;
+  for (size_t i = 0; i < all.size(); ++i)
+    out.push_back(safetensors::f32_tensor(names[i], all[i].shape, all[i].data));
+  std::string file = ckpt::file_name(role, w.rank, w.world);
+  auto written = safetensors::write_file(dir / file, out, file_metadata(d, role, all, names));
+  return {{"file", file}, {"role", role}, {"rank", w.rank},
+          {"bytes", written.bytes}, {"xxh64", hex64(written.xxh64)}};
+}
+
+// This rank's part of the manifest: its files (written and fsynced here) and its RNG.
+json write_rank_files(const stdfs::path& tmp, const CheckpointData& d, const ShardWriter& w) {
+  json files = json::array();  // a rank with nothing of a role writes no file for it
+  if (!d.model.empty()) files.push_back(write_role_file(tmp, d, w, "model", {{"", &d.model}}));
+  if (!d.opt_m.empty() || !d.opt_v.empty())
+    files.push_back(write_role_file(tmp, d, w, "optimizer",
+                                    {{ckpt::kMomentM, &d.opt_m}, {ckpt::kMomentV, &d.opt_v}}));
+  return {{"rank", w.rank}, {"rng", d.rng}, {"files", files}};
+}
+
+// Removes what an interrupted save left behind: .tmp-* and .trash-* entries.
+void remove_leftovers(const stdfs::path& run_dir) {
+  for (const auto& e : stdfs::directory_iterator(run_dir)) {
+    std::string n = e.path().filename().string();
+    if (n.rfind(ckpt::kTmpPrefix, 0) == 0 || n.rfind(ckpt::kTrashPrefix, 0) == 0)
+      stdfs::remove_all(e.path());
+  }
+}
+
+// Removes committed checkpoints older than `step` beyond the newest keep_last (those
+// newer than `step`, left by another run, are not ours to judge).
+void prune(const stdfs::path& run_dir, int64_t step, int keep_last) {
+  if (keep_last <= 0) return;
+  std::vector<std::pair<int64_t, stdfs::path>> dirs;
+  for (const auto& e : stdfs::directory_iterator(run_dir)) {
+    int64_t s;
+    if (e.is_directory() && ckpt::parse_step_dir(e.path().filename().string(), s) && s <= step)
+      dirs.emplace_back(s, e.path());
+  }
+  std::sort(dirs.rbegin(), dirs.rend());
+  for (size_t i = static_cast<size_t>(keep_last); i < dirs.size(); ++i)
+    stdfs::remove_all(dirs[i].second);
+}
+
+json build_manifest(const CheckpointData& d, int world, const std::vector<json>& parts) {
+  json files = json::array(), ranks = json::array();
+  for (const json& p : parts) {
+    for (const json& f : p.at("files")) files.push_back(f);
+    ranks.push_back({{"rank", p.at("rank")}, {"rng", p.at("rng")}});
+  }
+  return {{"format", ckpt::kFormatName},
+          {"version", kCheckpointFormatVersion},
+          {"step", d.step},
+          {"config", d.config},
+          {"options", d.options.is_null() ? json::object() : d.options},
+          {"extra", d.extra.is_null() ? json::object() : d.extra},
+          {"world", world},
+          {"rng", parts.at(0).at("rng")},
+          {"ranks", ranks},
+          {"checksum", "xxh64"},
+          {"files", files}};
+}
+
+// Rank 0, once every rank's files are durable in `tmp`: the commit. Ordering is the
+// whole point, each step relying on the ones before it:
+//   1. manifest.json written and fsynced inside tmp (a dir without it is never loaded)
+//   2. fsync(tmp): the directory entries of all files are durable
+//   3. an old directory of the same name (a step redone after resuming from an older
+//      checkpoint) is renamed out of the way to .trash-*
+//   4. rename(tmp, final): the checkpoint appears whole, atomically
+//   5. fsync(run_dir): the rename is durable
+//   6. `latest` replaced atomically (temp file, fsync, rename, fsync run_dir)
+//   7. trash and checkpoints beyond keep_last removed (needs no durability)
+void commit(const stdfs::path& run_dir, const stdfs::path& tmp, const std::string& name,
+            const json& manifest, int keep_last, int64_t step) {
+  fs::write_file_durable(tmp / ckpt::kManifest, manifest.dump(2) + "\n");
+  fs::fsync_dir(tmp);
+  const stdfs::path final_dir = run_dir / name;
+  const stdfs::path trash = run_dir / (ckpt::kTrashPrefix + name);
+  bool replaced = stdfs::exists(final_dir);
+  if (replaced) fs::rename_path(final_dir, trash);
+  fs::rename_path(tmp, final_dir);
+  fs::fsync_dir(run_dir);
+  fs::atomic_replace(run_dir / ckpt::kLatest, name + "\n");
+  if (replaced) stdfs::remove_all(trash);
+  prune(run_dir, step, keep_last);
+}
+
+std::vector<json> gather_parts(const stdfs::path& tmp, int world) {
+  std::vector<json> parts;
+  for (int r = 0; r < world; ++r) {
+    stdfs::path p = tmp / ckpt::part_name(r);
+    json j = json::parse(fs::read_file(p), nullptr, false);
+    if (j.is_discarded()) throw RuntimeError("checkpoint save: '" + p.string() + "' is damaged");
+    parts.push_back(std::move(j));
+    stdfs::remove(p);  // its content moves into manifest.json
+  }
+  return parts;
+}
+
+}  // namespace
+
+stdfs::path save_checkpoint(const stdfs::path& run_dir, const CheckpointData& data,
+                            int keep_last, const ShardWriter& w) {
+  if (w.world < 1 || w.rank < 0 || w.rank >= w.world || (w.world > 1 && !w.barrier))
+    throw std::invalid_argument("save_checkpoint: bad rank/world/barrier");
+  if (data.step < 0) throw std::invalid_argument("save_checkpoint: negative step");
+  auto sync = [&] { if (w.world > 1) w.barrier(); };
+  const std::string name = ckpt::step_dir_name(data.step);
+  const stdfs::path tmp = run_dir / (ckpt::kTmpPrefix + name);
+  try {
+    if (w.rank == 0) {  // a clean, empty temp dir before anyone writes into it
+      stdfs::create_directories(run_dir);
+      remove_leftovers(run_dir);
+      stdfs::create_directory(tmp);
+    }
+    sync();
+    json part = write_rank_files(tmp, data, w);
+    if (w.world > 1) fs::write_file_durable(tmp / ckpt::part_name(w.rank), part.dump());
+    sync();  // every rank's files are durable
+    if (w.rank == 0) {
+      auto parts = w.world > 1 ? gather_parts(tmp, w.world) : std::vector<json>{part};
+      commit(run_dir, tmp, name, build_manifest(data, w.world, parts), keep_last, data.step);
+    }
+    sync();  // nobody returns before the checkpoint exists
+  } catch (const stdfs::filesystem_error& e) {
+    throw RuntimeError(std::string("checkpoint save in '") + run_dir.string() + "': " + e.what());
+  }
+  return run_dir / name;
+}
+
+// ---- finding the checkpoint a path names ---------------------------------------------
+
+namespace {
+
+std::string trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+bool committed(const stdfs::path& dir) { return stdfs::exists(dir / ckpt::kManifest); }
+
+}  // namespace
+
+stdfs::path latest_checkpoint(const stdfs::path& path) {
+  std::error_code ec;
+  if (!stdfs::exists(path, ec))
+    throw UsageError("'" + path.string() + "': no such checkpoint or run directory");
+  if (!stdfs::is_directory(path, ec))
+    throw UsageError("'" + path.string() + "': not a directory (a checkpoint is a directory)");
+  if (committed(path)) return path;
+  // The `latest` pointer is the authority (it is written after the rename)...
+  if (stdfs::exists(path / ckpt::kLatest, ec)) {
+    std::string name = trim(fs::read_file(path / ckpt::kLatest));
+    int64_t s;
+    if (ckpt::parse_step_dir(name, s) && committed(path / name)) return path / name;
+  }
+  // ...and when it is missing or stale, the highest committed step directory.
+  int64_t best = -1;
+  stdfs::path found;
+  for (const auto& e : stdfs::directory_iterator(path, ec)) {
+    int64_t s;
+    if (ckpt::parse_step_dir(e.path().filename().string(), s) && s > best && committed(e.path()))
+      best = s, found = e.path();
+  }
+  if (best >= 0) return found;
+  throw UsageError("'" + path.string() +
+                   "': no checkpoint here (no manifest.json, no 'latest', no committed "
+                   "step-* directory)");
+}
+
+}  // namespace plait

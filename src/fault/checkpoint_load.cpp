@@ -1,0 +1,309 @@
+// Opening a checkpoint: every check the format allows, each failing with a one-line
+// UsageError naming the file and the problem; then assembling tensor boxes from shards.
+#include <algorithm>
+#include <cstring>
+#include <stdexcept>
+
+#include "fault/checkpoint.h"
+#include "fault/checkpoint_names.h"
+#include "fault/fsutil.h"
+#include "fault/hash.h"
+#include "util/error.h"
+
+namespace plait {
+namespace {
+
+namespace stdfs = std::filesystem;
+using nlohmann::json;
+using Box = std::vector<int64_t>;
+
+std::string box_str(const Box& b, const Box& e) {
+  std::string s;
+  for (size_t k = 0; k < b.size(); ++k) {  // (appends: GCC 12 -Wrestrict misfires on "[" + ...)
+    s += '[';
+    s += std::to_string(b[k]);
+    s += ':';
+    s += std::to_string(e[k]);
+    s += ')';
+  }
+  return s.empty() ? "[]" : s;
+}
+
+int64_t volume(const Box& b, const Box& e) {
+  int64_t v = 1;
+  for (size_t k = 0; k < b.size(); ++k) v *= e[k] - b[k];
+  return v;
+}
+
+// The intersection of boxes [b1,e1) and [b2,e2); false if empty.
+bool intersect(const Box& b1, const Box& e1, const Box& b2, const Box& e2, Box& b, Box& e) {
+  b.resize(b1.size()), e.resize(b1.size());
+  for (size_t k = 0; k < b1.size(); ++k) {
+    b[k] = std::max(b1[k], b2[k]);
+    e[k] = std::min(e1[k], e2[k]);
+    if (b[k] >= e[k]) return false;
+  }
+  return true;
+}
+
+bool int_array(const json& j, Box& out) {
+  if (!j.is_array()) return false;
+  out.clear();
+  for (const auto& x : j) {
+    if (!x.is_number_integer() || x.get<int64_t>() < 0) return false;
+    out.push_back(x.get<int64_t>());
+  }
+  return true;
+}
+
+// Copies the box of extents `ext` from src (shape ss, starting at sb) to dst (shape
+// ds, starting at db). Row-major; the innermost dimension is one memcpy.
+void copy_box(const float* src, const Box& ss, const Box& sb, float* dst, const Box& ds,
+              const Box& db, const Box& ext) {
+  const size_t rank = ext.size();
+  if (rank == 0) { *dst = *src; return; }
+  Box sstride(rank, 1), dstride(rank, 1);
+  for (size_t k = rank - 1; k > 0; --k) {
+    sstride[k - 1] = sstride[k] * ss[k];
+    dstride[k - 1] = dstride[k] * ds[k];
+  }
+  auto rec = [&](auto& self, size_t k, int64_t so, int64_t dof) -> void {
+    so += sb[k] * sstride[k];
+    dof += db[k] * dstride[k];
+    if (k + 1 == rank) {
+      std::memcpy(dst + dof, src + so, static_cast<size_t>(ext[k]) * sizeof(float));
+      return;
+    }
+    for (int64_t i = 0; i < ext[k]; ++i)
+      self(self, k + 1, so + i * sstride[k], dof + i * dstride[k]);
+  };
+  rec(rec, 0, 0, 0);
+}
+
+}  // namespace
+
+void LoadedCheckpoint::bad(const std::string& problem) const {
+  throw UsageError("checkpoint '" + dir_.string() + "': " + problem);
+}
+
+// ---- the manifest ---------------------------------------------------------------
+
+void LoadedCheckpoint::parse_manifest() {
+  const stdfs::path mpath = dir_ / ckpt::kManifest;
+  if (!stdfs::exists(mpath)) bad("no manifest.json (an incomplete or damaged checkpoint)");
+  manifest_ = json::parse(fs::read_file(mpath), nullptr, /*allow_exceptions=*/false);
+  auto mbad = [&](const std::string& why) {
+    throw UsageError("'" + mpath.string() + "': " + why);
+  };
+  if (manifest_.is_discarded()) mbad("not JSON (garbage or a damaged file)");
+  if (!manifest_.is_object()) mbad("not a JSON object");
+  const json& format = manifest_.value("format", json());
+  if (!format.is_string() || format.get<std::string>() != ckpt::kFormatName)
+    mbad(std::string("'format' is not \"") + ckpt::kFormatName + "\"");
+  const json& version = manifest_.value("version", json());
+  if (!version.is_number_integer() || version.get<int>() != kCheckpointFormatVersion)
+    mbad("format version " + version.dump() + " is not supported (this plait reads version " +
+         std::to_string(kCheckpointFormatVersion) + ")");
+  auto need = [&](const char* key, bool ok) {
+    if (!manifest_.contains(key) || !ok) mbad(std::string("missing or malformed '") + key + "'");
+  };
+  need("step", manifest_.contains("step") && manifest_["step"].is_number_integer() &&
+                   manifest_["step"].get<int64_t>() >= 0);
+  need("config", manifest_.contains("config") && manifest_["config"].is_object());
+  need("world", manifest_.contains("world") && manifest_["world"].is_number_integer() &&
+                    manifest_["world"].get<int>() >= 1);
+  need("files", manifest_.contains("files") && manifest_["files"].is_array());
+  for (const char* k : {"options", "extra"})
+    if (!manifest_.contains(k)) manifest_[k] = json::object();
+  if (!manifest_.contains("rng")) manifest_["rng"] = nullptr;
+  for (const json& f : manifest_["files"]) {
+    CheckpointFile cf;
+    bool ok = f.is_object() && f.value("file", json()).is_string() &&
+              f.value("role", json()).is_string() && f.value("xxh64", json()).is_string() &&
+              f.value("bytes", json()).is_number_unsigned() &&
+              f.value("rank", json()).is_number_integer();
+    if (!ok) mbad("a 'files' entry is malformed: " + f.dump());
+    cf.file = f["file"], cf.role = f["role"], cf.xxh64 = f["xxh64"];
+    cf.bytes = f["bytes"], cf.rank = f["rank"];
+    if (cf.file.find('/') != std::string::npos || cf.file.empty() || cf.file[0] == '.')
+      mbad("file name '" + cf.file + "' is not a plain name inside the checkpoint");
+    if (cf.role != "model" && cf.role != "optimizer")
+      mbad("file '" + cf.file + "' has unknown role '" + cf.role + "'");
+    files_.push_back(std::move(cf));
+  }
+}
+
+const json& LoadedCheckpoint::rng(int rank) const {
+  if (rank == 0) return manifest_.at("rng");
+  if (manifest_.contains("ranks") && manifest_["ranks"].is_array())
+    for (const json& r : manifest_["ranks"])
+      if (r.is_object() && r.value("rank", -1) == rank && r.contains("rng")) return r["rng"];
+  bad("no RNG state for rank " + std::to_string(rank));
+}
+
+// ---- the files ----------------------------------------------------------------------
+
+// Order: existence and size (the plainest message for a truncated copy), then the
+// header's structure, then the checksum (which catches any flipped byte of data).
+void LoadedCheckpoint::open_files() {
+  for (size_t i = 0; i < files_.size(); ++i) {
+    const CheckpointFile& f = files_[i];
+    const stdfs::path p = dir_ / f.file;
+    auto fbad = [&](const std::string& why) { throw UsageError("'" + p.string() + "': " + why); };
+    std::error_code ec;
+    if (!stdfs::is_regular_file(p, ec)) fbad("listed in manifest.json but missing");
+    uint64_t size = stdfs::file_size(p, ec);
+    if (size != f.bytes)
+      fbad("truncated or damaged: " + std::to_string(size) + " bytes, manifest.json says " +
+           std::to_string(f.bytes));
+    readers_.push_back(std::make_unique<safetensors::Reader>(p));
+    std::string got = hex64(xxh64_file(p));
+    if (got != f.xxh64)
+      fbad("checksum mismatch: XXH64 is " + got + ", manifest.json says " + f.xxh64 +
+           " (the file is damaged)");
+    index_file(i);
+  }
+}
+
+// Registers every tensor of file i (with its box) in tensors_, checking it against
+// what other files said about the same tensor.
+void LoadedCheckpoint::index_file(size_t i) {
+  const safetensors::Reader& r = *readers_[i];
+  auto fbad = [&](const std::string& why) {
+    throw UsageError("'" + r.path().string() + "': " + why);
+  };
+  const auto& md = r.metadata();
+  if (files_[i].role == "model")  // the config in each model file must be the manifest's
+    for (auto& [k, v] : config().items()) {
+      auto it = md.find(k);
+      std::string want = v.is_string() ? v.get<std::string>() : v.dump();
+      if (it == md.end() || it->second != want)
+        fbad("__metadata__ '" + k + "' is " + (it == md.end() ? "missing" : it->second) +
+             ", manifest.json's config says " + want);
+    }
+  for (const auto& t : r.tensors()) {
+    const std::string where = "tensor '" + t.name + "'";
+    if (t.dtype != safetensors::DType::F32)
+      fbad(where + " is " + safetensors::dtype_name(t.dtype) + "; checkpoints hold F32 only");
+    Box full = t.shape, b(t.shape.size(), 0), e = t.shape;
+    auto sl = md.find(ckpt::kSlicePrefix + t.name);
+    if (sl != md.end()) {
+      json j = json::parse(sl->second, nullptr, false);
+      bool ok = j.is_object() && int_array(j.value("full_shape", json()), full) &&
+                int_array(j.value("begin", json()), b) && int_array(j.value("end", json()), e) &&
+                full.size() == t.shape.size() && b.size() == full.size() && e.size() == full.size();
+      for (size_t k = 0; ok && k < full.size(); ++k)
+        ok = b[k] <= e[k] && e[k] <= full[k] && e[k] - b[k] == t.shape[k];
+      if (!ok) fbad(where + " has a slice entry that does not fit its shape: " + sl->second);
+    }
+    auto [it, fresh] = tensors_.try_emplace(t.name);
+    TensorEntry& en = it->second;
+    if (fresh) en.name = t.name, en.role = files_[i].role, en.shape = full;
+    else if (en.shape != full)
+      fbad(where + " has full shape " + safetensors::shape_str(full) + ", another file says " +
+           safetensors::shape_str(en.shape));
+    bool replica = false;
+    for (const TensorShard& s : en.shards) {
+      Box ib, ie;
+      if (s.begin == b && s.end == e) { replica = true; break; }
+      if (intersect(s.begin, s.end, b, e, ib, ie))
+        fbad(where + " shard " + box_str(b, e) + " overlaps shard " + box_str(s.begin, s.end) +
+             " in '" + files_[s.file].file + "'");
+    }
+    if (!replica) en.shards.push_back({i, b, e});
+  }
+}
+
+// Disjoint shards (index_file ensured it) cover a tensor iff their volumes add up.
+void LoadedCheckpoint::check_coverage() const {
+  for (const auto& [name, en] : tensors_) {
+    int64_t covered = 0;
+    for (const auto& s : en.shards) covered += volume(s.begin, s.end);
+    int64_t total = safetensors::numel(en.shape);
+    if (covered != total)
+      bad("tensor '" + name + "' is incomplete: its shards cover " + std::to_string(covered) +
+          " of " + std::to_string(total) + " elements");
+  }
+}
+
+LoadedCheckpoint load_checkpoint(const stdfs::path& path) {
+  LoadedCheckpoint c;
+  c.dir_ = latest_checkpoint(path);
+  c.parse_manifest();
+  c.open_files();
+  c.check_coverage();
+  return c;
+}
+
+// ---- reading tensors -------------------------------------------------------------
+
+const TensorEntry& LoadedCheckpoint::entry(const std::string& name) const {
+  auto it = tensors_.find(name);
+  if (it == tensors_.end()) bad("tensor '" + name + "' is missing");
+  return it->second;
+}
+
+const std::vector<int64_t>& LoadedCheckpoint::shape(const std::string& name) const {
+  return entry(name).shape;
+}
+
+void LoadedCheckpoint::read(const std::string& name, const std::vector<int64_t>& expected_shape,
+                            std::span<float> out) const {
+  const TensorEntry& en = entry(name);
+  if (en.shape != expected_shape)
+    bad("tensor '" + name + "' has shape " + safetensors::shape_str(en.shape) + ", expected " +
+        safetensors::shape_str(expected_shape));
+  read_slice(name, Box(en.shape.size(), 0), en.shape, out);
+}
+
+void LoadedCheckpoint::read_slice(const std::string& name, const Box& begin, const Box& end,
+                                  std::span<float> out) const {
+  const TensorEntry& en = entry(name);
+  bool ok = begin.size() == en.shape.size() && end.size() == en.shape.size();
+  for (size_t k = 0; ok && k < begin.size(); ++k)
+    ok = 0 <= begin[k] && begin[k] <= end[k] && end[k] <= en.shape[k];
+  if (!ok)
+    bad("slice " + box_str(begin, end) + " is outside tensor '" + name + "' of shape " +
+        safetensors::shape_str(en.shape));
+  if (out.size() != static_cast<size_t>(volume(begin, end)))
+    throw std::invalid_argument("read_slice: output buffer size does not match the slice");
+  if (out.empty()) return;
+  Box ext(begin.size());
+  for (size_t k = 0; k < ext.size(); ++k) ext[k] = end[k] - begin[k];
+  int64_t covered = 0;
+  std::vector<float> buf;
+  for (const TensorShard& s : en.shards) {
+    Box ib, ie;
+    if (!intersect(s.begin, s.end, begin, end, ib, ie)) continue;  // (rank 0: always)
+    const safetensors::Reader& r = *readers_[s.file];
+    const safetensors::TensorInfo& t = *r.find(name);
+    covered += volume(ib, ie);
+    if (s.begin == begin && s.end == end) {  // the shard is exactly the request
+      r.read_bytes(t, std::as_writable_bytes(out));
+      continue;
+    }
+    // Read only the shard's rows (outermost dimension) that the request touches: they
+    // are one contiguous byte range of the file.
+    Box rows = t.shape;
+    int64_t r0 = 0;
+    if (!rows.empty()) r0 = ib[0] - s.begin[0], rows[0] = ie[0] - ib[0];
+    int64_t row_floats = 1;  // floats per outermost index
+    for (size_t k = 1; k < t.shape.size(); ++k) row_floats *= t.shape[k];
+    buf.resize(static_cast<size_t>(safetensors::numel(rows)));
+    safetensors::TensorInfo part = t;
+    part.begin = t.begin + static_cast<uint64_t>(r0 * row_floats) * sizeof(float);
+    part.end = part.begin + buf.size() * sizeof(float);
+    r.read_bytes(part, std::as_writable_bytes(std::span<float>(buf)));
+    Box sb(ib.size()), db(ib.size()), iext(ib.size());
+    for (size_t k = 0; k < ib.size(); ++k) {
+      sb[k] = ib[k] - s.begin[k] - (k == 0 ? r0 : 0);
+      db[k] = ib[k] - begin[k];
+      iext[k] = ie[k] - ib[k];
+    }
+    copy_box(buf.data(), rows, sb, out.data(), ext, db, iext);
+  }
+  if (covered != volume(begin, end))
+    bad("tensor '" + name + "': slice " + box_str(begin, end) + " is not fully covered by shards");
+}
+
+}  // namespace plait

@@ -1,0 +1,42 @@
+// Durable file-system primitives for the checkpoint commit protocol (POSIX).
+// "Durable" means fsync'ed: after the call returns, a power cut keeps the bytes.
+// Failures throw RuntimeError naming the path and the OS's reason.
+#pragma once
+#include <cstddef>
+#include <filesystem>
+#include <span>
+#include <string_view>
+
+namespace plait::fs {
+
+// A file opened for writing (created or truncated); close() fsyncs before closing.
+class DurableFile {
+ public:
+  explicit DurableFile(const std::filesystem::path& path);
+  ~DurableFile();  // closes without fsync if close() was never called (error paths)
+  DurableFile(const DurableFile&) = delete;
+  DurableFile& operator=(const DurableFile&) = delete;
+
+  void write(const void* data, size_t n);
+  void close();  // fsync, then close; the file's bytes are on disk when this returns
+  size_t bytes_written() const { return written_; }
+
+ private:
+  std::filesystem::path path_;
+  int fd_ = -1;
+  size_t written_ = 0;
+};
+
+// Writes `content` to path durably (no atomicity: use atomic_replace for that).
+void write_file_durable(const std::filesystem::path& path, std::string_view content);
+// fsync a directory, making the creations, renames and removals inside it durable.
+void fsync_dir(const std::filesystem::path& dir);
+// Atomically replaces path's content: write path.tmp, fsync it, rename over path,
+// fsync the parent. Readers see either the old content or the new, never a mix.
+void atomic_replace(const std::filesystem::path& path, std::string_view content);
+// rename(2), throwing RuntimeError with both names on failure.
+void rename_path(const std::filesystem::path& from, const std::filesystem::path& to);
+// The whole file as a string; UsageError "'path': cannot read ..." when missing.
+std::string read_file(const std::filesystem::path& path);
+
+}  // namespace plait::fs

@@ -1,0 +1,304 @@
+#include "fault/safetensors.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <bit>
+#include <cerrno>
+#include <cstring>
+#include <set>
+#include <stdexcept>
+
+#include <nlohmann/json.hpp>
+
+#include "fault/fsutil.h"
+#include "fault/hash.h"
+#include "util/error.h"
+
+static_assert(std::endian::native == std::endian::little,
+              "safetensors data is little-endian; plait reads and writes it by memcpy");
+
+namespace plait::safetensors {
+namespace {
+
+using nlohmann::json;
+
+struct DTypeRow {
+  DType type;
+  const char* name;
+  size_t size;
+};
+constexpr DTypeRow kDTypes[] = {
+    {DType::F64, "F64", 8}, {DType::F32, "F32", 4}, {DType::F16, "F16", 2},
+    {DType::BF16, "BF16", 2}, {DType::I64, "I64", 8}, {DType::I32, "I32", 4},
+    {DType::I16, "I16", 2}, {DType::I8, "I8", 1},   {DType::U64, "U64", 8},
+    {DType::U32, "U32", 4}, {DType::U16, "U16", 2}, {DType::U8, "U8", 1},
+    {DType::BOOL, "BOOL", 1}};
+
+const DTypeRow& row(DType t) {
+  for (const auto& r : kDTypes)
+    if (r.type == t) return r;
+  throw std::invalid_argument("safetensors: unknown DType value");
+}
+
+// Headers above this are refused before allocating (the reference implementation's
+// limit), so a corrupt length cannot ask for terabytes.
+constexpr uint64_t kMaxHeader = 100'000'000;
+
+std::string offsets_str(const TensorInfo& t) {
+  std::string s = "[";  // (appends: GCC 12 -Wrestrict misfires on "[" + ...)
+  s += std::to_string(t.begin);
+  s += ", ";
+  s += std::to_string(t.end);
+  return s + ")";
+}
+
+}  // namespace
+
+size_t dtype_size(DType t) { return row(t).size; }
+const char* dtype_name(DType t) { return row(t).name; }
+
+bool parse_dtype(const std::string& name, DType& out) {
+  for (const auto& r : kDTypes)
+    if (name == r.name) return out = r.type, true;
+  return false;
+}
+
+int64_t numel(const std::vector<int64_t>& shape) {
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  return n;
+}
+
+std::string shape_str(const std::vector<int64_t>& shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+TensorOut f32_tensor(std::string name, std::vector<int64_t> shape, std::span<const float> data) {
+  return {std::move(name), DType::F32, std::move(shape), std::as_bytes(data)};
+}
+
+// ---- writing ----------------------------------------------------------------------
+
+namespace {
+
+// The header JSON, padded with spaces so the data section starts 8-byte aligned.
+std::string build_header(const std::vector<TensorOut>& tensors,
+                         const std::map<std::string, std::string>& metadata) {
+  json h = json::object();
+  if (!metadata.empty()) h["__metadata__"] = metadata;
+  std::set<std::string> seen;
+  uint64_t offset = 0;
+  for (const auto& t : tensors) {
+    if (t.name.empty() || t.name == "__metadata__" || !seen.insert(t.name).second)
+      throw std::invalid_argument("safetensors write: bad or duplicate tensor name '" + t.name + "'");
+    uint64_t need = static_cast<uint64_t>(numel(t.shape)) * dtype_size(t.dtype);
+    if (t.bytes.size() != need)
+      throw std::invalid_argument("safetensors write: tensor '" + t.name + "' has " +
+                                  std::to_string(t.bytes.size()) + " bytes, its shape needs " +
+                                  std::to_string(need));
+    h[t.name] = {{"dtype", dtype_name(t.dtype)},
+                 {"shape", t.shape},
+                 {"data_offsets", {offset, offset + need}}};
+    offset += need;
+  }
+  std::string s = h.dump();
+  s.append((8 - s.size() % 8) % 8, ' ');  // 8 + N becomes a multiple of 8
+  return s;
+}
+
+}  // namespace
+
+Written write_file(const std::filesystem::path& path, const std::vector<TensorOut>& tensors,
+                   const std::map<std::string, std::string>& metadata) {
+  const std::string header = build_header(tensors, metadata);
+  uint8_t len[8];
+  uint64_t n = header.size();
+  std::memcpy(len, &n, 8);  // little-endian host
+
+  fs::DurableFile f(path);
+  Xxh64 hash;
+  auto put = [&](const void* p, size_t k) { f.write(p, k), hash.update(p, k); };
+  put(len, 8);
+  put(header.data(), header.size());
+  for (const auto& t : tensors) put(t.bytes.data(), t.bytes.size());
+  f.close();  // fsync
+  return {f.bytes_written(), hash.digest()};
+}
+
+// ---- reading ----------------------------------------------------------------------
+
+Reader::Reader(const std::filesystem::path& path) : path_(path) {
+  fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd_ < 0) bad(std::string("cannot open: ") + std::strerror(errno));
+  std::error_code ec;
+  file_size_ = std::filesystem::file_size(path, ec);
+  if (ec) bad("cannot stat: " + ec.message());
+  if (file_size_ < 8)
+    bad("truncated file: " + std::to_string(file_size_) +
+        " bytes, shorter than the 8-byte header length");
+  uint64_t n = 0;
+  if (::pread(fd_, &n, 8, 0) != 8) bad("cannot read the header length");
+  if (n > file_size_ - 8)
+    bad("header length " + std::to_string(n) + " is larger than the file (" +
+        std::to_string(file_size_) + " bytes)");
+  if (n > kMaxHeader) bad("header length " + std::to_string(n) + " is over the 100 MB limit");
+  std::string header(n, '\0');
+  if (n > 0 && ::pread(fd_, header.data(), n, 8) != static_cast<ssize_t>(n))
+    bad("cannot read the header");
+  data_start_ = 8 + n;
+  parse_header(header);
+  check_tiling(file_size_ - data_start_);
+}
+
+Reader::~Reader() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+Reader::Reader(Reader&& o) noexcept
+    : path_(std::move(o.path_)), file_size_(o.file_size_), data_start_(o.data_start_),
+      tensors_(std::move(o.tensors_)), index_(std::move(o.index_)),
+      metadata_(std::move(o.metadata_)), fd_(o.fd_) {
+  o.fd_ = -1;
+}
+
+void Reader::bad(const std::string& problem) const {
+  throw UsageError("'" + path_.string() + "': " + problem);
+}
+
+namespace {
+
+bool is_uint(const json& j) { return j.is_number_unsigned() || (j.is_number_integer() && j.get<int64_t>() >= 0); }
+
+}  // namespace
+
+void Reader::parse_header(const std::string& header) {
+  json h = json::parse(header, nullptr, /*allow_exceptions=*/false);
+  if (h.is_discarded()) bad("header is not JSON (garbage or a damaged file)");
+  if (!h.is_object()) bad("header is JSON but not an object");
+  for (auto& [key, val] : h.items()) {
+    if (key == "__metadata__") {
+      if (!val.is_object()) bad("__metadata__ is not an object");
+      for (auto& [k, v] : val.items()) {
+        if (!v.is_string()) bad("__metadata__ value of '" + k + "' is not a string");
+        metadata_[k] = v.get<std::string>();
+      }
+      continue;
+    }
+    const std::string where = "tensor '" + key + "'";
+    if (!val.is_object()) bad(where + " is not an object");
+    if (!val.contains("dtype") || !val["dtype"].is_string()) bad(where + " has no dtype");
+    TensorInfo t;
+    t.name = key;
+    std::string dt = val["dtype"].get<std::string>();
+    if (!parse_dtype(dt, t.dtype)) bad(where + " has unknown dtype '" + dt + "'");
+    const json& shape = val.contains("shape") ? val["shape"] : json();
+    if (!shape.is_array()) bad(where + " has no shape array");
+    for (const auto& d : shape) {
+      if (!is_uint(d)) bad(where + " has a shape entry that is not a non-negative integer");
+      t.shape.push_back(d.get<int64_t>());
+    }
+    const json& off = val.contains("data_offsets") ? val["data_offsets"] : json();
+    if (!off.is_array() || off.size() != 2 || !is_uint(off[0]) || !is_uint(off[1]))
+      bad(where + " has no data_offsets [begin, end]");
+    t.begin = off[0].get<uint64_t>();
+    t.end = off[1].get<uint64_t>();
+    if (t.end < t.begin) bad(where + " has data_offsets out of range: end before begin");
+    uint64_t need = dtype_size(t.dtype);
+    for (int64_t d : t.shape) {  // overflow-checked product: a corrupt shape cannot wrap
+      if (d != 0 && need > (uint64_t(1) << 62) / static_cast<uint64_t>(d))
+        bad(where + " has an impossibly large shape " + shape_str(t.shape));
+      need *= static_cast<uint64_t>(d);
+    }
+    if (t.end - t.begin != need)
+      bad(where + " has " + std::to_string(t.end - t.begin) + " bytes of data but shape " +
+          shape_str(t.shape) + " of " + dt + " needs " + std::to_string(need));
+    index_[t.name] = tensors_.size();
+    tensors_.push_back(std::move(t));
+  }
+}
+
+// The tensors must tile [0, data_size) exactly (the format forbids holes).
+void Reader::check_tiling(uint64_t data_size) const {
+  std::vector<const TensorInfo*> order;
+  for (const auto& t : tensors_) order.push_back(&t);
+  std::sort(order.begin(), order.end(), [](auto* a, auto* b) {
+    return a->begin != b->begin ? a->begin < b->begin : a->end < b->end;
+  });
+  uint64_t pos = 0;
+  const TensorInfo* prev = nullptr;
+  for (const TensorInfo* t : order) {
+    if (t->end > data_size)
+      bad("tensor '" + t->name + "' data_offsets " + offsets_str(*t) +
+          " out of range: the data section has only " + std::to_string(data_size) +
+          " bytes (truncated file?)");
+    if (t->begin < pos)
+      bad("tensors '" + prev->name + "' " + offsets_str(*prev) + " and '" + t->name + "' " +
+          offsets_str(*t) + " overlap");
+    if (t->begin > pos)
+      bad("hole in the data section: bytes [" + std::to_string(pos) + ", " +
+          std::to_string(t->begin) + ") belong to no tensor");
+    pos = t->end;
+    prev = t;
+  }
+  if (pos != data_size)
+    bad(std::to_string(data_size - pos) + " trailing bytes after the last tensor's data");
+}
+
+const TensorInfo* Reader::find(const std::string& name) const {
+  auto it = index_.find(name);
+  return it == index_.end() ? nullptr : &tensors_[it->second];
+}
+
+const TensorInfo& Reader::expect(const std::string& name, DType dtype,
+                                 const std::vector<int64_t>* shape) const {
+  const TensorInfo* t = find(name);
+  if (!t) bad("tensor '" + name + "' is missing");
+  if (t->dtype != dtype)
+    bad("tensor '" + name + "' is " + dtype_name(t->dtype) + ", expected " + dtype_name(dtype));
+  if (shape && t->shape != *shape)
+    bad("tensor '" + name + "' has shape " + shape_str(t->shape) + ", expected " +
+        shape_str(*shape));
+  return *t;
+}
+
+void Reader::read_bytes(const TensorInfo& t, std::span<std::byte> out) const {
+  if (out.size() != t.end - t.begin)
+    throw std::invalid_argument("safetensors read: buffer of " + std::to_string(out.size()) +
+                                " bytes for tensor '" + t.name + "' of " +
+                                std::to_string(t.end - t.begin));
+  size_t done = 0;
+  while (done < out.size()) {
+    ssize_t r = ::pread(fd_, out.data() + done, out.size() - done,
+                        static_cast<off_t>(data_start_ + t.begin + done));
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) throw RuntimeError("cannot read '" + path_.string() + "': " + std::strerror(errno));
+    if (r == 0) bad("tensor '" + t.name + "' is cut short: the file shrank while reading");
+    done += static_cast<size_t>(r);
+  }
+}
+
+void Reader::read_f32(const std::string& name, const std::vector<int64_t>& shape,
+                      std::span<float> out) const {
+  const TensorInfo& t = expect(name, DType::F32, &shape);
+  read_bytes(t, std::as_writable_bytes(out));
+}
+
+std::vector<float> Reader::read_f32(const std::string& name) const {
+  const TensorInfo& t = expect(name, DType::F32);
+  std::vector<float> v(static_cast<size_t>(numel(t.shape)));
+  read_bytes(t, std::as_writable_bytes(std::span<float>(v)));
+  return v;
+}
+
+std::vector<int32_t> Reader::read_i32(const std::string& name) const {
+  const TensorInfo& t = expect(name, DType::I32);
+  std::vector<int32_t> v(static_cast<size_t>(numel(t.shape)));
+  read_bytes(t, std::as_writable_bytes(std::span<int32_t>(v)));
+  return v;
+}
+
+}  // namespace plait::safetensors
