@@ -4,7 +4,10 @@
 // Model: p ranks in nodes of k ranks (p = k * nodes). A message of n bytes over a
 // link costs α + n/bw. Steps within one phase run concurrently on distinct links;
 // a rank's link is the bottleneck, so a phase costs (steps x α + bytes-per-rank / bw).
+// Ranks are numbered node by node (ranks 0..k-1 share node 0). The per-algorithm
+// formulas are written out at the top of collective_cost.cpp.
 #pragma once
+#include <array>
 #include <string>
 
 #include "util/link.h"
@@ -12,6 +15,9 @@
 namespace plait::plan {
 
 enum class SyncMethod { ps, direct, ring, hierarchical, tree };
+inline constexpr std::array<SyncMethod, 5> kSyncMethods = {
+    SyncMethod::ps, SyncMethod::direct, SyncMethod::ring, SyncMethod::hierarchical,
+    SyncMethod::tree};
 
 // "ps", "direct", "ring", "hierarchical", "tree"; throws UsageError otherwise.
 SyncMethod parse_sync_method(const std::string& name);
@@ -32,6 +38,7 @@ struct CollectiveCost {
 };
 
 // Allreduce of `bytes` (each rank's buffer size) by `method` on `topo`.
+// Zero when there is nothing to do (world <= 1 or bytes <= 0).
 CollectiveCost allreduce_cost(SyncMethod method, const Topology& topo, double bytes);
 
 }  // namespace plait::plan

@@ -1,0 +1,73 @@
+// `plait plan`: how to train a model on a cluster, and how long it takes.
+//   plait plan --model gpt3-175b --cluster a100-80gb --gpus 1024 --tokens 300B [--json]
+// The decision tree first, with its answers, then the ranked search (plan/search.h).
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <optional>
+
+#include "cli/registry.h"
+#include "plan/plan_report.h"
+#include "plan/units.h"
+#include "util/error.h"
+
+namespace plait::cli {
+namespace {
+
+struct PlanFlags {
+  std::string model, cluster, tokens, baseline;
+  int gpus = 0, batch = 0, top = 10;
+  double memory_fraction = 0.9, large_after_days = 1;
+  bool json = false;
+};
+
+int run_plan(const PlanFlags& f) {
+  plan::ModelSpec model = plan::load_model(f.model);
+  if (f.batch > 0) model.batch = f.batch;
+  const plan::ClusterSpec cluster = plan::load_cluster(f.cluster);
+  std::optional<plan::ClusterSpec> baseline;
+  if (!f.baseline.empty()) baseline = plan::load_cluster(f.baseline);
+  plan::PlanOptions o;
+  o.devices = f.gpus > 0 ? f.gpus : cluster.devices;
+  o.tokens = plan::parse_count(f.tokens, "--tokens");
+  if (!(f.memory_fraction > 0 && f.memory_fraction <= 1))
+    throw UsageError("--memory-fraction must be in (0, 1]");
+  o.memory_fraction = f.memory_fraction;
+  o.large_after_s = f.large_after_days * 86400;
+  const plan::PlanResult result = plan::plan(model, cluster, o);
+  const plan::PlanReportInput in{model, cluster, o, result, baseline ? &*baseline : nullptr,
+                                 f.top};
+  if (f.json)
+    std::cout << plan::plan_json(in).dump(2) << "\n";
+  else
+    std::cout << plan::plan_text(in);
+  return 0;
+}
+
+Registrar reg("plan", [](Context& ctx) {
+  auto f = std::make_shared<PlanFlags>();
+  CLI::App* cmd = ctx.root.add_subcommand(
+      "plan", "choose a parallel strategy for a model on a cluster and predict its time");
+  cmd->add_option("--model", f->model,
+                  "tiny, demo, gpt2-124m, gpt2-350m, gpt2-1.5b, gpt3-175b, or a JSON file")
+      ->required();
+  cmd->add_option("--cluster", f->cluster, "v100, a100-80gb, h100, or a JSON file")->required();
+  cmd->add_option("--gpus", f->gpus, "devices available (default: one node)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--tokens", f->tokens, "tokens to train on, e.g. 300B")->required();
+  cmd->add_option("--batch", f->batch, "global batch in sequences (default: the model's)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--top", f->top, "rows of the ranked table")->check(CLI::PositiveNumber);
+  cmd->add_option("--baseline", f->baseline,
+                  "also report the speed-up over one device of this cluster");
+  cmd->add_option("--memory-fraction", f->memory_fraction,
+                  "share of device memory a plan may use (default 0.9)");
+  cmd->add_option("--large-after-days", f->large_after_days,
+                  "a dataset is large when one device needs more days than this (default 1)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_flag("--json", f->json, "machine-readable output");
+  cmd->callback([&ctx, f] { ctx.rc = run_plan(*f); });
+});
+
+}  // namespace
+}  // namespace plait::cli

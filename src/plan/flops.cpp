@@ -1,0 +1,28 @@
+#include "plan/flops.h"
+
+namespace plait::plan {
+
+double layer_forward_flops_per_token(const ModelSpec& m) {
+  const double h = m.dim, s = m.ctx;
+  return 24 * h * h + 4 * s * h;
+}
+
+double head_forward_flops_per_token(const ModelSpec& m) { return 2.0 * m.dim * m.vocab; }
+
+double forward_flops_per_token(const ModelSpec& m) {
+  return m.layers * layer_forward_flops_per_token(m) + head_forward_flops_per_token(m);
+}
+
+double training_flops_per_token(const ModelSpec& m) { return 3 * forward_flops_per_token(m); }
+
+double recompute_flops_per_token(const ModelSpec& m) {
+  return training_flops_per_token(m) + m.layers * layer_forward_flops_per_token(m);
+}
+
+double training_flops(const ModelSpec& m, double tokens) {
+  return tokens * training_flops_per_token(m);
+}
+
+double six_n_d(const ModelSpec& m, double tokens) { return 6 * m.params() * tokens; }
+
+}  // namespace plait::plan

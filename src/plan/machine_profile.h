@@ -1,0 +1,48 @@
+// What `plait bench calibrate` measures on this machine, and the cluster it makes for
+// `plait simulate`: the local workers as devices of one (or several emulated) nodes.
+//
+// Measured on ONE thread (plait's workers run one BLAS thread each):
+//   sgemm_flops   cblas_sgemm on the demo model's c_fc shape (2048 x 1024 x 256)
+//   memory_Bps    bytes read + written per second by out[i] = a[i] + b[i] over 64 MiB
+//   gelu_per_s    tanh-GELU forward elements per second (compute-bound on CPUs)
+//   link          one message between two threads of this process: latency of a
+//                 hand-off, bandwidth of copying 16 MiB out of the other's buffer
+// and the machine's cores and memory.
+#pragma once
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "plan/cluster_spec.h"
+
+namespace plait::plan {
+
+struct MachineProfile {
+  double sgemm_flops = 0;
+  double memory_Bps = 0;
+  double gelu_per_s = 0;
+  LinkSpec link;
+  int cores = 1;
+  double memory_bytes = 0;  // physical memory
+  std::string source;       // "measured now" or the file it came from
+
+  nlohmann::json to_json() const;
+  // Throws UsageError naming `file` and the field when a value is missing or bad.
+  static MachineProfile from_json(const nlohmann::json& j, const std::string& file);
+  static MachineProfile load(const std::string& file);
+  void save(const std::string& file) const;  // UsageError if it cannot be written
+};
+
+// The local machine as a cluster of `workers` devices for the simulator: each worker
+// gets the sgemm rate × its BLAS threads × min(1, cores / (workers × blas_threads)),
+// the elementwise rates × min(1, cores / workers) (threads beyond the cores
+// time-share them; elementwise kernels run on the worker's thread alone), memory /
+// workers, fp32.
+// Nodes of `ranks_per_node` workers (0: all in one node); links default to the
+// measured in-process link.
+ClusterSpec local_cluster(const MachineProfile& p, int workers, int blas_threads,
+                          int ranks_per_node, const std::optional<LinkSpec>& intra,
+                          const std::optional<LinkSpec>& inter);
+
+}  // namespace plait::plan

@@ -1,0 +1,223 @@
+#include "plan/plan_report.h"
+
+#include <cstdio>
+#include <sstream>
+
+#include "plan/flops.h"
+#include "plan/units.h"
+
+namespace plait::plan {
+namespace {
+
+std::string yes_no(bool b) { return b ? "yes" : "no"; }
+
+std::string sync_name(const Layout& l) { return l.dp > 1 ? to_string(l.sync) : "-"; }
+
+std::string header(const PlanReportInput& in) {
+  const ModelSpec& m = in.model;
+  const ClusterSpec& c = in.cluster;
+  const Decision& d = in.result.decision;
+  std::ostringstream o;
+  o << "model    " << m.name << ": " << human_count(m.params()) << " parameters; " << m.layers
+    << " layers, dim " << m.dim << ", " << m.heads << " heads, ctx " << m.ctx << ", vocab "
+    << m.vocab << "; batch " << m.batch << " x " << m.ctx << " tokens\n";
+  o << "cluster  " << in.options.devices << " x " << c.device.name << " (" << c.name << ": "
+    << d.nodes << (d.nodes == 1 ? " node" : " nodes") << " of " << c.devices_per_node << "; "
+    << human_rate(c.device.peak_flops, "FLOP/s") << " peak, "
+    << percent(c.device.gemm_efficiency, 0) << " sustained; " << human_bytes(c.device.memory_bytes)
+    << ", " << human_bytes(d.usable_memory) << " usable; links " << format_link(c.intra)
+    << " in a node, " << format_link(c.inter) << " between nodes; "
+    << to_string(c.format) << " precision)\n";
+  o << "training " << human_count(in.options.tokens) << " tokens: "
+    << fixed(training_flops(m, in.options.tokens) / 1e21, 2) << "e21 FLOPs with attention (6ND = "
+    << fixed(six_n_d(m, in.options.tokens) / 1e21, 2) << "e21)\n";
+  return o.str();
+}
+
+std::string decision_text(const PlanReportInput& in) {
+  const Decision& d = in.result.decision;
+  const MemoryEstimate& mem = d.one_device_memory;
+  std::ostringstream o;
+  o << "\nDecision tree\n";
+  o << "  1. Does the model fit on one device?  " << yes_no(d.fits_one_device) << ": needs "
+    << human_bytes(mem.total()) << " (model state "
+    << human_bytes(mem.weights + mem.grads + mem.optimizer) << ", activations "
+    << human_bytes(mem.activations + mem.workspace) << " for one sequence, recomputing), "
+    << human_bytes(d.usable_memory) << " usable"
+    << (d.fits_one_device ? "\n" : "  -> model parallelism\n");
+  o << "  2. Is the dataset large?              " << yes_no(d.large_dataset) << ": "
+    << human_seconds(d.single_device_s) << " compute-only on one device at "
+    << human_rate(in.cluster.device.sustained_flops(), "FLOP/s") << " (threshold "
+    << human_seconds(d.large_after_s) << ")  -> "
+    << (d.large_dataset ? (d.fits_one_device ? "data parallelism" : "add data parallelism: hybrid")
+                        : (d.fits_one_device ? "one device" : "model parallelism alone"))
+    << "\n";
+  o << "  3. How large is the cluster?          " << to_string(d.cluster_size) << ": " << d.nodes
+    << (d.nodes == 1 ? " node" : " nodes") << "  -> " << to_string(d.sync) << " allreduce"
+    << (d.strategy == Strategy::data || d.strategy == Strategy::hybrid
+            ? " for the data-parallel axis\n"
+            : " (if data parallelism is added)\n");
+  o << "  => " << to_string(d.strategy) << "\n";
+  return o.str();
+}
+
+std::string table_text(const PlanReportInput& in) {
+  const PlanResult& r = in.result;
+  std::ostringstream o;
+  o << "\nSearch: the fastest variant of each dp x tp x pp mesh that fits, fastest first"
+    << " (* follows the decision tree)\n";
+  if (r.ranked.empty()) {
+    o << "  no layout fits: see the families below\n";
+    return o.str();
+  }
+  char line[256];
+  std::snprintf(line, sizeof line, "  %3s %5s %4s %4s %3s %5s  %-12s %-9s %9s %10s %6s %7s %9s\n",
+                "#", "dp", "tp", "pp", "b", "M", "sync", "recompute", "step", "mem/dev", "MFU",
+                "bubble", "days");
+  o << line;
+  for (size_t i = 0; i < r.ranked.size() && static_cast<int>(i) < in.top; ++i) {
+    const Candidate& c = r.ranked[i];
+    const Layout& l = c.layout;
+    const bool mark = follows(r.decision.strategy, l);
+    std::snprintf(line, sizeof line,
+                  "  %2zu%s %5d %4d %4d %3d %5d  %-12s %-9s %9s %10s %6s %7s %9s\n", i + 1,
+                  mark ? "*" : " ", l.dp, l.tp, l.pp, l.micro_batch, l.micro_batches,
+                  sync_name(l).c_str(), l.recompute ? "yes" : "no",
+                  human_seconds(c.cost.step_s).c_str(), human_bytes(c.cost.memory.total()).c_str(),
+                  percent(c.cost.mfu).c_str(), percent(c.cost.bubble_fraction).c_str(),
+                  fixed(c.days, 1).c_str());
+    o << line;
+  }
+  if (static_cast<int>(r.ranked.size()) > in.top)
+    o << "  ... " << r.ranked.size() - in.top << " more meshes (--top N)\n";
+  return o.str();
+}
+
+std::string recommendation_text(const PlanReportInput& in) {
+  const PlanResult& r = in.result;
+  std::ostringstream o;
+  o << "\n";
+  if (!r.recommended) {
+    o << "Recommended: none. No layout fits in " << human_bytes(r.decision.usable_memory)
+      << " per device on " << in.options.devices << " devices; compute-only time on one device: "
+      << human_seconds(r.decision.single_device_s) << ".\n";
+    return o.str();
+  }
+  const Candidate& c = r.ranked[*r.recommended];
+  const Layout& l = c.layout;
+  const StepCost& s = c.cost;
+  o << "Recommended: dp " << l.dp << " x tp " << l.tp << " x pp " << l.pp << " on "
+    << l.devices() << " devices, micro-batch " << l.micro_batch << " x " << l.micro_batches
+    << ", 1F1B, " << (l.dp > 1 ? std::string(to_string(l.sync)) + " allreduce, " : "")
+    << (l.recompute ? "recomputing activations" : "no recomputation")
+    << (r.recommended_follows_tree ? "" : " (no layout follows the decision tree)") << "\n";
+  o << "  step " << human_seconds(s.step_s) << " = pipeline " << human_seconds(s.pipeline_s)
+    << " (bubble " << percent(s.bubble_fraction) << ", per micro-batch "
+    << human_seconds(s.micro_batch_s) << ": compute "
+    << human_seconds(s.forward_s + s.backward_s + s.recompute_s) << ", tensor allreduce "
+    << human_seconds(s.tensor_comm_s) << ", stage transfer " << human_seconds(s.p2p_s)
+    << ") + data-parallel sync " << human_seconds(s.dp_exposed_s) << " exposed of "
+    << human_seconds(s.dp_comm_s) << " + optimizer " << human_seconds(s.optimizer_s) << "\n";
+  o << "  memory per device " << human_bytes(s.memory.total()) << " (weights "
+    << human_bytes(s.memory.weights) << ", gradients " << human_bytes(s.memory.grads)
+    << ", optimizer " << human_bytes(s.memory.optimizer) << ", activations "
+    << human_bytes(s.memory.activations) << ", workspace " << human_bytes(s.memory.workspace)
+    << ")\n";
+  o << "  " << human_rate(s.hardware_flops / s.step_s / l.devices(), "FLOP/s")
+    << " per device executed, MFU " << percent(s.mfu) << "; " << fixed(c.days, 1)
+    << " days to train (" << human_seconds(c.days * 86400) << ")\n";
+  const double one = r.decision.single_device_s;
+  o << "  speed-up over one " << in.cluster.device.name << " (compute-only "
+    << human_seconds(one) << (r.decision.fits_one_device ? "" : ", and the model does not fit")
+    << "): " << fixed(one / (c.days * 86400), 0) << "x\n";
+  if (in.baseline) {
+    const double base = single_device_seconds(in.model, in.baseline->device, in.options.tokens);
+    o << "  speed-up over one " << in.baseline->device.name << " (compute-only "
+      << human_seconds(base) << "): " << fixed(base / (c.days * 86400), 0) << "x\n";
+  }
+  return o.str();
+}
+
+std::string families_text(const PlanReportInput& in) {
+  std::ostringstream o;
+  o << "\nFamilies (layouts tried / fitting / accepted)\n";
+  char line[64];
+  for (const FamilyVerdict& f : in.result.families) {
+    std::snprintf(line, sizeof line, "  %-21s %6d %6d %6d  ", f.family.c_str(), f.tried,
+                  f.fitting, f.accepted);
+    o << line << f.verdict << "\n";
+  }
+  return o.str();
+}
+
+nlohmann::json layout_json(const Candidate& c) {
+  const Layout& l = c.layout;
+  const StepCost& s = c.cost;
+  return {{"dp", l.dp}, {"tp", l.tp}, {"pp", l.pp}, {"devices", l.devices()},
+          {"micro_batch", l.micro_batch}, {"micro_batches", l.micro_batches},
+          {"schedule", to_string(l.schedule)}, {"sync", l.dp > 1 ? to_string(l.sync) : "none"},
+          {"recompute", l.recompute}, {"family", family(l)},
+          {"step_s", s.step_s}, {"pipeline_s", s.pipeline_s}, {"bubble_fraction", s.bubble_fraction},
+          {"micro_batch_s", s.micro_batch_s}, {"compute_s", s.forward_s + s.backward_s + s.recompute_s},
+          {"tensor_comm_s", s.tensor_comm_s}, {"p2p_s", s.p2p_s}, {"dp_comm_s", s.dp_comm_s},
+          {"dp_exposed_s", s.dp_exposed_s}, {"optimizer_s", s.optimizer_s},
+          {"memory_bytes", s.memory.total()},
+          {"memory", {{"weights", s.memory.weights}, {"grads", s.memory.grads},
+                      {"optimizer", s.memory.optimizer}, {"activations", s.memory.activations},
+                      {"workspace", s.memory.workspace}}},
+          {"mfu", s.mfu}, {"tokens_per_s", s.tokens_per_s()}, {"days", c.days}};
+}
+
+}  // namespace
+
+std::string plan_text(const PlanReportInput& in) {
+  return header(in) + decision_text(in) + table_text(in) + recommendation_text(in) +
+         families_text(in);
+}
+
+nlohmann::json plan_json(const PlanReportInput& in) {
+  const ModelSpec& m = in.model;
+  const ClusterSpec& c = in.cluster;
+  const PlanResult& r = in.result;
+  const Decision& d = r.decision;
+  nlohmann::json j;
+  j["model"] = {{"name", m.name}, {"params", m.params()}, {"layers", m.layers}, {"dim", m.dim},
+                {"heads", m.heads}, {"ctx", m.ctx}, {"vocab", m.vocab}, {"batch", m.batch}};
+  j["cluster"] = {{"name", c.name}, {"device", c.device.name}, {"devices", in.options.devices},
+                  {"devices_per_node", c.devices_per_node}, {"nodes", d.nodes},
+                  {"peak_flops", c.device.peak_flops}, {"gemm_efficiency", c.device.gemm_efficiency},
+                  {"memory_bytes", c.device.memory_bytes}, {"usable_memory_bytes", d.usable_memory},
+                  {"precision", to_string(c.format)}};
+  j["tokens"] = in.options.tokens;
+  j["flops"] = training_flops(m, in.options.tokens);
+  j["six_n_d"] = six_n_d(m, in.options.tokens);
+  j["decision"] = {{"fits_one_device", d.fits_one_device},
+                   {"one_device_memory_bytes", d.one_device_memory.total()},
+                   {"large_dataset", d.large_dataset}, {"single_device_s", d.single_device_s},
+                   {"large_after_s", d.large_after_s}, {"cluster_size", to_string(d.cluster_size)},
+                   {"sync", to_string(d.sync)}, {"strategy", to_string(d.strategy)}};
+  j["ranked"] = nlohmann::json::array();
+  for (const Candidate& cand : r.ranked) {
+    auto row = layout_json(cand);
+    row["follows_tree"] = follows(d.strategy, cand.layout);
+    j["ranked"].push_back(row);
+  }
+  j["recommended"] = r.recommended ? layout_json(r.ranked[*r.recommended]) : nlohmann::json();
+  j["recommended_follows_tree"] = r.recommended_follows_tree;
+  if (r.recommended) {
+    j["speedup_over_one_device"] = d.single_device_s / (r.ranked[*r.recommended].days * 86400);
+    if (in.baseline)
+      j["baseline"] = {
+          {"device", in.baseline->device.name},
+          {"single_device_s", single_device_seconds(m, in.baseline->device, in.options.tokens)},
+          {"speedup", single_device_seconds(m, in.baseline->device, in.options.tokens) /
+                          (r.ranked[*r.recommended].days * 86400)}};
+  }
+  j["families"] = nlohmann::json::array();
+  for (const FamilyVerdict& f : r.families)
+    j["families"].push_back({{"family", f.family}, {"tried", f.tried}, {"fitting", f.fitting},
+                             {"accepted", f.accepted}, {"verdict", f.verdict}});
+  return j;
+}
+
+}  // namespace plait::plan
