@@ -1,0 +1,48 @@
+// GELU, tanh approximation (GPT-2's):
+//   gelu(x) = 0.5 x (1 + tanh(u)),  u = s (x + 0.044715 x^3),  s = sqrt(2/pi)
+//   gelu'(x) = 0.5 (1 + tanh(u)) + 0.5 x (1 - tanh(u)^2) s (1 + 3 * 0.044715 x^2)
+#include "tensor/kernels.h"
+#include "tensor/vecmath.h"
+
+namespace plait::kernels {
+namespace {
+
+template <class F>
+constexpr F kS = F(0.79788456080286535587989211986876);  // sqrt(2/pi)
+template <class F>
+constexpr F kA = F(0.044715);
+
+}  // namespace
+
+template <class F>
+void gelu_forward(F* out, const F* inp, size_t n) {
+  // out[n], inp[n]
+  for (size_t i = 0; i < n; i++) {
+    const F x = inp[i];
+    const F u = kS<F> * (x + kA<F> * x * x * x);
+    out[i] = F(0.5) * x * (F(1) + vec::tanh(u));
+  }
+}
+
+template <class F>
+void gelu_backward(F* dinp, const F* inp, const F* dout, size_t n) {
+  // dinp[n], inp[n], dout[n]
+  for (size_t i = 0; i < n; i++) {
+    const F x = inp[i];
+    const F u = kS<F> * (x + kA<F> * x * x * x);
+    const F th = vec::tanh(u);
+    const F sech2 = F(1) - th * th;
+    const F grad = F(0.5) * (F(1) + th) +
+                   F(0.5) * x * sech2 * kS<F> * (F(1) + F(3) * kA<F> * x * x);
+    dinp[i] += grad * dout[i];
+  }
+}
+
+#define PLAIT_INSTANTIATE(F)                                    \
+  template void gelu_forward<F>(F*, const F*, size_t);          \
+  template void gelu_backward<F>(F*, const F*, const F*, size_t);
+PLAIT_INSTANTIATE(float)
+PLAIT_INSTANTIATE(double)
+#undef PLAIT_INSTANTIATE
+
+}  // namespace plait::kernels

@@ -1,0 +1,61 @@
+#include "tensor/blas.h"
+
+#include <cmath>
+
+#include "check.h"
+
+namespace plait::test {
+namespace {
+
+// C[M,N] = alpha op(A) op(B) + beta C on strided views, against naive loops.
+template <class F>
+void check_gemm(Op ta, Op tb) {
+  const int M = 5, N = 7, K = 3, pad = 2;
+  const int lda = (ta == Op::N ? K : M) + pad, ldb = (tb == Op::N ? N : K) + pad, ldc = N + pad;
+  Rng rng(91);
+  const Vec A = random_vec(size_t(ta == Op::N ? M : K) * lda, rng);
+  const Vec B = random_vec(size_t(tb == Op::N ? K : N) * ldb, rng);
+  const Vec C0 = random_vec(size_t(M) * ldc, rng);
+  const double alpha = 0.75, beta = -1.5;
+  auto a = [&](int i, int k) { return ta == Op::N ? A[i * lda + k] : A[k * lda + i]; };
+  auto b = [&](int k, int j) { return tb == Op::N ? B[k * ldb + j] : B[j * ldb + k]; };
+  const std::vector<F> fA(A.begin(), A.end()), fB(B.begin(), B.end());
+  std::vector<F> C(C0.begin(), C0.end());
+  gemm(ta, tb, M, N, K, F(alpha), fA.data(), lda, fB.data(), ldb, F(beta), C.data(), ldc);
+  for (int i = 0; i < M; i++) {
+    for (int j = 0; j < ldc; j++) {
+      double want = C0[i * ldc + j];  // the padding columns stay untouched
+      if (j < N) {
+        double s = 0;
+        for (int k = 0; k < K; k++) s += a(i, k) * b(k, j);
+        want = alpha * s + beta * want;
+      }
+      ASSERT_NEAR(C[i * ldc + j], want, sizeof(F) == 4 ? 1e-5 : 1e-13) << i << "," << j;
+    }
+  }
+}
+
+TEST(Blas, GemmEveryTransposeFloatAndDouble) {
+  for (Op ta : {Op::N, Op::T})
+    for (Op tb : {Op::N, Op::T}) {
+      check_gemm<float>(ta, tb);
+      check_gemm<double>(ta, tb);
+    }
+}
+
+TEST(Blas, ThreadsCanBeSet) {
+  const int before = blas_threads();
+  set_blas_threads(1);
+  EXPECT_EQ(blas_threads(), 1);
+  set_blas_threads(before);
+  EXPECT_EQ(blas_threads(), before);
+}
+
+TEST(Blas, MeasuredSgemmSpeedIsPositive) {
+  const double g = measure_sgemm_gflops(64, 48, 32, 3);
+  EXPECT_TRUE(std::isfinite(g));
+  EXPECT_GT(g, 0.0);
+}
+
+}  // namespace
+}  // namespace plait::test
