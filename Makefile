@@ -5,9 +5,12 @@ JOBS   ?= $(shell nproc)
 
 .PHONY: run test setup build tsan asan clean fixtures
 
+# Trains the demo model on the fortunes corpus, then prints a sample from it.
 run: build
-	./$(BUILD)/plait train --out runs/demo
-	./$(BUILD)/plait sample --checkpoint runs/demo --prompt "The " --tokens 300
+	rm -rf runs/demo
+	./$(BUILD)/plait train --checkpoint-dir runs/demo --log runs/demo.jsonl
+	@echo "--- a sample from the trained model:"
+	./$(BUILD)/plait sample --checkpoint runs/demo --prompt "The " --tokens 400
 
 test: build
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)

@@ -92,7 +92,7 @@ float GPT::forward(const int32_t* tokens, const int32_t* targets, int B, int T) 
   return static_cast<float>(sum / N);
 }
 
-void GPT::backward() {
+void GPT::backward(const std::function<void(size_t)>& on_ready) {
   if (!have_targets_) throw RuntimeError("backward() needs a forward() with targets");
   const auto& c = config();
   const int B = shape_.B, T = shape_.T, N = B * T, C = c.dim, V = c.vocab;
@@ -113,13 +113,16 @@ void GPT::backward() {
   k::layernorm_backward(dres_.data(), at(G, table_.lnf_w()), at(G, table_.lnf_b()), dlnf, last,
                         at(P, table_.lnf_w()), head_.lnf_mean.data(), head_.lnf_rstd.data(), N,
                         C);
+  if (on_ready) on_ready(table_.lnf_w().offset);
   for (int l = c.layers - 1; l >= 0; --l) {
     const float* x = l > 0 ? acts_[l - 1].out.data() : head_.encoded.data();
     block_backward(dres_.data(), scratch_, block_view(table_, G, l), block_view(table_, P, l),
                    acts_[l], x, shape_);
+    if (on_ready) on_ready(table_.block(l, BlockTensor::ln1_w).offset);
   }
   k::encoder_backward(at(G, table_.wte()), at(G, table_.wpe()), dres_.data(),
                       head_.tokens.data(), B, T, C);
+  if (on_ready) on_ready(0);
 }
 
 const float* GPT::logits(int b, int t) const {

@@ -7,6 +7,7 @@
 // summed gradient by the global batch size once.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <vector>
 
@@ -51,7 +52,12 @@ class GPT {
   float forward(const int32_t* tokens, const int32_t* targets, int B, int T);
   // Accumulates d(sum over sequences of the sequence's mean loss) into grads.
   // Requires the preceding forward() to have had targets.
-  void backward();
+  // `on_ready(offset)`, if given, is called as the pass goes: every gradient at arena
+  // offsets >= offset is then final for this pass (the arena is laid out in forward
+  // order, so the ready region grows from the end: ln_f, block L-1, ..., block 0, and
+  // finally 0 once the embeddings are done — wte is also the LM head, so it is last).
+  // Data parallelism uses it to reduce buckets while the backward pass goes on.
+  void backward(const std::function<void(size_t)>& on_ready = {});
 
   // After forward: logits of sequence b at position t, [V].
   const float* logits(int b, int t) const;

@@ -1,0 +1,137 @@
+// plait bench train: training-step speed on one worker against two yardsticks
+// measured in the same run: the BLAS's own sgemm GFLOP/s, and (with --peer)
+// PyTorch's step time for the same model, paired run by run.
+#include <sys/resource.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "cli/registry.h"
+#include "parallel/train_bench.h"
+#include "tensor/blas.h"
+#include "util/error.h"
+
+namespace plait::cli {
+namespace {
+
+struct BenchTrainArgs {
+  TrainBenchOptions bench;
+  int threads = 1;
+  int pairs = 5;
+  std::string peer;   // path of torch_gpt.py; "" = find it; "none" = skip
+  bool json = false;
+};
+
+double peak_rss_bytes() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_maxrss) * 1024.0;
+}
+
+std::string find_peer(const std::string& given) {
+  if (given == "none") return "";
+  if (!given.empty()) {
+    if (!std::filesystem::exists(given)) throw UsageError("--peer: no file '" + given + "'");
+    return given;
+  }
+  for (const char* p : {"../shared/peers/torch_gpt.py", "shared/peers/torch_gpt.py"})
+    if (std::filesystem::exists(p)) return p;
+  return "";
+}
+
+// Runs the PyTorch peer once with the same configuration; returns its median step (s).
+double run_peer(const std::string& peer, const BenchTrainArgs& a) {
+  const auto& m = a.bench.model;
+  const std::string cmd = "/usr/bin/python3 " + peer + " --layers " + std::to_string(m.layers) +
+                          " --dim " + std::to_string(m.dim) + " --heads " +
+                          std::to_string(m.heads) + " --ctx " + std::to_string(m.ctx) +
+                          " --batch " + std::to_string(a.bench.batch) + " --threads " +
+                          std::to_string(a.threads) + " --steps " +
+                          std::to_string(a.bench.steps) + " --json";
+  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(cmd.c_str(), "r"), &pclose);
+  if (!pipe) throw RuntimeError("cannot run the PyTorch peer: " + cmd);
+  std::string out;
+  char buf[4096];
+  while (size_t n = fread(buf, 1, sizeof buf, pipe.get())) out.append(buf, n);
+  try {
+    return nlohmann::json::parse(out.substr(out.rfind('{'))).at("step_ms").get<double>() / 1e3;
+  } catch (const std::exception&) {
+    throw RuntimeError("the PyTorch peer printed no result (is python3-torch installed?): " +
+                       cmd);
+  }
+}
+
+int run_bench_train(const BenchTrainArgs& a) {
+  a.bench.model.validate();
+  if (a.bench.batch <= 0 || a.bench.steps <= 0 || a.pairs <= 0 || a.threads <= 0)
+    throw UsageError("--batch, --steps, --pairs and --threads must be positive");
+  set_blas_threads(a.threads);
+  const std::string peer = find_peer(a.peer);
+  std::vector<double> plait_s, ratios;
+  TrainBenchResult first;
+  double rss = 0;
+  for (int i = 0; i < (peer.empty() ? 1 : a.pairs); ++i) {
+    TrainBenchResult r = bench_train_steps(a.bench);
+    if (i == 0) { first = r; rss = peak_rss_bytes(); }
+    plait_s.push_back(r.median_step_s);
+    if (!peer.empty()) ratios.push_back(r.median_step_s / run_peer(peer, a));
+    if (!a.json) std::fprintf(stderr, "pair %d/%d: plait %.1f ms%s\n", i + 1, a.pairs,
+                              r.median_step_s * 1e3, peer.empty() ? "" : ", PyTorch run");
+  }
+  const auto& m = a.bench.model;
+  const double step = median(plait_s);
+  const double sgemm = measure_sgemm_gflops(a.bench.batch * m.ctx, 4 * m.dim, m.dim, 7);
+  const double gflops = first.flops_per_step / step / 1e9;
+  nlohmann::json j = {
+      {"model", m.to_json()}, {"batch", a.bench.batch}, {"threads", a.threads},
+      {"params", first.params}, {"step_ms", step * 1e3},
+      {"tokens_per_s", a.bench.batch * m.ctx / step}, {"gflops", gflops},
+      {"sgemm_gflops", sgemm}, {"gflops_over_sgemm", gflops / sgemm},
+      {"peak_rss_bytes", rss}, {"needed_bytes", first.needed_bytes},
+      {"rss_over_needed", rss / first.needed_bytes}};
+  if (!ratios.empty()) {
+    j["pytorch_pairs"] = ratios.size();
+    j["step_time_over_pytorch"] = median(ratios);
+  }
+  if (a.json) {
+    std::printf("%s\n", j.dump().c_str());
+    return 0;
+  }
+  std::printf("plait train step: %.1f ms, %.0f tok/s, %.2f GFLOP/s achieved\n", step * 1e3,
+              j["tokens_per_s"].get<double>(), gflops);
+  std::printf("sgemm (same run):  %.2f GFLOP/s  -> achieved/sgemm = %.2f\n", sgemm,
+              gflops / sgemm);
+  std::printf("memory: peak RSS %.1f MB, needed %.1f MB -> ratio %.2f\n", rss / 1e6,
+              first.needed_bytes / 1e6, rss / first.needed_bytes);
+  if (!ratios.empty())
+    std::printf("step time / PyTorch's (median of %zu pairs): %.2f\n", ratios.size(),
+                median(ratios));
+  return 0;
+}
+
+void add_bench_train(Context& ctx) {
+  auto a = std::make_shared<BenchTrainArgs>();
+  auto* cmd = ctx.bench.add_subcommand("train", "training-step speed vs sgemm and PyTorch");
+  auto& m = a->bench.model;
+  cmd->add_option("--layers", m.layers)->capture_default_str();
+  cmd->add_option("--dim", m.dim)->capture_default_str();
+  cmd->add_option("--heads", m.heads)->capture_default_str();
+  cmd->add_option("--ctx", m.ctx)->capture_default_str();
+  cmd->add_option("--batch", a->bench.batch)->capture_default_str();
+  cmd->add_option("--steps", a->bench.steps, "timed steps per run")->capture_default_str();
+  cmd->add_option("--threads", a->threads, "BLAS threads (PyTorch gets the same)")
+      ->capture_default_str();
+  cmd->add_option("--pairs", a->pairs, "paired plait/PyTorch runs")->capture_default_str();
+  cmd->add_option("--peer", a->peer,
+                  "PyTorch peer script (default ../shared/peers/torch_gpt.py; 'none' skips)");
+  cmd->add_flag("--json", a->json, "machine-readable output");
+  cmd->callback([&ctx, a] { ctx.rc = run_bench_train(*a); });
+}
+
+Registrar reg("bench-train", add_bench_train);
+
+}  // namespace
+}  // namespace plait::cli

@@ -1,0 +1,74 @@
+// plait train: trains a GPT on text (see docs/USAGE.md).
+#include <memory>
+
+#include "cli/registry.h"
+#include "parallel/trainer.h"
+
+namespace plait::cli {
+namespace {
+
+void add_model_flags(CLI::App* cmd, GPTConfig& m) {
+  cmd->add_option("--layers", m.layers, "transformer blocks")->capture_default_str();
+  cmd->add_option("--dim", m.dim, "channels")->capture_default_str();
+  cmd->add_option("--heads", m.heads, "attention heads (must divide --dim)")
+      ->capture_default_str();
+  cmd->add_option("--ctx", m.ctx, "context length in bytes")->capture_default_str();
+}
+
+void add_train(Context& ctx) {
+  auto opt = std::make_shared<TrainOptions>();
+  opt->model = GPTConfig{256, 128, 4, 128, 4};
+  opt->steps = 600;
+  opt->batch = 16;
+  opt->lr = 2e-3f;
+  opt->eval_every = 100;
+  opt->checkpoint_dir = "";
+  auto* cmd = ctx.root.add_subcommand("train", "train a GPT on text files");
+  cmd->add_option("--data", opt->data, "text files (default: the fortunes corpus)")
+      ->check(CLI::ExistingPath);
+  add_model_flags(cmd, opt->model);
+  cmd->add_option("--batch", opt->batch, "global batch: sequences per step")
+      ->capture_default_str();
+  cmd->add_option("--micro-batch", opt->micro_batch,
+                  "sequences per forward/backward pass on a worker (0: the whole share)")
+      ->capture_default_str();
+  cmd->add_option("--steps", opt->steps, "the whole run's length (fixes the LR schedule)")
+      ->capture_default_str();
+  cmd->add_option("--lr", opt->lr, "peak learning rate")->capture_default_str();
+  cmd->add_option("--warmup", opt->warmup, "warm-up steps (default: steps/20)");
+  cmd->add_option("--weight-decay", opt->adamw.weight_decay, "AdamW weight decay on matrices")
+      ->capture_default_str();
+  cmd->add_option("--clip", opt->adamw.clip_norm, "gradient-norm clipping (0: off)")
+      ->capture_default_str();
+  cmd->add_option("--seed", opt->seed, "seed of initialisation and batches")
+      ->capture_default_str();
+  cmd->add_option("--eval-every", opt->eval_every, "validation loss every N steps (0: only at the end)")
+      ->capture_default_str();
+  cmd->add_option("--eval-windows", opt->eval_windows,
+                  "validation windows of ctx+1 bytes per evaluation")
+      ->capture_default_str();
+  cmd->add_option("--checkpoint-dir", opt->checkpoint_dir, "where checkpoints go");
+  cmd->add_option("--checkpoint-every", opt->checkpoint_every,
+                  "commit a checkpoint every N steps (0: only at the end)")
+      ->capture_default_str();
+  cmd->add_option("--keep-checkpoints", opt->keep_checkpoints, "checkpoints kept")
+      ->capture_default_str();
+  cmd->add_flag("--resume", opt->resume, "continue from the latest checkpoint");
+  cmd->add_option("--stop-after", opt->stop_after,
+                  "end this invocation after N steps, with a checkpoint");
+  cmd->add_option("--log", opt->log_path, "metrics as JSON lines");
+  cmd->add_option("--trace", opt->trace_path, "timeline as Chrome trace JSON (Perfetto)");
+  cmd->add_option("--workers", opt->workers, "in-process workers")->capture_default_str();
+  cmd->add_option("--blas-threads", opt->blas_threads, "BLAS threads per worker")
+      ->capture_default_str();
+  cmd->add_flag("!--no-progress", opt->progress, "no progress line");
+  cmd->callback([&ctx, opt] {
+    train(*opt);
+    ctx.rc = 0;
+  });
+}
+
+Registrar reg("train", add_train);
+
+}  // namespace
+}  // namespace plait::cli

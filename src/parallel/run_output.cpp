@@ -1,0 +1,65 @@
+#include "parallel/run_output.h"
+
+#include <cmath>
+#include <cstdio>
+
+#include "parallel/trainer.h"
+
+namespace plait {
+
+RunOutput::RunOutput(const TrainOptions& opt)
+    : opt_(opt),
+      metrics_(opt.log_path.empty() ? obs::MetricsLog()
+                                    : obs::MetricsLog(opt.log_path, opt.resume)),
+      trace_(!opt.trace_path.empty()),
+      tokens_per_step_(static_cast<int64_t>(opt.batch) * opt.model.ctx) {}
+
+void RunOutput::message(const std::string& line) {
+  if (progress_) progress_->message(line);
+  else if (opt_.progress) std::fprintf(stderr, "%s\n", line.c_str());
+}
+
+void RunOutput::begin(int64_t first, int64_t end, const std::string& description) {
+  if (opt_.progress) {
+    obs::ProgressOptions po;
+    po.plain_every_steps = 0;
+    progress_ = std::make_unique<obs::Progress>(opt_.steps, po, first);
+  }
+  message(description);
+  if (first > 0) message("resumed at step " + std::to_string(first));
+  if (end < opt_.steps) message("this invocation stops after step " + std::to_string(end));
+  metrics_.write({{"event", "start"}, {"step", first}, {"end", end}, {"steps", opt_.steps}});
+  trace_.name_rank(0);
+}
+
+void RunOutput::step(int64_t step, double loss, float lr, double grad_norm,
+                     std::optional<double> val_loss) {
+  if (progress_) {
+    if (val_loss) progress_->set("val loss", obs::format_loss(*val_loss));
+    progress_->set("lr", obs::format_sci(lr));
+    progress_->update(step, loss, tokens_per_step_);
+  }
+  nlohmann::json j = {{"step", step}, {"loss", loss}, {"lr", lr}, {"grad_norm", grad_norm}};
+  if (progress_) {
+    const double st = progress_->step_time_s();
+    if (std::isfinite(st) && st > 0) j["tok_per_s"] = tokens_per_step_ / st;
+  }
+  if (val_loss) j["val_loss"] = *val_loss;
+  metrics_.write(j);
+  if (trace_.enabled()) trace_.counter("loss", 0, trace_.now_us(), {{"loss", loss}});
+}
+
+void RunOutput::end(const TrainSummary& s) {
+  if (progress_) progress_->finish();
+  metrics_.write({{"event", "end"}, {"step", s.step}, {"loss", s.last_loss},
+                  {"val_loss", s.last_val_loss}, {"tok_per_s", s.tokens_per_s},
+                  {"checkpoint", s.checkpoint}});
+  if (trace_.enabled()) trace_.write(opt_.trace_path);
+}
+
+void RunOutput::trace_event(const char* name, const char* cat, double start_us, int rank,
+                            int lane) {
+  if (trace_.enabled()) trace_.complete(name, cat, rank, lane, start_us, now() - start_us);
+}
+
+}  // namespace plait

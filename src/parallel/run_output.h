@@ -1,0 +1,43 @@
+// What a training run shows and writes as it goes: the progress line (stderr), the
+// metrics log (JSON lines) and the timeline (Chrome trace). Owned by rank 0.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "obs/metrics.h"
+#include "obs/progress.h"
+#include "obs/trace.h"
+#include "parallel/train_options.h"
+
+namespace plait {
+
+struct TrainSummary;
+
+class RunOutput {
+ public:
+  explicit RunOutput(const TrainOptions& opt);
+  // A log line (through the progress line so it is not garbled).
+  void message(const std::string& line);
+  // The run starts at step `first` (0, or where it resumed) and ends at `end`.
+  void begin(int64_t first, int64_t end, const std::string& description);
+  void step(int64_t step, double loss, float lr, double grad_norm,
+            std::optional<double> val_loss);
+  void end(const TrainSummary& summary);
+
+  obs::Trace& trace() { return trace_; }
+  double now() const { return trace_.now_us(); }
+  // A complete event from `start_us` to now on rank `rank`'s lane.
+  void trace_event(const char* name, const char* cat, double start_us, int rank = 0,
+                   int lane = obs::kLaneCompute);
+
+ private:
+  const TrainOptions& opt_;
+  obs::MetricsLog metrics_;
+  obs::Trace trace_;
+  std::unique_ptr<obs::Progress> progress_;
+  int64_t tokens_per_step_ = 0;
+};
+
+}  // namespace plait

@@ -1,0 +1,58 @@
+#include "parallel/train_options.h"
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
+#include "util/error.h"
+
+namespace plait {
+namespace {
+void require_positive(int64_t v, const char* flag) {
+  if (v <= 0)
+    throw UsageError(std::string(flag) + " must be positive, got " + std::to_string(v));
+}
+void require_non_negative(int64_t v, const char* flag) {
+  if (v < 0)
+    throw UsageError(std::string(flag) + " must not be negative, got " + std::to_string(v));
+}
+}  // namespace
+
+int TrainOptions::effective_warmup() const {
+  if (warmup >= 0) return warmup;
+  return static_cast<int>(std::max<int64_t>(1, steps / 20));
+}
+
+void TrainOptions::validate() const {
+  require_positive(model.layers, "--layers");
+  require_positive(model.dim, "--dim");
+  require_positive(model.heads, "--heads");
+  require_positive(model.ctx, "--ctx");
+  if (model.dim % model.heads != 0)
+    throw UsageError("--dim " + std::to_string(model.dim) + " is not divisible by --heads " +
+                     std::to_string(model.heads));
+  require_positive(batch, "--batch");
+  require_non_negative(micro_batch, "--micro-batch");
+  require_positive(steps, "--steps");
+  if (!(lr > 0)) throw UsageError("--lr must be positive, got " + std::to_string(lr));
+  require_non_negative(eval_every, "--eval-every");
+  require_positive(eval_windows, "--eval-windows");
+  require_non_negative(checkpoint_every, "--checkpoint-every");
+  require_positive(keep_checkpoints, "--keep-checkpoints");
+  require_non_negative(stop_after, "--stop-after");
+  require_positive(workers, "--workers");
+  require_positive(blas_threads, "--blas-threads");
+  if (resume && checkpoint_dir.empty())
+    throw UsageError("--resume needs --checkpoint-dir (where to find the latest checkpoint)");
+  if (stop_after > 0 && checkpoint_dir.empty())
+    throw UsageError("--stop-after needs --checkpoint-dir (where to leave the checkpoint)");
+}
+
+nlohmann::json TrainOptions::resume_fingerprint() const {
+  return {{"model", model.to_json()},   {"batch", batch},
+          {"steps", steps},             {"lr", lr},
+          {"warmup", effective_warmup()}, {"seed", seed},
+          {"weight_decay", adamw.weight_decay}, {"clip_norm", adamw.clip_norm},
+          {"beta1", adamw.beta1},       {"beta2", adamw.beta2}};
+}
+
+}  // namespace plait

@@ -1,0 +1,52 @@
+// Everything a training run is told. The CLI fills it from flags; tests fill it
+// directly. validate() rejects impossible combinations with a one-line UsageError
+// that names the flag.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "model/adamw.h"
+#include "model/config.h"
+
+namespace plait {
+
+struct TrainOptions {
+  // model and data
+  GPTConfig model;
+  std::vector<std::string> data;  // text files; empty = the default corpus
+  int batch = 16;                 // global sequences per step
+  int micro_batch = 0;            // sequences per forward/backward on a worker (0 = all)
+  int64_t steps = 200;            // the whole run's length (fixes the LR schedule)
+  float lr = 1e-3f;
+  int warmup = -1;                // -1: steps/20, at least 1
+  uint64_t seed = 1337;
+  AdamWConfig adamw;
+
+  // evaluation and output
+  int eval_every = 50;            // validation loss every N steps (0 = never)
+  int eval_windows = 64;          // validation windows of ctx+1 bytes per evaluation
+  std::string log_path;           // metrics as JSON lines
+  std::string trace_path;         // Chrome trace JSON
+  bool progress = true;           // live progress line on stderr
+
+  // checkpoints
+  std::string checkpoint_dir;
+  int checkpoint_every = 0;       // 0 = only at the end (and at --stop-after)
+  int keep_checkpoints = 3;
+  bool resume = false;
+  int64_t stop_after = 0;         // end this invocation after N steps (0 = run to the end)
+
+  // layout
+  int workers = 1;                // in-process worker threads
+  int blas_threads = 1;           // BLAS threads per worker
+
+  int effective_warmup() const;
+  void validate() const;
+  // The options that must match when a run resumes (model, data, schedule, seed).
+  nlohmann::json resume_fingerprint() const;
+};
+
+}  // namespace plait

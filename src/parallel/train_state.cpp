@@ -1,0 +1,79 @@
+#include "parallel/train_state.h"
+
+#include <nlohmann/json.hpp>
+
+#include "fault/checkpoint.h"
+#include "fault/hash.h"
+#include "util/error.h"
+
+namespace plait {
+namespace {
+
+std::vector<NamedTensor> named(const ParamTable& t, std::span<const float> arena) {
+  std::vector<NamedTensor> out;
+  out.reserve(t.specs().size());
+  for (const auto& s : t.specs())
+    out.push_back({s.name, s.shape, arena.subspan(s.offset, s.size), {}, {}});
+  return out;
+}
+
+void read_all(const LoadedCheckpoint& ck, const ParamTable& t, const std::string& prefix,
+              std::span<float> arena) {
+  for (const auto& s : t.specs()) ck.read(prefix + s.name, s.shape, arena.subspan(s.offset, s.size));
+}
+
+void check_fingerprint(const LoadedCheckpoint& ck, const nlohmann::json& want) {
+  const auto& have = ck.options();
+  for (const auto& [key, value] : want.items()) {
+    if (!have.contains(key) || have.at(key) != value)
+      throw UsageError("--resume: checkpoint " + ck.dir().string() + " was made with " + key +
+                       "=" + (have.contains(key) ? have.at(key).dump() : "(unset)") +
+                       " but this run has " + key + "=" + value.dump());
+  }
+}
+
+}  // namespace
+
+std::string corpus_hash(std::span<const uint8_t> bytes) {
+  return hex64(xxh64(std::as_bytes(bytes)));
+}
+
+std::string save_train_state(const std::string& run_dir, const nlohmann::json& fingerprint,
+                             int64_t step, const GPT& model, const AdamW& adam, int keep_last) {
+  CheckpointData d;
+  d.step = step;
+  d.config = model.config().to_json();
+  d.options = fingerprint;
+  // Batches come from (seed, step) alone and nothing else draws random numbers while
+  // training, so the seed and the step are the whole random state.
+  d.rng = {{"sampler", "stateless: hash(seed, step, sequence)"},
+           {"seed", fingerprint.value("seed", 0)}};
+  d.extra = {{"adamw_t", step}};
+  const ParamTable& t = model.table();
+  d.model = named(t, model.params);
+  d.opt_m = named(t, adam.m);
+  d.opt_v = named(t, adam.v);
+  return save_checkpoint(run_dir, d, keep_last).string();
+}
+
+int64_t load_train_state(const std::string& run_dir, const nlohmann::json& fingerprint,
+                         GPT& model, AdamW& adam) {
+  const LoadedCheckpoint ck = load_checkpoint(run_dir);
+  check_fingerprint(ck, fingerprint);
+  if (GPTConfig::from_json(ck.config()) != model.config())
+    throw UsageError("--resume: checkpoint " + ck.dir().string() + " holds model " +
+                     ck.config().dump() + ", not " + model.config().to_json().dump());
+  read_all(ck, model.table(), "", model.params);
+  read_all(ck, model.table(), "m.", adam.m);
+  read_all(ck, model.table(), "v.", adam.v);
+  return ck.step();
+}
+
+GPT load_model(const std::string& path) {
+  const LoadedCheckpoint ck = load_checkpoint(path);
+  GPT model(GPTConfig::from_json(ck.config()));
+  read_all(ck, model.table(), "", model.params);
+  return model;
+}
+
+}  // namespace plait

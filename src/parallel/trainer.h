@@ -1,0 +1,32 @@
+// The training loop of one run. One step (DESIGN.md, "How one training step flows"):
+//   1. the sampler turns (seed, step) into the global batch;
+//   2. each worker takes its share of the sequences, in micro-batches, and
+//      accumulates the SUM of per-sequence gradients;
+//   3. gradients are reduced across workers (data parallelism);
+//   4. the sum is divided once by the global batch size, clipped, and AdamW updates;
+//   5. metrics, validation, checkpoints.
+// Steps are numbered from 0; a checkpoint "at step s" holds the state after s steps.
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "parallel/train_options.h"
+
+namespace plait {
+
+struct TrainSummary {
+  int64_t first_step = 0;      // the step this invocation started at (after resume)
+  int64_t steps_done = 0;      // steps taken by this invocation
+  int64_t step = 0;            // the run's step count at the end
+  double last_loss = 0;        // training loss of the last step
+  double first_val_loss = -1;  // first validation loss measured (-1 if none)
+  double last_val_loss = -1;   // last validation loss measured (-1 if none)
+  double tokens_per_s = 0;     // over this invocation
+  std::string checkpoint;      // last checkpoint written ("" if none)
+};
+
+// Runs the training described by `opt` (validated here). Throws UsageError on bad
+// input (corpus, checkpoint, flags) and RuntimeError on failures.
+TrainSummary train(const TrainOptions& opt);
+
+}  // namespace plait
