@@ -2,6 +2,7 @@
 // 2 bad usage or bad input (one line naming what and where), 1 a run-time failure.
 #include <cstdio>
 #include <exception>
+#include <string>
 
 #include "cli/registry.h"
 #include "util/error.h"
@@ -14,6 +15,16 @@ int main(int argc, char** argv) {
   bench->require_subcommand(1);
   plait::cli::Context ctx{root, *bench};
   plait::cli::add_all_commands(ctx);
+  std::string names;
+  bool known = false;
+  for (const CLI::App* sub : root.get_subcommands({})) {
+    names += (names.empty() ? "" : ", ") + sub->get_name();
+    known = known || (argc > 1 && sub->get_name() == argv[1]);
+  }
+  if (argc > 1 && argv[1][0] != '-' && !known) {
+    std::fprintf(stderr, "plait: unknown command '%s' (commands: %s)\n", argv[1], names.c_str());
+    return 2;
+  }
   try {
     root.parse(argc, argv);
   } catch (const CLI::Success& e) {
