@@ -59,7 +59,7 @@ void add_train(Context& ctx) {
   cmd->add_option("--log", opt->log_path, "metrics as JSON lines");
   cmd->add_option("--trace", opt->trace_path, "timeline as Chrome trace JSON (Perfetto)");
   cmd->add_option("--workers", opt->workers, "in-process workers")->capture_default_str();
-  cmd->add_option("--blas-threads", opt->blas_threads, "BLAS threads per worker")
+  cmd->add_option("--blas-threads", opt->blas_threads, "BLAS threads per worker (0: cores/workers)")
       ->capture_default_str();
   cmd->add_flag("!--no-progress", opt->progress, "no progress line");
   cmd->callback([&ctx, opt] {

@@ -1,6 +1,7 @@
 #include "parallel/train_options.h"
 
 #include <algorithm>
+#include <thread>
 #include <nlohmann/json.hpp>
 
 #include "util/error.h"
@@ -22,6 +23,12 @@ int TrainOptions::effective_warmup() const {
   return static_cast<int>(std::max<int64_t>(1, steps / 20));
 }
 
+int TrainOptions::effective_blas_threads() const {
+  if (blas_threads > 0) return blas_threads;
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  return std::max(1, cores / workers);
+}
+
 void TrainOptions::validate() const {
   require_positive(model.layers, "--layers");
   require_positive(model.dim, "--dim");
@@ -40,7 +47,7 @@ void TrainOptions::validate() const {
   require_positive(keep_checkpoints, "--keep-checkpoints");
   require_non_negative(stop_after, "--stop-after");
   require_positive(workers, "--workers");
-  require_positive(blas_threads, "--blas-threads");
+  require_non_negative(blas_threads, "--blas-threads");
   if (resume && checkpoint_dir.empty())
     throw UsageError("--resume needs --checkpoint-dir (where to find the latest checkpoint)");
   if (stop_after > 0 && checkpoint_dir.empty())

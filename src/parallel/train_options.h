@@ -41,9 +41,10 @@ struct TrainOptions {
 
   // layout
   int workers = 1;                // in-process worker threads
-  int blas_threads = 1;           // BLAS threads per worker
+  int blas_threads = 0;           // BLAS threads per worker (0: cores / workers)
 
   int effective_warmup() const;
+  int effective_blas_threads() const;
   void validate() const;
   // The options that must match when a run resumes (model, data, schedule, seed).
   nlohmann::json resume_fingerprint() const;

@@ -134,7 +134,7 @@ void maybe_pause_for_test(const std::string& run_dir, int64_t step) {
 
 TrainSummary train(const TrainOptions& opt) {
   opt.validate();
-  set_blas_threads(opt.blas_threads);
+  set_blas_threads(opt.effective_blas_threads());
   Run run(opt);
   run.start();
   TrainSummary sum;
