@@ -43,12 +43,13 @@ void layernorm_backward(F* dinp, F* dw, F* db, const F* dout, const F* inp, cons
     const F dnorm_mean = vec::dot(w, d, C) / F(C);
     const F dnorm_norm_mean =
         vec::sum_of<F>(C, [&](int i) { return w[i] * d[i] * ((x[i] - m) * s); }) / F(C);
+    // Two loops, each with few enough pointers for the compiler's alias checks.
     for (int i = 0; i < C; i++) {
-      const F norm = (x[i] - m) * s;
       db[i] += d[i];
-      dw[i] += norm * d[i];
-      dx[i] += s * (w[i] * d[i] - dnorm_mean - norm * dnorm_norm_mean);
+      dw[i] += (x[i] - m) * s * d[i];
     }
+    for (int i = 0; i < C; i++)
+      dx[i] += s * (w[i] * d[i] - dnorm_mean - (x[i] - m) * s * dnorm_norm_mean);
   }
 }
 

@@ -19,8 +19,9 @@ namespace plait::kernels::vec {
 inline constexpr int kLanes = 16;
 
 // sum over i in [0, n) of term(i); term must be cheap and branch-free to vectorise.
+// Forced inline so that term is too (a call per element would stop vectorisation).
 template <class F, class Term>
-F sum_of(int n, Term term) {
+[[gnu::always_inline]] inline F sum_of(int n, Term term) {
   F acc[kLanes] = {};
   int i = 0;
   for (; i + kLanes <= n; i += kLanes)
