@@ -1,16 +1,16 @@
 #include "cli/calibrate.h"
 
-#include <cblas.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <cmath>
 #include <cstring>
-#include <numbers>
 #include <thread>
 #include <vector>
+
+#include "tensor/blas.h"
+#include "tensor/kernels.h"
 
 namespace plait::cli {
 namespace {
@@ -21,95 +21,102 @@ double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
-// Runs `body` (which does `work` units) until `budget` seconds pass; units per second.
+// The median of `reps` timings of body(); seconds.
 template <class F>
-double rate(double budget, double work, F&& body) {
-  body();  // warm-up: page faults, BLAS buffers
-  long long reps = 0;
-  const auto t0 = Clock::now();
-  do {
+double median_seconds(int reps, F&& body) {
+  body();  // warm-up
+  std::vector<double> t;
+  for (int r = 0; r < reps; ++r) {
+    const auto t0 = Clock::now();
     body();
-    ++reps;
-  } while (seconds_since(t0) < budget);
-  return reps * work / seconds_since(t0);
+    t.push_back(seconds_since(t0));
+  }
+  std::sort(t.begin(), t.end());
+  return t[t.size() / 2];
 }
 
-// cblas_sgemm on the demo model's c_fc forward: out[N,OC] = inp[N,C] . w[OC,C]^T with
-// N = 16 x 128 tokens, C = 256, OC = 1024, one BLAS thread.
+// The tensor module's sgemm yardstick (what `plait bench train` compares against) on
+// the demo model's c_fc forward shape, N = 16 x 128 tokens, C = 256, OC = 1024, with
+// one BLAS thread.
 double measure_sgemm(double budget) {
-  const int N = 2048, C = 256, OC = 1024;
-  std::vector<float> inp(static_cast<size_t>(N) * C, 0.5f), w(static_cast<size_t>(OC) * C, 0.25f),
-      out(static_cast<size_t>(N) * OC);
-  const int before = openblas_get_num_threads();
-  openblas_set_num_threads(1);
-  const double flops = rate(budget, 2.0 * N * C * OC, [&] {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, C, 1.0f, inp.data(), C, w.data(),
-                C, 0.0f, out.data(), OC);
-  });
-  openblas_set_num_threads(before);
-  return flops;
+  const int before = blas_threads();
+  set_blas_threads(1);
+  const int reps = std::max(5, static_cast<int>(budget / 0.02));
+  const double gflops = measure_sgemm_gflops(2048, 1024, 256, reps);
+  set_blas_threads(before);
+  return gflops * 1e9;
 }
 
 // out[i] = a[i] + b[i] over 3 x 32 MiB (beyond the caches): bytes read + written per s.
 double measure_memory(double budget) {
   const size_t n = 8u << 20;
   std::vector<float> a(n, 1.0f), b(n, 2.0f), out(n);
-  return rate(budget, 3.0 * n * sizeof(float), [&] {
+  const double once = median_seconds(3, [&] {
     for (size_t i = 0; i < n; ++i) out[i] = a[i] + b[i];
   });
+  const int reps = std::max(3, static_cast<int>(budget / once));
+  return 3.0 * n * sizeof(float) /
+         median_seconds(reps, [&] { for (size_t i = 0; i < n; ++i) out[i] = a[i] + b[i]; });
 }
 
-// tanh-GELU forward (the kernel's formula) over 1M elements: elements per second.
+// plait's own GELU kernels, forward then backward, over the demo's fch (2048 x 1024):
+// elements per second counting the backward as two passes (the cost model charges
+// the forward once and the backward twice).
 double measure_gelu(double budget) {
-  const size_t n = 1u << 20;
-  std::vector<float> x(n), out(n);
+  const size_t n = 2048u * 1024u;
+  std::vector<float> x(n), out(n), dout(n, 1e-3f), dx(n, 0.0f);
   for (size_t i = 0; i < n; ++i) x[i] = static_cast<float>(i % 2001) / 500.0f - 2.0f;
-  const float s = std::sqrt(2.0f / std::numbers::pi_v<float>);
-  return rate(budget, static_cast<double>(n), [&] {
-    for (size_t i = 0; i < n; ++i) {
-      const float v = x[i];
-      out[i] = 0.5f * v * (1.0f + std::tanh(s * (v + 0.044715f * v * v * v)));
-    }
-  });
+  auto pass = [&] {
+    kernels::gelu_forward(out.data(), x.data(), n);
+    kernels::gelu_backward(dx.data(), x.data(), dout.data(), n);
+  };
+  const double once = median_seconds(1, pass);
+  const int reps = std::max(3, static_cast<int>(budget / once));
+  return 3.0 * n / median_seconds(reps, pass);
 }
 
-// Latency: half a round trip of a flag between two threads (spinning, as a hand-off
-// between busy workers). Bandwidth: a thread copies 32 MiB out of the other's buffer.
+// Latency: the median of single round trips of a flag between two threads, halved
+// (spinning with yields, as a hand-off between workers). Bandwidth: another thread
+// copies 32 MiB out of this one's buffer.
 LinkSpec measure_link(double budget) {
   std::atomic<int> ball{0};
   std::atomic<bool> stop{false};
   std::thread peer([&] {
     int seen = 0;
     while (!stop.load(std::memory_order_acquire)) {
-      int v = ball.load(std::memory_order_acquire);
+      const int v = ball.load(std::memory_order_acquire);
       if (v != seen && v % 2 == 1) {
         seen = v + 1;
         ball.store(seen, std::memory_order_release);
+      } else {
+        std::this_thread::yield();
       }
     }
   });
-  long long trips = 0;
-  auto t0 = Clock::now();
-  while (seconds_since(t0) < budget / 2) {
+  std::vector<double> trips;
+  const auto t0 = Clock::now();
+  while (seconds_since(t0) < budget / 2 && trips.size() < 100000) {
+    const auto s0 = Clock::now();
     const int serve = ball.load(std::memory_order_acquire) + 1;
     ball.store(serve, std::memory_order_release);
-    while (ball.load(std::memory_order_acquire) != serve + 1) {
-    }
-    ++trips;
+    while (ball.load(std::memory_order_acquire) != serve + 1) std::this_thread::yield();
+    trips.push_back(seconds_since(s0));
   }
-  const double latency = seconds_since(t0) / trips / 2;
   stop.store(true, std::memory_order_release);
   peer.join();
+  std::sort(trips.begin(), trips.end());
+  const double latency = trips[trips.size() / 2] / 2;
 
   const size_t bytes = 32u << 20;
   std::vector<char> src(bytes, 1), dst(bytes);
-  double bandwidth = 0;
+  double seconds = 0;
   std::thread copier([&] {
-    bandwidth = rate(budget / 2, static_cast<double>(bytes),
-                     [&] { std::memcpy(dst.data(), src.data(), bytes); });
+    const double once = median_seconds(1, [&] { std::memcpy(dst.data(), src.data(), bytes); });
+    const int reps = std::max(3, static_cast<int>(budget / 2 / once));
+    seconds = median_seconds(reps, [&] { std::memcpy(dst.data(), src.data(), bytes); });
   });
   copier.join();
-  return {latency, bandwidth};
+  return {latency, bytes / seconds};
 }
 
 }  // namespace

@@ -2,9 +2,9 @@
 
 namespace plait::plan {
 
-double layer_forward_flops_per_token(const ModelSpec& m) {
+double layer_forward_flops_per_token(const ModelSpec& m, double attention_fraction) {
   const double h = m.dim, s = m.ctx;
-  return 24 * h * h + 4 * s * h;
+  return 24 * h * h + 4 * s * h * attention_fraction;
 }
 
 double head_forward_flops_per_token(const ModelSpec& m) { return 2.0 * m.dim * m.vocab; }

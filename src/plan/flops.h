@@ -13,7 +13,8 @@
 
 namespace plait::plan {
 
-double layer_forward_flops_per_token(const ModelSpec& m);
+// `attention_fraction` of the s×s products actually computed (1: the full square).
+double layer_forward_flops_per_token(const ModelSpec& m, double attention_fraction = 1);
 double head_forward_flops_per_token(const ModelSpec& m);
 double forward_flops_per_token(const ModelSpec& m);
 // Model FLOPs (no recomputation): 3 × forward. The numerator of MFU.

@@ -11,6 +11,29 @@ namespace {
 
 std::string yes_no(bool b) { return b ? "yes" : "no"; }
 
+std::string scientific(double x) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3g", x);
+  return buf;
+}
+
+std::string days_text(double days) { return fixed(days, days < 1 ? 3 : 1); }
+
+// When the search's sync method is not the rule of thumb's, say what each costs here.
+std::string sync_note(const PlanReportInput& in, const Candidate& c) {
+  const Layout& l = c.layout;
+  const SyncMethod rule = in.result.decision.sync;
+  if (l.dp <= 1 || l.sync == rule) return "";
+  const Topology topo = data_topology(in.cluster, l);
+  const double bytes =
+      stage_params(in.model, l, 0) * format_bytes(in.cluster.format).grad;
+  return "  sync: " + std::string(to_string(l.sync)) + " rather than the rule's " +
+         to_string(rule) + ": " + human_seconds(allreduce_cost(l.sync, topo, bytes).seconds) +
+         " vs " + human_seconds(allreduce_cost(rule, topo, bytes).seconds) + " for " +
+         human_bytes(bytes) + " of gradients over " + std::to_string(l.dp) + " ranks (" +
+         std::to_string(topo.ranks_per_node) + " per node)\n";
+}
+
 std::string sync_name(const Layout& l) { return l.dp > 1 ? to_string(l.sync) : "-"; }
 
 std::string header(const PlanReportInput& in) {
@@ -29,8 +52,8 @@ std::string header(const PlanReportInput& in) {
     << " in a node, " << format_link(c.inter) << " between nodes; "
     << to_string(c.format) << " precision)\n";
   o << "training " << human_count(in.options.tokens) << " tokens: "
-    << fixed(training_flops(m, in.options.tokens) / 1e21, 2) << "e21 FLOPs with attention (6ND = "
-    << fixed(six_n_d(m, in.options.tokens) / 1e21, 2) << "e21)\n";
+    << scientific(training_flops(m, in.options.tokens)) << " FLOPs with attention (6ND = "
+    << scientific(six_n_d(m, in.options.tokens)) << ")\n";
   return o.str();
 }
 
@@ -85,7 +108,7 @@ std::string table_text(const PlanReportInput& in) {
                   sync_name(l).c_str(), l.recompute ? "yes" : "no",
                   human_seconds(c.cost.step_s).c_str(), human_bytes(c.cost.memory.total()).c_str(),
                   percent(c.cost.mfu).c_str(), percent(c.cost.bubble_fraction).c_str(),
-                  fixed(c.days, 1).c_str());
+                  days_text(c.days).c_str());
     o << line;
   }
   if (static_cast<int>(r.ranked.size()) > in.top)
@@ -99,7 +122,8 @@ std::string recommendation_text(const PlanReportInput& in) {
   o << "\n";
   if (!r.recommended) {
     o << "Recommended: none. No layout fits in " << human_bytes(r.decision.usable_memory)
-      << " per device on " << in.options.devices << " devices; compute-only time on one device: "
+      << " per device on " << in.options.devices
+      << (in.options.devices == 1 ? " device" : " devices") << "; compute-only time on one device: "
       << human_seconds(r.decision.single_device_s) << ".\n";
     return o.str();
   }
@@ -107,25 +131,29 @@ std::string recommendation_text(const PlanReportInput& in) {
   const Layout& l = c.layout;
   const StepCost& s = c.cost;
   o << "Recommended: dp " << l.dp << " x tp " << l.tp << " x pp " << l.pp << " on "
-    << l.devices() << " devices, micro-batch " << l.micro_batch << " x " << l.micro_batches
-    << ", 1F1B, " << (l.dp > 1 ? std::string(to_string(l.sync)) + " allreduce, " : "")
+    << l.devices() << (l.devices() == 1 ? " device" : " devices") << ", micro-batch "
+    << l.micro_batch << " x " << l.micro_batches << (l.pp > 1 ? ", 1F1B, " : ", ")
+    << (l.dp > 1 ? std::string(to_string(l.sync)) + " allreduce, " : "")
     << (l.recompute ? "recomputing activations" : "no recomputation")
     << (r.recommended_follows_tree ? "" : " (no layout follows the decision tree)") << "\n";
-  o << "  step " << human_seconds(s.step_s) << " = pipeline " << human_seconds(s.pipeline_s)
-    << " (bubble " << percent(s.bubble_fraction) << ", per micro-batch "
-    << human_seconds(s.micro_batch_s) << ": compute "
-    << human_seconds(s.forward_s + s.backward_s + s.recompute_s) << ", tensor allreduce "
-    << human_seconds(s.tensor_comm_s) << ", stage transfer " << human_seconds(s.p2p_s)
-    << ") + data-parallel sync " << human_seconds(s.dp_exposed_s) << " exposed of "
-    << human_seconds(s.dp_comm_s) << " + optimizer " << human_seconds(s.optimizer_s) << "\n";
+  o << "  step " << human_seconds(s.step_s) << " = "
+    << join_times({{"pipeline", s.pipeline_s}, {"exposed gradient sync", s.dp_exposed_s},
+              {"optimizer", s.optimizer_s}}, " + ")
+    << "\n    per micro-batch " << human_seconds(s.micro_batch_s) << ": "
+    << join_times({{"compute", s.forward_s + s.backward_s + s.recompute_s},
+              {"tensor allreduce", s.tensor_comm_s}, {"stage transfer", s.p2p_s}})
+    << "; bubble " << percent(s.bubble_fraction);
+  if (s.dp_comm_s > 0) o << "; gradient allreduce " << human_seconds(s.dp_comm_s) << " in all";
+  o << "\n";
   o << "  memory per device " << human_bytes(s.memory.total()) << " (weights "
     << human_bytes(s.memory.weights) << ", gradients " << human_bytes(s.memory.grads)
     << ", optimizer " << human_bytes(s.memory.optimizer) << ", activations "
     << human_bytes(s.memory.activations) << ", workspace " << human_bytes(s.memory.workspace)
     << ")\n";
   o << "  " << human_rate(s.hardware_flops / s.step_s / l.devices(), "FLOP/s")
-    << " per device executed, MFU " << percent(s.mfu) << "; " << fixed(c.days, 1)
-    << " days to train (" << human_seconds(c.days * 86400) << ")\n";
+    << " per device executed, MFU " << percent(s.mfu) << "; " << days_text(c.days)
+    << " days to train\n";
+  o << sync_note(in, c);
   const double one = r.decision.single_device_s;
   o << "  speed-up over one " << in.cluster.device.name << " (compute-only "
     << human_seconds(one) << (r.decision.fits_one_device ? "" : ", and the model does not fit")

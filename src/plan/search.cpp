@@ -75,8 +75,9 @@ struct Search {
   std::map<std::tuple<int, int, int>, Candidate> best_per_mesh;  // (dp, tp, pp)
 
   // Keeps the fastest accepted variant (sync method) of `l`, and the fastest per mesh.
+  // The decision tree's sync method is kept unless another is more than 1% faster.
   void consider(Layout l) {
-    std::optional<Candidate> best;
+    std::optional<Candidate> best, rule;
     const bool dp = l.dp > 1;
     for (SyncMethod sync : kSyncMethods) {
       if (!dp && sync != SyncMethod::ring) continue;
@@ -85,13 +86,11 @@ struct Search {
       l.servers = (topo.world + topo.ranks_per_node - 1) / topo.ranks_per_node;
       Candidate cand{l, step_cost(m, c, l, o.step), 0};
       cand.days = days_to_train(cand.cost, o.tokens);
-      const Reject why = record(cand);
-      if (why != Reject::none) continue;
-      const bool faster = !best || cand.cost.step_s < best->cost.step_s * (1 - 1e-9);
-      const bool tie_preferred = best && sync == d.sync &&
-                                 cand.cost.step_s <= best->cost.step_s * (1 + 1e-9);
-      if (faster || tie_preferred) best = cand;
+      if (record(cand) != Reject::none) continue;
+      if (!best || cand.cost.step_s < best->cost.step_s) best = cand;
+      if (sync == d.sync) rule = cand;
     }
+    if (rule && rule->cost.step_s <= best->cost.step_s * 1.01) best = rule;
     if (!best) return;
     const auto key = std::tuple(l.dp, l.tp, l.pp);
     auto it = best_per_mesh.find(key);

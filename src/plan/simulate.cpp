@@ -78,25 +78,29 @@ std::string simulate_text(const Simulation& s) {
   std::ostringstream o;
   o << "run      layers " << m.layers << ", dim " << m.dim << ", heads " << m.heads << ", ctx "
     << m.ctx << ", batch " << m.batch << " (" << human_count(m.params()) << " parameters); "
-    << l.devices() << " workers: dp " << l.dp << " x tp " << l.tp << " x pp " << l.pp << ", "
-    << l.micro_batches << " micro-batch(es) of " << l.micro_batch << ", " << to_string(l.schedule)
+    << l.devices() << (l.devices() == 1 ? " worker" : " workers") << ": dp " << l.dp << " x tp "
+    << l.tp << " x pp " << l.pp << ", " << l.micro_batches << " x " << l.micro_batch
+    << (l.micro_batch == 1 ? " sequence" : " sequences")
+    << (l.pp > 1 ? std::string(", ") + to_string(l.schedule) : "")
     << (l.dp > 1 ? std::string(", ") + to_string(l.sync) + " sync" : "") << "\n";
-  o << "machine  " << s.machine.source << ": per worker " << human_rate(d.peak_flops, "FLOP/s")
-    << " sgemm, " << human_rate(d.memory_Bps, "B/s") << " memory, "
-    << human_rate(d.gelu_per_s, "GELU/s") << "; links " << format_link(s.machine.intra)
-    << " in a node, " << format_link(s.machine.inter) << " between nodes of "
-    << s.machine.devices_per_node << "\n";
-  o << "\nstep     " << human_seconds(c.step_s) << "  (" << fixed(c.tokens_per_s(), 0)
-    << " tokens/s; " << human_seconds(c.step_s * s.steps) << " for " << s.steps << " steps)\n";
-  o << "  pipeline        " << human_seconds(c.pipeline_s) << " = " << l.micro_batches + l.pp - 1
-    << " slots x " << human_seconds(c.micro_batch_s) << " (bubble " << percent(c.bubble_fraction)
-    << ")\n";
-  o << "    per micro-batch: forward " << human_seconds(c.forward_s) << ", backward "
-    << human_seconds(c.backward_s) << ", tensor allreduce " << human_seconds(c.tensor_comm_s)
-    << ", stage transfer " << human_seconds(c.p2p_s) << "\n";
-  o << "  gradient sync   " << human_seconds(c.dp_exposed_s) << " exposed of "
-    << human_seconds(c.dp_comm_s) << "\n";
-  o << "  optimizer       " << human_seconds(c.optimizer_s) << "\n";
+  o << "machine  " << s.machine.source << "\n         per worker "
+    << human_rate(d.peak_flops, "FLOP/s") << " sgemm, " << human_rate(d.memory_Bps, "B/s")
+    << " memory, " << human_rate(d.gelu_per_s, "GELU/s") << "; links "
+    << format_link(s.machine.intra) << " in a node of " << s.machine.devices_per_node << ", "
+    << format_link(s.machine.inter) << " between nodes\n";
+  o << "\nstep     " << human_seconds(c.step_s) << " = "
+    << join_times({{"pipeline", c.pipeline_s}, {"exposed gradient sync", c.dp_exposed_s},
+                   {"optimizer", c.optimizer_s}}, " + ")
+    << "\n         " << fixed(c.tokens_per_s(), 0) << " tokens/s; " << s.steps << " steps in "
+    << human_seconds(c.step_s * s.steps) << "\n";
+  o << "  micro-batch " << human_seconds(c.micro_batch_s) << " x " << l.micro_batches + l.pp - 1
+    << " slots (bubble " << percent(c.bubble_fraction) << "): "
+    << join_times({{"forward", c.forward_s}, {"backward", c.backward_s},
+                   {"tensor allreduce", c.tensor_comm_s}, {"stage transfer", c.p2p_s}})
+    << "\n";
+  if (c.dp_comm_s > 0)
+    o << "  gradient allreduce " << human_seconds(c.dp_comm_s) << " ("
+      << human_seconds(c.dp_exposed_s) << " not hidden by the backward pass)\n";
   o << "memory   " << human_bytes(c.memory.total()) << " per worker (weights "
     << human_bytes(c.memory.weights) << ", gradients " << human_bytes(c.memory.grads)
     << ", Adam moments " << human_bytes(c.memory.optimizer) << ", activations "

@@ -17,7 +17,9 @@ double layer_pass_compute(const ModelSpec& m, const ClusterSpec& c, const Layout
   const DeviceSpec& d = c.device;
   const FormatBytes fb = format_bytes(c.format);
   const double h = m.dim, work = backward ? 2 : 1;
-  const double flops = work * tokens * layer_forward_flops_per_token(m) / l.tp;
+  const double flops = work * tokens *
+                       layer_forward_flops_per_token(m, attention_work_fraction(c.format, m.ctx)) /
+                       l.tp;
   const double weights = (12 * h * h + 9 * h) / l.tp;
   const double weight_bytes = weights * (backward ? fb.weight + 2 * fb.grad : fb.weight);
   const double traffic = work * tokens * activation_bytes_per_token(m, c.format, l.tp, false);

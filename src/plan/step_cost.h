@@ -2,7 +2,8 @@
 // `plait plan` searches over and `plait simulate` reports.
 //
 // Per micro-batch of b sequences (b·s tokens) on the busiest pipeline stage:
-//   compute      per layer: FLOPs/t ÷ (peak × gemm_efficiency)          (flops.h),
+//   compute      per layer: FLOPs/t ÷ (peak × gemm_efficiency)          (flops.h; the
+//                           attention share the trainer computes, training_format.h),
 //                           or the weights' bytes ÷ memory bandwidth if longer
 //                         + saved activation bytes ÷ memory bandwidth  (elementwise
 //                           kernels: layer norms, GELU, softmax, residuals read and

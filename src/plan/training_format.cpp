@@ -20,4 +20,10 @@ Format parse_format(const std::string& name) {
   throw UsageError("unknown precision '" + name + "' (expected mixed or fp32)");
 }
 
+double attention_work_fraction(Format f, int ctx) {
+  if (f == Format::mixed) return 1;
+  const double n = (ctx + 31) / 32;
+  return (n + 1) / (2 * n);
+}
+
 }  // namespace plait::plan

@@ -15,6 +15,10 @@
 //          (model/block.h, BlockActivations):
 //            bytes = 16h + 48h/t + 4·a·s/t
 // With full recomputation a layer keeps only its input: h elements per token.
+//
+// Attention work: Megatron-LM computes the whole s×s score square; plait's kernel
+// (tensor/attention.cpp) cuts rows into blocks of 32 and skips the blocks above the
+// diagonal, computing (n+1)/(2n) of the square for n = ceil(s/32) blocks.
 #pragma once
 #include <string>
 
@@ -35,5 +39,8 @@ struct FormatBytes {
 FormatBytes format_bytes(Format f);
 const char* to_string(Format f);
 Format parse_format(const std::string& name);  // "mixed" | "fp32", else UsageError
+
+// Share of the s×s attention products the format's trainer computes.
+double attention_work_fraction(Format f, int ctx);
 
 }  // namespace plait::plan

@@ -29,9 +29,21 @@ std::string fixed(double x, int decimals) {
   return buf;
 }
 
+std::string join_times(std::initializer_list<std::pair<const char*, double>> parts,
+                       const char* separator) {
+  std::string out;
+  for (auto [name, seconds] : parts) {
+    if (seconds <= 0) continue;
+    if (!out.empty()) out += separator;
+    out += std::string(name) + " " + human_seconds(seconds);
+  }
+  return out;
+}
+
 std::string percent(double fraction, int decimals) { return fixed(100 * fraction, decimals) + "%"; }
 
 std::string human_seconds(double s) {
+  if (s < 1e-5) return fixed(s * 1e6, 2) + " us";
   if (s < 1e-3) return fixed(s * 1e6, 0) + " us";
   if (s < 1) return fixed(s * 1e3, 1) + " ms";
   if (s < 120) return fixed(s, 2) + " s";

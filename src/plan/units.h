@@ -1,6 +1,8 @@
 // Reading counts ("300B" tokens) and writing quantities for humans ("33.0 days").
 #pragma once
+#include <initializer_list>
 #include <string>
+#include <utility>
 
 namespace plait::plan {
 
@@ -13,6 +15,9 @@ std::string human_bytes(double b);    // binary units: "512 B", "45.3 MiB", "63.
 std::string human_count(double x);    // "174.6B", "300B", "1.5M"
 std::string human_rate(double x, const char* unit);  // "156 T" + unit, SI prefixes
 std::string fixed(double x, int decimals);
+// "name1 1.2 s, name2 3.0 ms" leaving out the parts that are zero.
+std::string join_times(std::initializer_list<std::pair<const char*, double>> parts,
+                       const char* separator = ", ");
 std::string percent(double fraction, int decimals = 1);
 
 }  // namespace plait::plan
