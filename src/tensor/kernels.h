@@ -8,7 +8,11 @@
 //     parameters add up over micro-batches and over the branches of a residual.
 //     Callers zero gradient buffers when they start a new accumulation.
 //   * Every kernel is instantiated for float (training) and double (gradient checks).
-//   * Matrix products go through cblas_sgemm / cblas_dgemm.
+//   * Matrix products go through cblas_sgemm / cblas_dgemm (tensor/blas.h).
+//   * No output may alias an input, except residual_forward's out (may be a or b).
+//   * Token ids and targets must lie in [0, V); kernels do not check (hot path).
+//   * Kernels allocate nothing and keep no state: safe to call from many threads at
+//     once (with one BLAS thread per caller; see set_blas_threads).
 #pragma once
 #include <cstddef>
 #include <cstdint>

@@ -58,9 +58,12 @@ F max(const F* x, int n) {
 
 // e^x for float: x = n ln2 + r with |r| <= ln2/2, e^r by a degree-7 polynomial, then
 // 2^n added to the exponent bits. Inputs are clamped to [-86, 88] so 2^n stays a
-// normal scale; below -86 the result is 0 (the true value is under 5e-38).
+// normal scale; below -86 the result is 0 (the true value is under 5e-38), above 88 it
+// is e^88 (finite), and NaN stays NaN.
 inline float exp(float x) {
-  const float xc = std::min(std::max(x, -86.0f), 88.0f);
+  // Argument order matters: std::max(-86, NaN) is -86, so xc is never NaN and the
+  // float->int conversion below is always defined; NaN is passed through at the end.
+  const float xc = std::min(88.0f, std::max(-86.0f, x));
   // Round x*log2(e) to the nearest integer with the 1.5*2^23 trick (no libm call).
   const float n = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
   float r = xc - n * 0.693359375f;  // ln2 split in two: n*hi is exact
@@ -73,7 +76,8 @@ inline float exp(float x) {
   p = p * r + 5.0000001201e-1f;
   const float y = p * r * r + r + 1.0f;
   const int32_t bits = std::bit_cast<int32_t>(y) + (static_cast<int32_t>(n) << 23);
-  return x < -86.0f ? 0.0f : std::bit_cast<float>(bits);
+  const float e = x < -86.0f ? 0.0f : std::bit_cast<float>(bits);
+  return std::isnan(x) ? x : e;
 }
 inline double exp(double x) { return std::exp(x); }
 

@@ -1,6 +1,7 @@
 #include "tensor/blas.h"
 
 #include <cmath>
+#include <thread>
 
 #include "check.h"
 
@@ -41,6 +42,28 @@ TEST(Blas, GemmEveryTransposeFloatAndDouble) {
       check_gemm<float>(ta, tb);
       check_gemm<double>(ta, tb);
     }
+}
+
+// Workers of the threads transport call the BLAS at once from their own threads.
+TEST(Blas, ConcurrentCallsFromThreadsGiveSerialResults) {
+  const int M = 96, N = 80, K = 64, workers = 4;
+  Rng rng(92);
+  std::vector<FVec> A, B, want, got(workers, FVec(size_t(M) * N));
+  for (int w = 0; w < workers; w++) {
+    A.push_back(to_float(random_vec(size_t(M) * K, rng)));
+    B.push_back(to_float(random_vec(size_t(N) * K, rng)));
+    want.emplace_back(size_t(M) * N);
+    gemm(Op::N, Op::T, M, N, K, 1.0f, A[w].data(), K, B[w].data(), K, 0.0f, want[w].data(), N);
+  }
+  std::vector<std::thread> threads;
+  for (int w = 0; w < workers; w++)
+    threads.emplace_back([&, w] {
+      for (int rep = 0; rep < 20; rep++)
+        gemm(Op::N, Op::T, M, N, K, 1.0f, A[w].data(), K, B[w].data(), K, 0.0f, got[w].data(),
+             N);
+    });
+  for (auto& t : threads) t.join();
+  for (int w = 0; w < workers; w++) EXPECT_EQ(got[w], want[w]) << "worker " << w;
 }
 
 TEST(Blas, ThreadsCanBeSet) {

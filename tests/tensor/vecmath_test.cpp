@@ -20,6 +20,8 @@ TEST(VecMath, FloatExpIsWithinAFewUlp) {
   EXPECT_EQ(vec::exp(0.0f), 1.0f);
   EXPECT_EQ(vec::exp(-100.0f), 0.0f);
   EXPECT_TRUE(std::isfinite(vec::exp(1000.0f)));
+  EXPECT_TRUE(std::isnan(vec::exp(std::nanf(""))));  // a diverged loss must stay visible
+  EXPECT_TRUE(std::isnan(vec::tanh(std::nanf(""))));
 }
 
 TEST(VecMath, FloatTanhIsAccurateAndSaturates) {
