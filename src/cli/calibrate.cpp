@@ -55,8 +55,9 @@ double measure_memory(double budget) {
     for (size_t i = 0; i < n; ++i) out[i] = a[i] + b[i];
   });
   const int reps = std::max(3, static_cast<int>(budget / once));
-  return 3.0 * n * sizeof(float) /
-         median_seconds(reps, [&] { for (size_t i = 0; i < n; ++i) out[i] = a[i] + b[i]; });
+  return 3.0 * n * sizeof(float) / median_seconds(reps, [&] {
+           for (size_t i = 0; i < n; ++i) out[i] = a[i] + b[i];
+         });
 }
 
 // plait's own GELU kernels, forward then backward, over the demo's fch (2048 x 1024):

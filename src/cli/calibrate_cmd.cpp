@@ -30,7 +30,8 @@ int run_calibrate(const CalibrateFlags& f) {
             << plan::human_rate(p.link.bandwidth_Bps, "B/s") << "\n"
             << "cores              " << p.cores << "\n"
             << "memory             " << plan::human_bytes(p.memory_bytes) << "\n";
-  if (!f.out.empty()) std::cout << "saved to " << f.out << " (plait simulate --profile " << f.out << ")\n";
+  if (!f.out.empty())
+    std::cout << "saved to " << f.out << " (plait simulate --profile " << f.out << ")\n";
   return 0;
 }
 

@@ -35,8 +35,7 @@ int run_plan(const PlanFlags& f) {
   o.memory_fraction = f.memory_fraction;
   o.large_after_s = f.large_after_days * 86400;
   const plan::PlanResult result = plan::plan(model, cluster, o);
-  const plan::PlanReportInput in{model, cluster, o, result, baseline ? &*baseline : nullptr,
-                                 f.top};
+  const plan::PlanReportInput in{model, cluster, o, result, baseline ? &*baseline : nullptr, f.top};
   if (f.json)
     std::cout << plan::plan_json(in).dump(2) << "\n";
   else

@@ -38,21 +38,22 @@ ClusterSpec dgx(const char* name, const char* device, double peak, double effici
 const std::vector<ClusterSpec>& presets() {
   static const std::vector<ClusterSpec> list = {
       // NVLink 2: 6 links x 25 GB/s per direction; DGX-1: 4 x 100 Gb/s EDR per node.
-      dgx("v100", "V100-SXM2-32GB", 125e12, 0.224, 32, 900e9, {3 * us, 150e9},
-          {6 * us, 50e9 / 8}, "V100 datasheet; DGX-1; 28 TFLOP/s sustained (Lambda, 2020)"),
+      dgx("v100", "V100-SXM2-32GB", 125e12, 0.224, 32, 900e9, {3 * us, 150e9}, {6 * us, 50e9 / 8},
+          "V100 datasheet; DGX-1; 28 TFLOP/s sustained (Lambda, 2020)"),
       // NVLink 3 via NVSwitch: 600 GB/s bidirectional; DGX A100: 8 x 200 Gb/s HDR.
-      dgx("a100-80gb", "A100-SXM4-80GB", 312e12, 0.5, 80, 2039e9, {3 * us, 300e9},
-          {6 * us, 25e9}, "A100 datasheet; DGX A100 (Selene); Narayanan et al. 2021"),
+      dgx("a100-80gb", "A100-SXM4-80GB", 312e12, 0.5, 80, 2039e9, {3 * us, 300e9}, {6 * us, 25e9},
+          "A100 datasheet; DGX A100 (Selene); Narayanan et al. 2021"),
       // NVLink 4 via NVSwitch: 900 GB/s bidirectional; DGX H100: 8 x 400 Gb/s NDR.
-      dgx("h100", "H100-SXM5-80GB", 989e12, 0.5, 80, 3350e9, {3 * us, 450e9},
-          {6 * us, 50e9}, "H100 SXM datasheet; DGX H100; efficiency as A100 (assumed)"),
+      dgx("h100", "H100-SXM5-80GB", 989e12, 0.5, 80, 3350e9, {3 * us, 450e9}, {6 * us, 50e9},
+          "H100 SXM datasheet; DGX H100; efficiency as A100 (assumed)"),
   };
   return list;
 }
 
 LinkSpec link_field(const nlohmann::json& j, const std::string& key, const std::string& file) {
   if (!j.contains(key) || !j.at(key).is_object())
-    throw UsageError(file + ": field '" + key + "' is missing (an object with latency_us "
+    throw UsageError(file + ": field '" + key +
+                     "' is missing (an object with latency_us "
                      "and bandwidth_gbps)");
   const auto& l = j.at(key);
   LinkSpec s;
@@ -63,7 +64,8 @@ LinkSpec link_field(const nlohmann::json& j, const std::string& key, const std::
 
 DeviceSpec device_field(const nlohmann::json& j, const std::string& file) {
   if (!j.contains("device") || !j.at("device").is_object())
-    throw UsageError(file + ": field 'device' is missing (an object with peak_tflops, "
+    throw UsageError(file +
+                     ": field 'device' is missing (an object with peak_tflops, "
                      "memory_gib, memory_bandwidth_gbps)");
   const auto& d = j.at("device");
   const double one = 1.0, none = 0.0;

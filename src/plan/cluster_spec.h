@@ -29,7 +29,7 @@ struct ClusterSpec {
   LinkSpec intra;            // one device's link to the others of its node
   LinkSpec inter;            // one device's share of its node's network
   Format format = Format::mixed;
-  std::string source;        // where the numbers come from
+  std::string source;  // where the numbers come from
 };
 
 // "v100", "a100-80gb", "h100"; nullptr if unknown.

@@ -74,7 +74,7 @@ CollectiveCost parameter_server(const Topology& t, double n) {
 CollectiveCost hierarchical(const Topology& t, double n) {
   const int k = ranks_per_node(t), q = node_count(t);
   if (q == 1) return ring(t, n);
-  const double shard = n / k;          // what each rank owns after the intra phase
+  const double shard = n / k;  // what each rank owns after the intra phase
   const double inter_chunk = shard / q;
   CollectiveCost c;
   c.seconds = 2 * (k - 1) * t.intra.seconds(shard) + 2 * (q - 1) * t.inter.seconds(inter_chunk);
@@ -118,11 +118,16 @@ SyncMethod parse_sync_method(const std::string& name) {
 
 const char* to_string(SyncMethod m) {
   switch (m) {
-    case SyncMethod::ps: return "ps";
-    case SyncMethod::direct: return "direct";
-    case SyncMethod::ring: return "ring";
-    case SyncMethod::hierarchical: return "hierarchical";
-    case SyncMethod::tree: return "tree";
+    case SyncMethod::ps:
+      return "ps";
+    case SyncMethod::direct:
+      return "direct";
+    case SyncMethod::ring:
+      return "ring";
+    case SyncMethod::hierarchical:
+      return "hierarchical";
+    case SyncMethod::tree:
+      return "tree";
   }
   return "?";
 }
@@ -130,11 +135,16 @@ const char* to_string(SyncMethod m) {
 CollectiveCost allreduce_cost(SyncMethod method, const Topology& topo, double bytes) {
   if (topo.world <= 1 || bytes <= 0) return {};
   switch (method) {
-    case SyncMethod::ps: return parameter_server(topo, bytes);
-    case SyncMethod::direct: return direct(topo, bytes);
-    case SyncMethod::ring: return ring(topo, bytes);
-    case SyncMethod::hierarchical: return hierarchical(topo, bytes);
-    case SyncMethod::tree: return halving_doubling(topo, bytes);
+    case SyncMethod::ps:
+      return parameter_server(topo, bytes);
+    case SyncMethod::direct:
+      return direct(topo, bytes);
+    case SyncMethod::ring:
+      return ring(topo, bytes);
+    case SyncMethod::hierarchical:
+      return hierarchical(topo, bytes);
+    case SyncMethod::tree:
+      return halving_doubling(topo, bytes);
   }
   return {};
 }

@@ -32,8 +32,8 @@ struct Topology {
 };
 
 struct CollectiveCost {
-  double seconds = 0;      // predicted wall time
-  int steps = 0;           // sequential message steps (latency terms)
+  double seconds = 0;         // predicted wall time
+  int steps = 0;              // sequential message steps (latency terms)
   double bytes_per_rank = 0;  // bytes sent by the busiest rank
 };
 

@@ -4,19 +4,26 @@ namespace plait::plan {
 
 const char* to_string(Strategy s) {
   switch (s) {
-    case Strategy::one_device: return "one device";
-    case Strategy::data: return "data parallelism";
-    case Strategy::model: return "model parallelism";
-    case Strategy::hybrid: return "hybrid (data x model parallelism)";
+    case Strategy::one_device:
+      return "one device";
+    case Strategy::data:
+      return "data parallelism";
+    case Strategy::model:
+      return "model parallelism";
+    case Strategy::hybrid:
+      return "hybrid (data x model parallelism)";
   }
   return "?";
 }
 
 const char* to_string(ClusterSize s) {
   switch (s) {
-    case ClusterSize::small: return "small";
-    case ClusterSize::medium: return "medium";
-    case ClusterSize::large: return "large";
+    case ClusterSize::small:
+      return "small";
+    case ClusterSize::medium:
+      return "medium";
+    case ClusterSize::large:
+      return "large";
   }
   return "?";
 }
@@ -54,10 +61,14 @@ Decision decide(const ModelSpec& m, const ClusterSpec& c, const PlanOptions& o) 
 bool follows(Strategy s, const Layout& l) {
   const bool model = l.tp > 1 || l.pp > 1;
   switch (s) {
-    case Strategy::one_device: return l.devices() == 1;
-    case Strategy::data: return l.dp > 1 && !model;
-    case Strategy::model: return l.dp == 1 && model;
-    case Strategy::hybrid: return l.dp > 1 && model;
+    case Strategy::one_device:
+      return l.devices() == 1;
+    case Strategy::data:
+      return l.dp > 1 && !model;
+    case Strategy::model:
+      return l.dp == 1 && model;
+    case Strategy::hybrid:
+      return l.dp > 1 && model;
   }
   return false;
 }

@@ -32,7 +32,7 @@ struct Decision {
   MemoryEstimate one_device_memory;  // the smallest single-device footprint
   double usable_memory = 0;          // per device
   bool large_dataset = false;
-  double single_device_s = 0;        // compute-only, memory ignored
+  double single_device_s = 0;  // compute-only, memory ignored
   double large_after_s = 0;
   int nodes = 1;
   ClusterSize cluster_size = ClusterSize::small;

@@ -53,7 +53,8 @@ int positive_int_field(const nlohmann::json& j, const std::string& key, const st
 
 std::string string_field(const nlohmann::json& j, const std::string& key,
                          const std::string& fallback) {
-  if (j.is_object() && j.contains(key) && j.at(key).is_string()) return j.at(key).get<std::string>();
+  if (j.is_object() && j.contains(key) && j.at(key).is_string())
+    return j.at(key).get<std::string>();
   return fallback;
 }
 

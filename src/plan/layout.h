@@ -25,8 +25,8 @@ struct Layout {
                           // when pp = 1)
   Schedule schedule = Schedule::one_f_one_b;
   SyncMethod sync = SyncMethod::ring;
-  int servers = 1;        // ps shards
-  bool recompute = false; // full activation recomputation, layer by layer
+  int servers = 1;         // ps shards
+  bool recompute = false;  // full activation recomputation, layer by layer
 
   int devices() const { return dp * tp * pp; }
 };

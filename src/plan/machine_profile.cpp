@@ -23,8 +23,10 @@ MachineProfile MachineProfile::from_json(const nlohmann::json& j, const std::str
   p.sgemm_flops = positive_field(j, "sgemm_gflops", file, "sgemm_gflops") * 1e9;
   p.memory_Bps = positive_field(j, "memory_gbps", file, "memory_gbps") * 1e9;
   p.gelu_per_s = positive_field(j, "gelu_gelems", file, "gelu_gelems") * 1e9;
-  p.link.latency_s = positive_field(j, "link_latency_us", file, "link_latency_us", nullptr, true) * 1e-6;
-  p.link.bandwidth_Bps = positive_field(j, "link_bandwidth_gbps", file, "link_bandwidth_gbps") * 1e9;
+  p.link.latency_s =
+      positive_field(j, "link_latency_us", file, "link_latency_us", nullptr, true) * 1e-6;
+  p.link.bandwidth_Bps =
+      positive_field(j, "link_bandwidth_gbps", file, "link_bandwidth_gbps") * 1e9;
   p.cores = positive_int_field(j, "cores", file, "cores");
   p.memory_bytes = positive_field(j, "memory_gib", file, "memory_gib") * 1024.0 * 1024 * 1024;
   p.source = file;

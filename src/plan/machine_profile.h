@@ -9,10 +9,9 @@
 //                 hand-off, bandwidth of copying 16 MiB out of the other's buffer
 // and the machine's cores and memory.
 #pragma once
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
-
-#include <nlohmann/json.hpp>
 
 #include "plan/cluster_spec.h"
 

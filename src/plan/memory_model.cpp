@@ -12,7 +12,7 @@ double stage_params(const ModelSpec& m, const Layout& l, int stage) {
   const double h = m.dim, t = l.tp;
   // Per block: 12h² + 9h split (matrices and their biases), 4h replicated (layer norms).
   double p = stage_layers(m, l.pp, stage) * ((12 * h * h + 9 * h) / t + 4 * h);
-  if (stage == 0) p += m.vocab * h / t + m.ctx * h;          // wte (split by vocab), wpe
+  if (stage == 0) p += m.vocab * h / t + m.ctx * h;  // wte (split by vocab), wpe
   if (stage == l.pp - 1) p += 2 * h + (l.pp > 1 ? m.vocab * h / t : 0);  // ln_f, head copy
   return p;
 }

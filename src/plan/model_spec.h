@@ -9,12 +9,12 @@ namespace plait::plan {
 
 struct ModelSpec {
   std::string name;
-  int layers = 4;    // L
-  int dim = 256;     // h (C)
-  int heads = 4;     // a
-  int ctx = 128;     // s: sequence length trained on
-  int vocab = 256;   // V
-  int batch = 16;    // global batch, sequences per optimizer step
+  int layers = 4;   // L
+  int dim = 256;    // h (C)
+  int heads = 4;    // a
+  int ctx = 128;    // s: sequence length trained on
+  int vocab = 256;  // V
+  int batch = 16;   // global batch, sequences per optimizer step
 
   // Parameter count: V·h + s·h (embeddings) + L·(12h² + 13h) (blocks) + 2h (ln_f).
   double params() const;

@@ -25,8 +25,7 @@ std::string sync_note(const PlanReportInput& in, const Candidate& c) {
   const SyncMethod rule = in.result.decision.sync;
   if (l.dp <= 1 || l.sync == rule) return "";
   const Topology topo = data_topology(in.cluster, l);
-  const double bytes =
-      stage_params(in.model, l, 0) * format_bytes(in.cluster.format).grad;
+  const double bytes = stage_params(in.model, l, 0) * format_bytes(in.cluster.format).grad;
   return "  sync: " + std::string(to_string(l.sync)) + " rather than the rule's " +
          to_string(rule) + ": " + human_seconds(allreduce_cost(l.sync, topo, bytes).seconds) +
          " vs " + human_seconds(allreduce_cost(rule, topo, bytes).seconds) + " for " +
@@ -49,11 +48,11 @@ std::string header(const PlanReportInput& in) {
     << human_rate(c.device.peak_flops, "FLOP/s") << " peak, "
     << percent(c.device.gemm_efficiency, 0) << " sustained; " << human_bytes(c.device.memory_bytes)
     << ", " << human_bytes(d.usable_memory) << " usable; links " << format_link(c.intra)
-    << " in a node, " << format_link(c.inter) << " between nodes; "
-    << to_string(c.format) << " precision)\n";
-  o << "training " << human_count(in.options.tokens) << " tokens: "
-    << scientific(training_flops(m, in.options.tokens)) << " FLOPs with attention (6ND = "
-    << scientific(six_n_d(m, in.options.tokens)) << ")\n";
+    << " in a node, " << format_link(c.inter) << " between nodes; " << to_string(c.format)
+    << " precision)\n";
+  o << "training " << human_count(in.options.tokens)
+    << " tokens: " << scientific(training_flops(m, in.options.tokens))
+    << " FLOPs with attention (6ND = " << scientific(six_n_d(m, in.options.tokens)) << ")\n";
   return o.str();
 }
 
@@ -102,13 +101,12 @@ std::string table_text(const PlanReportInput& in) {
     const Candidate& c = r.ranked[i];
     const Layout& l = c.layout;
     const bool mark = follows(r.decision.strategy, l);
-    std::snprintf(line, sizeof line,
-                  "  %2zu%s %5d %4d %4d %3d %5d  %-12s %-9s %9s %10s %6s %7s %9s\n", i + 1,
-                  mark ? "*" : " ", l.dp, l.tp, l.pp, l.micro_batch, l.micro_batches,
-                  sync_name(l).c_str(), l.recompute ? "yes" : "no",
-                  human_seconds(c.cost.step_s).c_str(), human_bytes(c.cost.memory.total()).c_str(),
-                  percent(c.cost.mfu).c_str(), percent(c.cost.bubble_fraction).c_str(),
-                  days_text(c.days).c_str());
+    std::snprintf(
+        line, sizeof line, "  %2zu%s %5d %4d %4d %3d %5d  %-12s %-9s %9s %10s %6s %7s %9s\n", i + 1,
+        mark ? "*" : " ", l.dp, l.tp, l.pp, l.micro_batch, l.micro_batches, sync_name(l).c_str(),
+        l.recompute ? "yes" : "no", human_seconds(c.cost.step_s).c_str(),
+        human_bytes(c.cost.memory.total()).c_str(), percent(c.cost.mfu).c_str(),
+        percent(c.cost.bubble_fraction).c_str(), days_text(c.days).c_str());
     o << line;
   }
   if (static_cast<int>(r.ranked.size()) > in.top)
@@ -123,25 +121,29 @@ std::string recommendation_text(const PlanReportInput& in) {
   if (!r.recommended) {
     o << "Recommended: none. No layout fits in " << human_bytes(r.decision.usable_memory)
       << " per device on " << in.options.devices
-      << (in.options.devices == 1 ? " device" : " devices") << "; compute-only time on one device: "
-      << human_seconds(r.decision.single_device_s) << ".\n";
+      << (in.options.devices == 1 ? " device" : " devices")
+      << "; compute-only time on one device: " << human_seconds(r.decision.single_device_s)
+      << ".\n";
     return o.str();
   }
   const Candidate& c = r.ranked[*r.recommended];
   const Layout& l = c.layout;
   const StepCost& s = c.cost;
-  o << "Recommended: dp " << l.dp << " x tp " << l.tp << " x pp " << l.pp << " on "
-    << l.devices() << (l.devices() == 1 ? " device" : " devices") << ", micro-batch "
-    << l.micro_batch << " x " << l.micro_batches << (l.pp > 1 ? ", 1F1B, " : ", ")
+  o << "Recommended: dp " << l.dp << " x tp " << l.tp << " x pp " << l.pp << " on " << l.devices()
+    << (l.devices() == 1 ? " device" : " devices") << ", micro-batch " << l.micro_batch << " x "
+    << l.micro_batches << (l.pp > 1 ? ", 1F1B, " : ", ")
     << (l.dp > 1 ? std::string(to_string(l.sync)) + " allreduce, " : "")
     << (l.recompute ? "recomputing activations" : "no recomputation")
     << (r.recommended_follows_tree ? "" : " (no layout follows the decision tree)") << "\n";
   o << "  step " << human_seconds(s.step_s) << " = "
-    << join_times({{"pipeline", s.pipeline_s}, {"exposed gradient sync", s.dp_exposed_s},
-              {"optimizer", s.optimizer_s}}, " + ")
+    << join_times({{"pipeline", s.pipeline_s},
+                   {"exposed gradient sync", s.dp_exposed_s},
+                   {"optimizer", s.optimizer_s}},
+                  " + ")
     << "\n    per micro-batch " << human_seconds(s.micro_batch_s) << ": "
     << join_times({{"compute", s.forward_s + s.backward_s + s.recompute_s},
-              {"tensor allreduce", s.tensor_comm_s}, {"stage transfer", s.p2p_s}})
+                   {"tensor allreduce", s.tensor_comm_s},
+                   {"stage transfer", s.p2p_s}})
     << "; bubble " << percent(s.bubble_fraction);
   if (s.dp_comm_s > 0) o << "; gradient allreduce " << human_seconds(s.dp_comm_s) << " in all";
   o << "\n";
@@ -155,8 +157,8 @@ std::string recommendation_text(const PlanReportInput& in) {
     << " days to train\n";
   o << sync_note(in, c);
   const double one = r.decision.single_device_s;
-  o << "  speed-up over one " << in.cluster.device.name << " (compute-only "
-    << human_seconds(one) << (r.decision.fits_one_device ? "" : ", and the model does not fit")
+  o << "  speed-up over one " << in.cluster.device.name << " (compute-only " << human_seconds(one)
+    << (r.decision.fits_one_device ? "" : ", and the model does not fit")
     << "): " << fixed(one / (c.days * 86400), 0) << "x\n";
   if (in.baseline) {
     const double base = single_device_seconds(in.model, in.baseline->device, in.options.tokens);
@@ -171,8 +173,8 @@ std::string families_text(const PlanReportInput& in) {
   o << "\nFamilies (layouts tried / fitting / accepted)\n";
   char line[64];
   for (const FamilyVerdict& f : in.result.families) {
-    std::snprintf(line, sizeof line, "  %-21s %6d %6d %6d  ", f.family.c_str(), f.tried,
-                  f.fitting, f.accepted);
+    std::snprintf(line, sizeof line, "  %-21s %6d %6d %6d  ", f.family.c_str(), f.tried, f.fitting,
+                  f.accepted);
     o << line << f.verdict << "\n";
   }
   return o.str();
@@ -181,19 +183,36 @@ std::string families_text(const PlanReportInput& in) {
 nlohmann::json layout_json(const Candidate& c) {
   const Layout& l = c.layout;
   const StepCost& s = c.cost;
-  return {{"dp", l.dp}, {"tp", l.tp}, {"pp", l.pp}, {"devices", l.devices()},
-          {"micro_batch", l.micro_batch}, {"micro_batches", l.micro_batches},
-          {"schedule", to_string(l.schedule)}, {"sync", l.dp > 1 ? to_string(l.sync) : "none"},
-          {"recompute", l.recompute}, {"family", family(l)},
-          {"step_s", s.step_s}, {"pipeline_s", s.pipeline_s}, {"bubble_fraction", s.bubble_fraction},
-          {"micro_batch_s", s.micro_batch_s}, {"compute_s", s.forward_s + s.backward_s + s.recompute_s},
-          {"tensor_comm_s", s.tensor_comm_s}, {"p2p_s", s.p2p_s}, {"dp_comm_s", s.dp_comm_s},
-          {"dp_exposed_s", s.dp_exposed_s}, {"optimizer_s", s.optimizer_s},
+  return {{"dp", l.dp},
+          {"tp", l.tp},
+          {"pp", l.pp},
+          {"devices", l.devices()},
+          {"micro_batch", l.micro_batch},
+          {"micro_batches", l.micro_batches},
+          {"schedule", to_string(l.schedule)},
+          {"sync", l.dp > 1 ? to_string(l.sync) : "none"},
+          {"recompute", l.recompute},
+          {"family", family(l)},
+          {"step_s", s.step_s},
+          {"pipeline_s", s.pipeline_s},
+          {"bubble_fraction", s.bubble_fraction},
+          {"micro_batch_s", s.micro_batch_s},
+          {"compute_s", s.forward_s + s.backward_s + s.recompute_s},
+          {"tensor_comm_s", s.tensor_comm_s},
+          {"p2p_s", s.p2p_s},
+          {"dp_comm_s", s.dp_comm_s},
+          {"dp_exposed_s", s.dp_exposed_s},
+          {"optimizer_s", s.optimizer_s},
           {"memory_bytes", s.memory.total()},
-          {"memory", {{"weights", s.memory.weights}, {"grads", s.memory.grads},
-                      {"optimizer", s.memory.optimizer}, {"activations", s.memory.activations},
-                      {"workspace", s.memory.workspace}}},
-          {"mfu", s.mfu}, {"tokens_per_s", s.tokens_per_s()}, {"days", c.days}};
+          {"memory",
+           {{"weights", s.memory.weights},
+            {"grads", s.memory.grads},
+            {"optimizer", s.memory.optimizer},
+            {"activations", s.memory.activations},
+            {"workspace", s.memory.workspace}}},
+          {"mfu", s.mfu},
+          {"tokens_per_s", s.tokens_per_s()},
+          {"days", c.days}};
 }
 
 }  // namespace
@@ -209,21 +228,30 @@ nlohmann::json plan_json(const PlanReportInput& in) {
   const PlanResult& r = in.result;
   const Decision& d = r.decision;
   nlohmann::json j;
-  j["model"] = {{"name", m.name}, {"params", m.params()}, {"layers", m.layers}, {"dim", m.dim},
-                {"heads", m.heads}, {"ctx", m.ctx}, {"vocab", m.vocab}, {"batch", m.batch}};
-  j["cluster"] = {{"name", c.name}, {"device", c.device.name}, {"devices", in.options.devices},
-                  {"devices_per_node", c.devices_per_node}, {"nodes", d.nodes},
-                  {"peak_flops", c.device.peak_flops}, {"gemm_efficiency", c.device.gemm_efficiency},
-                  {"memory_bytes", c.device.memory_bytes}, {"usable_memory_bytes", d.usable_memory},
+  j["model"] = {{"name", m.name},   {"params", m.params()}, {"layers", m.layers},
+                {"dim", m.dim},     {"heads", m.heads},     {"ctx", m.ctx},
+                {"vocab", m.vocab}, {"batch", m.batch}};
+  j["cluster"] = {{"name", c.name},
+                  {"device", c.device.name},
+                  {"devices", in.options.devices},
+                  {"devices_per_node", c.devices_per_node},
+                  {"nodes", d.nodes},
+                  {"peak_flops", c.device.peak_flops},
+                  {"gemm_efficiency", c.device.gemm_efficiency},
+                  {"memory_bytes", c.device.memory_bytes},
+                  {"usable_memory_bytes", d.usable_memory},
                   {"precision", to_string(c.format)}};
   j["tokens"] = in.options.tokens;
   j["flops"] = training_flops(m, in.options.tokens);
   j["six_n_d"] = six_n_d(m, in.options.tokens);
   j["decision"] = {{"fits_one_device", d.fits_one_device},
                    {"one_device_memory_bytes", d.one_device_memory.total()},
-                   {"large_dataset", d.large_dataset}, {"single_device_s", d.single_device_s},
-                   {"large_after_s", d.large_after_s}, {"cluster_size", to_string(d.cluster_size)},
-                   {"sync", to_string(d.sync)}, {"strategy", to_string(d.strategy)}};
+                   {"large_dataset", d.large_dataset},
+                   {"single_device_s", d.single_device_s},
+                   {"large_after_s", d.large_after_s},
+                   {"cluster_size", to_string(d.cluster_size)},
+                   {"sync", to_string(d.sync)},
+                   {"strategy", to_string(d.strategy)}};
   j["ranked"] = nlohmann::json::array();
   for (const Candidate& cand : r.ranked) {
     auto row = layout_json(cand);
@@ -243,8 +271,11 @@ nlohmann::json plan_json(const PlanReportInput& in) {
   }
   j["families"] = nlohmann::json::array();
   for (const FamilyVerdict& f : r.families)
-    j["families"].push_back({{"family", f.family}, {"tried", f.tried}, {"fitting", f.fitting},
-                             {"accepted", f.accepted}, {"verdict", f.verdict}});
+    j["families"].push_back({{"family", f.family},
+                             {"tried", f.tried},
+                             {"fitting", f.fitting},
+                             {"accepted", f.accepted},
+                             {"verdict", f.verdict}});
   return j;
 }
 

@@ -2,10 +2,9 @@
 // feasible layouts, the recommendation, and one line per strategy family; as text for
 // people and as JSON (--json) for programs. Both carry the same numbers.
 #pragma once
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
-
-#include <nlohmann/json.hpp>
 
 #include "plan/search.h"
 

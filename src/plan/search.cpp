@@ -5,12 +5,14 @@
 #include <map>
 #include <tuple>
 
+#include "plan/units.h"
+
 namespace plait::plan {
 namespace {
 
 const std::vector<std::string>& family_names() {
   static const std::vector<std::string> names = {
-      "one device",  "data",          "tensor",        "pipeline",
+      "one device",      "data",        "tensor",        "pipeline",
       "tensor+pipeline", "data+tensor", "data+pipeline", "data+tensor+pipeline"};
   return names;
 }
@@ -38,18 +40,6 @@ Reject judge(const StepCost& s, double usable, const PlanOptions& o) {
   if (s.bubble_fraction > o.max_bubble) return Reject::bubble;
   if (s.comm_exposed_s() > o.max_comm_share * s.step_s) return Reject::link;
   return Reject::none;
-}
-
-std::string gib(double bytes) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f GiB", bytes / (1024.0 * 1024 * 1024));
-  return buf;
-}
-
-std::string percent(double x) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.0f%%", 100 * x);
-  return buf;
 }
 
 std::string describe(const Layout& l) {
@@ -146,13 +136,16 @@ std::string slower_because(const Candidate& best, const Candidate& winner) {
   std::snprintf(ratio, sizeof ratio, "%.2fx the best plan's time", s.step_s / winner.cost.step_s);
   std::string why;
   if (s.bubble_fraction > 0.25)
-    why = "bubble too large (" + percent(s.bubble_fraction) + " idle)";
+    why = "bubble too large (" + percent(s.bubble_fraction, 0) + " idle)";
   else if (s.comm_exposed_s() > 0.25 * s.step_s)
-    why = "link too slow (" + percent(s.comm_exposed_s() / s.step_s) + " of the step waits on communication)";
+    why = "link too slow (" + percent(s.comm_exposed_s() / s.step_s, 0) +
+          " of the step waits on communication)";
   else if (best.layout.devices() < winner.layout.devices())
-    why = "uses only " + std::to_string(best.layout.devices()) + " devices";
+    why = "uses only " + std::to_string(best.layout.devices()) +
+          (best.layout.devices() == 1 ? " device" : " devices");
   else
-    why = "more compute per device (MFU " + percent(s.mfu) + " vs " + percent(winner.cost.mfu) + ")";
+    why = "more compute per device (MFU " + percent(s.mfu, 0) + " vs " +
+          percent(winner.cost.mfu, 0) + ")";
   return "slower: " + std::string(ratio) + ", " + why + "; best " + describe(best.layout);
 }
 
@@ -163,13 +156,13 @@ std::string rejected_because(const Tally& t, const Decision& d, const PlanOption
            std::to_string(o.devices) + " devices";
   }
   if (t.v.fitting == 0)
-    return "out of memory: the smallest layout needs " + gib(t.v.smallest_memory) +
-           " per device, " + gib(d.usable_memory) + " usable";
+    return "out of memory: the smallest layout needs " + human_bytes(t.v.smallest_memory) +
+           " per device, " + human_bytes(d.usable_memory) + " usable";
   const StepCost& s = t.best_rejected->cost;
   if (t.best_rejected_why == Reject::bubble)
-    return "bubble too large: the fastest that fits idles " + percent(s.bubble_fraction) +
-           " (" + describe(t.best_rejected->layout) + ")";
-  return "link too slow: the fastest that fits waits " + percent(s.comm_exposed_s() / s.step_s) +
+    return "bubble too large: the fastest that fits idles " + percent(s.bubble_fraction, 0) + " (" +
+           describe(t.best_rejected->layout) + ")";
+  return "link too slow: the fastest that fits waits " + percent(s.comm_exposed_s() / s.step_s, 0) +
          " of its step on communication (" + describe(t.best_rejected->layout) + ")";
 }
 
@@ -200,8 +193,8 @@ PlanResult plan(const ModelSpec& m, const ClusterSpec& c, const PlanOptions& o) 
       t.v.verdict = "recommended: " + describe(r.ranked[*r.recommended].layout);
     else if (family(r.ranked.front().layout) == name)
       t.v.verdict = "fastest, but not the decision tree's strategy (" +
-                    std::string(to_string(r.decision.strategy)) + "): " +
-                    describe(r.ranked.front().layout);
+                    std::string(to_string(r.decision.strategy)) +
+                    "): " + describe(r.ranked.front().layout);
     else
       t.v.verdict = slower_because(*t.v.best, r.ranked.front());
     r.families.push_back(t.v);

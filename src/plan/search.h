@@ -37,8 +37,8 @@ struct FamilyVerdict {
 
 struct PlanResult {
   Decision decision;
-  std::vector<Candidate> ranked;    // accepted, fastest first: the best variant (micro-batch
-                                    // size, sync, recomputation) of each dp x tp x pp mesh
+  std::vector<Candidate> ranked;      // accepted, fastest first: the best variant (micro-batch
+                                      // size, sync, recomputation) of each dp x tp x pp mesh
   std::optional<size_t> recommended;  // into ranked: fastest the decision tree allows
                                       // (the fastest overall when it allows none)
   bool recommended_follows_tree = false;

@@ -2,10 +2,9 @@
 // machine, from the cost model (step_cost.h) on the local cluster a machine profile
 // describes (machine_profile.h). The run's flags are those of `plait train`.
 #pragma once
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "plan/machine_profile.h"
 #include "plan/step_cost.h"

@@ -12,8 +12,8 @@ namespace {
 // matrix products at the sustained rate, or streaming the weights (and, backward, the
 // gradients they accumulate into) if that takes longer (a roofline); then the
 // elementwise kernels. Backward does twice the forward's work.
-double layer_pass_compute(const ModelSpec& m, const ClusterSpec& c, const Layout& l,
-                          double tokens, bool backward) {
+double layer_pass_compute(const ModelSpec& m, const ClusterSpec& c, const Layout& l, double tokens,
+                          bool backward) {
   const DeviceSpec& d = c.device;
   const FormatBytes fb = format_bytes(c.format);
   const double h = m.dim, work = backward ? 2 : 1;
@@ -113,8 +113,8 @@ StepCost step_cost(const ModelSpec& m, const ClusterSpec& c, const Layout& l,
   s.step_s = s.pipeline_s + s.dp_exposed_s + s.optimizer_s;
   s.tokens = static_cast<double>(m.batch) * m.ctx;
   s.model_flops = s.tokens * training_flops_per_token(m);
-  s.hardware_flops = s.tokens * (l.recompute ? recompute_flops_per_token(m)
-                                             : training_flops_per_token(m));
+  s.hardware_flops =
+      s.tokens * (l.recompute ? recompute_flops_per_token(m) : training_flops_per_token(m));
   s.mfu = s.model_flops / (s.step_s * l.devices() * c.device.peak_flops);
   s.memory = device_memory(m, c.format, l);
   return s;

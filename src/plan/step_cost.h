@@ -34,22 +34,22 @@
 namespace plait::plan {
 
 struct StepOptions {
-  bool overlap = true;                    // dp sync overlaps the last backward pass
-  double bucket_bytes = 25.0 * (1 << 20); // gradient bucket (PyTorch DDP's default)
+  bool overlap = true;                     // dp sync overlaps the last backward pass
+  double bucket_bytes = 25.0 * (1 << 20);  // gradient bucket (PyTorch DDP's default)
 };
 
 struct StepCost {
   // Per micro-batch on the busiest stage.
   double forward_s = 0, backward_s = 0, recompute_s = 0;  // compute
-  double tensor_comm_s = 0;  // tensor-parallel allreduces
-  double p2p_s = 0;          // stage-to-stage transfers
-  double micro_batch_s = 0;  // all of the above
+  double tensor_comm_s = 0;                               // tensor-parallel allreduces
+  double p2p_s = 0;                                       // stage-to-stage transfers
+  double micro_batch_s = 0;                               // all of the above
   // Per step.
   int micro_batches = 1;
-  double pipeline_s = 0;     // (M + P - 1) × micro_batch_s
-  double bubble_s = 0;       // (P - 1) × micro_batch_s
-  double dp_comm_s = 0;      // the whole gradient allreduce
-  double dp_exposed_s = 0;   // the part not hidden behind the backward pass
+  double pipeline_s = 0;    // (M + P - 1) × micro_batch_s
+  double bubble_s = 0;      // (P - 1) × micro_batch_s
+  double dp_comm_s = 0;     // the whole gradient allreduce
+  double dp_exposed_s = 0;  // the part not hidden behind the backward pass
   double optimizer_s = 0;
   double step_s = 0;
   double bubble_fraction = 0;

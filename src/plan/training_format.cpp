@@ -6,8 +6,10 @@ namespace plait::plan {
 
 FormatBytes format_bytes(Format f) {
   switch (f) {
-    case Format::mixed: return {2, 2, 12, 2, 10, 24, 5};
-    case Format::fp32: return {4, 4, 8, 4, 16, 48, 4};
+    case Format::mixed:
+      return {2, 2, 12, 2, 10, 24, 5};
+    case Format::fp32:
+      return {4, 4, 8, 4, 16, 48, 4};
   }
   return {};
 }

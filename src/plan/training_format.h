@@ -27,10 +27,10 @@ namespace plait::plan {
 enum class Format { mixed, fp32 };
 
 struct FormatBytes {
-  double weight;      // the copy the kernels read
+  double weight;  // the copy the kernels read
   double grad;
-  double optimizer;   // master weights (mixed) and the two Adam moments
-  double element;     // one activation element
+  double optimizer;             // master weights (mixed) and the two Adam moments
+  double element;               // one activation element
   double act_replicated_per_h;  // activation bytes per token per layer: r·h + (x·h + y·a·s)/t
   double act_split_per_h;
   double act_per_score;

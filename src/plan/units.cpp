@@ -13,11 +13,16 @@ double parse_count(const std::string& text, const std::string& flag) {
   double v = std::strtod(text.c_str(), &end);
   std::string suffix(end);
   double mult = 1;
-  if (suffix == "K" || suffix == "k") mult = 1e3;
-  else if (suffix == "M") mult = 1e6;
-  else if (suffix == "B" || suffix == "G") mult = 1e9;
-  else if (suffix == "T") mult = 1e12;
-  else if (!suffix.empty()) end = nullptr;
+  if (suffix == "K" || suffix == "k")
+    mult = 1e3;
+  else if (suffix == "M")
+    mult = 1e6;
+  else if (suffix == "B" || suffix == "G")
+    mult = 1e9;
+  else if (suffix == "T")
+    mult = 1e12;
+  else if (!suffix.empty())
+    end = nullptr;
   if (end == nullptr || end == text.c_str() || !std::isfinite(v) || v <= 0)
     throw UsageError(flag + " '" + text + "': expected a positive count such as 300B, 1.5T, 3e11");
   return v * mult;

@@ -1,9 +1,10 @@
 // `plait simulate`'s model of a local run: layouts from train's flags, the local
 // machine as a cluster, and what the predicted step time is made of.
+#include "plan/simulate.h"
+
 #include <gtest/gtest.h>
 
 #include "plan/flops.h"
-#include "plan/simulate.h"
 #include "util/error.h"
 
 namespace plait::plan {
@@ -92,8 +93,8 @@ TEST(Simulate, OneWorkerStepIsTheFlopsAtTheSgemmRate) {
   const Simulation s = simulate(m, l, local_cluster(p, 1, 1, 0, {}, {}), 100, {}, p);
   // plait's attention skips the blocks above the diagonal: 5/8 of the square at T = 128.
   EXPECT_DOUBLE_EQ(attention_work_fraction(Format::fp32, m.ctx), 5.0 / 8);
-  const double per_token = 3 * (m.layers * layer_forward_flops_per_token(m, 5.0 / 8) +
-                                head_forward_flops_per_token(m));
+  const double per_token =
+      3 * (m.layers * layer_forward_flops_per_token(m, 5.0 / 8) + head_forward_flops_per_token(m));
   EXPECT_NEAR(s.cost.step_s, m.batch * m.ctx * per_token / p.sgemm_flops, 1e-9);
   EXPECT_NEAR(s.cost.tokens_per_s(), p.sgemm_flops / per_token, 1e-3);
 }
@@ -102,18 +103,18 @@ TEST(Simulate, DataParallelWorkersSplitTheComputeAndPayForTheSync) {
   const MachineProfile p = profile();
   const ModelSpec m = demo();
   RunFlags f;
-  const Simulation one = simulate(m, layout_from_flags(m, f), local_cluster(p, 1, 1, 0, {}, {}),
-                                  1, {}, p);
+  const Simulation one =
+      simulate(m, layout_from_flags(m, f), local_cluster(p, 1, 1, 0, {}, {}), 1, {}, p);
   f.workers = 2;
-  const Simulation two = simulate(m, layout_from_flags(m, f), local_cluster(p, 2, 1, 0, {}, {}),
-                                  1, {}, p);
+  const Simulation two =
+      simulate(m, layout_from_flags(m, f), local_cluster(p, 2, 1, 0, {}, {}), 1, {}, p);
   EXPECT_NEAR(two.cost.forward_s, one.cost.forward_s / 2, one.cost.forward_s * 1e-9);
   EXPECT_GT(two.cost.dp_comm_s, 0);
   EXPECT_LT(two.cost.step_s, one.cost.step_s);
   EXPECT_GT(two.cost.step_s, one.cost.step_s / 2);
   f.workers = 4;  // on 2 cores: no faster than 2 workers
-  const Simulation four = simulate(m, layout_from_flags(m, f), local_cluster(p, 4, 1, 0, {}, {}),
-                                   1, {}, p);
+  const Simulation four =
+      simulate(m, layout_from_flags(m, f), local_cluster(p, 4, 1, 0, {}, {}), 1, {}, p);
   EXPECT_GE(four.cost.step_s, two.cost.step_s * 0.99);
   EXPECT_FALSE(four.notes.empty());
 }
@@ -137,8 +138,8 @@ TEST(Simulate, ProfileRoundTripsThroughJsonAndBadProfilesNameTheField) {
 TEST(Simulate, JsonCarriesTheStepAndMemory) {
   const MachineProfile p = profile();
   const ModelSpec m = demo();
-  const Simulation s = simulate(m, layout_from_flags(m, RunFlags{}),
-                                local_cluster(p, 1, 1, 0, {}, {}), 10, {}, p);
+  const Simulation s =
+      simulate(m, layout_from_flags(m, RunFlags{}), local_cluster(p, 1, 1, 0, {}, {}), 10, {}, p);
   const nlohmann::json j = simulate_json(s);
   EXPECT_DOUBLE_EQ(j["step_s"].get<double>(), s.cost.step_s);
   EXPECT_DOUBLE_EQ(j["run_s"].get<double>(), 10 * s.cost.step_s);
