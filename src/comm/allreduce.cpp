@@ -1,0 +1,49 @@
+// Algorithm names and the factory.
+#include <algorithm>
+
+#include "comm/allreduce_algorithms.h"
+#include "util/error.h"
+
+namespace plait::comm {
+
+Algorithm parse_algorithm(const std::string& name) {
+  for (Algorithm a : kAlgorithms)
+    if (name == to_string(a)) return a;
+  if (name == "tree" || name == "hd") return Algorithm::halving_doubling;
+  throw UsageError("unknown allreduce algorithm '" + name +
+                   "' (expected ps, direct, ring, hierarchical, halving-doubling or mpi)");
+}
+
+const char* to_string(Algorithm a) {
+  switch (a) {
+    case Algorithm::ps: return "ps";
+    case Algorithm::direct: return "direct";
+    case Algorithm::ring: return "ring";
+    case Algorithm::hierarchical: return "hierarchical";
+    case Algorithm::halving_doubling: return "halving-doubling";
+    case Algorithm::mpi: return "mpi";
+  }
+  return "?";
+}
+
+std::unique_ptr<Allreduce> make_allreduce(Group& group, const AllreduceOptions& o) {
+  switch (o.algorithm) {
+    case Algorithm::ps: return make_allreduce_ps(group, o.servers);
+    case Algorithm::direct: return make_allreduce_direct(group);
+    case Algorithm::ring: return make_allreduce_ring(group);
+    case Algorithm::hierarchical: return make_allreduce_hierarchical(group);
+    case Algorithm::halving_doubling: return make_allreduce_halving_doubling(group);
+    case Algorithm::mpi: return make_allreduce_mpi(group);
+  }
+  throw UsageError("unknown allreduce algorithm");
+}
+
+void allreduce(Group& group, std::span<float> data, const AllreduceOptions& options) {
+  make_allreduce(group, options)->run(data);
+}
+
+void allreduce(Group& group, std::span<double> data, const AllreduceOptions& options) {
+  make_allreduce(group, options)->run(data);
+}
+
+}  // namespace plait::comm

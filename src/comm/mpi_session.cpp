@@ -1,0 +1,154 @@
+// MPI start-up and shut-down, node discovery, the serialising lock and the watchdog.
+#include "comm/mpi_include.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "comm/mpi_transport.h"
+#include "util/error.h"
+
+namespace plait::comm {
+namespace {
+
+std::atomic<bool> g_serialise{false};
+std::mutex g_mpi_mutex;
+
+// One thread that ends the job when an armed deadline passes.
+class WatchdogThread {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  std::uint64_t arm(Clock::time_point deadline, std::string message) {
+    std::lock_guard lock(m_);
+    if (!thread_.joinable()) thread_ = std::thread([this] { loop(); });
+    const std::uint64_t id = next_++;
+    armed_.emplace(id, Entry{deadline, std::move(message)});
+    cv_.notify_all();
+    return id;
+  }
+
+  void disarm(std::uint64_t id) {
+    std::lock_guard lock(m_);
+    armed_.erase(id);
+  }
+
+  void stop() {
+    {
+      std::lock_guard lock(m_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  struct Entry {
+    Clock::time_point deadline;
+    std::string message;
+  };
+
+  void loop() {
+    std::unique_lock lock(m_);
+    while (!stop_) {
+      auto first = std::min_element(armed_.begin(), armed_.end(), [](auto& a, auto& b) {
+        return a.second.deadline < b.second.deadline;
+      });
+      if (first == armed_.end()) {
+        cv_.wait(lock);
+      } else if (Clock::now() >= first->second.deadline) {
+        std::fprintf(stderr, "plait: error: %s\n", first->second.message.c_str());
+        std::fflush(stderr);
+        MPI_Abort(MPI_COMM_WORLD, 1);
+      } else {
+        cv_.wait_until(lock, first->second.deadline);
+      }
+    }
+  }
+
+  std::mutex m_;
+  std::condition_variable cv_;
+  std::map<std::uint64_t, Entry> armed_;
+  std::uint64_t next_ = 0;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+WatchdogThread& watchdog() {
+  static WatchdogThread w;
+  return w;
+}
+
+}  // namespace
+
+MpiLock::MpiLock() {
+  if (g_serialise.load(std::memory_order_relaxed)) g_mpi_mutex.lock();
+}
+MpiLock::~MpiLock() {
+  if (g_serialise.load(std::memory_order_relaxed)) g_mpi_mutex.unlock();
+}
+
+Watchdog::Watchdog(double seconds, std::string message) {
+  if (seconds <= 0) return;
+  const auto deadline = WatchdogThread::Clock::now() +
+                        std::chrono::duration_cast<WatchdogThread::Clock::duration>(
+                            std::chrono::duration<double>(seconds));
+  id_ = watchdog().arm(deadline, std::move(message)) + 1;
+}
+
+Watchdog::~Watchdog() {
+  if (id_) watchdog().disarm(id_ - 1);
+}
+
+void mpi_initialize() {
+  int initialized = 0, finalized = 0;
+  MPI_Initialized(&initialized);
+  MPI_Finalized(&finalized);
+  if (finalized) throw RuntimeError("MPI was finalised already (one MPI run per process)");
+  if (initialized) return;
+  int provided = 0;
+  if (MPI_Init_thread(nullptr, nullptr, MPI_THREAD_MULTIPLE, &provided) != MPI_SUCCESS)
+    throw RuntimeError("MPI_Init_thread failed (is this running under mpirun?)");
+  g_serialise.store(provided < MPI_THREAD_MULTIPLE);
+}
+
+void mpi_shutdown(bool finalize) {
+  watchdog().stop();
+  if (!finalize) return;
+  int finalized = 0;
+  MPI_Finalized(&finalized);
+  if (!finalized) MPI_Finalize();
+}
+
+std::vector<int> mpi_world_nodes(int ranks_per_node) {
+  int rank = 0, size = 0;
+  MpiLock lock;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  std::vector<int> nodes(size);
+  if (ranks_per_node > 0) {
+    for (int r = 0; r < size; ++r) nodes[r] = r / ranks_per_node;
+    return nodes;
+  }
+  MPI_Comm local;
+  MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &local);
+  int leader = rank;  // the lowest world rank on this machine names the node
+  MPI_Allreduce(MPI_IN_PLACE, &leader, 1, MPI_INT, MPI_MIN, local);
+  MPI_Comm_free(&local);
+  std::vector<int> leaders(size);
+  MPI_Allgather(&leader, 1, MPI_INT, leaders.data(), 1, MPI_INT, MPI_COMM_WORLD);
+  std::vector<int> sorted = leaders;
+  std::sort(sorted.begin(), sorted.end());
+  sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
+  for (int r = 0; r < size; ++r)
+    nodes[r] = static_cast<int>(std::lower_bound(sorted.begin(), sorted.end(), leaders[r]) -
+                                sorted.begin());
+  return nodes;
+}
+
+}  // namespace plait::comm

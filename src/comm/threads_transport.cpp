@@ -1,0 +1,352 @@
+#include "comm/threads_transport.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <thread>
+
+#include "comm/reduce.h"
+#include "util/error.h"
+
+namespace plait::comm {
+namespace {
+
+using Clock = ThreadsWorld::Clock;
+
+constexpr auto kSpin = std::chrono::microseconds(30);
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
+Clock::time_point deadline_after(double seconds) {
+  if (seconds <= 0) return Clock::time_point::max();
+  return Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                            std::chrono::duration<double>(seconds));
+}
+
+template <class Queue, class Pred>
+auto find_first(Queue& q, Pred pred) {
+  return std::find_if(q.begin(), q.end(), pred);
+}
+
+bool same_envelope(int src, std::uint64_t ctx, std::uint64_t tag, const Message& m) {
+  return m.src == src && m.ctx == ctx && m.tag == tag;
+}
+
+}  // namespace
+
+// ---- the world ----------------------------------------------------------------------
+
+ThreadsWorld::ThreadsWorld(const ThreadsConfig& c)
+    : links_(c.world, c.ranks_per_node, c.intra, c.inter),
+      board_(c.world),
+      spin_(c.world <= static_cast<int>(std::thread::hardware_concurrency())) {
+  for (int r = 0; r < c.world; ++r) boxes_.push_back(std::make_unique<Mailbox>());
+}
+
+std::uint64_t ThreadsWorld::context_id(std::uint64_t parent, std::uint64_t counter, int color) {
+  std::lock_guard lock(ctx_m_);
+  auto [it, inserted] = contexts_.try_emplace({parent, counter, color}, next_ctx_);
+  if (inserted) ++next_ctx_;
+  return it->second;
+}
+
+void ThreadsWorld::abort(int failed_rank, const std::string& why) {
+  {
+    std::lock_guard lock(abort_m_);
+    if (aborted_.load()) return;
+    abort_why_ = "rank " + std::to_string(failed_rank) + " failed: " + why;
+    aborted_.store(true, std::memory_order_release);
+  }
+  for (auto& b : boxes_) {
+    { std::lock_guard lock(b->m); }
+    b->cv.notify_all();
+  }
+}
+
+void ThreadsWorld::throw_aborted(int rank) {
+  std::lock_guard lock(abort_m_);
+  throw RuntimeError("rank " + std::to_string(rank) + " stopped: " + abort_why_);
+}
+
+// ---- requests -----------------------------------------------------------------------
+
+struct ThreadsTransport::Send : RequestState {
+  ThreadsWorld* world = nullptr;
+  std::shared_ptr<Message> msg;
+  bool done = false;
+  ~Send() override;
+};
+
+struct ThreadsTransport::Recv : RequestState {
+  ThreadsWorld* world = nullptr;
+  int me = 0;  // world rank of the receiver
+  PendingRecv pr;
+  Bytes dst;
+  Arrive how = Arrive::copy;
+  DType dtype = DType::f32;
+  bool done = false;
+  ~Recv() override;
+};
+
+// A send given up before completion: unpost it, or keep the receiver from reading.
+ThreadsTransport::Send::~Send() {
+  if (done || !msg) return;
+  Mailbox& box = world->box(msg->dst);
+  {
+    std::lock_guard lock(box.m);
+    auto it = find_first(box.unexpected, [&](auto& m) { return m == msg; });
+    if (it != box.unexpected.end()) {
+      box.unexpected.erase(it);
+      return;
+    }
+  }
+  int expected = Message::posted;
+  if (msg->state.compare_exchange_strong(expected, Message::withdrawn)) return;
+  while (msg->state.load(std::memory_order_acquire) == Message::reading)
+    std::this_thread::yield();
+}
+
+// A receive given up before completion: unpost it, or tell its sender.
+ThreadsTransport::Recv::~Recv() {
+  if (done) return;
+  std::shared_ptr<Message> msg;
+  {
+    Mailbox& box = world->box(me);
+    std::lock_guard lock(box.m);
+    auto it = find_first(box.posted, [&](PendingRecv* p) { return p == &pr; });
+    if (it != box.posted.end()) {
+      box.posted.erase(it);
+      return;
+    }
+    msg = pr.matched;
+  }
+  if (!msg) return;
+  Mailbox& sender = world->box(msg->src);
+  {
+    std::lock_guard lock(sender.m);
+    int expected = Message::posted;
+    msg->state.compare_exchange_strong(expected, Message::refused);
+  }
+  sender.cv.notify_all();
+}
+
+// ---- the transport ------------------------------------------------------------------
+
+ThreadsTransport::ThreadsTransport(std::shared_ptr<ThreadsWorld> world, std::vector<int> members,
+                                   int me, std::uint64_t ctx, std::string name,
+                                   double timeout_s)
+    : world_(std::move(world)),
+      members_(std::move(members)),
+      me_(me),
+      ctx_(ctx),
+      name_(std::move(name)) {
+  timeout_s_ = timeout_s;
+}
+
+Request ThreadsTransport::isend(int peer, std::uint64_t tag, ConstBytes data) {
+  if (world_->aborted()) world_->throw_aborted(world_rank());
+  auto msg = std::make_shared<Message>();
+  msg->src = world_rank();
+  msg->dst = members_.at(peer);
+  msg->ctx = ctx_;
+  msg->tag = tag;
+  msg->data = data.data();
+  msg->bytes = data.size();
+  if (world_->links().enabled()) msg->sent = world_->links().depart(msg->src, msg->dst, msg->bytes);
+
+  Mailbox& box = world_->box(msg->dst);
+  bool matched = false;
+  {
+    std::lock_guard lock(box.m);
+    auto it = find_first(box.posted, [&](PendingRecv* p) {
+      return p->src == msg->src && p->ctx == ctx_ && p->tag == tag;
+    });
+    if (it != box.posted.end()) {
+      (*it)->matched = msg;
+      (*it)->has_match.store(true, std::memory_order_release);
+      box.posted.erase(it);
+      matched = true;
+    } else {
+      box.unexpected.push_back(msg);
+    }
+  }
+  if (matched) box.cv.notify_all();
+  auto s = std::make_unique<Send>();
+  s->world = world_.get();
+  s->msg = std::move(msg);
+  return Request(std::move(s));
+}
+
+Request ThreadsTransport::irecv(int peer, std::uint64_t tag, Bytes dst, Arrive how, DType dtype) {
+  if (world_->aborted()) world_->throw_aborted(world_rank());
+  auto r = std::make_unique<Recv>();
+  r->world = world_.get();
+  r->me = world_rank();
+  r->pr.src = members_.at(peer);
+  r->pr.ctx = ctx_;
+  r->pr.tag = tag;
+  r->dst = dst;
+  r->how = how;
+  r->dtype = dtype;
+  Mailbox& box = world_->box(r->me);
+  std::lock_guard lock(box.m);
+  auto it = find_first(box.unexpected, [&](const std::shared_ptr<Message>& m) {
+    return same_envelope(r->pr.src, ctx_, tag, *m);
+  });
+  if (it != box.unexpected.end()) {
+    r->pr.matched = *it;
+    r->pr.has_match.store(true, std::memory_order_release);
+    box.unexpected.erase(it);
+  } else {
+    box.posted.push_back(&r->pr);
+  }
+  return Request(std::move(r));
+}
+
+void ThreadsTransport::wait(Request& r, const OpLabel& op) {
+  RequestState* st = r.state();
+  if (!st) return;
+  if (auto* s = dynamic_cast<Send*>(st))
+    wait_send(*s, op);
+  else
+    wait_recv(static_cast<Recv&>(*st), op);
+  r.reset();
+}
+
+void ThreadsTransport::wait_send(Send& s, const OpLabel& op) {
+  Message& m = *s.msg;
+  block([&] { return m.state.load(std::memory_order_acquire) >= Message::delivered; }, m.dst,
+        op);
+  s.done = true;
+  if (m.state.load() == Message::refused)
+    throw RuntimeError(std::string(op.name) + " #" + std::to_string(op.seq) + " in group '" +
+                       name_ + "': " + who(m.dst) + " gave up the receive (it failed)");
+}
+
+void ThreadsTransport::wait_recv(Recv& r, const OpLabel& op) {
+  block([&] { return r.pr.has_match.load(std::memory_order_acquire); }, r.pr.src, op);
+  std::shared_ptr<Message> msg = r.pr.matched;  // published before has_match (release)
+  r.done = true;
+  const auto where = std::string(op.name) + " #" + std::to_string(op.seq) + " in group '" +
+                     name_ + "': ";
+  if (msg->bytes != r.dst.size()) {
+    release_sender(*msg, Message::refused);
+    throw RuntimeError(where + who(msg->src) + " sent " + std::to_string(msg->bytes) +
+                       " bytes where " + std::to_string(r.dst.size()) + " were expected");
+  }
+  int expected = Message::posted;
+  if (!msg->state.compare_exchange_strong(expected, Message::reading))
+    throw RuntimeError(where + who(msg->src) + " withdrew its message (it failed)");
+  take(r, *msg);
+  msg->state.store(Message::consumed, std::memory_order_release);
+  if (world_->links().enabled()) emulate_arrival(r, *msg, op);
+  release_sender(*msg, Message::delivered);
+}
+
+void ThreadsTransport::take(Recv& r, Message& msg) {
+  if (msg.bytes == 0) return;
+  if (r.how == Arrive::copy)
+    std::memcpy(r.dst.data(), msg.data, msg.bytes);
+  else
+    reduce_sum(r.dtype, r.dst.data(), msg.data, msg.bytes);
+}
+
+// Sleeps until the emulated link would have delivered the message.
+void ThreadsTransport::emulate_arrival(Recv& r, Message& msg, const OpLabel& op) {
+  const Clock::time_point in = world_->links().arrive(r.me, msg.src, msg.bytes, msg.sent);
+  if (Clock::now() < in) block([&] { return Clock::now() >= in; }, msg.src, op, &in);
+}
+
+void ThreadsTransport::release_sender(Message& msg, Message::State to) {
+  Mailbox& sender = world_->box(msg.src);
+  {
+    std::lock_guard lock(sender.m);
+    msg.state.store(to, std::memory_order_release);
+  }
+  sender.cv.notify_all();
+}
+
+template <class Ready>
+void ThreadsTransport::block(Ready ready, int peer, const OpLabel& op,
+                             const Clock::time_point* until) {
+  if (ready()) return;
+  if (world_->spins() && !until) {
+    const auto end = Clock::now() + kSpin;
+    do {
+      for (int i = 0; i < 64; ++i) {
+        if (ready()) return;
+        cpu_relax();
+      }
+    } while (Clock::now() < end);
+  }
+  WaitBoard::Entry entry(world_->board(), world_rank(), {ctx_, op.seq, op.name, &name_, peer});
+  Mailbox& box = world_->box(world_rank());
+  const Clock::time_point deadline = until ? *until : deadline_after(timeout_s_);
+  std::unique_lock lock(box.m);
+  while (!ready()) {
+    if (world_->aborted()) {
+      lock.unlock();
+      world_->throw_aborted(world_rank());
+    }
+    if (box.cv.wait_until(lock, deadline) == std::cv_status::timeout && !ready()) {
+      if (until) return;
+      lock.unlock();
+      throw_timeout(peer, op, ctx_);
+    }
+  }
+}
+
+void ThreadsTransport::throw_timeout(int peer, const OpLabel& op, std::uint64_t ctx) {
+  const WaitBoard::Verdict v =
+      world_->board().explain(world_rank(), {ctx, op.seq, op.name, &name_, peer});
+  char waited[32];
+  std::snprintf(waited, sizeof waited, "%g", timeout_s_);
+  std::string msg = "timeout: " + std::string(op.name) + " #" + std::to_string(op.seq) +
+                    " in group '" + name_ + "' (rank " + std::to_string(me_) + " of " +
+                    std::to_string(size()) + ") waited " + waited + " s for " + who(peer);
+  if (v.chain.size() > 1) msg += "; " + who(v.chain[0]);
+  for (std::size_t i = 1; i < v.chain.size(); ++i)
+    msg += (i == 1 ? " waits for " : ", which waits for ") + who(v.chain[i]);
+  if (v.cycle)
+    msg += "; deadlock: " + v.state;
+  else
+    msg += "; missing " + who(v.chain.back()) + " (" + v.state + ")";
+  throw TimeoutError(msg);
+}
+
+int ThreadsTransport::group_rank_of(int world_rank) const {
+  auto it = std::find(members_.begin(), members_.end(), world_rank);
+  return it == members_.end() ? -1 : static_cast<int>(it - members_.begin());
+}
+
+std::string ThreadsTransport::who(int world_rank) const {
+  const int g = group_rank_of(world_rank);
+  if (g < 0) return "world rank " + std::to_string(world_rank);
+  std::string s = "rank " + std::to_string(g);
+  if (g != world_rank || static_cast<int>(members_.size()) != world_->size())
+    s += " (world rank " + std::to_string(world_rank) + ")";
+  return s;
+}
+
+std::shared_ptr<Transport> ThreadsTransport::split(int color, int, const std::vector<int>& members,
+                                                   const std::string& name) {
+  const std::uint64_t counter = splits_++;
+  if (color < 0) return nullptr;
+  const std::uint64_t ctx = world_->context_id(ctx_, counter, color);
+  std::vector<int> world_members;
+  for (int g : members) world_members.push_back(members_.at(g));
+  const int me = static_cast<int>(std::find(members.begin(), members.end(), me_) - members.begin());
+  return std::make_shared<ThreadsTransport>(world_, std::move(world_members), me, ctx, name,
+                                            timeout_s_);
+}
+
+std::shared_ptr<Transport> ThreadsTransport::dup(const std::string& name) {
+  const std::uint64_t ctx = world_->context_id(ctx_, splits_++, -1);
+  return std::make_shared<ThreadsTransport>(world_, members_, me_, ctx, name, timeout_s_);
+}
+
+}  // namespace plait::comm

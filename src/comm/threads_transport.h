@@ -1,0 +1,155 @@
+// The threads backend: every rank is a thread of one process; messages never get
+// copied into a buffer in between.
+//
+// A send posts an envelope pointing at the sender's own bytes into the receiver's
+// mailbox; the receiver, when it waits, copies (or adds) straight from the sender's
+// memory into its destination and then releases the sender. A message therefore costs
+// one pass over the data, done by the receiver, and a send completes when the
+// receiver has taken it (synchronous mode: wait for receives before sends, as the
+// collectives do).
+//
+// Matching: each rank's mailbox holds sends that arrived before their receive was
+// posted (unexpected, in arrival order) and receives posted before their send (in
+// posting order); a message matches the first entry with the same (source, context,
+// tag), so messages between one pair with one tag never overtake.
+//
+// Message states: posted -> reading -> consumed -> delivered. A sender that gives up
+// moves posted -> withdrawn (the receiver then fails instead of reading freed memory,
+// and a sender whose message is being read waits until the read is over); a receiver
+// that gives up moves it posted -> refused (the sender then fails).
+//
+// Blocking: a short spin (only when every rank can have its own core), then the rank's
+// mailbox condition variable, with the timeout, the world's abort flag, and an entry
+// on the wait board (wait_board.h) for diagnosis.
+#pragma once
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "comm/emulated_links.h"
+#include "comm/transport.h"
+#include "comm/wait_board.h"
+
+namespace plait::comm {
+
+struct ThreadsConfig {
+  int world = 1;
+  int ranks_per_node = 0;  // <= 0: one node
+  LinkSpec intra, inter;   // emulated links; zero: not emulated
+};
+
+// A posted send: the envelope and a view of the sender's bytes.
+struct Message {
+  enum State : int { posted, reading, consumed, delivered, withdrawn, refused };
+  int src = 0, dst = 0;  // world ranks
+  std::uint64_t ctx = 0, tag = 0;
+  const std::byte* data = nullptr;
+  std::size_t bytes = 0;
+  EmulatedLinks::Clock::time_point sent{};  // emulation: its last byte left the sender
+  std::atomic<int> state{posted};
+};
+
+// A posted receive waiting for its send.
+struct PendingRecv {
+  int src = 0;
+  std::uint64_t ctx = 0, tag = 0;
+  std::shared_ptr<Message> matched;  // guarded by the receiver's mailbox mutex
+  std::atomic<bool> has_match{false};
+};
+
+struct Mailbox {
+  std::mutex m;
+  std::condition_variable cv;
+  std::deque<std::shared_ptr<Message>> unexpected;
+  std::deque<PendingRecv*> posted;
+};
+
+// What all the ranks of one run_threads share.
+class ThreadsWorld {
+ public:
+  using Clock = EmulatedLinks::Clock;
+  explicit ThreadsWorld(const ThreadsConfig& c);
+
+  int size() const { return static_cast<int>(boxes_.size()); }
+  int node_of(int world_rank) const { return links_.node_of(world_rank); }
+  Mailbox& box(int world_rank) { return *boxes_[world_rank]; }
+  EmulatedLinks& links() { return links_; }
+  WaitBoard& board() { return board_; }
+  bool spins() const { return spin_; }
+
+  // The same id for every member that asks with the same arguments.
+  std::uint64_t context_id(std::uint64_t parent, std::uint64_t counter, int color);
+
+  // Makes every current and later wait of every rank throw (a rank failed).
+  void abort(int failed_rank, const std::string& why);
+  bool aborted() const { return aborted_.load(std::memory_order_acquire); }
+  [[noreturn]] void throw_aborted(int rank);
+
+ private:
+  std::vector<std::unique_ptr<Mailbox>> boxes_;
+  EmulatedLinks links_;
+  WaitBoard board_;
+  bool spin_;
+  std::mutex ctx_m_;
+  std::map<std::tuple<std::uint64_t, std::uint64_t, int>, std::uint64_t> contexts_;
+  std::uint64_t next_ctx_ = 1;  // 0 is the world's collective context
+  std::atomic<bool> aborted_{false};
+  std::mutex abort_m_;
+  std::string abort_why_;
+};
+
+class ThreadsTransport final : public Transport {
+ public:
+  // `members`: world ranks of the group, by group rank; `me`: this rank's group rank.
+  ThreadsTransport(std::shared_ptr<ThreadsWorld> world, std::vector<int> members, int me,
+                   std::uint64_t ctx, std::string name, double timeout_s);
+
+  int rank() const override { return me_; }
+  int size() const override { return static_cast<int>(members_.size()); }
+  const std::string& name() const override { return name_; }
+
+  Request isend(int peer, std::uint64_t tag, ConstBytes data) override;
+  Request irecv(int peer, std::uint64_t tag, Bytes dst, Arrive how, DType dtype) override;
+  void wait(Request& r, const OpLabel& op) override;
+
+  std::shared_ptr<Transport> split(int color, int key, const std::vector<int>& members,
+                                   const std::string& name) override;
+  std::shared_ptr<Transport> dup(const std::string& name) override;
+  std::uint64_t max_tag() const override { return ~std::uint64_t{0}; }
+  bool native_allreduce(Bytes, DType, const OpLabel&) override { return false; }
+
+  int world_rank() const { return members_[me_]; }
+
+ private:
+  struct Send;
+  struct Recv;
+  void wait_send(Send& s, const OpLabel& op);
+  void wait_recv(Recv& r, const OpLabel& op);
+  void take(Recv& r, Message& msg);
+  void emulate_arrival(Recv& r, Message& msg, const OpLabel& op);
+  void release_sender(Message& msg, Message::State to);
+  // Blocks until ready() (read under this rank's mailbox lock) or until `until`.
+  template <class Ready>
+  void block(Ready ready, int peer, const OpLabel& op,
+             const ThreadsWorld::Clock::time_point* until = nullptr);
+  [[noreturn]] void throw_timeout(int peer, const OpLabel& op, std::uint64_t ctx);
+  std::string who(int world_rank) const;
+  int group_rank_of(int world_rank) const;
+
+  std::shared_ptr<ThreadsWorld> world_;
+  std::vector<int> members_;
+  int me_;
+  std::uint64_t ctx_;
+  std::string name_;
+  std::uint64_t splits_ = 0;  // collective calls of split/dup so far
+};
+
+}  // namespace plait::comm
