@@ -2,9 +2,10 @@
 // (the build has no -ffast-math, so the compiler may neither reorder a reduction nor
 // call a vector exp/tanh on its own).
 //
-//   * Reductions (sum, dot, max) run kLanes independent accumulators, which the
-//     compiler maps onto SIMD registers; the order of additions is fixed, so results
-//     are deterministic for a given length.
+//   * Reductions (sum, dot, max) run kLanes independent accumulators; the order of
+//     operations is fixed, so results are deterministic for a given length. GCC maps
+//     sum_of's lanes onto SIMD registers; max's stay scalar (GCC 12 will not vectorise
+//     a conditional reduction under IEEE rules) but run as kLanes independent chains.
 //   * exp and tanh: for float, branch-free polynomial versions (Cephes expf, relative
 //     error ~2 ulp) that vectorise inside loops; for double (gradient checks), the
 //     standard library's, so checks compare against the exact functions.
