@@ -48,6 +48,7 @@ int run_simulate(const SimulateFlags& f, const std::vector<std::string>& ignored
   opt.overlap = !f.no_overlap;
   opt.bucket_bytes = f.bucket_mb * (1 << 20);
   plan::Simulation s = plan::simulate(m, layout, machine, f.steps, opt, profile);
+  if (f.run.sync == "mpi") s.notes.push_back("--sync mpi is costed as ring allreduce");
   if (!ignored.empty()) {
     std::string list;
     for (const auto& a : ignored) list += (list.empty() ? "" : " ") + a;
@@ -76,7 +77,7 @@ void add_flags(CLI::App* cmd, SimulateFlags& f) {
   cmd->add_option("--tp", f.run.tp, "tensor-parallel ranks");
   cmd->add_option("--pp", f.run.pp, "pipeline stages");
   cmd->add_option("--schedule", f.run.schedule, "gpipe or 1f1b")->capture_default_str();
-  cmd->add_option("--sync", f.run.sync, "ps, direct, ring, hierarchical or tree")
+  cmd->add_option("--sync", f.run.sync, "ps, direct, ring, hierarchical, tree or mpi")
       ->capture_default_str();
   cmd->add_option("--servers", f.run.servers, "parameter-server shards")->capture_default_str();
   cmd->add_option("--ranks-per-node", f.ranks_per_node, "workers per emulated node");

@@ -47,7 +47,7 @@ Layout layout_from_flags(const ModelSpec& m, const RunFlags& f) {
                                      " sequences of a data-parallel rank");
   l.micro_batch = ceil_div(share, l.micro_batches);
   l.schedule = parse_schedule(f.schedule);
-  l.sync = parse_sync_method(f.sync);
+  l.sync = parse_sync_method(f.sync == "mpi" ? "ring" : f.sync);  // see simulate.h
   need(f.servers >= 1, "--servers must be >= 1");
   l.servers = f.servers;
   return l;

@@ -25,6 +25,7 @@ struct RunFlags {
 // workers (dp defaults to workers / (tp·pp)), tp divides the heads, pp <= layers, at
 // least one sequence per data-parallel rank, M <= its share. The busiest data-parallel
 // rank takes ceil(batch / dp) sequences in M micro-batches of ceil(share / M).
+// --sync mpi (MPI_Allreduce, whose algorithm OpenMPI picks) is costed as ring.
 // Throws UsageError naming the flag.
 Layout layout_from_flags(const ModelSpec& m, const RunFlags& f);
 

@@ -45,6 +45,8 @@ TEST(Simulate, LayoutFromTrainFlags) {
   f.workers = 2, f.micro_batch = 2;  // train's --micro-batch: 8 sequences per rank in 4
   l = layout_from_flags(demo(), f);
   EXPECT_EQ(l.micro_batches, 4);
+  f.sync = "mpi";  // OpenMPI's own allreduce, costed as ring
+  EXPECT_EQ(layout_from_flags(demo(), f).sync, SyncMethod::ring);
 }
 
 TEST(Simulate, BadLayoutsAreUsageErrors) {
