@@ -54,7 +54,10 @@ class AllreduceHierarchical final : public Allreduce {
     for (int n = 0; n < g.node_count(); ++n) sizes.insert(static_cast<int>(g.node_members(n).size()));
     std::string s = "hierarchical allreduce needs the same number of ranks on every node; group '" +
                     g.name() + "' has nodes of";
-    for (int size : sizes) s += " " + std::to_string(size);
+    for (int size : sizes) {
+      s += ' ';
+      s += std::to_string(size);
+    }
     return s + " ranks (use ring, or a ranks-per-node that divides the group)";
   }
 

@@ -4,8 +4,18 @@
 
 namespace plait::comm {
 
+namespace {
+
+std::uint64_t name_code(const char* name) {  // FNV-1a, folded to 8 bits
+  std::uint32_t h = 2166136261u;
+  for (const char* c = name; *c; ++c) h = (h ^ static_cast<unsigned char>(*c)) * 16777619u;
+  return (h ^ (h >> 8) ^ (h >> 16) ^ (h >> 24)) & 0xff;
+}
+
+}  // namespace
+
 Primitives::Primitives(Group& group, const char* name, DType dtype)
-    : t_(group.transport()), op_{name, group.next_seq()}, dtype_(dtype) {}
+    : t_(group.transport()), op_{name, group.next_seq()}, dtype_(dtype), name_code_(name_code(name)) {}
 
 // Requests still posted when an exception unwinds are withdrawn by their destructors.
 Primitives::~Primitives() = default;

@@ -9,8 +9,8 @@
 //   send_recv_reduce / send_recv_copy   one send, one receive, wait: a ring step
 //
 // A Primitives object is one collective call on one rank: it takes the group's next
-// sequence number, and tags every message with (sequence number, step), so that
-// messages of different calls, or of different steps of one call, never match. An
+// sequence number, and tags every message with (sequence number, operation, step),
+// so that messages of different calls, or of different steps of one call, never match. An
 // algorithm numbers its steps so that both ends of a message agree on the step.
 // Waiting for receives before sends is what makes the threads transport (where a
 // send completes only when its receiver has taken it) free of deadlock.
@@ -43,11 +43,17 @@ class Primitives {
   void send_recv_copy(int to, ConstBytes out, int from, Bytes dst, int step);
 
  private:
-  std::uint64_t tag(int step) const { return (op_.seq << 32) | static_cast<std::uint32_t>(step); }
+  // (sequence number, a hash of the operation's name, step): a rank that skipped a
+  // collective is a sequence number behind, and its next collective's messages
+  // must not match this one's.
+  std::uint64_t tag(int step) const {
+    return (op_.seq << 32) | (name_code_ << 24) | (static_cast<std::uint32_t>(step) & 0xffffff);
+  }
 
   Transport& t_;
   OpLabel op_;
   DType dtype_;
+  std::uint64_t name_code_;
   std::vector<Request> recvs_, sends_;
 };
 

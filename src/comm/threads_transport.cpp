@@ -222,25 +222,21 @@ void ThreadsTransport::wait_send(Send& s, const OpLabel& op) {
   block([&] { return m.state.load(std::memory_order_acquire) >= Message::delivered; }, m.dst,
         op);
   s.done = true;
-  if (m.state.load() == Message::refused)
-    throw RuntimeError(std::string(op.name) + " #" + std::to_string(op.seq) + " in group '" +
-                       name_ + "': " + who(m.dst) + " gave up the receive (it failed)");
+  if (m.state.load() == Message::refused) fail(op, who(m.dst) + " gave up the receive");
 }
 
 void ThreadsTransport::wait_recv(Recv& r, const OpLabel& op) {
   block([&] { return r.pr.has_match.load(std::memory_order_acquire); }, r.pr.src, op);
   std::shared_ptr<Message> msg = r.pr.matched;  // published before has_match (release)
   r.done = true;
-  const auto where = std::string(op.name) + " #" + std::to_string(op.seq) + " in group '" +
-                     name_ + "': ";
   if (msg->bytes != r.dst.size()) {
     release_sender(*msg, Message::refused);
-    throw RuntimeError(where + who(msg->src) + " sent " + std::to_string(msg->bytes) +
-                       " bytes where " + std::to_string(r.dst.size()) + " were expected");
+    fail(op, who(msg->src) + " sent " + std::to_string(msg->bytes) + " bytes where " +
+                 std::to_string(r.dst.size()) + " were expected");
   }
   int expected = Message::posted;
   if (!msg->state.compare_exchange_strong(expected, Message::reading))
-    throw RuntimeError(where + who(msg->src) + " withdrew its message (it failed)");
+    fail(op, who(msg->src) + " withdrew its message");
   take(r, *msg);
   msg->state.store(Message::consumed, std::memory_order_release);
   if (world_->links().enabled()) emulate_arrival(r, *msg, op);
@@ -311,11 +307,20 @@ void ThreadsTransport::throw_timeout(int peer, const OpLabel& op, std::uint64_t 
   if (v.chain.size() > 1) msg += "; " + who(v.chain[0]);
   for (std::size_t i = 1; i < v.chain.size(); ++i)
     msg += (i == 1 ? " waits for " : ", which waits for ") + who(v.chain[i]);
-  if (v.cycle)
-    msg += "; deadlock: " + v.state;
-  else
-    msg += "; missing " + who(v.chain.back()) + " (" + v.state + ")";
-  throw TimeoutError(msg);
+  throw TimeoutError(msg + "; " + missing_text(v));
+}
+
+std::string ThreadsTransport::missing_text(const WaitBoard::Verdict& v) const {
+  if (v.cycle) return "deadlock: " + v.state;
+  return "missing " + who(v.chain.back()) + " (" + v.state + ")";
+}
+
+void ThreadsTransport::fail(const OpLabel& op, const std::string& what) {
+  std::string msg = std::string(op.name) + " #" + std::to_string(op.seq) + " in group '" + name_ +
+                    "' (rank " + std::to_string(me_) + " of " + std::to_string(size()) + "): " + what;
+  WaitBoard::Verdict v;
+  if (world_->board().verdict(ctx_, op.seq, &v)) msg += " after a timeout; " + missing_text(v);
+  throw RuntimeError(msg);
 }
 
 int ThreadsTransport::group_rank_of(int world_rank) const {

@@ -141,6 +141,10 @@ class ThreadsTransport final : public Transport {
   void block(Ready ready, int peer, const OpLabel& op,
              const ThreadsWorld::Clock::time_point* until = nullptr);
   [[noreturn]] void throw_timeout(int peer, const OpLabel& op, std::uint64_t ctx);
+  // "<op> #<seq> in group '<name>': <what>", plus the missing rank if a timeout in
+  // this operation has named one.
+  [[noreturn]] void fail(const OpLabel& op, const std::string& what);
+  std::string missing_text(const WaitBoard::Verdict& v) const;
   std::string who(int world_rank) const;
   int group_rank_of(int world_rank) const;
 

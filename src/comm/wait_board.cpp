@@ -1,6 +1,7 @@
 #include "comm/wait_board.h"
 
 #include <algorithm>
+#include <cstring>
 
 namespace plait::comm {
 
@@ -31,11 +32,11 @@ void WaitBoard::set_finished(int rank) {
   s.finished = true;
 }
 
-bool WaitBoard::find(int rank, std::uint64_t ctx, std::uint64_t seq, WaitInfo* out) {
+bool WaitBoard::find(int rank, const WaitInfo& op, WaitInfo* out) {
   Slot& s = *slots_[rank];
   std::lock_guard lock(s.m);
   for (const Posted& p : s.waits)
-    if (p.info.ctx == ctx && p.info.seq == seq) {
+    if (p.info.ctx == op.ctx && p.info.seq == op.seq && std::strcmp(p.info.op, op.op) == 0) {
       *out = p.info;
       return true;
     }
@@ -52,6 +53,14 @@ std::string WaitBoard::describe(int rank) {
          " of group '" + (w.group ? *w.group : std::string("?")) + "'";
 }
 
+bool WaitBoard::verdict(std::uint64_t ctx, std::uint64_t seq, Verdict* out) {
+  std::lock_guard lock(verdict_m_);
+  auto it = verdicts_.find({ctx, seq});
+  if (it == verdicts_.end()) return false;
+  *out = it->second;
+  return true;
+}
+
 WaitBoard::Verdict WaitBoard::explain(int rank, const WaitInfo& w) {
   const auto key = std::make_pair(w.ctx, w.seq);
   {
@@ -62,7 +71,7 @@ WaitBoard::Verdict WaitBoard::explain(int rank, const WaitInfo& w) {
   int cur = w.peer;
   v.chain.push_back(cur);
   WaitInfo next;
-  while (find(cur, w.ctx, w.seq, &next)) {
+  while (find(cur, w, &next)) {
     cur = next.peer;
     if (cur == rank || std::count(v.chain.begin(), v.chain.end(), cur)) {
       v.cycle = true;

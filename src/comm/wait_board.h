@@ -6,7 +6,9 @@
 // rank waited for) for as long as it blocks. When rank A times out waiting for B in
 // operation (ctx, seq), explain() follows the chain: if B is itself blocked in the
 // same operation, waiting for C, go on to C, and so on; the first rank that is not
-// blocked in that operation is the missing one. The first verdict for an operation is
+// blocked in that operation is the missing one. An operation is its context, sequence
+// number and name: a rank that skipped a collective has its later collectives one
+// sequence number early, under another name. The first verdict for an operation is
 // kept, so ranks that time out later (after their neighbours gave up and left) name
 // the same missing rank.
 #pragma once
@@ -56,6 +58,8 @@ class WaitBoard {
     bool cycle = false;
   };
   Verdict explain(int rank, const WaitInfo& w);
+  // The verdict already reached for operation (ctx, seq), if any.
+  bool verdict(std::uint64_t ctx, std::uint64_t seq, Verdict* out);
 
  private:
   struct Posted {
@@ -67,8 +71,9 @@ class WaitBoard {
     std::vector<Posted> waits;
     bool finished = false;
   };
-  // The wait of `rank` in operation (ctx, seq), if it is blocked in it.
-  bool find(int rank, std::uint64_t ctx, std::uint64_t seq, WaitInfo* out);
+  // The wait of `rank` in operation op (same context, sequence number and name), if
+  // it is blocked in it.
+  bool find(int rank, const WaitInfo& op, WaitInfo* out);
   std::string describe(int rank);
 
   std::vector<std::unique_ptr<Slot>> slots_;

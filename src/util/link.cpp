@@ -31,10 +31,11 @@ LinkSpec parse_link(const std::string& text) {
   LinkSpec l;
   l.latency_s = parse_quantity(text.substr(0, colon), text,
                                {{"s", 1.0}, {"ms", 1e-3}, {"us", 1e-6}, {"ns", 1e-9}});
+  const std::string bandwidth = text.substr(colon + 1);
+  if (bandwidth == "inf") return l;  // unlimited: latency only
   l.bandwidth_Bps = parse_quantity(
-      text.substr(colon + 1), text,
-      {{"B/s", 1.0}, {"KB/s", 1e3}, {"MB/s", 1e6}, {"GB/s", 1e9}, {"Gbit/s", 1.25e8},
-       {"inf", 0.0}});
+      bandwidth, text,
+      {{"B/s", 1.0}, {"KB/s", 1e3}, {"MB/s", 1e6}, {"GB/s", 1e9}, {"Gbit/s", 1.25e8}});
   return l;
 }
 

@@ -1,6 +1,7 @@
 // A link's α-β description: a message of n bytes takes latency + n / bandwidth.
 // Used by the emulated links of the threads transport (comm/) and by the cost model
-// (plan/). Parsed from "LATENCY:BANDWIDTH", e.g. "5us:10GB/s", "2ms:100MB/s".
+// (plan/). Parsed from "LATENCY:BANDWIDTH", e.g. "5us:10GB/s", "2ms:100MB/s", or
+// "1ms:inf" (unlimited bandwidth: latency only).
 #pragma once
 #include <string>
 

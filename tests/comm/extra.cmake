@@ -1,0 +1,31 @@
+# The MPI backend under mpirun (included by the top-level CMakeLists.txt with
+# name=comm, dir=tests/comm). comm_mpi_check runs every collective against its closed
+# form on 2, 3 and 4 ranks (4 as 2 emulated nodes of 2, so that the hierarchical
+# allreduce is two-level); the skip test needs a rank's timeout to name the rank that
+# skipped an allreduce; the bench test runs `plait bench comm` (which checks every
+# result) with the MPI backend, MPI_Allreduce included.
+add_executable(comm_mpi_check ${dir}/mpi_check.cpp)
+target_link_libraries(comm_mpi_check PRIVATE plait_comm)
+add_dependencies(test_comm comm_mpi_check)
+
+set(comm_mpirun ${MPIEXEC_EXECUTABLE} --allow-run-as-root --oversubscribe
+    --mca btl_vader_single_copy_mechanism none)
+foreach(np 2 3 4)
+  set(rpn 0)
+  if(np EQUAL 4)
+    set(rpn 2)
+  endif()
+  add_test(NAME comm_mpi_np${np}
+           COMMAND ${comm_mpirun} -np ${np} $<TARGET_FILE:comm_mpi_check> --ranks-per-node ${rpn})
+  set_tests_properties(comm_mpi_np${np} PROPERTIES TIMEOUT 300)
+endforeach()
+
+add_test(NAME comm_mpi_skip_names_missing_rank
+         COMMAND ${comm_mpirun} -np 2 $<TARGET_FILE:comm_mpi_check> --skip)
+set_tests_properties(comm_mpi_skip_names_missing_rank PROPERTIES TIMEOUT 60
+  PASS_REGULAR_EXPRESSION "allreduce\\(ring\\) #1 in group 'world' \\(rank 0 of 2\\) waited 0.5 s for rank 1")
+
+add_test(NAME comm_mpi_bench_np2
+         COMMAND ${comm_mpirun} -np 2 $<TARGET_FILE:plait> bench comm --backend mpi --algo all
+                 --sizes 4K:1M --reps 2)
+set_tests_properties(comm_mpi_bench_np2 PROPERTIES TIMEOUT 300)
