@@ -4,6 +4,15 @@
 # allreduce is two-level); the skip test needs a rank's timeout to name the rank that
 # skipped an allreduce; the bench test runs `plait bench comm` (which checks every
 # result) with the MPI backend, MPI_Allreduce included.
+#
+# Not under ThreadSanitizer: OpenMPI is not instrumented, and with MPI_THREAD_MULTIPLE
+# one thread's MPI_Test may complete another thread's receive; TSan cannot see MPI's
+# internal synchronisation and reports the hand-over as a race. (The threads transport
+# and every collective are what the TSan build checks.) LeakSanitizer is off for these
+# tests: OpenMPI keeps allocations until exit.
+if(CMAKE_CXX_FLAGS MATCHES "sanitize=thread")
+  return()
+endif()
 add_executable(comm_mpi_check ${dir}/mpi_check.cpp)
 target_link_libraries(comm_mpi_check PRIVATE plait_comm)
 add_dependencies(test_comm comm_mpi_check)
@@ -17,15 +26,16 @@ foreach(np 2 3 4)
   endif()
   add_test(NAME comm_mpi_np${np}
            COMMAND ${comm_mpirun} -np ${np} $<TARGET_FILE:comm_mpi_check> --ranks-per-node ${rpn})
-  set_tests_properties(comm_mpi_np${np} PROPERTIES TIMEOUT 300)
+  set_tests_properties(comm_mpi_np${np} PROPERTIES TIMEOUT 300 ENVIRONMENT ASAN_OPTIONS=detect_leaks=0)
 endforeach()
 
 add_test(NAME comm_mpi_skip_names_missing_rank
          COMMAND ${comm_mpirun} -np 2 $<TARGET_FILE:comm_mpi_check> --skip)
 set_tests_properties(comm_mpi_skip_names_missing_rank PROPERTIES TIMEOUT 60
+  ENVIRONMENT ASAN_OPTIONS=detect_leaks=0
   PASS_REGULAR_EXPRESSION "allreduce\\(ring\\) #1 in group 'world' \\(rank 0 of 2\\) waited 0.5 s for rank 1")
 
 add_test(NAME comm_mpi_bench_np2
          COMMAND ${comm_mpirun} -np 2 $<TARGET_FILE:plait> bench comm --backend mpi --algo all
                  --sizes 4K:1M --reps 2)
-set_tests_properties(comm_mpi_bench_np2 PROPERTIES TIMEOUT 300)
+set_tests_properties(comm_mpi_bench_np2 PROPERTIES TIMEOUT 300 ENVIRONMENT ASAN_OPTIONS=detect_leaks=0)

@@ -6,6 +6,7 @@
 //       others must fail with a timeout naming it (ctest matches the message)
 #include <cstdio>
 #include <cstring>
+#include <mutex>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -22,10 +23,12 @@ namespace {
 float value(int rank, std::size_t i) { return static_cast<float>((rank + 1) * static_cast<int>(i % 13 + 1)); }
 float summed(int p, std::size_t i) { return static_cast<float>(p * (p + 1) / 2 * static_cast<int>(i % 13 + 1)); }
 
-struct Checker {
+struct Checker {  // used by two threads of a rank at once
   int rank = 0;
   int checks = 0, failures = 0;
+  std::mutex m;
   void expect(bool ok, const std::string& what) {
+    std::lock_guard lock(m);
     ++checks;
     if (!ok) {
       ++failures;
@@ -124,7 +127,8 @@ void check_groups_and_p2p(Comm& comm, Checker& c) {
 int run_checks(const MpiOptions& o) {
   int failed_ranks = 0, checks = 0;
   run_mpi(o, [&](Comm& comm) {
-    Checker c{comm.rank()};
+    Checker c;
+    c.rank = comm.rank();
     check_allreduce(comm.world(), c);
     check_determinism(comm.world(), c);
     check_others(comm.world(), c);
