@@ -18,7 +18,7 @@ void add_model_flags(CLI::App* cmd, GPTConfig& m) {
 void add_train(Context& ctx) {
   auto opt = std::make_shared<TrainOptions>();
   opt->model = GPTConfig{256, 128, 4, 128, 4};
-  opt->steps = 600;
+  opt->steps = 500;
   opt->batch = 16;
   opt->lr = 2e-3f;
   opt->eval_every = 100;
@@ -58,7 +58,18 @@ void add_train(Context& ctx) {
                   "end this invocation after N steps, with a checkpoint");
   cmd->add_option("--log", opt->log_path, "metrics as JSON lines");
   cmd->add_option("--trace", opt->trace_path, "timeline as Chrome trace JSON (Perfetto)");
-  cmd->add_option("--workers", opt->workers, "in-process workers")->capture_default_str();
+  cmd->add_option("--workers", opt->workers, "in-process workers (data parallel)")
+      ->capture_default_str();
+  cmd->add_option("--sync", opt->sync,
+                  "gradient allreduce: ring, direct, hierarchical, ps, halving-doubling "
+                  "(default: chosen by world size, the log says why)");
+  cmd->add_option("--bucket-mb", opt->bucket_mb, "gradient bucket size in MiB")
+      ->capture_default_str();
+  cmd->add_flag("!--no-overlap", opt->overlap,
+                "reduce gradients only after the whole backward pass");
+  cmd->add_option("--ranks-per-node", opt->ranks_per_node,
+                  "emulate nodes of N consecutive workers (0: one node)")
+      ->capture_default_str();
   cmd->add_option("--blas-threads", opt->blas_threads, "BLAS threads per worker (0: cores/workers)")
       ->capture_default_str();
   cmd->add_flag("!--no-progress", opt->progress, "no progress line");

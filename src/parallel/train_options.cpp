@@ -4,6 +4,7 @@
 #include <thread>
 #include <nlohmann/json.hpp>
 
+#include "comm/collectives.h"
 #include "util/error.h"
 
 namespace plait {
@@ -48,6 +49,23 @@ void TrainOptions::validate() const {
   require_non_negative(stop_after, "--stop-after");
   require_positive(workers, "--workers");
   require_non_negative(blas_threads, "--blas-threads");
+  if (!(bucket_mb > 0))
+    throw UsageError("--bucket-mb must be positive, got " + std::to_string(bucket_mb));
+  require_non_negative(ranks_per_node, "--ranks-per-node");
+  if (ranks_per_node > 0 && workers % ranks_per_node != 0)
+    throw UsageError("--ranks-per-node " + std::to_string(ranks_per_node) +
+                     " does not divide --workers " + std::to_string(workers));
+  if (!sync.empty()) {
+    comm::Algorithm a;
+    try {
+      a = comm::parse_algorithm(sync);
+    } catch (const UsageError& e) {
+      throw UsageError(std::string("--sync: ") + e.what());
+    }
+    if (a == comm::Algorithm::mpi)
+      throw UsageError("--sync mpi needs the MPI backend; with in-process workers use ring, "
+                       "direct, hierarchical, ps or halving-doubling");
+  }
   if (resume && checkpoint_dir.empty())
     throw UsageError("--resume needs --checkpoint-dir (where to find the latest checkpoint)");
   if (stop_after > 0 && checkpoint_dir.empty())

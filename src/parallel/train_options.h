@@ -42,6 +42,11 @@ struct TrainOptions {
   // layout
   int workers = 1;                // in-process worker threads
   int blas_threads = 0;           // BLAS threads per worker (0: cores / workers)
+  // data parallelism (docs/DATA_PARALLEL.md); ignored with one worker
+  std::string sync;               // allreduce algorithm (comm::parse_algorithm); "": by size
+  double bucket_mb = 4.0;         // gradient bucket size in MiB
+  bool overlap = true;            // reduce buckets during the backward pass
+  int ranks_per_node = 0;         // emulated nodes of N consecutive workers (0: one node)
 
   int effective_warmup() const;
   int effective_blas_threads() const;

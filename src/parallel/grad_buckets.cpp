@@ -1,0 +1,104 @@
+#include "parallel/grad_buckets.h"
+
+#include <algorithm>
+#include <chrono>
+#include <span>
+
+namespace plait {
+
+std::vector<Bucket> make_buckets(size_t total, size_t floats) {
+  floats = std::max<size_t>(1, floats);
+  std::vector<Bucket> out;
+  for (size_t end = total; end > 0;) {
+    const size_t begin = end > floats ? end - floats : 0;
+    out.push_back({begin, end});
+    end = begin;
+  }
+  return out;
+}
+
+BucketReducer::BucketReducer(comm::Group grads_group, comm::Group loss_group,
+                             comm::Algorithm algorithm, size_t total, size_t bucket_floats,
+                             obs::Trace* trace, int rank)
+    : grads_group_(std::move(grads_group)),
+      loss_group_(std::move(loss_group)),
+      grads_ar_(comm::make_allreduce(grads_group_, {algorithm})),
+      loss_ar_(comm::make_allreduce(loss_group_, {algorithm})),
+      buckets_(make_buckets(total, bucket_floats)),
+      trace_(trace && trace->enabled() ? trace : nullptr),
+      rank_(rank),
+      thread_([this] { loop(); }) {}
+
+BucketReducer::~BucketReducer() {
+  {
+    std::lock_guard lock(m_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+void BucketReducer::begin_step(std::vector<float>& grads) {
+  std::lock_guard lock(m_);
+  grads_ = grads.data();
+  handed_ = done_ = 0;
+}
+
+void BucketReducer::ready(size_t offset) {
+  bool more = false;
+  {
+    std::lock_guard lock(m_);
+    while (handed_ < buckets_.size() && buckets_[handed_].begin >= offset) {
+      ++handed_;
+      more = true;
+    }
+  }
+  if (more) cv_.notify_all();
+}
+
+double BucketReducer::finish(double loss_sum) {
+  ready(0);
+  const auto t0 = std::chrono::steady_clock::now();
+  {
+    std::unique_lock lock(m_);
+    cv_.wait(lock, [&] { return done_ == buckets_.size() || error_; });
+    if (error_) std::rethrow_exception(error_);
+  }
+  wait_s_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  loss_ar_->run(std::span<double>(&loss_sum, 1));
+  return loss_sum;
+}
+
+void BucketReducer::reduce(size_t i) {
+  const Bucket b = buckets_[i];
+  const double t0 = trace_ ? trace_->now_us() : 0;
+  grads_ar_->run(std::span<float>(grads_ + b.begin, b.end - b.begin));
+  if (trace_)
+    trace_->complete("allreduce bucket " + std::to_string(i), "comm", rank_, obs::kLaneComm,
+                     t0, trace_->now_us() - t0,
+                     {{"bytes", (b.end - b.begin) * sizeof(float)}});
+}
+
+// Reduces handed-over buckets in index order until stopped or an allreduce fails.
+void BucketReducer::loop() {
+  std::unique_lock lock(m_);
+  for (;;) {
+    cv_.wait(lock, [&] { return stop_ || done_ < handed_; });
+    if (stop_) return;
+    const size_t i = done_;
+    lock.unlock();
+    try {
+      reduce(i);
+    } catch (...) {
+      lock.lock();
+      error_ = std::current_exception();
+      cv_.notify_all();
+      return;
+    }
+    lock.lock();
+    ++done_;
+    if (done_ == buckets_.size()) cv_.notify_all();
+  }
+}
+
+}  // namespace plait

@@ -1,0 +1,79 @@
+// Gradient buckets, reduced on a communication thread while the backward pass runs.
+//
+// The gradient arena is in forward order, and GPT::backward(on_ready) finishes it from
+// the END: ln_f first, then block L-1, ..., block 0, the embeddings last. Buckets are
+// therefore cut from the end of the arena, bucket 0 being the last `floats` floats,
+// and become ready in index order. Every rank cuts the same buckets and reduces them
+// in the same order, one allreduce per bucket on a group of its own (so the main
+// thread may run other collectives on the world group meanwhile).
+//
+// Ordering per step (main thread):  begin_step -> ready(offset)* -> finish
+//   begin_step   the comm thread is idle (the previous finish waited for it);
+//   ready(o)     hands over every bucket whose begin >= o, in index order;
+//   finish       hands over the rest (ready(0)), waits until the comm thread has
+//                reduced them all, then allreduces the loss sum on the main thread.
+// Between begin_step and finish the main thread writes only gradients below the
+// ready offset it last reported, and the comm thread touches only buckets handed over:
+// they never share a float.
+#pragma once
+#include <condition_variable>
+#include <cstddef>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "comm/collectives.h"
+#include "comm/group.h"
+#include "obs/trace.h"
+#include "parallel/replica.h"
+
+namespace plait {
+
+struct Bucket {
+  size_t begin = 0, end = 0;  // arena offsets [begin, end)
+};
+
+// Buckets of at most `floats` floats (>= 1) covering [0, total), cut from the end:
+// bucket i is [max(0, total - (i+1)*floats), total - i*floats). None when total is 0.
+std::vector<Bucket> make_buckets(size_t total, size_t floats);
+
+class BucketReducer final : public GradSync {
+ public:
+  // `grads_group` is used only by the comm thread; `loss_group` only by the caller.
+  BucketReducer(comm::Group grads_group, comm::Group loss_group, comm::Algorithm algorithm,
+                size_t total, size_t bucket_floats, obs::Trace* trace, int rank);
+  ~BucketReducer() override;
+  BucketReducer(const BucketReducer&) = delete;
+  BucketReducer& operator=(const BucketReducer&) = delete;
+
+  void begin_step(std::vector<float>& grads) override;
+  void ready(size_t offset) override;
+  double finish(double loss_sum) override;
+
+  size_t buckets() const { return buckets_.size(); }
+  double wait_s() const { return wait_s_; }  // time finish() spent waiting, all steps
+
+ private:
+  void loop();  // the communication thread
+  void reduce(size_t i);
+
+  comm::Group grads_group_, loss_group_;
+  std::unique_ptr<comm::Allreduce> grads_ar_, loss_ar_;
+  std::vector<Bucket> buckets_;
+  obs::Trace* trace_;
+  int rank_;
+  float* grads_ = nullptr;
+  double wait_s_ = 0;
+
+  std::mutex m_;
+  std::condition_variable cv_;
+  size_t handed_ = 0;  // buckets handed to the comm thread this step
+  size_t done_ = 0;    // buckets it has reduced this step
+  bool stop_ = false;
+  std::exception_ptr error_;
+  std::thread thread_;  // last: starts once everything above exists
+};
+
+}  // namespace plait

@@ -1,0 +1,178 @@
+#include "parallel/replica.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <thread>
+
+#include "parallel/evaluate.h"
+#include "parallel/train_state.h"
+#include "util/error.h"
+
+namespace plait {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+bool due(int64_t every, int64_t done) { return every > 0 && done % every == 0; }
+
+// Test hook: with PLAIT_TEST_PAUSE_AFTER_CHECKPOINT=S the run, once its step-S
+// checkpoint is committed, creates <checkpoint dir>/paused and waits to be killed.
+// Lets a test SIGKILL a run at a known point without depending on timing.
+void maybe_pause_for_test(const std::string& run_dir, int64_t step) {
+  const char* env = std::getenv("PLAIT_TEST_PAUSE_AFTER_CHECKPOINT");
+  if (!env || std::atoll(env) != step) return;
+  std::FILE* f = std::fopen((run_dir + "/paused").c_str(), "w");
+  if (f) std::fclose(f);
+  for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
+}
+
+std::string describe(const Replica& r) {
+  const TrainOptions& opt = r.opt;
+  char buf[320];
+  std::snprintf(buf, sizeof buf,
+                "training %zu parameters (%d layers, dim %d, %d heads, ctx %d) on %s: "
+                "%lld train / %lld validation bytes, batch %d, %d worker%s",
+                r.model.table().total(), opt.model.layers, opt.model.dim, opt.model.heads,
+                opt.model.ctx, r.data.corpus.name().c_str(),
+                static_cast<long long>(r.data.corpus.train_size()),
+                static_cast<long long>(r.data.corpus.val_size()), opt.batch, opt.workers,
+                opt.workers == 1 ? "" : "s");
+  return buf;
+}
+
+}  // namespace
+
+RunData::RunData(const TrainOptions& o)
+    : corpus(data::Corpus::load(o.data, o.model.ctx)),
+      sampler(corpus.train(), o.model.ctx, o.seed),
+      val(std::vector<uint8_t>(corpus.val().begin(), corpus.val().end()), o.model.ctx,
+          "the validation split") {}
+
+nlohmann::json RunData::fingerprint(const TrainOptions& opt) const {
+  auto f = opt.resume_fingerprint();
+  f["corpus_bytes"] = corpus.size();
+  f["corpus_hash"] = corpus_hash(corpus.bytes());
+  return f;
+}
+
+Replica::Replica(const TrainOptions& o, const RunData& d, int rank_, int64_t first,
+                 int64_t count)
+    : opt(o),
+      data(d),
+      model(o.model),
+      adam(model.table(), o.adamw),
+      schedule{o.lr, o.effective_warmup(), static_cast<int>(o.steps), 0.1f},
+      rank(rank_),
+      first_seq(first),
+      seqs(count) {
+  const int64_t mb = opt.micro_batch > 0 ? opt.micro_batch : std::max<int64_t>(1, seqs);
+  inputs_.resize(static_cast<size_t>(mb) * opt.model.ctx);
+  targets_.resize(inputs_.size());
+}
+
+void Replica::start() {
+  if (opt.resume) {
+    step = load_train_state(opt.checkpoint_dir, data.fingerprint(opt), model, adam);
+    if (step >= opt.steps)
+      throw UsageError("--resume: the checkpoint in '" + opt.checkpoint_dir + "' is at step " +
+                       std::to_string(step) + ", already the end of a " +
+                       std::to_string(opt.steps) + "-step run");
+  } else {
+    model.init_weights(opt.seed);
+  }
+}
+
+double Replica::validation_loss() {
+  const int b = opt.micro_batch > 0 ? opt.micro_batch : opt.batch;
+  return evaluate(model, data.val, b, opt.eval_windows).loss;
+}
+
+// Gradient of the sum of the per-sequence losses of this rank's share, accumulated
+// into model.grads in micro-batches. Only the LAST micro-batch reports readiness to
+// the sync: before it, every gradient still has contributions to come.
+// Returns the local loss sum.
+double Replica::accumulate() {
+  const int T = data.sampler.ctx();
+  const int64_t mb = static_cast<int64_t>(inputs_.size()) / T;
+  double loss_sum = 0;
+  for (int64_t done = 0; done < seqs; done += mb) {
+    const int b = static_cast<int>(std::min<int64_t>(mb, seqs - done));
+    data.sampler.fill(step, first_seq + done, b, inputs_.data(), targets_.data());
+    loss_sum += static_cast<double>(model.forward(inputs_.data(), targets_.data(), b, T)) * b;
+    const bool last = done + mb >= seqs;
+    if (sync && last && opt.overlap)
+      model.backward([this](size_t offset) { sync->ready(offset); });
+    else
+      model.backward();
+  }
+  return loss_sum;
+}
+
+double Replica::train_step(double& norm) {
+  model.zero_grads();
+  if (sync) sync->begin_step(model.grads);
+  const double t0 = trace ? trace->now_us() : 0;
+  double loss_sum = accumulate();
+  if (trace && trace->enabled())
+    trace->complete("forward+backward", "compute", rank, obs::kLaneCompute, t0,
+                    trace->now_us() - t0);
+  if (sync) {
+    const double t1 = trace ? trace->now_us() : 0;
+    loss_sum = sync->finish(loss_sum);
+    if (trace && trace->enabled())
+      trace->complete("wait for gradients", "comm", rank, obs::kLaneCompute, t1,
+                      trace->now_us() - t1);
+  }
+  const double t2 = trace ? trace->now_us() : 0;
+  const float inv_batch = 1.0f / static_cast<float>(opt.batch);
+  for (float& g : model.grads) g *= inv_batch;
+  norm = clip_grad_norm(model.grads, opt.adamw.clip_norm);
+  adam.step(model.params, model.grads, schedule.at(step), step + 1);
+  if (trace && trace->enabled())
+    trace->complete("optimizer", "compute", rank, obs::kLaneCompute, t2, trace->now_us() - t2);
+  return loss_sum / opt.batch;
+}
+
+int64_t end_step(const TrainOptions& opt, int64_t start) {
+  return opt.stop_after > 0 ? std::min(opt.steps, start + opt.stop_after) : opt.steps;
+}
+
+TrainSummary run_loop(Replica& r, int64_t end) {
+  const TrainOptions& opt = r.opt;
+  TrainSummary sum;
+  sum.first_step = sum.step = r.step;
+  if (r.out) r.out->begin(r.step, end, describe(r));
+  const auto t_start = Clock::now();
+  while (r.step < end) {
+    double norm = 0;
+    const double loss = r.train_step(norm);
+    const float lr = r.schedule.at(r.step);
+    ++r.step;
+    sum.last_loss = loss;
+    if (!r.out) continue;  // ranks other than 0 only train
+    std::optional<double> val;
+    if (due(opt.eval_every, r.step) || r.step == opt.steps) {
+      val = r.validation_loss();
+      if (sum.first_val_loss < 0) sum.first_val_loss = *val;
+      sum.last_val_loss = *val;
+    }
+    r.out->step(r.step, loss, lr, norm, val);
+    if (!opt.checkpoint_dir.empty() && (due(opt.checkpoint_every, r.step) || r.step == end)) {
+      sum.checkpoint = save_train_state(opt.checkpoint_dir, r.data.fingerprint(opt), r.step,
+                                        r.model, r.adam, opt.keep_checkpoints);
+      maybe_pause_for_test(opt.checkpoint_dir, r.step);
+    }
+  }
+  const double secs = std::chrono::duration<double>(Clock::now() - t_start).count();
+  sum.step = r.step;
+  sum.steps_done = r.step - sum.first_step;
+  sum.tokens_per_s =
+      secs > 0 ? static_cast<double>(sum.steps_done) * opt.batch * opt.model.ctx / secs : 0;
+  return sum;
+}
+
+}  // namespace plait

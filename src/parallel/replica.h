@@ -1,0 +1,86 @@
+// One worker's part of a training run, and the training loop every worker runs.
+//
+// A Replica holds a full copy of the model and its optimizer. Each step it takes its
+// share [first_seq, first_seq + seqs) of the global batch, accumulates the SUM of the
+// per-sequence gradients, hands them to its GradSync (null with one worker) which
+// turns them into the global batch's sums, then divides by the global batch once,
+// clips and steps AdamW. Because every rank ends a step with bit-identical gradient
+// sums, replicas that start identical stay identical.
+//
+// Rank 0 alone has a RunOutput: it logs, evaluates and commits checkpoints.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "data/corpus.h"
+#include "data/eval_windows.h"
+#include "data/sampler.h"
+#include "model/adamw.h"
+#include "model/gpt.h"
+#include "obs/trace.h"
+#include "parallel/run_output.h"
+#include "parallel/train_options.h"
+#include "parallel/trainer.h"
+
+namespace plait {
+
+// What every rank reads and nobody writes: the corpus, the sampler, the validation
+// windows. Loaded once per process.
+struct RunData {
+  data::Corpus corpus;
+  data::Sampler sampler;
+  data::EvalWindows val;
+  explicit RunData(const TrainOptions& opt);
+  // The resume fingerprint: the options plus the corpus's size and hash.
+  nlohmann::json fingerprint(const TrainOptions& opt) const;
+};
+
+// Turns a replica's local gradient sums into the global batch's sums, in place.
+// Per step: begin_step(); ready(offset) as the last micro-batch's backward pass goes
+// (arena offsets >= offset are final); finish() after the backward pass.
+class GradSync {
+ public:
+  virtual ~GradSync() = default;
+  virtual void begin_step(std::vector<float>& grads) = 0;
+  virtual void ready(size_t offset) = 0;
+  // Waits for every gradient to be reduced; returns the global sum of `loss_sum`.
+  virtual double finish(double loss_sum) = 0;
+};
+
+struct Replica {
+  const TrainOptions& opt;
+  const RunData& data;
+  GPT model;
+  AdamW adam;
+  LrSchedule schedule;
+  int rank = 0;
+  int64_t first_seq = 0, seqs = 0;  // this rank's share of each global batch
+  RunOutput* out = nullptr;         // rank 0 only
+  obs::Trace* trace = nullptr;      // shared by all ranks (may be disabled)
+  GradSync* sync = nullptr;         // null: one worker
+  int64_t step = 0;
+
+  Replica(const TrainOptions& o, const RunData& d, int rank, int64_t first_seq, int64_t seqs);
+
+  // Loads the checkpoint (--resume) or initialises the weights from the seed.
+  void start();
+  // One optimizer step; returns the global batch's mean training loss.
+  double train_step(double& grad_norm);
+  double validation_loss();
+
+ private:
+  double accumulate();
+  std::vector<int32_t> inputs_, targets_;
+};
+
+// Runs steps until `end` (rank 0 also logs, evaluates and checkpoints); every rank
+// calls it with the same `end`. Returns the summary (meaningful on rank 0).
+TrainSummary run_loop(Replica& r, int64_t end);
+
+// The step this invocation ends at.
+int64_t end_step(const TrainOptions& opt, int64_t start);
+
+}  // namespace plait

@@ -1,0 +1,202 @@
+// Data parallelism is exact: N workers train the same model as one worker on the same
+// global batches (losses and final weights within 1e-5 relative), for every
+// synchronous method and N in {2, 3, 4}; buckets are cut from the end of the arena.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "parallel/data_parallel.h"
+#include "parallel/grad_buckets.h"
+#include "parallel/train_state.h"
+#include "parallel/trainer.h"
+#include "util/error.h"
+
+namespace plait {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    path = fs::temp_directory_path() /
+           ("plait_dp_" + std::to_string(::getpid()) + "_" + std::to_string(counter()++));
+    fs::create_directories(path);
+  }
+  ~TempDir() { fs::remove_all(path); }
+  static int& counter() {
+    static int c = 0;
+    return c;
+  }
+};
+
+// A few KB of word-like text, fixed by its seed.
+std::string corpus_text() {
+  const char* words[] = {"the ", "cat ", "sat ", "on ", "a ", "mat, ", "and ", "dog ",
+                         "ran. ", "we ", "see ", "it\n"};
+  std::mt19937 rng(7);
+  std::string s;
+  while (s.size() < 12000) s += words[rng() % 12];
+  return s;
+}
+
+struct Result {
+  std::vector<double> losses;
+  std::vector<float> weights;
+  double val_loss = 0;
+};
+
+TrainOptions tiny(const fs::path& dir, int workers, const std::string& sync) {
+  TrainOptions o;
+  o.model = GPTConfig{256, 16, 2, 32, 4};
+  o.data = {(dir / "c.txt").string()};
+  o.batch = 12;
+  o.steps = 20;
+  o.eval_every = 0;
+  o.eval_windows = 8;
+  o.progress = false;
+  o.workers = workers;
+  o.blas_threads = 1;
+  o.sync = sync;
+  o.bucket_mb = 0.01;  // ~2600 floats: many buckets, reduced during the backward pass
+  return o;
+}
+
+Result run(TrainOptions o, const fs::path& dir, const std::string& name) {
+  o.log_path = (dir / (name + ".jsonl")).string();
+  o.checkpoint_dir = (dir / name).string();
+  const TrainSummary s = train(o);
+  Result r;
+  r.val_loss = s.last_val_loss;
+  std::ifstream in(o.log_path);
+  for (std::string line; std::getline(in, line);) {
+    const auto j = nlohmann::json::parse(line);
+    if (j.contains("loss") && !j.contains("event")) r.losses.push_back(j["loss"]);
+  }
+  r.weights = load_model(s.checkpoint).params;
+  return r;
+}
+
+double rel(double a, double b) { return std::abs(a - b) / std::max(std::abs(b), 1e-30); }
+
+void expect_close(const Result& got, const Result& want, const std::string& what) {
+  ASSERT_EQ(got.losses.size(), want.losses.size()) << what;
+  for (size_t i = 0; i < want.losses.size(); ++i)
+    EXPECT_LE(rel(got.losses[i], want.losses[i]), 1e-5) << what << " step " << i + 1;
+  EXPECT_LE(rel(got.val_loss, want.val_loss), 1e-5) << what;
+  ASSERT_EQ(got.weights.size(), want.weights.size()) << what;
+  double diff = 0, norm = 0;
+  for (size_t i = 0; i < want.weights.size(); ++i) {
+    diff += std::pow(double(got.weights[i]) - want.weights[i], 2);
+    norm += std::pow(double(want.weights[i]), 2);
+  }
+  EXPECT_LE(std::sqrt(diff / norm), 1e-5) << what << ": weights";
+}
+
+class DataParallel : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new TempDir;
+    std::ofstream(dir_->path / "c.txt") << corpus_text();
+    baseline_ = new Result(run(tiny(dir_->path, 1, ""), dir_->path, "one"));
+  }
+  static void TearDownTestSuite() {
+    delete baseline_;
+    delete dir_;
+  }
+  static TempDir* dir_;
+  static Result* baseline_;
+};
+TempDir* DataParallel::dir_ = nullptr;
+Result* DataParallel::baseline_ = nullptr;
+
+TEST_F(DataParallel, EverySyncMethodMatchesOneWorker) {
+  ASSERT_EQ(baseline_->losses.size(), 20u);
+  EXPECT_LT(baseline_->losses.back(), baseline_->losses.front());  // it learns
+  for (const char* sync : {"ps", "direct", "ring", "hierarchical", "halving-doubling"}) {
+    for (int n : {2, 3, 4}) {
+      TrainOptions o = tiny(dir_->path, n, sync);
+      // hierarchical: nodes of 2 where N is even, of 1 otherwise
+      if (std::string(sync) == "hierarchical") o.ranks_per_node = n % 2 == 0 ? 2 : 1;
+      const std::string name = std::string(sync) + std::to_string(n);
+      expect_close(run(o, dir_->path, name), *baseline_, name);
+    }
+  }
+}
+
+TEST_F(DataParallel, ChosenSyncWithoutOverlapAndEmptySharesMatch) {
+  TrainOptions o = tiny(dir_->path, 3, "");
+  o.overlap = false;
+  expect_close(run(o, dir_->path, "auto3"), *baseline_, "auto, no overlap");
+  // batch 3 over 4 workers: one worker has no sequence and still takes part
+  TrainOptions small1 = tiny(dir_->path, 1, ""), small4 = tiny(dir_->path, 4, "ring");
+  small1.batch = small4.batch = 3;
+  expect_close(run(small4, dir_->path, "b3w4"), run(small1, dir_->path, "b3w1"),
+               "batch 3 on 4 workers");
+}
+
+TEST_F(DataParallel, ResumeIntoAnotherWorkerCount) {
+  TrainOptions a = tiny(dir_->path, 2, "ring");
+  a.checkpoint_dir = (dir_->path / "resumed").string();
+  a.log_path = (dir_->path / "resumed.jsonl").string();
+  a.stop_after = 10;
+  train(a);
+  TrainOptions b = tiny(dir_->path, 3, "ring");
+  b.resume = true;
+  const Result r = run(b, dir_->path, "resumed");
+  EXPECT_EQ(r.losses.size(), 20u);  // the metrics log is appended to on resume
+  expect_close(r, *baseline_, "2 workers then 3");
+}
+
+TEST(GradBuckets, CutFromTheEnd) {
+  const auto b = make_buckets(10, 4);
+  ASSERT_EQ(b.size(), 3u);
+  EXPECT_EQ(b[0].begin, 6u);
+  EXPECT_EQ(b[0].end, 10u);
+  EXPECT_EQ(b[1].begin, 2u);
+  EXPECT_EQ(b[2].begin, 0u);
+  EXPECT_EQ(b[2].end, 2u);
+  EXPECT_TRUE(make_buckets(0, 4).empty());
+  EXPECT_EQ(make_buckets(5, 0).size(), 5u);  // at least one float per bucket
+}
+
+TEST(ChooseSync, ByWorldSizeAndNodes) {
+  TrainOptions o;
+  o.workers = 2;
+  EXPECT_EQ(choose_sync(o).algorithm, comm::Algorithm::direct);
+  o.workers = 5;
+  EXPECT_EQ(choose_sync(o).algorithm, comm::Algorithm::ring);
+  o.workers = 8;
+  o.ranks_per_node = 4;
+  EXPECT_EQ(choose_sync(o).algorithm, comm::Algorithm::hierarchical);
+  o.sync = "ps";
+  EXPECT_EQ(choose_sync(o).algorithm, comm::Algorithm::ps);
+  EXPECT_FALSE(choose_sync(o).why.empty());
+}
+
+TEST(DataParallelOptions, BadSyncNamesTheFlag) {
+  TrainOptions o;
+  o.workers = 2;
+  o.sync = "carrier-pigeon";
+  try {
+    o.validate();
+    FAIL() << "no error";
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("--sync"), std::string::npos) << e.what();
+  }
+  o.sync = "mpi";
+  EXPECT_THROW(o.validate(), UsageError);
+  o.sync = "ring";
+  o.bucket_mb = 0;
+  EXPECT_THROW(o.validate(), UsageError);
+}
+
+}  // namespace
+}  // namespace plait
