@@ -59,9 +59,9 @@ struct Setup {
 struct Row {
   std::size_t bytes = 0;
   comm::Algorithm algo{};
-  double seconds = 0;      // median over reps of the slowest rank
-  double memcpy_Bps = 0;   // median memcpy bandwidth at this size, one thread
-  double predicted = 0;    // α-β prediction; 0 when there is none
+  double seconds = 0;     // median over reps of the slowest rank
+  double memcpy_Bps = 0;  // median memcpy bandwidth at this size, one thread
+  double predicted = 0;   // α-β prediction; 0 when there is none
 };
 
 // ---- flags --------------------------------------------------------------------------
@@ -72,8 +72,13 @@ std::size_t parse_size(const std::string& text) {
   const double v = std::strtod(text.c_str(), &end);
   const std::string unit(end);
   double mult = 0;
-  for (auto [name, m] : {std::pair{"", 1.0}, {"B", 1.0}, {"K", 1024.0}, {"KiB", 1024.0},
-                         {"M", 1048576.0}, {"MiB", 1048576.0}, {"G", 1073741824.0},
+  for (auto [name, m] : {std::pair{"", 1.0},
+                         {"B", 1.0},
+                         {"K", 1024.0},
+                         {"KiB", 1024.0},
+                         {"M", 1048576.0},
+                         {"MiB", 1048576.0},
+                         {"G", 1073741824.0},
                          {"GiB", 1073741824.0}})
     if (unit == name) mult = m;
   if (end == text.c_str() || mult == 0 || !(v > 0))
@@ -87,7 +92,8 @@ std::size_t parse_size(const std::string& text) {
 std::vector<std::size_t> parse_sizes(const std::string& text) {
   std::vector<std::size_t> out;
   if (auto colon = text.find(':'); colon != std::string::npos) {
-    const std::size_t lo = parse_size(text.substr(0, colon)), hi = parse_size(text.substr(colon + 1));
+    const std::size_t lo = parse_size(text.substr(0, colon)),
+                      hi = parse_size(text.substr(colon + 1));
     if (hi < lo) throw UsageError("--sizes: '" + text + "' ends below where it starts");
     for (std::size_t s = lo; s <= hi; s *= 2) out.push_back(s);
     return out;
@@ -174,7 +180,8 @@ double measure_memcpy(comm::Group& g, std::size_t bytes, int reps) {
 // One allreduce on closed-form data: rank r contributes (r+1)·(i%13+1).
 void verify(comm::Group& g, comm::Allreduce& a, std::span<float> v, comm::Algorithm algo) {
   const int p = g.size();
-  for (std::size_t i = 0; i < v.size(); ++i) v[i] = static_cast<float>((g.rank() + 1) * static_cast<int>(i % 13 + 1));
+  for (std::size_t i = 0; i < v.size(); ++i)
+    v[i] = static_cast<float>((g.rank() + 1) * static_cast<int>(i % 13 + 1));
   a.run(v);
   for (std::size_t i = 0; i < v.size(); ++i)
     if (v[i] != static_cast<float>(p * (p + 1) / 2 * static_cast<int>(i % 13 + 1)))
@@ -198,12 +205,18 @@ double time_allreduce(comm::Group& g, comm::Allreduce& a, std::span<float> v, co
 
 std::optional<plan::SyncMethod> sync_method(comm::Algorithm a) {
   switch (a) {
-    case comm::Algorithm::ps: return plan::SyncMethod::ps;
-    case comm::Algorithm::direct: return plan::SyncMethod::direct;
-    case comm::Algorithm::ring: return plan::SyncMethod::ring;
-    case comm::Algorithm::hierarchical: return plan::SyncMethod::hierarchical;
-    case comm::Algorithm::halving_doubling: return plan::SyncMethod::tree;
-    case comm::Algorithm::mpi: return std::nullopt;
+    case comm::Algorithm::ps:
+      return plan::SyncMethod::ps;
+    case comm::Algorithm::direct:
+      return plan::SyncMethod::direct;
+    case comm::Algorithm::ring:
+      return plan::SyncMethod::ring;
+    case comm::Algorithm::hierarchical:
+      return plan::SyncMethod::hierarchical;
+    case comm::Algorithm::halving_doubling:
+      return plan::SyncMethod::tree;
+    case comm::Algorithm::mpi:
+      return std::nullopt;
   }
   return std::nullopt;
 }
@@ -254,7 +267,8 @@ std::string describe_setup(const Setup& s, int world, int nodes) {
 }
 
 void print_table(const Setup& s, const std::vector<Row>& rows, int world, int nodes) {
-  std::printf("plait bench comm: allreduce of float32, %s\n", describe_setup(s, world, nodes).c_str());
+  std::printf("plait bench comm: allreduce of float32, %s\n",
+              describe_setup(s, world, nodes).c_str());
   std::printf("%10s  %-17s %10s %11s %11s %11s %8s %10s %9s\n", "size", "algorithm", "time",
               "algbw GB/s", "busbw GB/s", "memcpy GB/s", "bus/mem", "predicted", "meas/pred");
   for (const Row& r : rows) {
@@ -262,7 +276,8 @@ void print_table(const Setup& s, const std::vector<Row>& rows, int world, int no
     std::printf("%10s  %-17s %10s %11.3f %11.3f %11.2f %8.3f %10s %9s\n",
                 plan::human_bytes(static_cast<double>(r.bytes)).c_str(), comm::to_string(r.algo),
                 plan::human_seconds(r.seconds).c_str(), algbw / 1e9, bus / 1e9, r.memcpy_Bps / 1e9,
-                bus / r.memcpy_Bps, r.predicted > 0 ? plan::human_seconds(r.predicted).c_str() : "-",
+                bus / r.memcpy_Bps,
+                r.predicted > 0 ? plan::human_seconds(r.predicted).c_str() : "-",
                 r.predicted > 0 ? plan::fixed(r.seconds / r.predicted, 2).c_str() : "-");
   }
 }
@@ -280,9 +295,12 @@ void print_json(const Setup& s, const std::vector<Row>& rows, int world, int nod
   j["rows"] = nlohmann::json::array();
   for (const Row& r : rows) {
     const double algbw = static_cast<double>(r.bytes) / r.seconds, bus = busbw(r, world);
-    nlohmann::json row = {{"bytes", r.bytes},           {"algorithm", comm::to_string(r.algo)},
-                          {"time_s", r.seconds},        {"algbw_GBps", algbw / 1e9},
-                          {"busbw_GBps", bus / 1e9},    {"memcpy_GBps", r.memcpy_Bps / 1e9},
+    nlohmann::json row = {{"bytes", r.bytes},
+                          {"algorithm", comm::to_string(r.algo)},
+                          {"time_s", r.seconds},
+                          {"algbw_GBps", algbw / 1e9},
+                          {"busbw_GBps", bus / 1e9},
+                          {"memcpy_GBps", r.memcpy_Bps / 1e9},
                           {"busbw_over_memcpy", bus / r.memcpy_Bps}};
     if (r.predicted > 0) {
       row["predicted_s"] = r.predicted;

@@ -16,24 +16,36 @@ Algorithm parse_algorithm(const std::string& name) {
 
 const char* to_string(Algorithm a) {
   switch (a) {
-    case Algorithm::ps: return "ps";
-    case Algorithm::direct: return "direct";
-    case Algorithm::ring: return "ring";
-    case Algorithm::hierarchical: return "hierarchical";
-    case Algorithm::halving_doubling: return "halving-doubling";
-    case Algorithm::mpi: return "mpi";
+    case Algorithm::ps:
+      return "ps";
+    case Algorithm::direct:
+      return "direct";
+    case Algorithm::ring:
+      return "ring";
+    case Algorithm::hierarchical:
+      return "hierarchical";
+    case Algorithm::halving_doubling:
+      return "halving-doubling";
+    case Algorithm::mpi:
+      return "mpi";
   }
   return "?";
 }
 
 std::unique_ptr<Allreduce> make_allreduce(Group& group, const AllreduceOptions& o) {
   switch (o.algorithm) {
-    case Algorithm::ps: return make_allreduce_ps(group, o.servers);
-    case Algorithm::direct: return make_allreduce_direct(group);
-    case Algorithm::ring: return make_allreduce_ring(group);
-    case Algorithm::hierarchical: return make_allreduce_hierarchical(group);
-    case Algorithm::halving_doubling: return make_allreduce_halving_doubling(group);
-    case Algorithm::mpi: return make_allreduce_mpi(group);
+    case Algorithm::ps:
+      return make_allreduce_ps(group, o.servers);
+    case Algorithm::direct:
+      return make_allreduce_direct(group);
+    case Algorithm::ring:
+      return make_allreduce_ring(group);
+    case Algorithm::hierarchical:
+      return make_allreduce_hierarchical(group);
+    case Algorithm::halving_doubling:
+      return make_allreduce_halving_doubling(group);
+    case Algorithm::mpi:
+      return make_allreduce_mpi(group);
   }
   throw UsageError("unknown allreduce algorithm");
 }

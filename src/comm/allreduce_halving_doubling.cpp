@@ -92,8 +92,8 @@ class AllreduceHalvingDoubling final : public Allreduce {
     for (int i = levels_ - 1; i >= 0; --i) {
       const int bit = 1 << i, partner = real_rank(virtual_ ^ bit);
       const Segment whole = before[i], mine = before[i + 1];
-      const Segment theirs = mine.lo == whole.lo ? Segment{mine.hi, whole.hi}
-                                                 : Segment{whole.lo, mine.lo};
+      const Segment theirs =
+          mine.lo == whole.lo ? Segment{mine.hi, whole.hi} : Segment{whole.lo, mine.lo};
       p.send_recv_copy(partner, bytes(data, mine), partner, bytes(data, theirs),
                        1 + levels_ + (levels_ - 1 - i));
     }

@@ -51,7 +51,8 @@ class AllreduceHierarchical final : public Allreduce {
  private:
   static std::string uneven_nodes_message(const Group& g) {
     std::set<int> sizes;
-    for (int n = 0; n < g.node_count(); ++n) sizes.insert(static_cast<int>(g.node_members(n).size()));
+    for (int n = 0; n < g.node_count(); ++n)
+      sizes.insert(static_cast<int>(g.node_members(n).size()));
     std::string s = "hierarchical allreduce needs the same number of ranks on every node; group '" +
                     g.name() + "' has nodes of";
     for (int size : sizes) {

@@ -13,11 +13,12 @@ class AllreduceMpi final : public Allreduce {
  public:
   explicit AllreduceMpi(Group& g) : group_(g) {
     if (g.backend() != Backend::mpi)
-      throw UsageError("allreduce algorithm 'mpi' needs the MPI backend (--backend mpi under mpirun)");
+      throw UsageError(
+          "allreduce algorithm 'mpi' needs the MPI backend (--backend mpi under mpirun)");
   }
 
   void run(Bytes data, DType dtype) override {
-    const OpLabel op{"allreduce(mpi)", group_.next_seq()};
+    const OpLabel op{"allreduce(mpi)", group_.next_seq(), true};
     if (group_.size() == 1 || data.empty()) return;
     group_.transport().native_allreduce(data, dtype, op);
   }

@@ -24,9 +24,11 @@ std::string describe(std::exception_ptr e) {
 }
 
 void check(const ThreadsOptions& o) {
-  if (o.world < 1) throw UsageError("workers must be at least 1 (got " + std::to_string(o.world) + ")");
+  if (o.world < 1)
+    throw UsageError("workers must be at least 1 (got " + std::to_string(o.world) + ")");
   if (o.ranks_per_node < 0)
-    throw UsageError("ranks per node must be positive (got " + std::to_string(o.ranks_per_node) + ")");
+    throw UsageError("ranks per node must be positive (got " + std::to_string(o.ranks_per_node) +
+                     ")");
 }
 
 Group threads_world_group(const std::shared_ptr<ThreadsWorld>& world, int rank, double timeout) {
@@ -35,7 +37,8 @@ Group threads_world_group(const std::shared_ptr<ThreadsWorld>& world, int rank, 
   for (int r = 0; r < world->size(); ++r) nodes[r] = world->node_of(r);
   auto coll = std::make_shared<ThreadsTransport>(world, ranks, rank, 0, "world", timeout);
   auto p2p = coll->dup("world");
-  return Group(Backend::threads, std::move(coll), std::move(p2p), std::move(ranks), std::move(nodes));
+  return Group(Backend::threads, std::move(coll), std::move(p2p), std::move(ranks),
+               std::move(nodes));
 }
 
 }  // namespace

@@ -22,14 +22,14 @@ namespace plait::comm {
 inline constexpr double kDefaultTimeoutSeconds = 60.0;
 
 struct ThreadsOptions {
-  int world = 1;            // number of ranks (threads)
-  int ranks_per_node = 0;   // consecutive ranks per emulated node; 0: all on one node
-  LinkSpec intra, inter;    // emulated links within / between nodes; zero: real speed
+  int world = 1;           // number of ranks (threads)
+  int ranks_per_node = 0;  // consecutive ranks per emulated node; 0: all on one node
+  LinkSpec intra, inter;   // emulated links within / between nodes; zero: real speed
   double timeout_s = kDefaultTimeoutSeconds;  // per blocking wait; <= 0: none
 };
 
 struct MpiOptions {
-  int ranks_per_node = 0;   // 0: nodes are the machines (shared-memory split)
+  int ranks_per_node = 0;  // 0: nodes are the machines (shared-memory split)
   double timeout_s = kDefaultTimeoutSeconds;
 };
 

@@ -33,9 +33,7 @@ class EmulatedLinks {
 
   bool enabled() const { return enabled_; }
   int node_of(int world_rank) const { return world_rank / ranks_per_node_; }
-  const LinkSpec& link(int a, int b) const {
-    return node_of(a) == node_of(b) ? intra_ : inter_;
-  }
+  const LinkSpec& link(int a, int b) const { return node_of(a) == node_of(b) ? intra_ : inter_; }
 
   Clock::time_point depart(int src, int dst, std::size_t bytes);
   Clock::time_point arrive(int dst, int src, std::size_t bytes, Clock::time_point sent);

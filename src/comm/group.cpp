@@ -15,7 +15,7 @@ struct Group::State {
   std::vector<int> world_ranks;  // by group rank
   std::vector<int> nodes;        // dense node index, by group rank
   int node_count = 0;
-  std::uint64_t seq = 0;         // collectives started on this group so far
+  std::uint64_t seq = 0;  // collectives started on this group so far
 };
 
 Backend parse_backend(const std::string& name) {
@@ -150,7 +150,9 @@ void Group::recv(int peer, std::uint64_t tag, Bytes dst) {
   s_->p2p->wait(r, OpLabel{"recv", tag});
 }
 
-std::uint64_t Group::max_tag() const { return std::min<std::uint64_t>(s_->p2p->max_tag(), 0x7fffffff); }
+std::uint64_t Group::max_tag() const {
+  return std::min<std::uint64_t>(s_->p2p->max_tag(), 0x7fffffff);
+}
 
 Transport& Group::transport() { return *s_->coll; }
 std::uint64_t Group::next_seq() { return s_->seq++; }

@@ -46,10 +46,10 @@ class Group {
 
   int node_count() const;
   int node(int group_rank) const;
-  int local_rank() const;                           // among this rank's node's members
-  int local_size() const;                           // members on this rank's node
-  std::vector<int> node_members(int node) const;    // group ranks, ascending
-  bool uniform_nodes() const;                       // every node has local_size() members
+  int local_rank() const;                         // among this rank's node's members
+  int local_size() const;                         // members on this rank's node
+  std::vector<int> node_members(int node) const;  // group ranks, ascending
+  bool uniform_nodes() const;                     // every node has local_size() members
 
   double timeout() const;
   void set_timeout(double seconds);  // for every later wait of this group

@@ -1,6 +1,4 @@
 // MPI start-up and shut-down, node discovery, the serialising lock and the watchdog.
-#include "comm/mpi_include.h"
-
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -10,6 +8,7 @@
 #include <mutex>
 #include <thread>
 
+#include "comm/mpi_include.h"
 #include "comm/mpi_transport.h"
 #include "util/error.h"
 
@@ -95,9 +94,9 @@ MpiLock::~MpiLock() {
 
 Watchdog::Watchdog(double seconds, std::string message) {
   if (seconds <= 0) return;
-  const auto deadline = WatchdogThread::Clock::now() +
-                        std::chrono::duration_cast<WatchdogThread::Clock::duration>(
-                            std::chrono::duration<double>(seconds));
+  const auto deadline =
+      WatchdogThread::Clock::now() + std::chrono::duration_cast<WatchdogThread::Clock::duration>(
+                                         std::chrono::duration<double>(seconds));
   id_ = watchdog().arm(deadline, std::move(message)) + 1;
 }
 

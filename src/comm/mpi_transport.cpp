@@ -15,9 +15,14 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// Polls spin this long before they start yielding the core. Steps of a collective
+// wait less than this on a quiet machine; yielding earlier would hand the core to
+// any other runnable process for a whole time slice.
+constexpr auto kSpin = std::chrono::milliseconds(1);
+
 std::size_t segments_of(std::size_t bytes) {
-  return std::max<std::size_t>(1, (bytes + MpiTransport::kSegmentBytes - 1) /
-                                      MpiTransport::kSegmentBytes);
+  return std::max<std::size_t>(
+      1, (bytes + MpiTransport::kSegmentBytes - 1) / MpiTransport::kSegmentBytes);
 }
 
 // Byte range of segment i of a message of `bytes`.
@@ -85,11 +90,13 @@ struct MpiTransport::Recv : RequestState {
   std::unique_ptr<std::vector<std::byte>> scratch;  // Arrive::sum only
   ScratchPool* pool = nullptr;
   ~Recv() override {
-    const bool pending = std::any_of(reqs.begin(), reqs.end(),
-                                     [](MPI_Request q) { return q != MPI_REQUEST_NULL; });
+    const bool pending =
+        std::any_of(reqs.begin(), reqs.end(), [](MPI_Request q) { return q != MPI_REQUEST_NULL; });
     abandon(reqs, true);
-    if (scratch && !pending) pool->give(std::move(scratch));
-    else scratch.release();  // MPI may still write into it: leak rather than reuse
+    if (scratch && !pending)
+      pool->give(std::move(scratch));
+    else
+      scratch.release();  // MPI may still write into it: leak rather than reuse
   }
 };
 
@@ -174,11 +181,11 @@ void MpiTransport::poll(Done done, int peer, const OpLabel& op) {
       char text[512];
       std::snprintf(text, sizeof text,
                     "timeout: %s #%llu in group '%s' (rank %d of %d) waited %g s for rank %d",
-                    op.name, static_cast<unsigned long long>(op.seq), name_.c_str(), rank_,
-                    size_, timeout_s_, peer);
+                    op.name, static_cast<unsigned long long>(op.seq), name_.c_str(), rank_, size_,
+                    timeout_s_, peer);
       throw TimeoutError(text);
     }
-    if (waited > std::chrono::microseconds(200)) sched_yield();
+    if (waited > kSpin) sched_yield();  // a long wait: let other threads have the core
   }
 }
 
@@ -190,8 +197,7 @@ void MpiTransport::wait(Request& req, const OpLabel& op) {
         [&] {
           int flag = 0;
           MpiLock lock;
-          MPI_Testall(static_cast<int>(s->reqs.size()), s->reqs.data(), &flag,
-                      MPI_STATUSES_IGNORE);
+          MPI_Testall(static_cast<int>(s->reqs.size()), s->reqs.data(), &flag, MPI_STATUSES_IGNORE);
           return flag != 0;
         },
         s->peer, op);
@@ -258,8 +264,8 @@ bool MpiTransport::native_allreduce(Bytes data, DType dtype, const OpLabel& op) 
   for (std::size_t off = 0; off < data.size(); off += max_count * elem) {
     const std::size_t count = std::min(max_count, (data.size() - off) / elem);
     MpiLock lock;
-    check(MPI_Allreduce(MPI_IN_PLACE, data.data() + off, static_cast<int>(count),
-                        mpi_type(dtype), MPI_SUM, comm_),
+    check(MPI_Allreduce(MPI_IN_PLACE, data.data() + off, static_cast<int>(count), mpi_type(dtype),
+                        MPI_SUM, comm_),
           "MPI_Allreduce");
   }
   return true;

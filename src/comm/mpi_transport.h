@@ -16,14 +16,13 @@
 // Folding is safe because messages between a pair in one context are matched in order
 // and every collective posts its messages in the same order on both sides.
 #pragma once
-#include "comm/mpi_include.h"
-
 #include <cstddef>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
 
+#include "comm/mpi_include.h"
 #include "comm/transport.h"
 
 namespace plait::comm {

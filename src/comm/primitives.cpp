@@ -15,7 +15,10 @@ std::uint64_t name_code(const char* name) {  // FNV-1a, folded to 8 bits
 }  // namespace
 
 Primitives::Primitives(Group& group, const char* name, DType dtype)
-    : t_(group.transport()), op_{name, group.next_seq()}, dtype_(dtype), name_code_(name_code(name)) {}
+    : t_(group.transport()),
+      op_{name, group.next_seq(), true},
+      dtype_(dtype),
+      name_code_(name_code(name)) {}
 
 // Requests still posted when an exception unwinds are withdrawn by their destructors.
 Primitives::~Primitives() = default;

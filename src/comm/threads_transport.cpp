@@ -13,7 +13,8 @@ namespace {
 
 using Clock = ThreadsWorld::Clock;
 
-constexpr auto kSpin = std::chrono::microseconds(30);
+// How long a wait spins before it sleeps, when every rank can have a core of its own.
+constexpr auto kSpin = std::chrono::microseconds(100);
 
 inline void cpu_relax() {
 #if defined(__x86_64__) || defined(__i386__)
@@ -23,8 +24,8 @@ inline void cpu_relax() {
 
 Clock::time_point deadline_after(double seconds) {
   if (seconds <= 0) return Clock::time_point::max();
-  return Clock::now() + std::chrono::duration_cast<Clock::duration>(
-                            std::chrono::duration<double>(seconds));
+  return Clock::now() +
+         std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
 }
 
 template <class Queue, class Pred>
@@ -106,8 +107,7 @@ ThreadsTransport::Send::~Send() {
   }
   int expected = Message::posted;
   if (msg->state.compare_exchange_strong(expected, Message::withdrawn)) return;
-  while (msg->state.load(std::memory_order_acquire) == Message::reading)
-    std::this_thread::yield();
+  while (msg->state.load(std::memory_order_acquire) == Message::reading) std::this_thread::yield();
 }
 
 // A receive given up before completion: unpost it, or tell its sender.
@@ -137,8 +137,7 @@ ThreadsTransport::Recv::~Recv() {
 // ---- the transport ------------------------------------------------------------------
 
 ThreadsTransport::ThreadsTransport(std::shared_ptr<ThreadsWorld> world, std::vector<int> members,
-                                   int me, std::uint64_t ctx, std::string name,
-                                   double timeout_s)
+                                   int me, std::uint64_t ctx, std::string name, double timeout_s)
     : world_(std::move(world)),
       members_(std::move(members)),
       me_(me),
@@ -219,8 +218,7 @@ void ThreadsTransport::wait(Request& r, const OpLabel& op) {
 
 void ThreadsTransport::wait_send(Send& s, const OpLabel& op) {
   Message& m = *s.msg;
-  block([&] { return m.state.load(std::memory_order_acquire) >= Message::delivered; }, m.dst,
-        op);
+  block([&] { return m.state.load(std::memory_order_acquire) >= Message::delivered; }, m.dst, op);
   s.done = true;
   if (m.state.load() == Message::refused) fail(op, who(m.dst) + " gave up the receive");
 }
@@ -279,7 +277,8 @@ void ThreadsTransport::block(Ready ready, int peer, const OpLabel& op,
       }
     } while (Clock::now() < end);
   }
-  WaitBoard::Entry entry(world_->board(), world_rank(), {ctx_, op.seq, op.name, &name_, peer});
+  WaitBoard::Entry entry(world_->board(), world_rank(),
+                         {ctx_, op.seq, op.name, &name_, peer, op.collective});
   Mailbox& box = world_->box(world_rank());
   const Clock::time_point deadline = until ? *until : deadline_after(timeout_s_);
   std::unique_lock lock(box.m);
@@ -298,7 +297,7 @@ void ThreadsTransport::block(Ready ready, int peer, const OpLabel& op,
 
 void ThreadsTransport::throw_timeout(int peer, const OpLabel& op, std::uint64_t ctx) {
   const WaitBoard::Verdict v =
-      world_->board().explain(world_rank(), {ctx, op.seq, op.name, &name_, peer});
+      world_->board().explain(world_rank(), {ctx, op.seq, op.name, &name_, peer, op.collective});
   char waited[32];
   std::snprintf(waited, sizeof waited, "%g", timeout_s_);
   std::string msg = "timeout: " + std::string(op.name) + " #" + std::to_string(op.seq) +
@@ -317,9 +316,11 @@ std::string ThreadsTransport::missing_text(const WaitBoard::Verdict& v) const {
 
 void ThreadsTransport::fail(const OpLabel& op, const std::string& what) {
   std::string msg = std::string(op.name) + " #" + std::to_string(op.seq) + " in group '" + name_ +
-                    "' (rank " + std::to_string(me_) + " of " + std::to_string(size()) + "): " + what;
+                    "' (rank " + std::to_string(me_) + " of " + std::to_string(size()) +
+                    "): " + what;
   WaitBoard::Verdict v;
-  if (world_->board().verdict(ctx_, op.seq, &v)) msg += " after a timeout; " + missing_text(v);
+  if (op.collective && world_->board().verdict(ctx_, op.seq, &v))
+    msg += " after a timeout; " + missing_text(v);
   throw RuntimeError(msg);
 }
 

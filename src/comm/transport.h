@@ -42,9 +42,11 @@ const char* to_string(DType t);
 enum class Arrive : std::uint8_t { copy, sum };
 
 // The operation a wait belongs to, for error messages: e.g. {"allreduce(ring)", 7}.
+// `collective`: seq is a collective sequence number (unique per group), not a tag.
 struct OpLabel {
   const char* name = "recv";
   std::uint64_t seq = 0;
+  bool collective = false;
 };
 
 // Backend state of one posted operation.

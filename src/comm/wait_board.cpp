@@ -49,8 +49,8 @@ std::string WaitBoard::describe(int rank) {
   if (s.finished) return "it has returned from its worker";
   if (s.waits.empty()) return "it is not communicating";
   const WaitInfo& w = s.waits.front().info;
-  return std::string("it is waiting in ") + w.op + " #" + std::to_string(w.seq) +
-         " of group '" + (w.group ? *w.group : std::string("?")) + "'";
+  return std::string("it is waiting in ") + w.op + " #" + std::to_string(w.seq) + " of group '" +
+         (w.group ? *w.group : std::string("?")) + "'";
 }
 
 bool WaitBoard::verdict(std::uint64_t ctx, std::uint64_t seq, Verdict* out) {
@@ -63,7 +63,7 @@ bool WaitBoard::verdict(std::uint64_t ctx, std::uint64_t seq, Verdict* out) {
 
 WaitBoard::Verdict WaitBoard::explain(int rank, const WaitInfo& w) {
   const auto key = std::make_pair(w.ctx, w.seq);
-  {
+  if (w.collective) {
     std::lock_guard lock(verdict_m_);
     if (auto it = verdicts_.find(key); it != verdicts_.end()) return it->second;
   }
@@ -80,6 +80,7 @@ WaitBoard::Verdict WaitBoard::explain(int rank, const WaitInfo& w) {
     v.chain.push_back(cur);
   }
   v.state = v.cycle ? "the ranks wait for each other" : describe(cur);
+  if (!w.collective) return v;
   std::lock_guard lock(verdict_m_);
   return verdicts_.emplace(key, v).first->second;
 }

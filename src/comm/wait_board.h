@@ -10,7 +10,7 @@
 // number and name: a rank that skipped a collective has its later collectives one
 // sequence number early, under another name. The first verdict for an operation is
 // kept, so ranks that time out later (after their neighbours gave up and left) name
-// the same missing rank.
+// the same missing rank (collectives only: point-to-point tags are reused).
 #pragma once
 #include <cstdint>
 #include <map>
@@ -25,9 +25,10 @@ namespace plait::comm {
 struct WaitInfo {
   std::uint64_t ctx = 0;
   std::uint64_t seq = 0;
-  const char* op = "";               // a string literal (OpLabel::name)
+  const char* op = "";                 // a string literal (OpLabel::name)
   const std::string* group = nullptr;  // outlives the wait (owned by the transport)
-  int peer = -1;                     // world rank waited for
+  int peer = -1;                       // world rank waited for
+  bool collective = false;             // (ctx, seq) names one collective call
 };
 
 class WaitBoard {

@@ -38,9 +38,9 @@ TEST_P(AllreduceSweep, MatchesClosedForm) {
       std::vector<float> v = test::filled(c.rank(), n);
       sync->run(std::span<float>(v));
       if (long i = test::first_wrong(v, p); i >= 0)
-        wrong.add("rank " + std::to_string(c.rank()) + " length " + std::to_string(n) +
-                  " index " + std::to_string(i) + ": " + std::to_string(v[i]) + " != " +
-                  std::to_string(test::summed(p, i)));
+        wrong.add("rank " + std::to_string(c.rank()) + " length " + std::to_string(n) + " index " +
+                  std::to_string(i) + ": " + std::to_string(v[i]) +
+                  " != " + std::to_string(test::summed(p, i)));
     }
   });
   for (const std::string& w : wrong.items()) ADD_FAILURE() << w;
@@ -128,9 +128,8 @@ TEST(Allreduce, HierarchicalOnTwoNodesOfFourAndOnSplitGroups) {
 
 TEST(Allreduce, HierarchicalRefusesUnevenNodes) {
   try {
-    run_threads(test::threads(3, 2), [&](Comm& c) {
-      make_allreduce(c.world(), {Algorithm::hierarchical});
-    });
+    run_threads(test::threads(3, 2),
+                [&](Comm& c) { make_allreduce(c.world(), {Algorithm::hierarchical}); });
     FAIL() << "expected UsageError";
   } catch (const UsageError& e) {
     EXPECT_NE(std::string(e.what()).find("nodes of 1 2 ranks"), std::string::npos) << e.what();
@@ -138,10 +137,9 @@ TEST(Allreduce, HierarchicalRefusesUnevenNodes) {
 }
 
 TEST(Allreduce, MpiAlgorithmNeedsMpiBackend) {
-  EXPECT_THROW(run_threads(test::threads(2), [](Comm& c) {
-                 make_allreduce(c.world(), {Algorithm::mpi});
-               }),
-               UsageError);
+  EXPECT_THROW(
+      run_threads(test::threads(2), [](Comm& c) { make_allreduce(c.world(), {Algorithm::mpi}); }),
+      UsageError);
 }
 
 TEST(Allreduce, ParsesNames) {

@@ -30,10 +30,11 @@ TEST(Broadcast, FromEveryRootEveryLength) {
 }
 
 TEST(Broadcast, RejectsARootOutsideTheGroup) {
-  EXPECT_THROW(run_threads(test::threads(2), [](Comm& c) {
-                 std::vector<std::byte> b(4);
-                 broadcast(c.world(), b, 2);
-               }),
+  EXPECT_THROW(run_threads(test::threads(2),
+                           [](Comm& c) {
+                             std::vector<std::byte> b(4);
+                             broadcast(c.world(), b, 2);
+                           }),
                UsageError);
 }
 
@@ -78,7 +79,8 @@ TEST(AllgatherBytes, ConcatenatesInRankOrder) {
   run_threads(test::threads(5), [](Comm& c) {
     const std::int64_t mine[2] = {c.rank(), 100 + c.rank()};
     std::vector<std::int64_t> all(10);
-    allgather_bytes(c.world(), std::as_bytes(std::span(mine)), std::as_writable_bytes(std::span(all)));
+    allgather_bytes(c.world(), std::as_bytes(std::span(mine)),
+                    std::as_writable_bytes(std::span(all)));
     for (int r = 0; r < 5; ++r)
       if (all[2 * r] != r || all[2 * r + 1] != 100 + r) throw std::runtime_error("wrong order");
   });

@@ -1,9 +1,10 @@
 // Emulated links: a transfer never finishes before its α-β time. (Only lower bounds:
 // a loaded machine can always be slower.)
+#include "comm/emulated_links.h"
+
 #include <chrono>
 
 #include "comm_helpers.h"
-#include "comm/emulated_links.h"
 
 namespace plait::comm {
 namespace {

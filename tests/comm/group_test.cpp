@@ -25,7 +25,8 @@ TEST(Group, SplitOrdersByKeyAndKeepsNodes) {
   run_threads(test::threads(6, 2), [&](Comm& c) {
     // Two groups by parity; keys reverse the order.
     Group g = c.world().split(c.rank() % 2, -c.rank(), "parity");
-    const std::vector<int> expect = c.rank() % 2 ? std::vector<int>{5, 3, 1} : std::vector<int>{4, 2, 0};
+    const std::vector<int> expect =
+        c.rank() % 2 ? std::vector<int>{5, 3, 1} : std::vector<int>{4, 2, 0};
     for (int r = 0; r < 3; ++r)
       if (g.world_rank(r) != expect[r]) wrong.add("order");
     if (g.size() != 3 || g.world_rank(g.rank()) != c.rank()) wrong.add("rank");
@@ -57,7 +58,10 @@ TEST(Group, NegativeColorJoinsNothingAndSubgroupKeepsListedOrder) {
 }
 
 TEST(Group, SubgroupRejectsRepeatedRanks) {
-  EXPECT_THROW(run_threads(test::threads(3), [](Comm& c) { c.world().subgroup({0, 0}, "x"); }),
+  EXPECT_THROW(run_threads(test::threads(3),
+                           [](Comm& c) {
+                             c.world().subgroup({0, 0}, "x");
+                           }),
                UsageError);
 }
 
@@ -101,10 +105,11 @@ TEST(PointToPoint, SizeMismatchFailsBothSides) {
 }
 
 TEST(PointToPoint, RejectsBadTagAndPeer) {
-  EXPECT_THROW(run_threads(test::threads(2), [](Comm& c) {
-                 std::byte b{};
-                 c.world().send(2, 0, std::span(&b, 1));
-               }),
+  EXPECT_THROW(run_threads(test::threads(2),
+                           [](Comm& c) {
+                             std::byte b{};
+                             c.world().send(2, 0, std::span(&b, 1));
+                           }),
                UsageError);
 }
 

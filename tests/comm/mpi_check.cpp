@@ -20,8 +20,12 @@ using namespace plait::comm;
 
 namespace {
 
-float value(int rank, std::size_t i) { return static_cast<float>((rank + 1) * static_cast<int>(i % 13 + 1)); }
-float summed(int p, std::size_t i) { return static_cast<float>(p * (p + 1) / 2 * static_cast<int>(i % 13 + 1)); }
+float value(int rank, std::size_t i) {
+  return static_cast<float>((rank + 1) * static_cast<int>(i % 13 + 1));
+}
+float summed(int p, std::size_t i) {
+  return static_cast<float>(p * (p + 1) / 2 * static_cast<int>(i % 13 + 1));
+}
 
 struct Checker {  // used by two threads of a rank at once
   int rank = 0;
@@ -52,8 +56,8 @@ void check_allreduce(Group& g, Checker& c) {
       std::vector<float> v(n);
       for (std::size_t i = 0; i < n; ++i) v[i] = value(g.rank(), i);
       sync->run(std::span<float>(v));
-      c.expect(closed_form(v, p), std::string(to_string(a)) + " n=" + std::to_string(n) +
-                                      " in group " + g.name());
+      c.expect(closed_form(v, p),
+               std::string(to_string(a)) + " n=" + std::to_string(n) + " in group " + g.name());
     }
   }
 }
@@ -165,8 +169,10 @@ int main(int argc, char** argv) {
   MpiOptions o;
   bool skip = false;
   for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--skip") == 0) skip = true;
-    else if (std::strcmp(argv[i], "--ranks-per-node") == 0 && i + 1 < argc) o.ranks_per_node = std::atoi(argv[++i]);
+    if (std::strcmp(argv[i], "--skip") == 0)
+      skip = true;
+    else if (std::strcmp(argv[i], "--ranks-per-node") == 0 && i + 1 < argc)
+      o.ranks_per_node = std::atoi(argv[++i]);
   }
   try {
     return skip ? run_skip(o) : run_checks(o);

@@ -69,11 +69,14 @@ INSTANTIATE_TEST_SUITE_P(Threads, SkippedAllreduce,
                          });
 
 TEST(Timeout, ErrorNamesCollectiveSequenceGroupAndRank) {
-  Outcome out = run_with_skipper(0, [](Group& g) {
-    barrier(g);  // #0, everyone
-    std::vector<float> v(10);
-    allreduce(g, std::span<float>(v));  // #1, rank 2 missing
-  }, [](Group& g) { barrier(g); });
+  Outcome out = run_with_skipper(
+      0,
+      [](Group& g) {
+        barrier(g);  // #0, everyone
+        std::vector<float> v(10);
+        allreduce(g, std::span<float>(v));  // #1, rank 2 missing
+      },
+      [](Group& g) { barrier(g); });
   // Rank 3 receives from rank 2 in the first ring step.
   const std::string& e = out.errors[3];
   EXPECT_NE(e.find("timeout: allreduce(ring) #1 in group 'world' (rank 3 of 4) waited 0.3 s for "
@@ -85,16 +88,19 @@ TEST(Timeout, ErrorNamesCollectiveSequenceGroupAndRank) {
 }
 
 TEST(Timeout, SkipperStuckInTheNextCollectiveIsNamedWithWhereItIs) {
-  Outcome out = run_with_skipper(0, [](Group& g) {
-    std::vector<float> v(10);
-    allreduce(g, std::span<float>(v), {Algorithm::direct});
-  }, [](Group& g) {
-    g.set_timeout(4 * kTimeout);  // still waiting when the others time out
-    try {
-      barrier(g);
-    } catch (const std::exception&) {
-    }
-  });
+  Outcome out = run_with_skipper(
+      0,
+      [](Group& g) {
+        std::vector<float> v(10);
+        allreduce(g, std::span<float>(v), {Algorithm::direct});
+      },
+      [](Group& g) {
+        g.set_timeout(4 * kTimeout);  // still waiting when the others time out
+        try {
+          barrier(g);
+        } catch (const std::exception&) {
+        }
+      });
   expect_all_name_the_skipper(out, "direct, skipper in barrier");
   // Having skipped #0, the skipper's barrier is its #0 too: told apart by name.
   EXPECT_NE(out.errors[0].find("missing rank 2 (it is waiting in barrier #0 of group 'world')"),
@@ -105,10 +111,11 @@ TEST(Timeout, SkipperStuckInTheNextCollectiveIsNamedWithWhereItIs) {
 TEST(Timeout, SkippedBroadcastAndBarrier) {
   expect_all_name_the_skipper(run_with_skipper(0, [](Group& g) { barrier(g); }), "barrier");
   // Binomial tree from 0: 0 -> {2, 1}, 2 -> 3. Rank 1 does not need rank 2.
-  expect_all_name_the_skipper(run_with_skipper(0, [](Group& g) {
-                                std::vector<std::byte> b(64);
-                                broadcast(g, b, 0);
-                              }),
+  expect_all_name_the_skipper(run_with_skipper(0,
+                                               [](Group& g) {
+                                                 std::vector<std::byte> b(64);
+                                                 broadcast(g, b, 0);
+                                               }),
                               "broadcast", 1);
 }
 
@@ -157,6 +164,30 @@ TEST(RunThreads, FirstExceptionPropagatesAndStopsTheOthers) {
 TEST(RunThreads, RejectsBadOptions) {
   EXPECT_THROW(run_threads(test::threads(0), [](Comm&) {}), UsageError);
   EXPECT_THROW(run_threads(test::threads(2, -1), [](Comm&) {}), UsageError);
+}
+
+}  // namespace
+}  // namespace plait::comm
+
+namespace plait::comm {
+namespace {
+
+TEST(Timeout, PointToPointNamesTagGroupAndPeer) {
+  std::string error;
+  run_threads(test::threads(2, 0, kTimeout), [&](Comm& c) {
+    if (c.rank() == 1) return;  // never sends
+    try {
+      int x = 0;
+      c.world().recv(1, 42, std::as_writable_bytes(std::span(&x, 1)));
+    } catch (const TimeoutError& e) {
+      error = e.what();
+    }
+  });
+  EXPECT_NE(error.find("timeout: recv #42 in group 'world' (rank 0 of 2) waited 0.3 s for rank 1"),
+            std::string::npos)
+      << error;
+  EXPECT_NE(error.find("missing rank 1 (it has returned from its worker)"), std::string::npos)
+      << error;
 }
 
 }  // namespace
