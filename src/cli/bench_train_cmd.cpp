@@ -1,6 +1,9 @@
 // plait bench train: training-step speed on one worker against two yardsticks
 // measured in the same run: the BLAS's own sgemm GFLOP/s, and (with --peer)
 // PyTorch's step time for the same model, paired run by run.
+// With --workers N > 1: data-parallel steps on N threads (--threads BLAS threads
+// each), tokens/s and the share of step time spent waiting for the gradients'
+// reduction, against one worker's tokens/s measured in the same run (the scaling).
 #include <sys/resource.h>
 
 #include <cstdio>
@@ -10,6 +13,7 @@
 #include <string>
 
 #include "cli/registry.h"
+#include "parallel/data_parallel.h"
 #include "parallel/train_bench.h"
 #include "tensor/blas.h"
 #include "util/error.h"
@@ -23,6 +27,12 @@ struct BenchTrainArgs {
   int pairs = 5;
   std::string peer;   // path of torch_gpt.py; "" = find it; "none" = skip
   bool json = false;
+  // data parallel
+  int workers = 1;
+  std::string sync;
+  double bucket_mb = 4.0;
+  bool overlap = true;
+  int ranks_per_node = 0;
 };
 
 double peak_rss_bytes() {
@@ -64,10 +74,61 @@ double run_peer(const std::string& peer, const BenchTrainArgs& a) {
   }
 }
 
+TrainOptions dp_options(const BenchTrainArgs& a, int workers) {
+  TrainOptions o;
+  o.model = a.bench.model;
+  o.batch = a.bench.batch;
+  o.steps = a.bench.warmup + a.bench.steps;
+  o.seed = a.bench.seed;
+  o.progress = false;
+  o.workers = workers;
+  o.blas_threads = a.threads;
+  o.sync = workers > 1 ? a.sync : "";
+  o.bucket_mb = a.bucket_mb;
+  o.overlap = a.overlap;
+  o.ranks_per_node = workers > 1 ? a.ranks_per_node : 0;
+  return o;
+}
+
+// --workers N > 1: N workers against one, both measured here.
+int run_bench_data_parallel(const BenchTrainArgs& a) {
+  set_blas_threads(a.threads);
+  const DataParallelBench one =
+      bench_data_parallel(dp_options(a, 1), a.bench.warmup, a.bench.steps);
+  const DataParallelBench many =
+      bench_data_parallel(dp_options(a, a.workers), a.bench.warmup, a.bench.steps);
+  const double scaling = many.tokens_per_s / one.tokens_per_s;
+  const auto& m = a.bench.model;
+  nlohmann::json j = {{"model", m.to_json()}, {"batch", a.bench.batch},
+                      {"threads_per_worker", a.threads}, {"workers", a.workers},
+                      {"sync", many.sync}, {"bucket_mb", a.bucket_mb},
+                      {"buckets", many.buckets}, {"overlap", a.overlap},
+                      {"step_ms", many.median_step_s * 1e3},
+                      {"tokens_per_s", many.tokens_per_s},
+                      {"comm_wait_share", many.comm_wait_share},
+                      {"one_worker_tokens_per_s", one.tokens_per_s},
+                      {"scaling_over_one_worker", scaling}};
+  if (a.json) {
+    std::printf("%s\n", j.dump().c_str());
+    return 0;
+  }
+  std::printf("%d workers (sync %s, %zu buckets of %.2f MiB%s): step %.1f ms, %.0f tok/s\n",
+              a.workers, many.sync.c_str(), many.buckets, a.bucket_mb,
+              a.overlap ? ", overlapped" : ", no overlap", many.median_step_s * 1e3,
+              many.tokens_per_s);
+  std::printf("waiting on communication: %.1f%% of step time (mean over ranks)\n",
+              100 * many.comm_wait_share);
+  std::printf("1 worker (same run): %.0f tok/s -> scaling %.2f\n", one.tokens_per_s, scaling);
+  return 0;
+}
+
 int run_bench_train(const BenchTrainArgs& a) {
+  if (a.workers < 1) throw UsageError("--workers must be positive, got " +
+                                      std::to_string(a.workers));
   a.bench.model.validate();
   if (a.bench.batch <= 0 || a.bench.steps <= 0 || a.pairs <= 0 || a.threads <= 0)
     throw UsageError("--batch, --steps, --pairs and --threads must be positive");
+  if (a.workers > 1) return run_bench_data_parallel(a);
   set_blas_threads(a.threads);
   const std::string peer = find_peer(a.peer);
   std::vector<double> plait_s, ratios;
@@ -127,6 +188,14 @@ void add_bench_train(Context& ctx) {
   cmd->add_option("--pairs", a->pairs, "paired plait/PyTorch runs")->capture_default_str();
   cmd->add_option("--peer", a->peer,
                   "PyTorch peer script (default ../shared/peers/torch_gpt.py; 'none' skips)");
+  cmd->add_option("--workers", a->workers, "data-parallel workers (threads)")
+      ->capture_default_str();
+  cmd->add_option("--sync", a->sync, "allreduce for --workers > 1 (default: by size)");
+  cmd->add_option("--bucket-mb", a->bucket_mb, "gradient bucket size in MiB")
+      ->capture_default_str();
+  cmd->add_flag("!--no-overlap", a->overlap, "reduce only after the backward pass");
+  cmd->add_option("--ranks-per-node", a->ranks_per_node, "emulated nodes of N workers")
+      ->capture_default_str();
   cmd->add_flag("--json", a->json, "machine-readable output");
   cmd->callback([&ctx, a] { ctx.rc = run_bench_train(*a); });
 }

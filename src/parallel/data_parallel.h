@@ -26,4 +26,18 @@ SyncChoice choose_sync(const TrainOptions& opt);
 // shared by every rank: pid = rank, lanes compute and communication).
 TrainSummary train_data_parallel(const TrainOptions& opt, const RunData& data, RunOutput& out);
 
+// The measurement behind `plait bench train --workers N`: `steps` timed training
+// steps (after `warmup`) of opt's model on random bytes, on opt.workers workers
+// (1: the single-worker step, no communication). opt.data, logging, evaluation and
+// checkpoints are ignored.
+struct DataParallelBench {
+  std::string sync;             // the method used ("" for one worker)
+  size_t buckets = 0;
+  double median_step_s = 0;     // rank 0's
+  double tokens_per_s = 0;      // global batch tokens / median step
+  double comm_wait_share = 0;   // time the compute thread waited for gradients / step
+                                // time, over the timed steps, mean over ranks
+};
+DataParallelBench bench_data_parallel(const TrainOptions& opt, int warmup, int steps);
+
 }  // namespace plait

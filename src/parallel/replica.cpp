@@ -46,8 +46,10 @@ std::string describe(const Replica& r) {
 
 }  // namespace
 
-RunData::RunData(const TrainOptions& o)
-    : corpus(data::Corpus::load(o.data, o.model.ctx)),
+RunData::RunData(const TrainOptions& o) : RunData(o, data::Corpus::load(o.data, o.model.ctx)) {}
+
+RunData::RunData(const TrainOptions& o, data::Corpus c)
+    : corpus(std::move(c)),
       sampler(corpus.train(), o.model.ctx, o.seed),
       val(std::vector<uint8_t>(corpus.val().begin(), corpus.val().end()), o.model.ctx,
           "the validation split") {}

@@ -33,7 +33,8 @@ struct RunData {
   data::Corpus corpus;
   data::Sampler sampler;
   data::EvalWindows val;
-  explicit RunData(const TrainOptions& opt);
+  explicit RunData(const TrainOptions& opt);                // opt.data's files
+  RunData(const TrainOptions& opt, data::Corpus corpus);   // a corpus in memory
   // The resume fingerprint: the options plus the corpus's size and hash.
   nlohmann::json fingerprint(const TrainOptions& opt) const;
 };
