@@ -7,6 +7,8 @@
 
 #include "balance/split.h"
 #include "comm/comm.h"
+#include "fault/hash.h"
+#include "util/error.h"
 #include "parallel/grad_buckets.h"
 #include "parallel/train_bench.h"
 #include "util/rng.h"
@@ -38,6 +40,21 @@ size_t bucket_floats(const TrainOptions& opt) {
   return static_cast<size_t>(std::max(1.0, floats));
 }
 
+// The invariant data parallelism rests on: after the same steps every replica holds
+// bit-identical parameters. Checked once at the end (a hash per rank, allgathered);
+// RuntimeError naming the first rank that differs from rank 0.
+void check_replicas_equal(comm::Group& world, const GPT& model) {
+  const uint64_t mine = xxh64(std::as_bytes(std::span<const float>(model.params)));
+  std::vector<uint64_t> all(world.size());
+  comm::allgather_bytes(world, std::as_bytes(std::span<const uint64_t>(&mine, 1)),
+                        std::as_writable_bytes(std::span<uint64_t>(all)));
+  for (int r = 1; r < world.size(); ++r)
+    if (all[r] != all[0])
+      throw RuntimeError("data parallel: the replica of rank " + std::to_string(r) +
+                         " differs from rank 0's after training (non-deterministic "
+                         "reduction?)");
+}
+
 // One rank's whole run. Rank 0 returns the summary that counts.
 TrainSummary run_rank(comm::Comm& c, const TrainOptions& opt, const RunData& data,
                       RunOutput& out, comm::Algorithm algorithm) {
@@ -54,7 +71,9 @@ TrainSummary run_rank(comm::Comm& c, const TrainOptions& opt, const RunData& dat
   BucketReducer sync(world.dup("dp-grads"), world, algorithm, r.model.table().total(),
                      bucket_floats(opt), r.trace, rank);
   r.sync = &sync;
-  return run_loop(r, end_step(opt, r.step));
+  TrainSummary s = run_loop(r, end_step(opt, r.step));
+  check_replicas_equal(world, r.model);
+  return s;
 }
 
 }  // namespace

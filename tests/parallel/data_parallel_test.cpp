@@ -155,6 +155,47 @@ TEST_F(DataParallel, ResumeIntoAnotherWorkerCount) {
   expect_close(r, *baseline_, "2 workers then 3");
 }
 
+TEST_F(DataParallel, TraceHasComputeAndCommLanesPerRank) {
+  TrainOptions o = tiny(dir_->path, 2, "ring");
+  o.steps = 3;
+  o.trace_path = (dir_->path / "trace.json").string();
+  train(o);
+  std::ifstream in(o.trace_path);
+  const auto j = nlohmann::json::parse(in);
+  int fb[2] = {0, 0}, buckets[2] = {0, 0};
+  for (const auto& e : j["traceEvents"]) {
+    if (e["ph"] != "X") continue;
+    const int pid = e["pid"], tid = e["tid"];
+    ASSERT_TRUE(pid == 0 || pid == 1) << e.dump();
+    const std::string name = e["name"];
+    if (name == "forward+backward" && tid == obs::kLaneCompute) ++fb[pid];
+    if (name.rfind("allreduce bucket", 0) == 0 && tid == obs::kLaneComm) ++buckets[pid];
+  }
+  for (int r = 0; r < 2; ++r) {
+    EXPECT_EQ(fb[r], 3) << "rank " << r;
+    EXPECT_GT(buckets[r], 3) << "rank " << r;  // several buckets per step
+  }
+}
+
+TEST_F(DataParallel, ResumeWithoutCheckpointIsUsageError) {
+  TrainOptions o = tiny(dir_->path, 3, "ring");
+  o.checkpoint_dir = (dir_->path / "nothing-here").string();
+  o.resume = true;
+  EXPECT_THROW(train(o), UsageError);
+}
+
+TEST_F(DataParallel, BenchReportsSpeedAndWaitShare) {
+  TrainOptions o = tiny(dir_->path, 2, "");
+  const DataParallelBench b = bench_data_parallel(o, 1, 2);
+  EXPECT_EQ(b.sync, "direct");
+  EXPECT_GT(b.buckets, 1u);
+  EXPECT_GT(b.tokens_per_s, 0);
+  EXPECT_GE(b.comm_wait_share, 0);
+  EXPECT_LE(b.comm_wait_share, 1);
+  o.workers = 1;
+  EXPECT_GT(bench_data_parallel(o, 0, 1).tokens_per_s, 0);
+}
+
 TEST(GradBuckets, CutFromTheEnd) {
   const auto b = make_buckets(10, 4);
   ASSERT_EQ(b.size(), 3u);
