@@ -155,6 +155,20 @@ TEST_F(DataParallel, ResumeIntoAnotherWorkerCount) {
   expect_close(r, *baseline_, "2 workers then 3");
 }
 
+TEST_F(DataParallel, ResumedRunIsBitIdenticalToUninterrupted) {
+  const Result whole = run(tiny(dir_->path, 3, "ring"), dir_->path, "whole3");
+  TrainOptions a = tiny(dir_->path, 3, "ring");
+  a.checkpoint_dir = (dir_->path / "split3").string();
+  a.log_path = (dir_->path / "split3.jsonl").string();
+  a.stop_after = 7;
+  train(a);
+  TrainOptions b = tiny(dir_->path, 3, "ring");
+  b.resume = true;
+  const Result split = run(b, dir_->path, "split3");
+  EXPECT_EQ(split.losses, whole.losses);
+  EXPECT_TRUE(split.weights == whole.weights);
+}
+
 TEST_F(DataParallel, TraceHasComputeAndCommLanesPerRank) {
   TrainOptions o = tiny(dir_->path, 2, "ring");
   o.steps = 3;
