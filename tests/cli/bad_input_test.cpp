@@ -70,5 +70,50 @@ TEST(BadInput, EvalOfMissingCheckpoint) {
                      "nothing");
 }
 
+// A checkpoint damaged in each way the loader checks: `plait eval` exits 2 with one
+// line naming the problem.
+class DamagedCheckpoint : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    write_file(d / "c.txt", small_corpus());
+    const Result r = run_plait("train --data " + (d / "c.txt") + kTiny + " --checkpoint-dir " +
+                               (d / "run"));
+    ASSERT_EQ(r.code, 0) << r.err;
+    model = d / "run/step-00000002/model.safetensors";
+    bytes = slurp(model);
+    ASSERT_GT(bytes.size(), 100u);
+  }
+  Result eval() {
+    return run_plait("eval --checkpoint " + (d / "run") + " --data " + (d / "c.txt"));
+  }
+  TempDir d;
+  std::string model, bytes;
+};
+
+TEST_F(DamagedCheckpoint, Truncated) {
+  write_file(model, bytes.substr(0, bytes.size() / 2));
+  expect_usage_error(eval(), "model.safetensors");
+}
+
+TEST_F(DamagedCheckpoint, HeaderLongerThanFile) {
+  std::string b = bytes;
+  b[6] = 0x10;  // header length now ~2^48 bytes
+  write_file(model, b);
+  expect_usage_error(eval(), "model.safetensors");
+}
+
+TEST_F(DamagedCheckpoint, ChecksumMismatch) {
+  std::string b = bytes;
+  b[b.size() - 1] ^= 0x40;  // one bit of the last weight
+  write_file(model, b);
+  expect_usage_error(eval(), "model.safetensors");
+}
+
+TEST_F(DamagedCheckpoint, ResumeIntoAnotherModelShape) {
+  const Result r = run_plait("train --data " + (d / "c.txt") + kTiny + " --dim 24 --resume " +
+                             "--steps 4 --checkpoint-dir " + (d / "run"));
+  EXPECT_EQ(r.code, 2) << r.err;
+}
+
 }  // namespace
 }  // namespace plait::test
