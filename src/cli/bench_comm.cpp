@@ -107,16 +107,23 @@ std::vector<std::size_t> parse_sizes(const std::string& text) {
   return out;
 }
 
+// "all" (every algorithm the backend has), one name, or a comma-separated list.
 std::vector<comm::Algorithm> parse_algos(const std::string& text, comm::Backend backend) {
-  if (text != "all") {
-    const comm::Algorithm a = comm::parse_algorithm(text);
+  std::vector<comm::Algorithm> out;
+  if (text == "all") {
+    for (comm::Algorithm a : comm::kAlgorithms)
+      if (a != comm::Algorithm::mpi || backend == comm::Backend::mpi) out.push_back(a);
+    return out;
+  }
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    const std::size_t comma = std::min(text.find(',', start), text.size());
+    const comm::Algorithm a = comm::parse_algorithm(text.substr(start, comma - start));
     if (a == comm::Algorithm::mpi && backend != comm::Backend::mpi)
       throw UsageError("--algo mpi needs --backend mpi (under mpirun)");
-    return {a};
+    out.push_back(a);
+    start = comma + 1;
   }
-  std::vector<comm::Algorithm> out;
-  for (comm::Algorithm a : comm::kAlgorithms)
-    if (a != comm::Algorithm::mpi || backend == comm::Backend::mpi) out.push_back(a);
   return out;
 }
 
@@ -347,7 +354,7 @@ Registrar reg("bench comm", [](Context& ctx) {
   CLI::App* cmd = ctx.bench.add_subcommand(
       "comm", "allreduce time, algbw and busbw per algorithm, against memcpy and the α-β model");
   cmd->add_option("--algo", f->algo,
-                  "ps, direct, ring, hierarchical, halving-doubling, mpi, or all (default ring)");
+                  "ps, direct, ring, hierarchical, halving-doubling, mpi; a list A,B; or all (default ring)");
   cmd->add_option("--workers", f->workers, "ranks (threads backend; default 2)");
   cmd->add_option("--backend", f->backend, "threads (default) or mpi (run under mpirun)");
   cmd->add_option("--ranks-per-node", f->ranks_per_node,

@@ -16,6 +16,7 @@ namespace plait::comm {
 namespace {
 
 std::atomic<bool> g_serialise{false};
+std::atomic<bool> g_oversubscribed{false};
 std::mutex g_mpi_mutex;
 
 // One thread that ends the job when an armed deadline passes.
@@ -85,6 +86,8 @@ WatchdogThread& watchdog() {
 
 }  // namespace
 
+bool mpi_oversubscribed() { return g_oversubscribed.load(std::memory_order_relaxed); }
+
 MpiLock::MpiLock() {
   if (g_serialise.load(std::memory_order_relaxed)) g_mpi_mutex.lock();
 }
@@ -129,24 +132,24 @@ std::vector<int> mpi_world_nodes(int ranks_per_node) {
   MpiLock lock;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   MPI_Comm_size(MPI_COMM_WORLD, &size);
-  std::vector<int> nodes(size);
-  if (ranks_per_node > 0) {
-    for (int r = 0; r < size; ++r) nodes[r] = r / ranks_per_node;
-    return nodes;
-  }
   MPI_Comm local;
   MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &local);
   int leader = rank;  // the lowest world rank on this machine names the node
   MPI_Allreduce(MPI_IN_PLACE, &leader, 1, MPI_INT, MPI_MIN, local);
+  int on_this_machine = 1;
+  MPI_Comm_size(local, &on_this_machine);
+  g_oversubscribed.store(on_this_machine > static_cast<int>(std::thread::hardware_concurrency()));
   MPI_Comm_free(&local);
-  std::vector<int> leaders(size);
+  std::vector<int> leaders(size), nodes(size);
   MPI_Allgather(&leader, 1, MPI_INT, leaders.data(), 1, MPI_INT, MPI_COMM_WORLD);
   std::vector<int> sorted = leaders;
   std::sort(sorted.begin(), sorted.end());
   sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
   for (int r = 0; r < size; ++r)
-    nodes[r] = static_cast<int>(std::lower_bound(sorted.begin(), sorted.end(), leaders[r]) -
-                                sorted.begin());
+    nodes[r] = ranks_per_node > 0 ? r / ranks_per_node
+                                  : static_cast<int>(std::lower_bound(sorted.begin(), sorted.end(),
+                                                                     leaders[r]) -
+                                                     sorted.begin());
   return nodes;
 }
 

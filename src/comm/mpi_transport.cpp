@@ -6,6 +6,7 @@
 #include <chrono>
 #include <climits>
 #include <cstdio>
+#include <cstdlib>
 
 #include "comm/reduce.h"
 #include "util/error.h"
@@ -15,20 +16,27 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Polls spin this long before they start yielding the core. Steps of a collective
-// wait less than this on a quiet machine; yielding earlier would hand the core to
-// any other runnable process for a whole time slice.
+// When this machine has more ranks than cores, polls spin this long and then yield
+// the core at every turn. Otherwise they spin, as OpenMPI's own waits do: yielding
+// would hand the core to any other runnable process for a whole time slice.
 constexpr auto kSpin = std::chrono::milliseconds(1);
 
+std::size_t seg_bytes() {
+  static std::size_t v = [] {
+    const char* e = std::getenv("PLAIT_MPI_SEGMENT");
+    return e ? std::strtoul(e, nullptr, 10) : MpiTransport::kSegmentBytes;
+  }();
+  return v;
+}
+
 std::size_t segments_of(std::size_t bytes) {
-  return std::max<std::size_t>(
-      1, (bytes + MpiTransport::kSegmentBytes - 1) / MpiTransport::kSegmentBytes);
+  return std::max<std::size_t>(1, (bytes + seg_bytes() - 1) / seg_bytes());
 }
 
 // Byte range of segment i of a message of `bytes`.
 std::pair<std::size_t, std::size_t> segment(std::size_t bytes, std::size_t i) {
-  const std::size_t lo = i * MpiTransport::kSegmentBytes;
-  return {lo, std::min(bytes, lo + MpiTransport::kSegmentBytes) - std::min(bytes, lo)};
+  const std::size_t lo = i * seg_bytes();
+  return {lo, std::min(bytes, lo + seg_bytes()) - std::min(bytes, lo)};
 }
 
 MPI_Datatype mpi_type(DType t) { return t == DType::f64 ? MPI_DOUBLE : MPI_FLOAT; }
@@ -185,7 +193,7 @@ void MpiTransport::poll(Done done, int peer, const OpLabel& op) {
                     timeout_s_, peer);
       throw TimeoutError(text);
     }
-    if (waited > kSpin) sched_yield();  // a long wait: let other threads have the core
+    if (mpi_oversubscribed() && waited > kSpin) sched_yield();  // share the core
   }
 }
 

@@ -8,7 +8,8 @@
 // next and reads scratch that is still in cache. Scratch is kept for reuse, so a
 // steady stream of collectives allocates nothing (no page faults per call).
 //
-// Waits poll MPI_Test (spinning, then yielding) until done or the timeout, which
+// Waits poll MPI_Test (spinning; yielding too when ranks outnumber cores) until done
+// or the timeout, which
 // throws TimeoutError naming the peer waited for. The process is then expected to
 // exit with an error, which makes mpirun stop the other ranks.
 //
@@ -88,6 +89,9 @@ void mpi_shutdown(bool finalize);
 // World rank -> node index: ranks / ranks_per_node when > 0, otherwise the machines
 // found by MPI_Comm_split_type(MPI_COMM_TYPE_SHARED), numbered by their lowest rank.
 std::vector<int> mpi_world_nodes(int ranks_per_node);
+
+// True when this machine runs more ranks than it has cores (set by mpi_world_nodes).
+bool mpi_oversubscribed();
 
 // Serialises MPI calls when MPI gave less than MPI_THREAD_MULTIPLE.
 class MpiLock {

@@ -14,7 +14,7 @@ namespace {
 using Clock = ThreadsWorld::Clock;
 
 // How long a wait spins before it sleeps, when every rank can have a core of its own.
-constexpr auto kSpin = std::chrono::microseconds(100);
+constexpr auto kSpin = std::chrono::milliseconds(1);
 
 inline void cpu_relax() {
 #if defined(__x86_64__) || defined(__i386__)
