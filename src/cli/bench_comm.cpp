@@ -5,7 +5,8 @@
 // OpenMPI's own MPI_Allreduce.
 //
 // Definitions (nccl-tests): time is the slowest rank's time for one allreduce (the
-// median over --reps, each started after a barrier); algbw = size / time; busbw =
+// median over --reps, each started after a barrier; with several algorithms they take
+// turns rep by rep); algbw = size / time; busbw =
 // algbw · 2(n-1)/n, the bandwidth a link must sustain. Each (size, algorithm) is first
 // run once on closed-form data and checked: a wrong sum is an error (exit 1).
 #include <algorithm>
@@ -197,17 +198,28 @@ void verify(comm::Group& g, comm::Allreduce& a, std::span<float> v, comm::Algori
                          std::to_string(v.size()) + " on rank " + std::to_string(g.rank()));
 }
 
-double time_allreduce(comm::Group& g, comm::Allreduce& a, std::span<float> v, const Setup& s) {
-  std::fill(v.begin(), v.end(), 0.0f);
-  for (int w = 0; w < s.warmup; ++w) a.run(v);
-  std::vector<double> t;
-  for (int r = 0; r < s.reps; ++r) {
-    comm::barrier(g);
-    const auto t0 = Clock::now();
-    a.run(v);
-    t.push_back(max_over_ranks(g, seconds_since(t0)));
-  }
-  return median(t);
+// One timed allreduce: the slowest rank's time, started after a barrier.
+double time_once(comm::Group& g, comm::Allreduce& a, std::span<float> v) {
+  comm::barrier(g);
+  const auto t0 = Clock::now();
+  a.run(v);
+  return max_over_ranks(g, seconds_since(t0));
+}
+
+// Median times of every algorithm at one size. The algorithms take turns rep by rep,
+// so that a change in the machine's load (it is shared) affects them alike.
+std::vector<double> time_algorithms(comm::Group& g,
+                                    std::vector<std::unique_ptr<comm::Allreduce>>& algos,
+                                    std::span<float> v, const Setup& s) {
+  std::fill(v.begin(), v.end(), 0.0f);  // sums of zeros stay zero
+  for (auto& a : algos)
+    for (int w = 0; w < s.warmup; ++w) a->run(v);
+  std::vector<std::vector<double>> t(algos.size());
+  for (int r = 0; r < s.reps; ++r)
+    for (std::size_t i = 0; i < algos.size(); ++i) t[i].push_back(time_once(g, *algos[i], v));
+  std::vector<double> medians;
+  for (auto& ti : t) medians.push_back(median(ti));
+  return medians;
 }
 
 std::optional<plan::SyncMethod> sync_method(comm::Algorithm a) {
@@ -249,12 +261,11 @@ void bench_rank(comm::Comm& c, const Setup& s, std::vector<Row>& rows) {
   for (std::size_t bytes : s.sizes) {
     const std::span<float> v(buf.data(), bytes / sizeof(float));
     const double memcpy_Bps = measure_memcpy(g, bytes, s.reps);
-    for (std::size_t i = 0; i < algos.size(); ++i) {
-      verify(g, *algos[i], v, s.algos[i]);
-      const double t = time_allreduce(g, *algos[i], v, s);
-      if (g.rank() == 0)
-        rows.push_back({bytes, s.algos[i], t, memcpy_Bps, predict(s, g.size(), s.algos[i], bytes)});
-    }
+    for (std::size_t i = 0; i < algos.size(); ++i) verify(g, *algos[i], v, s.algos[i]);
+    const std::vector<double> t = time_algorithms(g, algos, v, s);
+    for (std::size_t i = 0; i < algos.size() && g.rank() == 0; ++i)
+      rows.push_back(
+          {bytes, s.algos[i], t[i], memcpy_Bps, predict(s, g.size(), s.algos[i], bytes)});
   }
 }
 
@@ -353,8 +364,9 @@ Registrar reg("bench comm", [](Context& ctx) {
   auto f = std::make_shared<BenchCommFlags>();
   CLI::App* cmd = ctx.bench.add_subcommand(
       "comm", "allreduce time, algbw and busbw per algorithm, against memcpy and the α-β model");
-  cmd->add_option("--algo", f->algo,
-                  "ps, direct, ring, hierarchical, halving-doubling, mpi; a list A,B; or all (default ring)");
+  cmd->add_option(
+      "--algo", f->algo,
+      "ps, direct, ring, hierarchical, halving-doubling, mpi; a list A,B; or all (default ring)");
   cmd->add_option("--workers", f->workers, "ranks (threads backend; default 2)");
   cmd->add_option("--backend", f->backend, "threads (default) or mpi (run under mpirun)");
   cmd->add_option("--ranks-per-node", f->ranks_per_node,

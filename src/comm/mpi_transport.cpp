@@ -6,7 +6,6 @@
 #include <chrono>
 #include <climits>
 #include <cstdio>
-#include <cstdlib>
 
 #include "comm/reduce.h"
 #include "util/error.h"
@@ -21,22 +20,15 @@ using Clock = std::chrono::steady_clock;
 // would hand the core to any other runnable process for a whole time slice.
 constexpr auto kSpin = std::chrono::milliseconds(1);
 
-std::size_t seg_bytes() {
-  static std::size_t v = [] {
-    const char* e = std::getenv("PLAIT_MPI_SEGMENT");
-    return e ? std::strtoul(e, nullptr, 10) : MpiTransport::kSegmentBytes;
-  }();
-  return v;
-}
-
 std::size_t segments_of(std::size_t bytes) {
-  return std::max<std::size_t>(1, (bytes + seg_bytes() - 1) / seg_bytes());
+  return std::max<std::size_t>(
+      1, (bytes + MpiTransport::kSegmentBytes - 1) / MpiTransport::kSegmentBytes);
 }
 
 // Byte range of segment i of a message of `bytes`.
 std::pair<std::size_t, std::size_t> segment(std::size_t bytes, std::size_t i) {
-  const std::size_t lo = i * seg_bytes();
-  return {lo, std::min(bytes, lo + seg_bytes()) - std::min(bytes, lo)};
+  const std::size_t lo = i * MpiTransport::kSegmentBytes;
+  return {lo, std::min(bytes, lo + MpiTransport::kSegmentBytes) - std::min(bytes, lo)};
 }
 
 MPI_Datatype mpi_type(DType t) { return t == DType::f64 ? MPI_DOUBLE : MPI_FLOAT; }
