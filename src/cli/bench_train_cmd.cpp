@@ -33,6 +33,7 @@ struct BenchTrainArgs {
   double bucket_mb = 4.0;
   bool overlap = true;
   int ranks_per_node = 0;
+  std::string intra_link, inter_link;
 };
 
 double peak_rss_bytes() {
@@ -87,6 +88,10 @@ TrainOptions dp_options(const BenchTrainArgs& a, int workers) {
   o.bucket_mb = a.bucket_mb;
   o.overlap = a.overlap;
   o.ranks_per_node = workers > 1 ? a.ranks_per_node : 0;
+  if (workers > 1) {
+    o.intra_link = a.intra_link;
+    o.inter_link = a.inter_link;
+  }
   return o;
 }
 
@@ -196,6 +201,8 @@ void add_bench_train(Context& ctx) {
   cmd->add_flag("!--no-overlap", a->overlap, "reduce only after the backward pass");
   cmd->add_option("--ranks-per-node", a->ranks_per_node, "emulated nodes of N workers")
       ->capture_default_str();
+  cmd->add_option("--intra-link", a->intra_link, "emulated link inside a node, LAT:BW");
+  cmd->add_option("--inter-link", a->inter_link, "emulated link between nodes, LAT:BW");
   cmd->add_flag("--json", a->json, "machine-readable output");
   cmd->callback([&ctx, a] { ctx.rc = run_bench_train(*a); });
 }

@@ -72,6 +72,10 @@ void add_train(Context& ctx) {
       ->capture_default_str();
   cmd->add_option("--blas-threads", opt->blas_threads, "BLAS threads per worker (0: cores/workers)")
       ->capture_default_str();
+  cmd->add_option("--intra-link", opt->intra_link,
+                  "emulated link inside a node, LATENCY:BANDWIDTH (e.g. 1us:20GB/s)");
+  cmd->add_option("--inter-link", opt->inter_link,
+                  "emulated link between nodes, LATENCY:BANDWIDTH (e.g. 20us:1GB/s)");
   cmd->add_flag("!--no-progress", opt->progress, "no progress line");
   cmd->callback([&ctx, opt] {
     train(*opt);

@@ -9,6 +9,7 @@
 #include "comm/comm.h"
 #include "fault/hash.h"
 #include "util/error.h"
+#include "util/link.h"
 #include "parallel/grad_buckets.h"
 #include "parallel/train_bench.h"
 #include "util/rng.h"
@@ -34,6 +35,17 @@ SyncChoice choose_sync(const TrainOptions& opt) {
 }
 
 namespace {
+
+comm::ThreadsOptions threads_options(const TrainOptions& opt) {
+  comm::ThreadsOptions to;
+  to.world = opt.workers;
+  to.ranks_per_node = opt.ranks_per_node;
+  if (!opt.intra_link.empty()) to.intra = parse_link(opt.intra_link);
+  if (!opt.inter_link.empty()) to.inter = parse_link(opt.inter_link);
+  // Rank 0 evaluates and checkpoints while the others wait in the next allreduce.
+  to.timeout_s = 10 * comm::kDefaultTimeoutSeconds;
+  return to;
+}
 
 size_t bucket_floats(const TrainOptions& opt) {
   const double floats = opt.bucket_mb * 1024.0 * 1024.0 / sizeof(float);
@@ -81,13 +93,8 @@ TrainSummary run_rank(comm::Comm& c, const TrainOptions& opt, const RunData& dat
 TrainSummary train_data_parallel(const TrainOptions& opt, const RunData& data, RunOutput& out) {
   const SyncChoice choice = choose_sync(opt);
   out.message(choice.why);
-  comm::ThreadsOptions to;
-  to.world = opt.workers;
-  to.ranks_per_node = opt.ranks_per_node;
-  // Rank 0 evaluates and checkpoints while the others wait in the next allreduce.
-  to.timeout_s = 10 * comm::kDefaultTimeoutSeconds;
   TrainSummary summary;
-  comm::run_threads(to, [&](comm::Comm& c) {
+  comm::run_threads(threads_options(opt), [&](comm::Comm& c) {
     TrainSummary s = run_rank(c, opt, data, out, choice.algorithm);
     if (c.rank() == 0) summary = s;
   });
@@ -141,10 +148,7 @@ DataParallelBench bench_data_parallel(const TrainOptions& o, int warmup, int ste
   } else {
     const SyncChoice choice = choose_sync(opt);
     res.sync = comm::to_string(choice.algorithm);
-    comm::ThreadsOptions to;
-    to.world = opt.workers;
-    to.ranks_per_node = opt.ranks_per_node;
-    comm::run_threads(to, [&](comm::Comm& c) {
+    comm::run_threads(threads_options(opt), [&](comm::Comm& c) {
       const int rank = c.rank();
       const auto shares = balance::split_equal(opt.batch, c.size());
       const auto starts = balance::split_starts(shares);

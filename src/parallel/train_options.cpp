@@ -1,11 +1,13 @@
 #include "parallel/train_options.h"
 
 #include <algorithm>
+#include <utility>
 #include <thread>
 #include <nlohmann/json.hpp>
 
 #include "comm/collectives.h"
 #include "util/error.h"
+#include "util/link.h"
 
 namespace plait {
 namespace {
@@ -55,6 +57,15 @@ void TrainOptions::validate() const {
   if (ranks_per_node > 0 && workers % ranks_per_node != 0)
     throw UsageError("--ranks-per-node " + std::to_string(ranks_per_node) +
                      " does not divide --workers " + std::to_string(workers));
+  for (const auto& [text, flag] : {std::pair{&intra_link, "--intra-link"},
+                                    std::pair{&inter_link, "--inter-link"}}) {
+    if (text->empty()) continue;
+    try {
+      parse_link(*text);
+    } catch (const UsageError& e) {
+      throw UsageError(std::string(flag) + ": " + e.what());
+    }
+  }
   if (!sync.empty()) {
     comm::Algorithm a;
     try {

@@ -142,6 +142,16 @@ TEST_F(DataParallel, ChosenSyncWithoutOverlapAndEmptySharesMatch) {
                "batch 3 on 4 workers");
 }
 
+TEST_F(DataParallel, EmulatedSlowLinksChangeTimingNotResults) {
+  TrainOptions o = tiny(dir_->path, 4, "");  // 2 nodes of 2: hierarchical chosen
+  o.ranks_per_node = 2;
+  o.inter_link = "10us:2GB/s";
+  o.intra_link = "1us:20GB/s";
+  expect_close(run(o, dir_->path, "emulated"), *baseline_, "emulated links");
+  o.inter_link = "fast";
+  EXPECT_THROW(o.validate(), UsageError);
+}
+
 TEST_F(DataParallel, ResumeIntoAnotherWorkerCount) {
   TrainOptions a = tiny(dir_->path, 2, "ring");
   a.checkpoint_dir = (dir_->path / "resumed").string();
