@@ -367,10 +367,12 @@ Registrar reg("bench comm", [](Context& ctx) {
   cmd->add_option(
       "--algo", f->algo,
       "ps, direct, ring, hierarchical, halving-doubling, mpi; a list A,B; or all (default ring)");
-  cmd->add_option("--workers", f->workers, "ranks (threads backend; default 2)");
+  cmd->add_option("--workers", f->workers, "ranks (threads backend; default 2)")
+      ->check(CLI::PositiveNumber);
   cmd->add_option("--backend", f->backend, "threads (default) or mpi (run under mpirun)");
   cmd->add_option("--ranks-per-node", f->ranks_per_node,
-                  "consecutive ranks per node (default: one node; mpi: the machines)");
+                  "consecutive ranks per node (default: one node; mpi: the machines)")
+      ->check(CLI::NonNegativeNumber);
   cmd->add_option("--link-intra", f->link_intra,
                   "emulated link within a node, LATENCY:BANDWIDTH (e.g. 2us:10GB/s)");
   cmd->add_option("--link-inter", f->link_inter,
