@@ -122,6 +122,8 @@ class LoadedCheckpoint {
 
   const std::vector<CheckpointFile>& files() const { return files_; }
   const std::map<std::string, TensorEntry>& tensors() const { return tensors_; }
+  // Every tensor's name in storage order (the writer's order: model, then m., then v.).
+  const std::vector<std::string>& names() const { return order_; }
   bool contains(const std::string& name) const { return tensors_.count(name) > 0; }
   // Full shape; UsageError naming the tensor and the checkpoint when missing.
   const std::vector<int64_t>& shape(const std::string& name) const;
@@ -149,6 +151,7 @@ class LoadedCheckpoint {
   std::vector<CheckpointFile> files_;
   std::vector<std::unique_ptr<safetensors::Reader>> readers_;  // one per file
   std::map<std::string, TensorEntry> tensors_;
+  std::vector<std::string> order_;
 };
 
 // Opens and verifies the checkpoint `path` names (latest_checkpoint rules apply, so a

@@ -181,7 +181,12 @@ void LoadedCheckpoint::index_file(size_t i) {
         fbad("__metadata__ '" + k + "' is " + (it == md.end() ? "missing" : it->second) +
              ", manifest.json's config says " + want);
     }
-  for (const auto& t : r.tensors()) {
+  std::vector<const safetensors::TensorInfo*> by_offset;  // the writer's order
+  for (const auto& t : r.tensors()) by_offset.push_back(&t);
+  std::stable_sort(by_offset.begin(), by_offset.end(),
+                   [](auto* a, auto* b) { return a->begin < b->begin; });
+  for (const safetensors::TensorInfo* tp : by_offset) {
+    const safetensors::TensorInfo& t = *tp;
     const std::string where = "tensor '" + t.name + "'";
     if (t.dtype != safetensors::DType::F32)
       fbad(where + " is " + safetensors::dtype_name(t.dtype) + "; checkpoints hold F32 only");
@@ -198,7 +203,7 @@ void LoadedCheckpoint::index_file(size_t i) {
     }
     auto [it, fresh] = tensors_.try_emplace(t.name);
     TensorEntry& en = it->second;
-    if (fresh) en.name = t.name, en.role = files_[i].role, en.shape = full;
+    if (fresh) en.name = t.name, en.role = files_[i].role, en.shape = full, order_.push_back(t.name);
     else if (en.shape != full)
       fbad(where + " has full shape " + safetensors::shape_str(full) + ", another file says " +
            safetensors::shape_str(en.shape));
