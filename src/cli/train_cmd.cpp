@@ -72,6 +72,10 @@ void add_train(Context& ctx) {
       ->capture_default_str();
   cmd->add_option("--blas-threads", opt->blas_threads, "BLAS threads per worker (0: cores/workers)")
       ->capture_default_str();
+  cmd->add_option("--speeds", opt->speeds,
+                  "relative worker speeds, one per worker: shares of the batch proportional "
+                  "to them (default: equal)")
+      ->delimiter(',');
   cmd->add_option("--intra-link", opt->intra_link,
                   "emulated link inside a node, LATENCY:BANDWIDTH (e.g. 1us:20GB/s)");
   cmd->add_option("--inter-link", opt->inter_link,

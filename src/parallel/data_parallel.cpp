@@ -47,6 +47,12 @@ comm::ThreadsOptions threads_options(const TrainOptions& opt) {
   return to;
 }
 
+// Sequences per worker: equal, or proportional to --speeds.
+std::vector<int64_t> shares_of(const TrainOptions& opt) {
+  return opt.speeds.empty() ? balance::split_equal(opt.batch, opt.workers)
+                            : balance::split_proportional(opt.batch, opt.speeds);
+}
+
 size_t bucket_floats(const TrainOptions& opt) {
   const double floats = opt.bucket_mb * 1024.0 * 1024.0 / sizeof(float);
   return static_cast<size_t>(std::max(1.0, floats));
@@ -71,7 +77,7 @@ void check_replicas_equal(comm::Group& world, const GPT& model) {
 TrainSummary run_rank(comm::Comm& c, const TrainOptions& opt, const RunData& data,
                       RunOutput& out, comm::Algorithm algorithm) {
   const int rank = c.rank();
-  const auto shares = balance::split_equal(opt.batch, c.size());
+  const auto shares = shares_of(opt);
   const auto starts = balance::split_starts(shares);
   Replica r(opt, data, rank, starts[rank], shares[rank]);
   r.trace = &out.trace();
@@ -150,7 +156,7 @@ DataParallelBench bench_data_parallel(const TrainOptions& o, int warmup, int ste
     res.sync = comm::to_string(choice.algorithm);
     comm::run_threads(threads_options(opt), [&](comm::Comm& c) {
       const int rank = c.rank();
-      const auto shares = balance::split_equal(opt.batch, c.size());
+      const auto shares = shares_of(opt);
       const auto starts = balance::split_starts(shares);
       Replica r(opt, data, rank, starts[rank], shares[rank]);
       r.start();

@@ -5,6 +5,7 @@
 #include <thread>
 #include <nlohmann/json.hpp>
 
+#include "balance/split.h"
 #include "comm/collectives.h"
 #include "util/error.h"
 #include "util/link.h"
@@ -57,6 +58,16 @@ void TrainOptions::validate() const {
   if (ranks_per_node > 0 && workers % ranks_per_node != 0)
     throw UsageError("--ranks-per-node " + std::to_string(ranks_per_node) +
                      " does not divide --workers " + std::to_string(workers));
+  if (!speeds.empty() && static_cast<int>(speeds.size()) != workers)
+    throw UsageError("--speeds gives " + std::to_string(speeds.size()) + " speeds for " +
+                     std::to_string(workers) + " workers (one per worker)");
+  if (!speeds.empty()) {
+    try {
+      balance::split_proportional(batch, speeds);
+    } catch (const UsageError& e) {
+      throw UsageError(std::string("--speeds: ") + e.what());
+    }
+  }
   for (const auto& [text, flag] : {std::pair{&intra_link, "--intra-link"},
                                     std::pair{&inter_link, "--inter-link"}}) {
     if (text->empty()) continue;

@@ -47,6 +47,7 @@ struct TrainOptions {
   double bucket_mb = 4.0;         // gradient bucket size in MiB
   bool overlap = true;            // reduce buckets during the backward pass
   int ranks_per_node = 0;         // emulated nodes of N consecutive workers (0: one node)
+  std::vector<double> speeds;     // relative worker speeds: proportional shares ("": equal)
   std::string intra_link;         // emulated link inside a node, "LAT:BW" ("": real speed)
   std::string inter_link;         // emulated link between nodes, "LAT:BW" ("": real speed)
 

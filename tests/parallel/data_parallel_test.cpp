@@ -152,6 +152,16 @@ TEST_F(DataParallel, EmulatedSlowLinksChangeTimingNotResults) {
   EXPECT_THROW(o.validate(), UsageError);
 }
 
+TEST_F(DataParallel, ProportionalSharesMatchOneWorker) {
+  TrainOptions o = tiny(dir_->path, 3, "ring");
+  o.speeds = {1, 2, 3};  // 2, 4 and 6 of the 12 sequences
+  expect_close(run(o, dir_->path, "speeds"), *baseline_, "proportional shares");
+  o.speeds = {1, 2};
+  EXPECT_THROW(o.validate(), UsageError);
+  o.speeds = {1, -1, 2};
+  EXPECT_THROW(o.validate(), UsageError);
+}
+
 TEST_F(DataParallel, ResumeIntoAnotherWorkerCount) {
   TrainOptions a = tiny(dir_->path, 2, "ring");
   a.checkpoint_dir = (dir_->path / "resumed").string();
