@@ -1,6 +1,7 @@
 // plait inspect PATH [--json]: what a checkpoint holds, after verifying it.
 // PATH is a run directory (its latest checkpoint), a checkpoint directory, or a single
 // .safetensors file (its metadata, tensors and XXH64; nothing to verify against).
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -86,8 +87,10 @@ void print_checkpoint(const json& j) {
 
 json file_json(const std::string& path) {
   st::Reader r(path);
+  std::vector<st::TensorInfo> ts = r.tensors();  // in storage order
+  std::stable_sort(ts.begin(), ts.end(), [](const auto& a, const auto& b) { return a.begin < b.begin; });
   json tensors = json::array();
-  for (const auto& t : r.tensors())
+  for (const auto& t : ts)
     tensors.push_back({{"name", t.name}, {"dtype", st::dtype_name(t.dtype)}, {"shape", t.shape},
                        {"data_offsets", {t.begin, t.end}}});
   return {{"file", path}, {"bytes", r.file_size()}, {"xxh64", hex64(xxh64_file(path))},
