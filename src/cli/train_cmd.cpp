@@ -60,8 +60,11 @@ void add_train(Context& ctx) {
   cmd->add_option("--trace", opt->trace_path, "timeline as Chrome trace JSON (Perfetto)");
   cmd->add_option("--workers", opt->workers, "in-process workers (data parallel)")
       ->capture_default_str();
+  cmd->add_option("--backend", opt->backend,
+                  "threads (--workers in this process) or mpi (one rank per mpirun process)")
+      ->capture_default_str();
   cmd->add_option("--sync", opt->sync,
-                  "gradient allreduce: ring, direct, hierarchical, ps, halving-doubling "
+                  "gradient allreduce: ring, direct, hierarchical, ps, halving-doubling, mpi "
                   "(default: chosen by world size, the log says why)");
   cmd->add_option("--bucket-mb", opt->bucket_mb, "gradient bucket size in MiB")
       ->capture_default_str();

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <thread>
 #include <cstdio>
 #include <vector>
 
@@ -12,18 +13,18 @@
 #include "util/link.h"
 #include "parallel/grad_buckets.h"
 #include "parallel/train_bench.h"
+#include "tensor/blas.h"
 #include "util/rng.h"
 
 namespace plait {
 
-SyncChoice choose_sync(const TrainOptions& opt) {
+SyncChoice choose_sync(const TrainOptions& opt, int n, int nodes) {
   if (!opt.sync.empty())
     return {comm::parse_algorithm(opt.sync), "sync " + opt.sync + " (--sync)"};
-  const int n = opt.workers;
-  const int per_node = opt.ranks_per_node > 0 ? opt.ranks_per_node : n;
-  if (per_node < n && per_node > 1)
+  const int per_node = n / std::max(1, nodes);
+  if (nodes > 1 && per_node > 1)
     return {comm::Algorithm::hierarchical,
-            "sync hierarchical: " + std::to_string(n / per_node) + " nodes of " +
+            "sync hierarchical: " + std::to_string(nodes) + " nodes of " +
                 std::to_string(per_node) + " workers, so reduce inside nodes first and "
                 "cross the slow links once per node"};
   if (n == 2)
@@ -32,6 +33,11 @@ SyncChoice choose_sync(const TrainOptions& opt) {
   return {comm::Algorithm::ring,
           "sync ring: " + std::to_string(n) + " workers, bandwidth-optimal (each sends "
           "2(N-1)/N of the gradients) whatever N"};
+}
+
+SyncChoice choose_sync(const TrainOptions& opt) {
+  const int nodes = opt.ranks_per_node > 0 ? opt.workers / opt.ranks_per_node : 1;
+  return choose_sync(opt, opt.workers, nodes);
 }
 
 namespace {
@@ -103,6 +109,46 @@ TrainSummary train_data_parallel(const TrainOptions& opt, const RunData& data, R
   comm::run_threads(threads_options(opt), [&](comm::Comm& c) {
     TrainSummary s = run_rank(c, opt, data, out, choice.algorithm);
     if (c.rank() == 0) summary = s;
+  });
+  return summary;
+}
+
+namespace {
+
+// This rank's options under MPI: the world size is mpirun's; only rank 0 shows
+// progress and writes the metrics log; every rank writes its own trace file.
+TrainOptions rank_options(const TrainOptions& opt, comm::Comm& c) {
+  TrainOptions local = opt;
+  local.workers = c.size();
+  if (!local.speeds.empty() && static_cast<int>(local.speeds.size()) != c.size())
+    throw UsageError("--speeds gives " + std::to_string(local.speeds.size()) +
+                     " speeds but mpirun started " + std::to_string(c.size()) + " ranks");
+  if (c.rank() != 0) {
+    local.progress = false;
+    local.log_path.clear();
+  }
+  if (!local.trace_path.empty()) local.trace_path = obs::rank_trace_path(opt.trace_path, c.rank());
+  return local;
+}
+
+}  // namespace
+
+TrainSummary train_mpi(const TrainOptions& opt) {
+  comm::MpiOptions mo;
+  mo.ranks_per_node = opt.ranks_per_node;
+  mo.timeout_s = 10 * comm::kDefaultTimeoutSeconds;
+  TrainSummary summary;
+  comm::run_mpi(mo, [&](comm::Comm& c) {
+    const TrainOptions local = rank_options(opt, c);
+    const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    set_blas_threads(local.blas_threads > 0 ? local.blas_threads
+                                            : std::max(1, cores / c.world().local_size()));
+    const RunData data(local);
+    RunOutput out(local);
+    const SyncChoice choice = choose_sync(local, c.size(), c.world().node_count());
+    if (c.rank() == 0) out.message(choice.why + " (MPI, " + std::to_string(c.size()) + " ranks)");
+    summary = run_rank(c, local, data, out, choice.algorithm);
+    out.end(summary);  // ranks other than 0: only their trace file
   });
   return summary;
 }

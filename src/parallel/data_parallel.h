@@ -19,12 +19,20 @@ struct SyncChoice {
   std::string why;  // one line for the log
 };
 
-// --sync if given, otherwise a choice by world size and nodes.
+// --sync if given, otherwise a choice by world size and nodes (`world` ranks on
+// `nodes` nodes of equal size). The one-argument form: the threads layout of opt.
+SyncChoice choose_sync(const TrainOptions& opt, int world, int nodes);
 SyncChoice choose_sync(const TrainOptions& opt);
 
 // The whole run on opt.workers threads; `out` is rank 0's output (its Trace is
 // shared by every rank: pid = rank, lanes compute and communication).
 TrainSummary train_data_parallel(const TrainOptions& opt, const RunData& data, RunOutput& out);
+
+// The run as this process's rank of an MPI job (`mpirun -np N plait train --backend
+// mpi`): one replica per process; rank 0 logs, evaluates and checkpoints (resume
+// needs the checkpoint directory on a file system every rank sees); with --trace each
+// rank writes obs::rank_trace_path(path, rank).
+TrainSummary train_mpi(const TrainOptions& opt);
 
 // The measurement behind `plait bench train --workers N`: `steps` timed training
 // steps (after `warmup`) of opt's model on random bytes, on opt.workers workers

@@ -55,15 +55,24 @@ void TrainOptions::validate() const {
   if (!(bucket_mb > 0))
     throw UsageError("--bucket-mb must be positive, got " + std::to_string(bucket_mb));
   require_non_negative(ranks_per_node, "--ranks-per-node");
-  if (ranks_per_node > 0 && workers % ranks_per_node != 0)
+  comm::Backend be;
+  try {
+    be = comm::parse_backend(backend);
+  } catch (const UsageError& e) {
+    throw UsageError(std::string("--backend: ") + e.what());
+  }
+  // Under MPI the world size is mpirun's -np: the node layout (comm) and the speed
+  // count (data_parallel.cpp) are checked at start.
+  if (be == comm::Backend::threads && ranks_per_node > 0 && workers % ranks_per_node != 0)
     throw UsageError("--ranks-per-node " + std::to_string(ranks_per_node) +
                      " does not divide --workers " + std::to_string(workers));
-  if (!speeds.empty() && static_cast<int>(speeds.size()) != workers)
+  if (be == comm::Backend::threads && !speeds.empty() &&
+      static_cast<int>(speeds.size()) != workers)
     throw UsageError("--speeds gives " + std::to_string(speeds.size()) + " speeds for " +
                      std::to_string(workers) + " workers (one per worker)");
   if (!speeds.empty()) {
     try {
-      balance::split_proportional(batch, speeds);
+      (void)balance::split_proportional(batch, speeds);
     } catch (const UsageError& e) {
       throw UsageError(std::string("--speeds: ") + e.what());
     }
@@ -84,9 +93,9 @@ void TrainOptions::validate() const {
     } catch (const UsageError& e) {
       throw UsageError(std::string("--sync: ") + e.what());
     }
-    if (a == comm::Algorithm::mpi)
-      throw UsageError("--sync mpi needs the MPI backend; with in-process workers use ring, "
-                       "direct, hierarchical, ps or halving-doubling");
+    if (a == comm::Algorithm::mpi && be != comm::Backend::mpi)
+      throw UsageError("--sync mpi needs --backend mpi (under mpirun); with in-process workers "
+                       "use ring, direct, hierarchical, ps or halving-doubling");
   }
   if (resume && checkpoint_dir.empty())
     throw UsageError("--resume needs --checkpoint-dir (where to find the latest checkpoint)");

@@ -40,7 +40,8 @@ struct TrainOptions {
   int64_t stop_after = 0;         // end this invocation after N steps (0 = run to the end)
 
   // layout
-  int workers = 1;                // in-process worker threads
+  int workers = 1;                // in-process worker threads (threads backend)
+  std::string backend = "threads";  // "threads" | "mpi" (one rank per mpirun process)
   int blas_threads = 0;           // BLAS threads per worker (0: cores / workers)
   // data parallelism (docs/DATA_PARALLEL.md); ignored with one worker
   std::string sync;               // allreduce algorithm (comm::parse_algorithm); "": by size

@@ -11,6 +11,7 @@ namespace plait {
 // run repeats the uninterrupted one bit for bit); more run data parallel on threads.
 TrainSummary train(const TrainOptions& opt) {
   opt.validate();
+  if (opt.backend == "mpi") return train_mpi(opt);
   set_blas_threads(opt.effective_blas_threads());
   const RunData data(opt);
   RunOutput out(opt);

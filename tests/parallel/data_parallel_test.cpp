@@ -267,7 +267,12 @@ TEST(DataParallelOptions, BadSyncNamesTheFlag) {
     EXPECT_NE(std::string(e.what()).find("--sync"), std::string::npos) << e.what();
   }
   o.sync = "mpi";
+  EXPECT_THROW(o.validate(), UsageError);  // needs --backend mpi
+  o.backend = "mpi";
+  EXPECT_NO_THROW(o.validate());
+  o.backend = "pigeons";
   EXPECT_THROW(o.validate(), UsageError);
+  o.backend = "threads";
   o.sync = "ring";
   o.bucket_mb = 0;
   EXPECT_THROW(o.validate(), UsageError);

@@ -1,0 +1,19 @@
+# Data parallelism under mpirun (included by the top-level CMakeLists.txt with
+# name=parallel, dir=tests/parallel): `plait train --backend mpi` must give the
+# threads backend's weights bit for bit (mpi_matches_threads.sh), for ring on 2 and
+# 3 ranks and hierarchical on 4 (2 emulated nodes of 2). Not under ThreadSanitizer
+# (OpenMPI is not instrumented; see tests/comm/extra.cmake).
+if(CMAKE_CXX_FLAGS MATCHES "sanitize=thread")
+  return()
+endif()
+add_dependencies(test_parallel plait)
+foreach(cfg "2;ring;0" "3;ring;0" "4;hierarchical;2")
+  list(GET cfg 0 np)
+  list(GET cfg 1 sync)
+  list(GET cfg 2 rpn)
+  add_test(NAME parallel_mpi_matches_threads_np${np}_${sync}
+           COMMAND sh ${dir}/mpi_matches_threads.sh ${MPIEXEC_EXECUTABLE} $<TARGET_FILE:plait>
+                   ${PROJECT_SOURCE_DIR}/docs/ARCHITECTURE.md ${np} ${sync} ${rpn})
+  set_tests_properties(parallel_mpi_matches_threads_np${np}_${sync} PROPERTIES TIMEOUT 300
+    ENVIRONMENT ASAN_OPTIONS=detect_leaks=0)
+endforeach()
