@@ -218,9 +218,12 @@ void ThreadsTransport::wait(Request& r, const OpLabel& op) {
 
 void ThreadsTransport::wait_send(Send& s, const OpLabel& op) {
   Message& m = *s.msg;
-  block([&] { return m.state.load(std::memory_order_acquire) >= Message::delivered; }, m.dst, op);
+  block([&] { return m.state.load(std::memory_order_acquire) >= Message::consumed; }, m.dst, op);
   s.done = true;
   if (m.state.load() == Message::refused) fail(op, who(m.dst) + " gave up the receive");
+  // Emulation: the send is over when its last byte has left this rank's port.
+  if (world_->links().enabled() && Clock::now() < m.sent)
+    block([&] { return Clock::now() >= m.sent; }, m.dst, op, &m.sent);
 }
 
 void ThreadsTransport::wait_recv(Recv& r, const OpLabel& op) {
@@ -236,9 +239,8 @@ void ThreadsTransport::wait_recv(Recv& r, const OpLabel& op) {
   if (!msg->state.compare_exchange_strong(expected, Message::reading))
     fail(op, who(msg->src) + " withdrew its message");
   take(r, *msg);
-  msg->state.store(Message::consumed, std::memory_order_release);
+  release_sender(*msg, Message::consumed);  // the sender's buffer is free again
   if (world_->links().enabled()) emulate_arrival(r, *msg, op);
-  release_sender(*msg, Message::delivered);
 }
 
 void ThreadsTransport::take(Recv& r, Message& msg) {

@@ -6,14 +6,15 @@
 // memory into its destination and then releases the sender. A message therefore costs
 // one pass over the data, done by the receiver, and a send completes when the
 // receiver has taken it (synchronous mode: wait for receives before sends, as the
-// collectives do).
+// collectives do). With emulated links the send completes when its last byte has
+// left the sender's port, the receive when it has arrived (emulated_links.h).
 //
 // Matching: each rank's mailbox holds sends that arrived before their receive was
 // posted (unexpected, in arrival order) and receives posted before their send (in
 // posting order); a message matches the first entry with the same (source, context,
 // tag), so messages between one pair with one tag never overtake.
 //
-// Message states: posted -> reading -> consumed -> delivered. A sender that gives up
+// Message states: posted -> reading -> consumed. A sender that gives up
 // moves posted -> withdrawn (the receiver then fails instead of reading freed memory,
 // and a sender whose message is being read waits until the read is over); a receiver
 // that gives up moves it posted -> refused (the sender then fails).
@@ -48,7 +49,7 @@ struct ThreadsConfig {
 
 // A posted send: the envelope and a view of the sender's bytes.
 struct Message {
-  enum State : int { posted, reading, consumed, delivered, withdrawn, refused };
+  enum State : int { posted, reading, consumed, withdrawn, refused };
   int src = 0, dst = 0;  // world ranks
   std::uint64_t ctx = 0, tag = 0;
   const std::byte* data = nullptr;
