@@ -171,6 +171,9 @@ stdfs::path save_checkpoint(const stdfs::path& run_dir, const CheckpointData& da
   if (w.world < 1 || w.rank < 0 || w.rank >= w.world || (w.world > 1 && !w.barrier))
     throw std::invalid_argument("save_checkpoint: bad rank/world/barrier");
   if (data.step < 0) throw std::invalid_argument("save_checkpoint: negative step");
+  std::error_code ec;
+  if (stdfs::exists(run_dir, ec) && !stdfs::is_directory(run_dir, ec))
+    throw UsageError("'" + run_dir.string() + "': not a directory, cannot hold checkpoints");
   auto sync = [&] { if (w.world > 1) w.barrier(); };
   const std::string name = ckpt::step_dir_name(data.step);
   const stdfs::path tmp = run_dir / (ckpt::kTmpPrefix + name);

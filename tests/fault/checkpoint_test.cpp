@@ -144,6 +144,12 @@ TEST(Checkpoint, UncommittedTempDirIsIgnoredAndCleaned) {
   EXPECT_EQ(load_checkpoint(run.path()).step(), 2);
 }
 
+TEST(Checkpoint, RunDirThatIsAFileIsAUsageError) {
+  TempDir run;
+  write_bytes(run / "f", "x");
+  expect_usage_error([&] { save_checkpoint(run / "f", State(1).data(1), 0); }, {"not a directory"});
+}
+
 TEST(Checkpoint, NoOptimizerStateIsFine) {
   TempDir run;
   State s(1);
