@@ -82,8 +82,10 @@ struct MpiTransport::Send : RequestState {
 };
 
 struct MpiTransport::Recv : RequestState {
-  std::vector<MPI_Request> reqs;  // one per segment
+  std::vector<MPI_Request> reqs;  // one per segment; posted ones are not MPI_REQUEST_NULL
   int peer = 0;
+  int tag = 0;
+  MPI_Comm comm = MPI_COMM_NULL;
   Bytes dst;
   Arrive how = Arrive::copy;
   DType dtype = DType::f32;
@@ -152,21 +154,24 @@ Request MpiTransport::irecv(int peer, std::uint64_t tag, Bytes dst, Arrive how, 
   r->how = how;
   r->dtype = dtype;
   r->pool = &pool_;
-  std::byte* into = dst.data();
-  if (how == Arrive::sum) {
-    r->scratch = pool_.take(dst.size());
-    into = r->scratch->data();
-  }
+  r->tag = mpi_tag(tag);
+  r->comm = comm_;
   const std::size_t n = segments_of(dst.size());
   r->reqs.assign(n, MPI_REQUEST_NULL);
-  MpiLock lock;
-  for (std::size_t i = 0; i < n; ++i) {
-    auto [lo, len] = segment(dst.size(), i);
-    check(MPI_Irecv(into + lo, static_cast<int>(len), MPI_BYTE, peer, mpi_tag(tag), comm_,
-                    &r->reqs[i]),
-          "MPI_Irecv");
-  }
+  if (how == Arrive::sum)
+    r->scratch = pool_.take(std::min(n, kWindow) * std::min(dst.size(), kSegmentBytes));
+  for (std::size_t i = 0; i < n && (how == Arrive::copy || i < kWindow); ++i) post_segment(*r, i);
   return Request(std::move(r));
+}
+
+// A copying receive lands in place; a summing one in scratch slot i % kWindow.
+void MpiTransport::post_segment(Recv& r, std::size_t i) {
+  auto [lo, len] = segment(r.dst.size(), i);
+  std::byte* into =
+      r.how == Arrive::copy ? r.dst.data() + lo : r.scratch->data() + (i % kWindow) * kSegmentBytes;
+  MpiLock lock;
+  check(MPI_Irecv(into, static_cast<int>(len), MPI_BYTE, r.peer, r.tag, r.comm, &r.reqs[i]),
+        "MPI_Irecv");
 }
 
 template <class Done>
@@ -227,7 +232,9 @@ void MpiTransport::wait_recv(Recv& r, const OpLabel& op) {
                          name_ + "': rank " + std::to_string(r.peer) + " sent " +
                          std::to_string(got) + " bytes where " + std::to_string(len) +
                          " were expected");
-    if (r.how == Arrive::sum) reduce_sum(r.dtype, r.dst.data() + lo, r.scratch->data() + lo, len);
+    if (r.how == Arrive::copy) continue;
+    reduce_sum(r.dtype, r.dst.data() + lo, r.scratch->data() + (i % kWindow) * kSegmentBytes, len);
+    if (i + kWindow < r.reqs.size()) post_segment(r, i + kWindow);  // reuse the slot
   }
 }
 
