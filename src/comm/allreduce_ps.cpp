@@ -5,7 +5,11 @@
 // servers.
 //   push (step 0): each worker sends shard j to s_j; server s_j adds the shards of all
 //     other ranks into its own copy, in the fixed order s_j+1, s_j+2, ..., s_j-1;
-//   pull (step 1): server s_j sends the sum to every other rank, which copies it.
+//   pull (step 1): server s_j sends the sum to every other rank, in the same order,
+//     and each rank copies it.
+// A rank visits its servers in the order they reach it (rank r is (r - s) mod p -th
+// at server s), so with several servers no server waits on a shard queued behind
+// others at its sender.
 // K = 1 is the classic parameter server; K = p moves the same bytes as the direct
 // allreduce.
 //
@@ -22,9 +26,16 @@ namespace {
 class AllreducePs final : public Allreduce {
  public:
   AllreducePs(Group& g, int servers) : group_(g) {
-    const int p = g.size();
+    const int p = g.size(), me = g.rank();
     const int k = std::clamp(servers, 1, p);
     for (int j = 0; j < k; ++j) server_.push_back(j * p / k);
+    // Server s takes rank r's shard (r - s) mod p -th, and sends r the sum in the same
+    // position: this rank visits its servers in that order, so no server waits for a
+    // shard queued behind others at its sender.
+    for (int j = 0; j < k; ++j) order_.push_back(j);
+    std::stable_sort(order_.begin(), order_.end(), [&](int a, int b) {
+      return (me - server_[a] + p) % p < (me - server_[b] + p) % p;
+    });
   }
 
   void run(Bytes data, DType dtype) override {
@@ -44,7 +55,7 @@ class AllreducePs final : public Allreduce {
 
   void push(Primitives& p, const Chunks& shards) const {
     const int n = p.size(), me = p.rank(), mine = served(me);
-    for (int j = 0; j < shards.size(); ++j)
+    for (int j : order_)
       if (j != mine) p.send(server_[j], 0, shards[j]);
     if (mine >= 0)
       for (int k = 1; k < n; ++k) p.recv_reduce((me + k) % n, 0, shards[mine]);
@@ -55,13 +66,14 @@ class AllreducePs final : public Allreduce {
     const int n = p.size(), me = p.rank(), mine = served(me);
     if (mine >= 0)
       for (int k = 1; k < n; ++k) p.send((me + k) % n, 1, shards[mine]);
-    for (int j = 0; j < shards.size(); ++j)
+    for (int j : order_)
       if (j != mine) p.recv_copy(server_[j], 1, shards[j]);
     p.wait();
   }
 
   Group group_;
   std::vector<int> server_;  // server_[j]: the rank that serves shard j
+  std::vector<int> order_;   // shard indices in the order this rank visits their servers
 };
 
 }  // namespace
