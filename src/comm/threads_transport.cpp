@@ -317,6 +317,8 @@ std::string ThreadsTransport::missing_text(const WaitBoard::Verdict& v) const {
 }
 
 void ThreadsTransport::fail(const OpLabel& op, const std::string& what) {
+  // A peer that withdrew because the run was aborted: report the cause, not the echo.
+  if (world_->aborted()) world_->throw_aborted(world_rank());
   std::string msg = std::string(op.name) + " #" + std::to_string(op.seq) + " in group '" + name_ +
                     "' (rank " + std::to_string(me_) + " of " + std::to_string(size()) +
                     "): " + what;
