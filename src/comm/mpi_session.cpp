@@ -66,7 +66,8 @@ class WatchdogThread {
         std::fflush(stderr);
         MPI_Abort(MPI_COMM_WORLD, 1);
       } else {
-        cv_.wait_until(lock, first->second.deadline);
+        const Clock::time_point until = first->second.deadline;  // disarm() may erase it
+        cv_.wait_until(lock, until);
       }
     }
   }
