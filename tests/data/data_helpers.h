@@ -1,5 +1,6 @@
 // Temporary files for the data tests.
 #pragma once
+#include "../common/expect_usage_error.h"
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -36,21 +37,6 @@ class TempDir {
   std::filesystem::path path_;
 };
 
-// Runs fn, expects a UsageError whose message is one line containing every
-// fragment, and returns the message.
-template <class Fn>
-std::string expect_usage_error(Fn fn, const std::vector<std::string>& fragments) {
-  try {
-    fn();
-  } catch (const plait::UsageError& e) {
-    std::string msg = e.what();
-    EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
-    for (const auto& f : fragments)
-      EXPECT_NE(msg.find(f), std::string::npos) << "'" << f << "' not in: " << msg;
-    return msg;
-  }
-  ADD_FAILURE() << "no UsageError thrown";
-  return "";
-}
+using plait::test::expect_usage_error;
 
 }  // namespace plait::data::testing

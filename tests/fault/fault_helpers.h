@@ -1,6 +1,7 @@
 // Shared helpers for the fault tests: temporary directories, byte-level file edits,
 // and the "one-line UsageError naming X" assertion.
 #pragma once
+#include "../common/expect_usage_error.h"
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -53,23 +54,6 @@ inline std::string raw_safetensors(const std::string& header, const std::string&
   return s + header + data;
 }
 
-// Runs fn and expects a UsageError whose message is ONE line containing every fragment.
-template <class Fn>
-std::string expect_usage_error(Fn fn, const std::vector<std::string>& fragments) {
-  try {
-    fn();
-  } catch (const plait::UsageError& e) {
-    std::string msg = e.what();
-    EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
-    for (const auto& f : fragments)
-      EXPECT_NE(msg.find(f), std::string::npos) << "'" << f << "' not in: " << msg;
-    return msg;
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "expected UsageError, got: " << e.what();
-    return "";
-  }
-  ADD_FAILURE() << "no UsageError thrown";
-  return "";
-}
+using plait::test::expect_usage_error;
 
 }  // namespace plait::fault_testing
