@@ -71,9 +71,12 @@ struct Replica {
   // One optimizer step; returns the global batch's mean training loss.
   double train_step(double& grad_norm);
   double validation_loss();
+  // The gradient SUM of this rank's share of batch `step`, accumulated into
+  // model.grads (zero them first); returns the loss sum. train_step's first half, also
+  // used by parameter-server workers (param_server.h).
+  double accumulate();
 
  private:
-  double accumulate();
   std::vector<int32_t> inputs_, targets_;
 };
 

@@ -25,6 +25,8 @@ class RunOutput {
   void step(int64_t step, double loss, float lr, double grad_norm,
             std::optional<double> val_loss);
   void end(const TrainSummary& summary);
+  // Any other event for the metrics log (an object with an "event" key).
+  void event(const nlohmann::json& object) { metrics_.write(object); }
 
   obs::Trace& trace() { return trace_; }
   double now() const { return trace_.now_us(); }

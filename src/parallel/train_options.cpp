@@ -33,6 +33,40 @@ int TrainOptions::effective_blas_threads() const {
   return std::max(1, cores / workers);
 }
 
+// Parameter servers (docs/DATA_PARALLEL.md, "Parameter server"): a mode, a bound
+// for stale, backup workers for sync only and fewer than the workers; no mesh, no
+// uneven shares, no allreduce to choose.
+void TrainOptions::validate_ps() const {
+  require_non_negative(servers, "--servers");
+  require_non_negative(staleness, "--staleness");
+  require_non_negative(backup_workers, "--backup-workers");
+  if (ps_mode != "sync" && ps_mode != "async" && ps_mode != "stale")
+    throw UsageError("--ps-mode must be sync, async or stale, got '" + ps_mode + "'");
+  if (staleness > 0 && ps_mode != "stale")
+    throw UsageError("--staleness " + std::to_string(staleness) + " needs --ps-mode stale");
+  if (servers == 0) {
+    if (ps_mode != "sync")
+      throw UsageError("--ps-mode " + ps_mode + " needs --servers K (dedicated parameter servers)");
+    if (backup_workers > 0)
+      throw UsageError("--backup-workers needs --servers K (dedicated parameter servers)");
+    return;
+  }
+  if (backup_workers > 0 && ps_mode != "sync")
+    throw UsageError("--backup-workers needs --ps-mode sync (async and stale never wait for a "
+                     "step's pushes)");
+  // Under MPI the workers are mpirun's ranks minus the servers, checked at start.
+  if (backend != "mpi" && backup_workers >= workers)
+    throw UsageError("--backup-workers " + std::to_string(backup_workers) +
+                     " must be below --workers " + std::to_string(workers) +
+                     " (a step needs at least one push)");
+  if (!speeds.empty())
+    throw UsageError("--speeds cannot be combined with --servers (workers take equal shares)");
+  if (!sync.empty())
+    throw UsageError("--sync chooses an allreduce; with --servers the servers reduce (drop --sync)");
+  if (ranks_per_node > 0 || !intra_link.empty() || !inter_link.empty())
+    throw UsageError("--ranks-per-node/--intra-link/--inter-link are not supported with --servers");
+}
+
 void TrainOptions::validate() const {
   require_positive(model.layers, "--layers");
   require_positive(model.dim, "--dim");
@@ -97,6 +131,7 @@ void TrainOptions::validate() const {
       throw UsageError("--sync mpi needs --backend mpi (under mpirun); with in-process workers "
                        "use ring, direct, hierarchical, ps or halving-doubling");
   }
+  validate_ps();
   if (resume && checkpoint_dir.empty())
     throw UsageError("--resume needs --checkpoint-dir (where to find the latest checkpoint)");
   if (stop_after > 0 && checkpoint_dir.empty())

@@ -51,10 +51,16 @@ struct TrainOptions {
   std::vector<double> speeds;     // relative worker speeds: proportional shares ("": equal)
   std::string intra_link;         // emulated link inside a node, "LAT:BW" ("": real speed)
   std::string inter_link;         // emulated link between nodes, "LAT:BW" ("": real speed)
+  // parameter-server architecture (docs/DATA_PARALLEL.md, "Parameter server")
+  int servers = 0;                // dedicated server ranks (0: ps as a collective only)
+  std::string ps_mode = "sync";   // "sync" | "async" | "stale"
+  int staleness = 0;              // bounded staleness S (ps_mode stale)
+  int backup_workers = 0;         // synchronous steps take the first N-B pushes
 
   int effective_warmup() const;
   int effective_blas_threads() const;
   void validate() const;
+  void validate_ps() const;      // the parameter-server part of validate()
   // The options that must match when a run resumes (model, data, schedule, seed).
   nlohmann::json resume_fingerprint() const;
 };

@@ -1,6 +1,7 @@
 #include "parallel/trainer.h"
 
 #include "parallel/data_parallel.h"
+#include "parallel/param_server.h"
 #include "parallel/replica.h"
 #include "parallel/run_output.h"
 #include "tensor/blas.h"
@@ -11,6 +12,8 @@ namespace plait {
 // run repeats the uninterrupted one bit for bit); more run data parallel on threads.
 TrainSummary train(const TrainOptions& opt) {
   opt.validate();
+  // Dedicated server ranks: their own architecture (docs/DATA_PARALLEL.md).
+  if (opt.servers > 0) return train_param_server(opt);
   if (opt.backend == "mpi") return train_mpi(opt);
   set_blas_threads(opt.effective_blas_threads());
   const RunData data(opt);

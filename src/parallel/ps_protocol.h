@@ -1,0 +1,104 @@
+// What the workers and servers of parameter-server training (param_server.h) say to
+// each other, and the server's entry point.
+//
+// Messages on a worker's link group ("ps-link-<w>", world ranks), between worker w
+// and server k (world rank N + k). A message's kind is its tag: per (worker, server)
+// the exchange alternates strictly (push, reply, push, ...), and messages between one
+// pair with one tag never overtake, so no sequence number is needed.
+//
+//   worker -> server   kPushHead PushHead; then, unless head.step < 0 ("done"),
+//                      kPushGrad  the shard of the gradient SUM (floats)
+//   server -> worker   kReplyHead ReplyHead; kReplyRanks N bytes (1: the rank
+//                      contributed to the step the statistics describe);
+//                      kReplyParams the shard; if the push asked, kReplyM, kReplyV
+//   worker 0 -> server once, before the first push: kInitHead InitHead, then
+//                      kInitParams, kInitM, kInitV (the state a run starts from:
+//                      initialised from the seed, or loaded by --resume)
+#pragma once
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "comm/collectives.h"
+#include "comm/group.h"
+#include "parallel/train_options.h"
+
+namespace plait::ps {
+
+enum Tag : std::uint64_t {
+  kPushHead = 1,
+  kPushGrad,
+  kReplyHead,
+  kReplyRanks,
+  kReplyParams,
+  kReplyM,
+  kReplyV,
+  kInitHead,
+  kInitParams,
+  kInitM,
+  kInitV,
+};
+
+enum class Mode { sync, async, stale };
+Mode parse_mode(const std::string& name);  // UsageError naming --ps-mode
+const char* to_string(Mode m);
+
+struct PushHead {
+  std::int64_t step = -1;      // the step (iteration) the gradient belongs to; -1: done
+  std::int64_t seqs = 0;       // sequences summed
+  double loss_sum = 0;         // their losses' sum
+  double grad_norm = 0;        // L2 norm of the gradient sum (async and stale use it)
+  std::int32_t want_moments = 0;
+  std::int32_t pad = 0;
+};
+
+struct ReplyHead {
+  std::int64_t next_step = 0;   // the step this worker pushes next
+  std::int64_t stats_step = -1; // the step the statistics below describe (-1: none)
+  double loss_sum = 0;          // of the contributions to stats_step (server 0's reply)
+  std::int64_t seqs = 0;
+  double grad_norm = 0;         // sync: the global norm before clipping
+  float lr = 0;
+  std::int32_t pad = 0;
+};
+
+struct InitHead {
+  std::int64_t step = 0;  // the run starts after this many steps
+};
+
+template <class T>
+comm::ConstBytes bytes_of(const T& x) {
+  return std::as_bytes(std::span<const T>(&x, 1));
+}
+template <class T>
+comm::Bytes bytes_of(T& x) {
+  return std::as_writable_bytes(std::span<T>(&x, 1));
+}
+inline comm::ConstBytes bytes_of(const float* p, size_t n) {
+  return std::as_bytes(std::span<const float>(p, n));
+}
+inline comm::Bytes bytes_of(float* p, size_t n) {
+  return std::as_writable_bytes(std::span<float>(p, n));
+}
+
+// Who is who in the world of N workers and K servers.
+struct Layout {
+  int workers = 1, servers = 1;
+  size_t total = 0;  // floats in the parameter arena
+  int server_rank(int k) const { return workers + k; }
+  comm::Shard shard(int k) const { return comm::shard_of(total, servers, k); }
+};
+
+// Test hook (docs/DATA_PARALLEL.md): PLAIT_TEST_SLOW_RANK=r makes every server hold
+// worker r's push until the step it belongs to has closed, so that with backup
+// workers r is always dropped; ignored for r = 0 or without backup workers. -1: unset.
+int test_slow_rank();
+
+// Server k's whole run: receives the initial state from worker 0, serves the N
+// workers on their links until each says done (and, in sync mode, closes the steps
+// up to end_step(opt, start)). `servers` is the servers-only group (server k is its rank k).
+void serve(const TrainOptions& opt, const Layout& layout, int k, std::vector<comm::Group>& links,
+           comm::Group& servers);
+
+}  // namespace plait::ps

@@ -1,0 +1,401 @@
+// A parameter server: server k owns the shard [b, b + n) of the parameter arena and
+// of the AdamW moments (ps_protocol.h for the messages, param_server.h for the
+// architecture).
+//
+// Threads of one server rank:
+//   handler w (one per worker)  receives worker w's pushes on w's link, hands them to
+//                               the server state, waits as the mode says, copies the
+//                               reply (params, moments) out under the lock and sends it;
+//   the rank's own thread       receives the initial state, then (sync mode) closes
+//                               the steps: decides or learns the contributors, sums,
+//                               clips, steps AdamW; then joins the handlers.
+//
+// Ordering invariants (sync):
+//   - `closed` is the number of steps applied; the open step is `closed`. A push for
+//     step t < closed is late and dropped; t > closed cannot happen, because a worker
+//     pushes step t only after every server has answered it with next_step >= t, and
+//     it takes the smallest answer.
+//   - Server 0 (the leader) decides a step's contributors (worker 0 and the first
+//     N-B-1 other workers whose push reached it) under its lock and broadcasts them on
+//     the servers' group; every server then waits for exactly those pushes, so all
+//     shards of a step average the same gradients. A contributor pushed to every
+//     server, so its push reaches the followers too.
+//   - A handler writes its push buffer only while its worker's previous reply is out,
+//     i.e. never while a step that counts that push is being summed; the summing
+//     thread reads only contributors' buffers, whose handlers wait for the close.
+//   - Parameters and moments change only in the closing thread (sync) or under the
+//     lock (async, stale); replies are copied out under the lock, so a reply is
+//     always one consistent state of the shard.
+//   - Worker 0 always contributes, so the step after it cannot close before worker 0
+//     has its reply: worker 0's reply is exactly the state after its step.
+//
+// Async and stale: a handler applies its push under the lock as one AdamW update,
+// advances its worker's clock, and (stale) waits until every clock has reached
+// t + 1 - S before replying. The last iteration waits for every worker's last push,
+// so the run ends with every update applied.
+//
+// Every wait has the run's timeout and an error naming the server, its rank and what
+// it waited for; a handler that fails wakes the others, and the rank rethrows the
+// first failure once its threads have ended.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <condition_variable>
+#include <cstdlib>
+#include <exception>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "model/adamw.h"
+#include "model/params.h"
+#include "parallel/ps_protocol.h"
+#include "parallel/replica.h"
+#include "util/error.h"
+
+namespace plait::ps {
+
+Mode parse_mode(const std::string& name) {
+  if (name == "sync") return Mode::sync;
+  if (name == "async") return Mode::async;
+  if (name == "stale") return Mode::stale;
+  throw UsageError("--ps-mode must be sync, async or stale, got '" + name + "'");
+}
+
+const char* to_string(Mode m) {
+  switch (m) {
+    case Mode::sync: return "sync";
+    case Mode::async: return "async";
+    case Mode::stale: return "stale";
+  }
+  return "?";
+}
+
+int test_slow_rank() {
+  const char* env = std::getenv("PLAIT_TEST_SLOW_RANK");
+  return env && *env ? std::atoi(env) : -1;
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::string ranks_text(const std::vector<int>& ranks) {
+  std::string s;
+  for (int r : ranks) {
+    if (!s.empty()) s += ',';
+    s += std::to_string(r);
+  }
+  return s.empty() ? "none" : s;
+}
+
+class Server {
+ public:
+  Server(const TrainOptions& opt, const Layout& layout, int k, std::vector<comm::Group>& links,
+         comm::Group& servers)
+      : opt_(opt),
+        mode_(parse_mode(opt.ps_mode)),
+        L_(layout),
+        k_(k),
+        b_(layout.shard(k).offset),
+        n_(layout.shard(k).count),
+        links_(links),
+        servers_(servers),
+        table_(opt.model),
+        params_(layout.total, 0.0f),
+        grads_(layout.total, 0.0f),
+        adam_(table_, opt.adamw),
+        schedule_{opt.lr, opt.effective_warmup(), static_cast<int>(opt.steps), 0.1f},
+        push_(layout.workers, std::vector<float>(n_)),
+        heads_(layout.workers),
+        arrived_(layout.workers, -1),
+        clock_(layout.workers, 0),
+        last_ranks_(layout.workers, 0),
+        slow_(test_slow_rank()) {
+    timeout_s_ = links.empty() ? 600.0 : links[0].timeout();
+    if (slow_ <= 0 || slow_ >= L_.workers || opt.backup_workers == 0 || mode_ != Mode::sync)
+      slow_ = -1;
+  }
+
+  void run() {
+    receive_init();
+    std::vector<std::thread> handlers;
+    for (int w = 0; w < L_.workers; ++w)
+      handlers.emplace_back([this, w] { guarded([&] { handle(w); }); });
+    if (mode_ == Mode::sync) guarded([&] { close_steps(); });
+    for (auto& t : handlers) t.join();
+    if (error_) std::rethrow_exception(error_);
+  }
+
+ private:
+  std::string who() const {
+    return "parameter server " + std::to_string(k_) + " (rank " +
+           std::to_string(L_.server_rank(k_)) + ")";
+  }
+
+  // Runs fn; the first failure is kept and wakes every waiting thread of this server.
+  template <class Fn>
+  void guarded(Fn fn) {
+    try {
+      fn();
+    } catch (...) {
+      std::lock_guard lk(m_);
+      if (!error_) error_ = std::current_exception();
+      failed_ = true;
+      cv_.notify_all();
+    }
+  }
+
+  // Waits on the lock `lk` until pred(); RuntimeError after the run's timeout or when
+  // another thread of this server has failed.
+  template <class Pred>
+  void wait_for(std::unique_lock<std::mutex>& lk, Pred pred, const std::string& what) {
+    const auto deadline = Clock::now() + std::chrono::duration<double>(timeout_s_);
+    while (!pred()) {
+      if (failed_) throw RuntimeError(who() + ": stopped waiting for " + what +
+                                      " (another thread of the server failed)");
+      if (cv_.wait_until(lk, deadline) == std::cv_status::timeout && !pred()) {
+        if (failed_) continue;
+        throw TimeoutError(who() + ": timed out after " + std::to_string(timeout_s_) +
+                           " s waiting for " + what);
+      }
+    }
+  }
+
+  void receive_init() {
+    comm::Group& link = links_[0];
+    InitHead h;
+    link.recv(0, kInitHead, bytes_of(h));
+    link.recv(0, kInitParams, bytes_of(params_.data() + b_, n_));
+    link.recv(0, kInitM, bytes_of(adam_.m.data() + b_, n_));
+    link.recv(0, kInitV, bytes_of(adam_.v.data() + b_, n_));
+    start_ = h.step;
+    end_ = end_step(opt_, start_);
+    closed_ = start_;
+    std::fill(clock_.begin(), clock_.end(), start_);
+  }
+
+  // Handler of worker w: its pushes, one at a time, until it says done.
+  void handle(int w) {
+    comm::Group& link = links_[w];
+    std::vector<float> rp(n_), rm, rv;
+    std::vector<uint8_t> ranks(L_.workers);
+    for (;;) {
+      PushHead h;
+      link.recv(w, kPushHead, bytes_of(h));
+      if (h.step < 0) return;
+      link.recv(w, kPushGrad, bytes_of(push_[w].data(), n_));
+      ReplyHead r;
+      {
+        std::unique_lock lk(m_);
+        if (mode_ == Mode::sync) offer_sync(lk, w, h);
+        else apply_async(lk, w, h);
+        r = stats_;
+        r.next_step = mode_ == Mode::sync ? closed_ : h.step + 1;
+        ranks = last_ranks_;
+        std::copy_n(params_.data() + b_, n_, rp.data());
+        if (h.want_moments) {
+          rm.assign(adam_.m.begin() + b_, adam_.m.begin() + b_ + n_);
+          rv.assign(adam_.v.begin() + b_, adam_.v.begin() + b_ + n_);
+        }
+      }
+      link.send(w, kReplyHead, bytes_of(r));
+      link.send(w, kReplyRanks, std::as_bytes(std::span<const uint8_t>(ranks)));
+      link.send(w, kReplyParams, bytes_of(rp.data(), n_));
+      if (h.want_moments) {
+        link.send(w, kReplyM, bytes_of(rm.data(), n_));
+        link.send(w, kReplyV, bytes_of(rv.data(), n_));
+      }
+    }
+  }
+
+  // Sync: registers w's push for the open step (or drops it, late), then waits until
+  // the step it belongs to has closed.
+  void offer_sync(std::unique_lock<std::mutex>& lk, int w, const PushHead& h) {
+    const std::string step = "step " + std::to_string(h.step);
+    if (h.step > closed_)
+      throw RuntimeError(who() + ": worker " + std::to_string(w) + " pushed " + step +
+                         " but only " + std::to_string(closed_) + " steps are closed");
+    if (w == slow_)  // test hook: hold the push until its step has closed without it
+      wait_for(lk, [&] { return closed_ > h.step; },
+               "the close of " + step + " (holding rank " + std::to_string(w) + ")");
+    const bool late = h.step < closed_ || (decided_ && !contributors_[w]);
+    if (!late) {
+      arrived_[w] = h.step;
+      heads_[w] = h;
+      if (w != 0) order_.push_back(w);
+      cv_.notify_all();
+    }
+    wait_for(lk, [&] { return closed_ > h.step; },
+             "the close of " + step + " after rank " + std::to_string(w) + "'s push");
+  }
+
+  // Sync: the rank's own thread closes steps start..end-1.
+  void close_steps() {
+    const int N = L_.workers;
+    const int need = N - opt_.backup_workers;
+    std::vector<uint8_t> set(N, 0);
+    for (int64_t t = start_; t < end_; ++t) {
+      const std::string step = "step " + std::to_string(t);
+      std::fill(set.begin(), set.end(), 0);
+      if (k_ == 0) {
+        std::unique_lock lk(m_);
+        wait_for(lk, [&] {
+          return arrived_[0] == t && static_cast<int>(order_.size()) >= need - 1;
+        }, "the pushes of " + step + " (worker 0 and " + std::to_string(need - 1) + " others)");
+        set[0] = 1;
+        for (int i = 0; i < need - 1; ++i) set[order_[i]] = 1;
+        contributors_ = set;
+        decided_ = true;
+      }
+      if (L_.servers > 1)
+        comm::broadcast(servers_, std::as_writable_bytes(std::span<uint8_t>(set)), 0);
+      if (k_ != 0) {
+        std::unique_lock lk(m_);
+        contributors_ = set;
+        decided_ = true;
+        wait_for(lk, [&] {
+          for (int w = 0; w < N; ++w)
+            if (set[w] && arrived_[w] != t) return false;
+          return true;
+        }, "the pushes of " + step + " from the ranks server 0 chose");
+      }
+      apply_sync(t, set);
+    }
+  }
+
+  // Sum in worker order, divide by the contributed sequences once, clip by the global
+  // norm, AdamW on the shard; then close step t.
+  void apply_sync(int64_t t, const std::vector<uint8_t>& set) {
+    float* g = grads_.data() + b_;
+    bool first = true;
+    double loss_sum = 0;
+    int64_t seqs = 0;
+    for (int w = 0; w < L_.workers; ++w) {
+      if (!set[w]) continue;
+      const float* p = push_[w].data();
+      if (first) std::copy_n(p, n_, g);
+      else
+        for (size_t i = 0; i < n_; ++i) g[i] += p[i];
+      first = false;
+      loss_sum += heads_[w].loss_sum;
+      seqs += heads_[w].seqs;
+    }
+    const float inv = 1.0f / static_cast<float>(std::max<int64_t>(1, seqs));
+    double sq = 0;
+    for (size_t i = 0; i < n_; ++i) {
+      g[i] *= inv;
+      sq += static_cast<double>(g[i]) * g[i];
+    }
+    if (L_.servers > 1) comm::allreduce(servers_, std::span<double>(&sq, 1));
+    const double norm = std::sqrt(sq);
+    if (opt_.adamw.clip_norm > 0) {
+      const double coef = opt_.adamw.clip_norm / (norm + 1e-6);
+      if (coef < 1.0) {
+        const float c = static_cast<float>(coef);
+        for (size_t i = 0; i < n_; ++i) g[i] *= c;
+      }
+    }
+    const float lr = schedule_.at(t);
+    adam_.step_range(params_, grads_, lr, t + 1, b_, n_);
+    std::lock_guard lk(m_);
+    stats_ = ReplyHead{};
+    stats_.stats_step = t;
+    stats_.loss_sum = loss_sum;
+    stats_.seqs = seqs;
+    stats_.grad_norm = norm;
+    stats_.lr = lr;
+    last_ranks_ = set;
+    closed_ = t + 1;
+    order_.clear();
+    decided_ = false;
+    cv_.notify_all();
+  }
+
+  // Async and stale: w's push is one AdamW update of its own, applied now.
+  void apply_async(std::unique_lock<std::mutex>& lk, int w, const PushHead& h) {
+    const int64_t t = h.step;
+    const float base_lr = schedule_.at(t);
+    if (h.seqs > 0) {
+      // The mean gradient over w's sequences, clipped by its own norm, with the step's
+      // learning rate scaled by w's share of the batch.
+      const double norm = h.grad_norm / static_cast<double>(h.seqs);
+      float scale = 1.0f / static_cast<float>(h.seqs);
+      if (opt_.adamw.clip_norm > 0) {
+        const double coef = opt_.adamw.clip_norm / (norm + 1e-6);
+        if (coef < 1.0) scale *= static_cast<float>(coef);
+      }
+      float* g = grads_.data() + b_;
+      const float* p = push_[w].data();
+      for (size_t i = 0; i < n_; ++i) g[i] = p[i] * scale;
+      const float lr = base_lr * static_cast<float>(h.seqs) / static_cast<float>(opt_.batch);
+      adam_.step_range(params_, grads_, lr, t + 1, b_, n_);
+    }
+    stats_ = ReplyHead{};
+    stats_.stats_step = t;
+    stats_.loss_sum = h.loss_sum;
+    stats_.seqs = h.seqs;
+    stats_.grad_norm = h.seqs > 0 ? h.grad_norm / static_cast<double>(h.seqs) : 0;
+    stats_.lr = base_lr;
+    std::fill(last_ranks_.begin(), last_ranks_.end(), 0);
+    last_ranks_[w] = 1;
+    clock_[w] = t + 1;
+    cv_.notify_all();
+    // Stale synchronous parallel: w may start iteration t+1 once every worker has
+    // pushed iteration t+1-S. The last iteration waits for everyone.
+    int64_t bound = t + 1 >= end_ ? end_ : (mode_ == Mode::stale ? t + 1 - opt_.staleness : 0);
+    if (bound <= start_) return;
+    wait_for(lk, [&] { return *std::min_element(clock_.begin(), clock_.end()) >= bound; },
+             "every worker to push iteration " + std::to_string(bound - 1) + " (rank " +
+                 std::to_string(w) + " at " + std::to_string(t) + "; slowest clocks: " +
+                 ranks_text(slowest()) + ")");
+  }
+
+  std::vector<int> slowest() const {
+    const int64_t lo = *std::min_element(clock_.begin(), clock_.end());
+    std::vector<int> r;
+    for (int w = 0; w < L_.workers; ++w)
+      if (clock_[w] == lo) r.push_back(w);
+    return r;
+  }
+
+  const TrainOptions& opt_;
+  const Mode mode_;
+  const Layout L_;
+  const int k_;
+  const size_t b_, n_;
+  std::vector<comm::Group>& links_;
+  comm::Group& servers_;
+  ParamTable table_;
+  std::vector<float> params_, grads_;  // arena-sized (AdamW::step_range's offsets); shard used
+  AdamW adam_;
+  LrSchedule schedule_;
+  std::vector<std::vector<float>> push_;  // per worker: its last push's gradient shard
+  std::vector<PushHead> heads_;           // per worker: its last registered push
+  double timeout_s_ = 600;
+  int64_t start_ = 0, end_ = 0;
+
+  std::mutex m_;
+  std::condition_variable cv_;
+  int64_t closed_ = 0;                 // sync: steps applied
+  std::vector<int64_t> arrived_;       // sync: per worker, the step of its registered push
+  std::vector<int> order_;             // sync: other workers' pushes of the open step, by arrival
+  std::vector<uint8_t> contributors_;  // sync: the open step's contributors, once decided_
+  bool decided_ = false;
+  std::vector<int64_t> clock_;         // async/stale: iterations each worker has pushed
+  ReplyHead stats_;                    // the last closed step (sync) or applied push
+  std::vector<uint8_t> last_ranks_;    // who contributed to it
+  int slow_;
+  bool failed_ = false;
+  std::exception_ptr error_;
+};
+
+}  // namespace
+
+void serve(const TrainOptions& opt, const Layout& layout, int k, std::vector<comm::Group>& links,
+           comm::Group& servers) {
+  Server s(opt, layout, k, links, servers);
+  s.run();
+}
+
+}  // namespace plait::ps
