@@ -83,6 +83,15 @@ void add_train(Context& ctx) {
                   "emulated link inside a node, LATENCY:BANDWIDTH (e.g. 1us:20GB/s)");
   cmd->add_option("--inter-link", opt->inter_link,
                   "emulated link between nodes, LATENCY:BANDWIDTH (e.g. 20us:1GB/s)");
+  // Parameter-server architecture (docs/DATA_PARALLEL.md, "Parameter server").
+  cmd->add_option("--servers", opt->servers,
+                  "dedicated parameter-server ranks (in addition to --workers)");
+  cmd->add_option("--ps-mode", opt->ps_mode, "parameter-server updates: sync, async or stale")
+      ->capture_default_str();
+  cmd->add_option("--staleness", opt->staleness,
+                  "--ps-mode stale: iterations a worker may run ahead of the slowest");
+  cmd->add_option("--backup-workers", opt->backup_workers,
+                  "--ps-mode sync: a step takes the first N-B workers' pushes, drops the rest");
   cmd->add_flag("!--no-progress", opt->progress, "no progress line");
   cmd->callback([&ctx, opt] {
     train(*opt);
