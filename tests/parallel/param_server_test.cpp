@@ -1,0 +1,228 @@
+// Parameter-server training (param_server.h): synchronous mode equals one worker
+// (losses and final weights within 1e-5 relative) for N in {2,3,4} workers and K in
+// {1,2} servers, and its checkpoints resume across layouts; async and stale end
+// within 5% of the synchronous run's validation loss; backup workers drop a slow
+// rank and the steps complete; bad flags are one-line usage errors.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "../common/expect_usage_error.h"
+#include "parallel/train_state.h"
+#include "parallel/trainer.h"
+#include "util/error.h"
+
+namespace plait {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    static int counter = 0;
+    path = fs::temp_directory_path() /
+           ("plait_ps_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
+    fs::create_directories(path);
+  }
+  ~TempDir() { fs::remove_all(path); }
+};
+
+// A few KB of word-like text, fixed by its seed.
+std::string corpus_text() {
+  const char* words[] = {"the ", "cat ", "sat ", "on ", "a ", "mat, ", "and ", "dog ",
+                         "ran. ", "we ", "see ", "it\n"};
+  std::mt19937 rng(7);
+  std::string s;
+  while (s.size() < 12000) s += words[rng() % 12];
+  return s;
+}
+
+TrainOptions tiny(const fs::path& dir, int workers, int servers) {
+  TrainOptions o;
+  o.model = GPTConfig{256, 32, 2, 32, 2};
+  o.data = {(dir / "c.txt").string()};
+  o.batch = 12;
+  o.steps = 20;
+  o.eval_every = 0;
+  o.eval_windows = 8;
+  o.progress = false;
+  o.workers = workers;
+  o.servers = servers;
+  o.blas_threads = 1;
+  return o;
+}
+
+struct Result {
+  std::vector<double> losses;
+  std::vector<nlohmann::json> events;  // lines with an "event" key
+  std::vector<float> weights;
+  double val_loss = 0;
+  int64_t step = 0;
+};
+
+Result run(TrainOptions o, const fs::path& dir, const std::string& name) {
+  o.log_path = (dir / (name + ".jsonl")).string();
+  o.checkpoint_dir = (dir / name).string();
+  const TrainSummary s = train(o);
+  Result r;
+  r.val_loss = s.last_val_loss;
+  r.step = s.step;
+  std::ifstream in(o.log_path);
+  for (std::string line; std::getline(in, line);) {
+    const auto j = nlohmann::json::parse(line);
+    if (j.contains("event")) r.events.push_back(j);
+    else if (j.contains("loss")) r.losses.push_back(j["loss"]);
+  }
+  r.weights = load_model(s.checkpoint).params;
+  return r;
+}
+
+double rel(double a, double b) { return std::abs(a - b) / std::max(std::abs(b), 1e-30); }
+
+void expect_close(const Result& got, const Result& want, const std::string& what) {
+  ASSERT_EQ(got.losses.size(), want.losses.size()) << what;
+  for (size_t i = 0; i < want.losses.size(); ++i)
+    EXPECT_LE(rel(got.losses[i], want.losses[i]), 1e-5) << what << " step " << i + 1;
+  EXPECT_LE(rel(got.val_loss, want.val_loss), 1e-5) << what;
+  ASSERT_EQ(got.weights.size(), want.weights.size()) << what;
+  double diff = 0, norm = 0;
+  for (size_t i = 0; i < want.weights.size(); ++i) {
+    diff += std::pow(double(got.weights[i]) - want.weights[i], 2);
+    norm += std::pow(double(want.weights[i]), 2);
+  }
+  EXPECT_LE(std::sqrt(diff / norm), 1e-5) << what << ": weights";
+}
+
+class ParamServer : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new TempDir;
+    std::ofstream(dir_->path / "c.txt") << corpus_text();
+    baseline_ = new Result(run(tiny(dir_->path, 1, 0), dir_->path, "one"));
+  }
+  static void TearDownTestSuite() {
+    delete baseline_;
+    delete dir_;
+  }
+  static TempDir* dir_;
+  static Result* baseline_;
+};
+TempDir* ParamServer::dir_ = nullptr;
+Result* ParamServer::baseline_ = nullptr;
+
+TEST_F(ParamServer, SyncMatchesOneWorker) {
+  ASSERT_EQ(baseline_->losses.size(), 20u);
+  EXPECT_LT(baseline_->losses.back(), baseline_->losses.front());  // it learns
+  for (int k : {1, 2})
+    for (int n : {2, 3, 4}) {
+      const std::string name = "sync_n" + std::to_string(n) + "_k" + std::to_string(k);
+      expect_close(run(tiny(dir_->path, n, k), dir_->path, name), *baseline_, name);
+    }
+}
+
+// The checkpoint holds the servers' parameters and moments: a run stopped in the
+// middle resumes under another layout (and without servers) to the same result.
+TEST_F(ParamServer, CheckpointsResumeAcrossLayouts) {
+  TrainOptions a = tiny(dir_->path, 2, 1);
+  a.checkpoint_dir = (dir_->path / "resumed").string();
+  a.log_path = (dir_->path / "resumed.jsonl").string();
+  a.stop_after = 10;
+  train(a);
+  TrainOptions b = tiny(dir_->path, 3, 2);
+  b.resume = true;
+  b.stop_after = 5;
+  b.checkpoint_dir = a.checkpoint_dir;
+  b.log_path = a.log_path;
+  train(b);
+  TrainOptions c = tiny(dir_->path, 1, 0);  // and back to one worker, no servers
+  c.resume = true;
+  const Result r = run(c, dir_->path, "resumed");
+  EXPECT_EQ(r.losses.size(), 20u);
+  expect_close(r, *baseline_, "ps 2x1, then 3x2, then one worker");
+}
+
+// Asynchronous and bounded-staleness updates are not exact, but they train the model
+// about as well as synchronous steps (same data, same schedule).
+TEST_F(ParamServer, AsyncAndStaleEndNearSync) {
+  auto longer = [&](const std::string& mode, int staleness) {
+    TrainOptions o = tiny(dir_->path, 3, 2);
+    o.steps = 80;
+    o.ps_mode = mode;
+    o.staleness = staleness;
+    return o;
+  };
+  const Result sync = run(longer("sync", 0), dir_->path, "long_sync");
+  ASSERT_EQ(sync.losses.size(), 80u);
+  EXPECT_LT(sync.val_loss, baseline_->val_loss);  // 80 steps learn more than 20
+  for (const auto& [mode, s] : {std::pair{"async", 0}, std::pair{"stale", 2}, std::pair{"stale", 0}}) {
+    const std::string name = std::string("long_") + mode + std::to_string(s);
+    const Result r = run(longer(mode, s), dir_->path, name);
+    EXPECT_EQ(r.losses.size(), 80u) << name;
+    EXPECT_EQ(r.step, 80) << name;
+    EXPECT_LE(rel(r.val_loss, sync.val_loss), 0.05)
+        << name << ": val loss " << r.val_loss << " vs sync " << sync.val_loss;
+  }
+}
+
+// PLAIT_TEST_SLOW_RANK holds rank 2's pushes until their step has closed, so with one
+// backup worker every step takes ranks 0 and 1 and reports rank 2 dropped.
+TEST_F(ParamServer, BackupWorkersDropTheSlowRank) {
+  for (int k : {1, 2}) {
+    TrainOptions o = tiny(dir_->path, 3, k);
+    o.steps = 8;
+    o.backup_workers = 1;
+    ::setenv("PLAIT_TEST_SLOW_RANK", "2", 1);
+    const Result r = run(o, dir_->path, "backup" + std::to_string(k));
+    ::unsetenv("PLAIT_TEST_SLOW_RANK");
+    EXPECT_EQ(r.step, 8);
+    EXPECT_EQ(r.losses.size(), 8u);
+    int dropped = 0, steps = 0;
+    for (const auto& e : r.events) {
+      if (e["event"] != "ps_step") continue;
+      ++steps;
+      EXPECT_EQ(e["contributed"], nlohmann::json({0, 1})) << e.dump();
+      if (e["dropped"] == nlohmann::json({2})) ++dropped;
+      EXPECT_EQ(e["sequences"], 8) << e.dump();  // 4 + 4 of 12
+    }
+    EXPECT_EQ(steps, 8);
+    EXPECT_GE(dropped, 1);
+  }
+}
+
+TEST_F(ParamServer, BadFlagsAreUsageErrors) {
+  using test::expect_usage_error;
+  const fs::path& d = dir_->path;
+  auto with = [&](auto change) {
+    TrainOptions o = tiny(d, 3, 1);
+    change(o);
+    return [o] { o.validate(); };
+  };
+  expect_usage_error(with([](TrainOptions& o) { o.backup_workers = 3; }),
+                     {"--backup-workers 3", "--workers 3"});
+  expect_usage_error(with([](TrainOptions& o) { o.staleness = 2; }),
+                     {"--staleness", "--ps-mode stale"});
+  expect_usage_error(with([](TrainOptions& o) { o.ps_mode = "eventual"; }), {"--ps-mode", "eventual"});
+  expect_usage_error(with([](TrainOptions& o) { o.servers = -1; }), {"--servers", "negative"});
+  expect_usage_error(with([](TrainOptions& o) { o.ps_mode = "stale"; o.staleness = -1; }),
+                     {"--staleness", "negative"});
+  expect_usage_error(with([](TrainOptions& o) { o.backup_workers = -2; }),
+                     {"--backup-workers", "negative"});
+  expect_usage_error(with([](TrainOptions& o) { o.ps_mode = "async"; o.backup_workers = 1; }),
+                     {"--backup-workers", "--ps-mode sync"});
+  expect_usage_error(with([](TrainOptions& o) { o.servers = 0; o.ps_mode = "async"; }),
+                     {"--ps-mode", "--servers"});
+  expect_usage_error(with([](TrainOptions& o) { o.sync = "ring"; }), {"--sync", "--servers"});
+  EXPECT_NO_THROW(with([](TrainOptions& o) { o.ps_mode = "stale"; o.staleness = 3; })());
+}
+
+}  // namespace
+}  // namespace plait
