@@ -18,11 +18,17 @@
 //                 of n/(kq) on the inter link, all k ranks of a node in parallel), ring
 //                 allgather inside the node ((k-1) steps of n/k).
 //   tree          recursive halving (reduce-scatter) then recursive doubling
-//                 (allgather), Rabenseifner's algorithm: log2 p steps per phase; step i
-//                 moves n/2^(i+1) to the partner at distance 2^i (intra while 2^i < k).
-//                 When p is not a power of two, the r = p - 2^floor(log2 p) extra ranks
-//                 first fold their whole buffer into a partner and get the result back
-//                 at the end: two more steps of n.
+//                 (allgather), Rabenseifner's algorithm, exactly as
+//                 comm/allreduce_halving_doubling.cpp runs it. Let p2 = 2^floor(log2 p)
+//                 and r = p - p2. When r > 0, ranks 2j and 2j+1 (j < r) first fold: 2j
+//                 sends its whole buffer to 2j+1 (one step of n), and gets the result
+//                 back at the end (one more step of n). The p2 remaining ranks are
+//                 virtual ranks v (real rank 2v+1 for v < r, v+r otherwise); step i of
+//                 each phase moves n/2^(i+1) between v and v xor 2^i. A step runs at the
+//                 slowest link any of its pairs uses: inter as soon as one pair's real
+//                 ranks sit on different nodes (so folding can push a distance-1 pair
+//                 across nodes). The busiest rank (an odd one below 2r) sends
+//                 2(p2-1)/p2 · n plus the n of the unfold.
 #include "plan/collective_cost.h"
 
 #include <algorithm>
@@ -83,22 +89,50 @@ CollectiveCost hierarchical(const Topology& t, double n) {
   return c;
 }
 
-CollectiveCost halving_doubling(const Topology& t, double n) {
-  const int p = t.world, k = ranks_per_node(t);
-  int p2 = 1, levels = 0;
-  while (p2 * 2 <= p) p2 *= 2, ++levels;
-  const bool fold = p2 < p;
-  const LinkSpec& neighbour = k > 1 ? t.intra : t.inter;  // fold partner at distance 1
-  CollectiveCost c;
-  if (fold) {
-    c.seconds += 2 * neighbour.seconds(n);
-    c.steps += 2;
-    c.bytes_per_rank += 2 * n;
+// Recursive halving-doubling, step by step as the algorithm runs (see the header).
+class HalvingDoublingPairs {
+ public:
+  explicit HalvingDoublingPairs(const Topology& t)
+      : p_(t.world), k_(ranks_per_node(t)) {
+    while (p2_ * 2 <= p_) p2_ *= 2, ++levels_;
+    extra_ = p_ - p2_;
   }
-  for (int i = 0; i < levels; ++i) {
-    const int distance = 1 << i;
+  int levels() const { return levels_; }
+  bool folds() const { return extra_ > 0; }
+  // Whether some fold pair (2j, 2j+1), j < r, crosses a node boundary.
+  bool fold_crosses_nodes() const {
+    for (int j = 0; j < extra_; ++j)
+      if (crosses(2 * j, 2 * j + 1)) return true;
+    return false;
+  }
+  // Whether some pair (v, v xor 2^i) of virtual ranks sits on two nodes.
+  bool level_crosses_nodes(int i) const {
+    const int bit = 1 << i;
+    for (int v = 0; v < p2_; ++v)
+      if ((v & bit) == 0 && crosses(real(v), real(v | bit))) return true;
+    return false;
+  }
+
+ private:
+  int real(int v) const { return v < extra_ ? 2 * v + 1 : v + extra_; }
+  bool crosses(int a, int b) const { return a / k_ != b / k_; }
+
+  int p_, k_;
+  int p2_ = 1, levels_ = 0, extra_ = 0;
+};
+
+CollectiveCost halving_doubling(const Topology& t, double n) {
+  const HalvingDoublingPairs pairs(t);
+  CollectiveCost c;
+  if (pairs.folds()) {  // fold in, and unfold at the end: two steps of n
+    const LinkSpec& link = pairs.fold_crosses_nodes() ? t.inter : t.intra;
+    c.seconds += 2 * link.seconds(n);
+    c.steps += 2;
+    c.bytes_per_rank += n;  // the odd partner's unfold (the even rank sends only n)
+  }
+  for (int i = 0; i < pairs.levels(); ++i) {
     const double m = n / static_cast<double>(2 << i);  // n / 2^(i+1)
-    const LinkSpec& link = distance < k ? t.intra : t.inter;
+    const LinkSpec& link = pairs.level_crosses_nodes(i) ? t.inter : t.intra;
     c.seconds += 2 * link.seconds(m);  // once halving, once doubling
     c.steps += 2;
     c.bytes_per_rank += 2 * m;

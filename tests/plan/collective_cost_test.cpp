@@ -96,6 +96,38 @@ TEST(CollectiveCost, TreeTakesLog2PStepsPerPhase) {
   const CollectiveCost six = allreduce_cost(SyncMethod::tree, topo(6, 6), n);
   EXPECT_EQ(six.steps, 2 + 4);
   EXPECT_NEAR(six.seconds, 2 * intra(n) + 2 * (intra(n / 2) + intra(n / 4)), 1e-12);
+  // The busiest rank (an odd one that took a fold) sends the unfold's n besides.
+  EXPECT_DOUBLE_EQ(six.bytes_per_rank, n + 2 * 3.0 / 4 * n);
+}
+
+// comm/allreduce_halving_doubling.cpp folds ranks 2j into 2j+1 (j < r = p - p2), then
+// runs on virtual ranks: v < r is real rank 2v+1, the others v + r. A step runs at the
+// slowest link any of its pairs uses, in real ranks.
+TEST(CollectiveCost, TreeWithFoldedRanksPaysTheLinksTheirRealRanksUse) {
+  const double n = 8e6;
+  // 6 ranks, 3 nodes of 2: folds (0,1) and (2,3) stay inside nodes 0 and 1; virtual
+  // ranks 0..3 are real 1, 3, 4, 5, so the distance-1 pair (1,3) crosses nodes 0 and 1
+  // and the distance-2 pairs (1,4), (3,5) cross too.
+  const CollectiveCost six = allreduce_cost(SyncMethod::tree, topo(6, 2), n);
+  EXPECT_EQ(six.steps, 6);
+  EXPECT_NEAR(six.seconds, 2 * intra(n) + 2 * (inter(n / 2) + inter(n / 4)), 1e-12);
+  EXPECT_DOUBLE_EQ(six.bytes_per_rank, n + 1.5 * n);
+  // 6 ranks, 2 nodes of 3: the fold pair (2,3) crosses nodes, so the fold runs at the
+  // inter-node link.
+  const CollectiveCost six3 = allreduce_cost(SyncMethod::tree, topo(6, 3), n);
+  EXPECT_NEAR(six3.seconds, 2 * inter(n) + 2 * (inter(n / 2) + inter(n / 4)), 1e-12);
+  // 10 ranks, 2 nodes of 5: folds (0,1), (2,3) stay in node 0; virtual ranks 0..7 are
+  // real 1, 3, 4, ..., 9, so step 0's pair (4,5) and step 1's (3,5) cross nodes.
+  const CollectiveCost ten = allreduce_cost(SyncMethod::tree, topo(10, 5), n);
+  EXPECT_NEAR(ten.seconds,
+              2 * intra(n) + 2 * (inter(n / 2) + inter(n / 4) + inter(n / 8)), 1e-12);
+  // Nodes of 3 with a power of two: the distance-1 pair (2,3) crosses nodes although
+  // 1 < 3, so step 0 is an inter-node step too.
+  const CollectiveCost eight3 = allreduce_cost(SyncMethod::tree, topo(8, 3), n);
+  EXPECT_NEAR(eight3.seconds, 2 * (inter(n / 2) + inter(n / 4) + inter(n / 8)), 1e-12);
+  // Nodes of 4 on a power of two are unchanged: two intra steps, then inter.
+  EXPECT_NEAR(allreduce_cost(SyncMethod::tree, topo(8, 4), n).seconds,
+              2 * (intra(n / 2) + intra(n / 4) + inter(n / 8)), 1e-12);
 }
 
 TEST(CollectiveCost, TreeHasTheFewestStepsForSmallMessages) {
