@@ -1,5 +1,8 @@
 // plait train: trains a GPT on text (see docs/USAGE.md).
+#include <algorithm>
+#include <cstdio>
 #include <memory>
+#include <thread>
 
 #include "cli/registry.h"
 #include "parallel/trainer.h"
@@ -13,6 +16,26 @@ void add_model_flags(CLI::App* cmd, GPTConfig& m) {
   cmd->add_option("--heads", m.heads, "attention heads (must divide --dim)")
       ->capture_default_str();
   cmd->add_option("--ctx", m.ctx, "context length in bytes")->capture_default_str();
+}
+
+// Flags that fix how many workers there are and how they are laid out.
+bool layout_given(const CLI::App& cmd) {
+  for (const char* flag : {"--workers", "--dp", "--tp", "--pp", "--servers"})
+    if (const CLI::Option* o = cmd.get_option_no_throw(flag); o && o->count() > 0) return true;
+  return false;
+}
+
+// No layout flags at all: one in-process data-parallel worker per core (at most one
+// per sequence of the batch), one BLAS thread each unless --blas-threads says more.
+void default_layout(TrainOptions& opt) {
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  opt.workers = std::clamp(opt.batch, 1, cores);
+  if (!opt.progress) return;
+  std::fprintf(stderr,
+               "layout: %d data-parallel worker%s, one per core (%d cores; no --workers, "
+               "--dp, --tp, --pp or --servers), %d BLAS thread%s each\n",
+               opt.workers, opt.workers == 1 ? "" : "s", cores, opt.effective_blas_threads(),
+               opt.effective_blas_threads() == 1 ? "" : "s");
 }
 
 void add_train(Context& ctx) {
@@ -58,7 +81,20 @@ void add_train(Context& ctx) {
                   "end this invocation after N steps, with a checkpoint");
   cmd->add_option("--log", opt->log_path, "metrics as JSON lines");
   cmd->add_option("--trace", opt->trace_path, "timeline as Chrome trace JSON (Perfetto)");
-  cmd->add_option("--workers", opt->workers, "in-process workers (data parallel)")
+  auto* workers = cmd->add_option("--workers", opt->workers,
+                                  "in-process workers (default: dp x tp x pp with a layout, "
+                                  "else one per core, data parallel)");
+  // Model parallelism (docs/MODEL_PARALLEL.md).
+  cmd->add_option("--dp", opt->dp, "data-parallel replicas (default: workers / (tp x pp))");
+  cmd->add_option("--tp", opt->tp, "tensor-parallel ranks per replica (Megatron split)")
+      ->capture_default_str();
+  cmd->add_option("--pp", opt->pp, "pipeline stages per replica")->capture_default_str();
+  cmd->add_option("--stages", opt->stages, "blocks per pipeline stage, e.g. 3,3,2 "
+                  "(default: balanced)")
+      ->delimiter(',');
+  cmd->add_option("--micro-batches", opt->micro_batches,
+                  "pipeline micro-batches per replica's share of the batch (default: pp)");
+  cmd->add_option("--schedule", opt->schedule, "pipeline schedule: gpipe or 1f1b")
       ->capture_default_str();
   cmd->add_option("--backend", opt->backend,
                   "threads (--workers in this process) or mpi (one rank per mpirun process)")
@@ -93,7 +129,11 @@ void add_train(Context& ctx) {
   cmd->add_option("--backup-workers", opt->backup_workers,
                   "--ps-mode sync: a step takes the first N-B workers' pushes, drops the rest");
   cmd->add_flag("!--no-progress", opt->progress, "no progress line");
-  cmd->callback([&ctx, opt] {
+  cmd->callback([&ctx, opt, workers, cmd] {
+    // With a layout and no --workers, the mesh fixes the worker count.
+    if (workers->count() == 0 && opt->model_parallel())
+      opt->workers = std::max(1, opt->dp) * opt->tp * opt->pp;
+    if (opt->backend != "mpi" && !layout_given(*cmd)) default_layout(*opt);
     train(*opt);
     ctx.rc = 0;
   });

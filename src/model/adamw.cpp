@@ -21,18 +21,25 @@ double grad_norm(std::span<const float> grads) {
 
 double clip_grad_norm(std::span<float> grads, double max_norm) {
   const double norm = grad_norm(grads);
-  if (max_norm <= 0) return norm;
+  clip_to(grads, norm, max_norm);
+  return norm;
+}
+
+void clip_to(std::span<float> grads, double norm, double max_norm) {
+  if (max_norm <= 0) return;
   const double coef = max_norm / (norm + 1e-6);
   if (coef < 1.0) {
     const float c = static_cast<float>(coef);
     for (float& g : grads) g *= c;
   }
-  return norm;
 }
 
 AdamW::AdamW(const ParamTable& table, AdamWConfig cfg)
-    : m(table.total(), 0.0f), v(table.total(), 0.0f), cfg_(cfg), decay_(table.total(), 0) {
-  for (const auto& s : table.specs())
+    : AdamW(table.specs(), table.total(), cfg) {}
+
+AdamW::AdamW(std::span<const ParamSpec> specs, size_t total, AdamWConfig cfg)
+    : m(total, 0.0f), v(total, 0.0f), cfg_(cfg), decay_(total, 0) {
+  for (const auto& s : specs)
     if (s.decay) std::fill_n(decay_.begin() + s.offset, s.size, 1);
 }
 

@@ -33,10 +33,14 @@ double grad_norm(std::span<const float> grads);
 // Scales grads so their norm is at most max_norm (PyTorch's clip_grad_norm_ rule:
 // coefficient max_norm / (norm + 1e-6), applied only when below 1). Returns the norm.
 double clip_grad_norm(std::span<float> grads, double max_norm);
+// The same scaling for a norm computed elsewhere (a sharded model's global norm).
+void clip_to(std::span<float> grads, double norm, double max_norm);
 
 class AdamW {
  public:
   AdamW(const ParamTable& table, AdamWConfig cfg);
+  // Over any arena layout (a model-parallel rank's ShardTable::param_specs()).
+  AdamW(std::span<const ParamSpec> specs, size_t total, AdamWConfig cfg);
   // One update with learning rate lr; `t` is the 1-based step count for bias correction.
   void step(std::span<float> params, std::span<const float> grads, float lr, int64_t t);
   // The same update on a contiguous sub-range [begin, begin+n) of the arena (used by

@@ -27,14 +27,15 @@ BlockView<float*> block_view(const ParamTable& t, std::span<float> arena, int la
 }
 
 void BlockActivations::resize(const BlockShape& s) {
-  const size_t N = s.N(), C = s.C;
-  const size_t natt = static_cast<size_t>(s.B) * s.NH * s.T * s.T;
-  for (auto* v : {&ln1, &atty, &resid2, &ln2, &out}) v->resize(N * C);
+  const size_t N = s.N(), C = s.C, Ca = s.Ca(), H = s.H();
+  const size_t natt = static_cast<size_t>(s.B) * s.NHl() * s.T * s.T;
+  for (auto* v : {&ln1, &resid2, &ln2, &out}) v->resize(N * C);
   for (auto* v : {&ln1_mean, &ln1_rstd, &ln2_mean, &ln2_rstd}) v->resize(N);
-  qkv.resize(N * 3 * C);
+  atty.resize(N * Ca);
+  qkv.resize(N * 3 * Ca);
   att.resize(natt);
-  fch.resize(N * 4 * C);
-  fch_gelu.resize(N * 4 * C);
+  fch.resize(N * H);
+  fch_gelu.resize(N * H);
 }
 
 size_t BlockActivations::floats() const {
@@ -46,14 +47,14 @@ size_t BlockActivations::floats() const {
 }
 
 void BlockScratch::resize(const BlockShape& s) {
-  const size_t N = s.N(), C = s.C;
+  const size_t N = s.N(), C = s.C, Ca = s.Ca(), H = s.H();
   proj.resize(N * C);
   dln.resize(N * C);
-  datty.resize(N * C);
-  dqkv.resize(N * 3 * C);
-  datt.resize(static_cast<size_t>(s.B) * s.NH * s.T * s.T);
-  dfch.resize(N * 4 * C);
-  dfch_gelu.resize(N * 4 * C);
+  datty.resize(N * Ca);
+  dqkv.resize(N * 3 * Ca);
+  datt.resize(static_cast<size_t>(s.B) * s.NHl() * s.T * s.T);
+  dfch.resize(N * H);
+  dfch_gelu.resize(N * H);
 }
 
 size_t BlockScratch::floats() const {
@@ -61,52 +62,69 @@ size_t BlockScratch::floats() const {
          dfch_gelu.size();
 }
 
+namespace {
+// Closes a partial sum over the tensor group (no-op without tensor parallelism).
+void tp_allreduce(const TensorSplit* split, float* v, size_t n) {
+  if (split && split->allreduce) split->allreduce(v, n);
+}
+// The row-parallel bias, added by one rank of the tensor group only.
+const float* row_bias(const TensorSplit* split, const float* b) {
+  return !split || split->adds_bias ? b : nullptr;
+}
+}  // namespace
+
 void block_forward(BlockActivations& a, BlockScratch& s, const BlockView<const float*>& w,
-                   const float* x, const BlockShape& sh) {
-  const int N = static_cast<int>(sh.N()), C = sh.C;
+                   const float* x, const BlockShape& sh, const TensorSplit* split) {
+  const int N = static_cast<int>(sh.N()), C = sh.C, Ca = sh.Ca(), H = sh.H();
   const size_t NC = sh.N() * C;
-  // attention branch
+  // attention branch: c_attn column-parallel (this rank's heads), c_proj row-parallel
   k::layernorm_forward(a.ln1.data(), a.ln1_mean.data(), a.ln1_rstd.data(), x, w.ln1_w,
                        w.ln1_b, N, C);
-  k::matmul_forward(a.qkv.data(), a.ln1.data(), w.qkv_w, w.qkv_b, N, C, 3 * C);
-  k::attention_forward(a.atty.data(), a.att.data(), a.qkv.data(), sh.B, sh.T, C, sh.NH);
-  k::matmul_forward(s.proj.data(), a.atty.data(), w.attproj_w, w.attproj_b, N, C, C);
+  k::matmul_forward(a.qkv.data(), a.ln1.data(), w.qkv_w, w.qkv_b, N, C, 3 * Ca);
+  k::attention_forward(a.atty.data(), a.att.data(), a.qkv.data(), sh.B, sh.T, Ca, sh.NHl());
+  k::matmul_forward(s.proj.data(), a.atty.data(), w.attproj_w, row_bias(split, w.attproj_b),
+                    N, Ca, C);
+  tp_allreduce(split, s.proj.data(), NC);
   k::residual_forward(a.resid2.data(), x, s.proj.data(), NC);
-  // MLP branch
+  // MLP branch: c_fc column-parallel (this rank's hidden units), c_proj row-parallel
   k::layernorm_forward(a.ln2.data(), a.ln2_mean.data(), a.ln2_rstd.data(), a.resid2.data(),
                        w.ln2_w, w.ln2_b, N, C);
-  k::matmul_forward(a.fch.data(), a.ln2.data(), w.fc_w, w.fc_b, N, C, 4 * C);
-  k::gelu_forward(a.fch_gelu.data(), a.fch.data(), NC * 4);
-  k::matmul_forward(s.proj.data(), a.fch_gelu.data(), w.fcproj_w, w.fcproj_b, N, 4 * C, C);
+  k::matmul_forward(a.fch.data(), a.ln2.data(), w.fc_w, w.fc_b, N, C, H);
+  k::gelu_forward(a.fch_gelu.data(), a.fch.data(), sh.N() * H);
+  k::matmul_forward(s.proj.data(), a.fch_gelu.data(), w.fcproj_w, row_bias(split, w.fcproj_b),
+                    N, H, C);
+  tp_allreduce(split, s.proj.data(), NC);
   k::residual_forward(a.out.data(), a.resid2.data(), s.proj.data(), NC);
 }
 
 void block_backward(float* dres, BlockScratch& s, const BlockView<float*>& g,
                     const BlockView<const float*>& w, const BlockActivations& a,
-                    const float* x, const BlockShape& sh) {
-  const int N = static_cast<int>(sh.N()), C = sh.C;
+                    const float* x, const BlockShape& sh, const TensorSplit* split) {
+  const int N = static_cast<int>(sh.N()), C = sh.C, Ca = sh.Ca(), H = sh.H();
   const size_t NC = sh.N() * C;
   // MLP branch: dres is d(out); the residual passes it to resid2 unchanged.
   zero(s.dfch_gelu);
   k::matmul_backward(s.dfch_gelu.data(), g.fcproj_w, g.fcproj_b, dres, a.fch_gelu.data(),
-                     w.fcproj_w, N, 4 * C, C);
+                     w.fcproj_w, N, H, C);
   zero(s.dfch);
-  k::gelu_backward(s.dfch.data(), a.fch.data(), s.dfch_gelu.data(), NC * 4);
+  k::gelu_backward(s.dfch.data(), a.fch.data(), s.dfch_gelu.data(), sh.N() * H);
   zero(s.dln);
   k::matmul_backward(s.dln.data(), g.fc_w, g.fc_b, s.dfch.data(), a.ln2.data(), w.fc_w, N, C,
-                     4 * C);
+                     H);
+  tp_allreduce(split, s.dln.data(), NC);  // column-parallel: d(ln2) is a partial sum
   k::layernorm_backward(dres, g.ln2_w, g.ln2_b, s.dln.data(), a.resid2.data(), w.ln2_w,
                         a.ln2_mean.data(), a.ln2_rstd.data(), N, C);
   // now dres = d(resid2); attention branch, the residual passes it on to x.
   zero(s.datty);
   k::matmul_backward(s.datty.data(), g.attproj_w, g.attproj_b, dres, a.atty.data(),
-                     w.attproj_w, N, C, C);
+                     w.attproj_w, N, Ca, C);
   zero(s.dqkv);
   k::attention_backward(s.dqkv.data(), s.datt.data(), s.datty.data(), a.qkv.data(),
-                        a.att.data(), sh.B, sh.T, C, sh.NH);
+                        a.att.data(), sh.B, sh.T, Ca, sh.NHl());
   zero(s.dln);
   k::matmul_backward(s.dln.data(), g.qkv_w, g.qkv_b, s.dqkv.data(), a.ln1.data(), w.qkv_w, N,
-                     C, 3 * C);
+                     C, 3 * Ca);
+  tp_allreduce(split, s.dln.data(), NC);  // column-parallel: d(ln1) is a partial sum
   k::layernorm_backward(dres, g.ln1_w, g.ln1_b, s.dln.data(), x, w.ln1_w, a.ln1_mean.data(),
                         a.ln1_rstd.data(), N, C);
 }

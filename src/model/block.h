@@ -5,6 +5,8 @@
 //      └──────────────────────────────────────────┘└───────────────────────────────┘
 //                                            resid2
 #pragma once
+#include <cstddef>
+#include <functional>
 #include <span>
 #include <vector>
 
@@ -21,10 +23,30 @@ struct BlockView {
 BlockView<const float*> block_view(const ParamTable& t, std::span<const float> arena, int layer);
 BlockView<float*> block_view(const ParamTable& t, std::span<float> arena, int layer);
 
-// Sizes of one forward pass: B sequences of T tokens, C channels, NH heads.
+// Sizes of one forward pass: B sequences of T tokens, C channels, NH heads, and the
+// tensor-parallel degree tp (1: the whole block). With tp > 1 this rank holds NH/tp
+// heads (Ca = C/tp channels of q, k and v) and H = 4C/tp of the MLP's hidden units.
 struct BlockShape {
-  int B = 0, T = 0, C = 0, NH = 0;
+  int B = 0, T = 0, C = 0, NH = 0, tp = 1;
   size_t N() const { return static_cast<size_t>(B) * T; }
+  int NHl() const { return NH / tp; }    // local heads
+  int Ca() const { return C / tp; }      // local attention channels
+  int H() const { return 4 * C / tp; }   // local MLP hidden units
+};
+
+// Tensor parallelism inside a block, the Megatron split. With a [OUT, IN] weight:
+//   column-parallel (c_attn by heads, c_fc by hidden units): rank r holds a block of
+//     OUT rows, y_r = x W_r^T + b_r; x is replicated, the outputs stay split;
+//   row-parallel (both c_proj): rank r holds the matching block of IN columns,
+//     y = sum_r y_r W_r^T + b: each rank's product is a partial sum closed by ONE
+//     allreduce over the tensor group; the bias is added by one rank only
+//     (`adds_bias`), so the sum holds it once.
+// Backward mirrors it: d(x) of a column-parallel product is a partial sum (one
+// allreduce), d(y_r) of a row-parallel one needs none. Layer norms and the row-parallel
+// biases are replicated: every rank computes identical gradients for them.
+struct TensorSplit {
+  bool adds_bias = true;                            // this rank adds row-parallel biases
+  std::function<void(float* data, size_t n)> allreduce;  // sum over the tensor group
 };
 
 // What the forward pass saves for the backward pass (N = B*T rows).
@@ -60,14 +82,15 @@ struct BlockScratch {
 };
 
 // out = block(x). x: [N,C].
+// With sh.tp > 1, `split` closes the row-parallel products (required then).
 void block_forward(BlockActivations& a, BlockScratch& s, const BlockView<const float*>& w,
-                   const float* x, const BlockShape& sh);
+                   const float* x, const BlockShape& sh, const TensorSplit* split = nullptr);
 
 // dres: [N,C], on entry d(loss)/d(block output), on exit d(loss)/d(x) (updated in
 // place: the residual stream's gradient flows through and both branches add to it).
 // Parameter gradients are accumulated into g.
 void block_backward(float* dres, BlockScratch& s, const BlockView<float*>& g,
                     const BlockView<const float*>& w, const BlockActivations& a,
-                    const float* x, const BlockShape& sh);
+                    const float* x, const BlockShape& sh, const TensorSplit* split = nullptr);
 
 }  // namespace plait

@@ -12,6 +12,7 @@
 #include "util/error.h"
 #include "util/link.h"
 #include "parallel/grad_buckets.h"
+#include "parallel/mesh_trainer.h"
 #include "parallel/train_bench.h"
 #include "tensor/blas.h"
 #include "util/rng.h"
@@ -40,8 +41,6 @@ SyncChoice choose_sync(const TrainOptions& opt) {
   return choose_sync(opt, opt.workers, nodes);
 }
 
-namespace {
-
 comm::ThreadsOptions threads_options(const TrainOptions& opt) {
   comm::ThreadsOptions to;
   to.world = opt.workers;
@@ -52,6 +51,8 @@ comm::ThreadsOptions threads_options(const TrainOptions& opt) {
   to.timeout_s = 10 * comm::kDefaultTimeoutSeconds;
   return to;
 }
+
+namespace {
 
 // Sequences per worker: equal, or proportional to --speeds.
 std::vector<int64_t> shares_of(const TrainOptions& opt) {
@@ -145,15 +146,25 @@ TrainSummary train_mpi(const TrainOptions& opt) {
                                             : std::max(1, cores / c.world().local_size()));
     const RunData data(local);
     RunOutput out(local);
-    const SyncChoice choice = choose_sync(local, c.size(), c.world().node_count());
-    if (c.rank() == 0) out.message(choice.why + " (MPI, " + std::to_string(c.size()) + " ranks)");
-    summary = run_rank(c, local, data, out, choice.algorithm);
+    if (local.model_parallel()) {
+      const int mesh = local.effective_dp() * local.tp * local.pp;
+      if (mesh != c.size())
+        throw UsageError("layout: --dp " + std::to_string(local.effective_dp()) + " x --tp " +
+                         std::to_string(local.tp) + " x --pp " + std::to_string(local.pp) +
+                         " = " + std::to_string(mesh) + " ranks, but mpirun started " +
+                         std::to_string(c.size()));
+      local.validate_layout();  // now that the world size is known
+      summary = run_mesh_rank(c, local, data, out);
+    } else {
+      const SyncChoice choice = choose_sync(local, c.size(), c.world().node_count());
+      if (c.rank() == 0)
+        out.message(choice.why + " (MPI, " + std::to_string(c.size()) + " ranks)");
+      summary = run_rank(c, local, data, out, choice.algorithm);
+    }
     out.end(summary);  // ranks other than 0: only their trace file
   });
   return summary;
 }
-
-namespace {
 
 data::Corpus random_corpus(const TrainOptions& opt) {
   const size_t n = std::max<size_t>(1 << 16, 40 * static_cast<size_t>(opt.model.ctx + 1));
@@ -162,6 +173,8 @@ data::Corpus random_corpus(const TrainOptions& opt) {
   for (auto& b : bytes) b = static_cast<uint8_t>(rng.next_u64() % opt.model.vocab);
   return data::Corpus::from_bytes(std::move(bytes), opt.model.ctx, "random bytes");
 }
+
+namespace {
 
 struct RankTiming {
   std::vector<double> step_s;

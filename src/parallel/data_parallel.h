@@ -8,6 +8,7 @@
 #include <string>
 
 #include "comm/collectives.h"
+#include "comm/comm.h"
 #include "parallel/replica.h"
 #include "parallel/run_output.h"
 #include "parallel/trainer.h"
@@ -23,6 +24,13 @@ struct SyncChoice {
 // `nodes` nodes of equal size). The one-argument form: the threads layout of opt.
 SyncChoice choose_sync(const TrainOptions& opt, int world, int nodes);
 SyncChoice choose_sync(const TrainOptions& opt);
+
+// The threads transport of opt's run: opt.workers ranks, emulated nodes and links, and
+// a timeout long enough for rank 0's evaluations and checkpoints.
+comm::ThreadsOptions threads_options(const TrainOptions& opt);
+
+// Random bytes (from opt.seed), enough for benchmarks that ignore the text.
+data::Corpus random_corpus(const TrainOptions& opt);
 
 // The whole run on opt.workers threads; `out` is rank 0's output (its Trace is
 // shared by every rank: pid = rank, lanes compute and communication).

@@ -33,6 +33,65 @@ int TrainOptions::effective_blas_threads() const {
   return std::max(1, cores / workers);
 }
 
+int TrainOptions::effective_dp() const {
+  if (dp > 0) return dp;
+  return std::max(1, workers / std::max(1, tp * pp));
+}
+
+// The dp x tp x pp mesh (docs/MODEL_PARALLEL.md): sizes that multiply to the workers,
+// a model that splits T ways, stages that cover the blocks, micro-batches that divide
+// each replica's share of the batch.
+void TrainOptions::validate_layout() const {
+  require_non_negative(dp, "--dp");
+  require_positive(tp, "--tp");
+  require_positive(pp, "--pp");
+  require_non_negative(micro_batches, "--micro-batches");
+  const int D = effective_dp();
+  // Under MPI the world is mpirun's -np, checked when the ranks start.
+  if (backend != "mpi" && D * tp * pp != workers)
+    throw UsageError("layout: --dp " + std::to_string(D) + " x --tp " + std::to_string(tp) +
+                     " x --pp " + std::to_string(pp) + " = " + std::to_string(D * tp * pp) +
+                     " ranks, but there are " + std::to_string(workers) + " workers");
+  if (model.heads % tp != 0)
+    throw UsageError("layout: --tp " + std::to_string(tp) + " does not divide --heads " +
+                     std::to_string(model.heads) + " (attention is split by heads)");
+  if ((4 * model.dim) % tp != 0)
+    throw UsageError("layout: --tp " + std::to_string(tp) + " does not divide 4 x --dim = " +
+                     std::to_string(4 * model.dim) + " (the MLP is split by columns)");
+  if (model.layers < pp)
+    throw UsageError("layout: --pp " + std::to_string(pp) + " stages but only " +
+                     std::to_string(model.layers) + " blocks (each stage needs one)");
+  if (!stages.empty()) {
+    if (static_cast<int>(stages.size()) != pp)
+      throw UsageError("--stages lists " + std::to_string(stages.size()) + " stages but --pp is " +
+                       std::to_string(pp));
+    int sum = 0;
+    for (int s : stages) {
+      if (s <= 0) throw UsageError("--stages: every stage needs at least one block, got " +
+                                   std::to_string(s));
+      sum += s;
+    }
+    if (sum != model.layers)
+      throw UsageError("--stages sums to " + std::to_string(sum) + " blocks but the model has " +
+                       std::to_string(model.layers) + " (--layers)");
+  }
+  if (schedule != "gpipe" && schedule != "1f1b")
+    throw UsageError("--schedule must be gpipe or 1f1b, got '" + schedule + "'");
+  if (batch % D != 0 && model_parallel())
+    throw UsageError("layout: --batch " + std::to_string(batch) + " does not split evenly over " +
+                     std::to_string(D) + " data-parallel replicas");
+  const int M = micro_batches > 0 ? micro_batches : pp;
+  if (pp > 1 && (batch / D) % M != 0)
+    throw UsageError("--micro-batches " + std::to_string(M) + " does not divide each replica's " +
+                     std::to_string(batch / D) + " sequences (--batch " + std::to_string(batch) +
+                     " over " + std::to_string(D) + " replicas)");
+  if (micro_batches > 0 && pp == 1)
+    throw UsageError("--micro-batches needs a pipeline (--pp > 1); use --micro-batch for "
+                     "gradient accumulation");
+  if (model_parallel() && !speeds.empty())
+    throw UsageError("--speeds balances data parallelism only; it cannot be used with --tp/--pp");
+}
+
 // Parameter servers (docs/DATA_PARALLEL.md, "Parameter server"): a mode, a bound
 // for stale, backup workers for sync only and fewer than the workers; no mesh, no
 // uneven shares, no allreduce to choose.
@@ -59,6 +118,9 @@ void TrainOptions::validate_ps() const {
     throw UsageError("--backup-workers " + std::to_string(backup_workers) +
                      " must be below --workers " + std::to_string(workers) +
                      " (a step needs at least one push)");
+  if (model_parallel())
+    throw UsageError("--servers cannot be combined with --tp/--pp (parameter servers serve "
+                     "data-parallel workers)");
   if (!speeds.empty())
     throw UsageError("--speeds cannot be combined with --servers (workers take equal shares)");
   if (!sync.empty())
@@ -131,6 +193,7 @@ void TrainOptions::validate() const {
       throw UsageError("--sync mpi needs --backend mpi (under mpirun); with in-process workers "
                        "use ring, direct, hierarchical, ps or halving-doubling");
   }
+  validate_layout();
   validate_ps();
   if (resume && checkpoint_dir.empty())
     throw UsageError("--resume needs --checkpoint-dir (where to find the latest checkpoint)");

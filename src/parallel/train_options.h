@@ -51,6 +51,13 @@ struct TrainOptions {
   std::vector<double> speeds;     // relative worker speeds: proportional shares ("": equal)
   std::string intra_link;         // emulated link inside a node, "LAT:BW" ("": real speed)
   std::string inter_link;         // emulated link between nodes, "LAT:BW" ("": real speed)
+  // model parallelism (docs/MODEL_PARALLEL.md): a dp x tp x pp mesh of the workers
+  int dp = 0;                     // data-parallel replicas (0: workers / (tp * pp))
+  int tp = 1;                     // tensor-parallel ranks per replica (Megatron split)
+  int pp = 1;                     // pipeline stages per replica
+  std::vector<int> stages;        // blocks per stage, e.g. 3,3,2 ("": balanced)
+  int micro_batches = 0;          // pipeline micro-batches per replica's share (0: pp)
+  std::string schedule = "1f1b";  // pipeline schedule: "gpipe" | "1f1b"
   // parameter-server architecture (docs/DATA_PARALLEL.md, "Parameter server")
   int servers = 0;                // dedicated server ranks (0: ps as a collective only)
   std::string ps_mode = "sync";   // "sync" | "async" | "stale"
@@ -58,8 +65,12 @@ struct TrainOptions {
   int backup_workers = 0;         // synchronous steps take the first N-B pushes
 
   int effective_warmup() const;
+  // The mesh's data-parallel size: dp, or workers / (tp * pp).
+  int effective_dp() const;
+  bool model_parallel() const { return tp > 1 || pp > 1; }
   int effective_blas_threads() const;
   void validate() const;
+  void validate_layout() const;  // the dp x tp x pp part of validate()
   void validate_ps() const;      // the parameter-server part of validate()
   // The options that must match when a run resumes (model, data, schedule, seed).
   nlohmann::json resume_fingerprint() const;

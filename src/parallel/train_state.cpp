@@ -22,6 +22,8 @@ void read_all(const LoadedCheckpoint& ck, const ParamTable& t, const std::string
   for (const auto& s : t.specs()) ck.read(prefix + s.name, s.shape, arena.subspan(s.offset, s.size));
 }
 
+}  // namespace
+
 void check_fingerprint(const LoadedCheckpoint& ck, const nlohmann::json& want) {
   const auto& have = ck.options();
   for (const auto& [key, value] : want.items()) {
@@ -31,8 +33,6 @@ void check_fingerprint(const LoadedCheckpoint& ck, const nlohmann::json& want) {
                        " but this run has " + key + "=" + value.dump());
   }
 }
-
-}  // namespace
 
 std::string corpus_hash(std::span<const uint8_t> bytes) {
   return hex64(xxh64(std::as_bytes(bytes)));

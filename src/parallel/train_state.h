@@ -8,6 +8,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "fault/checkpoint.h"
 #include "model/adamw.h"
 #include "model/gpt.h"
 
@@ -25,6 +26,9 @@ std::string save_train_state(const std::string& run_dir, const nlohmann::json& f
 // from `fingerprint` (naming the first differing option).
 int64_t load_train_state(const std::string& run_dir, const nlohmann::json& fingerprint,
                          GPT& model, AdamW& adam);
+
+// UsageError naming the first option of `want` that the checkpoint was not made with.
+void check_fingerprint(const LoadedCheckpoint& ck, const nlohmann::json& want);
 
 // Loads only the weights and config of a checkpoint (a run dir or a checkpoint dir),
 // for sample / eval.

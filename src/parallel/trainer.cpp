@@ -2,6 +2,7 @@
 
 #include "parallel/data_parallel.h"
 #include "parallel/param_server.h"
+#include "parallel/mesh_trainer.h"
 #include "parallel/replica.h"
 #include "parallel/run_output.h"
 #include "tensor/blas.h"
@@ -19,7 +20,9 @@ TrainSummary train(const TrainOptions& opt) {
   const RunData data(opt);
   RunOutput out(opt);
   TrainSummary sum;
-  if (opt.workers > 1) {
+  if (opt.model_parallel()) {
+    sum = train_mesh(opt, data, out);
+  } else if (opt.workers > 1) {
     sum = train_data_parallel(opt, data, out);
   } else {
     Replica r(opt, data, 0, 0, opt.batch);

@@ -9,10 +9,21 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "parallel/train_options.h"
 
 namespace plait {
+
+// What one rank of a model-parallel run held (docs/MODEL_PARALLEL.md, "Memory").
+struct RankMemory {
+  int rank = 0, dp = 0, tp = 0, pp = 0;
+  size_t param_floats = 0;   // this rank's parameters (gradients and each AdamW moment
+                             // are the same size)
+  size_t model_floats = 0;   // the whole model's parameters
+  int peak_micro_batches = 0;  // most micro-batches whose activations were alive at once
+  size_t activation_floats = 0;  // floats one micro-batch's activations take on this rank
+};
 
 struct TrainSummary {
   int64_t first_step = 0;      // the step this invocation started at (after resume)
@@ -23,6 +34,7 @@ struct TrainSummary {
   double last_val_loss = -1;   // last validation loss measured (-1 if none)
   double tokens_per_s = 0;     // over this invocation
   std::string checkpoint;      // last checkpoint written ("" if none)
+  std::vector<RankMemory> memory;  // model-parallel runs: every rank's, by world rank
 };
 
 // Runs the training described by `opt` (validated here). Throws UsageError on bad

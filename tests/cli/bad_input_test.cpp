@@ -50,6 +50,20 @@ TEST(BadInput, ZeroAndNegativeSizes) {
   }
 }
 
+// Each bad dp x tp x pp layout: exit 2, one line naming which and why.
+TEST(BadInput, BadModelParallelLayouts) {
+  TempDir d;
+  write_file(d / "c.txt", small_corpus());
+  const std::string base = "train --data " + (d / "c.txt") +
+                           " --layers 2 --dim 16 --heads 2 --ctx 8 --batch 4 --steps 2 --no-progress ";
+  expect_usage_error(run_plait(base + "--workers 3 --tp 2"), "there are 3 workers");
+  expect_usage_error(run_plait(base + "--tp 4"), "does not divide --heads 2");
+  expect_usage_error(run_plait(base + "--pp 3"), "only 2 blocks");
+  expect_usage_error(run_plait(base + "--pp 2 --micro-batches 3"), "--micro-batches 3");
+  expect_usage_error(run_plait(base + "--pp 2 --stages 1,2"), "--stages sums to 3");
+  expect_usage_error(run_plait(base + "--pp 2 --schedule zigzag"), "--schedule");
+}
+
 TEST(BadInput, UnknownFlagAndCommand) {
   expect_usage_error(run_plait("train --no-such-flag 3"), "--no-such-flag");
   expect_usage_error(run_plait("frobnicate"), "frobnicate");

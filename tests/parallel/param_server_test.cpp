@@ -220,6 +220,8 @@ TEST_F(ParamServer, BadFlagsAreUsageErrors) {
                      {"--backup-workers", "--ps-mode sync"});
   expect_usage_error(with([](TrainOptions& o) { o.servers = 0; o.ps_mode = "async"; }),
                      {"--ps-mode", "--servers"});
+  expect_usage_error(with([](TrainOptions& o) { o.workers = 4; o.tp = 2; }),
+                     {"--servers", "--tp/--pp"});
   expect_usage_error(with([](TrainOptions& o) { o.sync = "ring"; }), {"--sync", "--servers"});
   EXPECT_NO_THROW(with([](TrainOptions& o) { o.ps_mode = "stale"; o.staleness = 3; })());
 }

@@ -1,0 +1,427 @@
+#include "parallel/mesh_trainer.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <deque>
+#include <map>
+#include <optional>
+
+#include <nlohmann/json.hpp>
+
+#include "comm/collectives.h"
+#include "parallel/data_parallel.h"
+#include "parallel/mesh.h"
+#include "parallel/mesh_state.h"
+#include "parallel/pipeline_schedule.h"
+#include "parallel/pipeline_stage.h"
+#include "parallel/train_bench.h"
+#include "util/error.h"
+
+namespace plait {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using comm::Group;
+
+// p2p tags on the pp group: one per micro-batch and direction.
+uint64_t tag_of(int micro, bool forward) { return 2 * static_cast<uint64_t>(micro) + (forward ? 0 : 1); }
+
+std::span<const std::byte> bytes_of(const float* p, size_t n) {
+  return std::as_bytes(std::span<const float>(p, n));
+}
+std::span<std::byte> bytes_of(float* p, size_t n) {
+  return std::as_writable_bytes(std::span<float>(p, n));
+}
+
+MeshShape mesh_shape(const TrainOptions& opt) { return {opt.effective_dp(), opt.tp, opt.pp}; }
+
+// Blocks [begin, end) of pipeline stage `s`.
+ShardLayout layout_of(const TrainOptions& opt, const MeshCoord& me) {
+  const std::vector<int> sizes =
+      opt.stages.empty() ? balance_stages(opt.model.layers, opt.pp) : opt.stages;
+  int begin = 0;
+  for (int s = 0; s < me.pp; ++s) begin += sizes[s];
+  return {opt.tp, me.tp, begin, begin + sizes[me.pp], me.pp == 0, me.pp == opt.pp - 1};
+}
+
+TensorSplit make_split(Group& tp, int tp_rank) {
+  TensorSplit s;
+  s.adds_bias = tp_rank == 0;
+  if (tp.size() > 1) {
+    std::shared_ptr<comm::Allreduce> ar = comm::make_allreduce(tp, {comm::Algorithm::ring});
+    s.allreduce = [ar](float* p, size_t n) { ar->run(std::span<float>(p, n)); };
+  }
+  return s;
+}
+
+class MeshWorker {
+ public:
+  MeshWorker(comm::Comm& c, const TrainOptions& o, const RunData& d);
+
+  void start();
+  double train_step(double& norm);
+  double validation_loss();
+  std::string save(int64_t step);
+  RankMemory memory() const;
+  std::string describe() const;
+
+  const TrainOptions& opt;
+  const RunData& data;
+  const MeshShape shape;
+  const int rank;
+  const MeshCoord me;
+  Group world;
+  MeshGroups groups;
+  PipelineStage stage;
+  AdamW adam;
+  LrSchedule schedule;
+  int64_t step = 0;
+  RunOutput* out = nullptr;
+  obs::Trace* trace = nullptr;
+  SyncChoice sync;
+  double busy_s = 0;      // time in forward/backward compute, all steps
+  double pipeline_s = 0;  // time in run_schedule, all steps
+
+ private:
+  bool first() const { return stage.layout().first; }
+  bool last() const { return stage.layout().last; }
+  int micro_size(int micro) const {
+    return static_cast<int>(std::min<int64_t>(mb_, share_ - int64_t{micro} * mb_));
+  }
+  double run_schedule();
+  double forward_op(int micro);
+  void backward_op(int micro);
+  void finish_sends();
+  double global_grad_norm();
+  void traced(const std::string& name, const char* cat, int lane, double t0);
+
+  PipeSchedule kind_;
+  int micro_batches_ = 1;
+  int64_t share_ = 0, first_seq_ = 0, mb_ = 0;
+  std::unique_ptr<comm::Allreduce> dp_ar_;
+  std::vector<int32_t> inputs_, targets_;
+  std::vector<float> recv_;  // [mb*T, C] an activation or its gradient
+  std::map<int, comm::Request> fwd_sends_;  // micro-batch -> send of its output
+  std::deque<std::pair<std::vector<float>, comm::Request>> bwd_sends_;
+};
+
+MeshWorker::MeshWorker(comm::Comm& c, const TrainOptions& o, const RunData& d)
+    : opt(o),
+      data(d),
+      shape(mesh_shape(o)),
+      rank(c.rank()),
+      me(mesh_coord(shape, c.rank())),
+      world(c.world()),
+      groups(make_mesh_groups(world, shape)),
+      stage(o.model, layout_of(o, me), make_split(groups.tp, me.tp)),
+      adam(stage.table().param_specs(), stage.table().total(), o.adamw),
+      schedule{o.lr, o.effective_warmup(), static_cast<int>(o.steps), 0.1f},
+      kind_(parse_schedule(o.schedule)) {
+  share_ = o.batch / shape.dp;
+  first_seq_ = int64_t{me.dp} * share_;
+  if (o.pp > 1) micro_batches_ = o.micro_batches > 0 ? o.micro_batches : o.pp;
+  else if (o.micro_batch > 0) micro_batches_ = static_cast<int>((share_ + o.micro_batch - 1) / o.micro_batch);
+  mb_ = (share_ + micro_batches_ - 1) / micro_batches_;
+  const size_t rows = static_cast<size_t>(mb_) * o.model.ctx;
+  inputs_.resize(rows);
+  targets_.resize(rows);
+  recv_.resize(rows * o.model.dim);
+  const int nodes = groups.dp.node_count();
+  sync = choose_sync(o, shape.dp, nodes);
+  if (shape.dp > 1) {
+    comm::AllreduceOptions ao;
+    ao.algorithm = sync.algorithm;
+    dp_ar_ = comm::make_allreduce(groups.dp, ao);
+  }
+}
+
+void MeshWorker::start() {
+  if (opt.resume) {
+    step = load_stage_state(opt.checkpoint_dir, data.fingerprint(opt), stage, adam);
+    if (step >= opt.steps)
+      throw UsageError("--resume: the checkpoint in '" + opt.checkpoint_dir + "' is at step " +
+                       std::to_string(step) + ", already the end of a " +
+                       std::to_string(opt.steps) + "-step run");
+  } else {
+    init_stage_weights(stage, opt.seed);
+  }
+}
+
+void MeshWorker::traced(const std::string& name, const char* cat, int lane, double t0) {
+  if (trace && trace->enabled()) trace->complete(name, cat, rank, lane, t0, trace->now_us() - t0);
+}
+
+// Forward of one micro-batch: tokens in on the first stage, the activation from the
+// previous stage otherwise; the output goes on to the next stage (a send that must
+// complete before the slot holding it is freed by the backward pass).
+double MeshWorker::forward_op(int micro) {
+  const int b = micro_size(micro), T = opt.model.ctx;
+  const size_t n = static_cast<size_t>(b) * T * opt.model.dim;
+  if (first() || last())
+    data.sampler.fill(step, first_seq_ + int64_t{micro} * mb_, b, inputs_.data(), targets_.data());
+  if (!first()) groups.pp.recv(me.pp - 1, tag_of(micro, true), bytes_of(recv_.data(), n));
+  const double t0 = trace ? trace->now_us() : 0;
+  const auto c0 = Clock::now();
+  const double loss = stage.forward(micro, b, T, inputs_.data(), recv_.data(),
+                                    last() ? targets_.data() : nullptr);
+  busy_s += std::chrono::duration<double>(Clock::now() - c0).count();
+  traced("forward " + std::to_string(micro), "compute", obs::kLaneCompute, t0);
+  if (!last())
+    fwd_sends_[micro] = groups.pp.isend(me.pp + 1, tag_of(micro, true),
+                                        bytes_of(stage.output(micro), n));
+  return loss;
+}
+
+void MeshWorker::backward_op(int micro) {
+  const int b = micro_size(micro), T = opt.model.ctx;
+  const size_t n = static_cast<size_t>(b) * T * opt.model.dim;
+  if (!last()) groups.pp.recv(me.pp + 1, tag_of(micro, false), bytes_of(recv_.data(), n));
+  if (auto it = fwd_sends_.find(micro); it != fwd_sends_.end()) {
+    groups.pp.wait(it->second);
+    fwd_sends_.erase(it);
+  }
+  const double t0 = trace ? trace->now_us() : 0;
+  const auto c0 = Clock::now();
+  const float* dx = stage.backward(micro, last() ? nullptr : recv_.data());
+  busy_s += std::chrono::duration<double>(Clock::now() - c0).count();
+  traced("backward " + std::to_string(micro), "compute", obs::kLaneCompute, t0);
+  if (first()) return;
+  auto& [buf, req] = bwd_sends_.emplace_back(std::vector<float>(dx, dx + n), comm::Request{});
+  req = groups.pp.isend(me.pp - 1, tag_of(micro, false), bytes_of(buf.data(), n));
+}
+
+void MeshWorker::finish_sends() {
+  for (auto& [m, req] : fwd_sends_) groups.pp.wait(req);
+  fwd_sends_.clear();
+  for (auto& [buf, req] : bwd_sends_) groups.pp.wait(req);
+  bwd_sends_.clear();
+}
+
+// This stage's micro-batches in schedule order; returns the token-loss sum (last stage).
+double MeshWorker::run_schedule() {
+  const auto t0 = Clock::now();
+  double loss = 0;
+  for (const PipeOp& op : pipeline_schedule(kind_, me.pp, shape.pp, micro_batches_)) {
+    if (op.forward) loss += forward_op(op.micro);
+    else backward_op(op.micro);
+  }
+  finish_sends();
+  pipeline_s += std::chrono::duration<double>(Clock::now() - t0).count();
+  return loss;
+}
+
+// sqrt of the sum of squares of every gradient float of the model, each counted once.
+double MeshWorker::global_grad_norm() {
+  double sq = 0;
+  for (const ShardSpec& s : stage.table().specs()) {
+    if (!s.owner) continue;
+    const float* g = stage.grads.data() + s.local.offset;
+    for (size_t i = 0; i < s.local.size; ++i) sq += static_cast<double>(g[i]) * g[i];
+  }
+  if (groups.mp.size() > 1) comm::allreduce(groups.mp, std::span<double>(&sq, 1));
+  return std::sqrt(sq);
+}
+
+double MeshWorker::train_step(double& norm) {
+  stage.zero_grads();
+  double t0 = trace ? trace->now_us() : 0;
+  double loss = run_schedule();
+  if (groups.embed.valid()) {  // the tied wte: embedding gradient + head gradient
+    const ParamSpec& wte = stage.table().wte().local;
+    comm::allreduce(groups.embed, std::span<float>(stage.grads.data() + wte.offset, wte.size));
+  }
+  if (dp_ar_) {
+    t0 = trace ? trace->now_us() : 0;
+    dp_ar_->run(std::span<float>(stage.grads));
+    traced("dp allreduce", "comm", obs::kLaneComm, t0);
+  }
+  // the global token-loss sum: the last stage's tp rank 0 of every replica holds a part
+  double sum = last() && me.tp == 0 ? loss : 0.0;
+  comm::allreduce(world, std::span<double>(&sum, 1));
+  t0 = trace ? trace->now_us() : 0;
+  const float inv_batch = 1.0f / static_cast<float>(opt.batch);
+  for (float& g : stage.grads) g *= inv_batch;
+  norm = global_grad_norm();
+  clip_to(stage.grads, norm, opt.adamw.clip_norm);
+  adam.step(stage.params, stage.grads, schedule.at(step), step + 1);
+  traced("optimizer", "compute", obs::kLaneCompute, t0);
+  return sum / opt.model.ctx / opt.batch;
+}
+
+// The validation windows, split over the replicas, forward through the pipeline.
+double MeshWorker::validation_loss() {
+  const int T = opt.model.ctx;
+  const int64_t n = std::min<int64_t>(data.val.count(), opt.eval_windows);
+  const int64_t begin = n * me.dp / shape.dp, end = n * (me.dp + 1) / shape.dp;
+  const int64_t eb = std::max<int64_t>(1, mb_);
+  std::vector<int32_t> in(static_cast<size_t>(eb) * T), tg(in.size());
+  double sum = 0;
+  int micro = 0;
+  for (int64_t w = begin; w < end; w += eb, ++micro) {
+    const int b = static_cast<int>(std::min(eb, end - w));
+    const size_t floats = static_cast<size_t>(b) * T * opt.model.dim;
+    if (first() || last()) data.val.fill(w, b, in.data(), tg.data());
+    if (!first()) groups.pp.recv(me.pp - 1, tag_of(micro, true), bytes_of(recv_.data(), floats));
+    sum += stage.forward(micro, b, T, in.data(), recv_.data(), last() ? tg.data() : nullptr);
+    if (!last()) groups.pp.send(me.pp + 1, tag_of(micro, true), bytes_of(stage.output(micro), floats));
+    stage.release(micro);
+  }
+  if (!(last() && me.tp == 0)) sum = 0;
+  comm::allreduce(world, std::span<double>(&sum, 1));
+  return n > 0 ? sum / static_cast<double>(n * T) : 0.0;
+}
+
+std::string MeshWorker::save(int64_t s) {
+  ShardWriter w{rank, world.size(), [this] { comm::barrier(world); }};
+  return save_stage_state(opt.checkpoint_dir, data.fingerprint(opt), s, stage, adam,
+                          opt.keep_checkpoints, w, me.dp == 0);
+}
+
+RankMemory MeshWorker::memory() const {
+  RankMemory m;
+  m.rank = rank, m.dp = me.dp, m.tp = me.tp, m.pp = me.pp;
+  m.param_floats = stage.table().total();
+  m.model_floats = ParamTable(opt.model).total();
+  m.peak_micro_batches = stage.peak_in_flight();
+  m.activation_floats = stage.slot_floats(static_cast<int>(mb_), opt.model.ctx);
+  return m;
+}
+
+std::string MeshWorker::describe() const {
+  const std::vector<int> sizes =
+      opt.stages.empty() ? balance_stages(opt.model.layers, opt.pp) : opt.stages;
+  std::string st;
+  for (int s : sizes) {
+    if (!st.empty()) st += ',';
+    st += std::to_string(s);
+  }
+  char buf[400];
+  std::snprintf(buf, sizeof buf,
+                "layout dp%d x tp%d x pp%d on %d workers: stages of %s blocks, %d micro-batch%s "
+                "of %lld sequences per replica (%s)",
+                shape.dp, shape.tp, shape.pp, shape.world(), st.c_str(), micro_batches_,
+                micro_batches_ == 1 ? "" : "es", static_cast<long long>(mb_),
+                to_string(kind_));
+  return buf;
+}
+
+bool due(int64_t every, int64_t done) { return every > 0 && done % every == 0; }
+
+// Every rank's memory report, gathered on every rank.
+std::vector<RankMemory> gather_memory(Group& world, const RankMemory& mine) {
+  std::vector<RankMemory> all(world.size());
+  comm::allgather_bytes(world, std::as_bytes(std::span<const RankMemory>(&mine, 1)),
+                        std::as_writable_bytes(std::span<RankMemory>(all)));
+  return all;
+}
+
+std::string memory_line(const std::vector<RankMemory>& all) {
+  size_t most = 0, model = all.empty() ? 0 : all[0].model_floats;
+  int peak = 0;
+  for (const auto& m : all) most = std::max(most, m.param_floats), peak = std::max(peak, m.peak_micro_batches);
+  char buf[300];
+  std::snprintf(buf, sizeof buf,
+                "memory: the largest rank holds %.3f MB of parameters (%.3f of the model's "
+                "%.3f MB; gradients and each AdamW moment the same); at most %d micro-batch%s "
+                "of activations alive on a stage",
+                most * 4e-6, model ? static_cast<double>(most) / model : 0.0, model * 4e-6, peak,
+                peak == 1 ? "" : "es");
+  return buf;
+}
+
+}  // namespace
+
+TrainSummary run_mesh_rank(comm::Comm& c, const TrainOptions& opt, const RunData& data,
+                           RunOutput& out) {
+  MeshWorker w(c, opt, data);
+  w.trace = &out.trace();
+  if (w.rank == 0) w.out = &out;
+  else if (out.trace().enabled()) out.trace().name_rank(w.rank);
+  w.start();
+  const int64_t end = end_step(opt, w.step);
+  TrainSummary sum;
+  sum.first_step = sum.step = w.step;
+  if (w.out) {
+    w.out->message(w.describe());
+    if (w.shape.dp > 1) w.out->message(w.sync.why + " (the data-parallel axis)");
+    w.out->begin(w.step, end, "training a " + std::to_string(ParamTable(opt.model).total()) +
+                                  "-parameter model on " + data.corpus.name());
+  }
+  const auto t_start = Clock::now();
+  while (w.step < end) {
+    double norm = 0;
+    const double loss = w.train_step(norm);
+    const float lr = w.schedule.at(w.step);
+    ++w.step;
+    sum.last_loss = loss;
+    std::optional<double> val;
+    if (due(opt.eval_every, w.step) || w.step == opt.steps) {  // collective
+      val = w.validation_loss();
+      if (sum.first_val_loss < 0) sum.first_val_loss = *val;
+      sum.last_val_loss = *val;
+    }
+    if (w.out) w.out->step(w.step, loss, lr, norm, val);
+    if (!opt.checkpoint_dir.empty() && (due(opt.checkpoint_every, w.step) || w.step == end))
+      sum.checkpoint = w.save(w.step);  // collective
+  }
+  const double secs = std::chrono::duration<double>(Clock::now() - t_start).count();
+  sum.step = w.step;
+  sum.steps_done = w.step - sum.first_step;
+  sum.tokens_per_s =
+      secs > 0 ? static_cast<double>(sum.steps_done) * opt.batch * opt.model.ctx / secs : 0;
+  sum.memory = gather_memory(w.world, w.memory());
+  if (w.out) w.out->message(memory_line(sum.memory));
+  return sum;
+}
+
+MeshBench bench_mesh(const TrainOptions& o, int warmup, int steps) {
+  TrainOptions opt = o;
+  opt.resume = false;
+  opt.checkpoint_dir.clear();
+  opt.validate();
+  const RunData data(opt, random_corpus(opt));
+  std::vector<double> step0;
+  std::vector<double> idle(opt.workers, 0), stage_of(opt.workers, 0);
+  comm::run_threads(threads_options(opt), [&](comm::Comm& c) {
+    MeshWorker w(c, opt, data);
+    w.start();
+    double norm = 0;
+    for (int i = 0; i < warmup; ++i) w.train_step(norm);
+    w.busy_s = w.pipeline_s = 0;
+    std::vector<double> times;
+    for (int i = 0; i < steps; ++i) {
+      const auto t0 = Clock::now();
+      w.train_step(norm);
+      times.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
+    }
+    idle[w.rank] = w.pipeline_s > 0 ? 1.0 - w.busy_s / w.pipeline_s : 0;  // own slot
+    stage_of[w.rank] = w.me.pp;
+    if (w.rank == 0) step0 = std::move(times);
+  });
+  MeshBench b;
+  b.median_step_s = median(step0);
+  b.tokens_per_s = static_cast<double>(opt.batch) * opt.model.ctx / b.median_step_s;
+  b.stage_bubble.assign(opt.pp, 0);
+  std::vector<int> count(opt.pp, 0);
+  for (int r = 0; r < opt.workers; ++r) {
+    b.stage_bubble[static_cast<int>(stage_of[r])] += idle[r];
+    ++count[static_cast<int>(stage_of[r])];
+  }
+  for (int s = 0; s < opt.pp; ++s) {
+    b.stage_bubble[s] /= std::max(1, count[s]);
+    b.bubble += b.stage_bubble[s] / opt.pp;
+  }
+  return b;
+}
+
+TrainSummary train_mesh(const TrainOptions& opt, const RunData& data, RunOutput& out) {
+  TrainSummary summary;
+  comm::run_threads(threads_options(opt), [&](comm::Comm& c) {
+    TrainSummary s = run_mesh_rank(c, opt, data, out);
+    if (c.rank() == 0) summary = std::move(s);
+  });
+  return summary;
+}
+
+}  // namespace plait
