@@ -47,7 +47,8 @@ json checkpoint_json(const LoadedCheckpoint& c) {
     const TensorEntry& t = c.tensors().at(name);
     json shards = json::array();
     for (const auto& s : t.shards)
-      shards.push_back({{"file", c.files()[s.file].file}, {"begin", s.begin}, {"end", s.end}});
+      shards.push_back({{"file", c.files()[s.file].file}, {"key", s.key}, {"begin", s.begin},
+                        {"end", s.end}});
     tensors.push_back({{"name", name}, {"role", t.role}, {"dtype", "F32"}, {"shape", t.shape},
                        {"shards", shards}});
     if (t.role == "model") params += st::numel(t.shape);

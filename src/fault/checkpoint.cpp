@@ -17,11 +17,32 @@ namespace {
 namespace stdfs = std::filesystem;
 using nlohmann::json;
 
+// The safetensors key of each of `ts`: "<prefix><name>" for the first box of a name,
+// "<prefix><name>@1", "@2", ... for the later boxes of the same name (one rank's share
+// of a tensor may be several boxes: a tensor-parallel rank's q, k and v rows).
+std::vector<std::string> storage_keys(const std::string& prefix,
+                                      const std::vector<NamedTensor>& ts) {
+  std::map<std::string, int> seen;
+  std::vector<std::string> keys;
+  for (const NamedTensor& t : ts) {
+    const int n = seen[t.name]++;
+    std::string key = prefix + t.name;
+    if (n > 0) {
+      key += ckpt::kBoxSeparator;
+      key += std::to_string(n);
+    }
+    keys.push_back(std::move(key));
+  }
+  return keys;
+}
+
 // The safetensors __metadata__ of a file: its role, the step, the model config (as
-// strings, the format's rule) and the place of every shard in its full tensor.
+// strings, the format's rule) and, for every box that is not a whole tensor stored
+// under its own name, "slice.<key>" = its full tensor's name ("of"), shape and place.
 std::map<std::string, std::string> file_metadata(const CheckpointData& d, const char* role,
                                                  const std::vector<NamedTensor>& ts,
-                                                 const std::vector<std::string>& names) {
+                                                 const std::vector<std::string>& keys,
+                                                 const std::vector<std::string>& full_names) {
   std::map<std::string, std::string> md;
   md["format"] = "pt";  // what Hugging Face loaders expect of a PyTorch-layout file
   md["plait.role"] = role;
@@ -30,11 +51,16 @@ std::map<std::string, std::string> file_metadata(const CheckpointData& d, const 
     for (auto& [k, v] : d.config.items()) md[k] = v.is_string() ? v.get<std::string>() : v.dump();
   for (size_t i = 0; i < ts.size(); ++i) {
     const NamedTensor& t = ts[i];
-    if (t.full_shape.empty()) continue;  // the whole tensor
+    const bool whole = t.full_shape.empty();
+    if (whole && keys[i] == full_names[i]) continue;  // the whole tensor under its name
+    std::vector<int64_t> begin = whole ? std::vector<int64_t>(t.shape.size(), 0) : t.offset;
     std::vector<int64_t> end(t.shape.size());
-    for (size_t k = 0; k < end.size(); ++k) end[k] = t.offset.at(k) + t.shape[k];
-    md[ckpt::kSlicePrefix + names[i]] =
-        json{{"full_shape", t.full_shape}, {"begin", t.offset}, {"end", end}}.dump();
+    for (size_t k = 0; k < end.size(); ++k) end[k] = begin[k] + t.shape[k];
+    md[ckpt::kSlicePrefix + keys[i]] = json{{"of", full_names[i]},
+                                            {"full_shape", whole ? t.shape : t.full_shape},
+                                            {"begin", begin},
+                                            {"end", end}}
+                                           .dump();
   }
   return md;
 }
@@ -43,6 +69,8 @@ void check_tensor(const NamedTensor& t) {
   auto fail = [&](const std::string& why) {
     throw std::invalid_argument("checkpoint save: tensor '" + t.name + "': " + why);
   };
+  if (t.name.find(ckpt::kBoxSeparator) != std::string::npos)
+    fail(std::string("'") + ckpt::kBoxSeparator + "' is reserved for the keys of a tensor's boxes");
   if (t.data.size() != static_cast<size_t>(safetensors::numel(t.shape)))
     fail("data size does not match its shape " + safetensors::shape_str(t.shape));
   if (t.full_shape.empty()) return;
@@ -58,18 +86,21 @@ json write_role_file(const stdfs::path& dir, const CheckpointData& d, const Shar
                      const char* role, const std::vector<std::pair<std::string,
                                                                    const std::vector<NamedTensor>*>>& groups) {
   std::vector<NamedTensor> all;
-  std::vector<std::string> names;
-  for (auto& [prefix, ts] : groups)
+  std::vector<std::string> keys, full_names;  // per box: its safetensors key, its tensor
+  for (auto& [prefix, ts] : groups) {
+    for (const std::string& k : storage_keys(prefix, *ts)) keys.push_back(k);
     for (const auto& t : *ts) {
       check_tensor(t);
       all.push_back(t);
-      names.push_back(prefix + t.name);
+      full_names.push_back(prefix + t.name);
     }
+  }
   std::vector<safetensors::TensorOut> out;
   for (size_t i = 0; i < all.size(); ++i)
-    out.push_back(safetensors::f32_tensor(names[i], all[i].shape, all[i].data));
+    out.push_back(safetensors::f32_tensor(keys[i], all[i].shape, all[i].data));
   std::string file = ckpt::file_name(role, w.rank, w.world);
-  auto written = safetensors::write_file(dir / file, out, file_metadata(d, role, all, names));
+  auto written =
+      safetensors::write_file(dir / file, out, file_metadata(d, role, all, keys, full_names));
   return {{"file", file}, {"role", role}, {"rank", w.rank},
           {"bytes", written.bytes}, {"xxh64", hex64(written.xxh64)}};
 }

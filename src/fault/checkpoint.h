@@ -14,11 +14,16 @@
 // optimizer-rank00003.safetensors per rank instead. Each file stores a shard under the
 // FULL tensor's name, with its place in the full tensor in the file's __metadata__:
 //   "slice.transformer.h.0.attn.c_attn.weight":
-//       "{\"full_shape\":[96,32],\"begin\":[48,0],\"end\":[96,32]}"
-// (no "slice." entry: the file holds the whole tensor). A loader assembles any box of
-// any tensor from whichever shards cover it, so a checkpoint written by one layout
-// loads into any other. Shards of one tensor must be identical (replicas, kept once) or
-// disjoint; together they must cover the whole tensor.
+//       "{\"of\":\"transformer.h.0.attn.c_attn.weight\",\"full_shape\":[96,32],
+//         \"begin\":[48,0],\"end\":[96,32]}"
+// (no "slice." entry: the file holds the whole tensor). One file may hold SEVERAL boxes
+// of one tensor (a tensor-parallel rank's share of c_attn.weight [3C,C] is three row
+// boxes: its heads' q, k and v rows): the first box keeps the key "<name>", later ones
+// are stored under "<name>@1", "<name>@2", ... in the order given (the optimizer's
+// "m.<name>@1" likewise), and each box's slice entry names its tensor in "of". A loader
+// assembles any box of any tensor from whichever shards cover it, so a checkpoint
+// written by one layout loads into any other. Shards of one tensor must be identical
+// (replicas, kept once) or disjoint; together they must cover the whole tensor.
 //
 // This API knows nothing of the model: it stores named float tensors and JSON.
 #pragma once
@@ -41,7 +46,8 @@ inline constexpr int kCheckpointFormatVersion = 1;
 
 // A float32 tensor, or the box [offset, offset + shape) of a larger one.
 struct NamedTensor {
-  std::string name;              // the FULL tensor's name (nanoGPT name)
+  std::string name;              // the FULL tensor's name (nanoGPT name); no '@'. A name
+                                 // may repeat in one list: several boxes of the tensor
   std::vector<int64_t> shape;    // extents of `data` (row-major)
   std::span<const float> data;   // numel(shape) floats
   std::vector<int64_t> full_shape;  // empty: this is the whole tensor
@@ -96,10 +102,12 @@ struct CheckpointFile {
 struct TensorShard {
   size_t file = 0;  // index into LoadedCheckpoint::files()
   std::vector<int64_t> begin, end;  // box in the full tensor
+  std::string key;  // its safetensors key in that file: the name, "m.<name>", or "...@N"
 };
 
 struct TensorEntry {
   std::string name;                 // "transformer.wte.weight", "m.transformer.wte.weight"
+                                    // (the full name: a slice entry's "of", never "...@N")
   std::string role;                 // "model" or "optimizer"
   std::vector<int64_t> shape;       // the full tensor's shape
   std::vector<TensorShard> shards;  // distinct boxes (replicas listed once)
@@ -144,6 +152,9 @@ class LoadedCheckpoint {
   void parse_manifest();
   void open_files();
   void index_file(size_t i);
+  void add_shard(size_t i, const std::string& name, const std::string& key,
+                 const std::vector<int64_t>& full, const std::vector<int64_t>& begin,
+                 const std::vector<int64_t>& end);
   void check_coverage() const;
 
   std::filesystem::path dir_;

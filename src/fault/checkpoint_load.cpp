@@ -56,6 +56,19 @@ bool int_array(const json& j, Box& out) {
   return true;
 }
 
+// Whether `key` may store a box of tensor `of`: it is `of` itself, or `of` + "@N"
+// (N >= 1, decimal; the writer's later boxes of one tensor in one file). Tensor names
+// never contain '@' (the writer refuses them).
+bool is_box_key(const std::string& key, const std::string& of) {
+  if (of.empty() || of.find(ckpt::kBoxSeparator) != std::string::npos) return false;
+  if (key == of) return true;
+  if (key.size() < of.size() + 2 || key.compare(0, of.size(), of) != 0 ||
+      key[of.size()] != ckpt::kBoxSeparator || key[of.size() + 1] == '0')
+    return false;
+  return std::all_of(key.begin() + static_cast<long>(of.size()) + 1, key.end(),
+                     [](char c) { return c >= '0' && c <= '9'; });
+}
+
 // Copies the box of extents `ext` from src (shape ss, starting at sb) to dst (shape
 // ds, starting at db). Row-major; the innermost dimension is one memcpy.
 void copy_box(const float* src, const Box& ss, const Box& sb, float* dst, const Box& ds,
@@ -78,6 +91,28 @@ void copy_box(const float* src, const Box& ss, const Box& sb, float* dst, const 
       self(self, k + 1, so + i * sstride[k], dof + i * dstride[k]);
   };
   rec(rec, 0, 0, 0);
+}
+
+// The box a "slice.<key>" entry gives the tensor stored under t.name, and the full
+// tensor it belongs to ("of": the key itself, or the key less its "@N" suffix).
+void parse_slice(const safetensors::TensorInfo& t, const std::string& entry,
+                 const stdfs::path& file, std::string& name, Box& full, Box& b, Box& e) {
+  auto fbad = [&](const std::string& why) {
+    throw UsageError("'" + file.string() + "': " + why);
+  };
+  const std::string where = "tensor '" + t.name + "'";
+  json j = json::parse(entry, nullptr, false);
+  bool ok = j.is_object() && int_array(j.value("full_shape", json()), full) &&
+            int_array(j.value("begin", json()), b) && int_array(j.value("end", json()), e) &&
+            full.size() == t.shape.size() && b.size() == full.size() && e.size() == full.size();
+  for (size_t k = 0; ok && k < full.size(); ++k)
+    ok = b[k] <= e[k] && e[k] <= full[k] && e[k] - b[k] == t.shape[k];
+  if (!ok) fbad(where + " has a slice entry that does not fit its shape: " + entry);
+  if (!j.contains("of")) return;
+  const json& of = j["of"];
+  if (!of.is_string() || !is_box_key(t.name, of.get<std::string>()))
+    fbad(where + " has a malformed \"of\": " + of.dump() + " (the key must be it or it + \"@N\")");
+  name = of.get<std::string>();
 }
 
 }  // namespace
@@ -187,36 +222,40 @@ void LoadedCheckpoint::index_file(size_t i) {
                    [](auto* a, auto* b) { return a->begin < b->begin; });
   for (const safetensors::TensorInfo* tp : by_offset) {
     const safetensors::TensorInfo& t = *tp;
-    const std::string where = "tensor '" + t.name + "'";
     if (t.dtype != safetensors::DType::F32)
-      fbad(where + " is " + safetensors::dtype_name(t.dtype) + "; checkpoints hold F32 only");
+      fbad("tensor '" + t.name + "' is " + safetensors::dtype_name(t.dtype) +
+           "; checkpoints hold F32 only");
     Box full = t.shape, b(t.shape.size(), 0), e = t.shape;
+    std::string name = t.name;  // the full tensor's name: the slice entry's "of", else the key
     auto sl = md.find(ckpt::kSlicePrefix + t.name);
-    if (sl != md.end()) {
-      json j = json::parse(sl->second, nullptr, false);
-      bool ok = j.is_object() && int_array(j.value("full_shape", json()), full) &&
-                int_array(j.value("begin", json()), b) && int_array(j.value("end", json()), e) &&
-                full.size() == t.shape.size() && b.size() == full.size() && e.size() == full.size();
-      for (size_t k = 0; ok && k < full.size(); ++k)
-        ok = b[k] <= e[k] && e[k] <= full[k] && e[k] - b[k] == t.shape[k];
-      if (!ok) fbad(where + " has a slice entry that does not fit its shape: " + sl->second);
-    }
-    auto [it, fresh] = tensors_.try_emplace(t.name);
-    TensorEntry& en = it->second;
-    if (fresh) en.name = t.name, en.role = files_[i].role, en.shape = full, order_.push_back(t.name);
-    else if (en.shape != full)
-      fbad(where + " has full shape " + safetensors::shape_str(full) + ", another file says " +
-           safetensors::shape_str(en.shape));
-    bool replica = false;
-    for (const TensorShard& s : en.shards) {
-      Box ib, ie;
-      if (s.begin == b && s.end == e) { replica = true; break; }
-      if (intersect(s.begin, s.end, b, e, ib, ie))
-        fbad(where + " shard " + box_str(b, e) + " overlaps shard " + box_str(s.begin, s.end) +
-             " in '" + files_[s.file].file + "'");
-    }
-    if (!replica) en.shards.push_back({i, b, e});
+    if (sl != md.end()) parse_slice(t, sl->second, r.path(), name, full, b, e);
+    add_shard(i, name, t.name, full, b, e);
   }
+}
+
+// Registers the box [b, e) of tensor `name` (shape `full`), stored under `key` in file
+// i, checking it against what other files (and other boxes of this one) said.
+void LoadedCheckpoint::add_shard(size_t i, const std::string& name, const std::string& key,
+                                 const Box& full, const Box& b, const Box& e) {
+  auto fbad = [&](const std::string& why) {
+    throw UsageError("'" + readers_[i]->path().string() + "': " + why);
+  };
+  std::string where = "tensor '" + name + "'";
+  if (key != name) where += " (stored as '" + key + "')";
+  auto [it, fresh] = tensors_.try_emplace(name);
+  TensorEntry& en = it->second;
+  if (fresh) en.name = name, en.role = files_[i].role, en.shape = full, order_.push_back(name);
+  else if (en.shape != full)
+    fbad(where + " has full shape " + safetensors::shape_str(full) + ", another file says " +
+         safetensors::shape_str(en.shape));
+  for (const TensorShard& s : en.shards) {
+    Box ib, ie;
+    if (s.begin == b && s.end == e) return;  // a replica: kept once
+    if (intersect(s.begin, s.end, b, e, ib, ie))
+      fbad(where + " shard " + box_str(b, e) + " overlaps shard " + box_str(s.begin, s.end) +
+           " in '" + files_[s.file].file + "'");
+  }
+  en.shards.push_back({i, b, e, key});
 }
 
 // Disjoint shards (index_file ensured it) cover a tensor iff their volumes add up.
@@ -281,7 +320,7 @@ void LoadedCheckpoint::read_slice(const std::string& name, const Box& begin, con
     Box ib, ie;
     if (!intersect(s.begin, s.end, begin, end, ib, ie)) continue;  // (rank 0: always)
     const safetensors::Reader& r = *readers_[s.file];
-    const safetensors::TensorInfo& t = *r.find(name);
+    const safetensors::TensorInfo& t = *r.find(s.key);
     covered += volume(ib, ie);
     if (s.begin == begin && s.end == end) {  // the shard is exactly the request
       r.read_bytes(t, std::as_writable_bytes(out));

@@ -13,6 +13,7 @@ inline constexpr const char* kLatest = "latest";
 inline constexpr const char* kTmpPrefix = ".tmp-";      // uncommitted: ignored, then removed
 inline constexpr const char* kTrashPrefix = ".trash-";  // replaced: ignored, then removed
 inline constexpr const char* kSlicePrefix = "slice.";   // __metadata__ key of a shard's box
+inline constexpr char kBoxSeparator = '@';             // "<name>@1": a tensor's 2nd box in a file
 inline constexpr const char* kMomentM = "m.";           // AdamW first moment of a parameter
 inline constexpr const char* kMomentV = "v.";           // AdamW second moment
 

@@ -342,6 +342,14 @@ TEST(ShardedCheckpoint, OneWorkerWritesFourRanksRead) {
 }
 
 // pp2 (rows split 2 ways) written, then re-split 4 ways along columns and rows.
+// 2 ranks: "w" [8, 6] split by rows.
+CheckpointData grid_shard_two(int r, std::vector<std::vector<float>>& st) {
+  st.push_back(box_of(6, r * 4, r * 4 + 4, 0, 6));
+  CheckpointData d;
+  d.model.push_back({"w", {4, 6}, st[0], {8, 6}, {r * 4, 0}});
+  return d;
+}
+
 TEST(ShardedCheckpoint, ReshardTwoToFour) {
   TempDir run;
   save_sharded(run.path(), 2, 3, [](int r, std::vector<std::vector<float>>& st) {
@@ -380,6 +388,149 @@ TEST(ShardedCheckpoint, OverlappingShardsAreRejected) {
     return d;
   });
   expect_usage_error([&] { load_checkpoint(run.path()); }, {"tensor 'w'", "overlaps"});
+}
+
+
+// ---- several boxes of one tensor in one file (tensor-parallel q/k/v rows) ----------
+
+// 2 ranks share "w" [6, 4] by interleaved rows: rank r owns rows r, r+2, r+4 as three
+// one-row boxes (like a tp rank's q, k and v rows of c_attn.weight), "b" [6] likewise
+// (like c_attn.bias), and the moments of w (m: rows shifted by 8, v: by 16).
+CheckpointData interleaved_shard(int r, std::vector<std::vector<float>>& st) {
+  CheckpointData d;
+  for (int64_t k = 0; k < 3; ++k) {
+    const int64_t row = r + 2 * k;
+    st.push_back(box_of(4, row, row + 1, 0, 4));
+    d.model.push_back({"w", {1, 4}, st.back(), {6, 4}, {row, 0}});
+    st.push_back(std::vector<float>{static_cast<float>(row)});
+    d.model.push_back({"b", {1}, st.back(), {6}, {row}});
+    st.push_back(box_of(4, row + 8, row + 9, 0, 4));
+    d.opt_m.push_back({"w", {1, 4}, st.back(), {6, 4}, {row, 0}});
+    st.push_back(box_of(4, row + 16, row + 17, 0, 4));
+    d.opt_v.push_back({"w", {1, 4}, st.back(), {6, 4}, {row, 0}});
+  }
+  return d;
+}
+
+TEST(ShardedCheckpoint, SeveralBoxesOfATensorInOneFile) {
+  TempDir run;
+  save_sharded(run.path(), 2, 4, interleaved_shard);
+  const auto path = run / "step-00000004";
+  // The keys and slice entries as stored.
+  safetensors::Reader model(path / "model-rank00001.safetensors");
+  for (const char* key : {"w", "w@1", "w@2", "b", "b@1", "b@2"})
+    EXPECT_NE(model.find(key), nullptr) << key;
+  json w2 = json::parse(model.metadata().at("slice.w@2"));
+  EXPECT_EQ(w2["of"], "w");
+  EXPECT_EQ(w2["begin"], json({5, 0}));
+  EXPECT_EQ(json::parse(model.metadata().at("slice.w"))["of"], "w");
+  safetensors::Reader opt(path / "optimizer-rank00000.safetensors");
+  EXPECT_NE(opt.find("m.w@2"), nullptr);
+  EXPECT_NE(opt.find("v.w@1"), nullptr);
+  EXPECT_EQ(json::parse(opt.metadata().at("slice.m.w@1"))["of"], "m.w");
+
+  auto c = load_checkpoint(run.path());
+  EXPECT_EQ(c.names(), (std::vector<std::string>{"w", "b", "m.w", "v.w"}));
+  EXPECT_EQ(c.tensors().at("w").shards.size(), 6u);
+  EXPECT_EQ(c.tensors().at("v.w").shards.size(), 6u);
+  EXPECT_EQ(c.shape("w"), (std::vector<int64_t>{6, 4}));
+  EXPECT_TRUE(bit_equal(read_all(c, "w"), box_of(4, 0, 6, 0, 4)));
+  EXPECT_TRUE(bit_equal(read_all(c, "m.w"), box_of(4, 8, 14, 0, 4)));
+  EXPECT_TRUE(bit_equal(read_all(c, "v.w"), box_of(4, 16, 22, 0, 4)));
+  EXPECT_TRUE(bit_equal(read_all(c, "b"), std::vector<float>{0, 1, 2, 3, 4, 5}));
+  // every box of w: each row comes from the other rank than its neighbours'
+  for (int64_t r0 = 0; r0 < 6; ++r0)
+    for (int64_t r1 = r0 + 1; r1 <= 6; ++r1)
+      for (int64_t c0 = 0; c0 < 4; ++c0)
+        for (int64_t c1 = c0 + 1; c1 <= 4; ++c1) {
+          std::vector<float> out(static_cast<size_t>((r1 - r0) * (c1 - c0)));
+          c.read_slice("m.w", {r0, c0}, {r1, c1}, out);
+          ASSERT_TRUE(bit_equal(out, box_of(4, r0 + 8, r1 + 8, c0, c1)))
+              << r0 << ":" << r1 << "," << c0 << ":" << c1;
+        }
+  // a tp rank's q/k/v rows read back from the one-worker view: rows 1, 3, 5
+  for (int64_t row : {1, 3, 5}) {
+    std::vector<float> out(4);
+    c.read_slice("w", {row, 0}, {row + 1, 4}, out);
+    EXPECT_TRUE(bit_equal(out, box_of(4, row, row + 1, 0, 4))) << row;
+  }
+}
+
+// Boxes of one tensor in one file overlap: the same checks as across files.
+TEST(ShardedCheckpoint, OverlappingBoxesInOneFileAreRejected) {
+  TempDir run;
+  std::vector<float> a = box_of(4, 0, 2, 0, 4), b = box_of(4, 1, 3, 0, 4);
+  CheckpointData d;
+  d.step = 1;
+  d.config = {{"layers", 1}};
+  d.model = {{"w", {2, 4}, a, {3, 4}, {0, 0}}, {"w", {2, 4}, b, {3, 4}, {1, 0}}};
+  save_checkpoint(run.path(), d, 0);
+  expect_usage_error([&] { load_checkpoint(run.path()); },
+                     {"model.safetensors", "tensor 'w' (stored as 'w@1')", "overlaps"});
+}
+
+TEST(ShardedCheckpoint, NamesWithTheBoxSeparatorAreRefused) {
+  TempDir run;
+  std::vector<float> a(4);
+  CheckpointData d;
+  d.model = {{"w@1", {4}, a, {}, {}}};
+  EXPECT_THROW(save_checkpoint(run.path(), d, 0), std::invalid_argument);
+}
+
+// Rewrites the slice entry of `key` in `file` of checkpoint `dir` with edit(entry),
+// keeping the file valid and the manifest's size and checksum in step with it.
+template <class Edit>
+void edit_slice_entry(const stdfs::path& dir, const std::string& file, const std::string& key,
+                      Edit edit) {
+  const std::string bytes = read_bytes(dir / file);
+  uint64_t n = 0;
+  std::memcpy(&n, bytes.data(), 8);
+  json header = json::parse(bytes.substr(8, n));
+  json entry = json::parse(header["__metadata__"]["slice." + key].get<std::string>());
+  edit(entry);
+  header["__metadata__"]["slice." + key] = entry.dump();
+  std::string h = header.dump();
+  while ((8 + h.size()) % 8) h += ' ';
+  write_bytes(dir / file, fault_testing::raw_safetensors(h, bytes.substr(8 + n)));
+  json m = json::parse(read_bytes(dir / "manifest.json"));
+  for (json& f : m["files"])
+    if (f["file"] == file) {
+      f["bytes"] = stdfs::file_size(dir / file);
+      f["xxh64"] = hex64(xxh64_file(dir / file));
+    }
+  write_bytes(dir / "manifest.json", m.dump());
+}
+
+TEST(ShardedCheckpoint, MalformedOfIsAOneLineUsageError) {
+  const std::vector<std::pair<json, std::string>> bad = {
+      {5, "5"}, {"", "\"\""}, {"b", "\"b\""}, {"w@1", "\"w@1\""}};
+  for (const auto& [of, shown] : bad) {
+    TempDir run;
+    save_sharded(run.path(), 2, 4, interleaved_shard);
+    const auto path = run / "step-00000004";
+    edit_slice_entry(path, "model-rank00000.safetensors", "w@1", [&](json& e) { e["of"] = of; });
+    expect_usage_error([&] { load_checkpoint(path); },
+                       {"model-rank00000.safetensors", "tensor 'w@1'", "malformed \"of\"", shown});
+  }
+  // "of" on a plain key must be that key
+  TempDir run;
+  save_sharded(run.path(), 2, 4, interleaved_shard);
+  const auto path = run / "step-00000004";
+  edit_slice_entry(path, "optimizer-rank00001.safetensors", "v.w",
+                   [](json& e) { e["of"] = "v"; });
+  expect_usage_error([&] { load_checkpoint(path); },
+                     {"optimizer-rank00001.safetensors", "tensor 'v.w'", "malformed \"of\""});
+}
+
+// A slice entry without "of" (an older writer) still names its tensor by its key.
+TEST(ShardedCheckpoint, SliceEntryWithoutOfNamesItsKey) {
+  TempDir run;
+  save_sharded(run.path(), 2, 4, grid_shard_two);
+  const auto path = run / "step-00000004";
+  for (const char* f : {"model-rank00000.safetensors", "model-rank00001.safetensors"})
+    edit_slice_entry(path, f, "w", [](json& e) { e.erase("of"); });
+  auto c = load_checkpoint(path);
+  EXPECT_TRUE(bit_equal(read_all(c, "w"), box_of(6, 0, 8, 0, 6)));
 }
 
 }  // namespace

@@ -82,5 +82,38 @@ TEST_F(Inspect, SingleSafetensorsFile) {
   EXPECT_NE(r.out.find("plait.step"), std::string::npos) << r.out;
 }
 
+// One rank holding "transformer.h.0.attn.c_attn.weight" [6, 2] as three row boxes
+// (stored as the name, name@1, name@2) and m/v likewise: inspect lists each tensor once,
+// by its full name, with its three shards.
+TEST_F(Inspect, SeveralBoxesOfATensorListedByFullName) {
+  TempDir multi;
+  const std::string name = "transformer.h.0.attn.c_attn.weight";
+  std::vector<float> rows(12, 0.25f);
+  std::span<const float> all(rows);
+  CheckpointData d;
+  d.step = 3;
+  d.config = {{"layers", 1}, {"dim", 2}, {"heads", 1}, {"ctx", 4}, {"vocab", 256}};
+  for (int64_t k = 0; k < 3; ++k)  // rows [2k, 2k+2), last box first: order is free
+    d.model.push_back({name, {2, 2}, all.subspan(4 * (2 - k), 4), {6, 2}, {2 * (2 - k), 0}});
+  d.opt_m = d.opt_v = d.model;
+  save_checkpoint(multi.path(), d, 0);
+  Result r = run_plait("inspect --json " + multi.path().string());
+  ASSERT_EQ(r.rc, 0) << r.out;
+  auto j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(j["tensors"].size(), 3u) << r.out;
+  const std::vector<std::string> want = {name, "m." + name, "v." + name};
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(j["tensors"][i]["name"], want[i]);
+    EXPECT_EQ(j["tensors"][i]["shape"], nlohmann::json({6, 2}));
+    EXPECT_EQ(j["tensors"][i]["shards"].size(), 3u);
+  }
+  EXPECT_EQ(j["tensors"][1]["shards"][0]["key"], "m." + name);  // rows [4, 6): given first
+  EXPECT_EQ(j["tensors"][1]["shards"][0]["begin"], nlohmann::json({4, 0}));
+  EXPECT_EQ(j["tensors"][1]["shards"][2]["key"], "m." + name + "@2");
+  Result text = run_plait("inspect " + multi.path().string());
+  EXPECT_EQ(text.rc, 0) << text.out;
+  EXPECT_EQ(text.out.find("@1"), std::string::npos) << text.out;
+}
+
 }  // namespace
 }  // namespace plait
