@@ -81,6 +81,8 @@ class MeshWorker {
   obs::Trace* trace = nullptr;
   SyncChoice sync;
   double busy_s = 0;      // time in forward/backward compute, all steps
+  double fwd_s = 0, bwd_s = 0;  // busy_s split into forwards and backwards
+  int64_t fwd_n = 0, bwd_n = 0;  // ... and how many of each
   double pipeline_s = 0;  // time in run_schedule, all steps
 
  private:
@@ -165,7 +167,10 @@ double MeshWorker::forward_op(int micro) {
   const auto c0 = Clock::now();
   const double loss = stage.forward(micro, b, T, inputs_.data(), recv_.data(),
                                     last() ? targets_.data() : nullptr);
-  busy_s += std::chrono::duration<double>(Clock::now() - c0).count();
+  const double dt = std::chrono::duration<double>(Clock::now() - c0).count();
+  busy_s += dt;
+  fwd_s += dt;
+  ++fwd_n;
   traced("forward " + std::to_string(micro), "compute", obs::kLaneCompute, t0);
   if (!last())
     fwd_sends_[micro] = groups.pp.isend(me.pp + 1, tag_of(micro, true),
@@ -184,7 +189,10 @@ void MeshWorker::backward_op(int micro) {
   const double t0 = trace ? trace->now_us() : 0;
   const auto c0 = Clock::now();
   const float* dx = stage.backward(micro, last() ? nullptr : recv_.data());
-  busy_s += std::chrono::duration<double>(Clock::now() - c0).count();
+  const double dt = std::chrono::duration<double>(Clock::now() - c0).count();
+  busy_s += dt;
+  bwd_s += dt;
+  ++bwd_n;
   traced("backward " + std::to_string(micro), "compute", obs::kLaneCompute, t0);
   if (first()) return;
   auto& [buf, req] = bwd_sends_.emplace_back(std::vector<float>(dx, dx + n), comm::Request{});
@@ -330,6 +338,17 @@ std::string memory_line(const std::vector<RankMemory>& all) {
   return buf;
 }
 
+// The layout and every rank's memory, for the metrics log.
+nlohmann::json memory_event(const std::vector<RankMemory>& all, const std::string& layout) {
+  nlohmann::json ranks = nlohmann::json::array();
+  for (const auto& m : all)
+    ranks.push_back({{"rank", m.rank}, {"dp", m.dp}, {"tp", m.tp}, {"pp", m.pp},
+                     {"param_floats", m.param_floats}, {"model_floats", m.model_floats},
+                     {"peak_micro_batches", m.peak_micro_batches},
+                     {"activation_floats_per_micro_batch", m.activation_floats}});
+  return {{"event", "layout"}, {"layout", layout}, {"ranks", ranks}};
+}
+
 }  // namespace
 
 TrainSummary run_mesh_rank(comm::Comm& c, const TrainOptions& opt, const RunData& data,
@@ -371,7 +390,10 @@ TrainSummary run_mesh_rank(comm::Comm& c, const TrainOptions& opt, const RunData
   sum.tokens_per_s =
       secs > 0 ? static_cast<double>(sum.steps_done) * opt.batch * opt.model.ctx / secs : 0;
   sum.memory = gather_memory(w.world, w.memory());
-  if (w.out) w.out->message(memory_line(sum.memory));
+  if (w.out) {
+    w.out->message(memory_line(sum.memory));
+    w.out->event(memory_event(sum.memory, w.describe()));
+  }
   return sum;
 }
 
@@ -383,12 +405,15 @@ MeshBench bench_mesh(const TrainOptions& o, int warmup, int steps) {
   const RunData data(opt, random_corpus(opt));
   std::vector<double> step0;
   std::vector<double> idle(opt.workers, 0), stage_of(opt.workers, 0);
+  std::vector<double> fwd(opt.workers, 0), bwd(opt.workers, 0);  // s per micro-batch
+  std::vector<double> phase(opt.workers, 0);                      // s per step
   comm::run_threads(threads_options(opt), [&](comm::Comm& c) {
     MeshWorker w(c, opt, data);
     w.start();
     double norm = 0;
     for (int i = 0; i < warmup; ++i) w.train_step(norm);
-    w.busy_s = w.pipeline_s = 0;
+    w.busy_s = w.pipeline_s = w.fwd_s = w.bwd_s = 0;
+    w.fwd_n = w.bwd_n = 0;
     std::vector<double> times;
     for (int i = 0; i < steps; ++i) {
       const auto t0 = Clock::now();
@@ -397,19 +422,32 @@ MeshBench bench_mesh(const TrainOptions& o, int warmup, int steps) {
     }
     idle[w.rank] = w.pipeline_s > 0 ? 1.0 - w.busy_s / w.pipeline_s : 0;  // own slot
     stage_of[w.rank] = w.me.pp;
+    fwd[w.rank] = w.fwd_n > 0 ? w.fwd_s / static_cast<double>(w.fwd_n) : 0;
+    bwd[w.rank] = w.bwd_n > 0 ? w.bwd_s / static_cast<double>(w.bwd_n) : 0;
+    phase[w.rank] = w.pipeline_s / std::max(1, steps);
     if (w.rank == 0) step0 = std::move(times);
   });
   MeshBench b;
   b.median_step_s = median(step0);
   b.tokens_per_s = static_cast<double>(opt.batch) * opt.model.ctx / b.median_step_s;
   b.stage_bubble.assign(opt.pp, 0);
+  b.stage_forward_s.assign(opt.pp, 0);
+  b.stage_backward_s.assign(opt.pp, 0);
+  b.stage_phase_s.assign(opt.pp, 0);
   std::vector<int> count(opt.pp, 0);
   for (int r = 0; r < opt.workers; ++r) {
-    b.stage_bubble[static_cast<int>(stage_of[r])] += idle[r];
-    ++count[static_cast<int>(stage_of[r])];
+    const int s = static_cast<int>(stage_of[r]);
+    b.stage_bubble[s] += idle[r];
+    b.stage_forward_s[s] += fwd[r];
+    b.stage_backward_s[s] += bwd[r];
+    b.stage_phase_s[s] += phase[r];
+    ++count[s];
   }
   for (int s = 0; s < opt.pp; ++s) {
     b.stage_bubble[s] /= std::max(1, count[s]);
+    b.stage_forward_s[s] /= std::max(1, count[s]);
+    b.stage_backward_s[s] /= std::max(1, count[s]);
+    b.stage_phase_s[s] /= std::max(1, count[s]);
     b.bubble += b.stage_bubble[s] / opt.pp;
   }
   return b;

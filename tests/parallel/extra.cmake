@@ -17,3 +17,15 @@ foreach(cfg "2;ring;0" "3;ring;0" "4;hierarchical;2")
   set_tests_properties(parallel_mpi_matches_threads_np${np}_${sync} PROPERTIES TIMEOUT 300
     ENVIRONMENT ASAN_OPTIONS=detect_leaks=0)
 endforeach()
+# Model-parallel layouts under mpirun equal the threads backend shard for shard.
+foreach(cfg "4;--tp;2;--pp;2" "2;--pp;2;--schedule;gpipe" "4;--dp;2;--tp;2")
+  list(GET cfg 0 np)
+  list(SUBLIST cfg 1 -1 layout)
+  string(REPLACE ";" "" tag "${layout}")
+  string(REPLACE "--" "_" tag "${tag}")
+  add_test(NAME parallel_mpi_mesh_matches_threads_np${np}${tag}
+           COMMAND sh ${dir}/mpi_mesh_matches_threads.sh ${MPIEXEC_EXECUTABLE}
+                   $<TARGET_FILE:plait> ${PROJECT_SOURCE_DIR}/docs/ARCHITECTURE.md ${np} ${layout})
+  set_tests_properties(parallel_mpi_mesh_matches_threads_np${np}${tag} PROPERTIES TIMEOUT 300
+    ENVIRONMENT ASAN_OPTIONS=detect_leaks=0)
+endforeach()
