@@ -138,6 +138,16 @@ TEST_F(ModelParallel, EveryLayoutMatchesOneWorker) {
     expect_close(run(tiny(dir_->path, l), dir_->path, l.name()), *baseline_, l.name());
 }
 
+// The data-parallel axis of a hybrid takes any sync method.
+TEST_F(ModelParallel, HybridWithEverySyncMethod) {
+  for (const char* sync : {"ps", "ring", "hierarchical", "halving-doubling"}) {
+    TrainOptions o = tiny(dir_->path, {2, 2, 1});
+    o.sync = sync;
+    o.ranks_per_node = 2;  // the tensor pairs share a node; replicas cross nodes
+    expect_close(run(o, dir_->path, std::string("dp2tp2_") + sync), *baseline_, sync);
+  }
+}
+
 TEST_F(ModelParallel, TiedEmbeddingCopiesStayEqualAndStagesAreUserGiven) {
   TrainOptions o = tiny(dir_->path, {1, 1, 3, "gpipe", 2});
   o.stages = {1, 2, 1};
