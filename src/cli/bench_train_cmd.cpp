@@ -4,14 +4,20 @@
 // With --workers N > 1: data-parallel steps on N threads (--threads BLAS threads
 // each), tokens/s and the share of step time spent waiting for the gradients'
 // reduction, against one worker's tokens/s measured in the same run (the scaling).
+// With --tp T / --pp P (the layout flags of `plait train`): steps of that dp x tp x pp
+// mesh, tokens/s and the pipeline bubble per stage against (P-1)/(M+P-1); with
+// --compare L1,L2,...: several layouts taking turns, each against the first
+// (cli/bench_layouts.h).
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "cli/bench_layouts.h"
 #include "cli/registry.h"
 #include "parallel/data_parallel.h"
 #include "parallel/train_bench.h"
@@ -34,6 +40,13 @@ struct BenchTrainArgs {
   bool overlap = true;
   int ranks_per_node = 0;
   std::string intra_link, inter_link;
+  // model parallel (as in `plait train`)
+  int dp = 0, tp = 1, pp = 1;
+  std::vector<int> stages;
+  int micro_batches = 0;
+  std::string schedule = "1f1b";
+  std::vector<std::string> compare;
+  int rounds = 0;  // 0: 1 for one layout, 3 for --compare
 };
 
 double peak_rss_bytes() {
@@ -127,12 +140,37 @@ int run_bench_data_parallel(const BenchTrainArgs& a) {
   return 0;
 }
 
+// The layout flags on top of the data-parallel options.
+LayoutBenchArgs layout_args(const BenchTrainArgs& a) {
+  LayoutBenchArgs l;
+  l.base = dp_options(a, a.workers);
+  l.base.dp = a.dp;
+  l.base.tp = a.tp;
+  l.base.pp = a.pp;
+  l.base.stages = a.stages;
+  l.base.micro_batches = a.micro_batches;
+  l.base.schedule = a.schedule;
+  l.warmup = a.bench.warmup;
+  l.steps = a.bench.steps;
+  l.rounds = a.rounds > 0 ? a.rounds : a.compare.empty() ? 1 : 3;
+  l.json = a.json;
+  return l;
+}
+
 int run_bench_train(const BenchTrainArgs& a) {
   if (a.workers < 1) throw UsageError("--workers must be positive, got " +
                                       std::to_string(a.workers));
   a.bench.model.validate();
   if (a.bench.batch <= 0 || a.bench.steps <= 0 || a.pairs <= 0 || a.threads <= 0)
     throw UsageError("--batch, --steps, --pairs and --threads must be positive");
+  if (a.rounds < 0) throw UsageError("--rounds must be positive, got " + std::to_string(a.rounds));
+  if (!a.compare.empty()) return run_bench_compare(layout_args(a), a.compare);
+  if (a.tp > 1 || a.pp > 1) return run_bench_layout(layout_args(a));
+  if (a.dp > 0 || !a.stages.empty() || a.micro_batches > 0) {
+    // No model parallelism: the data-parallel bench, after the layout's own checks.
+    TrainOptions o = layout_args(a).base;
+    o.validate();
+  }
   if (a.workers > 1) return run_bench_data_parallel(a);
   set_blas_threads(a.threads);
   const std::string peer = find_peer(a.peer);
@@ -188,13 +226,32 @@ void add_bench_train(Context& ctx) {
   cmd->add_option("--ctx", m.ctx)->capture_default_str();
   cmd->add_option("--batch", a->bench.batch)->capture_default_str();
   cmd->add_option("--steps", a->bench.steps, "timed steps per run")->capture_default_str();
-  cmd->add_option("--threads", a->threads, "BLAS threads (PyTorch gets the same)")
+  cmd->add_option("--threads,--blas-threads", a->threads,
+                  "BLAS threads per worker (PyTorch gets the same)")
       ->capture_default_str();
   cmd->add_option("--pairs", a->pairs, "paired plait/PyTorch runs")->capture_default_str();
   cmd->add_option("--peer", a->peer,
                   "PyTorch peer script (default ../shared/peers/torch_gpt.py; 'none' skips)");
-  cmd->add_option("--workers", a->workers, "data-parallel workers (threads)")
+  auto* workers = cmd->add_option("--workers", a->workers,
+                                  "workers (threads; default: dp x tp x pp with a layout)")
+                      ->capture_default_str();
+  // Model parallelism, the flags of `plait train` (docs/MODEL_PARALLEL.md).
+  cmd->add_option("--dp", a->dp, "data-parallel replicas (default: workers / (tp x pp))");
+  cmd->add_option("--tp", a->tp, "tensor-parallel ranks per replica (Megatron split)")
       ->capture_default_str();
+  cmd->add_option("--pp", a->pp, "pipeline stages per replica")->capture_default_str();
+  cmd->add_option("--stages", a->stages, "blocks per pipeline stage, e.g. 3,3,2 "
+                  "(default: balanced)")
+      ->delimiter(',');
+  cmd->add_option("--micro-batches", a->micro_batches,
+                  "pipeline micro-batches per replica's share of the batch (default: pp)");
+  cmd->add_option("--schedule", a->schedule, "pipeline schedule: gpipe or 1f1b")
+      ->capture_default_str();
+  cmd->add_option("--compare", a->compare,
+                  "layouts taking turns, each against the first, e.g. dp2,tp2,pp2,tp2pp2")
+      ->delimiter(',');
+  cmd->add_option("--rounds", a->rounds,
+                  "repetitions of a layout bench (default 1; 3 with --compare); medians");
   cmd->add_option("--sync", a->sync, "allreduce for --workers > 1 (default: by size)");
   cmd->add_option("--bucket-mb", a->bucket_mb, "gradient bucket size in MiB")
       ->capture_default_str();
@@ -204,7 +261,12 @@ void add_bench_train(Context& ctx) {
   cmd->add_option("--intra-link", a->intra_link, "emulated link inside a node, LAT:BW");
   cmd->add_option("--inter-link", a->inter_link, "emulated link between nodes, LAT:BW");
   cmd->add_flag("--json", a->json, "machine-readable output");
-  cmd->callback([&ctx, a] { ctx.rc = run_bench_train(*a); });
+  cmd->callback([&ctx, a, workers] {
+    // With a layout and no --workers, the mesh fixes the worker count.
+    if (workers->count() == 0 && (a->dp > 0 || a->tp > 1 || a->pp > 1))
+      a->workers = std::max(1, a->dp) * a->tp * a->pp;
+    ctx.rc = run_bench_train(*a);
+  });
 }
 
 Registrar reg("bench-train", add_bench_train);

@@ -43,6 +43,15 @@ struct MeshBench {
   // gradients — over the timed steps, mean over the stage's tensor ranks and replicas.
   std::vector<double> stage_bubble;
   double bubble = 0;          // mean of stage_bubble
+  // Per stage: compute time of one micro-batch's forward and backward (s), mean over
+  // the timed steps and the stage's ranks (with tp > 1 it includes the tensor
+  // group's allreduces inside the blocks) — the f and b of simulate_pipeline().
+  std::vector<double> stage_forward_s, stage_backward_s;
+  // Per stage: its pipeline phase per step (s), mean as above. Every stage starts its
+  // phase together (the previous step ends in collectives) and stage 0 ends last (its
+  // last backward needs every other stage's), so stage_phase_s[0] is the pipeline's
+  // makespan, the denominator of (P - 1) / (M + P - 1).
+  std::vector<double> stage_phase_s;
 };
 MeshBench bench_mesh(const TrainOptions& opt, int warmup, int steps);
 

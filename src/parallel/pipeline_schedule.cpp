@@ -90,13 +90,13 @@ double ready_at(const SimState& st, int stage, const PipeOp& op) {
 }
 
 // Runs `stage`'s ops while their inputs are ready; returns whether any ran.
-bool advance(SimState& st, int stage, double f, double b) {
+bool advance(SimState& st, int stage, const std::vector<double>& f, const std::vector<double>& b) {
   bool ran = false;
   while (st.next[stage] < st.ops[stage].size()) {
     const PipeOp& op = st.ops[stage][st.next[stage]];
     const double ready = ready_at(st, stage, op);
     if (ready < 0) break;
-    st.free[stage] = std::max(st.free[stage], ready) + (op.forward ? f : b);
+    st.free[stage] = std::max(st.free[stage], ready) + (op.forward ? f[stage] : b[stage]);
     (op.forward ? st.f_done : st.b_done)[stage][op.micro] = st.free[stage];
     ++st.next[stage];
     ran = true;
@@ -115,6 +115,17 @@ bool finished(const SimState& st) {
 PipeSimulation simulate_pipeline(PipeSchedule s, int stages, int micro_batches, double f,
                                  double b) {
   check_pipeline(stages, micro_batches);
+  return simulate_pipeline(s, micro_batches, std::vector<double>(stages, f),
+                           std::vector<double>(stages, b));
+}
+
+PipeSimulation simulate_pipeline(PipeSchedule s, int micro_batches, const std::vector<double>& f,
+                                 const std::vector<double>& b) {
+  if (f.empty() || f.size() != b.size())
+    throw UsageError("simulate_pipeline: " + std::to_string(f.size()) + " forward costs and " +
+                     std::to_string(b.size()) + " backward costs (one of each per stage)");
+  const int stages = static_cast<int>(f.size());
+  check_pipeline(stages, micro_batches);
   SimState st;
   for (int p = 0; p < stages; ++p) st.ops.push_back(pipeline_schedule(s, p, stages, micro_batches));
   st.next.assign(stages, 0);
@@ -132,8 +143,8 @@ PipeSimulation simulate_pipeline(PipeSchedule s, int stages, int micro_batches, 
   }
   PipeSimulation out;
   out.makespan = *std::max_element(st.free.begin(), st.free.end());
-  const double busy = micro_batches * (f + b);
-  for (int p = 0; p < stages; ++p) out.idle.push_back(out.makespan - busy);
+  out.end = st.free;
+  for (int p = 0; p < stages; ++p) out.idle.push_back(out.makespan - micro_batches * (f[p] + b[p]));
   out.bubble = out.makespan > 0
                    ? std::accumulate(out.idle.begin(), out.idle.end(), 0.0) / stages / out.makespan
                    : 0.0;

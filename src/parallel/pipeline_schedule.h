@@ -77,7 +77,15 @@ struct PipeSimulation {
   double makespan = 0;
   std::vector<double> idle;  // per stage
   double bubble = 0;
+  std::vector<double> end;   // per stage: when its last op finished
 };
 PipeSimulation simulate_pipeline(PipeSchedule s, int stages, int micro_batches, double f, double b);
+
+// The same with each stage's own costs f[s], b[s] (stages = f.size() = b.size()), e.g.
+// those bench_mesh measured: a heavier stage (the last one carries the head and the
+// loss) stretches everyone's idle time. idle[s] = makespan - M (f[s] + b[s]).
+// UsageError unless f and b have the same, non-zero size.
+PipeSimulation simulate_pipeline(PipeSchedule s, int micro_batches, const std::vector<double>& f,
+                                 const std::vector<double>& b);
 
 }  // namespace plait
