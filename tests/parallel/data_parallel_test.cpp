@@ -16,42 +16,24 @@
 #include "parallel/grad_buckets.h"
 #include "parallel/train_state.h"
 #include "parallel/trainer.h"
+#include "train_helpers.h"
 #include "util/error.h"
 
 namespace plait {
 namespace {
 
 namespace fs = std::filesystem;
+using Result = test::RunResult;
+using test::corpus_text;
+using test::expect_close;
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    path = fs::temp_directory_path() /
-           ("plait_dp_" + std::to_string(::getpid()) + "_" + std::to_string(counter()++));
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  static int& counter() {
-    static int c = 0;
-    return c;
-  }
+struct TempDir : test::TempDir {
+  TempDir() : test::TempDir("plait_dp") {}
 };
 
-// A few KB of word-like text, fixed by its seed.
-std::string corpus_text() {
-  const char* words[] = {"the ", "cat ", "sat ", "on ", "a ", "mat, ", "and ", "dog ",
-                         "ran. ", "we ", "see ", "it\n"};
-  std::mt19937 rng(7);
-  std::string s;
-  while (s.size() < 12000) s += words[rng() % 12];
-  return s;
+Result run(const TrainOptions& o, const fs::path& dir, const std::string& name) {
+  return test::run_training(o, dir, name);
 }
-
-struct Result {
-  std::vector<double> losses;
-  std::vector<float> weights;
-  double val_loss = 0;
-};
 
 TrainOptions tiny(const fs::path& dir, int workers, const std::string& sync) {
   TrainOptions o;
@@ -67,37 +49,6 @@ TrainOptions tiny(const fs::path& dir, int workers, const std::string& sync) {
   o.sync = sync;
   o.bucket_mb = 0.01;  // ~2600 floats: many buckets, reduced during the backward pass
   return o;
-}
-
-Result run(TrainOptions o, const fs::path& dir, const std::string& name) {
-  o.log_path = (dir / (name + ".jsonl")).string();
-  o.checkpoint_dir = (dir / name).string();
-  const TrainSummary s = train(o);
-  Result r;
-  r.val_loss = s.last_val_loss;
-  std::ifstream in(o.log_path);
-  for (std::string line; std::getline(in, line);) {
-    const auto j = nlohmann::json::parse(line);
-    if (j.contains("loss") && !j.contains("event")) r.losses.push_back(j["loss"]);
-  }
-  r.weights = load_model(s.checkpoint).params;
-  return r;
-}
-
-double rel(double a, double b) { return std::abs(a - b) / std::max(std::abs(b), 1e-30); }
-
-void expect_close(const Result& got, const Result& want, const std::string& what) {
-  ASSERT_EQ(got.losses.size(), want.losses.size()) << what;
-  for (size_t i = 0; i < want.losses.size(); ++i)
-    EXPECT_LE(rel(got.losses[i], want.losses[i]), 1e-5) << what << " step " << i + 1;
-  EXPECT_LE(rel(got.val_loss, want.val_loss), 1e-5) << what;
-  ASSERT_EQ(got.weights.size(), want.weights.size()) << what;
-  double diff = 0, norm = 0;
-  for (size_t i = 0; i < want.weights.size(); ++i) {
-    diff += std::pow(double(got.weights[i]) - want.weights[i], 2);
-    norm += std::pow(double(want.weights[i]), 2);
-  }
-  EXPECT_LE(std::sqrt(diff / norm), 1e-5) << what << ": weights";
 }
 
 class DataParallel : public ::testing::Test {

@@ -20,29 +20,23 @@
 #include "parallel/replica.h"
 #include "parallel/train_state.h"
 #include "parallel/trainer.h"
+#include "train_helpers.h"
 #include "util/error.h"
 
 namespace plait {
 namespace {
 
 namespace fs = std::filesystem;
+using Result = test::RunResult;
+using test::corpus_text;
+using test::expect_close;
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    path = fs::temp_directory_path() / ("plait_mp_" + std::to_string(::getpid()));
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
+struct TempDir : test::TempDir {
+  TempDir() : test::TempDir("plait_mp") {}
 };
 
-std::string corpus_text() {
-  const char* words[] = {"the ", "cat ", "sat ", "on ", "a ", "mat, ", "and ", "dog ",
-                         "ran. ", "we ", "see ", "it\n"};
-  std::mt19937 rng(7);
-  std::string s;
-  while (s.size() < 12000) s += words[rng() % 12];
-  return s;
+Result run(const TrainOptions& o, const fs::path& dir, const std::string& name) {
+  return test::run_training(o, dir, name);
 }
 
 struct Layout {
@@ -71,44 +65,6 @@ TrainOptions tiny(const fs::path& dir, const Layout& l) {
   o.workers = l.dp * l.tp * l.pp;
   o.blas_threads = 1;
   return o;
-}
-
-struct Result {
-  std::vector<double> losses;
-  std::vector<float> weights;
-  double val_loss = 0;
-  TrainSummary summary;
-};
-
-Result run(TrainOptions o, const fs::path& dir, const std::string& name) {
-  o.log_path = (dir / (name + ".jsonl")).string();
-  o.checkpoint_dir = (dir / name).string();
-  Result r;
-  r.summary = train(o);
-  r.val_loss = r.summary.last_val_loss;
-  std::ifstream in(o.log_path);
-  for (std::string line; std::getline(in, line);) {
-    const auto j = nlohmann::json::parse(line);
-    if (j.contains("loss") && !j.contains("event")) r.losses.push_back(j["loss"]);
-  }
-  r.weights = load_model(r.summary.checkpoint).params;
-  return r;
-}
-
-double rel(double a, double b) { return std::abs(a - b) / std::max(std::abs(b), 1e-30); }
-
-void expect_close(const Result& got, const Result& want, const std::string& what) {
-  ASSERT_EQ(got.losses.size(), want.losses.size()) << what;
-  for (size_t i = 0; i < want.losses.size(); ++i)
-    EXPECT_LE(rel(got.losses[i], want.losses[i]), 1e-5) << what << " step " << i + 1;
-  EXPECT_LE(rel(got.val_loss, want.val_loss), 1e-5) << what;
-  ASSERT_EQ(got.weights.size(), want.weights.size()) << what;
-  double diff = 0, norm = 0;
-  for (size_t i = 0; i < want.weights.size(); ++i) {
-    diff += std::pow(double(got.weights[i]) - want.weights[i], 2);
-    norm += std::pow(double(want.weights[i]), 2);
-  }
-  EXPECT_LE(std::sqrt(diff / norm), 1e-5) << what << ": weights";
 }
 
 class ModelParallel : public ::testing::Test {

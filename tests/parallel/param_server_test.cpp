@@ -18,32 +18,23 @@
 #include "../common/expect_usage_error.h"
 #include "parallel/train_state.h"
 #include "parallel/trainer.h"
+#include "train_helpers.h"
 #include "util/error.h"
 
 namespace plait {
 namespace {
 
 namespace fs = std::filesystem;
+using Result = test::RunResult;
+using test::corpus_text;
+using test::expect_close;
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static int counter = 0;
-    path = fs::temp_directory_path() /
-           ("plait_ps_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
+struct TempDir : test::TempDir {
+  TempDir() : test::TempDir("plait_ps") {}
 };
 
-// A few KB of word-like text, fixed by its seed.
-std::string corpus_text() {
-  const char* words[] = {"the ", "cat ", "sat ", "on ", "a ", "mat, ", "and ", "dog ",
-                         "ran. ", "we ", "see ", "it\n"};
-  std::mt19937 rng(7);
-  std::string s;
-  while (s.size() < 12000) s += words[rng() % 12];
-  return s;
+Result run(const TrainOptions& o, const fs::path& dir, const std::string& name) {
+  return test::run_training(o, dir, name);
 }
 
 TrainOptions tiny(const fs::path& dir, int workers, int servers) {
@@ -59,47 +50,6 @@ TrainOptions tiny(const fs::path& dir, int workers, int servers) {
   o.servers = servers;
   o.blas_threads = 1;
   return o;
-}
-
-struct Result {
-  std::vector<double> losses;
-  std::vector<nlohmann::json> events;  // lines with an "event" key
-  std::vector<float> weights;
-  double val_loss = 0;
-  int64_t step = 0;
-};
-
-Result run(TrainOptions o, const fs::path& dir, const std::string& name) {
-  o.log_path = (dir / (name + ".jsonl")).string();
-  o.checkpoint_dir = (dir / name).string();
-  const TrainSummary s = train(o);
-  Result r;
-  r.val_loss = s.last_val_loss;
-  r.step = s.step;
-  std::ifstream in(o.log_path);
-  for (std::string line; std::getline(in, line);) {
-    const auto j = nlohmann::json::parse(line);
-    if (j.contains("event")) r.events.push_back(j);
-    else if (j.contains("loss")) r.losses.push_back(j["loss"]);
-  }
-  r.weights = load_model(s.checkpoint).params;
-  return r;
-}
-
-double rel(double a, double b) { return std::abs(a - b) / std::max(std::abs(b), 1e-30); }
-
-void expect_close(const Result& got, const Result& want, const std::string& what) {
-  ASSERT_EQ(got.losses.size(), want.losses.size()) << what;
-  for (size_t i = 0; i < want.losses.size(); ++i)
-    EXPECT_LE(rel(got.losses[i], want.losses[i]), 1e-5) << what << " step " << i + 1;
-  EXPECT_LE(rel(got.val_loss, want.val_loss), 1e-5) << what;
-  ASSERT_EQ(got.weights.size(), want.weights.size()) << what;
-  double diff = 0, norm = 0;
-  for (size_t i = 0; i < want.weights.size(); ++i) {
-    diff += std::pow(double(got.weights[i]) - want.weights[i], 2);
-    norm += std::pow(double(want.weights[i]), 2);
-  }
-  EXPECT_LE(std::sqrt(diff / norm), 1e-5) << what << ": weights";
 }
 
 class ParamServer : public ::testing::Test {
@@ -167,8 +117,8 @@ TEST_F(ParamServer, AsyncAndStaleEndNearSync) {
     const std::string name = std::string("long_") + mode + std::to_string(s);
     const Result r = run(longer(mode, s), dir_->path, name);
     EXPECT_EQ(r.losses.size(), 80u) << name;
-    EXPECT_EQ(r.step, 80) << name;
-    EXPECT_LE(rel(r.val_loss, sync.val_loss), 0.05)
+    EXPECT_EQ(r.summary.step, 80) << name;
+    EXPECT_LE(test::rel(r.val_loss, sync.val_loss), 0.05)
         << name << ": val loss " << r.val_loss << " vs sync " << sync.val_loss;
   }
 }
@@ -183,7 +133,7 @@ TEST_F(ParamServer, BackupWorkersDropTheSlowRank) {
     ::setenv("PLAIT_TEST_SLOW_RANK", "2", 1);
     const Result r = run(o, dir_->path, "backup" + std::to_string(k));
     ::unsetenv("PLAIT_TEST_SLOW_RANK");
-    EXPECT_EQ(r.step, 8);
+    EXPECT_EQ(r.summary.step, 8);
     EXPECT_EQ(r.losses.size(), 8u);
     int dropped = 0, steps = 0;
     for (const auto& e : r.events) {
