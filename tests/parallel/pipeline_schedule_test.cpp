@@ -126,6 +126,22 @@ TEST(PipelineSchedule, SimulationNeverDeadlocksAndMatchesTheClosedForm) {
   EXPECT_EQ(ideal_bubble(1, 5), 0.0);
 }
 
+// Per-stage costs: equal ones give the uniform answer; a heavier last stage (P = 2,
+// M = 1, GPipe: F0 [0,1] on s0, F0 [1,2] B0 [2,5] on s1, B0 [5,6] on s0) stretches
+// stage 0's idle time; `end` is each stage's last finish.
+TEST(PipelineSchedule, SimulationWithPerStageCosts) {
+  const PipeSimulation u = simulate_pipeline(k1F1B, 4, 8, 1.0, 2.0);
+  const PipeSimulation v = simulate_pipeline(k1F1B, 8, {1, 1, 1, 1}, {2, 2, 2, 2});
+  EXPECT_EQ(v.makespan, u.makespan);
+  EXPECT_EQ(v.idle, u.idle);
+  const PipeSimulation h = simulate_pipeline(kGPipe, 1, {1, 1}, {1, 3});
+  EXPECT_EQ(h.makespan, 6);
+  EXPECT_EQ(h.end, (std::vector<double>{6, 5}));
+  EXPECT_EQ(h.idle, (std::vector<double>{4, 2}));
+  EXPECT_DOUBLE_EQ(h.bubble, (4.0 / 6 + 2.0 / 6) / 2);
+  EXPECT_THROW(simulate_pipeline(kGPipe, 1, {1, 1}, {1}), UsageError);
+}
+
 TEST(PipelineSchedule, BalanceStages) {
   EXPECT_EQ(balance_stages(12, 4), (std::vector<int>{3, 3, 3, 3}));
   EXPECT_EQ(balance_stages(12, 5), (std::vector<int>{3, 3, 2, 2, 2}));
