@@ -1,7 +1,9 @@
 #include "plan/simulate.h"
 
+#include <algorithm>
 #include <sstream>
 
+#include "plan/pipeline.h"
 #include "plan/units.h"
 #include "util/error.h"
 
@@ -47,20 +49,85 @@ Layout layout_from_flags(const ModelSpec& m, const RunFlags& f) {
                                      " sequences of a data-parallel rank");
   l.micro_batch = ceil_div(share, l.micro_batches);
   l.schedule = parse_schedule(f.schedule);
-  l.sync = parse_sync_method(f.sync == "mpi" ? "ring" : f.sync);  // see simulate.h
-  need(f.servers >= 1, "--servers must be >= 1");
-  l.servers = f.servers;
+  // see simulate.h; train's "halving-doubling" is the planner's "tree"
+  const std::string sync = f.sync.empty() || f.sync == "mpi" ? "ring"
+                           : f.sync == "halving-doubling"    ? "tree"
+                                                             : f.sync;
+  l.sync = parse_sync_method(sync);
+  need(f.servers >= 0, "--servers must be >= 0");
+  need(f.servers == 0 || (l.tp == 1 && l.pp == 1),
+       "--servers cannot be combined with --tp/--pp");
+  l.servers = std::max(1, f.servers);
+  if (!f.stages.empty()) {
+    need(static_cast<int>(f.stages.size()) == l.pp,
+         "--stages lists " + std::to_string(f.stages.size()) + " stages but --pp is " +
+             std::to_string(l.pp));
+    int sum = 0;
+    for (int b : f.stages) {
+      need(b >= 1, "--stages: every stage needs at least one block");
+      sum += b;
+    }
+    need(sum == m.layers, "--stages adds up to " + std::to_string(sum) + " blocks, --layers is " +
+                              std::to_string(m.layers));
+  }
   return l;
 }
 
-Simulation simulate(const ModelSpec& m, const Layout& l, const ClusterSpec& machine,
-                    long long steps, const StepOptions& opt, const MachineProfile& profile) {
-  Simulation s{m, l, machine, step_cost(m, machine, l, opt), steps, {}};
-  const int threads = l.devices();
-  if (threads > profile.cores)
-    s.notes.push_back(std::to_string(threads) + " workers share " + std::to_string(profile.cores) +
-                      " cores: each runs at " + percent(1.0 * profile.cores / threads, 0) +
-                      " of one core");
+LocalRun local_run_from_flags(const ModelSpec& m, const RunFlags& f, int blas_threads, int cores,
+                              int ranks_per_node, const std::optional<LinkSpec>& intra,
+                              const std::optional<LinkSpec>& inter) {
+  LocalRun r;
+  r.model = m;
+  r.layout = layout_from_flags(m, f);
+  r.stages = f.stages;
+  r.micro_batch = r.mesh() ? 0 : f.micro_batch;
+  r.servers = f.servers;
+  r.blas_threads = blas_threads > 0 ? blas_threads : std::max(1, cores / r.workers());
+  need(ranks_per_node >= 0, "--ranks-per-node must be >= 0");
+  r.ranks_per_node = ranks_per_node;
+  r.intra = intra;
+  r.inter = inter;
+  if (f.sync.empty() && f.servers == 0) {  // parallel/data_parallel.cpp, choose_sync
+    const int D = r.layout.dp;
+    const int per_node = ranks_per_node > 0 ? std::clamp(ranks_per_node / r.layout.tp, 1, D) : D;
+    const int nodes = (D + per_node - 1) / per_node;
+    r.layout.sync = nodes > 1 && per_node > 1 ? SyncMethod::hierarchical
+                    : D == 2                  ? SyncMethod::direct
+                                              : SyncMethod::ring;
+  }
+  return r;
+}
+
+Simulation simulate(const LocalRun& run, const MachineProfile& profile, long long steps) {
+  const ModelSpec& m = run.model;
+  const Layout& l = run.layout;
+  const ClusterSpec machine = local_cluster(profile, l.devices(), run.blas_threads,
+                                            run.ranks_per_node, run.intra, run.inter);
+  Simulation s{m, l, run, machine, step_cost(m, machine, l, {}), predict_local(run, profile),
+               steps, {}};
+  // The step time is the local model's; the planner's cost keeps the memory.
+  const LocalPrediction& p = s.local;
+  StepCost& c = s.cost;
+  c.forward_s = p.forward_s;
+  c.backward_s = p.backward_s;
+  c.recompute_s = 0;
+  c.tensor_comm_s = p.tensor_comm_s;
+  c.p2p_s = p.p2p_s;
+  c.pipeline_s = p.pipeline_s;
+  c.bubble_fraction = p.bubble_fraction;
+  c.dp_comm_s = c.dp_exposed_s = p.dp_comm_s;
+  c.optimizer_s = p.optimizer_s;
+  c.step_s = p.step_s;
+  s.notes = p.notes;
+  const int workers = l.devices() + run.servers;
+  if (p.peak_share < 0.995)
+    s.notes.push_back(fixed(p.peak_threads, 0) + " threads compute at once on " +
+                      std::to_string(profile.cores) + " cores (" + percent(p.peak_share, 0) +
+                      " of a core each, by the profile's parallel_share)");
+  if (workers > profile.cores)
+    s.notes.push_back(std::to_string(workers) +
+                      " ranks > cores: the transport's waits sleep (wake-up latency " +
+                      human_seconds(profile.p2p_latency(false)) + ")");
   if (m.batch % l.dp != 0)
     s.notes.push_back("uneven split: the busiest data-parallel rank takes " +
                       std::to_string(l.micro_batch * l.micro_batches) + " of " +
@@ -92,23 +159,25 @@ std::string simulate_text(const Simulation& s) {
     << " memory, " << human_rate(d.gelu_per_s, "GELU/s") << "; links "
     << format_link(s.machine.intra) << " in a node of " << s.machine.devices_per_node << ", "
     << format_link(s.machine.inter) << " between nodes\n";
-  o << "\nstep     " << human_seconds(c.step_s) << " = "
-    << join_times({{"pipeline", c.pipeline_s},
-                   {"exposed gradient sync", c.dp_exposed_s},
-                   {"optimizer", c.optimizer_s}},
+  const LocalPrediction& p = s.local;
+  o << "\nstep     " << human_seconds(c.step_s) << " on rank 0 = "
+    << join_times({{"compute", p.compute_s},
+                   {"tensor allreduce", p.tensor_comm_s},
+                   {"stage messages and bubble", p.p2p_s},
+                   {"gradient sync", p.dp_comm_s},
+                   {"small allreduces", p.other_comm_s},
+                   {"optimizer", p.optimizer_s}},
                   " + ")
     << "\n         " << fixed(c.tokens_per_s(), 0) << " tokens/s; " << s.steps << " steps in "
     << human_seconds(c.step_s * s.steps) << "\n";
-  o << "  micro-batch " << human_seconds(c.micro_batch_s) << " x " << l.micro_batches + l.pp - 1
-    << " slots (bubble " << percent(c.bubble_fraction) << "): "
-    << join_times({{"forward", c.forward_s},
-                   {"backward", c.backward_s},
-                   {"tensor allreduce", c.tensor_comm_s},
-                   {"stage transfer", c.p2p_s}})
-    << "\n";
-  if (c.dp_comm_s > 0)
-    o << "  gradient allreduce " << human_seconds(c.dp_comm_s) << " ("
-      << human_seconds(c.dp_exposed_s) << " not hidden by the backward pass)\n";
+  o << "  one micro-batch of " << l.micro_batch << " on the slowest stage, a core to itself: "
+    << join_times({{"forward", p.forward_s}, {"backward", p.backward_s}}) << "\n";
+  if (l.pp > 1)
+    o << "  pipeline " << human_seconds(p.pipeline_s) << " on rank 0, " << l.micro_batches
+      << " micro-batches over " << l.pp << " stages; bubble " << percent(p.bubble_fraction)
+      << " (ideal " << percent(bubble_fraction(l.pp, l.micro_batches)) << ")\n";
+  o << "  cores: up to " << fixed(p.peak_threads, 0) << " threads compute at once, each at "
+    << percent(p.peak_share, 0) << " of a core\n";
   o << "memory   " << human_bytes(c.memory.total()) << " per worker (weights "
     << human_bytes(c.memory.weights) << ", gradients " << human_bytes(c.memory.grads)
     << ", Adam moments " << human_bytes(c.memory.optimizer) << ", activations "
@@ -148,6 +217,11 @@ nlohmann::json simulate_json(const Simulation& s) {
             {"inter", format_link(s.machine.inter)},
             {"ranks_per_node", s.machine.devices_per_node}}},
           {"step_s", c.step_s},
+          {"compute_s", s.local.compute_s},
+          {"other_comm_s", s.local.other_comm_s},
+          {"peak_threads", s.local.peak_threads},
+          {"peak_share", s.local.peak_share},
+          {"blas_threads", s.run.blas_threads},
           {"tokens_per_s", c.tokens_per_s()},
           {"run_s", c.step_s * s.steps},
           {"steps", s.steps},

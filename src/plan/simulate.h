@@ -1,11 +1,15 @@
 // `plait simulate`: the predicted step time and memory of a `plait train` run on this
-// machine, from the cost model (step_cost.h) on the local cluster a machine profile
-// describes (machine_profile.h). The run's flags are those of `plait train`.
+// machine. The step time comes from the local model of what the trainer does
+// (local_run.h) on a measured machine profile (machine_profile.h); memory from the
+// planner's memory model (memory_model.h) on the local machine as a cluster. The
+// run's flags are those of `plait train`.
 #pragma once
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "plan/local_run.h"
 #include "plan/machine_profile.h"
 #include "plan/step_cost.h"
 
@@ -17,29 +21,39 @@ struct RunFlags {
   int micro_batch = 0;    // --micro-batch: sequences per forward/backward on a worker
   int micro_batches = 0;  // --micro-batches: M per step
   std::string schedule = "1f1b";
-  std::string sync = "ring";
-  int servers = 1;
+  std::string sync;       // "": train's choice by size
+  int servers = 0;        // --servers K: dedicated parameter-server ranks
+  std::vector<int> stages;  // --stages: blocks per pipeline stage
 };
 
 // The layout a run with these flags uses, checked as the trainer checks it: dp·tp·pp =
 // workers (dp defaults to workers / (tp·pp)), tp divides the heads, pp <= layers, at
 // least one sequence per data-parallel rank, M <= its share. The busiest data-parallel
 // rank takes ceil(batch / dp) sequences in M micro-batches of ceil(share / M).
-// --sync mpi (MPI_Allreduce, whose algorithm OpenMPI picks) is costed as ring.
+// --sync mpi (MPI_Allreduce, whose algorithm OpenMPI picks) is costed as ring; no
+// --sync is the trainer's choice by size (2 workers: direct, nodes: hierarchical,
+// else ring). With --servers K the workers are --workers (dp = workers, no mesh).
 // Throws UsageError naming the flag.
 Layout layout_from_flags(const ModelSpec& m, const RunFlags& f);
+
+// The run `plait train` would make with these flags: layout, stages, BLAS threads
+// (0: cores / workers, as train), emulated nodes and links.
+LocalRun local_run_from_flags(const ModelSpec& m, const RunFlags& f, int blas_threads, int cores,
+                              int ranks_per_node, const std::optional<LinkSpec>& intra,
+                              const std::optional<LinkSpec>& inter);
 
 struct Simulation {
   ModelSpec model;
   Layout layout;
-  ClusterSpec machine;
-  StepCost cost;
+  LocalRun run;
+  ClusterSpec machine;    // the local machine as a cluster (memory, the rates shown)
+  StepCost cost;          // memory; its times are the local prediction's (below)
+  LocalPrediction local;  // the step time
   long long steps = 0;
   std::vector<std::string> notes;  // assumptions that apply to this run
 };
 
-Simulation simulate(const ModelSpec& m, const Layout& l, const ClusterSpec& machine,
-                    long long steps, const StepOptions& opt, const MachineProfile& profile);
+Simulation simulate(const LocalRun& run, const MachineProfile& profile, long long steps);
 
 std::string simulate_text(const Simulation& s);
 nlohmann::json simulate_json(const Simulation& s);
