@@ -17,11 +17,10 @@ struct SimulateFlags {
   // Model and batch: `plait train`'s defaults (cli/train_cmd.cpp).
   int layers = 4, dim = 128, heads = 4, ctx = 128, batch = 16;
   long long steps = 600;
-  int blas_threads = 1, ranks_per_node = 0;
+  int blas_threads = 0, ranks_per_node = 0;
   plan::RunFlags run;
   std::string link_intra, link_inter, profile;
-  double bucket_mb = 25;
-  bool no_overlap = false, json = false;
+  bool json = false;
 };
 
 plan::MachineProfile load_or_measure(const std::string& file) {
@@ -37,17 +36,15 @@ int run_simulate(const SimulateFlags& f, const std::vector<std::string>& ignored
   m.layers = f.layers, m.dim = f.dim, m.heads = f.heads, m.ctx = f.ctx, m.batch = f.batch;
   m.vocab = 256;
   m.validate("plait simulate");
-  const plan::Layout layout = plan::layout_from_flags(m, f.run);
   std::optional<LinkSpec> intra, inter;
   if (!f.link_intra.empty()) intra = parse_link(f.link_intra);
   if (!f.link_inter.empty()) inter = parse_link(f.link_inter);
+  // bad flags fail before the machine is measured
+  plan::local_run_from_flags(m, f.run, f.blas_threads, 1, f.ranks_per_node, intra, inter);
   const plan::MachineProfile profile = load_or_measure(f.profile);
-  const plan::ClusterSpec machine = plan::local_cluster(profile, layout.devices(), f.blas_threads,
+  const plan::LocalRun run = plan::local_run_from_flags(m, f.run, f.blas_threads, profile.cores,
                                                         f.ranks_per_node, intra, inter);
-  plan::StepOptions opt;
-  opt.overlap = !f.no_overlap;
-  opt.bucket_bytes = f.bucket_mb * (1 << 20);
-  plan::Simulation s = plan::simulate(m, layout, machine, f.steps, opt, profile);
+  plan::Simulation s = plan::simulate(run, profile, f.steps);
   if (f.run.sync == "mpi") s.notes.push_back("--sync mpi is costed as ring allreduce");
   if (!ignored.empty()) {
     std::string list;
@@ -71,20 +68,22 @@ void add_flags(CLI::App* cmd, SimulateFlags& f) {
   cmd->add_option("--micro-batches", f.run.micro_batches, "micro-batches per step (pipeline M)");
   cmd->add_option("--steps", f.steps, "steps of the run")->capture_default_str();
   cmd->add_option("--workers", f.run.workers, "in-process workers (default dp x tp x pp)");
-  cmd->add_option("--blas-threads", f.blas_threads, "BLAS threads per worker")
+  cmd->add_option("--blas-threads", f.blas_threads, "BLAS threads per worker (0: cores/workers)")
       ->capture_default_str();
   cmd->add_option("--dp", f.run.dp, "data-parallel ranks");
   cmd->add_option("--tp", f.run.tp, "tensor-parallel ranks");
   cmd->add_option("--pp", f.run.pp, "pipeline stages");
+  cmd->add_option("--stages", f.run.stages, "blocks per pipeline stage, e.g. 3,1")
+      ->delimiter(',');
   cmd->add_option("--schedule", f.run.schedule, "gpipe or 1f1b")->capture_default_str();
-  cmd->add_option("--sync", f.run.sync, "ps, direct, ring, hierarchical, tree or mpi")
+  cmd->add_option("--sync", f.run.sync,
+                  "ps, direct, ring, hierarchical, halving-doubling, tree or mpi (default: "
+                  "train's choice by size)");
+  cmd->add_option("--servers", f.run.servers, "dedicated parameter-server ranks")
       ->capture_default_str();
-  cmd->add_option("--servers", f.run.servers, "parameter-server shards")->capture_default_str();
   cmd->add_option("--ranks-per-node", f.ranks_per_node, "workers per emulated node");
   cmd->add_option("--link-intra", f.link_intra, "emulated link inside a node, e.g. 5us:10GB/s");
   cmd->add_option("--link-inter", f.link_inter, "emulated link between nodes, e.g. 50us:1GB/s");
-  cmd->add_option("--bucket-mb", f.bucket_mb, "gradient bucket size")->capture_default_str();
-  cmd->add_flag("--no-overlap", f.no_overlap, "gradient sync after the backward pass");
   cmd->add_option("--profile", f.profile, "machine profile from plait bench calibrate --out");
   cmd->add_flag("--json", f.json, "machine-readable output");
 }
