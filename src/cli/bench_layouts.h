@@ -34,7 +34,8 @@ LayoutName parse_layout_name(const std::string& name);
 // load hits them alike; each layout's tokens/s over the baseline's is taken within a
 // round, and the median over rounds is reported. Pure data-parallel layouts run the
 // data-parallel trainer (bench_data_parallel); the others run bench_mesh.
-// base.micro_batches/stages/schedule apply to layouts with a pipeline only.
+// base.micro_batches/stages/schedule apply to layouts with a pipeline only. A
+// pipeline layout's "bubble" is bench_mesh's (each stage's own phase, mean of stages).
 int run_bench_compare(const LayoutBenchArgs& a, const std::vector<std::string>& names);
 
 }  // namespace plait::cli
