@@ -1,0 +1,256 @@
+#include "parallel/mesh_worker.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+
+#include "parallel/mesh_state.h"
+#include "util/error.h"
+
+namespace plait {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using comm::Group;
+
+// p2p tags on the pp group: one per micro-batch and direction.
+uint64_t tag_of(int micro, bool forward) { return 2 * static_cast<uint64_t>(micro) + (forward ? 0 : 1); }
+
+std::span<const std::byte> bytes_of(const float* p, size_t n) {
+  return std::as_bytes(std::span<const float>(p, n));
+}
+std::span<std::byte> bytes_of(float* p, size_t n) {
+  return std::as_writable_bytes(std::span<float>(p, n));
+}
+
+MeshShape mesh_shape(const TrainOptions& opt) { return {opt.effective_dp(), opt.tp, opt.pp}; }
+
+// Blocks [begin, end) of pipeline stage `s`.
+ShardLayout layout_of(const TrainOptions& opt, const MeshCoord& me) {
+  const std::vector<int> sizes =
+      opt.stages.empty() ? balance_stages(opt.model.layers, opt.pp) : opt.stages;
+  int begin = 0;
+  for (int s = 0; s < me.pp; ++s) begin += sizes[s];
+  return {opt.tp, me.tp, begin, begin + sizes[me.pp], me.pp == 0, me.pp == opt.pp - 1};
+}
+
+TensorSplit make_split(Group& tp, int tp_rank) {
+  TensorSplit s;
+  s.adds_bias = tp_rank == 0;
+  if (tp.size() > 1) {
+    std::shared_ptr<comm::Allreduce> ar = comm::make_allreduce(tp, {comm::Algorithm::ring});
+    s.allreduce = [ar](float* p, size_t n) { ar->run(std::span<float>(p, n)); };
+  }
+  return s;
+}
+
+}  // namespace
+
+MeshWorker::MeshWorker(comm::Comm& c, const TrainOptions& o, const RunData& d)
+    : opt(o),
+      data(d),
+      shape(mesh_shape(o)),
+      rank(c.rank()),
+      me(mesh_coord(shape, c.rank())),
+      world(c.world()),
+      groups(make_mesh_groups(world, shape)),
+      stage(o.model, layout_of(o, me), make_split(groups.tp, me.tp)),
+      adam(stage.table().param_specs(), stage.table().total(), o.adamw),
+      schedule{o.lr, o.effective_warmup(), static_cast<int>(o.steps), 0.1f},
+      kind_(parse_schedule(o.schedule)) {
+  share_ = o.batch / shape.dp;
+  first_seq_ = int64_t{me.dp} * share_;
+  if (o.pp > 1) micro_batches_ = o.micro_batches > 0 ? o.micro_batches : o.pp;
+  else if (o.micro_batch > 0) micro_batches_ = static_cast<int>((share_ + o.micro_batch - 1) / o.micro_batch);
+  mb_ = (share_ + micro_batches_ - 1) / micro_batches_;
+  const size_t rows = static_cast<size_t>(mb_) * o.model.ctx;
+  inputs_.resize(rows);
+  targets_.resize(rows);
+  recv_.resize(rows * o.model.dim);
+  const int nodes = groups.dp.node_count();
+  sync = choose_sync(o, shape.dp, nodes);
+  if (shape.dp > 1) {
+    comm::AllreduceOptions ao;
+    ao.algorithm = sync.algorithm;
+    dp_ar_ = comm::make_allreduce(groups.dp, ao);
+  }
+}
+
+void MeshWorker::start() {
+  if (opt.resume) {
+    step = load_stage_state(opt.checkpoint_dir, data.fingerprint(opt), stage, adam);
+    if (step >= opt.steps)
+      throw UsageError("--resume: the checkpoint in '" + opt.checkpoint_dir + "' is at step " +
+                       std::to_string(step) + ", already the end of a " +
+                       std::to_string(opt.steps) + "-step run");
+  } else {
+    init_stage_weights(stage, opt.seed);
+  }
+}
+
+void MeshWorker::traced(const std::string& name, const char* cat, int lane, double t0) {
+  if (trace && trace->enabled()) trace->complete(name, cat, rank, lane, t0, trace->now_us() - t0);
+}
+
+// Forward of one micro-batch: tokens in on the first stage, the activation from the
+// previous stage otherwise; the output goes on to the next stage (a send that must
+// complete before the slot holding it is freed by the backward pass).
+double MeshWorker::forward_op(int micro) {
+  const int b = micro_size(micro), T = opt.model.ctx;
+  const size_t n = static_cast<size_t>(b) * T * opt.model.dim;
+  if (first() || last())
+    data.sampler.fill(step, first_seq_ + int64_t{micro} * mb_, b, inputs_.data(), targets_.data());
+  if (!first()) groups.pp.recv(me.pp - 1, tag_of(micro, true), bytes_of(recv_.data(), n));
+  const double t0 = trace ? trace->now_us() : 0;
+  const auto c0 = Clock::now();
+  const double loss = stage.forward(micro, b, T, inputs_.data(), recv_.data(),
+                                    last() ? targets_.data() : nullptr);
+  const double dt = std::chrono::duration<double>(Clock::now() - c0).count();
+  busy_s += dt;
+  fwd_s += dt;
+  ++fwd_n;
+  traced("forward " + std::to_string(micro), "compute", obs::kLaneCompute, t0);
+  if (!last())
+    fwd_sends_[micro] = groups.pp.isend(me.pp + 1, tag_of(micro, true),
+                                        bytes_of(stage.output(micro), n));
+  return loss;
+}
+
+void MeshWorker::backward_op(int micro) {
+  const int b = micro_size(micro), T = opt.model.ctx;
+  const size_t n = static_cast<size_t>(b) * T * opt.model.dim;
+  if (!last()) groups.pp.recv(me.pp + 1, tag_of(micro, false), bytes_of(recv_.data(), n));
+  if (auto it = fwd_sends_.find(micro); it != fwd_sends_.end()) {
+    groups.pp.wait(it->second);
+    fwd_sends_.erase(it);
+  }
+  const double t0 = trace ? trace->now_us() : 0;
+  const auto c0 = Clock::now();
+  const float* dx = stage.backward(micro, last() ? nullptr : recv_.data());
+  const double dt = std::chrono::duration<double>(Clock::now() - c0).count();
+  busy_s += dt;
+  bwd_s += dt;
+  ++bwd_n;
+  traced("backward " + std::to_string(micro), "compute", obs::kLaneCompute, t0);
+  if (first()) return;
+  auto& [buf, req] = bwd_sends_.emplace_back(std::vector<float>(dx, dx + n), comm::Request{});
+  req = groups.pp.isend(me.pp - 1, tag_of(micro, false), bytes_of(buf.data(), n));
+}
+
+void MeshWorker::finish_sends() {
+  for (auto& [m, req] : fwd_sends_) groups.pp.wait(req);
+  fwd_sends_.clear();
+  for (auto& [buf, req] : bwd_sends_) groups.pp.wait(req);
+  bwd_sends_.clear();
+}
+
+// This stage's micro-batches in schedule order; returns the token-loss sum (last stage).
+double MeshWorker::run_schedule() {
+  const auto t0 = Clock::now();
+  double loss = 0;
+  for (const PipeOp& op : pipeline_schedule(kind_, me.pp, shape.pp, micro_batches_)) {
+    if (op.forward) loss += forward_op(op.micro);
+    else backward_op(op.micro);
+  }
+  finish_sends();
+  pipeline_s += std::chrono::duration<double>(Clock::now() - t0).count();
+  return loss;
+}
+
+// sqrt of the sum of squares of every gradient float of the model, each counted once.
+double MeshWorker::global_grad_norm() {
+  double sq = 0;
+  for (const ShardSpec& s : stage.table().specs()) {
+    if (!s.owner) continue;
+    const float* g = stage.grads.data() + s.local.offset;
+    for (size_t i = 0; i < s.local.size; ++i) sq += static_cast<double>(g[i]) * g[i];
+  }
+  if (groups.mp.size() > 1) comm::allreduce(groups.mp, std::span<double>(&sq, 1));
+  return std::sqrt(sq);
+}
+
+double MeshWorker::train_step(double& norm) {
+  stage.zero_grads();
+  double t0 = trace ? trace->now_us() : 0;
+  double loss = run_schedule();
+  if (groups.embed.valid()) {  // the tied wte: embedding gradient + head gradient
+    const ParamSpec& wte = stage.table().wte().local;
+    comm::allreduce(groups.embed, std::span<float>(stage.grads.data() + wte.offset, wte.size));
+  }
+  if (dp_ar_) {
+    t0 = trace ? trace->now_us() : 0;
+    dp_ar_->run(std::span<float>(stage.grads));
+    traced("dp allreduce", "comm", obs::kLaneComm, t0);
+  }
+  // the global token-loss sum: the last stage's tp rank 0 of every replica holds a part
+  double sum = last() && me.tp == 0 ? loss : 0.0;
+  comm::allreduce(world, std::span<double>(&sum, 1));
+  t0 = trace ? trace->now_us() : 0;
+  const float inv_batch = 1.0f / static_cast<float>(opt.batch);
+  for (float& g : stage.grads) g *= inv_batch;
+  norm = global_grad_norm();
+  clip_to(stage.grads, norm, opt.adamw.clip_norm);
+  adam.step(stage.params, stage.grads, schedule.at(step), step + 1);
+  traced("optimizer", "compute", obs::kLaneCompute, t0);
+  return sum / opt.model.ctx / opt.batch;
+}
+
+// The validation windows, split over the replicas, forward through the pipeline.
+double MeshWorker::validation_loss() {
+  const int T = opt.model.ctx;
+  const int64_t n = std::min<int64_t>(data.val.count(), opt.eval_windows);
+  const int64_t begin = n * me.dp / shape.dp, end = n * (me.dp + 1) / shape.dp;
+  const int64_t eb = std::max<int64_t>(1, mb_);
+  std::vector<int32_t> in(static_cast<size_t>(eb) * T), tg(in.size());
+  double sum = 0;
+  int micro = 0;
+  for (int64_t w = begin; w < end; w += eb, ++micro) {
+    const int b = static_cast<int>(std::min(eb, end - w));
+    const size_t floats = static_cast<size_t>(b) * T * opt.model.dim;
+    if (first() || last()) data.val.fill(w, b, in.data(), tg.data());
+    if (!first()) groups.pp.recv(me.pp - 1, tag_of(micro, true), bytes_of(recv_.data(), floats));
+    sum += stage.forward(micro, b, T, in.data(), recv_.data(), last() ? tg.data() : nullptr);
+    if (!last()) groups.pp.send(me.pp + 1, tag_of(micro, true), bytes_of(stage.output(micro), floats));
+    stage.release(micro);
+  }
+  if (!(last() && me.tp == 0)) sum = 0;
+  comm::allreduce(world, std::span<double>(&sum, 1));
+  return n > 0 ? sum / static_cast<double>(n * T) : 0.0;
+}
+
+std::string MeshWorker::save(int64_t s) {
+  ShardWriter w{rank, world.size(), [this] { comm::barrier(world); }};
+  return save_stage_state(opt.checkpoint_dir, data.fingerprint(opt), s, stage, adam,
+                          opt.keep_checkpoints, w, me.dp == 0);
+}
+
+RankMemory MeshWorker::memory() const {
+  RankMemory m;
+  m.rank = rank, m.dp = me.dp, m.tp = me.tp, m.pp = me.pp;
+  m.param_floats = stage.table().total();
+  m.model_floats = ParamTable(opt.model).total();
+  m.peak_micro_batches = stage.peak_in_flight();
+  m.activation_floats = stage.slot_floats(static_cast<int>(mb_), opt.model.ctx);
+  return m;
+}
+
+std::string MeshWorker::describe() const {
+  const std::vector<int> sizes =
+      opt.stages.empty() ? balance_stages(opt.model.layers, opt.pp) : opt.stages;
+  std::string st;
+  for (int s : sizes) {
+    if (!st.empty()) st += ',';
+    st += std::to_string(s);
+  }
+  char buf[400];
+  std::snprintf(buf, sizeof buf,
+                "layout dp%d x tp%d x pp%d on %d workers: stages of %s blocks, %d micro-batch%s "
+                "of %lld sequences per replica (%s)",
+                shape.dp, shape.tp, shape.pp, shape.world(), st.c_str(), micro_batches_,
+                micro_batches_ == 1 ? "" : "es", static_cast<long long>(mb_),
+                to_string(kind_));
+  return buf;
+}
+
+}  // namespace plait

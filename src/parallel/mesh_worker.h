@@ -1,0 +1,87 @@
+// One rank of a model-parallel run (docs/MODEL_PARALLEL.md): its stage of the model,
+// its optimizer, its groups, and the step of parallel/mesh_trainer.h's comment,
+// operation by operation. mesh_trainer.cpp runs it in the training loop;
+// mesh_bench.cpp times it.
+//
+// Ordering within a step: the pipeline schedule's operations in order (forwards
+// receive from stage s-1 and send to s+1 without waiting; a forward's send completes
+// before its slot is freed by the micro-batch's backward; every send completes before
+// run_schedule returns); then the tied-wte sum, the dp allreduce, the loss sum, the
+// norm over the model-parallel group and the AdamW step: the same collectives in the
+// same order on every rank.
+#pragma once
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "comm/collectives.h"
+#include "comm/comm.h"
+#include "model/adamw.h"
+#include "parallel/data_parallel.h"
+#include "parallel/mesh.h"
+#include "parallel/pipeline_schedule.h"
+#include "parallel/pipeline_stage.h"
+#include "parallel/replica.h"
+#include "parallel/run_output.h"
+#include "parallel/trainer.h"
+
+namespace plait {
+
+class MeshWorker {
+ public:
+  MeshWorker(comm::Comm& c, const TrainOptions& o, const RunData& d);
+
+  void start();
+  double train_step(double& norm);
+  double validation_loss();
+  std::string save(int64_t step);
+  RankMemory memory() const;
+  std::string describe() const;
+
+  const TrainOptions& opt;
+  const RunData& data;
+  const MeshShape shape;
+  const int rank;
+  const MeshCoord me;
+  comm::Group world;
+  MeshGroups groups;
+  PipelineStage stage;
+  AdamW adam;
+  LrSchedule schedule;
+  int64_t step = 0;
+  RunOutput* out = nullptr;
+  obs::Trace* trace = nullptr;
+  SyncChoice sync;
+  double busy_s = 0;      // time in forward/backward compute, all steps
+  double fwd_s = 0, bwd_s = 0;  // busy_s split into forwards and backwards
+  int64_t fwd_n = 0, bwd_n = 0;  // ... and how many of each
+  double pipeline_s = 0;  // time in run_schedule, all steps
+
+ private:
+  bool first() const { return stage.layout().first; }
+  bool last() const { return stage.layout().last; }
+  int micro_size(int micro) const {
+    return static_cast<int>(std::min<int64_t>(mb_, share_ - int64_t{micro} * mb_));
+  }
+  double run_schedule();
+  double forward_op(int micro);
+  void backward_op(int micro);
+  void finish_sends();
+  double global_grad_norm();
+  void traced(const std::string& name, const char* cat, int lane, double t0);
+
+  PipeSchedule kind_;
+  int micro_batches_ = 1;
+  int64_t share_ = 0, first_seq_ = 0, mb_ = 0;
+  std::unique_ptr<comm::Allreduce> dp_ar_;
+  std::vector<int32_t> inputs_, targets_;
+  std::vector<float> recv_;  // [mb*T, C] an activation or its gradient
+  std::map<int, comm::Request> fwd_sends_;  // micro-batch -> send of its output
+  std::deque<std::pair<std::vector<float>, comm::Request>> bwd_sends_;
+};
+
+}  // namespace plait
