@@ -17,7 +17,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using comm::Group;
 
-bool due(int64_t every, int64_t done) { return every > 0 && done % every == 0; }
 
 // Every rank's memory report, gathered on every rank.
 std::vector<RankMemory> gather_memory(Group& world, const RankMemory& mine) {

@@ -68,6 +68,7 @@ MeshWorker::MeshWorker(comm::Comm& c, const TrainOptions& o, const RunData& d)
   inputs_.resize(rows);
   targets_.resize(rows);
   recv_.resize(rows * o.model.dim);
+  if (!first()) bwd_bufs_.assign(micro_batches_, std::vector<float>(recv_.size()));
   const int nodes = groups.dp.node_count();
   sync = choose_sync(o, shape.dp, nodes);
   if (shape.dp > 1) {
@@ -89,8 +90,10 @@ void MeshWorker::start() {
   }
 }
 
-void MeshWorker::traced(const std::string& name, const char* cat, int lane, double t0) {
-  if (trace && trace->enabled()) trace->complete(name, cat, rank, lane, t0, trace->now_us() - t0);
+void MeshWorker::traced(const char* what, int micro, const char* cat, int lane, double t0) {
+  if (!trace || !trace->enabled()) return;
+  const std::string name = micro < 0 ? what : std::string(what) + " " + std::to_string(micro);
+  trace->complete(name, cat, rank, lane, t0, trace->now_us() - t0);
 }
 
 // Forward of one micro-batch: tokens in on the first stage, the activation from the
@@ -110,7 +113,7 @@ double MeshWorker::forward_op(int micro) {
   busy_s += dt;
   fwd_s += dt;
   ++fwd_n;
-  traced("forward " + std::to_string(micro), "compute", obs::kLaneCompute, t0);
+  traced("forward", micro, "compute", obs::kLaneCompute, t0);
   if (!last())
     fwd_sends_[micro] = groups.pp.isend(me.pp + 1, tag_of(micro, true),
                                         bytes_of(stage.output(micro), n));
@@ -132,16 +135,17 @@ void MeshWorker::backward_op(int micro) {
   busy_s += dt;
   bwd_s += dt;
   ++bwd_n;
-  traced("backward " + std::to_string(micro), "compute", obs::kLaneCompute, t0);
+  traced("backward", micro, "compute", obs::kLaneCompute, t0);
   if (first()) return;
-  auto& [buf, req] = bwd_sends_.emplace_back(std::vector<float>(dx, dx + n), comm::Request{});
-  req = groups.pp.isend(me.pp - 1, tag_of(micro, false), bytes_of(buf.data(), n));
+  std::vector<float>& buf = bwd_bufs_[micro];
+  std::copy(dx, dx + n, buf.begin());
+  bwd_sends_.push_back(groups.pp.isend(me.pp - 1, tag_of(micro, false), bytes_of(buf.data(), n)));
 }
 
 void MeshWorker::finish_sends() {
   for (auto& [m, req] : fwd_sends_) groups.pp.wait(req);
   fwd_sends_.clear();
-  for (auto& [buf, req] : bwd_sends_) groups.pp.wait(req);
+  for (auto& req : bwd_sends_) groups.pp.wait(req);
   bwd_sends_.clear();
 }
 
@@ -181,7 +185,7 @@ double MeshWorker::train_step(double& norm) {
   if (dp_ar_) {
     t0 = trace ? trace->now_us() : 0;
     dp_ar_->run(std::span<float>(stage.grads));
-    traced("dp allreduce", "comm", obs::kLaneComm, t0);
+    traced("dp allreduce", -1, "comm", obs::kLaneComm, t0);
   }
   // the global token-loss sum: the last stage's tp rank 0 of every replica holds a part
   double sum = last() && me.tp == 0 ? loss : 0.0;
@@ -192,7 +196,7 @@ double MeshWorker::train_step(double& norm) {
   norm = global_grad_norm();
   clip_to(stage.grads, norm, opt.adamw.clip_norm);
   adam.step(stage.params, stage.grads, schedule.at(step), step + 1);
-  traced("optimizer", "compute", obs::kLaneCompute, t0);
+  traced("optimizer", -1, "compute", obs::kLaneCompute, t0);
   return sum / opt.model.ctx / opt.batch;
 }
 

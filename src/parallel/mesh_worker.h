@@ -11,7 +11,6 @@
 // same order on every rank.
 #pragma once
 #include <cstdint>
-#include <deque>
 #include <map>
 #include <memory>
 #include <string>
@@ -72,7 +71,8 @@ class MeshWorker {
   void backward_op(int micro);
   void finish_sends();
   double global_grad_norm();
-  void traced(const std::string& name, const char* cat, int lane, double t0);
+  // A trace event from t0 to now named `what` (and the micro-batch, if >= 0).
+  void traced(const char* what, int micro, const char* cat, int lane, double t0);
 
   PipeSchedule kind_;
   int micro_batches_ = 1;
@@ -81,7 +81,11 @@ class MeshWorker {
   std::vector<int32_t> inputs_, targets_;
   std::vector<float> recv_;  // [mb*T, C] an activation or its gradient
   std::map<int, comm::Request> fwd_sends_;  // micro-batch -> send of its output
-  std::deque<std::pair<std::vector<float>, comm::Request>> bwd_sends_;
+  // d(input) of each micro-batch, copied out of the stage's scratch for its send to
+  // stage s-1 (one buffer per micro-batch, allocated once; all sends complete by the
+  // end of run_schedule).
+  std::vector<std::vector<float>> bwd_bufs_;
+  std::vector<comm::Request> bwd_sends_;
 };
 
 }  // namespace plait

@@ -101,4 +101,14 @@ int test_slow_rank();
 void serve(const TrainOptions& opt, const Layout& layout, int k, std::vector<comm::Group>& links,
            comm::Group& servers);
 
+// "0,2,3" for a log line ("none" when empty).
+inline std::string ranks_text(const std::vector<int>& ranks) {
+  std::string s;
+  for (int r : ranks) {
+    if (!s.empty()) s += ',';
+    s += std::to_string(r);
+  }
+  return s.empty() ? "none" : s;
+}
+
 }  // namespace plait::ps

@@ -80,15 +80,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::string ranks_text(const std::vector<int>& ranks) {
-  std::string s;
-  for (int r : ranks) {
-    if (!s.empty()) s += ',';
-    s += std::to_string(r);
-  }
-  return s.empty() ? "none" : s;
-}
-
 class Server {
  public:
   Server(const TrainOptions& opt, const Layout& layout, int k, std::vector<comm::Group>& links,

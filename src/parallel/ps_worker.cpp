@@ -36,16 +36,6 @@ namespace {
 using namespace ps;
 using Clock = std::chrono::steady_clock;
 
-bool due(int64_t every, int64_t done) { return every > 0 && done % every == 0; }
-
-std::string ranks_text(const std::vector<int>& ranks) {
-  std::string s;
-  for (int r : ranks) {
-    if (!s.empty()) s += ',';
-    s += std::to_string(r);
-  }
-  return s.empty() ? "none" : s;
-}
 
 class Worker {
  public:

@@ -17,7 +17,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-bool due(int64_t every, int64_t done) { return every > 0 && done % every == 0; }
 
 // Test hook: with PLAIT_TEST_PAUSE_AFTER_CHECKPOINT=S the run, once its step-S
 // checkpoint is committed, creates <checkpoint dir>/paused and waits to be killed.

@@ -84,6 +84,9 @@ struct Replica {
 // calls it with the same `end`. Returns the summary (meaningful on rank 0).
 TrainSummary run_loop(Replica& r, int64_t end);
 
+// Whether a periodic action (every `every` steps; 0 = never) falls after `done` steps.
+inline bool due(int64_t every, int64_t done) { return every > 0 && done % every == 0; }
+
 // The step this invocation ends at.
 int64_t end_step(const TrainOptions& opt, int64_t start);
 
