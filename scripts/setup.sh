@@ -2,7 +2,7 @@
 # Installs what plait needs from Debian's packages, only when something is missing.
 set -euo pipefail
 packages=(cmake ninja-build g++ make pkg-config
-  libopenblas-dev nlohmann-json3-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev
+  libopenblas-dev libdnnl-dev nlohmann-json3-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev
   libopenmpi-dev openmpi-bin fortunes)
 missing=()
 for p in "${packages[@]}"; do

@@ -5,9 +5,11 @@
 #include <string>
 
 #include "cli/registry.h"
+#include "tensor/openblas_core.h"
 #include "util/error.h"
 
 int main(int argc, char** argv) {
+  plait::ensure_openblas_core(argv);  // may re-execute with OPENBLAS_CORETYPE set
   CLI::App root{"plait: train GPT-style language models across many workers"};
   root.require_subcommand(1);
   root.set_help_all_flag("--help-all", "help for every command");

@@ -18,6 +18,7 @@
 #include <string>
 
 #include "cli/bench_layouts.h"
+#include "cli/machine_info.h"
 #include "cli/registry.h"
 #include "parallel/data_parallel.h"
 #include "parallel/train_bench.h"
@@ -188,14 +189,19 @@ int run_bench_train(const BenchTrainArgs& a) {
   const auto& m = a.bench.model;
   const double step = median(plait_s);
   const double sgemm = measure_sgemm_gflops(a.bench.batch * m.ctx, 4 * m.dim, m.dim, 7);
+  // The machine's yardstick whatever the backend: oneDNN's sgemm at n = 1024.
+  const double onednn_1024 = measure_sgemm_gflops(GemmBackend::onednn, 1024, 1024, 1024, 5);
   const double gflops = first.flops_per_step / step / 1e9;
-  nlohmann::json j = {
+  nlohmann::json j = machine_json();
+  j.update({
       {"model", m.to_json()}, {"batch", a.bench.batch}, {"threads", a.threads},
       {"params", first.params}, {"step_ms", step * 1e3},
       {"tokens_per_s", a.bench.batch * m.ctx / step}, {"gflops", gflops},
       {"sgemm_gflops", sgemm}, {"gflops_over_sgemm", gflops / sgemm},
       {"peak_rss_bytes", rss}, {"needed_bytes", first.needed_bytes},
-      {"rss_over_needed", rss / first.needed_bytes}};
+      {"rss_over_needed", rss / first.needed_bytes},
+      {"onednn_sgemm_1024_gflops", onednn_1024},
+      {"gflops_over_onednn_sgemm_1024", gflops / onednn_1024}});
   if (!ratios.empty()) {
     j["pytorch_pairs"] = ratios.size();
     j["step_time_over_pytorch"] = median(ratios);
@@ -204,10 +210,13 @@ int run_bench_train(const BenchTrainArgs& a) {
     std::printf("%s\n", j.dump().c_str());
     return 0;
   }
+  for (const std::string& line : machine_lines()) std::printf("%s\n", line.c_str());
   std::printf("plait train step: %.1f ms, %.0f tok/s, %.2f GFLOP/s achieved\n", step * 1e3,
               j["tokens_per_s"].get<double>(), gflops);
   std::printf("sgemm (same run):  %.2f GFLOP/s  -> achieved/sgemm = %.2f\n", sgemm,
               gflops / sgemm);
+  std::printf("oneDNN sgemm n=1024 (same run): %.2f GFLOP/s -> achieved/that = %.2f\n",
+              onednn_1024, gflops / onednn_1024);
   std::printf("memory: peak RSS %.1f MB, needed %.1f MB -> ratio %.2f\n", rss / 1e6,
               first.needed_bytes / 1e6, rss / first.needed_bytes);
   if (!ratios.empty())
@@ -219,6 +228,7 @@ int run_bench_train(const BenchTrainArgs& a) {
 void add_bench_train(Context& ctx) {
   auto a = std::make_shared<BenchTrainArgs>();
   auto* cmd = ctx.bench.add_subcommand("train", "training-step speed vs sgemm and PyTorch");
+  add_gemm_option(cmd);
   auto& m = a->bench.model;
   cmd->add_option("--layers", m.layers)->capture_default_str();
   cmd->add_option("--dim", m.dim)->capture_default_str();

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "cli/machine_info.h"
 #include "cli/registry.h"
 #include "data/eval_windows.h"
 #include "parallel/evaluate.h"
@@ -46,6 +47,7 @@ int run_eval(const EvalArgs& a) {
 void add_eval(Context& ctx) {
   auto a = std::make_shared<EvalArgs>();
   auto* cmd = ctx.root.add_subcommand("eval", "cross-entropy of a checkpoint on a text file");
+  add_gemm_option(cmd);
   cmd->add_option("--checkpoint", a->checkpoint, "a checkpoint or run directory")->required();
   cmd->add_option("--data", a->data, "text file")->required();
   cmd->add_option("--batch", a->batch, "windows per forward pass")->capture_default_str();

@@ -3,6 +3,7 @@
 #include <memory>
 #include <string>
 
+#include "cli/machine_info.h"
 #include "cli/registry.h"
 #include "data/tokenizer.h"
 #include "model/generate.h"
@@ -35,6 +36,7 @@ int run_sample(const SampleArgs& a) {
 void add_sample(Context& ctx) {
   auto a = std::make_shared<SampleArgs>();
   auto* cmd = ctx.root.add_subcommand("sample", "generate text from a checkpoint");
+  add_gemm_option(cmd);
   cmd->add_option("--checkpoint", a->checkpoint, "a checkpoint or run directory")->required();
   cmd->add_option("--prompt", a->prompt, "text to continue")->capture_default_str();
   cmd->add_option("--tokens", a->opt.tokens, "bytes to generate")->capture_default_str();

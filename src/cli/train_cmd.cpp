@@ -4,6 +4,7 @@
 #include <memory>
 #include <thread>
 
+#include "cli/machine_info.h"
 #include "cli/registry.h"
 #include "parallel/trainer.h"
 
@@ -47,6 +48,7 @@ void add_train(Context& ctx) {
   opt->eval_every = 100;
   opt->checkpoint_dir = "";
   auto* cmd = ctx.root.add_subcommand("train", "train a GPT on text files");
+  add_gemm_option(cmd);
   cmd->add_option("--data", opt->data, "text files (default: the fortunes corpus)")
       ->check(CLI::ExistingPath);
   add_model_flags(cmd, opt->model);

@@ -1,35 +1,79 @@
+// The backend switch, the thread budget and the sgemm yardstick. The backends
+// themselves: gemm_onednn.cpp, gemm_openblas.cpp.
 #include "tensor/blas.h"
 
-#include <cblas.h>
-
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <vector>
+
+#include "tensor/gemm_backends.h"
+#include "util/error.h"
 
 namespace plait {
 namespace {
 
-CBLAS_TRANSPOSE cblas_op(Op op) { return op == Op::N ? CblasNoTrans : CblasTrans; }
+std::atomic<GemmBackend> g_backend{GemmBackend::onednn};
+// 0 until set: then each backend keeps its own default (OpenBLAS: OPENBLAS_NUM_THREADS
+// or the cores; oneDNN: OpenMP's, OMP_NUM_THREADS or the cores).
+std::atomic<int> g_threads{0};
 
 }  // namespace
 
 void gemm(Op ta, Op tb, int M, int N, int K, float alpha, const float* A, int lda,
           const float* B, int ldb, float beta, float* C, int ldc) {
-  cblas_sgemm(CblasRowMajor, cblas_op(ta), cblas_op(tb), M, N, K, alpha, A, lda, B, ldb,
-              beta, C, ldc);
+  if (g_backend.load(std::memory_order_relaxed) == GemmBackend::onednn)
+    detail::onednn_sgemm(g_threads.load(std::memory_order_relaxed), ta, tb, M, N, K, alpha, A,
+                         lda, B, ldb, beta, C, ldc);
+  else
+    detail::openblas_sgemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 void gemm(Op ta, Op tb, int M, int N, int K, double alpha, const double* A, int lda,
           const double* B, int ldb, double beta, double* C, int ldc) {
-  cblas_dgemm(CblasRowMajor, cblas_op(ta), cblas_op(tb), M, N, K, alpha, A, lda, B, ldb,
-              beta, C, ldc);
+  detail::openblas_dgemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
-void set_blas_threads(int n) { openblas_set_num_threads(n); }
+void set_gemm_backend(GemmBackend b) { g_backend.store(b); }
 
-int blas_threads() { return openblas_get_num_threads(); }
+GemmBackend gemm_backend() { return g_backend.load(); }
+
+const char* gemm_backend_name(GemmBackend b) {
+  switch (b) {
+    case GemmBackend::onednn: return "onednn";
+    case GemmBackend::openblas: return "openblas";
+  }
+  return "?";
+}
+
+GemmBackend parse_gemm_backend(const std::string& s, const std::string& what) {
+  for (GemmBackend b : {GemmBackend::onednn, GemmBackend::openblas})
+    if (s == gemm_backend_name(b)) return b;
+  throw UsageError(what + ": unknown GEMM backend '" + s + "' (onednn or openblas)");
+}
+
+std::string gemm_kernel(GemmBackend b) {
+  return b == GemmBackend::onednn ? detail::onednn_kernel() : detail::openblas_kernel();
+}
+
+void set_blas_threads(int n) {
+  n = std::max(1, n);
+  g_threads.store(n);
+  detail::openblas_set_threads(n);
+}
+
+int blas_threads() {
+  const int n = g_threads.load();
+  return n > 0 ? n : detail::openblas_threads();
+}
 
 double measure_sgemm_gflops(int M, int N, int K, int reps) {
+  return measure_sgemm_gflops(gemm_backend(), M, N, K, reps);
+}
+
+double measure_sgemm_gflops(GemmBackend b, int M, int N, int K, int reps) {
+  const GemmBackend before = gemm_backend();
+  set_gemm_backend(b);
   // A[M,K], B[N,K], C[M,N]; small non-zero values keep denormals out of the timing.
   std::vector<float> A(size_t(M) * K), B(size_t(N) * K), C(size_t(M) * N);
   for (size_t i = 0; i < A.size(); i++) A[i] = float(i % 7) * 0.125f - 0.375f;
@@ -37,13 +81,14 @@ double measure_sgemm_gflops(int M, int N, int K, int reps) {
   auto run = [&] {
     gemm(Op::N, Op::T, M, N, K, 1.0f, A.data(), K, B.data(), K, 0.0f, C.data(), N);
   };
-  run();  // warm-up: page faults, BLAS buffers
+  run();  // warm-up: page faults, the backend's buffers and JIT
   std::vector<double> seconds;
   for (int r = 0; r < std::max(reps, 1); r++) {
     auto t0 = std::chrono::steady_clock::now();
     run();
     seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }
+  set_gemm_backend(before);
   std::sort(seconds.begin(), seconds.end());
   return 2.0 * M * N * K / seconds[seconds.size() / 2] / 1e9;
 }
