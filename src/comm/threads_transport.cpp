@@ -13,8 +13,8 @@ namespace {
 
 using Clock = ThreadsWorld::Clock;
 
-// How long a wait spins before it sleeps, when every rank can have a core of its own.
-constexpr auto kSpin = std::chrono::milliseconds(1);
+// Bounds of the adaptive spin budget (see threads_transport.h).
+constexpr std::int64_t kSpinMaxNs = 1'000'000, kSpinMinNs = 2'000;
 
 inline void cpu_relax() {
 #if defined(__x86_64__) || defined(__i386__)
@@ -62,10 +62,7 @@ void ThreadsWorld::abort(int failed_rank, const std::string& why) {
     abort_why_ = "rank " + std::to_string(failed_rank) + " failed: " + why;
     aborted_.store(true, std::memory_order_release);
   }
-  for (auto& b : boxes_) {
-    { std::lock_guard lock(b->m); }
-    b->cv.notify_all();
-  }
+  for (auto& b : boxes_) b->event.notify_all();
 }
 
 void ThreadsWorld::throw_aborted(int rank) {
@@ -131,7 +128,7 @@ ThreadsTransport::Recv::~Recv() {
     int expected = Message::posted;
     msg->state.compare_exchange_strong(expected, Message::refused);
   }
-  sender.cv.notify_all();
+  sender.event.notify_all();
 }
 
 // ---- the transport ------------------------------------------------------------------
@@ -173,7 +170,7 @@ Request ThreadsTransport::isend(int peer, std::uint64_t tag, ConstBytes data) {
       box.unexpected.push_back(msg);
     }
   }
-  if (matched) box.cv.notify_all();
+  if (matched) box.event.notify_all();
   auto s = std::make_unique<Send>();
   s->world = world_.get();
   s->msg = std::move(msg);
@@ -259,41 +256,41 @@ void ThreadsTransport::emulate_arrival(Recv& r, Message& msg, const OpLabel& op)
 
 void ThreadsTransport::release_sender(Message& msg, Message::State to) {
   Mailbox& sender = world_->box(msg.src);
-  {
-    std::lock_guard lock(sender.m);
-    msg.state.store(to, std::memory_order_release);
-  }
-  sender.cv.notify_all();
+  msg.state.store(to, std::memory_order_release);
+  sender.event.notify_all();
 }
 
 template <class Ready>
 void ThreadsTransport::block(Ready ready, int peer, const OpLabel& op,
                              const Clock::time_point* until) {
   if (ready()) return;
+  Mailbox& box = world_->box(world_rank());
   if (world_->spins() && !until) {
-    const auto end = Clock::now() + kSpin;
+    const std::int64_t budget = box.spin_ns.load(std::memory_order_relaxed);
+    const auto end = Clock::now() + std::chrono::nanoseconds(budget);
     do {
       for (int i = 0; i < 64; ++i) {
-        if (ready()) return;
+        if (ready()) {
+          box.spin_ns.store(std::min(kSpinMaxNs, 2 * budget), std::memory_order_relaxed);
+          return;
+        }
         cpu_relax();
       }
     } while (Clock::now() < end);
+    box.spin_ns.store(std::max(kSpinMinNs, budget / 2), std::memory_order_relaxed);
   }
   WaitBoard::Entry entry(world_->board(), world_rank(),
                          {ctx_, op.seq, op.name, &name_, peer, op.collective});
-  Mailbox& box = world_->box(world_rank());
   const Clock::time_point deadline = until ? *until : deadline_after(timeout_s_);
-  std::unique_lock lock(box.m);
-  while (!ready()) {
-    if (world_->aborted()) {
-      lock.unlock();
-      world_->throw_aborted(world_rank());
-    }
-    if (box.cv.wait_until(lock, deadline) == std::cv_status::timeout && !ready()) {
+  for (;;) {
+    const std::uint32_t seen = box.event.epoch();  // before ready(): no lost wake-up
+    if (ready()) return;
+    if (world_->aborted()) world_->throw_aborted(world_rank());
+    if (Clock::now() >= deadline) {
       if (until) return;
-      lock.unlock();
       throw_timeout(peer, op, ctx_);
     }
+    box.event.wait(seen, deadline);
   }
 }
 

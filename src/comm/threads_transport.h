@@ -19,13 +19,18 @@
 // and a sender whose message is being read waits until the read is over); a receiver
 // that gives up moves it posted -> refused (the sender then fails).
 //
-// Blocking: a short spin (only when every rank can have its own core), then the rank's
-// mailbox condition variable, with the timeout, the world's abort flag, and an entry
-// on the wait board (wait_board.h) for diagnosis.
+// Blocking: an adaptive spin (only when every rank can have its own core), then a
+// sleep on the rank's mailbox event (a futex, wake_event.h), with the timeout, the
+// world's abort flag, and an entry on the wait board (wait_board.h) for diagnosis.
+// The spin budget adapts per rank: it doubles (up to 1 ms) when a wait ends while
+// spinning and halves (down to 2 us) when it ends asleep. On a quiet machine the
+// collectives' waits end within the spin (no system call on the hot path); under
+// background load they do not, the budget collapses, and a waiting rank gives its
+// core away at once instead of spinning on it while the peer it waits for is queued
+// behind another process.
 #pragma once
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -38,6 +43,7 @@
 #include "comm/emulated_links.h"
 #include "comm/transport.h"
 #include "comm/wait_board.h"
+#include "comm/wake_event.h"
 
 namespace plait::comm {
 
@@ -67,8 +73,9 @@ struct PendingRecv {
 };
 
 struct Mailbox {
-  std::mutex m;
-  std::condition_variable cv;
+  std::mutex m;      // guards the two queues
+  WakeEvent event;   // bumped after every change a waiting owner may be waiting for
+  std::atomic<std::int64_t> spin_ns{250'000};  // the owner's current spin budget
   std::deque<std::shared_ptr<Message>> unexpected;
   std::deque<PendingRecv*> posted;
 };
