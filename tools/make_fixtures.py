@@ -4,7 +4,7 @@
 Run with the system's PyTorch (Debian's python3-torch):
     /usr/bin/python3 tools/make_fixtures.py tests/fixtures
 
-It builds the peer model of ../shared/peers/torch_gpt.py (the same GPT-2
+It builds the peer model of tools/torch_gpt.py (the same GPT-2
 architecture and nanoGPT names as plait), and stores in tests/fixtures/gpt_small.safetensors:
   - every initial weight under its nanoGPT name,
   - "batch.tokens", "batch.targets" [B,T] as I32,
@@ -25,8 +25,7 @@ import json, os, struct, sys
 import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "..", "shared", "peers"))
-sys.path.insert(0, os.path.join(HERE, "..", "shared", "peers"))
+sys.path.insert(0, HERE)  # tools/: the peer lives beside this script
 from torch_gpt import GPT  # noqa: E402  (the peer model, same architecture)
 
 CFG = dict(vocab=256, ctx=16, layers=2, dim=32, heads=4)

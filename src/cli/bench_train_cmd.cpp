@@ -8,7 +8,11 @@
 // mesh, tokens/s and the pipeline bubble per stage against (P-1)/(M+P-1); with
 // --compare L1,L2,...: several layouts taking turns, each against the first
 // (cli/bench_layouts.h).
+#include <fcntl.h>
+#include <spawn.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -56,15 +60,39 @@ double peak_rss_bytes() {
   return static_cast<double>(ru.ru_maxrss) * 1024.0;
 }
 
+// The peer script: --peer, else the repository's tools/torch_gpt.py (beside the build
+// directory of this binary, or under the working directory).
 std::string find_peer(const std::string& given) {
   if (given == "none") return "";
   if (!given.empty()) {
     if (!std::filesystem::exists(given)) throw UsageError("--peer: no file '" + given + "'");
     return given;
   }
-  for (const char* p : {"../shared/peers/torch_gpt.py", "shared/peers/torch_gpt.py"})
-    if (std::filesystem::exists(p)) return p;
+  std::error_code ec;
+  const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  for (const auto& p : {exe.parent_path().parent_path() / "tools" / "torch_gpt.py",
+                        std::filesystem::path("tools/torch_gpt.py")})
+    if (!ec && std::filesystem::exists(p)) return p.string();
   return "";
+}
+
+// "" when the peer can run here, else why not (one line).
+std::string peer_unavailable(const std::string& peer) {
+  const char* python = "/usr/bin/python3";
+  if (!std::filesystem::exists(python)) return "no /usr/bin/python3";
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+  std::string script = peer, check = "--check";
+  char* argv[] = {const_cast<char*>(python), script.data(), check.data(), nullptr};
+  pid_t pid = 0;
+  const int err = posix_spawn(&pid, python, &fa, nullptr, argv, environ);
+  posix_spawn_file_actions_destroy(&fa);
+  int status = 0;
+  if (err != 0 || waitpid(pid, &status, 0) < 0) return "cannot start /usr/bin/python3";
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return "";
+  return "PyTorch is missing (Debian: apt-get install python3-torch)";
 }
 
 // Runs the PyTorch peer once with the same configuration; returns its median step (s).
@@ -174,7 +202,13 @@ int run_bench_train(const BenchTrainArgs& a) {
   }
   if (a.workers > 1) return run_bench_data_parallel(a);
   set_blas_threads(a.threads);
-  const std::string peer = find_peer(a.peer);
+  std::string peer = find_peer(a.peer), skipped;
+  if (peer.empty() && a.peer != "none") skipped = "no peer script (tools/torch_gpt.py) found";
+  if (!peer.empty()) skipped = peer_unavailable(peer);
+  if (!skipped.empty()) {
+    std::fprintf(stderr, "bench train: PyTorch comparison skipped: %s\n", skipped.c_str());
+    peer.clear();
+  }
   std::vector<double> plait_s, ratios;
   TrainBenchResult first;
   double rss = 0;
@@ -202,6 +236,7 @@ int run_bench_train(const BenchTrainArgs& a) {
       {"rss_over_needed", rss / first.needed_bytes},
       {"onednn_sgemm_1024_gflops", onednn_1024},
       {"gflops_over_onednn_sgemm_1024", gflops / onednn_1024}});
+  if (!skipped.empty()) j["pytorch_skipped"] = skipped;
   if (!ratios.empty()) {
     j["pytorch_pairs"] = ratios.size();
     j["step_time_over_pytorch"] = median(ratios);
@@ -241,7 +276,7 @@ void add_bench_train(Context& ctx) {
       ->capture_default_str();
   cmd->add_option("--pairs", a->pairs, "paired plait/PyTorch runs")->capture_default_str();
   cmd->add_option("--peer", a->peer,
-                  "PyTorch peer script (default ../shared/peers/torch_gpt.py; 'none' skips)");
+                  "PyTorch peer script (default the repository's tools/torch_gpt.py; 'none' skips)");
   auto* workers = cmd->add_option("--workers", a->workers,
                                   "workers (threads; default: dp x tp x pp with a layout)")
                       ->capture_default_str();

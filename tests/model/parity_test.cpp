@@ -1,5 +1,5 @@
 // The whole model against PyTorch: logits, loss, every gradient, and 3 AdamW steps
-// match the fixture written by tools/make_fixtures.py (../shared/peers/torch_gpt.py's
+// match the fixture written by tools/make_fixtures.py (tools/torch_gpt.py's
 // model) within 1e-4 relative error.
 #include <gtest/gtest.h>
 
