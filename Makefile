@@ -34,6 +34,7 @@ asan: setup
 # Regenerates tests/fixtures with the system's PyTorch (not needed to run the tests).
 fixtures:
 	/usr/bin/python3 tools/make_fixtures.py tests/fixtures
+	/usr/bin/python3 tools/make_hf_fixture.py tests/fixtures/gpt2_hf
 
 clean:
 	rm -rf build build-debug build-tsan build-asan

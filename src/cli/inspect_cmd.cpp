@@ -1,6 +1,8 @@
 // plait inspect PATH [--json]: what a checkpoint holds, after verifying it.
 // PATH is a run directory (its latest checkpoint), a checkpoint directory, or a single
-// .safetensors file (its metadata, tensors and XXH64; nothing to verify against).
+// .safetensors file or a directory of one (model.safetensors, no manifest): its
+// metadata, tensors, XXH64, and what plait makes of it as GPT-2 weights (the format,
+// dtype and config --init-from, sample and eval would use, or why they cannot).
 #include <algorithm>
 #include <cstdio>
 #include <memory>
@@ -12,6 +14,8 @@
 #include "fault/checkpoint.h"
 #include "fault/hash.h"
 #include "fault/safetensors.h"
+#include "fault/weights.h"
+#include "util/error.h"
 
 namespace plait::cli {
 namespace {
@@ -94,14 +98,28 @@ json file_json(const std::string& path) {
   for (const auto& t : ts)
     tensors.push_back({{"name", t.name}, {"dtype", st::dtype_name(t.dtype)}, {"shape", t.shape},
                        {"data_offsets", {t.begin, t.end}}});
+  json model;  // what plait makes of it as GPT-2 weights (fault/weights.h)
+  try {
+    const WeightSource w = WeightSource::open(path);
+    model = {{"format", weight_format_name(w.format())}, {"dtype", st::dtype_name(w.dtype())},
+             {"config", w.config().to_json()}};
+  } catch (const UsageError& e) {
+    model = {{"error", e.what()}};
+  }
   return {{"file", path}, {"bytes", r.file_size()}, {"xxh64", hex64(xxh64_file(path))},
-          {"metadata", r.metadata()}, {"tensors", tensors}};
+          {"metadata", r.metadata()}, {"model", model}, {"tensors", tensors}};
 }
 
 void print_file(const json& j) {
   std::printf("safetensors file %s: %llu bytes, XXH64 %s\n", j["file"].get<std::string>().c_str(),
               static_cast<unsigned long long>(j["bytes"].get<uint64_t>()),
               j["xxh64"].get<std::string>().c_str());
+  const json& m = j["model"];
+  if (m.contains("error"))
+    std::printf("model: not loadable as GPT-2 weights: %s\n", m["error"].get<std::string>().c_str());
+  else
+    std::printf("model: %s GPT-2 weights, %s, %s\n", m["format"].get<std::string>().c_str(),
+                m["dtype"].get<std::string>().c_str(), config_line(m["config"]).c_str());
   std::printf("metadata:\n");
   for (auto& [k, v] : j["metadata"].items())
     std::printf("  %-30s %s\n", k.c_str(), v.get<std::string>().c_str());
@@ -113,8 +131,13 @@ void print_file(const json& j) {
 }
 
 int run_inspect(const InspectOptions& o) {
-  bool single_file = std::filesystem::is_regular_file(o.path);
-  json j = single_file ? file_json(o.path) : checkpoint_json(load_checkpoint(o.path));
+  namespace stdfs = std::filesystem;
+  std::string file = o.path;  // a weights directory (no manifest): its model.safetensors
+  if (stdfs::is_directory(file) && stdfs::exists(file + "/model.safetensors") &&
+      !stdfs::exists(file + "/manifest.json"))
+    file += "/model.safetensors";
+  bool single_file = stdfs::is_regular_file(file);
+  json j = single_file ? file_json(file) : checkpoint_json(load_checkpoint(o.path));
   if (o.json) std::printf("%s\n", j.dump(2).c_str());
   else if (single_file) print_file(j);
   else print_checkpoint(j);

@@ -8,6 +8,7 @@
 
 #include "cli/calibrate.h"
 #include "cli/registry.h"
+#include "fault/weights.h"
 #include "plan/simulate.h"
 
 namespace plait::cli {
@@ -20,6 +21,8 @@ struct SimulateFlags {
   int blas_threads = 0, ranks_per_node = 0;
   plan::RunFlags run;
   std::string link_intra, link_inter, profile;
+  std::string init_from;       // train's --init-from: the model is the weights'
+  bool ctx_given = false;
   bool json = false;
 };
 
@@ -35,6 +38,11 @@ int run_simulate(const SimulateFlags& f, const std::vector<std::string>& ignored
   m.name = "run";
   m.layers = f.layers, m.dim = f.dim, m.heads = f.heads, m.ctx = f.ctx, m.batch = f.batch;
   m.vocab = 256;
+  if (!f.init_from.empty()) {  // as train does: the weights' model, --ctx may be shorter
+    const GPTConfig c = WeightSource::open(f.init_from).config();
+    m.layers = c.layers, m.dim = c.dim, m.heads = c.heads, m.vocab = c.vocab;
+    if (!f.ctx_given) m.ctx = c.ctx;
+  }
   m.validate("plait simulate");
   std::optional<LinkSpec> intra, inter;
   if (!f.link_intra.empty()) intra = parse_link(f.link_intra);
@@ -94,7 +102,11 @@ Registrar reg("simulate", [](Context& ctx) {
       "simulate", "predict the step time and memory of a plait train run on this machine");
   add_flags(cmd, *f);
   cmd->allow_extras();
-  cmd->callback([&ctx, f, cmd] { ctx.rc = run_simulate(*f, cmd->remaining()); });
+  cmd->add_option("--init-from", f->init_from, "train's weights: the model (and vocabulary) is theirs");
+  cmd->callback([&ctx, f, cmd] {
+    f->ctx_given = cmd->get_option("--ctx")->count() > 0;
+    ctx.rc = run_simulate(*f, cmd->remaining());
+  });
 });
 
 }  // namespace

@@ -6,7 +6,9 @@
 
 #include "cli/machine_info.h"
 #include "cli/registry.h"
+#include "fault/weights.h"
 #include "parallel/trainer.h"
+#include "util/error.h"
 
 namespace plait::cli {
 namespace {
@@ -24,6 +26,31 @@ bool layout_given(const CLI::App& cmd) {
   for (const char* flag : {"--workers", "--dp", "--tp", "--pp", "--servers"})
     if (const CLI::Option* o = cmd.get_option_no_throw(flag); o && o->count() > 0) return true;
   return false;
+}
+
+// --init-from: the model is the weights' (opened and checked once here, before any
+// worker starts). Model flags given explicitly must agree; --ctx may be shorter.
+void adopt_init_config(const CLI::App& cmd, TrainOptions& opt) {
+  const WeightSource src = WeightSource::open(opt.init_from);
+  GPTConfig m = src.config();
+  if (cmd.get_option("--ctx")->count() > 0) m.ctx = opt.model.ctx;
+  struct Flag { const char* name; int given, weights; };
+  for (const Flag& f : {Flag{"--layers", opt.model.layers, m.layers}, Flag{"--dim", opt.model.dim, m.dim},
+                        Flag{"--heads", opt.model.heads, m.heads}})
+    if (cmd.get_option(f.name)->count() > 0 && f.given != f.weights)
+      throw UsageError(std::string(f.name) + " " + std::to_string(f.given) + " differs from the " +
+                       std::to_string(f.weights) + " of the weights in '" + src.where().string() +
+                       "'; leave it out with --init-from");
+  const std::string why = weights_mismatch(src.config(), m);
+  if (!why.empty()) throw UsageError("--init-from '" + src.where().string() + "': " + why);
+  if (m.vocab < 256)  // the byte tokenizer's ids must be rows of wte
+    throw UsageError("--init-from '" + src.where().string() + "': its vocabulary of " +
+                     std::to_string(m.vocab) + " is smaller than the byte tokenizer's 256");
+  opt.model = m;
+  if (opt.progress)
+    std::fprintf(stderr, "init: weights from '%s' (%s, %s), a new run: fresh optimizer, step 0\n",
+                 src.where().string().c_str(), weight_format_name(src.format()),
+                 safetensors::dtype_name(src.dtype()));
 }
 
 // No layout flags at all: one in-process data-parallel worker per core (at most one
@@ -79,6 +106,9 @@ void add_train(Context& ctx) {
   cmd->add_option("--keep-checkpoints", opt->keep_checkpoints, "checkpoints kept")
       ->capture_default_str();
   cmd->add_flag("--resume", opt->resume, "continue from the latest checkpoint");
+  cmd->add_option("--init-from", opt->init_from,
+                  "start a new run from these weights: a plait checkpoint or run directory, "
+                  "or a Hugging Face / nanoGPT safetensors file or directory (docs/FINETUNE.md)");
   cmd->add_option("--stop-after", opt->stop_after,
                   "end this invocation after N steps, with a checkpoint");
   cmd->add_option("--log", opt->log_path, "metrics as JSON lines");
@@ -135,6 +165,7 @@ void add_train(Context& ctx) {
     // With a layout and no --workers, the mesh fixes the worker count.
     if (workers->count() == 0 && opt->model_parallel())
       opt->workers = std::max(1, opt->dp) * opt->tp * opt->pp;
+    if (!opt->init_from.empty()) adopt_init_config(*cmd, *opt);
     if (opt->backend != "mpi" && !layout_given(*cmd)) default_layout(*opt);
     train(*opt);
     ctx.rc = 0;

@@ -85,8 +85,12 @@ TensorOut f32_tensor(std::string name, std::vector<int64_t> shape, std::span<con
 
 namespace {
 
+uint64_t byte_size(const TensorSpec& t) {
+  return static_cast<uint64_t>(numel(t.shape)) * dtype_size(t.dtype);
+}
+
 // The header JSON, padded with spaces so the data section starts 8-byte aligned.
-std::string build_header(const std::vector<TensorOut>& tensors,
+std::string build_header(const std::vector<TensorSpec>& tensors,
                          const std::map<std::string, std::string>& metadata) {
   json h = json::object();
   if (!metadata.empty()) h["__metadata__"] = metadata;
@@ -95,11 +99,7 @@ std::string build_header(const std::vector<TensorOut>& tensors,
   for (const auto& t : tensors) {
     if (t.name.empty() || t.name == "__metadata__" || !seen.insert(t.name).second)
       throw std::invalid_argument("safetensors write: bad or duplicate tensor name '" + t.name + "'");
-    uint64_t need = static_cast<uint64_t>(numel(t.shape)) * dtype_size(t.dtype);
-    if (t.bytes.size() != need)
-      throw std::invalid_argument("safetensors write: tensor '" + t.name + "' has " +
-                                  std::to_string(t.bytes.size()) + " bytes, its shape needs " +
-                                  std::to_string(need));
+    const uint64_t need = byte_size(t);
     h[t.name] = {{"dtype", dtype_name(t.dtype)},
                  {"shape", t.shape},
                  {"data_offsets", {offset, offset + need}}};
@@ -112,21 +112,57 @@ std::string build_header(const std::vector<TensorOut>& tensors,
 
 }  // namespace
 
+struct StreamWriter::Impl {
+  fs::DurableFile file;
+  Xxh64 hash;
+  uint64_t left = 0;  // data bytes still to come
+  explicit Impl(const std::filesystem::path& p) : file(p) {}
+  void put(const void* p, size_t k) { file.write(p, k), hash.update(p, k); }
+};
+
+StreamWriter::StreamWriter(const std::filesystem::path& path,
+                           const std::vector<TensorSpec>& tensors,
+                           const std::map<std::string, std::string>& metadata) {
+  const std::string header = build_header(tensors, metadata);  // throws before creating
+  impl_ = std::make_unique<Impl>(path);
+  uint8_t len[8];
+  const uint64_t n = header.size();
+  std::memcpy(len, &n, 8);  // little-endian host
+  impl_->put(len, 8);
+  impl_->put(header.data(), header.size());
+  for (const auto& t : tensors) impl_->left += byte_size(t);
+}
+
+StreamWriter::~StreamWriter() = default;
+
+void StreamWriter::put(std::span<const std::byte> bytes) {
+  if (bytes.size() > impl_->left)
+    throw std::invalid_argument("safetensors write: more data than the tensors declare");
+  impl_->left -= bytes.size();
+  impl_->put(bytes.data(), bytes.size());
+}
+
+Written StreamWriter::close() {
+  if (impl_->left != 0)
+    throw std::invalid_argument("safetensors write: " + std::to_string(impl_->left) +
+                                " bytes of tensor data missing at close");
+  impl_->file.close();  // fsync
+  return {impl_->file.bytes_written(), impl_->hash.digest()};
+}
+
 Written write_file(const std::filesystem::path& path, const std::vector<TensorOut>& tensors,
                    const std::map<std::string, std::string>& metadata) {
-  const std::string header = build_header(tensors, metadata);
-  uint8_t len[8];
-  uint64_t n = header.size();
-  std::memcpy(len, &n, 8);  // little-endian host
-
-  fs::DurableFile f(path);
-  Xxh64 hash;
-  auto put = [&](const void* p, size_t k) { f.write(p, k), hash.update(p, k); };
-  put(len, 8);
-  put(header.data(), header.size());
-  for (const auto& t : tensors) put(t.bytes.data(), t.bytes.size());
-  f.close();  // fsync
-  return {f.bytes_written(), hash.digest()};
+  std::vector<TensorSpec> specs;
+  for (const auto& t : tensors) {
+    specs.push_back({t.name, t.dtype, t.shape});
+    if (t.bytes.size() != byte_size(specs.back()))
+      throw std::invalid_argument("safetensors write: tensor '" + t.name + "' has " +
+                                  std::to_string(t.bytes.size()) + " bytes, its shape needs " +
+                                  std::to_string(byte_size(specs.back())));
+  }
+  StreamWriter w(path, specs, metadata);
+  for (const auto& t : tensors) w.put(t.bytes);
+  return w.close();
 }
 
 // ---- reading ----------------------------------------------------------------------

@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -57,6 +58,33 @@ struct Written {
 // malformed request (duplicate or empty name, byte count not matching the shape).
 Written write_file(const std::filesystem::path& path, const std::vector<TensorOut>& tensors,
                    const std::map<std::string, std::string>& metadata);
+
+// What a streamed file will hold: the header is written first, from these alone.
+struct TensorSpec {
+  std::string name;
+  DType dtype = DType::F32;
+  std::vector<int64_t> shape;
+};
+
+// Writes a safetensors file without holding its tensors: the constructor writes the
+// header (every offset follows from the specs), then put() appends the data section
+// in spec order, in pieces of any size, so memory stays at what the caller holds.
+// close() checks that exactly the declared bytes came and fsyncs. Same
+// std::invalid_argument rules as write_file; RuntimeError on I/O failure.
+class StreamWriter {
+ public:
+  StreamWriter(const std::filesystem::path& path, const std::vector<TensorSpec>& tensors,
+               const std::map<std::string, std::string>& metadata);
+  ~StreamWriter();
+  StreamWriter(const StreamWriter&) = delete;
+  StreamWriter& operator=(const StreamWriter&) = delete;
+  void put(std::span<const std::byte> bytes);
+  Written close();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
 
 struct TensorInfo {
   std::string name;

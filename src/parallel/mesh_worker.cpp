@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "fault/weights.h"
 #include "parallel/mesh_state.h"
 #include "util/error.h"
 
@@ -85,6 +86,8 @@ void MeshWorker::start() {
       throw UsageError("--resume: the checkpoint in '" + opt.checkpoint_dir + "' is at step " +
                        std::to_string(step) + ", already the end of a " +
                        std::to_string(opt.steps) + "-step run");
+  } else if (!opt.init_from.empty()) {  // a new run from given weights (fine-tuning)
+    read_weights(WeightSource::open(opt.init_from), stage.table(), stage.params);
   } else {
     init_stage_weights(stage, opt.seed);
   }

@@ -8,6 +8,7 @@
 #include <optional>
 #include <thread>
 
+#include "fault/weights.h"
 #include "parallel/evaluate.h"
 #include "parallel/train_state.h"
 #include "util/error.h"
@@ -82,6 +83,8 @@ void Replica::start() {
       throw UsageError("--resume: the checkpoint in '" + opt.checkpoint_dir + "' is at step " +
                        std::to_string(step) + ", already the end of a " +
                        std::to_string(opt.steps) + "-step run");
+  } else if (!opt.init_from.empty()) {  // a new run from given weights (fine-tuning)
+    read_weights(WeightSource::open(opt.init_from), model.table(), model.params);
   } else {
     model.init_weights(opt.seed);
   }

@@ -37,6 +37,11 @@ struct TrainOptions {
   int checkpoint_every = 0;       // 0 = only at the end (and at --stop-after)
   int keep_checkpoints = 3;
   bool resume = false;
+  // Initial weights of a NEW run (fault/weights.h: a plait checkpoint of any layout, a
+  // Hugging Face or nanoGPT safetensors file): fresh optimizer, this run's own data,
+  // steps and schedule; `model` must match them (ctx may be shorter). "": from `seed`.
+  // A run that resumes takes its weights from its own checkpoint instead.
+  std::string init_from;
   int64_t stop_after = 0;         // end this invocation after N steps (0 = run to the end)
 
   // layout

@@ -4,6 +4,7 @@
 
 #include "fault/checkpoint.h"
 #include "fault/hash.h"
+#include "fault/weights.h"
 #include "util/error.h"
 
 namespace plait {
@@ -70,9 +71,9 @@ int64_t load_train_state(const std::string& run_dir, const nlohmann::json& finge
 }
 
 GPT load_model(const std::string& path) {
-  const LoadedCheckpoint ck = load_checkpoint(path);
-  GPT model(GPTConfig::from_json(ck.config()));
-  read_all(ck, model.table(), "", model.params);
+  const WeightSource src = WeightSource::open(path);
+  GPT model(src.config());
+  read_weights(src, model.table(), model.params);
   return model;
 }
 

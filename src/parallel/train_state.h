@@ -30,8 +30,8 @@ int64_t load_train_state(const std::string& run_dir, const nlohmann::json& finge
 // UsageError naming the first option of `want` that the checkpoint was not made with.
 void check_fingerprint(const LoadedCheckpoint& ck, const nlohmann::json& want);
 
-// Loads only the weights and config of a checkpoint (a run dir or a checkpoint dir),
-// for sample / eval.
+// Loads only the weights and config, for sample / eval: a run or checkpoint directory,
+// or a Hugging Face / nanoGPT / plait safetensors file (fault/weights.h).
 GPT load_model(const std::string& path);
 
 }  // namespace plait
