@@ -32,7 +32,7 @@ import json, math, os, struct, sys
 
 import torch
 
-CFG = dict(vocab_size=320, n_positions=32, n_embd=32, n_layer=2, n_head=4)
+CFG = dict(vocab_size=256, n_positions=32, n_embd=32, n_layer=2, n_head=4)
 B, T = 2, 32
 
 

@@ -63,7 +63,7 @@ TEST(FineTune, InitFromHfThenTwentyStepsAgreeAcrossLayoutsAndExportsMatch) {
   }
   const WeightSource base = WeightSource::open(d / "e0");
   EXPECT_EQ(base.format(), WeightFormat::hf);
-  EXPECT_EQ(base.config(), (GPTConfig{320, 16, 2, 32, 4}));  // the run's ctx
+  EXPECT_EQ(base.config(), (GPTConfig{256, 16, 2, 32, 4}));  // the run's ctx
   const std::vector<double> base_losses = losses(d / "run0.jsonl");
   ASSERT_EQ(base_losses.size(), 20u);
   for (size_t i = 1; i < layouts.size(); ++i) {
@@ -123,7 +123,7 @@ TEST(FineTune, SampleEvalInspectTakeFilesAndDirectories) {
   EXPECT_GE(s.out.size(), 10u);
   const Result ev = run_plait("eval --checkpoint " + kHf + " --data " + (d / "c.txt") + " --json");
   ASSERT_EQ(ev.code, 0) << ev.err;
-  EXPECT_NEAR(nlohmann::json::parse(ev.out).at("loss").get<double>(), std::log(320.0), 0.5);
+  EXPECT_NEAR(nlohmann::json::parse(ev.out).at("loss").get<double>(), std::log(256.0), 0.5);
   const Result i = run_plait("inspect " + kHf + " --json");
   ASSERT_EQ(i.code, 0) << i.err;
   EXPECT_EQ(nlohmann::json::parse(i.out).at("model").at("format"), "hf");
