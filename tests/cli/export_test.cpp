@@ -52,7 +52,8 @@ TEST(FineTune, InitFromHfThenTwentyStepsAgreeAcrossLayoutsAndExportsMatch) {
                              " --ctx 16 --batch 8 --steps 20 --lr 3e-3 --eval-every 0"
                              " --no-progress --checkpoint-dir ";
   const std::vector<std::string> layouts = {"--workers 1", "--tp 2 --pp 2 --micro-batches 2",
-                                            "--dp 2 --tp 2 --pp 2 --micro-batches 2"};
+                                            "--dp 2 --tp 2 --pp 2 --micro-batches 2",
+                                            "--workers 2 --sync ring"};
   for (size_t i = 0; i < layouts.size(); ++i) {
     const std::string run = d / ("run" + std::to_string(i));
     const Result t = run_plait(common + run + " --log " + run + ".jsonl " + layouts[i]);
