@@ -31,13 +31,15 @@ struct Planned {
   st::TensorSpec spec;   // as written
   std::string source;    // plait's name of the tensor it holds
   bool transpose = false;
+  std::vector<int64_t> box;  // [0, box) of the source tensor (wte: its vocab rows, no padding)
 };
 
 std::vector<Planned> plan(const GPTConfig& cfg, ExportFormat format, st::DType dtype) {
   std::vector<Planned> out;
   const ParamTable table(cfg);
   for (const ParamSpec& s : table.specs()) {
-    Planned p{{s.name, dtype, s.shape}, s.name, false};
+    Planned p{{s.name, dtype, s.shape}, s.name, false, s.shape};
+    if (&s == &table.wte()) p.spec.shape[0] = p.box[0] = cfg.vocab;  // padding rows dropped
     if (format == ExportFormat::hf) {
       p.spec.name = s.name.substr(std::strlen(kPrefix));
       p.transpose = conv1d_weight(s.name);
@@ -46,7 +48,8 @@ std::vector<Planned> plan(const GPTConfig& cfg, ExportFormat format, st::DType d
     out.push_back(std::move(p));
   }
   if (format == ExportFormat::nanogpt)  // nanoGPT's state_dict lists the tied head too
-    out.push_back({{"lm_head.weight", dtype, {cfg.vocab, cfg.dim}}, "transformer.wte.weight", false});
+    out.push_back({{"lm_head.weight", dtype, {cfg.vocab, cfg.dim}}, "transformer.wte.weight", false,
+                   {cfg.vocab, cfg.dim}});
   return out;
 }
 
@@ -137,7 +140,8 @@ ExportResult export_weights(const WeightSource& src, const ExportOptions& opt) {
     st::StreamWriter w(tmp, specs, metadata(src, opt.format));
     std::vector<float> t, tt;
     for (const Planned& p : tensors) {
-      t = src.read(p.source);  // plait's orientation, [out, in]
+      t.resize(static_cast<size_t>(st::numel(p.box)));  // plait's orientation, [out, in]
+      src.read_box(p.source, std::vector<int64_t>(p.box.size(), 0), p.box, t);
       res.peak_floats = std::max(res.peak_floats, t.size() * (p.transpose ? 2 : 1));
       if (p.transpose) {  // [out, in] -> [in, out]
         const int64_t rows = p.spec.shape[1], cols = p.spec.shape[0];  // of t

@@ -200,6 +200,8 @@ void WeightSource::choose_config(const stdfs::path& config_json) {
     };
     same({"n_embd", "dim"}, cfg_.dim, "dim");
     if (int_field(j, {"n_layer", "layers"}) > 0) cfg_.layers = int_field(j, {"n_layer", "layers"});
+    const int vocab = int_field(j, {"vocab_size", "vocab"});  // wte may have padded rows
+    if (vocab > 0 && (vocab + 63) / 64 * 64 == cfg_.vocab) cfg_.vocab = vocab;
     same({"vocab_size", "vocab"}, cfg_.vocab, "vocabulary (wte rows)");
     same({"n_positions", "n_ctx", "block_size", "ctx"}, cfg_.ctx, "context (wpe rows)");
     cfg_.heads = int_field(j, {"n_head", "heads"});
@@ -237,7 +239,8 @@ void WeightSource::check_tensors() {
     std::vector<int64_t> want = s.shape;
     if (it->second.transposed) std::swap(want[0], want[1]);
     const auto& have = file_->find(it->second.key)->shape;
-    if (have != want)
+    const bool unpadded_wte = &s == &table.wte() && have == std::vector<int64_t>{cfg_.vocab, cfg_.dim};
+    if (have != want && !unpadded_wte)
       bad("tensor '" + it->second.key + "' has shape " + st::shape_str(have) + ", expected " +
           st::shape_str(want) + (it->second.transposed ? " (Conv1D [in, out])" : ""));
   }
@@ -246,7 +249,7 @@ void WeightSource::check_tensors() {
       bad("extra tensor '" + s.key + "': not part of a " + std::to_string(cfg_.layers) +
           "-layer GPT-2");
   if (!head_key_.empty()) {
-    const std::vector<int64_t> want{cfg_.vocab, cfg_.dim};
+    const std::vector<int64_t> want = file_->find(stored_.at("transformer.wte.weight").key)->shape;
     const auto& t = *file_->find(head_key_);
     if (t.shape != want)
       bad("tensor 'lm_head.weight' has shape " + st::shape_str(t.shape) + ", expected " +
@@ -262,7 +265,7 @@ void WeightSource::check_tensors() {
 void WeightSource::check_tied_head() const {
   if (head_key_.empty()) return;
   const std::string wte = stored_.at("transformer.wte.weight").key;
-  const int64_t rows = cfg_.vocab, step = std::max<int64_t>(1, (1 << 20) / cfg_.dim);
+  const int64_t rows = file_->find(wte)->shape[0], step = std::max<int64_t>(1, (1 << 20) / cfg_.dim);
   std::vector<float> a, b;
   for (int64_t r = 0; r < rows; r += step) {
     const int64_t e = std::min(rows, r + step);
@@ -301,10 +304,22 @@ void WeightSource::read_box(const std::string& name, const std::vector<int64_t>&
   bool ok = begin.size() == fshape.size() && end.size() == fshape.size() && !begin.empty();
   std::vector<int64_t> full = fshape;
   if (it->second.transposed) std::swap(full[0], full[1]);
+  const int64_t file_rows = full[0];
+  const bool wte = name == "transformer.wte.weight";
+  if (wte) full[0] = ParamTable(cfg_).wte().shape[0];  // may be padded past the file's rows
   for (size_t k = 0; ok && k < begin.size(); ++k) ok = 0 <= begin[k] && begin[k] <= end[k] && end[k] <= full[k];
   size_t n = 1;
   for (size_t k = 0; ok && k < begin.size(); ++k) n *= static_cast<size_t>(end[k] - begin[k]);
   if (!ok || n != out.size()) throw std::invalid_argument("read_box: bad box of '" + name + "'");
+  if (wte && end[0] > file_rows) {  // the vocabulary's padding rows: zero (those ids never occur)
+    const int64_t pad0 = std::max(begin[0], file_rows);
+    const size_t cols = static_cast<size_t>(end[1] - begin[1]);
+    std::fill(out.begin() + static_cast<long>(static_cast<size_t>(pad0 - begin[0]) * cols), out.end(), 0.0f);
+    if (pad0 == begin[0]) return;
+    std::vector<int64_t> e = end;
+    e[0] = file_rows;
+    return read_box(name, begin, e, out.first(static_cast<size_t>(file_rows - begin[0]) * cols));
+  }
   if (n == 0) return;
   if (full.size() == 1) return read_rows(it->second.key, begin[0], end[0], out);
   const int64_t rows = end[0] - begin[0], cols = end[1] - begin[1];
