@@ -222,34 +222,16 @@ std::vector<double> time_algorithms(comm::Group& g,
   return medians;
 }
 
-std::optional<plan::SyncMethod> sync_method(comm::Algorithm a) {
-  switch (a) {
-    case comm::Algorithm::ps:
-      return plan::SyncMethod::ps;
-    case comm::Algorithm::direct:
-      return plan::SyncMethod::direct;
-    case comm::Algorithm::ring:
-      return plan::SyncMethod::ring;
-    case comm::Algorithm::hierarchical:
-      return plan::SyncMethod::hierarchical;
-    case comm::Algorithm::halving_doubling:
-      return plan::SyncMethod::tree;
-    case comm::Algorithm::mpi:
-      return std::nullopt;
-  }
-  return std::nullopt;
-}
-
 double predict(const Setup& s, int world, comm::Algorithm a, std::size_t bytes) {
-  const auto method = sync_method(a);
-  if (!s.emulated || !method) return 0;
+  // MPI_Allreduce's algorithm is OpenMPI's choice: no prediction
+  if (!s.emulated || a == comm::Algorithm::mpi) return 0;
   plan::Topology t;
   t.world = world;
   t.ranks_per_node = s.ranks_per_node > 0 ? s.ranks_per_node : world;
   t.intra = s.intra;
   t.inter = s.inter;
   t.servers = s.servers;
-  return plan::allreduce_cost(*method, t, static_cast<double>(bytes)).seconds;
+  return plan::allreduce_cost(a, t, static_cast<double>(bytes)).seconds;
 }
 
 // Every rank runs this; rank 0 fills `rows`.

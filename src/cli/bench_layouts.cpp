@@ -8,7 +8,8 @@
 
 #include "parallel/data_parallel.h"
 #include "parallel/mesh_trainer.h"
-#include "parallel/pipeline_schedule.h"
+#include "layout/schedule.h"
+#include "layout/stages.h"
 #include "parallel/train_bench.h"
 #include "tensor/blas.h"
 #include "util/error.h"
@@ -84,7 +85,7 @@ int run_bench_layout(const LayoutBenchArgs& a) {
     sim_makespan[s] = sim.makespan > 0 ? sim.idle[s] / sim.makespan : 0;
     sim_own_mean += sim_own[s] / P;
   }
-  const std::vector<int> stages = o.stages.empty() ? balance_stages(o.model.layers, P) : o.stages;
+  const std::vector<int> stages = stage_sizes(o.stages, o.model.layers, P);
   nlohmann::json j = {{"model", o.model.to_json()}, {"batch", o.batch},
                       {"threads_per_worker", o.effective_blas_threads()},
                       {"workers", o.workers}, {"dp", o.effective_dp()}, {"tp", o.tp},

@@ -1,36 +1,10 @@
-// Algorithm names and the factory.
+// The factory (the algorithms' names: layout/sync.cpp).
 #include <algorithm>
 
 #include "comm/allreduce_algorithms.h"
 #include "util/error.h"
 
 namespace plait::comm {
-
-Algorithm parse_algorithm(const std::string& name) {
-  for (Algorithm a : kAlgorithms)
-    if (name == to_string(a)) return a;
-  if (name == "tree" || name == "hd") return Algorithm::halving_doubling;
-  throw UsageError("unknown allreduce algorithm '" + name +
-                   "' (expected ps, direct, ring, hierarchical, halving-doubling or mpi)");
-}
-
-const char* to_string(Algorithm a) {
-  switch (a) {
-    case Algorithm::ps:
-      return "ps";
-    case Algorithm::direct:
-      return "direct";
-    case Algorithm::ring:
-      return "ring";
-    case Algorithm::hierarchical:
-      return "hierarchical";
-    case Algorithm::halving_doubling:
-      return "halving-doubling";
-    case Algorithm::mpi:
-      return "mpi";
-  }
-  return "?";
-}
 
 std::unique_ptr<Allreduce> make_allreduce(Group& group, const AllreduceOptions& o) {
   switch (o.algorithm) {

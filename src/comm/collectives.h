@@ -20,18 +20,16 @@
 
 #include "comm/group.h"
 #include "comm/transport.h"
+#include "layout/sync.h"
 
 namespace plait::comm {
 
-enum class Algorithm { ps, direct, ring, hierarchical, halving_doubling, mpi };
-inline constexpr std::array<Algorithm, 6> kAlgorithms = {
-    Algorithm::ps,           Algorithm::direct,           Algorithm::ring,
-    Algorithm::hierarchical, Algorithm::halving_doubling, Algorithm::mpi};
-
-// "ps", "direct", "ring", "hierarchical", "halving-doubling" (also "hd", "tree"),
-// "mpi"; UsageError otherwise.
-Algorithm parse_algorithm(const std::string& name);
-const char* to_string(Algorithm a);
+// The algorithms, their names and parse_algorithm are the layout vocabulary
+// (layout/sync.h), shared with the planner.
+using Algorithm = SyncAlgorithm;
+using plait::kAlgorithms;
+using plait::parse_algorithm;
+using plait::to_string;
 
 struct AllreduceOptions {
   Algorithm algorithm = Algorithm::ring;

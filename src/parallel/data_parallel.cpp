@@ -20,20 +20,8 @@
 namespace plait {
 
 SyncChoice choose_sync(const TrainOptions& opt, int n, int nodes) {
-  if (!opt.sync.empty())
-    return {comm::parse_algorithm(opt.sync), "sync " + opt.sync + " (--sync)"};
-  const int per_node = n / std::max(1, nodes);
-  if (nodes > 1 && per_node > 1)
-    return {comm::Algorithm::hierarchical,
-            "sync hierarchical: " + std::to_string(nodes) + " nodes of " +
-                std::to_string(per_node) + " workers, so reduce inside nodes first and "
-                "cross the slow links once per node"};
-  if (n == 2)
-    return {comm::Algorithm::direct,
-            "sync direct: 2 workers, one exchange each way moves no more than a ring"};
-  return {comm::Algorithm::ring,
-          "sync ring: " + std::to_string(n) + " workers, bandwidth-optimal (each sends "
-          "2(N-1)/N of the gradients) whatever N"};
+  return choose_sync(opt.sync.empty() ? std::nullopt : std::optional(parse_algorithm(opt.sync)),
+                     n, nodes);
 }
 
 SyncChoice choose_sync(const TrainOptions& opt) {

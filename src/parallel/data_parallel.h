@@ -9,19 +9,15 @@
 
 #include "comm/collectives.h"
 #include "comm/comm.h"
+#include "layout/sync.h"
 #include "parallel/replica.h"
 #include "parallel/run_output.h"
 #include "parallel/trainer.h"
 
 namespace plait {
 
-struct SyncChoice {
-  comm::Algorithm algorithm = comm::Algorithm::ring;
-  std::string why;  // one line for the log
-};
-
-// --sync if given, otherwise a choice by world size and nodes (`world` ranks on
-// `nodes` nodes of equal size). The one-argument form: the threads layout of opt.
+// layout/sync.h's choose_sync for opt's --sync, `world` ranks on `nodes` nodes of
+// equal size. The one-argument form: the threads layout of opt.
 SyncChoice choose_sync(const TrainOptions& opt, int world, int nodes);
 SyncChoice choose_sync(const TrainOptions& opt);
 

@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "fault/weights.h"
+#include "layout/stages.h"
 #include "parallel/mesh_state.h"
 #include "util/error.h"
 
@@ -29,10 +30,8 @@ MeshShape mesh_shape(const TrainOptions& opt) { return {opt.effective_dp(), opt.
 
 // Blocks [begin, end) of pipeline stage `s`.
 ShardLayout layout_of(const TrainOptions& opt, const MeshCoord& me) {
-  const std::vector<int> sizes =
-      opt.stages.empty() ? balance_stages(opt.model.layers, opt.pp) : opt.stages;
-  int begin = 0;
-  for (int s = 0; s < me.pp; ++s) begin += sizes[s];
+  const std::vector<int> sizes = stage_sizes(opt.stages, opt.model.layers, opt.pp);
+  const int begin = first_block(sizes, me.pp);
   return {opt.tp, me.tp, begin, begin + sizes[me.pp], me.pp == 0, me.pp == opt.pp - 1};
 }
 
@@ -243,8 +242,7 @@ RankMemory MeshWorker::memory() const {
 }
 
 std::string MeshWorker::describe() const {
-  const std::vector<int> sizes =
-      opt.stages.empty() ? balance_stages(opt.model.layers, opt.pp) : opt.stages;
+  const std::vector<int> sizes = stage_sizes(opt.stages, opt.model.layers, opt.pp);
   std::string st;
   for (int s : sizes) {
     if (!st.empty()) st += ',';

@@ -22,7 +22,7 @@
 #include "model/adamw.h"
 #include "parallel/data_parallel.h"
 #include "parallel/mesh.h"
-#include "parallel/pipeline_schedule.h"
+#include "layout/schedule.h"
 #include "parallel/pipeline_stage.h"
 #include "parallel/replica.h"
 #include "parallel/run_output.h"

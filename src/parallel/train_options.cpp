@@ -7,6 +7,7 @@
 
 #include "balance/split.h"
 #include "comm/collectives.h"
+#include "layout/stages.h"
 #include "util/error.h"
 #include "util/link.h"
 
@@ -61,20 +62,7 @@ void TrainOptions::validate_layout() const {
   if (model.layers < pp)
     throw UsageError("layout: --pp " + std::to_string(pp) + " stages but only " +
                      std::to_string(model.layers) + " blocks (each stage needs one)");
-  if (!stages.empty()) {
-    if (static_cast<int>(stages.size()) != pp)
-      throw UsageError("--stages lists " + std::to_string(stages.size()) + " stages but --pp is " +
-                       std::to_string(pp));
-    int sum = 0;
-    for (int s : stages) {
-      if (s <= 0) throw UsageError("--stages: every stage needs at least one block, got " +
-                                   std::to_string(s));
-      sum += s;
-    }
-    if (sum != model.layers)
-      throw UsageError("--stages sums to " + std::to_string(sum) + " blocks but the model has " +
-                       std::to_string(model.layers) + " (--layers)");
-  }
+  check_stages(stages, pp, model.layers);
   if (schedule != "gpipe" && schedule != "1f1b")
     throw UsageError("--schedule must be gpipe or 1f1b, got '" + schedule + "'");
   if (batch % D != 0 && model_parallel())

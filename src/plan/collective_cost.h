@@ -10,18 +10,16 @@
 #include <array>
 #include <string>
 
+#include "layout/sync.h"
 #include "util/link.h"
 
 namespace plait::plan {
 
-enum class SyncMethod { ps, direct, ring, hierarchical, tree };
-inline constexpr std::array<SyncMethod, 5> kSyncMethods = {
-    SyncMethod::ps, SyncMethod::direct, SyncMethod::ring, SyncMethod::hierarchical,
-    SyncMethod::tree};
-
-// "ps", "direct", "ring", "hierarchical", "tree"; throws UsageError otherwise.
-SyncMethod parse_sync_method(const std::string& name);
-const char* to_string(SyncMethod m);
+// The algorithms the model has a formula for (layout/sync.h's SyncAlgorithm; mpi,
+// whose algorithm OpenMPI picks at run time, is costed as ring).
+inline constexpr std::array<SyncAlgorithm, 5> kCostedAlgorithms = {
+    SyncAlgorithm::ps, SyncAlgorithm::direct, SyncAlgorithm::ring, SyncAlgorithm::hierarchical,
+    SyncAlgorithm::halving_doubling};
 
 struct Topology {
   int world = 1;           // p
@@ -39,6 +37,6 @@ struct CollectiveCost {
 
 // Allreduce of `bytes` (each rank's buffer size) by `method` on `topo`.
 // Zero when there is nothing to do (world <= 1 or bytes <= 0).
-CollectiveCost allreduce_cost(SyncMethod method, const Topology& topo, double bytes);
+CollectiveCost allreduce_cost(SyncAlgorithm method, const Topology& topo, double bytes);
 
 }  // namespace plait::plan

@@ -44,11 +44,11 @@ Decision decide(const ModelSpec& m, const ClusterSpec& c, const PlanOptions& o) 
 
   d.nodes = (o.devices + c.devices_per_node - 1) / c.devices_per_node;
   if (d.nodes <= 1) {
-    d.cluster_size = ClusterSize::small, d.sync = SyncMethod::direct;
+    d.cluster_size = ClusterSize::small, d.sync = SyncAlgorithm::direct;
   } else if (d.nodes <= 8) {
-    d.cluster_size = ClusterSize::medium, d.sync = SyncMethod::ring;
+    d.cluster_size = ClusterSize::medium, d.sync = SyncAlgorithm::ring;
   } else {
-    d.cluster_size = ClusterSize::large, d.sync = SyncMethod::hierarchical;
+    d.cluster_size = ClusterSize::large, d.sync = SyncAlgorithm::hierarchical;
   }
 
   if (d.fits_one_device)

@@ -36,7 +36,7 @@ struct Decision {
   double large_after_s = 0;
   int nodes = 1;
   ClusterSize cluster_size = ClusterSize::small;
-  SyncMethod sync = SyncMethod::direct;  // suggested for the data-parallel axis
+  SyncAlgorithm sync = SyncAlgorithm::direct;  // suggested for the data-parallel axis
   Strategy strategy = Strategy::one_device;
 };
 

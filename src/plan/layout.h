@@ -1,7 +1,7 @@
 // One way to run a training step: the dp x tp x pp mesh, the micro-batching, the
 // pipeline schedule, the gradient sync method and whether activations are recomputed.
 //
-// Rank placement (assumed to match parallel/'s Mesh): tensor-parallel ranks are
+// Rank placement (layout/mesh_shape.h, the trainer's): tensor-parallel ranks are
 // adjacent, then data-parallel, then pipeline stages outermost:
 //   rank = tp_rank + tp * (dp_rank + dp * stage).
 // With k devices per node a tensor group stays inside a node when tp <= k, a
@@ -10,21 +10,18 @@
 #pragma once
 #include <string>
 
+#include "layout/schedule.h"
 #include "plan/collective_cost.h"
 
 namespace plait::plan {
-
-enum class Schedule { gpipe, one_f_one_b };
-const char* to_string(Schedule s);
-Schedule parse_schedule(const std::string& name);  // "gpipe" | "1f1b", else UsageError
 
 struct Layout {
   int dp = 1, tp = 1, pp = 1;
   int micro_batch = 1;    // b: sequences in one micro-batch (on the busiest dp rank)
   int micro_batches = 1;  // M: micro-batches per step per pipeline (gradient accumulation
                           // when pp = 1)
-  Schedule schedule = Schedule::one_f_one_b;
-  SyncMethod sync = SyncMethod::ring;
+  PipeSchedule schedule = PipeSchedule::one_f_one_b;
+  SyncAlgorithm sync = SyncAlgorithm::ring;
   int servers = 1;         // ps shards
   bool recompute = false;  // full activation recomputation, layer by layer
 

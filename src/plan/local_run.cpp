@@ -8,6 +8,9 @@
 #include <numeric>
 #include <tuple>
 
+#include "layout/mesh_shape.h"
+#include "layout/schedule.h"
+#include "layout/stages.h"
 #include "plan/collective_cost.h"
 #include "util/error.h"
 
@@ -103,7 +106,7 @@ struct CollectiveSplit {
 
 // The real transport (latency steps wait, bytes are copied and summed by the rank's
 // core) plus the emulated links' whole α-β time as waiting.
-CollectiveSplit collective_split(SyncMethod method, int world, int per_node, int servers,
+CollectiveSplit collective_split(SyncAlgorithm method, int world, int per_node, int servers,
                                  double bytes, const LinkSpec& real, double memory_Bps,
                                  const std::optional<LinkSpec>& intra,
                                  const std::optional<LinkSpec>& inter) {
@@ -263,15 +266,6 @@ void need(bool ok, const std::string& message) {
 
 std::pair<double, double> attention_kernel_flops(int T, int hs) { return attention_flops(T, hs); }
 
-std::vector<int> balanced_stages(int layers, int stages) {
-  need(stages >= 1 && layers >= stages, "cannot split " + std::to_string(layers) +
-                                            " layers into " + std::to_string(stages) +
-                                            " pipeline stages (need 1 <= stages <= layers)");
-  std::vector<int> sizes(stages, layers / stages);
-  for (int i = 0; i < layers % stages; ++i) ++sizes[i];
-  return sizes;
-}
-
 LocalPrediction predict_local(const LocalRun& run, const MachineProfile& p) {
   const ModelSpec& m = run.model;
   const Layout& l = run.layout;
@@ -285,12 +279,8 @@ LocalPrediction predict_local(const LocalRun& run, const MachineProfile& p) {
   const Rates rates{p.sgemm_flops * blas, p.attention_rate(), p.memory_Bps, p.gelu_per_s};
   const double worker_threads = blas;
 
-  std::vector<int> stages = run.stages.empty() ? balanced_stages(m.layers, P) : run.stages;
-  need(static_cast<int>(stages.size()) == P,
-       "--stages lists " + std::to_string(stages.size()) + " stages but --pp is " +
-           std::to_string(P));
-  need(std::accumulate(stages.begin(), stages.end(), 0) == m.layers,
-       "--stages must add up to --layers " + std::to_string(m.layers));
+  check_stages(run.stages, P, m.layers);
+  const std::vector<int> stages = stage_sizes(run.stages, m.layers, P);
 
   Engine e;
   e.profile = &p;
@@ -341,7 +331,7 @@ LocalPrediction predict_local(const LocalRun& run, const MachineProfile& p) {
     for (int r = 0; r < m.batch % W; ++r) ++shares[r];
     const CollectiveSplit sync =
         run.servers > 0
-            ? collective_split(SyncMethod::ps, W, W, run.servers, params * kFloat, link,
+            ? collective_split(SyncAlgorithm::ps, W, W, run.servers, params * kFloat, link,
                                p.memory_Bps, run.intra, run.inter)
             : collective_split(l.sync, W, node, l.servers, params * kFloat, link, p.memory_Bps,
                                run.intra, run.inter);
@@ -375,7 +365,8 @@ LocalPrediction predict_local(const LocalRun& run, const MachineProfile& p) {
   } else {
     // ---- mesh trainer: dp x tp x pp --------------------------------------------
     need(run.servers == 0, "--servers cannot be combined with --tp/--pp");
-    auto rank_of = [&](int d, int t, int s) { return t + T * (d + D * s); };
+    const MeshShape mesh{D, T, P};
+    auto rank_of = [&](int d, int t, int s) { return mesh_rank(mesh, {d, t, s}); };
     const int share = m.batch / D;
     const int M = l.micro_batches;
     const int mb = (share + M - 1) / M;
@@ -399,20 +390,12 @@ LocalPrediction predict_local(const LocalRun& run, const MachineProfile& p) {
               throw UsageError("--micro-batches " + std::to_string(M) + " leaves micro-batch " +
                                std::to_string(i) + " empty");
           compute(me, kOptimizer, 4 * rank_params(s) / p.memory_Bps);  // zero grads
-          // the pipeline schedule (parallel/pipeline_schedule.cpp)
-          const int warm = l.schedule == Schedule::gpipe ? M : std::min(P - s - 1, M);
-          std::vector<std::pair<int, bool>> order;
-          for (int i = 0; i < warm; ++i) order.push_back({i, true});
-          for (int i = 0; i < M - warm; ++i) {
-            order.push_back({warm + i, true});
-            order.push_back({i, false});
-          }
-          for (int i = M - warm; i < M; ++i) order.push_back({i, false});
-          for (const auto& [micro, fwd] : order) {
+          // the trainer's pipeline schedule
+          for (const auto& [micro, fwd] : pipeline_schedule(l.schedule, s, P, M)) {
             const Shape sh = shape_of(micro_size(micro));
             const double msg = sh.N * C * kFloat;
             const CollectiveSplit tar = collective_split(
-                SyncMethod::ring, T, tp_per_node, 1, msg, link, p.memory_Bps, run.intra,
+                SyncAlgorithm::ring, T, tp_per_node, 1, msg, link, p.memory_Bps, run.intra,
                 run.intra);
             const LinkSpec emul = (D * T < node ? run.intra : run.inter).value_or(LinkSpec{});
             const long key = 2L * micro + (fwd ? 0 : 1);
@@ -454,7 +437,7 @@ LocalPrediction predict_local(const LocalRun& run, const MachineProfile& p) {
           }
           if (P > 1 && (first || last))
             coll(me, kOther, embed_group[d * T + t],
-                 collective_split(SyncMethod::ring, 2, node >= D * T * P ? 2 : 1, 1,
+                 collective_split(SyncAlgorithm::ring, 2, node >= D * T * P ? 2 : 1, 1,
                                   V * C * kFloat, link, p.memory_Bps, run.intra, run.inter));
           if (D > 1) {
             const int per_node = std::clamp(node / T, 1, D);

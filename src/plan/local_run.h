@@ -1,5 +1,5 @@
 // The step time of a `plait train` run on THIS machine, modelled on what the trainers
-// do (parallel/mesh_trainer.cpp, pipeline_stage.cpp, model/block.cpp,
+// do (parallel/mesh_worker.cpp, pipeline_stage.cpp, model/block.cpp,
 // data_parallel.cpp), from a measured MachineProfile. `plait simulate` reports it;
 // `plait bench calibrate --check` compares it with measured steps.
 //
@@ -21,8 +21,8 @@
 //               loss and gradient-norm allreduces (latency only).
 // The ranks' lists are played against each other in a discrete-event simulation: a
 // receive waits for its send, a collective for all its members, and the pipeline
-// schedule's bubble comes out of the dependencies (the same GPipe/1F1B order as
-// parallel/pipeline_schedule.h). Cores are shared: when n threads compute at once
+// schedule's bubble comes out of the dependencies (the trainer's own GPipe/1F1B lists,
+// layout/schedule.h, on the trainer's rank placement, layout/mesh_shape.h). Cores are shared: when n threads compute at once
 // (a rank counts its BLAS threads), each runs at profile.thread_share(n) of one core
 // — min(1, cores / n) on an idle machine, less under other processes' load, as
 // measured. So 4 workers on 2 cores take twice as long per kernel, and a pipeline
@@ -86,10 +86,5 @@ LocalPrediction predict_local(const LocalRun& r, const MachineProfile& p);
 // products up to the diagonal block) for one head of one sequence of T tokens, head
 // size hs: {forward, backward}. `plait bench calibrate` divides by the kernels' time.
 std::pair<double, double> attention_kernel_flops(int T, int hs);
-
-// Blocks per stage as the trainer balances them (parallel/pipeline_schedule.h,
-// balance_stages): sizes differ by at most one, extras to the earliest stages, never
-// to the last.
-std::vector<int> balanced_stages(int layers, int stages);
 
 }  // namespace plait::plan

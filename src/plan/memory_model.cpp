@@ -1,11 +1,12 @@
 #include "plan/memory_model.h"
 
-#include "plan/pipeline.h"
+#include "layout/schedule.h"
+#include "layout/stages.h"
 
 namespace plait::plan {
 
 int stage_layers(const ModelSpec& m, int stages, int stage) {
-  return m.layers / stages + (stage < m.layers % stages ? 1 : 0);
+  return balance_stages(m.layers, stages)[stage];
 }
 
 double stage_params(const ModelSpec& m, const Layout& l, int stage) {
@@ -30,7 +31,7 @@ MemoryEstimate stage_memory(const ModelSpec& m, Format f, const Layout& l, int s
   const double tokens = static_cast<double>(l.micro_batch) * m.ctx;
   const double full_layer = tokens * activation_bytes_per_token(m, f, l.tp, false);
   const double kept_layer = tokens * activation_bytes_per_token(m, f, l.tp, l.recompute);
-  const int in_flight = in_flight_micro_batches(l.schedule, l.pp, l.micro_batches, stage);
+  const int in_flight = peak_in_flight(l.schedule, stage, l.pp, l.micro_batches);
   MemoryEstimate e;
   e.weights = params * b.weight;
   e.grads = params * b.grad;

@@ -22,7 +22,7 @@ std::string days_text(double days) { return fixed(days, days < 1 ? 3 : 1); }
 // When the search's sync method is not the rule of thumb's, say what each costs here.
 std::string sync_note(const PlanReportInput& in, const Candidate& c) {
   const Layout& l = c.layout;
-  const SyncMethod rule = in.result.decision.sync;
+  const SyncAlgorithm rule = in.result.decision.sync;
   if (l.dp <= 1 || l.sync == rule) return "";
   const Topology topo = data_topology(in.cluster, l);
   const double bytes = stage_params(in.model, l, 0) * format_bytes(in.cluster.format).grad;

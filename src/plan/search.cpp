@@ -69,8 +69,8 @@ struct Search {
   void consider(Layout l) {
     std::optional<Candidate> best, rule;
     const bool dp = l.dp > 1;
-    for (SyncMethod sync : kSyncMethods) {
-      if (!dp && sync != SyncMethod::ring) continue;
+    for (SyncAlgorithm sync : kCostedAlgorithms) {
+      if (!dp && sync != SyncAlgorithm::ring) continue;
       l.sync = sync;
       const Topology topo = data_topology(c, l);
       l.servers = (topo.world + topo.ranks_per_node - 1) / topo.ranks_per_node;

@@ -3,7 +3,8 @@
 #include <algorithm>
 #include <sstream>
 
-#include "plan/pipeline.h"
+#include "layout/schedule.h"
+#include "layout/stages.h"
 #include "plan/units.h"
 #include "util/error.h"
 
@@ -49,27 +50,13 @@ Layout layout_from_flags(const ModelSpec& m, const RunFlags& f) {
                                      " sequences of a data-parallel rank");
   l.micro_batch = ceil_div(share, l.micro_batches);
   l.schedule = parse_schedule(f.schedule);
-  // see simulate.h; train's "halving-doubling" is the planner's "tree"
-  const std::string sync = f.sync.empty() || f.sync == "mpi" ? "ring"
-                           : f.sync == "halving-doubling"    ? "tree"
-                                                             : f.sync;
-  l.sync = parse_sync_method(sync);
+  // see simulate.h: MPI_Allreduce (OpenMPI picks its algorithm) is costed as ring
+  l.sync = f.sync.empty() || f.sync == "mpi" ? SyncAlgorithm::ring : parse_algorithm(f.sync);
   need(f.servers >= 0, "--servers must be >= 0");
   need(f.servers == 0 || (l.tp == 1 && l.pp == 1),
        "--servers cannot be combined with --tp/--pp");
   l.servers = std::max(1, f.servers);
-  if (!f.stages.empty()) {
-    need(static_cast<int>(f.stages.size()) == l.pp,
-         "--stages lists " + std::to_string(f.stages.size()) + " stages but --pp is " +
-             std::to_string(l.pp));
-    int sum = 0;
-    for (int b : f.stages) {
-      need(b >= 1, "--stages: every stage needs at least one block");
-      sum += b;
-    }
-    need(sum == m.layers, "--stages adds up to " + std::to_string(sum) + " blocks, --layers is " +
-                              std::to_string(m.layers));
-  }
+  check_stages(f.stages, l.pp, m.layers);
   return l;
 }
 
@@ -87,13 +74,10 @@ LocalRun local_run_from_flags(const ModelSpec& m, const RunFlags& f, int blas_th
   r.ranks_per_node = ranks_per_node;
   r.intra = intra;
   r.inter = inter;
-  if (f.sync.empty() && f.servers == 0) {  // parallel/data_parallel.cpp, choose_sync
+  if (f.sync.empty() && f.servers == 0) {  // the trainer's choice
     const int D = r.layout.dp;
     const int per_node = ranks_per_node > 0 ? std::clamp(ranks_per_node / r.layout.tp, 1, D) : D;
-    const int nodes = (D + per_node - 1) / per_node;
-    r.layout.sync = nodes > 1 && per_node > 1 ? SyncMethod::hierarchical
-                    : D == 2                  ? SyncMethod::direct
-                                              : SyncMethod::ring;
+    r.layout.sync = choose_sync(std::nullopt, D, (D + per_node - 1) / per_node).algorithm;
   }
   return r;
 }
@@ -175,7 +159,7 @@ std::string simulate_text(const Simulation& s) {
   if (l.pp > 1)
     o << "  pipeline " << human_seconds(p.pipeline_s) << " on rank 0, " << l.micro_batches
       << " micro-batches over " << l.pp << " stages; bubble " << percent(p.bubble_fraction)
-      << " (ideal " << percent(bubble_fraction(l.pp, l.micro_batches)) << ")\n";
+      << " (ideal " << percent(ideal_bubble(l.pp, l.micro_batches)) << ")\n";
   o << "  cores: up to " << fixed(p.peak_threads, 0) << " threads compute at once, each at "
     << percent(p.peak_share, 0) << " of a core\n";
   o << "memory   " << human_bytes(c.memory.total()) << " per worker (weights "

@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "plan/flops.h"
-#include "plan/pipeline.h"
+#include "layout/schedule.h"
 
 namespace plait::plan {
 namespace {
@@ -42,7 +42,7 @@ void micro_batch_costs(const ModelSpec& m, const ClusterSpec& c, const Layout& l
   const double tokens = static_cast<double>(l.micro_batch) * m.ctx;
   const double act_msg = tokens * m.dim * format_bytes(c.format).element;
   const double tp_allreduce =
-      allreduce_cost(SyncMethod::ring, tensor_topology(c, l), act_msg).seconds;
+      allreduce_cost(SyncAlgorithm::ring, tensor_topology(c, l), act_msg).seconds;
   const int layers = stage_layers(m, l.pp, 0);
   const double f = layer_pass_compute(m, c, l, tokens, false);
   const double head = head_compute(m, c, l, tokens);
@@ -107,7 +107,7 @@ StepCost step_cost(const ModelSpec& m, const ClusterSpec& c, const Layout& l,
   s.micro_batches = l.micro_batches;
   s.pipeline_s = slots * s.micro_batch_s;
   s.bubble_s = (l.pp - 1) * s.micro_batch_s;
-  s.bubble_fraction = bubble_fraction(l.pp, l.micro_batches);
+  s.bubble_fraction = ideal_bubble(l.pp, l.micro_batches);
   data_parallel_costs(m, c, l, opt, s);
   s.optimizer_s = stage_params(m, l, 0) * 28 / c.device.memory_Bps;
   s.step_s = s.pipeline_s + s.dp_exposed_s + s.optimizer_s;

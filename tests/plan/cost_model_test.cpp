@@ -3,7 +3,7 @@
 
 #include "plan/flops.h"
 #include "plan/memory_model.h"
-#include "plan/pipeline.h"
+#include "layout/schedule.h"
 #include "plan/step_cost.h"
 
 namespace plait::plan {
@@ -32,17 +32,17 @@ TEST(Flops, TrainingIsThreeForwardsAndRecomputationAddsOneOfTheLayers) {
 }
 
 TEST(Pipeline, BubbleIsPMinusOneOverMPlusPMinusOne) {
-  EXPECT_DOUBLE_EQ(bubble_fraction(1, 8), 0);
-  EXPECT_DOUBLE_EQ(bubble_fraction(2, 1), 0.5);
-  EXPECT_DOUBLE_EQ(bubble_fraction(4, 8), 3.0 / 11);
-  EXPECT_DOUBLE_EQ(bubble_fraction(8, 96), 7.0 / 103);
+  EXPECT_DOUBLE_EQ(ideal_bubble(1, 8), 0);
+  EXPECT_DOUBLE_EQ(ideal_bubble(2, 1), 0.5);
+  EXPECT_DOUBLE_EQ(ideal_bubble(4, 8), 3.0 / 11);
+  EXPECT_DOUBLE_EQ(ideal_bubble(8, 96), 7.0 / 103);
 }
 
 TEST(Pipeline, OneFOneBKeepsAtMostPMicroBatchesAndGPipeKeepsAll) {
-  EXPECT_EQ(in_flight_micro_batches(Schedule::gpipe, 4, 16, 0), 16);
-  EXPECT_EQ(in_flight_micro_batches(Schedule::one_f_one_b, 4, 16, 0), 4);
-  EXPECT_EQ(in_flight_micro_batches(Schedule::one_f_one_b, 4, 16, 3), 1);
-  EXPECT_EQ(in_flight_micro_batches(Schedule::one_f_one_b, 4, 2, 0), 2);
+  EXPECT_EQ(peak_in_flight(PipeSchedule::gpipe, 0, 4, 16), 16);
+  EXPECT_EQ(peak_in_flight(PipeSchedule::one_f_one_b, 0, 4, 16), 4);
+  EXPECT_EQ(peak_in_flight(PipeSchedule::one_f_one_b, 3, 4, 16), 1);
+  EXPECT_EQ(peak_in_flight(PipeSchedule::one_f_one_b, 0, 4, 2), 2);
 }
 
 TEST(Memory, ModelStateIsSixteenBytesPerParameter) {
@@ -74,9 +74,9 @@ TEST(Memory, RecomputationAndOneFOneBSaveMemoryAndShardsDivideModelState) {
   const ModelSpec& m = preset("gpt2-1.5b");
   Layout gpipe;
   gpipe.pp = 4, gpipe.micro_batches = 16, gpipe.micro_batch = 2;
-  gpipe.schedule = Schedule::gpipe;
+  gpipe.schedule = PipeSchedule::gpipe;
   Layout f1b = gpipe;
-  f1b.schedule = Schedule::one_f_one_b;
+  f1b.schedule = PipeSchedule::one_f_one_b;
   Layout rc = f1b;
   rc.recompute = true;
   const double g = device_memory(m, Format::mixed, gpipe).activations;
@@ -107,7 +107,7 @@ TEST(StepCost, OverlapHidesGradientSyncBehindTheBackwardPass) {
   ClusterSpec c = cluster("v100");
   Layout l;
   l.dp = 32, l.micro_batch = 16, l.micro_batches = 1;
-  l.sync = SyncMethod::ring;
+  l.sync = SyncAlgorithm::ring;
   StepOptions no;
   no.overlap = false;
   const StepCost hidden = step_cost(m, c, l);

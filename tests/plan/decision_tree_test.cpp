@@ -62,12 +62,12 @@ TEST(DecisionTree, LargeModelLargeDatasetGetsAHybrid) {
   EXPECT_GT(l.tp * l.pp, 1);
 }
 
-TEST(DecisionTree, ClusterSizeChoosesTheSyncMethod) {
+TEST(DecisionTree, ClusterSizeChoosesTheSyncAlgorithm) {
   const ModelSpec& m = *find_model_preset("gpt2-124m");
-  EXPECT_EQ(run(m, "a100-80gb", 8, 100e9).decision.sync, SyncMethod::direct);
+  EXPECT_EQ(run(m, "a100-80gb", 8, 100e9).decision.sync, SyncAlgorithm::direct);
   EXPECT_EQ(run(m, "a100-80gb", 32, 100e9).decision.cluster_size, ClusterSize::medium);
-  EXPECT_EQ(run(m, "a100-80gb", 32, 100e9).decision.sync, SyncMethod::ring);
-  EXPECT_EQ(run(m, "a100-80gb", 1024, 100e9).decision.sync, SyncMethod::hierarchical);
+  EXPECT_EQ(run(m, "a100-80gb", 32, 100e9).decision.sync, SyncAlgorithm::ring);
+  EXPECT_EQ(run(m, "a100-80gb", 1024, 100e9).decision.sync, SyncAlgorithm::hierarchical);
 }
 
 TEST(Search, NeverProposesALayoutThatDoesNotFit) {

@@ -5,7 +5,8 @@
 
 #include <gtest/gtest.h>
 
-#include "plan/pipeline.h"
+#include "layout/schedule.h"
+#include "layout/stages.h"
 #include "plan/simulate.h"
 #include "util/error.h"
 
@@ -68,7 +69,7 @@ TEST(LocalRun, MoreMicroBatchesShrinkThePipelineBubble) {
   // with M = 8 the stages' bubble is near (P-1)/(M+P-1) (the stages are unequal:
   // the last carries the head, the first the embeddings)
   const LocalPrediction p = predict(flags(0, 0, 0, 2, 8), 8);
-  EXPECT_NEAR(p.bubble_fraction, bubble_fraction(2, 8), 0.1);
+  EXPECT_NEAR(p.bubble_fraction, ideal_bubble(2, 8), 0.1);
 }
 
 TEST(LocalRun, GpipeAndOneFOneBTakeTheSameTime) {
@@ -117,9 +118,9 @@ TEST(LocalRun, HybridsRunEveryGroupsCollectives) {
 }
 
 TEST(LocalRun, StagesAreTheTrainersAndMustAddUp) {
-  EXPECT_EQ(balanced_stages(4, 2), (std::vector<int>{2, 2}));
-  EXPECT_EQ(balanced_stages(5, 3), (std::vector<int>{2, 2, 1}));
-  EXPECT_THROW(balanced_stages(2, 3), UsageError);
+  EXPECT_EQ(balance_stages(4, 2), (std::vector<int>{2, 2}));
+  EXPECT_EQ(balance_stages(5, 3), (std::vector<int>{2, 2, 1}));
+  EXPECT_THROW(balance_stages(2, 3), UsageError);
   RunFlags f = flags(0, 0, 0, 2, 4);
   f.stages = {3, 1};
   EXPECT_GT(predict(f, 8).bubble_fraction, predict(flags(0, 0, 0, 2, 4), 8).bubble_fraction);

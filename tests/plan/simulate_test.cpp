@@ -46,7 +46,7 @@ TEST(Simulate, LayoutFromTrainFlags) {
   l = layout_from_flags(demo(), f);
   EXPECT_EQ(l.micro_batches, 4);
   f.sync = "mpi";  // OpenMPI's own allreduce, costed as ring
-  EXPECT_EQ(layout_from_flags(demo(), f).sync, SyncMethod::ring);
+  EXPECT_EQ(layout_from_flags(demo(), f).sync, SyncAlgorithm::ring);
 }
 
 TEST(Simulate, BadLayoutsAreUsageErrors) {
@@ -110,7 +110,7 @@ TEST(Simulate, DataParallelWorkersSplitTheComputeAndPayForTheSync) {
   const Simulation one = simulate(run_of(f), p, 1);
   f.workers = 2;
   const Simulation two = simulate(run_of(f), p, 1);
-  EXPECT_EQ(two.run.layout.sync, SyncMethod::direct);  // train's choice for 2
+  EXPECT_EQ(two.run.layout.sync, SyncAlgorithm::direct);  // train's choice for 2
   EXPECT_GT(two.cost.dp_comm_s, 0);
   EXPECT_LT(two.cost.step_s, one.cost.step_s);
   f.workers = 4;  // on 2 cores: no faster than 2 workers

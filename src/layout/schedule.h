@@ -1,4 +1,6 @@
-// Pipeline schedules as pure functions (the Megatron shape): for one stage of a
+// Pipeline schedules as pure functions (the Megatron shape), the one definition the
+// trainer runs (parallel/mesh_worker.cpp), the simulator replays (plan/local_run.cpp)
+// and the memory model counts (plan/memory_model.cpp): for one stage of a
 // pipeline of P stages running M micro-batches per step, the ordered list of its
 // forward (F) and backward (B) passes. The trainer walks the list; a forward receives
 // its input activations from stage-1 and sends its output to stage+1, a backward
@@ -39,7 +41,11 @@
 
 namespace plait {
 
+// Adding a schedule: a value here, its name and warm-up in schedule.cpp (if it is not
+// a warm-up / steady / cool-down list, its generator there too). -Werror=switch finds
+// the switches that lack it.
 enum class PipeSchedule { gpipe, one_f_one_b };
+inline constexpr PipeSchedule kSchedules[] = {PipeSchedule::gpipe, PipeSchedule::one_f_one_b};
 PipeSchedule parse_schedule(const std::string& name);  // "gpipe" | "1f1b"; UsageError otherwise
 const char* to_string(PipeSchedule s);                  // "gpipe" | "1f1b"
 
@@ -54,17 +60,17 @@ struct PipeOp {
 // UsageError unless stages >= 1, 0 <= stage < stages and micro_batches >= 1.
 std::vector<PipeOp> pipeline_schedule(PipeSchedule s, int stage, int stages, int micro_batches);
 
+// The forwards `stage` runs before its first backward: M for GPipe,
+// min(P - stage - 1, M) for 1F1B.
+int warmup_forwards(PipeSchedule s, int stage, int stages, int micro_batches);
+
 // The most micro-batches whose forward is done and backward not yet, at once, in `ops`
 // (the activations a stage must hold): M for GPipe, min(P - stage, M) for 1F1B.
 int peak_in_flight(const std::vector<PipeOp>& ops);
+// The same from the warm-up alone, without building the list (at least 1).
+int peak_in_flight(PipeSchedule s, int stage, int stages, int micro_batches);
 
-// Blocks per stage when the user gives no --stages: sizes differ by at most one; the
-// extra layers % stages blocks go to the earliest stages, never to the last one (it
-// also carries the final norm, head and loss). Sum == layers, each >= 1.
-// UsageError unless 1 <= stages <= layers.
-std::vector<int> balance_stages(int layers, int stages);
-
-// The ideal bubble fraction (P - 1) / (M + P - 1).
+// The ideal bubble fraction (P - 1) / (M + P - 1); 0 for one stage.
 double ideal_bubble(int stages, int micro_batches);
 
 // A dependency simulation of the whole pipeline, every stage running its

@@ -1,4 +1,4 @@
-#include "parallel/pipeline_schedule.h"
+#include "layout/schedule.h"
 
 #include <algorithm>
 #include <cstddef>
@@ -15,7 +15,23 @@ PipeSchedule parse_schedule(const std::string& name) {
 }
 
 const char* to_string(PipeSchedule s) {
-  return s == PipeSchedule::gpipe ? "gpipe" : "1f1b";
+  switch (s) {
+    case PipeSchedule::gpipe:
+      return "gpipe";
+    case PipeSchedule::one_f_one_b:
+      return "1f1b";
+  }
+  return "?";
+}
+
+int warmup_forwards(PipeSchedule s, int stage, int stages, int micro_batches) {
+  switch (s) {
+    case PipeSchedule::gpipe:  // GPipe is 1F1B with a warm-up of every forward
+      return micro_batches;
+    case PipeSchedule::one_f_one_b:
+      return std::min(stages - stage - 1, micro_batches);
+  }
+  return micro_batches;
 }
 
 namespace {
@@ -34,8 +50,7 @@ std::vector<PipeOp> pipeline_schedule(PipeSchedule s, int stage, int stages, int
     throw UsageError("pipeline stage " + std::to_string(stage) + " outside 0.." +
                      std::to_string(stages - 1));
   const int m = micro_batches;
-  // GPipe is 1F1B with a warm-up of every forward.
-  const int warmup = s == PipeSchedule::gpipe ? m : std::min(stages - stage - 1, m);
+  const int warmup = warmup_forwards(s, stage, stages, m);
   std::vector<PipeOp> ops;
   ops.reserve(2 * static_cast<std::size_t>(m));
   for (int i = 0; i < warmup; ++i) ops.push_back({i, true});
@@ -56,17 +71,14 @@ int peak_in_flight(const std::vector<PipeOp>& ops) {
   return peak;
 }
 
-std::vector<int> balance_stages(int layers, int stages) {
-  if (stages < 1 || layers < stages)
-    throw UsageError("cannot split " + std::to_string(layers) + " layers into " +
-                     std::to_string(stages) + " pipeline stages (need 1 <= stages <= layers)");
-  // The remainder is < stages, so the last stage never gets an extra block.
-  std::vector<int> sizes(stages, layers / stages);
-  for (int i = 0; i < layers % stages; ++i) ++sizes[i];
-  return sizes;
+// The peak is reached by the warm-up's forwards plus the first steady-state forward.
+int peak_in_flight(PipeSchedule s, int stage, int stages, int micro_batches) {
+  const int warmup = warmup_forwards(s, stage, stages, micro_batches);
+  return std::max(1, std::min(warmup + 1, micro_batches));
 }
 
 double ideal_bubble(int stages, int micro_batches) {
+  if (stages <= 1) return 0;
   check_pipeline(stages, micro_batches);
   return static_cast<double>(stages - 1) / (micro_batches + stages - 1);
 }

@@ -2,7 +2,8 @@
 // B exactly once, the activations held at the peak, the dependency simulation
 // (deadlock-free, and both schedules' bubble is exactly (P-1)/(M+P-1) for any f, b),
 // stage balancing and parse errors.
-#include "parallel/pipeline_schedule.h"
+#include "layout/schedule.h"
+#include "layout/stages.h"
 
 #include <gtest/gtest.h>
 

@@ -1,0 +1,46 @@
+#include "layout/stages.h"
+
+#include <string>
+
+#include "util/error.h"
+
+namespace plait {
+
+std::vector<int> balance_stages(int layers, int stages) {
+  if (stages < 1 || layers < stages)
+    throw UsageError("cannot split " + std::to_string(layers) + " layers into " +
+                     std::to_string(stages) + " pipeline stages (need 1 <= stages <= layers)");
+  // The remainder is < stages, so the last stage never gets an extra block.
+  std::vector<int> sizes(stages, layers / stages);
+  for (int i = 0; i < layers % stages; ++i) ++sizes[i];
+  return sizes;
+}
+
+std::vector<int> stage_sizes(const std::vector<int>& given, int layers, int stages) {
+  return given.empty() ? balance_stages(layers, stages) : given;
+}
+
+int first_block(const std::vector<int>& sizes, int s) {
+  int begin = 0;
+  for (int i = 0; i < s; ++i) begin += sizes[i];
+  return begin;
+}
+
+void check_stages(const std::vector<int>& stages, int pp, int layers) {
+  if (stages.empty()) return;
+  if (static_cast<int>(stages.size()) != pp)
+    throw UsageError("--stages lists " + std::to_string(stages.size()) + " stages but --pp is " +
+                     std::to_string(pp));
+  int sum = 0;
+  for (int s : stages) {
+    if (s <= 0)
+      throw UsageError("--stages: every stage needs at least one block, got " +
+                       std::to_string(s));
+    sum += s;
+  }
+  if (sum != layers)
+    throw UsageError("--stages sums to " + std::to_string(sum) + " blocks but the model has " +
+                     std::to_string(layers) + " (--layers)");
+}
+
+}  // namespace plait

@@ -1,0 +1,24 @@
+// The partition of a model's blocks into pipeline stages: the trainer builds its
+// stages from it and the simulator costs the same stages.
+#pragma once
+#include <vector>
+
+namespace plait {
+
+// Blocks per stage when the user gives no --stages: sizes differ by at most one; the
+// extra layers % stages blocks go to the earliest stages, never to the last one (it
+// also carries the final norm, head and loss). Sum == layers, each >= 1.
+// UsageError unless 1 <= stages <= layers.
+std::vector<int> balance_stages(int layers, int stages);
+
+// `given` (--stages) if not empty, else balance_stages(layers, stages).
+std::vector<int> stage_sizes(const std::vector<int>& given, int layers, int stages);
+
+// The first block of stage `s` (0 <= s <= sizes.size(); s = size: the block count).
+int first_block(const std::vector<int>& sizes, int s);
+
+// --stages against --pp and --layers: one entry per stage, each >= 1, adding up to
+// the layers; UsageError naming the flag otherwise.
+void check_stages(const std::vector<int>& stages, int pp, int layers);
+
+}  // namespace plait

@@ -1,0 +1,51 @@
+#include "layout/sync.h"
+
+#include <algorithm>
+
+#include "util/error.h"
+
+namespace plait {
+
+SyncAlgorithm parse_algorithm(const std::string& name) {
+  for (SyncAlgorithm a : kAlgorithms)
+    if (name == to_string(a)) return a;
+  if (name == "tree" || name == "hd") return SyncAlgorithm::halving_doubling;
+  throw UsageError("unknown allreduce algorithm '" + name +
+                   "' (expected ps, direct, ring, hierarchical, halving-doubling or mpi)");
+}
+
+const char* to_string(SyncAlgorithm a) {
+  switch (a) {
+    case SyncAlgorithm::ps:
+      return "ps";
+    case SyncAlgorithm::direct:
+      return "direct";
+    case SyncAlgorithm::ring:
+      return "ring";
+    case SyncAlgorithm::hierarchical:
+      return "hierarchical";
+    case SyncAlgorithm::halving_doubling:
+      return "halving-doubling";
+    case SyncAlgorithm::mpi:
+      return "mpi";
+  }
+  return "?";
+}
+
+SyncChoice choose_sync(std::optional<SyncAlgorithm> chosen, int n, int nodes) {
+  if (chosen) return {*chosen, std::string("sync ") + to_string(*chosen) + " (--sync)"};
+  const int per_node = n / std::max(1, nodes);
+  if (nodes > 1 && per_node > 1)
+    return {SyncAlgorithm::hierarchical,
+            "sync hierarchical: " + std::to_string(nodes) + " nodes of " +
+                std::to_string(per_node) + " workers, so reduce inside nodes first and "
+                "cross the slow links once per node"};
+  if (n == 2)
+    return {SyncAlgorithm::direct,
+            "sync direct: 2 workers, one exchange each way moves no more than a ring"};
+  return {SyncAlgorithm::ring,
+          "sync ring: " + std::to_string(n) + " workers, bandwidth-optimal (each sends "
+          "2(N-1)/N of the gradients) whatever N"};
+}
+
+}  // namespace plait
