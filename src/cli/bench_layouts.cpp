@@ -6,8 +6,7 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 
-#include "parallel/data_parallel.h"
-#include "parallel/mesh_trainer.h"
+#include "parallel/bench.h"
 #include "layout/schedule.h"
 #include "layout/stages.h"
 #include "parallel/train_bench.h"
@@ -75,7 +74,7 @@ int run_bench_layout(const LayoutBenchArgs& a) {
   }
   double mean_of_makespan = 0;
   for (double x : of_makespan) mean_of_makespan += x / P;
-  const PipeSchedule kind = parse_schedule(o.schedule);
+  const PipeSchedule kind = o.schedule;
   const PipeSimulation sim = simulate_pipeline(kind, M, f, bw);
   std::vector<double> sim_own(P), sim_makespan(P);
   double sim_own_mean = 0;
@@ -90,7 +89,7 @@ int run_bench_layout(const LayoutBenchArgs& a) {
                       {"threads_per_worker", o.effective_blas_threads()},
                       {"workers", o.workers}, {"dp", o.effective_dp()}, {"tp", o.tp},
                       {"pp", P}, {"stages", stages}, {"micro_batches", M},
-                      {"schedule", o.schedule}, {"steps", a.steps}, {"rounds", a.rounds},
+                      {"schedule", to_string(o.schedule)}, {"steps", a.steps}, {"rounds", a.rounds},
                       {"step_ms", step * 1e3}, {"step_ms_runs", step_runs},
                       {"tokens_per_s", static_cast<double>(o.batch) * o.model.ctx / step},
                       {"stage_bubble", bubble},
@@ -110,7 +109,7 @@ int run_bench_layout(const LayoutBenchArgs& a) {
   }
   std::printf("dp %d x tp %d x pp %d (%d workers, %s, %d micro-batches): step %.1f ms, "
               "%.0f tok/s (median of %d rounds)\n",
-              o.effective_dp(), o.tp, P, o.workers, o.schedule.c_str(), M, step * 1e3,
+              o.effective_dp(), o.tp, P, o.workers, to_string(o.schedule), M, step * 1e3,
               j["tokens_per_s"].get<double>(), a.rounds);
   std::printf("stage | blocks | fwd ms | bwd ms | bubble (own phase) | simulated | "
               "bubble (of makespan) | simulated\n");
@@ -177,7 +176,7 @@ int run_bench_compare(const LayoutBenchArgs& a, const std::vector<std::string>& 
       x.o.stages.clear();
     }
     if (x.o.workers == 1) {  // one worker: no communication to configure
-      x.o.sync.clear();
+      x.o.sync.reset();
       x.o.ranks_per_node = 0;
       x.o.intra_link.clear();
       x.o.inter_link.clear();
@@ -224,7 +223,7 @@ int run_bench_compare(const LayoutBenchArgs& a, const std::vector<std::string>& 
   }
   const TrainOptions& o = a.base;
   nlohmann::json j = {{"model", o.model.to_json()}, {"batch", o.batch},
-                      {"threads_per_worker", o.blas_threads}, {"schedule", o.schedule},
+                      {"threads_per_worker", o.blas_threads}, {"schedule", to_string(o.schedule)},
                       {"steps", a.steps}, {"rounds", a.rounds}, {"baseline", e[0].name},
                       {"layouts", layouts}};
   if (a.json) {

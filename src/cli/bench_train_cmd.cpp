@@ -24,7 +24,7 @@
 #include "cli/bench_layouts.h"
 #include "cli/machine_info.h"
 #include "cli/registry.h"
-#include "parallel/data_parallel.h"
+#include "parallel/bench.h"
 #include "parallel/train_bench.h"
 #include "tensor/blas.h"
 #include "util/error.h"
@@ -126,7 +126,7 @@ TrainOptions dp_options(const BenchTrainArgs& a, int workers) {
   o.progress = false;
   o.workers = workers;
   o.blas_threads = a.threads;
-  o.sync = workers > 1 ? a.sync : "";
+  o.sync = workers > 1 ? parse_sync_flag(a.sync) : std::nullopt;
   o.bucket_mb = a.bucket_mb;
   o.overlap = a.overlap;
   o.ranks_per_node = workers > 1 ? a.ranks_per_node : 0;
@@ -178,7 +178,7 @@ LayoutBenchArgs layout_args(const BenchTrainArgs& a) {
   l.base.pp = a.pp;
   l.base.stages = a.stages;
   l.base.micro_batches = a.micro_batches;
-  l.base.schedule = a.schedule;
+  l.base.schedule = parse_schedule_flag(a.schedule);
   l.warmup = a.bench.warmup;
   l.steps = a.bench.steps;
   l.rounds = a.rounds > 0 ? a.rounds : a.compare.empty() ? 1 : 3;

@@ -14,8 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/calibrate.h"
-#include "parallel/data_parallel.h"
-#include "parallel/mesh_trainer.h"
+#include "parallel/bench.h"
 #include "parallel/train_bench.h"
 #include "plan/simulate.h"
 #include "plan/units.h"
@@ -35,7 +34,6 @@ std::vector<Config> configs() {
   std::vector<Config> c;
   auto add = [&](std::string name, std::string flags, auto set) {
     plan::RunFlags f;
-    f.sync = "";
     set(f);
     c.push_back({std::move(name), std::move(flags), f});
   };
@@ -46,13 +44,13 @@ std::vector<Config> configs() {
     f.pp = 2, f.micro_batches = 4;
   });
   add("dp4 ring", "--workers 4 --sync ring", [](plan::RunFlags& f) {
-    f.workers = 4, f.sync = "ring";
+    f.workers = 4, f.sync = SyncAlgorithm::ring;
   });
   add("tp2 pp2 1f1b M4", "--tp 2 --pp 2 --micro-batches 4", [](plan::RunFlags& f) {
     f.tp = 2, f.pp = 2, f.micro_batches = 4;
   });
   add("dp2 pp2 gpipe M4", "--dp 2 --pp 2 --micro-batches 4 --schedule gpipe",
-      [](plan::RunFlags& f) { f.dp = 2, f.pp = 2, f.micro_batches = 4, f.schedule = "gpipe"; });
+      [](plan::RunFlags& f) { f.dp = 2, f.pp = 2, f.micro_batches = 4, f.schedule = PipeSchedule::gpipe; });
   add("dp2 tp2", "--dp 2 --tp 2", [](plan::RunFlags& f) { f.dp = 2, f.tp = 2; });
   return c;
 }

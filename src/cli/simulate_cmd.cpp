@@ -9,6 +9,7 @@
 #include "cli/calibrate.h"
 #include "cli/registry.h"
 #include "fault/weights.h"
+#include "parallel/train_options.h"
 #include "plan/simulate.h"
 
 namespace plait::cli {
@@ -20,6 +21,7 @@ struct SimulateFlags {
   long long steps = 600;
   int blas_threads = 0, ranks_per_node = 0;
   plan::RunFlags run;
+  std::string schedule = "1f1b", sync;  // parsed into run's enums
   std::string link_intra, link_inter, profile;
   std::string init_from;       // train's --init-from: the model is the weights'
   bool ctx_given = false;
@@ -53,7 +55,7 @@ int run_simulate(const SimulateFlags& f, const std::vector<std::string>& ignored
   const plan::LocalRun run = plan::local_run_from_flags(m, f.run, f.blas_threads, profile.cores,
                                                         f.ranks_per_node, intra, inter);
   plan::Simulation s = plan::simulate(run, profile, f.steps);
-  if (f.run.sync == "mpi") s.notes.push_back("--sync mpi is costed as ring allreduce");
+  if (f.run.sync == SyncAlgorithm::mpi) s.notes.push_back("--sync mpi is costed as ring allreduce");
   if (!ignored.empty()) {
     std::string list;
     for (const auto& a : ignored) list += (list.empty() ? "" : " ") + a;
@@ -83,8 +85,8 @@ void add_flags(CLI::App* cmd, SimulateFlags& f) {
   cmd->add_option("--pp", f.run.pp, "pipeline stages");
   cmd->add_option("--stages", f.run.stages, "blocks per pipeline stage, e.g. 3,1")
       ->delimiter(',');
-  cmd->add_option("--schedule", f.run.schedule, "gpipe or 1f1b")->capture_default_str();
-  cmd->add_option("--sync", f.run.sync,
+  cmd->add_option("--schedule", f.schedule, "gpipe or 1f1b")->capture_default_str();
+  cmd->add_option("--sync", f.sync,
                   "ps, direct, ring, hierarchical, halving-doubling, tree or mpi (default: "
                   "train's choice by size)");
   cmd->add_option("--servers", f.run.servers, "dedicated parameter-server ranks")
@@ -105,6 +107,8 @@ Registrar reg("simulate", [](Context& ctx) {
   cmd->add_option("--init-from", f->init_from, "train's weights: the model (and vocabulary) is theirs");
   cmd->callback([&ctx, f, cmd] {
     f->ctx_given = cmd->get_option("--ctx")->count() > 0;
+    f->run.schedule = parse_schedule_flag(f->schedule);
+    f->run.sync = parse_sync_flag(f->sync);
     ctx.rc = run_simulate(*f, cmd->remaining());
   });
 });

@@ -66,8 +66,20 @@ void default_layout(TrainOptions& opt) {
                opt.effective_blas_threads() == 1 ? "" : "s");
 }
 
+// The flags whose values are names, as typed; parsed into TrainOptions' enums once.
+struct NamedFlags {
+  std::string schedule = "1f1b", backend = "threads", sync, ps_mode = "sync";
+  void parse_into(TrainOptions& opt) const {
+    opt.schedule = parse_schedule_flag(schedule);
+    opt.backend = parse_backend_flag(backend);
+    opt.sync = parse_sync_flag(sync);
+    opt.ps_mode = parse_ps_mode(ps_mode);
+  }
+};
+
 void add_train(Context& ctx) {
   auto opt = std::make_shared<TrainOptions>();
+  auto names = std::make_shared<NamedFlags>();
   opt->model = GPTConfig{256, 128, 4, 128, 4};
   opt->steps = 500;
   opt->batch = 16;
@@ -126,12 +138,12 @@ void add_train(Context& ctx) {
       ->delimiter(',');
   cmd->add_option("--micro-batches", opt->micro_batches,
                   "pipeline micro-batches per replica's share of the batch (default: pp)");
-  cmd->add_option("--schedule", opt->schedule, "pipeline schedule: gpipe or 1f1b")
+  cmd->add_option("--schedule", names->schedule, "pipeline schedule: gpipe or 1f1b")
       ->capture_default_str();
-  cmd->add_option("--backend", opt->backend,
+  cmd->add_option("--backend", names->backend,
                   "threads (--workers in this process) or mpi (one rank per mpirun process)")
       ->capture_default_str();
-  cmd->add_option("--sync", opt->sync,
+  cmd->add_option("--sync", names->sync,
                   "gradient allreduce: ring, direct, hierarchical, ps, halving-doubling, mpi "
                   "(default: chosen by world size, the log says why)");
   cmd->add_option("--bucket-mb", opt->bucket_mb, "gradient bucket size in MiB")
@@ -154,19 +166,20 @@ void add_train(Context& ctx) {
   // Parameter-server architecture (docs/DATA_PARALLEL.md, "Parameter server").
   cmd->add_option("--servers", opt->servers,
                   "dedicated parameter-server ranks (in addition to --workers)");
-  cmd->add_option("--ps-mode", opt->ps_mode, "parameter-server updates: sync, async or stale")
+  cmd->add_option("--ps-mode", names->ps_mode, "parameter-server updates: sync, async or stale")
       ->capture_default_str();
   cmd->add_option("--staleness", opt->staleness,
                   "--ps-mode stale: iterations a worker may run ahead of the slowest");
   cmd->add_option("--backup-workers", opt->backup_workers,
                   "--ps-mode sync: a step takes the first N-B workers' pushes, drops the rest");
   cmd->add_flag("!--no-progress", opt->progress, "no progress line");
-  cmd->callback([&ctx, opt, workers, cmd] {
+  cmd->callback([&ctx, opt, names, workers, cmd] {
+    names->parse_into(*opt);
     // With a layout and no --workers, the mesh fixes the worker count.
     if (workers->count() == 0 && opt->model_parallel())
       opt->workers = std::max(1, opt->dp) * opt->tp * opt->pp;
     if (!opt->init_from.empty()) adopt_init_config(*cmd, *opt);
-    if (opt->backend != "mpi" && !layout_given(*cmd)) default_layout(*opt);
+    if (opt->backend != comm::Backend::mpi && !layout_given(*cmd)) default_layout(*opt);
     train(*opt);
     ctx.rc = 0;
   });

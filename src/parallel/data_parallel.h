@@ -1,18 +1,16 @@
-// Data parallelism on in-process workers (docs/DATA_PARALLEL.md): `workers` threads,
-// each a full replica (same initialisation seed), each training on its equal share of
-// every global batch; gradient sums are allreduced bucket by bucket by the chosen sync
-// method, overlapping the backward pass, then divided by the global batch once.
-// Every rank ends each step with bit-identical gradients, so the replicas stay equal;
-// rank 0 logs, evaluates and checkpoints (the single-worker checkpoint format).
+// Data parallelism (docs/DATA_PARALLEL.md): every rank a full replica (same
+// initialisation seed), each training on its share of every global batch (equal, or
+// proportional to --speeds); gradient sums are allreduced bucket by bucket by the
+// chosen sync method, overlapping the backward pass, then divided by the global batch
+// once. Every rank ends each step with bit-identical gradients, so the replicas stay
+// equal; rank 0 logs, evaluates and checkpoints (the single-worker checkpoint format).
 #pragma once
-#include <string>
-
-#include "comm/collectives.h"
 #include "comm/comm.h"
 #include "layout/sync.h"
 #include "parallel/replica.h"
 #include "parallel/run_output.h"
-#include "parallel/trainer.h"
+#include "parallel/train_options.h"
+#include "parallel/train_summary.h"
 
 namespace plait {
 
@@ -21,35 +19,15 @@ namespace plait {
 SyncChoice choose_sync(const TrainOptions& opt, int world, int nodes);
 SyncChoice choose_sync(const TrainOptions& opt);
 
-// The threads transport of opt's run: opt.workers ranks, emulated nodes and links, and
-// a timeout long enough for rank 0's evaluations and checkpoints.
-comm::ThreadsOptions threads_options(const TrainOptions& opt);
+// Sequences of each global batch per worker: equal, or proportional to --speeds.
+std::vector<int64_t> dp_shares(const TrainOptions& opt);
+// The gradient bucket of --bucket-mb, in floats.
+size_t bucket_floats(const TrainOptions& opt);
 
-// Random bytes (from opt.seed), enough for benchmarks that ignore the text.
-data::Corpus random_corpus(const TrainOptions& opt);
-
-// The whole run on opt.workers threads; `out` is rank 0's output (its Trace is
-// shared by every rank: pid = rank, lanes compute and communication).
-TrainSummary train_data_parallel(const TrainOptions& opt, const RunData& data, RunOutput& out);
-
-// The run as this process's rank of an MPI job (`mpirun -np N plait train --backend
-// mpi`): one replica per process; rank 0 logs, evaluates and checkpoints (resume
-// needs the checkpoint directory on a file system every rank sees); with --trace each
-// rank writes obs::rank_trace_path(path, rank).
-TrainSummary train_mpi(const TrainOptions& opt);
-
-// The measurement behind `plait bench train --workers N`: `steps` timed training
-// steps (after `warmup`) of opt's model on random bytes, on opt.workers workers
-// (1: the single-worker step, no communication). opt.data, logging, evaluation and
-// checkpoints are ignored.
-struct DataParallelBench {
-  std::string sync;             // the method used ("" for one worker)
-  size_t buckets = 0;
-  double median_step_s = 0;     // rank 0's
-  double tokens_per_s = 0;      // global batch tokens / median step
-  double comm_wait_share = 0;   // time the compute thread waited for gradients / step
-                                // time, over the timed steps, mean over ranks
-};
-DataParallelBench bench_data_parallel(const TrainOptions& opt, int warmup, int steps);
+// One rank's whole run (threads or MPI: parallel/launch.h); `out` is rank 0's (its
+// Trace is shared by every rank under threads: pid = rank, lanes compute and
+// communication). Returns the summary (rank 0's counts).
+TrainSummary run_dp_rank(comm::Comm& c, const TrainOptions& opt, const RunData& data,
+                         RunOutput& out);
 
 }  // namespace plait

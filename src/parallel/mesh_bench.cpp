@@ -1,10 +1,10 @@
-// bench_mesh (parallel/mesh_trainer.h): timed steps of one layout on random bytes,
+// bench_mesh (parallel/bench.h): timed steps of one layout on random bytes,
 // with each stage's busy and idle time.
 #include <algorithm>
 #include <chrono>
 
-#include "parallel/data_parallel.h"
-#include "parallel/mesh_trainer.h"
+#include "parallel/bench.h"
+#include "parallel/launch.h"
 #include "parallel/mesh_worker.h"
 #include "parallel/train_bench.h"
 

@@ -1,20 +1,16 @@
 #include "parallel/mesh_trainer.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
-#include <optional>
 
 #include <nlohmann/json.hpp>
 
 #include "comm/collectives.h"
-#include "parallel/data_parallel.h"
 #include "parallel/mesh_worker.h"
 
 namespace plait {
 namespace {
 
-using Clock = std::chrono::steady_clock;
 using comm::Group;
 
 
@@ -60,52 +56,16 @@ TrainSummary run_mesh_rank(comm::Comm& c, const TrainOptions& opt, const RunData
   if (w.rank == 0) w.out = &out;
   else if (out.trace().enabled()) out.trace().name_rank(w.rank);
   w.start();
-  const int64_t end = end_step(opt, w.step);
-  TrainSummary sum;
-  sum.first_step = sum.step = w.step;
   if (w.out) {
-    w.out->message(w.describe());
+    w.out->message(w.layout_line());
     if (w.shape.dp > 1) w.out->message(w.sync.why + " (the data-parallel axis)");
-    w.out->begin(w.step, end, "training a " + std::to_string(ParamTable(opt.model).total()) +
-                                  "-parameter model on " + data.corpus.name());
   }
-  const auto t_start = Clock::now();
-  while (w.step < end) {
-    double norm = 0;
-    const double loss = w.train_step(norm);
-    const float lr = w.schedule.at(w.step);
-    ++w.step;
-    sum.last_loss = loss;
-    std::optional<double> val;
-    if (due(opt.eval_every, w.step) || w.step == opt.steps) {  // collective
-      val = w.validation_loss();
-      if (sum.first_val_loss < 0) sum.first_val_loss = *val;
-      sum.last_val_loss = *val;
-    }
-    if (w.out) w.out->step(w.step, loss, lr, norm, val);
-    if (!opt.checkpoint_dir.empty() && (due(opt.checkpoint_every, w.step) || w.step == end))
-      sum.checkpoint = w.save(w.step);  // collective
-  }
-  const double secs = std::chrono::duration<double>(Clock::now() - t_start).count();
-  sum.step = w.step;
-  sum.steps_done = w.step - sum.first_step;
-  sum.tokens_per_s =
-      secs > 0 ? static_cast<double>(sum.steps_done) * opt.batch * opt.model.ctx / secs : 0;
+  TrainSummary sum = run_loop(w, opt, {w.out, true, true}, w.step, end_step(opt, w.step));
   sum.memory = gather_memory(w.world, w.memory());
   if (w.out) {
     w.out->message(memory_line(sum.memory));
-    w.out->event(memory_event(sum.memory, w.describe()));
+    w.out->event(memory_event(sum.memory, w.layout_line()));
   }
   return sum;
 }
-
-TrainSummary train_mesh(const TrainOptions& opt, const RunData& data, RunOutput& out) {
-  TrainSummary summary;
-  comm::run_threads(threads_options(opt), [&](comm::Comm& c) {
-    TrainSummary s = run_mesh_rank(c, opt, data, out);
-    if (c.rank() == 0) summary = std::move(s);
-  });
-  return summary;
-}
-
 }  // namespace plait

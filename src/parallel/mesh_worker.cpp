@@ -58,7 +58,7 @@ MeshWorker::MeshWorker(comm::Comm& c, const TrainOptions& o, const RunData& d)
       stage(o.model, layout_of(o, me), make_split(groups.tp, me.tp)),
       adam(stage.table().param_specs(), stage.table().total(), o.adamw),
       schedule{o.lr, o.effective_warmup(), static_cast<int>(o.steps), 0.1f},
-      kind_(parse_schedule(o.schedule)) {
+      kind_(o.schedule) {
   share_ = o.batch / shape.dp;
   first_seq_ = int64_t{me.dp} * share_;
   if (o.pp > 1) micro_batches_ = o.micro_batches > 0 ? o.micro_batches : o.pp;
@@ -70,7 +70,7 @@ MeshWorker::MeshWorker(comm::Comm& c, const TrainOptions& o, const RunData& d)
   recv_.resize(rows * o.model.dim);
   if (!first()) bwd_bufs_.assign(micro_batches_, std::vector<float>(recv_.size()));
   const int nodes = groups.dp.node_count();
-  sync = choose_sync(o, shape.dp, nodes);
+  sync = choose_sync(o.sync, shape.dp, nodes);
   if (shape.dp > 1) {
     comm::AllreduceOptions ao;
     ao.algorithm = sync.algorithm;
@@ -81,10 +81,7 @@ MeshWorker::MeshWorker(comm::Comm& c, const TrainOptions& o, const RunData& d)
 void MeshWorker::start() {
   if (opt.resume) {
     step = load_stage_state(opt.checkpoint_dir, data.fingerprint(opt), stage, adam);
-    if (step >= opt.steps)
-      throw UsageError("--resume: the checkpoint in '" + opt.checkpoint_dir + "' is at step " +
-                       std::to_string(step) + ", already the end of a " +
-                       std::to_string(opt.steps) + "-step run");
+    check_resumable(opt, step);
   } else if (!opt.init_from.empty()) {  // a new run from given weights (fine-tuning)
     read_weights(WeightSource::open(opt.init_from), stage.table(), stage.params);
   } else {
@@ -202,6 +199,20 @@ double MeshWorker::train_step(double& norm) {
   return sum / opt.model.ctx / opt.batch;
 }
 
+StepResult MeshWorker::run_step(int64_t t, bool) {
+  step = t;
+  StepResult res;
+  res.loss = train_step(res.grad_norm);
+  res.lr = schedule.at(t);
+  res.next = step = t + 1;
+  return res;
+}
+
+std::string MeshWorker::describe() const {
+  return "training a " + std::to_string(ParamTable(opt.model).total()) + "-parameter model on " +
+         data.corpus.name();
+}
+
 // The validation windows, split over the replicas, forward through the pipeline.
 double MeshWorker::validation_loss() {
   const int T = opt.model.ctx;
@@ -241,7 +252,7 @@ RankMemory MeshWorker::memory() const {
   return m;
 }
 
-std::string MeshWorker::describe() const {
+std::string MeshWorker::layout_line() const {
   const std::vector<int> sizes = stage_sizes(opt.stages, opt.model.layers, opt.pp);
   std::string st;
   for (int s : sizes) {

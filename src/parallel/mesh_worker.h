@@ -20,26 +20,30 @@
 #include "comm/collectives.h"
 #include "comm/comm.h"
 #include "model/adamw.h"
-#include "parallel/data_parallel.h"
 #include "parallel/mesh.h"
 #include "layout/schedule.h"
 #include "parallel/pipeline_stage.h"
 #include "parallel/replica.h"
+#include "parallel/run_loop.h"
 #include "parallel/run_output.h"
-#include "parallel/trainer.h"
+#include "parallel/train_summary.h"
 
 namespace plait {
 
-class MeshWorker {
+class MeshWorker : public StepRunner {
  public:
   MeshWorker(comm::Comm& c, const TrainOptions& o, const RunData& d);
 
   void start();
   double train_step(double& norm);
-  double validation_loss();
-  std::string save(int64_t step);
   RankMemory memory() const;
-  std::string describe() const;
+  std::string layout_line() const;  // "layout dp2 x tp1 x pp2 on 4 workers: ..."
+  // StepRunner: train_step as the run loop drives it; evaluation and checkpoints are
+  // collective (every rank takes part).
+  StepResult run_step(int64_t t, bool checkpoint_after) override;
+  double validation_loss() override;
+  std::string save(int64_t step) override;
+  std::string describe() const override;
 
   const TrainOptions& opt;
   const RunData& data;

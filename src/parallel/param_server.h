@@ -44,12 +44,18 @@
 // servers for the moments as well, so the state it saves is the servers' state.
 // Every blocking wait has a timeout and an error naming the rank and the operation.
 #pragma once
-#include "parallel/trainer.h"
+#include "comm/comm.h"
+#include "parallel/replica.h"
+#include "parallel/run_output.h"
+#include "parallel/train_summary.h"
 
 namespace plait {
 
-// The whole run (opt.servers > 0): threads (N + K ranks in this process) or MPI
-// (mpirun -np N+K: the last K ranks serve; --workers is ignored). Rank 0's summary.
-TrainSummary train_param_server(const TrainOptions& opt);
+// One rank's run (opt.servers > 0): world ranks N.. serve, the others train (threads:
+// N + K ranks in this process; MPI: mpirun -np N+K). `data` and `out` are what this
+// process has (servers need neither; under MPI only rank 0's `out` writes). Returns
+// the summary (worker 0's counts).
+TrainSummary run_ps_rank(comm::Comm& c, const TrainOptions& opt, const RunData* data,
+                         RunOutput& out);
 
 }  // namespace plait

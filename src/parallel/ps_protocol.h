@@ -40,9 +40,6 @@ enum Tag : std::uint64_t {
   kInitV,
 };
 
-enum class Mode { sync, async, stale };
-Mode parse_mode(const std::string& name);  // UsageError naming --ps-mode
-const char* to_string(Mode m);
 
 struct PushHead {
   std::int64_t step = -1;      // the step (iteration) the gradient belongs to; -1: done

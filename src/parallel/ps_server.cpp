@@ -55,21 +55,6 @@
 
 namespace plait::ps {
 
-Mode parse_mode(const std::string& name) {
-  if (name == "sync") return Mode::sync;
-  if (name == "async") return Mode::async;
-  if (name == "stale") return Mode::stale;
-  throw UsageError("--ps-mode must be sync, async or stale, got '" + name + "'");
-}
-
-const char* to_string(Mode m) {
-  switch (m) {
-    case Mode::sync: return "sync";
-    case Mode::async: return "async";
-    case Mode::stale: return "stale";
-  }
-  return "?";
-}
 
 int test_slow_rank() {
   const char* env = std::getenv("PLAIT_TEST_SLOW_RANK");
@@ -85,7 +70,7 @@ class Server {
   Server(const TrainOptions& opt, const Layout& layout, int k, std::vector<comm::Group>& links,
          comm::Group& servers)
       : opt_(opt),
-        mode_(parse_mode(opt.ps_mode)),
+        mode_(opt.ps_mode),
         L_(layout),
         k_(k),
         b_(layout.shard(k).offset),
@@ -104,7 +89,7 @@ class Server {
         last_ranks_(layout.workers, 0),
         slow_(test_slow_rank()) {
     timeout_s_ = links.empty() ? 600.0 : links[0].timeout();
-    if (slow_ <= 0 || slow_ >= L_.workers || opt.backup_workers == 0 || mode_ != Mode::sync)
+    if (slow_ <= 0 || slow_ >= L_.workers || opt.backup_workers == 0 || mode_ != PsMode::sync)
       slow_ = -1;
   }
 
@@ -113,7 +98,7 @@ class Server {
     std::vector<std::thread> handlers;
     for (int w = 0; w < L_.workers; ++w)
       handlers.emplace_back([this, w] { guarded([&] { handle(w); }); });
-    if (mode_ == Mode::sync) guarded([&] { close_steps(); });
+    if (mode_ == PsMode::sync) guarded([&] { close_steps(); });
     for (auto& t : handlers) t.join();
     if (error_) std::rethrow_exception(error_);
   }
@@ -179,10 +164,10 @@ class Server {
       ReplyHead r;
       {
         std::unique_lock lk(m_);
-        if (mode_ == Mode::sync) offer_sync(lk, w, h);
+        if (mode_ == PsMode::sync) offer_sync(lk, w, h);
         else apply_async(lk, w, h);
         r = stats_;
-        r.next_step = mode_ == Mode::sync ? closed_ : h.step + 1;
+        r.next_step = mode_ == PsMode::sync ? closed_ : h.step + 1;
         ranks = last_ranks_;
         std::copy_n(params_.data() + b_, n_, rp.data());
         if (h.want_moments) {
@@ -334,7 +319,7 @@ class Server {
     cv_.notify_all();
     // Stale synchronous parallel: w may start iteration t+1 once every worker has
     // pushed iteration t+1-S. The last iteration waits for everyone.
-    int64_t bound = t + 1 >= end_ ? end_ : (mode_ == Mode::stale ? t + 1 - opt_.staleness : 0);
+    int64_t bound = t + 1 >= end_ ? end_ : (mode_ == PsMode::stale ? t + 1 - opt_.staleness : 0);
     if (bound <= start_) return;
     wait_for(lk, [&] { return *std::min_element(clock_.begin(), clock_.end()) >= bound; },
              "every worker to push iteration " + std::to_string(bound - 1) + " (rank " +
@@ -351,7 +336,7 @@ class Server {
   }
 
   const TrainOptions& opt_;
-  const Mode mode_;
+  const PsMode mode_;
   const Layout L_;
   const int k_;
   const size_t b_, n_;

@@ -17,6 +17,7 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -26,21 +27,20 @@
 #include "parallel/param_server.h"
 #include "parallel/ps_protocol.h"
 #include "parallel/replica.h"
+#include "parallel/run_loop.h"
 #include "parallel/train_state.h"
-#include "tensor/blas.h"
 #include "util/error.h"
 
 namespace plait {
 namespace {
 
 using namespace ps;
-using Clock = std::chrono::steady_clock;
 
 
-class Worker {
+class Worker : public StepRunner {
  public:
   Worker(Replica& r, const Layout& L, comm::Group& link)
-      : r_(r), L_(L), link_(link), mode_(parse_mode(r.opt.ps_mode)) {}
+      : r_(r), L_(L), link_(link), mode_(r.opt.ps_mode) {}
 
   // Worker 0: the state the run starts from, to every server.
   void send_init() {
@@ -57,47 +57,50 @@ class Worker {
     for (auto& q : sends) link_.wait(q);
   }
 
-  TrainSummary run(int64_t end) {
-    const TrainOptions& opt = r_.opt;
-    TrainSummary sum;
-    sum.first_step = sum.step = r_.step;
-    if (r_.out) r_.out->begin(r_.step, end, describe());
-    const auto t_start = Clock::now();
-    int64_t t = r_.step;
-    while (t < end) {
-      r_.step = t;
-      r_.model.zero_grads();
-      PushHead h;
-      h.step = t;
-      h.seqs = r_.seqs;
-      h.loss_sum = r_.accumulate();
-      if (mode_ != Mode::sync) h.grad_norm = grad_norm(r_.model.grads);
-      h.want_moments = r_.out && !opt.checkpoint_dir.empty() &&
-                       (due(opt.checkpoint_every, t + 1) || t + 1 == end);
-      const ReplyHead reply = push_pull(h);
-      const int64_t next = next_;
-      if (r_.out) {
-        if (next != t + 1)
-          throw RuntimeError("parameter server: worker 0 was answered step " +
-                             std::to_string(next) + " after step " + std::to_string(t) +
-                             " (it always contributes, so this is a bug)");
-        log_step(t, h, reply, sum);
-      }
-      t = next;
-    }
+  // StepRunner: step t is a push of the gradient sum and a pull of the parameters;
+  // worker 0 logs the servers' statistics (sync) or its own push's (async, stale).
+  StepResult run_step(int64_t t, bool checkpoint_after) override {
     r_.step = t;
-    const PushHead done;  // step -1
-    for (int k = 0; k < L_.servers; ++k) link_.send(L_.server_rank(k), kPushHead, bytes_of(done));
-    const double secs = std::chrono::duration<double>(Clock::now() - t_start).count();
-    sum.step = r_.step;
-    sum.steps_done = r_.step - sum.first_step;
-    sum.tokens_per_s =
-        secs > 0 ? static_cast<double>(sum.steps_done) * opt.batch * opt.model.ctx / secs : 0;
-    return sum;
+    r_.model.zero_grads();
+    PushHead h;
+    h.step = t;
+    h.seqs = r_.seqs;
+    h.loss_sum = r_.accumulate();
+    if (mode_ != PsMode::sync) h.grad_norm = grad_norm(r_.model.grads);
+    h.want_moments = r_.out && checkpoint_after;
+    const ReplyHead reply = push_pull(h);
+    StepResult res;
+    res.next = r_.step = next_;
+    if (!r_.out) return res;
+    if (next_ != t + 1)
+      throw RuntimeError("parameter server: worker 0 was answered step " +
+                         std::to_string(next_) + " after step " + std::to_string(t) +
+                         " (it always contributes, so this is a bug)");
+    if (mode_ == PsMode::sync) {
+      res.loss = reply.loss_sum / static_cast<double>(std::max<int64_t>(1, reply.seqs));
+      res.grad_norm = reply.grad_norm;
+      res.lr = reply.lr;
+      if (r_.opt.backup_workers > 0) report_contributors(t, reply);
+    } else {
+      res.loss = h.loss_sum / static_cast<double>(std::max<int64_t>(1, h.seqs));
+      res.grad_norm = h.seqs > 0 ? h.grad_norm / static_cast<double>(h.seqs) : 0;
+      res.lr = r_.schedule.at(t);
+    }
+    return res;
   }
 
- private:
-  std::string describe() const {
+  // Worker 0 evaluates on the parameters it pulled and saves the servers' state (the
+  // moments came with the last pull).
+  double validation_loss() override { return r_.validation_loss(); }
+  std::string save(int64_t steps) override { return r_.save(steps); }
+
+  // After the last step: tells every server this worker is done.
+  void finish() {
+    const PushHead done;  // step -1
+    for (int k = 0; k < L_.servers; ++k) link_.send(L_.server_rank(k), kPushHead, bytes_of(done));
+  }
+
+  std::string describe() const override {
     const TrainOptions& opt = r_.opt;
     char buf[400];
     std::snprintf(buf, sizeof buf,
@@ -110,13 +113,14 @@ class Worker {
                   static_cast<long long>(r_.data.corpus.val_size()), opt.batch,
                   to_string(mode_), L_.workers, L_.servers);
     std::string s = buf;
-    if (mode_ == Mode::stale) s += ", staleness " + std::to_string(opt.staleness);
+    if (mode_ == PsMode::stale) s += ", staleness " + std::to_string(opt.staleness);
     if (opt.backup_workers > 0)
       s += ", " + std::to_string(opt.backup_workers) + " backup worker" +
            (opt.backup_workers == 1 ? "" : "s");
     return s;
   }
 
+ private:
   // One push of h to every server and their replies; returns server 0's header and
   // sets next_ (the smallest next step) and ranks_ (server 0's contributing ranks).
   ReplyHead push_pull(const PushHead& h) {
@@ -145,35 +149,6 @@ class Worker {
     return replies[0];
   }
 
-  // Worker 0, after step t: metrics, the backup-worker line, evaluation, checkpoint.
-  void log_step(int64_t t, const PushHead& h, const ReplyHead& reply, TrainSummary& sum) {
-    const TrainOptions& opt = r_.opt;
-    double loss, norm;
-    float lr;
-    if (mode_ == Mode::sync) {
-      loss = reply.loss_sum / static_cast<double>(std::max<int64_t>(1, reply.seqs));
-      norm = reply.grad_norm;
-      lr = reply.lr;
-      if (opt.backup_workers > 0) report_contributors(t, reply);
-    } else {
-      loss = h.loss_sum / static_cast<double>(std::max<int64_t>(1, h.seqs));
-      norm = h.seqs > 0 ? h.grad_norm / static_cast<double>(h.seqs) : 0;
-      lr = r_.schedule.at(t);
-    }
-    r_.step = t + 1;
-    sum.last_loss = loss;
-    std::optional<double> val;
-    if (due(opt.eval_every, r_.step) || r_.step == opt.steps) {
-      val = r_.validation_loss();
-      if (sum.first_val_loss < 0) sum.first_val_loss = *val;
-      sum.last_val_loss = *val;
-    }
-    r_.out->step(r_.step, loss, lr, norm, val);
-    if (h.want_moments)
-      sum.checkpoint = save_train_state(opt.checkpoint_dir, r_.data.fingerprint(opt), r_.step,
-                                        r_.model, r_.adam, opt.keep_checkpoints);
-  }
-
   // Backup workers: a metrics event every step; a log line when the set changes.
   void report_contributors(int64_t t, const ReplyHead& reply) {
     std::vector<int> in, out;
@@ -191,16 +166,16 @@ class Worker {
   Replica& r_;
   const Layout L_;
   comm::Group& link_;
-  const Mode mode_;
+  const PsMode mode_;
   int64_t next_ = 0;
   std::vector<uint8_t> ranks_;
   std::vector<int> last_dropped_;
 };
 
-// One rank's run: server ranks serve, worker ranks train. `data` and `out` are what
-// this process has (servers need neither; under MPI only rank 0's `out` writes).
-TrainSummary run_rank(comm::Comm& c, const TrainOptions& opt, const RunData* data,
-                      RunOutput* out) {
+}  // namespace
+
+TrainSummary run_ps_rank(comm::Comm& c, const TrainOptions& opt, const RunData* data,
+                         RunOutput& out) {
   const int K = opt.servers;
   const int N = c.size() - K;
   const Layout L{N, K, ParamTable(opt.model).total()};
@@ -217,67 +192,16 @@ TrainSummary run_rank(comm::Comm& c, const TrainOptions& opt, const RunData* dat
   const auto starts = balance::split_starts(shares);
   Replica r(opt, *data, c.rank(), starts[c.rank()], shares[c.rank()]);
   if (c.rank() == 0) {
-    r.out = out;
-    r.trace = &out->trace();
+    r.out = &out;
+    r.trace = &out.trace();
   }
   r.start();
   Worker w(r, L, links[c.rank()]);
   if (c.rank() == 0) w.send_init();
-  return w.run(end_step(opt, r.step));
-}
-
-TrainSummary train_threads(const TrainOptions& opt) {
-  set_blas_threads(opt.effective_blas_threads());
-  const RunData data(opt);
-  RunOutput out(opt);
-  comm::ThreadsOptions to;
-  to.world = opt.workers + opt.servers;
-  // Worker 0 evaluates and checkpoints while the others wait for their step to close.
-  to.timeout_s = 10 * comm::kDefaultTimeoutSeconds;
-  TrainSummary summary;
-  comm::run_threads(to, [&](comm::Comm& c) {
-    TrainSummary s = run_rank(c, opt, &data, &out);
-    if (c.rank() == 0) summary = s;
-  });
-  out.end(summary);
-  return summary;
-}
-
-// mpirun -np N+K: the last K ranks serve.
-TrainSummary train_mpi_ps(const TrainOptions& opt) {
-  comm::MpiOptions mo;
-  mo.timeout_s = 10 * comm::kDefaultTimeoutSeconds;
-  TrainSummary summary;
-  comm::run_mpi(mo, [&](comm::Comm& c) {
-    if (c.size() <= opt.servers)
-      throw UsageError("--servers " + std::to_string(opt.servers) + " needs more ranks: mpirun "
-                       "started " + std::to_string(c.size()) + " (workers are the other ranks)");
-    TrainOptions local = opt;
-    local.workers = c.size() - opt.servers;
-    if (local.backup_workers >= local.workers)
-      throw UsageError("--backup-workers " + std::to_string(local.backup_workers) +
-                       " must be below the " + std::to_string(local.workers) + " workers");
-    if (c.rank() != 0) {
-      local.progress = false;
-      local.log_path.clear();
-    }
-    if (!local.trace_path.empty()) local.trace_path = obs::rank_trace_path(opt.trace_path, c.rank());
-    const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-    set_blas_threads(local.blas_threads > 0 ? local.blas_threads
-                                            : std::max(1, cores / c.world().local_size()));
-    std::optional<RunData> data;
-    if (c.rank() < local.workers) data.emplace(local);
-    RunOutput out(local);
-    summary = run_rank(c, local, data ? &*data : nullptr, &out);
-    out.end(summary);
-  });
-  return summary;
-}
-
-}  // namespace
-
-TrainSummary train_param_server(const TrainOptions& opt) {
-  return opt.backend == "mpi" ? train_mpi_ps(opt) : train_threads(opt);
+  const bool chief = r.out != nullptr;
+  TrainSummary sum = run_loop(w, opt, {r.out, chief, chief}, r.step, end_step(opt, r.step));
+  w.finish();
+  return sum;
 }
 
 }  // namespace plait

@@ -1,12 +1,8 @@
 #include "parallel/replica.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
-#include <cstdlib>
 #include <nlohmann/json.hpp>
-#include <optional>
-#include <thread>
 
 #include "fault/weights.h"
 #include "parallel/evaluate.h"
@@ -16,21 +12,7 @@
 namespace plait {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-
-// Test hook: with PLAIT_TEST_PAUSE_AFTER_CHECKPOINT=S the run, once its step-S
-// checkpoint is committed, creates <checkpoint dir>/paused and waits to be killed.
-// Lets a test SIGKILL a run at a known point without depending on timing.
-void maybe_pause_for_test(const std::string& run_dir, int64_t step) {
-  const char* env = std::getenv("PLAIT_TEST_PAUSE_AFTER_CHECKPOINT");
-  if (!env || std::atoll(env) != step) return;
-  std::FILE* f = std::fopen((run_dir + "/paused").c_str(), "w");
-  if (f) std::fclose(f);
-  for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
-}
-
-std::string describe(const Replica& r) {
+std::string describe_replica(const Replica& r) {
   const TrainOptions& opt = r.opt;
   char buf[320];
   std::snprintf(buf, sizeof buf,
@@ -79,10 +61,7 @@ Replica::Replica(const TrainOptions& o, const RunData& d, int rank_, int64_t fir
 void Replica::start() {
   if (opt.resume) {
     step = load_train_state(opt.checkpoint_dir, data.fingerprint(opt), model, adam);
-    if (step >= opt.steps)
-      throw UsageError("--resume: the checkpoint in '" + opt.checkpoint_dir + "' is at step " +
-                       std::to_string(step) + ", already the end of a " +
-                       std::to_string(opt.steps) + "-step run");
+    check_resumable(opt, step);
   } else if (!opt.init_from.empty()) {  // a new run from given weights (fine-tuning)
     read_weights(WeightSource::open(opt.init_from), model.table(), model.params);
   } else {
@@ -141,42 +120,25 @@ double Replica::train_step(double& norm) {
   return loss_sum / opt.batch;
 }
 
-int64_t end_step(const TrainOptions& opt, int64_t start) {
-  return opt.stop_after > 0 ? std::min(opt.steps, start + opt.stop_after) : opt.steps;
+StepResult Replica::run_step(int64_t t, bool) {
+  step = t;
+  StepResult res;
+  res.loss = train_step(res.grad_norm);
+  res.lr = schedule.at(t);
+  res.next = step = t + 1;
+  return res;
 }
 
-TrainSummary run_loop(Replica& r, int64_t end) {
-  const TrainOptions& opt = r.opt;
-  TrainSummary sum;
-  sum.first_step = sum.step = r.step;
-  if (r.out) r.out->begin(r.step, end, describe(r));
-  const auto t_start = Clock::now();
-  while (r.step < end) {
-    double norm = 0;
-    const double loss = r.train_step(norm);
-    const float lr = r.schedule.at(r.step);
-    ++r.step;
-    sum.last_loss = loss;
-    if (!r.out) continue;  // ranks other than 0 only train
-    std::optional<double> val;
-    if (due(opt.eval_every, r.step) || r.step == opt.steps) {
-      val = r.validation_loss();
-      if (sum.first_val_loss < 0) sum.first_val_loss = *val;
-      sum.last_val_loss = *val;
-    }
-    r.out->step(r.step, loss, lr, norm, val);
-    if (!opt.checkpoint_dir.empty() && (due(opt.checkpoint_every, r.step) || r.step == end)) {
-      sum.checkpoint = save_train_state(opt.checkpoint_dir, r.data.fingerprint(opt), r.step,
-                                        r.model, r.adam, opt.keep_checkpoints);
-      maybe_pause_for_test(opt.checkpoint_dir, r.step);
-    }
-  }
-  const double secs = std::chrono::duration<double>(Clock::now() - t_start).count();
-  sum.step = r.step;
-  sum.steps_done = r.step - sum.first_step;
-  sum.tokens_per_s =
-      secs > 0 ? static_cast<double>(sum.steps_done) * opt.batch * opt.model.ctx / secs : 0;
-  return sum;
+std::string Replica::save(int64_t steps) {
+  return save_train_state(opt.checkpoint_dir, data.fingerprint(opt), steps, model, adam,
+                          opt.keep_checkpoints);
+}
+
+std::string Replica::describe() const { return describe_replica(*this); }
+
+TrainSummary run_replica(Replica& r) {
+  const bool chief = r.out != nullptr;
+  return run_loop(r, r.opt, {r.out, chief, chief}, r.step, end_step(r.opt, r.step));
 }
 
 }  // namespace plait

@@ -1,4 +1,5 @@
-// One worker's part of a training run, and the training loop every worker runs.
+// One worker's part of a training run: a whole replica, the StepRunner of the one
+// worker and of data parallelism (the loop: run_loop.h).
 //
 // A Replica holds a full copy of the model and its optimizer. Each step it takes its
 // share [first_seq, first_seq + seqs) of the global batch, accumulates the SUM of the
@@ -21,9 +22,9 @@
 #include "model/adamw.h"
 #include "model/gpt.h"
 #include "obs/trace.h"
+#include "parallel/run_loop.h"
 #include "parallel/run_output.h"
 #include "parallel/train_options.h"
-#include "parallel/trainer.h"
 
 namespace plait {
 
@@ -51,7 +52,7 @@ class GradSync {
   virtual double finish(double loss_sum) = 0;
 };
 
-struct Replica {
+struct Replica : StepRunner {
   const TrainOptions& opt;
   const RunData& data;
   GPT model;
@@ -70,7 +71,12 @@ struct Replica {
   void start();
   // One optimizer step; returns the global batch's mean training loss.
   double train_step(double& grad_norm);
-  double validation_loss();
+  // StepRunner: train_step as the run loop drives it; rank 0's evaluation and
+  // checkpoint (the single-worker format).
+  StepResult run_step(int64_t t, bool checkpoint_after) override;
+  double validation_loss() override;
+  std::string save(int64_t steps) override;
+  std::string describe() const override;
   // The gradient SUM of this rank's share of batch `step`, accumulated into
   // model.grads (zero them first); returns the loss sum. train_step's first half, also
   // used by parameter-server workers (param_server.h).
@@ -80,14 +86,8 @@ struct Replica {
   std::vector<int32_t> inputs_, targets_;
 };
 
-// Runs steps until `end` (rank 0 also logs, evaluates and checkpoints); every rank
-// calls it with the same `end`. Returns the summary (meaningful on rank 0).
-TrainSummary run_loop(Replica& r, int64_t end);
-
-// Whether a periodic action (every `every` steps; 0 = never) falls after `done` steps.
-inline bool due(int64_t every, int64_t done) { return every > 0 && done % every == 0; }
-
-// The step this invocation ends at.
-int64_t end_step(const TrainOptions& opt, int64_t start);
+// The run loop on a replica from its step to the end of this invocation: rank 0 (the
+// one with `out`) logs, evaluates and checkpoints. Returns the summary (rank 0's).
+TrainSummary run_replica(Replica& r);
 
 }  // namespace plait

@@ -3,7 +3,7 @@
 #include <cmath>
 #include <cstdio>
 
-#include "parallel/trainer.h"
+#include "parallel/train_summary.h"
 
 namespace plait {
 

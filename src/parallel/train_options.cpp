@@ -12,6 +12,52 @@
 #include "util/link.h"
 
 namespace plait {
+
+const char* to_string(PsMode m) {
+  switch (m) {
+    case PsMode::sync:
+      return "sync";
+    case PsMode::async:
+      return "async";
+    case PsMode::stale:
+      return "stale";
+  }
+  return "?";
+}
+
+namespace {
+
+// `parse(text)`, its UsageError prefixed with the flag.
+template <class Parse>
+auto parse_flag(const char* flag, const std::string& text, Parse parse) {
+  try {
+    return parse(text);
+  } catch (const UsageError& e) {
+    throw UsageError(std::string(flag) + ": " + e.what());
+  }
+}
+
+}  // namespace
+
+PipeSchedule parse_schedule_flag(const std::string& text) {
+  return parse_flag("--schedule", text, parse_schedule);
+}
+
+std::optional<SyncAlgorithm> parse_sync_flag(const std::string& text) {
+  if (text.empty()) return std::nullopt;
+  return parse_flag("--sync", text, parse_algorithm);
+}
+
+comm::Backend parse_backend_flag(const std::string& text) {
+  return parse_flag("--backend", text, comm::parse_backend);
+}
+
+PsMode parse_ps_mode(const std::string& text) {
+  for (PsMode m : {PsMode::sync, PsMode::async, PsMode::stale})
+    if (text == to_string(m)) return m;
+  throw UsageError("--ps-mode must be sync, async or stale, got '" + text + "'");
+}
+
 namespace {
 void require_positive(int64_t v, const char* flag) {
   if (v <= 0)
@@ -49,7 +95,7 @@ void TrainOptions::validate_layout() const {
   require_non_negative(micro_batches, "--micro-batches");
   const int D = effective_dp();
   // Under MPI the world is mpirun's -np, checked when the ranks start.
-  if (backend != "mpi" && D * tp * pp != workers)
+  if (backend != comm::Backend::mpi && D * tp * pp != workers)
     throw UsageError("layout: --dp " + std::to_string(D) + " x --tp " + std::to_string(tp) +
                      " x --pp " + std::to_string(pp) + " = " + std::to_string(D * tp * pp) +
                      " ranks, but there are " + std::to_string(workers) + " workers");
@@ -63,8 +109,6 @@ void TrainOptions::validate_layout() const {
     throw UsageError("layout: --pp " + std::to_string(pp) + " stages but only " +
                      std::to_string(model.layers) + " blocks (each stage needs one)");
   check_stages(stages, pp, model.layers);
-  if (schedule != "gpipe" && schedule != "1f1b")
-    throw UsageError("--schedule must be gpipe or 1f1b, got '" + schedule + "'");
   if (batch % D != 0 && model_parallel())
     throw UsageError("layout: --batch " + std::to_string(batch) + " does not split evenly over " +
                      std::to_string(D) + " data-parallel replicas");
@@ -87,22 +131,21 @@ void TrainOptions::validate_ps() const {
   require_non_negative(servers, "--servers");
   require_non_negative(staleness, "--staleness");
   require_non_negative(backup_workers, "--backup-workers");
-  if (ps_mode != "sync" && ps_mode != "async" && ps_mode != "stale")
-    throw UsageError("--ps-mode must be sync, async or stale, got '" + ps_mode + "'");
-  if (staleness > 0 && ps_mode != "stale")
+  if (staleness > 0 && ps_mode != PsMode::stale)
     throw UsageError("--staleness " + std::to_string(staleness) + " needs --ps-mode stale");
   if (servers == 0) {
-    if (ps_mode != "sync")
-      throw UsageError("--ps-mode " + ps_mode + " needs --servers K (dedicated parameter servers)");
+    if (ps_mode != PsMode::sync)
+      throw UsageError(std::string("--ps-mode ") + to_string(ps_mode) +
+                       " needs --servers K (dedicated parameter servers)");
     if (backup_workers > 0)
       throw UsageError("--backup-workers needs --servers K (dedicated parameter servers)");
     return;
   }
-  if (backup_workers > 0 && ps_mode != "sync")
+  if (backup_workers > 0 && ps_mode != PsMode::sync)
     throw UsageError("--backup-workers needs --ps-mode sync (async and stale never wait for a "
                      "step's pushes)");
   // Under MPI the workers are mpirun's ranks minus the servers, checked at start.
-  if (backend != "mpi" && backup_workers >= workers)
+  if (backend != comm::Backend::mpi && backup_workers >= workers)
     throw UsageError("--backup-workers " + std::to_string(backup_workers) +
                      " must be below --workers " + std::to_string(workers) +
                      " (a step needs at least one push)");
@@ -111,7 +154,7 @@ void TrainOptions::validate_ps() const {
                      "data-parallel workers)");
   if (!speeds.empty())
     throw UsageError("--speeds cannot be combined with --servers (workers take equal shares)");
-  if (!sync.empty())
+  if (sync)
     throw UsageError("--sync chooses an allreduce; with --servers the servers reduce (drop --sync)");
   if (ranks_per_node > 0 || !intra_link.empty() || !inter_link.empty())
     throw UsageError("--ranks-per-node/--intra-link/--inter-link are not supported with --servers");
@@ -139,12 +182,7 @@ void TrainOptions::validate() const {
   if (!(bucket_mb > 0))
     throw UsageError("--bucket-mb must be positive, got " + std::to_string(bucket_mb));
   require_non_negative(ranks_per_node, "--ranks-per-node");
-  comm::Backend be;
-  try {
-    be = comm::parse_backend(backend);
-  } catch (const UsageError& e) {
-    throw UsageError(std::string("--backend: ") + e.what());
-  }
+  const comm::Backend be = backend;
   // Under MPI the world size is mpirun's -np: the node layout (comm) and the speed
   // count (data_parallel.cpp) are checked at start.
   if (be == comm::Backend::threads && ranks_per_node > 0 && workers % ranks_per_node != 0)
@@ -170,17 +208,9 @@ void TrainOptions::validate() const {
       throw UsageError(std::string(flag) + ": " + e.what());
     }
   }
-  if (!sync.empty()) {
-    comm::Algorithm a;
-    try {
-      a = comm::parse_algorithm(sync);
-    } catch (const UsageError& e) {
-      throw UsageError(std::string("--sync: ") + e.what());
-    }
-    if (a == comm::Algorithm::mpi && be != comm::Backend::mpi)
-      throw UsageError("--sync mpi needs --backend mpi (under mpirun); with in-process workers "
-                       "use ring, direct, hierarchical, ps or halving-doubling");
-  }
+  if (sync == SyncAlgorithm::mpi && be != comm::Backend::mpi)
+    throw UsageError("--sync mpi needs --backend mpi (under mpirun); with in-process workers "
+                     "use ring, direct, hierarchical, ps or halving-doubling");
   validate_layout();
   validate_ps();
   if (resume && checkpoint_dir.empty())

@@ -3,15 +3,30 @@
 // that names the flag.
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "comm/group.h"
+#include "layout/schedule.h"
+#include "layout/sync.h"
 #include "model/adamw.h"
 #include "model/config.h"
 
 namespace plait {
+
+// Parameter-server updates (docs/DATA_PARALLEL.md, "Parameter server").
+enum class PsMode { sync, async, stale };
+const char* to_string(PsMode m);  // "sync" | "async" | "stale"
+
+// The flags' spellings, parsed once where the options are filled (the CLI); each
+// throws a one-line UsageError naming its flag.
+PipeSchedule parse_schedule_flag(const std::string& text);          // --schedule
+std::optional<SyncAlgorithm> parse_sync_flag(const std::string& text);  // --sync ("": by size)
+comm::Backend parse_backend_flag(const std::string& text);          // --backend
+PsMode parse_ps_mode(const std::string& text);                      // --ps-mode
 
 struct TrainOptions {
   // model and data
@@ -46,10 +61,10 @@ struct TrainOptions {
 
   // layout
   int workers = 1;                // in-process worker threads (threads backend)
-  std::string backend = "threads";  // "threads" | "mpi" (one rank per mpirun process)
+  comm::Backend backend = comm::Backend::threads;  // mpi: one rank per mpirun process
   int blas_threads = 0;           // BLAS threads per worker (0: cores / workers)
   // data parallelism (docs/DATA_PARALLEL.md); ignored with one worker
-  std::string sync;               // allreduce algorithm (comm::parse_algorithm); "": by size
+  std::optional<SyncAlgorithm> sync;  // allreduce algorithm; none: chosen by size
   double bucket_mb = 4.0;         // gradient bucket size in MiB
   bool overlap = true;            // reduce buckets during the backward pass
   int ranks_per_node = 0;         // emulated nodes of N consecutive workers (0: one node)
@@ -62,10 +77,10 @@ struct TrainOptions {
   int pp = 1;                     // pipeline stages per replica
   std::vector<int> stages;        // blocks per stage, e.g. 3,3,2 ("": balanced)
   int micro_batches = 0;          // pipeline micro-batches per replica's share (0: pp)
-  std::string schedule = "1f1b";  // pipeline schedule: "gpipe" | "1f1b"
+  PipeSchedule schedule = PipeSchedule::one_f_one_b;
   // parameter-server architecture (docs/DATA_PARALLEL.md, "Parameter server")
   int servers = 0;                // dedicated server ranks (0: ps as a collective only)
-  std::string ps_mode = "sync";   // "sync" | "async" | "stale"
+  PsMode ps_mode = PsMode::sync;
   int staleness = 0;              // bounded staleness S (ps_mode stale)
   int backup_workers = 0;         // synchronous steps take the first N-B pushes
 

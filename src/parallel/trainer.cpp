@@ -1,38 +1,46 @@
 #include "parallel/trainer.h"
 
 #include "parallel/data_parallel.h"
-#include "parallel/param_server.h"
+#include "parallel/launch.h"
 #include "parallel/mesh_trainer.h"
+#include "parallel/param_server.h"
 #include "parallel/replica.h"
 #include "parallel/run_output.h"
 #include "tensor/blas.h"
 
 namespace plait {
+namespace {
 
-// One worker runs the replica loop directly (no communication at all, so a resumed
-// run repeats the uninterrupted one bit for bit); more run data parallel on threads.
-TrainSummary train(const TrainOptions& opt) {
-  opt.validate();
-  // Dedicated server ranks: their own architecture (docs/DATA_PARALLEL.md).
-  if (opt.servers > 0) return train_param_server(opt);
-  if (opt.backend == "mpi") return train_mpi(opt);
+// One rank's run: the architecture the options name (threads or MPI alike).
+TrainSummary run_rank(comm::Comm& c, const TrainOptions& opt, const RunData* data,
+                      RunOutput& out) {
+  if (opt.servers > 0) return run_ps_rank(c, opt, data, out);
+  if (opt.model_parallel()) return run_mesh_rank(c, opt, *data, out);
+  return run_dp_rank(c, opt, *data, out);
+}
+
+// One worker runs the replica directly (no communication at all, so a resumed run
+// repeats the uninterrupted one bit for bit).
+TrainSummary train_one_worker(const TrainOptions& opt) {
   set_blas_threads(opt.effective_blas_threads());
   const RunData data(opt);
   RunOutput out(opt);
-  TrainSummary sum;
-  if (opt.model_parallel()) {
-    sum = train_mesh(opt, data, out);
-  } else if (opt.workers > 1) {
-    sum = train_data_parallel(opt, data, out);
-  } else {
-    Replica r(opt, data, 0, 0, opt.batch);
-    r.out = &out;
-    r.trace = &out.trace();
-    r.start();
-    sum = run_loop(r, end_step(opt, r.step));
-  }
+  Replica r(opt, data, 0, 0, opt.batch);
+  r.out = &out;
+  r.trace = &out.trace();
+  r.start();
+  const TrainSummary sum = run_replica(r);
   out.end(sum);
   return sum;
+}
+
+}  // namespace
+
+TrainSummary train(const TrainOptions& opt) {
+  opt.validate();
+  if (opt.backend == comm::Backend::mpi) return launch_mpi(opt, run_rank);
+  if (opt.workers == 1 && opt.servers == 0 && !opt.model_parallel()) return train_one_worker(opt);
+  return launch_threads(opt, run_rank);
 }
 
 }  // namespace plait

@@ -49,9 +49,9 @@ Layout layout_from_flags(const ModelSpec& m, const RunFlags& f) {
                                      " exceeds the " + std::to_string(share) +
                                      " sequences of a data-parallel rank");
   l.micro_batch = ceil_div(share, l.micro_batches);
-  l.schedule = parse_schedule(f.schedule);
+  l.schedule = f.schedule;
   // see simulate.h: MPI_Allreduce (OpenMPI picks its algorithm) is costed as ring
-  l.sync = f.sync.empty() || f.sync == "mpi" ? SyncAlgorithm::ring : parse_algorithm(f.sync);
+  l.sync = !f.sync || *f.sync == SyncAlgorithm::mpi ? SyncAlgorithm::ring : *f.sync;
   need(f.servers >= 0, "--servers must be >= 0");
   need(f.servers == 0 || (l.tp == 1 && l.pp == 1),
        "--servers cannot be combined with --tp/--pp");
@@ -74,7 +74,7 @@ LocalRun local_run_from_flags(const ModelSpec& m, const RunFlags& f, int blas_th
   r.ranks_per_node = ranks_per_node;
   r.intra = intra;
   r.inter = inter;
-  if (f.sync.empty() && f.servers == 0) {  // the trainer's choice
+  if (!f.sync && f.servers == 0) {  // the trainer's choice
     const int D = r.layout.dp;
     const int per_node = ranks_per_node > 0 ? std::clamp(ranks_per_node / r.layout.tp, 1, D) : D;
     r.layout.sync = choose_sync(std::nullopt, D, (D + per_node - 1) / per_node).algorithm;

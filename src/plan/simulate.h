@@ -20,8 +20,8 @@ struct RunFlags {
   int workers = 0, dp = 0, tp = 0, pp = 0;
   int micro_batch = 0;    // --micro-batch: sequences per forward/backward on a worker
   int micro_batches = 0;  // --micro-batches: M per step
-  std::string schedule = "1f1b";
-  std::string sync;       // "": train's choice by size
+  PipeSchedule schedule = PipeSchedule::one_f_one_b;
+  std::optional<SyncAlgorithm> sync;  // none: train's choice by size
   int servers = 0;        // --servers K: dedicated parameter-server ranks
   std::vector<int> stages;  // --stages: blocks per pipeline stage
 };

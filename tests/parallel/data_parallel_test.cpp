@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "parallel/bench.h"
 #include "parallel/data_parallel.h"
 #include "parallel/grad_buckets.h"
 #include "parallel/train_state.h"
@@ -46,7 +47,7 @@ TrainOptions tiny(const fs::path& dir, int workers, const std::string& sync) {
   o.progress = false;
   o.workers = workers;
   o.blas_threads = 1;
-  o.sync = sync;
+  o.sync = parse_sync_flag(sync);
   o.bucket_mb = 0.01;  // ~2600 floats: many buckets, reduced during the backward pass
   return o;
 }
@@ -202,7 +203,7 @@ TEST(ChooseSync, ByWorldSizeAndNodes) {
   o.workers = 8;
   o.ranks_per_node = 4;
   EXPECT_EQ(choose_sync(o).algorithm, comm::Algorithm::hierarchical);
-  o.sync = "ps";
+  o.sync = SyncAlgorithm::ps;
   EXPECT_EQ(choose_sync(o).algorithm, comm::Algorithm::ps);
   EXPECT_FALSE(choose_sync(o).why.empty());
 }
@@ -210,21 +211,19 @@ TEST(ChooseSync, ByWorldSizeAndNodes) {
 TEST(DataParallelOptions, BadSyncNamesTheFlag) {
   TrainOptions o;
   o.workers = 2;
-  o.sync = "carrier-pigeon";
   try {
-    o.validate();
+    o.sync = parse_sync_flag("carrier-pigeon");
     FAIL() << "no error";
   } catch (const UsageError& e) {
     EXPECT_NE(std::string(e.what()).find("--sync"), std::string::npos) << e.what();
   }
-  o.sync = "mpi";
+  o.sync = SyncAlgorithm::mpi;
   EXPECT_THROW(o.validate(), UsageError);  // needs --backend mpi
-  o.backend = "mpi";
+  o.backend = comm::Backend::mpi;
   EXPECT_NO_THROW(o.validate());
-  o.backend = "pigeons";
-  EXPECT_THROW(o.validate(), UsageError);
-  o.backend = "threads";
-  o.sync = "ring";
+  EXPECT_THROW(parse_backend_flag("pigeons"), UsageError);
+  o.backend = comm::Backend::threads;
+  o.sync = SyncAlgorithm::ring;
   o.bucket_mb = 0;
   EXPECT_THROW(o.validate(), UsageError);
 }

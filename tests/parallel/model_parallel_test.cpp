@@ -60,7 +60,7 @@ TrainOptions tiny(const fs::path& dir, const Layout& l) {
   o.eval_windows = 8;
   o.progress = false;
   o.dp = l.dp, o.tp = l.tp, o.pp = l.pp;
-  o.schedule = l.schedule;
+  o.schedule = parse_schedule_flag(l.schedule);
   o.micro_batches = l.micro_batches;
   o.workers = l.dp * l.tp * l.pp;
   o.blas_threads = 1;
@@ -98,7 +98,7 @@ TEST_F(ModelParallel, EveryLayoutMatchesOneWorker) {
 TEST_F(ModelParallel, HybridWithEverySyncMethod) {
   for (const char* sync : {"ps", "ring", "hierarchical", "halving-doubling"}) {
     TrainOptions o = tiny(dir_->path, {2, 2, 1});
-    o.sync = sync;
+    o.sync = parse_sync_flag(sync);
     o.ranks_per_node = 2;  // the tensor pairs share a node; replicas cross nodes
     expect_close(run(o, dir_->path, std::string("dp2tp2_") + sync), *baseline_, sync);
   }
@@ -210,7 +210,7 @@ TEST(ModelParallelOptions, BadLayoutsAreUsageErrors) {
   bad([](TrainOptions& o) { o.micro_batches = 3; });           // 3 does not divide 8
   bad([](TrainOptions& o) { o.stages = {1, 2}; });             // sums to 3, not 4
   bad([](TrainOptions& o) { o.stages = {4}; });                // one entry for two stages
-  bad([](TrainOptions& o) { o.schedule = "zigzag"; });
+  EXPECT_THROW(parse_schedule_flag("zigzag"), UsageError);
   TrainOptions ok;
   ok.model = GPTConfig{256, 16, 4, 32, 4};
   ok.batch = 8, ok.workers = 8, ok.dp = 2, ok.tp = 2, ok.pp = 2;

@@ -106,7 +106,7 @@ TEST_F(ParamServer, AsyncAndStaleEndNearSync) {
   auto longer = [&](const std::string& mode, int staleness) {
     TrainOptions o = tiny(dir_->path, 3, 2);
     o.steps = 80;
-    o.ps_mode = mode;
+    o.ps_mode = parse_ps_mode(mode);
     o.staleness = staleness;
     return o;
   };
@@ -160,20 +160,20 @@ TEST_F(ParamServer, BadFlagsAreUsageErrors) {
                      {"--backup-workers 3", "--workers 3"});
   expect_usage_error(with([](TrainOptions& o) { o.staleness = 2; }),
                      {"--staleness", "--ps-mode stale"});
-  expect_usage_error(with([](TrainOptions& o) { o.ps_mode = "eventual"; }), {"--ps-mode", "eventual"});
+  expect_usage_error([] { parse_ps_mode("eventual"); }, {"--ps-mode", "eventual"});
   expect_usage_error(with([](TrainOptions& o) { o.servers = -1; }), {"--servers", "negative"});
-  expect_usage_error(with([](TrainOptions& o) { o.ps_mode = "stale"; o.staleness = -1; }),
+  expect_usage_error(with([](TrainOptions& o) { o.ps_mode = PsMode::stale; o.staleness = -1; }),
                      {"--staleness", "negative"});
   expect_usage_error(with([](TrainOptions& o) { o.backup_workers = -2; }),
                      {"--backup-workers", "negative"});
-  expect_usage_error(with([](TrainOptions& o) { o.ps_mode = "async"; o.backup_workers = 1; }),
+  expect_usage_error(with([](TrainOptions& o) { o.ps_mode = PsMode::async; o.backup_workers = 1; }),
                      {"--backup-workers", "--ps-mode sync"});
-  expect_usage_error(with([](TrainOptions& o) { o.servers = 0; o.ps_mode = "async"; }),
+  expect_usage_error(with([](TrainOptions& o) { o.servers = 0; o.ps_mode = PsMode::async; }),
                      {"--ps-mode", "--servers"});
   expect_usage_error(with([](TrainOptions& o) { o.workers = 4; o.tp = 2; }),
                      {"--servers", "--tp/--pp"});
-  expect_usage_error(with([](TrainOptions& o) { o.sync = "ring"; }), {"--sync", "--servers"});
-  EXPECT_NO_THROW(with([](TrainOptions& o) { o.ps_mode = "stale"; o.staleness = 3; })());
+  expect_usage_error(with([](TrainOptions& o) { o.sync = SyncAlgorithm::ring; }), {"--sync", "--servers"});
+  EXPECT_NO_THROW(with([](TrainOptions& o) { o.ps_mode = PsMode::stale; o.staleness = 3; })());
 }
 
 }  // namespace

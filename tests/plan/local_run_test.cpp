@@ -39,9 +39,8 @@ LocalPrediction predict(RunFlags f, int cores = 2) {
 }
 
 RunFlags flags(int workers, int dp, int tp, int pp, int micro_batches = 0,
-               const std::string& schedule = "1f1b") {
+               PipeSchedule schedule = PipeSchedule::one_f_one_b) {
   RunFlags f;
-  f.sync = "";
   f.workers = workers, f.dp = dp, f.tp = tp, f.pp = pp, f.micro_batches = micro_batches;
   f.schedule = schedule;
   return f;
@@ -73,8 +72,8 @@ TEST(LocalRun, MoreMicroBatchesShrinkThePipelineBubble) {
 }
 
 TEST(LocalRun, GpipeAndOneFOneBTakeTheSameTime) {
-  const LocalPrediction g = predict(flags(0, 0, 0, 2, 4, "gpipe"), 8);
-  const LocalPrediction o = predict(flags(0, 0, 0, 2, 4, "1f1b"), 8);
+  const LocalPrediction g = predict(flags(0, 0, 0, 2, 4, PipeSchedule::gpipe), 8);
+  const LocalPrediction o = predict(flags(0, 0, 0, 2, 4, PipeSchedule::one_f_one_b), 8);
   EXPECT_NEAR(g.step_s, o.step_s, 0.05 * o.step_s);
 }
 
@@ -90,7 +89,7 @@ TEST(LocalRun, WorkersBeyondTheCoresShareThem) {
 
 TEST(LocalRun, DataParallelSyncGrowsWithASlowerLink) {
   RunFlags f = flags(4, 0, 0, 0);
-  f.sync = "ring";
+  f.sync = SyncAlgorithm::ring;
   LocalRun r = local_run_from_flags(demo(), f, 0, 2, 0, std::nullopt, std::nullopt);
   const LocalPrediction fast = predict_local(r, profile(2));
   r.intra = LinkSpec{1e-3, 100e6};
@@ -103,7 +102,7 @@ TEST(LocalRun, HybridsRunEveryGroupsCollectives) {
   const LocalPrediction h = predict(flags(0, 2, 2, 0));
   EXPECT_GT(h.tensor_comm_s, 0);
   EXPECT_GT(h.dp_comm_s, 0);
-  const LocalPrediction dp_pp = predict(flags(0, 2, 0, 2, 4, "gpipe"));
+  const LocalPrediction dp_pp = predict(flags(0, 2, 0, 2, 4, PipeSchedule::gpipe));
   EXPECT_GT(dp_pp.dp_comm_s, 0);
   EXPECT_GT(dp_pp.p2p_s, 0);
   EXPECT_GT(dp_pp.bubble_fraction, 0);

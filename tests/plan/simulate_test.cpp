@@ -45,7 +45,7 @@ TEST(Simulate, LayoutFromTrainFlags) {
   f.workers = 2, f.micro_batch = 2;  // train's --micro-batch: 8 sequences per rank in 4
   l = layout_from_flags(demo(), f);
   EXPECT_EQ(l.micro_batches, 4);
-  f.sync = "mpi";  // OpenMPI's own allreduce, costed as ring
+  f.sync = SyncAlgorithm::mpi;  // OpenMPI's own allreduce, costed as ring
   EXPECT_EQ(layout_from_flags(demo(), f).sync, SyncAlgorithm::ring);
 }
 
@@ -66,8 +66,7 @@ TEST(Simulate, BadLayoutsAreUsageErrors) {
   f.micro_batches = 32;
   EXPECT_THROW(layout_from_flags(demo(), f), UsageError);  // M above 16 sequences
   f = {};
-  f.sync = "carrier-pigeon";
-  EXPECT_THROW(layout_from_flags(demo(), f), UsageError);
+  EXPECT_THROW(parse_algorithm("carrier-pigeon"), UsageError);
 }
 
 TEST(Simulate, WorkersBeyondTheCoresShareThem) {

@@ -1,0 +1,75 @@
+#include "parallel/run_loop.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <optional>
+#include <thread>
+
+#include "util/error.h"
+
+namespace plait {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Test hook: with PLAIT_TEST_PAUSE_AFTER_CHECKPOINT=S the run, once its step-S
+// checkpoint is committed, creates <checkpoint dir>/paused and waits to be killed.
+// Lets a test SIGKILL a run at a known point without depending on timing.
+void maybe_pause_for_test(const std::string& run_dir, int64_t step) {
+  const char* env = std::getenv("PLAIT_TEST_PAUSE_AFTER_CHECKPOINT");
+  if (!env || std::atoll(env) != step) return;
+  std::FILE* f = std::fopen((run_dir + "/paused").c_str(), "w");
+  if (f) std::fclose(f);
+  for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
+}
+
+}  // namespace
+
+int64_t end_step(const TrainOptions& opt, int64_t start) {
+  return opt.stop_after > 0 ? std::min(opt.steps, start + opt.stop_after) : opt.steps;
+}
+
+void check_resumable(const TrainOptions& opt, int64_t step) {
+  if (step >= opt.steps)
+    throw UsageError("--resume: the checkpoint in '" + opt.checkpoint_dir + "' is at step " +
+                     std::to_string(step) + ", already the end of a " +
+                     std::to_string(opt.steps) + "-step run");
+}
+
+TrainSummary run_loop(StepRunner& r, const TrainOptions& opt, const LoopRoles& roles,
+                      int64_t start, int64_t end) {
+  TrainSummary sum;
+  sum.first_step = sum.step = start;
+  if (roles.out) roles.out->begin(start, end, r.describe());
+  const auto t_start = Clock::now();
+  int64_t t = start;
+  while (t < end) {
+    const bool checkpoint =
+        !opt.checkpoint_dir.empty() && (due(opt.checkpoint_every, t + 1) || t + 1 == end);
+    const StepResult res = r.run_step(t, checkpoint);
+    const int64_t done = t + 1;
+    t = res.next;
+    sum.last_loss = res.loss;
+    std::optional<double> val;
+    if (roles.evaluates && (due(opt.eval_every, done) || done == opt.steps)) {
+      val = r.validation_loss();
+      if (sum.first_val_loss < 0) sum.first_val_loss = *val;
+      sum.last_val_loss = *val;
+    }
+    if (roles.out) roles.out->step(done, res.loss, res.lr, res.grad_norm, val);
+    if (roles.checkpoints && checkpoint) {
+      sum.checkpoint = r.save(done);
+      maybe_pause_for_test(opt.checkpoint_dir, done);
+    }
+  }
+  const double secs = std::chrono::duration<double>(Clock::now() - t_start).count();
+  sum.step = t;
+  sum.steps_done = t - sum.first_step;
+  sum.tokens_per_s =
+      secs > 0 ? static_cast<double>(sum.steps_done) * opt.batch * opt.model.ctx / secs : 0;
+  return sum;
+}
+
+}  // namespace plait

@@ -1,0 +1,65 @@
+// The ONE training loop every architecture runs (data parallel, the dp x tp x pp mesh,
+// parameter-server workers): what happens around a step is written here once.
+//
+// Per step t (0-based; "after t + 1 steps" is what a checkpoint at step t + 1 holds):
+//   1. the rank's StepRunner trains step t, told whether a checkpoint follows;
+//   2. on the ranks that evaluate: the validation loss, when due (--eval-every) and
+//      after the run's last step;
+//   3. on the rank with the RunOutput: the progress line and the metrics log;
+//   4. on the ranks that checkpoint: a checkpoint, when due (--checkpoint-every) and
+//      at the end of this invocation, then the test pause hook.
+// Which ranks evaluate and checkpoint is the architecture's (LoopRoles): rank 0 alone
+// for whole replicas, every rank for the mesh (both are collective there).
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "parallel/run_output.h"
+#include "parallel/train_options.h"
+#include "parallel/train_summary.h"
+
+namespace plait {
+
+struct StepResult {
+  double loss = 0;       // the global batch's mean training loss (what is logged)
+  float lr = 0;          // the learning rate the step used
+  double grad_norm = 0;  // before clipping
+  int64_t next = 0;      // the step this rank trains next: t + 1, except a parameter-
+                         // server worker dropped as a late backup, which skips ahead
+};
+
+// One rank of one architecture, as the loop drives it.
+class StepRunner {
+ public:
+  virtual ~StepRunner() = default;
+  // Trains step t; `checkpoint_after`: the loop checkpoints after it (a parameter-
+  // server worker fetches the optimizer moments with the parameters).
+  virtual StepResult run_step(int64_t t, bool checkpoint_after) = 0;
+  virtual double validation_loss() = 0;
+  // Commits a checkpoint of the state after `steps` steps; returns its directory.
+  virtual std::string save(int64_t steps) = 0;
+  // The line that opens the run's progress output.
+  virtual std::string describe() const = 0;
+};
+
+struct LoopRoles {
+  RunOutput* out = nullptr;  // the logging rank's output (null elsewhere)
+  bool evaluates = false;    // this rank computes validation losses
+  bool checkpoints = false;  // this rank takes part in checkpoints
+};
+
+// Runs steps [start, end); every rank of the run calls it with the same bounds.
+// Returns the summary (meaningful on the logging rank).
+TrainSummary run_loop(StepRunner& r, const TrainOptions& opt, const LoopRoles& roles,
+                      int64_t start, int64_t end);
+
+// Whether a periodic action (every `every` steps; 0 = never) falls after `done` steps.
+inline bool due(int64_t every, int64_t done) { return every > 0 && done % every == 0; }
+
+// The step this invocation ends at.
+int64_t end_step(const TrainOptions& opt, int64_t start);
+
+// --resume found a checkpoint at `step`: UsageError if the run is already over.
+void check_resumable(const TrainOptions& opt, int64_t step);
+
+}  // namespace plait
