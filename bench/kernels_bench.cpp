@@ -20,10 +20,12 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 #include <vector>
 
 #include "tensor/blas.h"
+#include "model/adamw.h"
 #include "tensor/kernels.h"
 
 namespace {
@@ -250,6 +252,28 @@ void encoder_fwd_bwd(benchmark::State& s) {
   count_bytes(s, 6.0 * N * C, sec);
 }
 
+// The memory-bandwidth yardstick for the kernels above: memcpy of their sizes, counted
+// like them (bytes read + written).
+void memcpy_bytes(benchmark::State& s, size_t floats) {
+  Buf a = buf(floats), b(floats);
+  const double sec = timed(s, [&] {
+    std::memcpy(b.data(), a.data(), floats * sizeof(float));
+    benchmark::DoNotOptimize(b.data());
+  });
+  count_bytes(s, 2.0 * double(floats), sec);
+}
+
+// AdamW over the demo model's 3.26 M parameters: reads p, g, m, v (and a decay byte),
+// writes p, m, v.
+void adamw_step(benchmark::State& s) {
+  const size_t n = 3'257'856;
+  Buf p = buf(n), g = buf(n, 2);
+  AdamW opt({}, n, AdamWConfig{});
+  int64_t t = 0;
+  const double sec = timed(s, [&] { opt.step(p, g, 1e-3f, ++t); });
+  count_bytes(s, 7.25 * double(n), sec);
+}
+
 // ---- one transformer block, forward and backward, from the kernels ----------------
 struct Block {
   // weights [out,in] and biases, their gradients, activations, scratch
@@ -338,6 +362,10 @@ void register_all() {
   RegisterBenchmark("residual_fwd_bwd", residual_fwd_bwd);
   RegisterBenchmark("crossentropy_fwd_bwd", crossentropy_fwd_bwd);
   RegisterBenchmark("encoder_fwd_bwd", encoder_fwd_bwd);
+  RegisterBenchmark("adamw_step", adamw_step);
+  RegisterBenchmark("memcpy/2MiB", memcpy_bytes, size_t(N) * C);
+  RegisterBenchmark("memcpy/8MiB", memcpy_bytes, kGeluN);
+  RegisterBenchmark("memcpy/13MiB", memcpy_bytes, size_t(3'257'856));
   RegisterBenchmark("block_fwd_bwd", block_fwd_bwd);
 }
 

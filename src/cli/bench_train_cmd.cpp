@@ -264,6 +264,7 @@ void add_bench_train(Context& ctx) {
   auto a = std::make_shared<BenchTrainArgs>();
   auto* cmd = ctx.bench.add_subcommand("train", "training-step speed vs sgemm and PyTorch");
   add_gemm_option(cmd);
+  add_precision_option(cmd);
   auto& m = a->bench.model;
   cmd->add_option("--layers", m.layers)->capture_default_str();
   cmd->add_option("--dim", m.dim)->capture_default_str();

@@ -48,6 +48,7 @@ void add_eval(Context& ctx) {
   auto a = std::make_shared<EvalArgs>();
   auto* cmd = ctx.root.add_subcommand("eval", "cross-entropy of a checkpoint on a text file");
   add_gemm_option(cmd);
+  add_precision_option(cmd);
   cmd->add_option("--checkpoint", a->checkpoint, "a checkpoint or run directory")->required();
   cmd->add_option("--data", a->data, "text file")->required();
   cmd->add_option("--batch", a->batch, "windows per forward pass")->capture_default_str();

@@ -13,6 +13,13 @@ void add_gemm_option(CLI::App* cmd) {
       ->type_name("onednn|openblas");
 }
 
+void add_precision_option(CLI::App* cmd) {
+  cmd->add_option_function<std::string>(
+         "--precision", [](const std::string& s) { set_gemm_precision(parse_precision(s)); },
+         "matmul precision: fp32 (default) or bf16 (fp32 weights, optimizer and sums)")
+      ->type_name("fp32|bf16");
+}
+
 std::vector<std::string> machine_lines() {
   const CpuInfo& cpu = cpu_info();
   const GemmBackend b = gemm_backend();
@@ -29,7 +36,8 @@ nlohmann::json machine_json() {
   const CpuInfo& cpu = cpu_info();
   const GemmBackend b = gemm_backend();
   return {{"cpu", cpu.brand}, {"isa", isa_summary(cpu)}, {"gemm", gemm_backend_name(b)},
-          {"gemm_kernel", gemm_kernel(b)}, {"openblas_core", openblas_core()}};
+          {"gemm_kernel", gemm_kernel(b)}, {"openblas_core", openblas_core()},
+          {"precision", precision_name(gemm_precision())}};
 }
 
 }  // namespace plait::cli

@@ -11,6 +11,9 @@ namespace plait::cli {
 // --gemm onednn|openblas: sets the process's GEMM backend when parsed (a bad name is
 // a UsageError: exit 2, one line).
 void add_gemm_option(CLI::App* cmd);
+// --precision fp32|bf16: the same, for the products' precision (bf16 refused with one
+// line on a CPU without bf16 support).
+void add_precision_option(CLI::App* cmd);
 
 // "cpu: AMD EPYC 9654 (AuthenticAMD), ISA AVX-512 + AVX512_BF16",
 // "gemm: onednn (oneDNN 2.6.3, jit sgemm for avx512_core_bf16)", and OpenBLAS's

@@ -37,6 +37,7 @@ void add_sample(Context& ctx) {
   auto a = std::make_shared<SampleArgs>();
   auto* cmd = ctx.root.add_subcommand("sample", "generate text from a checkpoint");
   add_gemm_option(cmd);
+  add_precision_option(cmd);
   cmd->add_option("--checkpoint", a->checkpoint, "a checkpoint or run directory")->required();
   cmd->add_option("--prompt", a->prompt, "text to continue")->capture_default_str();
   cmd->add_option("--tokens", a->opt.tokens, "bytes to generate")->capture_default_str();

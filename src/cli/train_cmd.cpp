@@ -88,6 +88,7 @@ void add_train(Context& ctx) {
   opt->checkpoint_dir = "";
   auto* cmd = ctx.root.add_subcommand("train", "train a GPT on text files");
   add_gemm_option(cmd);
+  add_precision_option(cmd);
   cmd->add_option("--data", opt->data, "text files (default: the fortunes corpus)")
       ->check(CLI::ExistingPath);
   add_model_flags(cmd, opt->model);

@@ -17,12 +17,16 @@ std::atomic<GemmBackend> g_backend{GemmBackend::onednn};
 // 0 until set: then each backend keeps its own default (OpenBLAS: OPENBLAS_NUM_THREADS
 // or the cores; oneDNN: OpenMP's, OMP_NUM_THREADS or the cores).
 std::atomic<int> g_threads{0};
+std::atomic<Precision> g_precision{Precision::fp32};
 
 }  // namespace
 
 void gemm(Op ta, Op tb, int M, int N, int K, float alpha, const float* A, int lda,
           const float* B, int ldb, float beta, float* C, int ldc) {
-  if (g_backend.load(std::memory_order_relaxed) == GemmBackend::onednn)
+  if (g_precision.load(std::memory_order_relaxed) == Precision::bf16)
+    detail::onednn_bf16_gemm(g_threads.load(std::memory_order_relaxed), ta, tb, M, N, K, alpha,
+                             A, lda, B, ldb, beta, C, ldc);
+  else if (g_backend.load(std::memory_order_relaxed) == GemmBackend::onednn)
     detail::onednn_sgemm(g_threads.load(std::memory_order_relaxed), ta, tb, M, N, K, alpha, A,
                          lda, B, ldb, beta, C, ldc);
   else
@@ -34,7 +38,32 @@ void gemm(Op ta, Op tb, int M, int N, int K, double alpha, const double* A, int 
   detail::openblas_dgemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
-void set_gemm_backend(GemmBackend b) { g_backend.store(b); }
+void set_gemm_backend(GemmBackend b) {
+  if (b == GemmBackend::openblas && g_precision.load() == Precision::bf16)
+    throw UsageError("--precision bf16 needs --gemm onednn (OpenBLAS has no bf16 products)");
+  g_backend.store(b);
+}
+
+void set_gemm_precision(Precision p) {
+  if (p == Precision::bf16 && !bf16_supported())
+    throw UsageError("--precision bf16: this CPU has no bf16 matmul support (needs AVX512_BF16 "
+                     "or AMX-BF16, as oneDNN sees it); use --precision fp32");
+  if (p == Precision::bf16 && g_backend.load() == GemmBackend::openblas)
+    throw UsageError("--precision bf16 needs --gemm onednn (OpenBLAS has no bf16 products)");
+  g_precision.store(p);
+}
+
+Precision gemm_precision() { return g_precision.load(); }
+
+const char* precision_name(Precision p) { return p == Precision::bf16 ? "bf16" : "fp32"; }
+
+Precision parse_precision(const std::string& s, const std::string& what) {
+  for (Precision p : {Precision::fp32, Precision::bf16})
+    if (s == precision_name(p)) return p;
+  throw UsageError(what + ": unknown precision '" + s + "' (fp32 or bf16)");
+}
+
+bool bf16_supported() { return detail::onednn_has_bf16(); }
 
 GemmBackend gemm_backend() { return g_backend.load(); }
 
@@ -53,7 +82,9 @@ GemmBackend parse_gemm_backend(const std::string& s, const std::string& what) {
 }
 
 std::string gemm_kernel(GemmBackend b) {
-  return b == GemmBackend::onednn ? detail::onednn_kernel() : detail::openblas_kernel();
+  if (b == GemmBackend::openblas) return detail::openblas_kernel();
+  return detail::onednn_kernel() +
+         (gemm_precision() == Precision::bf16 ? ", bf16 matmul (f32 sums)" : "");
 }
 
 void set_blas_threads(int n) {
@@ -72,14 +103,18 @@ double measure_sgemm_gflops(int M, int N, int K, int reps) {
 }
 
 double measure_sgemm_gflops(GemmBackend b, int M, int N, int K, int reps) {
-  const GemmBackend before = gemm_backend();
-  set_gemm_backend(b);
+  // fp32 products of backend b, whatever the process's precision and backend.
   // A[M,K], B[N,K], C[M,N]; small non-zero values keep denormals out of the timing.
   std::vector<float> A(size_t(M) * K), B(size_t(N) * K), C(size_t(M) * N);
   for (size_t i = 0; i < A.size(); i++) A[i] = float(i % 7) * 0.125f - 0.375f;
   for (size_t i = 0; i < B.size(); i++) B[i] = float(i % 5) * 0.25f - 0.5f;
   auto run = [&] {
-    gemm(Op::N, Op::T, M, N, K, 1.0f, A.data(), K, B.data(), K, 0.0f, C.data(), N);
+    if (b == GemmBackend::onednn)
+      detail::onednn_sgemm(g_threads.load(), Op::N, Op::T, M, N, K, 1.0f, A.data(), K, B.data(),
+                           K, 0.0f, C.data(), N);
+    else
+      detail::openblas_sgemm(Op::N, Op::T, M, N, K, 1.0f, A.data(), K, B.data(), K, 0.0f,
+                             C.data(), N);
   };
   run();  // warm-up: page faults, the backend's buffers and JIT
   std::vector<double> seconds;
@@ -88,7 +123,6 @@ double measure_sgemm_gflops(GemmBackend b, int M, int N, int K, int reps) {
     run();
     seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }
-  set_gemm_backend(before);
   std::sort(seconds.begin(), seconds.end());
   return 2.0 * M * N * K / seconds[seconds.size() / 2] / 1e9;
 }

@@ -40,6 +40,18 @@ GemmBackend parse_gemm_backend(const std::string& s, const std::string& what = "
 // "OpenBLAS 0.3.21, Cooperlake kernels".
 std::string gemm_kernel(GemmBackend b);
 
+// The precision of float products. bf16: operands rounded to bf16, products summed
+// in f32 (oneDNN's matmul; AVX512_BF16 or AMX); everything else stays fp32.
+enum class Precision { fp32, bf16 };
+// UsageError (one line) when bf16 is asked for and oneDNN cannot run bf16 kernels on
+// this CPU, or with the OpenBLAS backend. Set it before any thread runs products.
+void set_gemm_precision(Precision p);
+Precision gemm_precision();
+const char* precision_name(Precision p);  // "fp32" | "bf16"
+Precision parse_precision(const std::string& s, const std::string& what = "--precision");
+// Whether bf16 products can run here.
+bool bf16_supported();
+
 // Threads each worker's products may use (process-wide; every worker thread gets the
 // same budget, so N workers x n threads is what the caller asks for). Applied to
 // OpenBLAS (openblas_set_num_threads) and to oneDNN's OpenMP runtime (per calling

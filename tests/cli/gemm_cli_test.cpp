@@ -50,6 +50,25 @@ TEST(GemmCli, EachBackendResumesBitForBit) {
       << "--gemm had no effect";
 }
 
+// --precision bf16 trains where the CPU has bf16; where oneDNN may not use it (here
+// forced by ONEDNN_MAX_CPU_ISA) it is refused with one line, exit 2.
+TEST(GemmCli, Bf16TrainsOrIsRefusedWithOneLine) {
+  TempDir d;
+  write_file(d / "c.txt", small_corpus());
+  const std::string args = tiny_train(d, "bf16", "onednn") + " --precision bf16";
+  Result r = run_plait(args);
+  if (has_bf16(cpu_info())) {
+    EXPECT_EQ(r.code, 0) << r.err;
+    EXPECT_TRUE(fs::exists(d.path / "bf16" / "step-00000006" / "model.safetensors"));
+  }
+  r = run_plait(args, "ONEDNN_MAX_CPU_ISA=AVX512_CORE");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("--precision bf16: this CPU has no bf16"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find('\n'), r.err.size() - 1) << r.err;
+  r = run_plait(tiny_train(d, "x", "openblas") + " --precision bf16");
+  EXPECT_EQ(r.code, 2) << r.err;
+}
+
 // A generic OpenBLAS core forced by the user on a capable CPU: a loud warning.
 TEST(GemmCli, GenericOpenBlasCoreIsWarnedAbout) {
   TempDir d;

@@ -58,6 +58,55 @@ TEST(Blas, GemmEveryTransposeFloatAndDouble) {
   }
 }
 
+// bf16 products: operands rounded to 8 bits of mantissa, sums in f32. Against the
+// double-precision answer, every transpose, strided views, alpha and beta.
+TEST(Blas, Bf16ProductsMatchToBf16Rounding) {
+  if (!bf16_supported()) {
+    EXPECT_THROW(set_gemm_precision(Precision::bf16), UsageError);
+    GTEST_SKIP() << "no bf16 on this CPU: refusal checked";
+  }
+  set_gemm_precision(Precision::bf16);
+  for (Op ta : {Op::N, Op::T})
+    for (Op tb : {Op::N, Op::T}) {
+      const int M = 37, N = 29, K = 50, pad = 3;
+      const int lda = (ta == Op::N ? K : M) + pad, ldb = (tb == Op::N ? N : K) + pad, ldc = N + pad;
+      Rng rng(94);
+      const Vec A = random_vec(size_t(ta == Op::N ? M : K) * lda, rng);
+      const Vec B = random_vec(size_t(tb == Op::N ? K : N) * ldb, rng);
+      const Vec C0 = random_vec(size_t(M) * ldc, rng);
+      for (const auto& [alpha, beta] : {std::pair{1.0, 0.0}, {1.0, 1.0}, {0.5, -2.0}}) {
+        FVec C = to_float(C0);
+        const FVec fA = to_float(A), fB = to_float(B);
+        gemm(ta, tb, M, N, K, float(alpha), fA.data(), lda, fB.data(), ldb, float(beta), C.data(),
+             ldc);
+        FVec again = to_float(C0);
+        gemm(ta, tb, M, N, K, float(alpha), fA.data(), lda, fB.data(), ldb, float(beta),
+             again.data(), ldc);
+        EXPECT_EQ(C, again) << "bf16 products must repeat bit for bit";
+        for (int i = 0; i < M; i++)
+          for (int j = 0; j < ldc; j++) {
+            double want = C0[i * ldc + j];
+            if (j < N) {
+              double s = 0, mag = 0;
+              for (int k = 0; k < K; k++) {
+                const double a = ta == Op::N ? A[i * lda + k] : A[k * lda + i];
+                const double b = tb == Op::N ? B[k * ldb + j] : B[j * ldb + k];
+                s += a * b;
+                mag += std::fabs(a * b);
+              }
+              // each operand off by <= 2^-9 relative: the product by < 2^-8 of |a b|
+              ASSERT_NEAR(C[i * ldc + j], alpha * s + beta * want, 4e-3 * std::fabs(alpha) * mag + 1e-5)
+                  << i << "," << j;
+            } else {
+              ASSERT_EQ(C[i * ldc + j], float(want)) << "padding column " << j << " written";
+            }
+          }
+      }
+    }
+  EXPECT_THROW(set_gemm_backend(GemmBackend::openblas), UsageError);
+  set_gemm_precision(Precision::fp32);
+}
+
 TEST(Blas, OneDnnIsTheDefaultAndNamesParse) {
   EXPECT_EQ(gemm_backend(), GemmBackend::onednn);
   EXPECT_EQ(parse_gemm_backend("openblas"), GemmBackend::openblas);
