@@ -13,7 +13,7 @@
 // block_fwd_bwd runs one whole transformer block forward and backward from the kernels,
 // so its vs_sgemm predicts the training step's ratio.
 //
-//   [PLAIT_GEMM=openblas] build/kernels_bench --benchmark_min_time=0.2
+//   [PLAIT_GEMM=openblas] [PLAIT_PRECISION=bf16] build/kernels_bench --benchmark_min_time=0.2
 #include <benchmark/benchmark.h>
 #include <time.h>
 
@@ -375,10 +375,15 @@ int main(int argc, char** argv) {
   set_blas_threads(1);
   // PLAIT_GEMM=onednn|openblas picks the backend (default oneDNN, as in `plait`).
   if (const char* g = std::getenv("PLAIT_GEMM")) set_gemm_backend(parse_gemm_backend(g, "PLAIT_GEMM"));
+  // PLAIT_PRECISION=bf16: the kernels' products in bf16 (the sgemm_* rows stay fp32 only
+  // through measure_sgemm_gflops; the sgemm_* benchmarks call gemm() and follow it).
+  if (const char* p = std::getenv("PLAIT_PRECISION"))
+    set_gemm_precision(parse_precision(p, "PLAIT_PRECISION"));
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::AddCustomContext("config", "B=16 T=128 C=256 NH=4 V=256, 1 BLAS thread");
   benchmark::AddCustomContext("gemm", gemm_kernel(gemm_backend()));
+  benchmark::AddCustomContext("precision", precision_name(gemm_precision()));
   benchmark::AddCustomContext("sgemm_gflops_cpu_time", std::to_string(yardstick()));
   benchmark::AddCustomContext("measure_sgemm_gflops",
                               std::to_string(measure_sgemm_gflops(N, 4 * C, C, 21)));
