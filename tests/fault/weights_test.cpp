@@ -231,6 +231,32 @@ TEST(ImportErrors, UnsupportedDtypeAndTruncatedFile) {
   expect_usage_error([&] { WeightSource::open(d.path()); }, {"model.safetensors", "truncated file?"});
 }
 
+// A vocabulary that is not a multiple of 64 (the model's wte is padded: model/config.h):
+// the file's 300 rows import, the padding rows are zero, the export has 300 rows again.
+TEST(Import, UnpaddedVocabularyImportsAndExportsWithoutPadding) {
+  TempDir d;
+  Variant v(kDir / "model.safetensors");
+  std::vector<float>& wte = v.f32["wte.weight"];
+  wte.resize(300 * 32);
+  for (size_t i = 256 * 32; i < wte.size(); ++i) wte[i] = 0.001f * static_cast<float>(i % 97);
+  v.shape["wte.weight"] = {300, 32};
+  v.meta = {{"format", "pt"}, {"vocab", "300"}, {"ctx", "32"}, {"layers", "2"}, {"dim", "32"}, {"heads", "4"}};
+  const WeightSource src = WeightSource::open(v.write(d, /*config=*/false));
+  EXPECT_EQ(src.config().vocab, 300);
+  GPT m(src.config());
+  read_weights(src, m.table(), m.params);
+  const ParamSpec& s = m.table().wte();
+  ASSERT_GE(s.shape[0], 300);
+  for (int64_t r = 0; r < s.shape[0]; ++r)
+    for (int c = 0; c < 32; ++c)
+      ASSERT_EQ(m.params[s.offset + static_cast<size_t>(r * 32 + c)],
+                r < 300 ? wte[static_cast<size_t>(r * 32 + c)] : 0.0f) << r;
+  export_weights(src, to(ExportFormat::hf, st::DType::F32, d / "e.safetensors"));
+  const st::Reader e(d / "e.safetensors");
+  EXPECT_EQ(e.find("wte.weight")->shape, (std::vector<int64_t>{300, 32}));
+  EXPECT_EQ(e.read_f32("wte.weight"), wte);
+}
+
 // ---- export ------------------------------------------------------------------------
 
 TEST(Export, HfExportOfTheImportIsTheOriginalTensorForTensor) {
