@@ -374,7 +374,8 @@ void register_all() {
 int main(int argc, char** argv) {
   set_blas_threads(1);
   // PLAIT_GEMM=onednn|openblas picks the backend (default oneDNN, as in `plait`).
-  if (const char* g = std::getenv("PLAIT_GEMM")) set_gemm_backend(parse_gemm_backend(g, "PLAIT_GEMM"));
+  if (const char* g = std::getenv("PLAIT_GEMM"))
+    set_gemm_backend(parse_gemm_backend(g, "PLAIT_GEMM"));
   // PLAIT_PRECISION=bf16: the kernels' products in bf16 (the sgemm_* rows stay fp32 only
   // through measure_sgemm_gflops; the sgemm_* benchmarks call gemm() and follow it).
   if (const char* p = std::getenv("PLAIT_PRECISION"))

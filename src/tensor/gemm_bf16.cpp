@@ -80,7 +80,10 @@ void onednn_bf16_gemm(int threads, Op ta, Op tb, int M, int N, int K, float alph
   if (M == 0 || N == 0) return;
   if (K == 0) {  // no product: C = beta C (the matmul needs K > 0)
     for (int i = 0; i < M; i++)
-      for (int j = 0; j < N; j++) C[size_t(i) * ldc + j] = beta == 0 ? 0.0f : beta * C[size_t(i) * ldc + j];
+      for (int j = 0; j < N; j++) {
+        float& c = C[size_t(i) * ldc + j];
+        c = beta == 0 ? 0.0f : beta * c;
+      }
     return;
   }
   thread_local int applied = 0;
@@ -103,7 +106,8 @@ void onednn_bf16_gemm(int threads, Op ta, Op tb, int M, int N, int K, float alph
     k.src.set_data_handle(a16.data());
     k.wei.set_data_handle(b16.data());
     k.dst.set_data_handle(C);
-    k.prim.execute(stream, {{DNNL_ARG_SRC, k.src}, {DNNL_ARG_WEIGHTS, k.wei}, {DNNL_ARG_DST, k.dst}});
+    k.prim.execute(stream,
+                   {{DNNL_ARG_SRC, k.src}, {DNNL_ARG_WEIGHTS, k.wei}, {DNNL_ARG_DST, k.dst}});
     stream.wait();
   } catch (const dnnl::error& e) {
     throw RuntimeError(std::string("oneDNN bf16 matmul failed: ") + e.what() + " (M " +

@@ -95,8 +95,8 @@ TEST(Blas, Bf16ProductsMatchToBf16Rounding) {
                 mag += std::fabs(a * b);
               }
               // each operand off by <= 2^-9 relative: the product by < 2^-8 of |a b|
-              ASSERT_NEAR(C[i * ldc + j], alpha * s + beta * want, 4e-3 * std::fabs(alpha) * mag + 1e-5)
-                  << i << "," << j;
+              const double tol = 4e-3 * std::fabs(alpha) * mag + 1e-5;
+              ASSERT_NEAR(C[i * ldc + j], alpha * s + beta * want, tol) << i << "," << j;
             } else {
               ASSERT_EQ(C[i * ldc + j], float(want)) << "padding column " << j << " written";
             }
