@@ -2,15 +2,22 @@
 PRESET ?= release
 BUILD  := build
 JOBS   ?= $(shell nproc)
+# `make run STEPS=20`: a shorter demo (CI's smoke test of the README's run path).
+STEPS  ?=
+PLAIT  ?= ./$(BUILD)/plait
 
-.PHONY: run test setup build tsan asan clean fixtures
+.PHONY: run demo test setup build tsan asan clean fixtures
 
 # Trains the demo model on the fortunes corpus, then prints a sample from it.
 run: build
+	$(MAKE) --no-print-directory demo
+
+# The demo alone, with the binary already built (PLAIT=path runs another build).
+demo:
 	rm -rf runs/demo
-	./$(BUILD)/plait train --checkpoint-dir runs/demo --log runs/demo.jsonl
+	$(PLAIT) train --checkpoint-dir runs/demo --log runs/demo.jsonl $(if $(STEPS),--steps $(STEPS))
 	@echo "--- a sample from the trained model:"
-	./$(BUILD)/plait sample --checkpoint runs/demo --prompt "The " --tokens 400
+	$(PLAIT) sample --checkpoint runs/demo --prompt "The " --tokens 400
 
 test: build
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)

@@ -1,7 +1,7 @@
 // `plait bench comm`: allreduce speed of each algorithm, against two yardsticks taken
 // in the same run: this machine's memcpy bandwidth at the same size, and the α-β
 // prediction of plan::allreduce_cost for the emulated links (threads backend with
-// --link-intra / --link-inter). Under `mpirun ... --backend mpi`, `--algo mpi` is
+// --intra-link / --inter-link). Under `mpirun ... --backend mpi`, `--algo mpi` is
 // OpenMPI's own MPI_Allreduce.
 //
 // Definitions (nccl-tests): time is the slowest rank's time for one allreduce (the
@@ -38,7 +38,7 @@ struct BenchCommFlags {
   int workers = 0;  // threads: default 2; mpi: the job's size
   std::string backend = "threads";
   int ranks_per_node = 0;
-  std::string link_intra, link_inter;
+  std::string intra_link, inter_link;
   int servers = 1;
   std::string sizes = "4K:64M";
   int reps = 10, warmup = 2;
@@ -139,12 +139,15 @@ Setup validate(const BenchCommFlags& f) {
   s.reps = f.reps;
   s.warmup = f.warmup;
   s.timeout = f.timeout;
-  if (!f.link_intra.empty()) s.intra = parse_link(f.link_intra);
-  if (!f.link_inter.empty()) s.inter = parse_link(f.link_inter);
-  s.emulated = !f.link_intra.empty() || !f.link_inter.empty();
+  if (!f.intra_link.empty()) s.intra = parse_link(f.intra_link);
+  if (!f.inter_link.empty()) s.inter = parse_link(f.inter_link);
+  s.emulated = !f.intra_link.empty() || !f.inter_link.empty();
   if (s.emulated && s.backend == comm::Backend::mpi)
-    throw UsageError("--link-intra/--link-inter emulate links on the threads backend only");
+    throw UsageError("--intra-link/--inter-link emulate links on the threads backend only");
   if (f.workers < 0) throw UsageError("--workers must be positive");
+  if (f.workers > 0 && s.backend == comm::Backend::mpi)
+    throw UsageError("--workers does not apply with --backend mpi: the ranks are mpirun's "
+                     "processes (mpirun -np N); drop --workers");
   if (s.ranks_per_node < 0) throw UsageError("--ranks-per-node must be positive");
   return s;
 }
@@ -289,8 +292,8 @@ void print_json(const Setup& s, const std::vector<Row>& rows, int world, int nod
   j["workers"] = world;
   j["nodes"] = nodes;
   j["ranks_per_node"] = world / nodes;
-  j["link_intra"] = s.emulated ? format_link(s.intra) : "";
-  j["link_inter"] = s.emulated ? format_link(s.inter) : "";
+  j["intra_link"] = s.emulated ? format_link(s.intra) : "";
+  j["inter_link"] = s.emulated ? format_link(s.inter) : "";
   j["reps"] = s.reps;
   j["rows"] = nlohmann::json::array();
   for (const Row& r : rows) {
@@ -318,9 +321,6 @@ int run_bench_comm(const BenchCommFlags& f) {
   auto body = [&](comm::Comm& c) {
     if (c.rank() == 0) world = c.size(), nodes = c.world().node_count();
     if (s.backend == comm::Backend::mpi) rank = c.rank();
-    if (s.backend == comm::Backend::mpi && f.workers > 0 && f.workers != c.size())
-      throw UsageError("--workers " + std::to_string(f.workers) + " but mpirun started " +
-                       std::to_string(c.size()) + " ranks");
     bench_rank(c, s, rows);
   };
   if (s.backend == comm::Backend::mpi) {
@@ -355,9 +355,9 @@ Registrar reg("bench comm", [](Context& ctx) {
   cmd->add_option("--ranks-per-node", f->ranks_per_node,
                   "consecutive ranks per node (default: one node; mpi: the machines)")
       ->check(CLI::NonNegativeNumber);
-  cmd->add_option("--link-intra", f->link_intra,
+  cmd->add_option("--intra-link", f->intra_link,
                   "emulated link within a node, LATENCY:BANDWIDTH (e.g. 2us:10GB/s)");
-  cmd->add_option("--link-inter", f->link_inter,
+  cmd->add_option("--inter-link", f->inter_link,
                   "emulated link between nodes, LATENCY:BANDWIDTH (e.g. 50us:1GB/s)");
   cmd->add_option("--servers", f->servers, "parameter-server shards for ps (default 1)")
       ->check(CLI::PositiveNumber);

@@ -1,7 +1,7 @@
 // plait bench train: training-step speed on one worker against two yardsticks
 // measured in the same run: the BLAS's own sgemm GFLOP/s, and (with --peer)
 // PyTorch's step time for the same model, paired run by run.
-// With --workers N > 1: data-parallel steps on N threads (--threads BLAS threads
+// With --workers N > 1: data-parallel steps on N threads (--blas-threads BLAS threads
 // each), tokens/s and the share of step time spent waiting for the gradients'
 // reduction, against one worker's tokens/s measured in the same run (the scaling).
 // With --tp T / --pp P (the layout flags of `plait train`): steps of that dp x tp x pp
@@ -28,6 +28,7 @@
 #include "parallel/train_bench.h"
 #include "tensor/blas.h"
 #include "util/error.h"
+#include "util/subprocess.h"
 
 namespace plait::cli {
 namespace {
@@ -96,24 +97,24 @@ std::string peer_unavailable(const std::string& peer) {
 }
 
 // Runs the PyTorch peer once with the same configuration; returns its median step (s).
+// The peer is started with an argument vector, never through a shell.
 double run_peer(const std::string& peer, const BenchTrainArgs& a) {
   const auto& m = a.bench.model;
-  const std::string cmd = "/usr/bin/python3 " + peer + " --layers " + std::to_string(m.layers) +
-                          " --dim " + std::to_string(m.dim) + " --heads " +
-                          std::to_string(m.heads) + " --ctx " + std::to_string(m.ctx) +
-                          " --batch " + std::to_string(a.bench.batch) + " --threads " +
-                          std::to_string(a.threads) + " --steps " +
-                          std::to_string(a.bench.steps) + " --json";
-  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(cmd.c_str(), "r"), &pclose);
-  if (!pipe) throw RuntimeError("cannot run the PyTorch peer: " + cmd);
-  std::string out;
-  char buf[4096];
-  while (size_t n = fread(buf, 1, sizeof buf, pipe.get())) out.append(buf, n);
+  const std::vector<std::string> argv = {
+      "/usr/bin/python3", peer,  "--layers", std::to_string(m.layers),
+      "--dim",            std::to_string(m.dim), "--heads", std::to_string(m.heads),
+      "--ctx",            std::to_string(m.ctx), "--batch", std::to_string(a.bench.batch),
+      "--threads",        std::to_string(a.threads), "--steps", std::to_string(a.bench.steps),
+      "--json"};
+  const ProcessResult r = run_process(argv);
   try {
-    return nlohmann::json::parse(out.substr(out.rfind('{'))).at("step_ms").get<double>() / 1e3;
+    if (r.exit_code != 0) throw RuntimeError("exit " + std::to_string(r.exit_code));
+    return nlohmann::json::parse(r.out.substr(r.out.rfind('{'))).at("step_ms").get<double>() /
+           1e3;
   } catch (const std::exception&) {
-    throw RuntimeError("the PyTorch peer printed no result (is python3-torch installed?): " +
-                       cmd);
+    throw RuntimeError("the PyTorch peer printed no result (exit " +
+                       std::to_string(r.exit_code) + "; is python3-torch installed?): " +
+                       argv_text(argv));
   }
 }
 
@@ -191,7 +192,7 @@ int run_bench_train(const BenchTrainArgs& a) {
                                       std::to_string(a.workers));
   a.bench.model.validate();
   if (a.bench.batch <= 0 || a.bench.steps <= 0 || a.pairs <= 0 || a.threads <= 0)
-    throw UsageError("--batch, --steps, --pairs and --threads must be positive");
+    throw UsageError("--batch, --steps, --pairs and --blas-threads must be positive");
   if (a.rounds < 0) throw UsageError("--rounds must be positive, got " + std::to_string(a.rounds));
   if (!a.compare.empty()) return run_bench_compare(layout_args(a), a.compare);
   if (a.tp > 1 || a.pp > 1) return run_bench_layout(layout_args(a));
@@ -272,7 +273,7 @@ void add_bench_train(Context& ctx) {
   cmd->add_option("--ctx", m.ctx)->capture_default_str();
   cmd->add_option("--batch", a->bench.batch)->capture_default_str();
   cmd->add_option("--steps", a->bench.steps, "timed steps per run")->capture_default_str();
-  cmd->add_option("--threads,--blas-threads", a->threads,
+  cmd->add_option("--blas-threads", a->threads,
                   "BLAS threads per worker (PyTorch gets the same)")
       ->capture_default_str();
   cmd->add_option("--pairs", a->pairs, "paired plait/PyTorch runs")->capture_default_str();

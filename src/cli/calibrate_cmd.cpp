@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "cli/calibrate.h"
+#include "cli/output_paths.h"
 #include "cli/registry.h"
 #include "plan/units.h"
 
@@ -23,6 +24,7 @@ int run_calibrate(CalibrateFlags& f) {
     f.c.json = f.json;
     return run_calibrate_check(f.c);
   }
+  prepare_output_file(f.out, "--out");
   const plan::MachineProfile p = measure_machine(f.probe_s);
   if (!f.out.empty()) p.save(f.out);
   if (f.json) {

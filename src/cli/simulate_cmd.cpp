@@ -1,32 +1,33 @@
 // `plait simulate`: the predicted step time and memory of a `plait train` run on this
-// machine. Takes train's flags (its defaults too); flags that only matter to training
-// itself (--data, --lr, checkpoints...) are accepted and ignored, so a train command
-// line can be simulated by changing one word.
+// machine. It takes exactly train's flags (cli/train_flags.h: the same names, the
+// same defaults, the same default layout and the same checks), plus --profile and
+// --json, so a train command line is simulated by changing one word. Flags that do
+// not change the step (--data, --lr, checkpoints...) are accepted and listed as not
+// modelled; an unknown flag is an error, as in every command.
 #include <iostream>
 #include <memory>
 #include <optional>
 
 #include "cli/calibrate.h"
 #include "cli/registry.h"
-#include "fault/weights.h"
-#include "parallel/train_options.h"
+#include "cli/train_flags.h"
 #include "plan/simulate.h"
 
 namespace plait::cli {
 namespace {
 
 struct SimulateFlags {
-  // Model and batch: `plait train`'s defaults (cli/train_cmd.cpp).
-  int layers = 4, dim = 128, heads = 4, ctx = 128, batch = 16;
-  long long steps = 600;
-  int blas_threads = 0, ranks_per_node = 0;
-  plan::RunFlags run;
-  std::string schedule = "1f1b", sync;  // parsed into run's enums
-  std::string link_intra, link_inter, profile;
-  std::string init_from;       // train's --init-from: the model is the weights'
-  bool ctx_given = false;
+  TrainOptions opt = train_defaults();
+  std::string profile;
   bool json = false;
 };
+
+// Train's flags that the step-time model does not read.
+constexpr const char* kNotModelled[] = {
+    "--data", "--lr", "--warmup", "--weight-decay", "--clip", "--seed", "--eval-every",
+    "--eval-windows", "--checkpoint-dir", "--checkpoint-every", "--keep-checkpoints",
+    "--resume", "--stop-after", "--log", "--trace", "--no-progress", "--bucket-mb",
+    "--no-overlap", "--speeds", "--ps-mode", "--staleness", "--backup-workers", "--gemm", "--precision"};
 
 plan::MachineProfile load_or_measure(const std::string& file) {
   if (!file.empty()) return plan::MachineProfile::load(file);
@@ -35,32 +36,35 @@ plan::MachineProfile load_or_measure(const std::string& file) {
   return p;
 }
 
-int run_simulate(const SimulateFlags& f, const std::vector<std::string>& ignored) {
+plan::RunFlags run_flags(const TrainOptions& o) {
+  plan::RunFlags f;
+  f.workers = o.workers, f.dp = o.dp, f.tp = o.tp, f.pp = o.pp;
+  f.micro_batch = o.micro_batch, f.micro_batches = o.micro_batches;
+  f.schedule = o.schedule, f.sync = o.sync, f.servers = o.servers, f.stages = o.stages;
+  return f;
+}
+
+int run_simulate(const SimulateFlags& f, const CLI::App& cmd) {
+  const TrainOptions& o = f.opt;
   plan::ModelSpec m;
   m.name = "run";
-  m.layers = f.layers, m.dim = f.dim, m.heads = f.heads, m.ctx = f.ctx, m.batch = f.batch;
-  m.vocab = 256;
-  if (!f.init_from.empty()) {  // as train does: the weights' model, --ctx may be shorter
-    const GPTConfig c = WeightSource::open(f.init_from).config();
-    m.layers = c.layers, m.dim = c.dim, m.heads = c.heads, m.vocab = c.vocab;
-    if (!f.ctx_given) m.ctx = c.ctx;
-  }
+  m.layers = o.model.layers, m.dim = o.model.dim, m.heads = o.model.heads;
+  m.ctx = o.model.ctx, m.batch = o.batch, m.vocab = o.model.vocab;
   m.validate("plait simulate");
   std::optional<LinkSpec> intra, inter;
-  if (!f.link_intra.empty()) intra = parse_link(f.link_intra);
-  if (!f.link_inter.empty()) inter = parse_link(f.link_inter);
+  if (!o.intra_link.empty()) intra = parse_link(o.intra_link);
+  if (!o.inter_link.empty()) inter = parse_link(o.inter_link);
   // bad flags fail before the machine is measured
-  plan::local_run_from_flags(m, f.run, f.blas_threads, 1, f.ranks_per_node, intra, inter);
+  plan::local_run_from_flags(m, run_flags(o), o.blas_threads, 1, o.ranks_per_node, intra, inter);
   const plan::MachineProfile profile = load_or_measure(f.profile);
-  const plan::LocalRun run = plan::local_run_from_flags(m, f.run, f.blas_threads, profile.cores,
-                                                        f.ranks_per_node, intra, inter);
-  plan::Simulation s = plan::simulate(run, profile, f.steps);
-  if (f.run.sync == SyncAlgorithm::mpi) s.notes.push_back("--sync mpi is costed as ring allreduce");
-  if (!ignored.empty()) {
-    std::string list;
-    for (const auto& a : ignored) list += (list.empty() ? "" : " ") + a;
-    s.notes.push_back("ignored (training only): " + list);
-  }
+  const plan::LocalRun run = plan::local_run_from_flags(
+      m, run_flags(o), o.blas_threads, profile.cores, o.ranks_per_node, intra, inter);
+  plan::Simulation s = plan::simulate(run, profile, o.steps);
+  if (o.sync == SyncAlgorithm::mpi) s.notes.push_back("--sync mpi is costed as ring allreduce");
+  std::string list;
+  for (const char* flag : kNotModelled)
+    if (given(cmd, flag)) list += (list.empty() ? "" : " ") + std::string(flag);
+  if (!list.empty()) s.notes.push_back("not modelled (training only): " + list);
   if (f.json)
     std::cout << plan::simulate_json(s).dump(2) << "\n";
   else
@@ -68,48 +72,19 @@ int run_simulate(const SimulateFlags& f, const std::vector<std::string>& ignored
   return 0;
 }
 
-void add_flags(CLI::App* cmd, SimulateFlags& f) {
-  cmd->add_option("--layers", f.layers, "transformer blocks")->capture_default_str();
-  cmd->add_option("--dim", f.dim, "channels")->capture_default_str();
-  cmd->add_option("--heads", f.heads, "attention heads")->capture_default_str();
-  cmd->add_option("--ctx", f.ctx, "context length")->capture_default_str();
-  cmd->add_option("--batch", f.batch, "global batch: sequences per step")->capture_default_str();
-  cmd->add_option("--micro-batch", f.run.micro_batch, "sequences per forward/backward");
-  cmd->add_option("--micro-batches", f.run.micro_batches, "micro-batches per step (pipeline M)");
-  cmd->add_option("--steps", f.steps, "steps of the run")->capture_default_str();
-  cmd->add_option("--workers", f.run.workers, "in-process workers (default dp x tp x pp)");
-  cmd->add_option("--blas-threads", f.blas_threads, "BLAS threads per worker (0: cores/workers)")
-      ->capture_default_str();
-  cmd->add_option("--dp", f.run.dp, "data-parallel ranks");
-  cmd->add_option("--tp", f.run.tp, "tensor-parallel ranks");
-  cmd->add_option("--pp", f.run.pp, "pipeline stages");
-  cmd->add_option("--stages", f.run.stages, "blocks per pipeline stage, e.g. 3,1")
-      ->delimiter(',');
-  cmd->add_option("--schedule", f.schedule, "gpipe or 1f1b")->capture_default_str();
-  cmd->add_option("--sync", f.sync,
-                  "ps, direct, ring, hierarchical, halving-doubling, tree or mpi (default: "
-                  "train's choice by size)");
-  cmd->add_option("--servers", f.run.servers, "dedicated parameter-server ranks")
-      ->capture_default_str();
-  cmd->add_option("--ranks-per-node", f.ranks_per_node, "workers per emulated node");
-  cmd->add_option("--link-intra", f.link_intra, "emulated link inside a node, e.g. 5us:10GB/s");
-  cmd->add_option("--link-inter", f.link_inter, "emulated link between nodes, e.g. 50us:1GB/s");
-  cmd->add_option("--profile", f.profile, "machine profile from plait bench calibrate --out");
-  cmd->add_flag("--json", f.json, "machine-readable output");
-}
-
 Registrar reg("simulate", [](Context& ctx) {
   auto f = std::make_shared<SimulateFlags>();
   CLI::App* cmd = ctx.root.add_subcommand(
       "simulate", "predict the step time and memory of a plait train run on this machine");
-  add_flags(cmd, *f);
-  cmd->allow_extras();
-  cmd->add_option("--init-from", f->init_from, "train's weights: the model (and vocabulary) is theirs");
+  add_train_flags(cmd, f->opt);
+  cmd->add_option("--profile", f->profile, "machine profile from plait bench calibrate --out");
+  cmd->add_flag("--json", f->json, "machine-readable output");
   cmd->callback([&ctx, f, cmd] {
-    f->ctx_given = cmd->get_option("--ctx")->count() > 0;
-    f->run.schedule = parse_schedule_flag(f->schedule);
-    f->run.sync = parse_sync_flag(f->sync);
-    ctx.rc = run_simulate(*f, cmd->remaining());
+    adopt_init_config(*cmd, f->opt);  // as train does: the model is the weights'
+    const std::string layout = resolve_layout(*cmd, f->opt);
+    f->opt.validate();
+    if (!layout.empty()) std::cerr << layout << "\n";
+    ctx.rc = run_simulate(*f, *cmd);
   });
 });
 

@@ -61,4 +61,8 @@ void run_threads(const ThreadsOptions& o, const Worker& worker);
 // other ranks. Once per process.
 void run_mpi(const MpiOptions& o, const Worker& worker);
 
+// The MPI library this binary is linked with, as it names itself (the first line of
+// MPI_Get_library_version, which needs no MPI_Init), e.g. "Open MPI v4.1.4, ...".
+std::string mpi_library();
+
 }  // namespace plait::comm

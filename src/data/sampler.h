@@ -1,4 +1,4 @@
-// The deterministic global-batch sampler (DESIGN.md, "How one training step flows",
+// The deterministic global-batch sampler (docs/ARCHITECTURE.md, "One training step",
 // step 1). The global batch of step s is a pure function of (seed, s):
 //
 //   offset(s, j) = sequence_hash(seed, s, j) mod (train_len - ctx)

@@ -1,4 +1,4 @@
-// The GPT-2 architecture's sizes (DESIGN.md, "Model"). Byte-level: vocab is 256.
+// The GPT-2 architecture's sizes (docs/ARCHITECTURE.md, "The model"). Byte-level: vocab is 256.
 #pragma once
 #include <cstdint>
 #include <string>

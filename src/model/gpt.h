@@ -1,7 +1,7 @@
 // The whole GPT: embedding, the ordered list of blocks, final LayerNorm, and the LM
 // head tied to the token embedding, trained with softmax cross-entropy.
 //
-// Loss convention (DESIGN.md, step 5): a sequence's loss is the mean over its T
+// Loss convention (docs/ARCHITECTURE.md, "One training step", steps 2-4): a sequence's loss is the mean over its T
 // tokens; backward() ACCUMULATES the gradient of the SUM of the sequences' losses, so
 // gradients from any split of a global batch add up exactly. The trainer divides the
 // summed gradient by the global batch size once.

@@ -1,7 +1,7 @@
 // Training on a dp x tp x pp mesh of workers (docs/MODEL_PARALLEL.md): tensor and
 // pipeline parallelism, and their hybrids with data parallelism.
 //
-// One step on each rank (DESIGN.md, "How one training step flows"):
+// One step on each rank (docs/ARCHITECTURE.md, "One training step"):
 //   1. the replica (dp coordinate) takes its share of the global batch and cuts it
 //      into M micro-batches (--micro-batches; 1 without a pipeline);
 //   2. the stage runs the pipeline schedule (parallel/pipeline_schedule.h): forwards

@@ -1,5 +1,5 @@
 // The entry point of a training run (the dispatcher: which architecture, on threads
-// or MPI; the loop itself is run_loop.h). One step (DESIGN.md, "How one training step flows"):
+// or MPI; the loop itself is run_loop.h). One step (docs/ARCHITECTURE.md, "One training step"):
 //   1. the sampler turns (seed, step) into the global batch;
 //   2. each worker takes its share of the sequences, in micro-batches, and
 //      accumulates the SUM of per-sequence gradients;

@@ -53,7 +53,7 @@ struct LocalRun {
   int blas_threads = 1;     // per worker
   int servers = 0;          // dedicated parameter-server ranks (--servers K)
   int ranks_per_node = 0;   // emulated nodes (0: one node)
-  std::optional<LinkSpec> intra, inter;  // emulated links (--link-intra/--link-inter)
+  std::optional<LinkSpec> intra, inter;  // emulated links (--intra-link/--inter-link)
 
   bool mesh() const { return layout.tp > 1 || layout.pp > 1; }
   int workers() const { return layout.devices(); }

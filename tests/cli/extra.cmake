@@ -1,3 +1,17 @@
+# Extra CLI tests (included by the top-level CMakeLists.txt with name=cli,
+# dir=tests/cli).
+#
+# The README's run path on a fresh clone of the repository: make_run_fresh_clone.sh
+# clones the source tree into a temporary directory and runs `make demo` there with
+# the built binary and 5 steps (needs git and the fortunes corpus that
+# scripts/setup.sh installs).
+add_test(NAME cli_make_run_fresh_clone
+         COMMAND sh ${dir}/make_run_fresh_clone.sh ${PROJECT_SOURCE_DIR} $<TARGET_FILE:plait>)
+set_tests_properties(cli_make_run_fresh_clone PROPERTIES TIMEOUT 300)
+
+# Sources cite only documents that exist in the repository.
+add_test(NAME cli_cited_docs_exist COMMAND sh ${dir}/cited_docs_exist.sh ${PROJECT_SOURCE_DIR})
+
 # Fine-tuning from Hugging Face weights under mpirun equals the threads backend shard
 # for shard (mpi_init_from_matches_threads.sh). Not under ThreadSanitizer (OpenMPI is
 # not instrumented; see tests/comm/extra.cmake).

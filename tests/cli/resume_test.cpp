@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <thread>
@@ -81,6 +82,60 @@ TEST_F(Resume, ResumeWithDifferentOptionsIsRejected) {
   r = run_plait(train_args(d, "split") + " --resume --lr 0.5");
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("lr"), std::string::npos) << r.err;
+}
+
+// --resume with no other flag: the model, batch, steps, lr and corpus come from the
+// checkpoint and the run's train.json; the result is bit-identical.
+TEST_F(Resume, ResumeWithNoOtherFlagIsBitIdentical) {
+  Result r = run_plait(train_args(d, "bare") + " --stop-after 10");
+  ASSERT_EQ(r.code, 0) << r.err;
+  r = run_plait("train --no-progress --checkpoint-dir " + (d / "bare") + " --resume");
+  ASSERT_EQ(r.code, 0) << r.err;
+  expect_same_state(d, "full", "bare", 20);
+}
+
+// A flag that disagrees with the checkpoint: exit 2, one line naming both values as
+// the user wrote them (not 0.0020000000949949026).
+TEST_F(Resume, DisagreeingFlagNamesBothValuesAsWritten) {
+  Result r = run_plait(train_args(d, "split") + " --lr 2e-3 --stop-after 10");
+  ASSERT_EQ(r.code, 0) << r.err;
+  r = run_plait("train --checkpoint-dir " + (d / "split") + " --resume --lr 0.5");
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_NE(r.err.find("--lr 0.5"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("--lr 2e-3"), std::string::npos) << r.err;
+  r = run_plait("train --checkpoint-dir " + (d / "split") + " --resume --steps 30 --dim 32");
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("--steps 30"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("--steps 20"), std::string::npos) << r.err;
+  // The same value written another way agrees.
+  r = run_plait("train --no-progress --checkpoint-dir " + (d / "split") +
+                " --resume --lr 0.002 --steps 20 --layers 2");
+  EXPECT_EQ(r.code, 0) << r.err;
+}
+
+// --resume auto: a fresh start on an empty (or missing) directory, a resume on a
+// non-empty one, nothing to do on a finished run: one job script, requeued, ends
+// with the same model as the uninterrupted run.
+TEST_F(Resume, AutoStartsFreshThenResumes) {
+  Result r = run_plait(train_args(d, "auto") + " --resume auto --stop-after 10");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(fs::exists(d.path / "auto" / "step-00000010"));
+  r = run_plait(train_args(d, "auto") + " --resume auto --stop-after 10");
+  ASSERT_EQ(r.code, 0) << r.err;
+  expect_same_state(d, "full", "auto", 20);
+  r = run_plait(train_args(d, "auto") + " --resume auto");
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("complete"), std::string::npos) << r.err;
+  fs::create_directories(d.path / "empty");
+  r = run_plait(train_args(d, "empty") + " --resume auto");
+  ASSERT_EQ(r.code, 0) << r.err;
+  expect_same_state(d, "full", "empty", 20);
+  r = run_plait(train_args(d, "none") + " --resume");
+  EXPECT_EQ(r.code, 2) << "plain --resume needs a checkpoint: " << r.err;
+  r = run_plait(train_args(d, "none") + " --resume sometimes");
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("auto"), std::string::npos) << r.err;
 }
 
 TEST_F(Resume, EvalSampleAndInspectReadTheCheckpoint) {

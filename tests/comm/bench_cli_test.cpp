@@ -36,8 +36,8 @@ class BenchComm : public testing::Test {
 
 TEST_F(BenchComm, JsonRowsForEveryAlgorithmWithPredictions) {
   const PlaitRun r = plait(
-      "bench comm --algo all --workers 4 --ranks-per-node 2 --link-intra 1us:20GB/s "
-      "--link-inter 10us:2GB/s --sizes 64K,256K --reps 2 --warmup 0 --json");
+      "bench comm --algo all --workers 4 --ranks-per-node 2 --intra-link 1us:20GB/s "
+      "--inter-link 10us:2GB/s --sizes 64K,256K --reps 2 --warmup 0 --json");
   ASSERT_EQ(r.code, 0) << r.out;
   const auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j.at("workers"), 4);
@@ -52,7 +52,7 @@ TEST_F(BenchComm, JsonRowsForEveryAlgorithmWithPredictions) {
 }
 
 TEST_F(BenchComm, BadFlagsExitTwoWithOneLine) {
-  for (const char* args : {"--algo rings", "--sizes 4X", "--sizes 64M:4K", "--link-intra 5us",
+  for (const char* args : {"--algo rings", "--sizes 4X", "--sizes 64M:4K", "--intra-link 5us",
                            "--algo mpi", "--workers 0", "--backend tcp"}) {
     const PlaitRun r = plait(std::string("bench comm ") + args);
     EXPECT_EQ(r.code, 2) << args << ": " << r.out;

@@ -1,0 +1,206 @@
+#include "cli/train_flags.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <functional>
+#include <thread>
+
+#include "cli/machine_info.h"
+#include "fault/weights.h"
+#include "util/error.h"
+
+namespace plait::cli {
+namespace {
+
+// A flag whose value is a name, parsed into TrainOptions' enum as it is read (a bad
+// name is a UsageError naming the flag: exit 2, one line).
+void named(CLI::App* cmd, const char* flag, const char* help, const char* default_text,
+           std::function<void(const std::string&)> parse) {
+  auto* o = cmd->add_option_function<std::string>(flag, std::move(parse), help);
+  if (*default_text != '\0') o->default_str(default_text);
+}
+
+void add_model_flags(CLI::App* cmd, TrainOptions& opt) {
+  GPTConfig& m = opt.model;
+  cmd->add_option("--data", opt.data, "text files (default: the fortunes corpus)")
+      ->check(CLI::ExistingPath);
+  cmd->add_option("--layers", m.layers, "transformer blocks")->capture_default_str();
+  cmd->add_option("--dim", m.dim, "channels")->capture_default_str();
+  cmd->add_option("--heads", m.heads, "attention heads (must divide --dim)")
+      ->capture_default_str();
+  cmd->add_option("--ctx", m.ctx, "context length in bytes")->capture_default_str();
+}
+
+void add_optimizer_flags(CLI::App* cmd, TrainOptions& opt) {
+  cmd->add_option("--batch", opt.batch, "global batch: sequences per step")
+      ->capture_default_str();
+  cmd->add_option("--micro-batch", opt.micro_batch,
+                  "sequences per forward/backward pass on a worker (0: the whole share)")
+      ->capture_default_str();
+  cmd->add_option("--steps", opt.steps, "the whole run's length (fixes the LR schedule)")
+      ->capture_default_str();
+  cmd->add_option("--lr", opt.lr, "peak learning rate")->capture_default_str();
+  cmd->add_option("--warmup", opt.warmup, "warm-up steps (default: steps/20)");
+  cmd->add_option("--weight-decay", opt.adamw.weight_decay, "AdamW weight decay on matrices")
+      ->capture_default_str();
+  cmd->add_option("--clip", opt.adamw.clip_norm, "gradient-norm clipping (0: off)")
+      ->capture_default_str();
+  cmd->add_option("--seed", opt.seed, "seed of initialisation and batches")
+      ->capture_default_str();
+}
+
+void add_output_flags(CLI::App* cmd, TrainOptions& opt) {
+  cmd->add_option("--eval-every", opt.eval_every,
+                  "validation loss every N steps (0: only at the end)")
+      ->capture_default_str();
+  cmd->add_option("--eval-windows", opt.eval_windows,
+                  "validation windows of ctx+1 bytes per evaluation")
+      ->capture_default_str();
+  cmd->add_option("--checkpoint-dir", opt.checkpoint_dir,
+                  "where checkpoints go (without it the trained model is not kept)");
+  cmd->add_option("--checkpoint-every", opt.checkpoint_every,
+                  "commit a checkpoint every N steps (0: only at the end)")
+      ->capture_default_str();
+  cmd->add_option("--keep-checkpoints", opt.keep_checkpoints, "checkpoints kept")
+      ->capture_default_str();
+  // Read back by cli/resume.h (resume_mode), which sets opt.resume.
+  cmd->add_option("--resume", "continue from the latest checkpoint in --checkpoint-dir, its "
+                  "model, batch, steps and lr with it; --resume auto: only if there is one")
+      ->expected(0, 1);
+  cmd->add_option("--init-from", opt.init_from,
+                  "start a new run from these weights: a plait checkpoint or run directory, "
+                  "or a Hugging Face / nanoGPT safetensors file or directory (docs/FINETUNE.md)");
+  cmd->add_option("--stop-after", opt.stop_after,
+                  "end this invocation after N steps, with a checkpoint");
+  cmd->add_option("--log", opt.log_path, "metrics as JSON lines");
+  cmd->add_option("--trace", opt.trace_path, "timeline as Chrome trace JSON (Perfetto)");
+  cmd->add_flag("!--no-progress", opt.progress, "no progress line");
+}
+
+// Workers, the dp x tp x pp mesh (docs/MODEL_PARALLEL.md) and the backend.
+void add_layout_flags(CLI::App* cmd, TrainOptions& opt) {
+  cmd->add_option("--workers", opt.workers,
+                  "in-process workers (default: dp x tp x pp with a layout, else one per "
+                  "core, data parallel; not with --backend mpi, where mpirun's -np counts)");
+  cmd->add_option("--dp", opt.dp, "data-parallel replicas (default: workers / (tp x pp))");
+  cmd->add_option("--tp", opt.tp, "tensor-parallel ranks per replica (Megatron split)")
+      ->capture_default_str();
+  cmd->add_option("--pp", opt.pp, "pipeline stages per replica")->capture_default_str();
+  cmd->add_option("--stages", opt.stages, "blocks per pipeline stage, e.g. 3,3,2 "
+                  "(default: balanced)")
+      ->delimiter(',');
+  cmd->add_option("--micro-batches", opt.micro_batches,
+                  "pipeline micro-batches per replica's share of the batch (default: pp)");
+  named(cmd, "--schedule", "pipeline schedule: gpipe or 1f1b", "1f1b",
+        [&opt](const std::string& s) { opt.schedule = parse_schedule_flag(s); });
+  named(cmd, "--backend",
+        "threads (--workers in this process) or mpi (one rank per mpirun process)", "threads",
+        [&opt](const std::string& s) { opt.backend = parse_backend_flag(s); });
+  cmd->add_option("--blas-threads", opt.blas_threads,
+                  "BLAS threads per worker (0: cores/workers)")
+      ->capture_default_str();
+}
+
+// Data-parallel gradient sync, emulated nodes and links, parameter servers
+// (docs/DATA_PARALLEL.md).
+void add_sync_flags(CLI::App* cmd, TrainOptions& opt) {
+  named(cmd, "--sync",
+        "gradient allreduce: ring, direct, hierarchical, ps, halving-doubling, mpi "
+        "(default: chosen by world size, the log says why)",
+        "", [&opt](const std::string& s) { opt.sync = parse_sync_flag(s); });
+  cmd->add_option("--bucket-mb", opt.bucket_mb, "gradient bucket size in MiB")
+      ->capture_default_str();
+  cmd->add_flag("!--no-overlap", opt.overlap,
+                "reduce gradients only after the whole backward pass");
+  cmd->add_option("--ranks-per-node", opt.ranks_per_node,
+                  "emulate nodes of N consecutive workers (0: one node; under mpi: the "
+                  "machines mpirun started ranks on)")
+      ->capture_default_str();
+  cmd->add_option("--speeds", opt.speeds,
+                  "relative worker speeds, one per worker: shares of the batch proportional "
+                  "to them (default: equal)")
+      ->delimiter(',');
+  cmd->add_option("--intra-link", opt.intra_link,
+                  "emulated link inside a node, LATENCY:BANDWIDTH (e.g. 1us:20GB/s)");
+  cmd->add_option("--inter-link", opt.inter_link,
+                  "emulated link between nodes, LATENCY:BANDWIDTH (e.g. 20us:1GB/s)");
+  cmd->add_option("--servers", opt.servers,
+                  "dedicated parameter-server ranks (in addition to --workers)");
+  named(cmd, "--ps-mode", "parameter-server updates: sync, async or stale", "sync",
+        [&opt](const std::string& s) { opt.ps_mode = parse_ps_mode(s); });
+  cmd->add_option("--staleness", opt.staleness,
+                  "--ps-mode stale: iterations a worker may run ahead of the slowest");
+  cmd->add_option("--backup-workers", opt.backup_workers,
+                  "--ps-mode sync: a step takes the first N-B workers' pushes, drops the rest");
+}
+
+}  // namespace
+
+TrainOptions train_defaults() {
+  TrainOptions opt;
+  opt.model = GPTConfig{256, 128, 4, 128, 4};
+  opt.steps = 500;
+  opt.batch = 16;
+  opt.lr = 2e-3f;
+  opt.eval_every = 100;
+  return opt;
+}
+
+void add_train_flags(CLI::App* cmd, TrainOptions& opt) {
+  add_gemm_option(cmd);
+  add_precision_option(cmd);
+  add_model_flags(cmd, opt);
+  add_optimizer_flags(cmd, opt);
+  add_output_flags(cmd, opt);
+  add_layout_flags(cmd, opt);
+  add_sync_flags(cmd, opt);
+}
+
+void adopt_init_config(const CLI::App& cmd, TrainOptions& opt) {
+  if (opt.init_from.empty() || opt.resume) return;
+  const WeightSource src = WeightSource::open(opt.init_from);
+  GPTConfig m = src.config();
+  if (given(cmd, "--ctx")) m.ctx = opt.model.ctx;
+  struct Flag { const char* name; int given, weights; };
+  for (const Flag& f : {Flag{"--layers", opt.model.layers, m.layers},
+                        Flag{"--dim", opt.model.dim, m.dim}, Flag{"--heads", opt.model.heads, m.heads}})
+    if (given(cmd, f.name) && f.given != f.weights)
+      throw UsageError(std::string(f.name) + " " + std::to_string(f.given) + " differs from the " +
+                       std::to_string(f.weights) + " of the weights in '" + src.where().string() +
+                       "'; leave it out with --init-from");
+  const std::string why = weights_mismatch(src.config(), m);
+  if (!why.empty()) throw UsageError("--init-from '" + src.where().string() + "': " + why);
+  if (m.vocab < 256)  // the byte tokenizer's ids must be rows of wte
+    throw UsageError("--init-from '" + src.where().string() + "': its vocabulary of " +
+                     std::to_string(m.vocab) + " is smaller than the byte tokenizer's 256");
+  opt.model = m;
+  if (opt.progress)
+    std::fprintf(stderr, "init: weights from '%s' (%s, %s), a new run: fresh optimizer, step 0\n",
+                 src.where().string().c_str(), weight_format_name(src.format()),
+                 safetensors::dtype_name(src.dtype()));
+}
+
+bool given(const CLI::App& cmd, const std::string& flag) {
+  const CLI::Option* o = cmd.get_option_no_throw(flag);
+  return o != nullptr && o->count() > 0;
+}
+
+std::string resolve_layout(const CLI::App& cmd, TrainOptions& opt) {
+  if (opt.backend == comm::Backend::mpi && given(cmd, "--workers"))
+    throw UsageError("--workers does not apply with --backend mpi: the ranks are mpirun's "
+                     "processes (mpirun -np N); drop --workers");
+  if (!given(cmd, "--workers") && opt.model_parallel())
+    opt.workers = std::max(1, opt.dp) * opt.tp * opt.pp;
+  if (opt.backend == comm::Backend::mpi) return "";
+  for (const char* flag : {"--workers", "--dp", "--tp", "--pp", "--servers"})
+    if (given(cmd, flag)) return "";
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  opt.workers = std::clamp(opt.batch, 1, cores);
+  const int blas = opt.effective_blas_threads();
+  return "layout: " + std::to_string(opt.workers) + " data-parallel worker" +
+         (opt.workers == 1 ? "" : "s") + ", one per core (" + std::to_string(cores) +
+         " cores; no --workers, --dp, --tp, --pp or --servers), " + std::to_string(blas) +
+         " BLAS thread" + (blas == 1 ? "" : "s") + " each";
+}
+
+}  // namespace plait::cli
