@@ -1,11 +1,14 @@
 // `plait plan`: how to train a model on a cluster, and how long it takes.
 //   plait plan --model gpt3-175b --cluster a100-80gb --gpus 1024 --tokens 300B [--json]
-// The decision tree first, with its answers, then the ranked search (plan/search.h).
+// The decision tree first, with its answers, then the ranked search (plan/search.h),
+// the recommendation (the fastest plan that fits) and the `plait train` and `mpirun`
+// command lines that run it (plan/train_command.h).
 #include <cstdio>
 #include <iostream>
 #include <memory>
 #include <optional>
 
+#include "cli/calibrate.h"
 #include "cli/registry.h"
 #include "plan/plan_report.h"
 #include "plan/units.h"
@@ -21,10 +24,21 @@ struct PlanFlags {
   bool json = false;
 };
 
+// "local": this machine, measured now, one device per core (the workers `plait
+// train` runs by default); else a preset or a JSON file (plan/cluster_spec.h).
+plan::ClusterSpec load_cluster(const std::string& name) {
+  if (name != "local") return plan::load_cluster(name);
+  const plan::MachineProfile p = measure_machine(0.1);
+  plan::ClusterSpec c = plan::local_cluster(p, p.cores, 1, 0, std::nullopt, std::nullopt);
+  c.name = "local";
+  c.device.name = "core of this machine";
+  return c;
+}
+
 int run_plan(const PlanFlags& f) {
   plan::ModelSpec model = plan::load_model(f.model);
   if (f.batch > 0) model.batch = f.batch;
-  const plan::ClusterSpec cluster = plan::load_cluster(f.cluster);
+  const plan::ClusterSpec cluster = load_cluster(f.cluster);
   std::optional<plan::ClusterSpec> baseline;
   if (!f.baseline.empty()) baseline = plan::load_cluster(f.baseline);
   plan::PlanOptions o;
@@ -50,7 +64,10 @@ Registrar reg("plan", [](Context& ctx) {
   cmd->add_option("--model", f->model,
                   "tiny, demo, gpt2-124m, gpt2-350m, gpt2-1.5b, gpt3-175b, or a JSON file")
       ->required();
-  cmd->add_option("--cluster", f->cluster, "v100, a100-80gb, h100, or a JSON file")->required();
+  cmd->add_option("--cluster", f->cluster,
+                  "v100, a100-80gb, h100, local (this machine, one device per core, measured "
+                  "now), or a JSON file")
+      ->required();
   cmd->add_option("--gpus", f->gpus, "devices available (default: one node)")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--tokens", f->tokens, "tokens to train on, e.g. 300B")->required();

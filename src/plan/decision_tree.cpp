@@ -52,10 +52,18 @@ Decision decide(const ModelSpec& m, const ClusterSpec& c, const PlanOptions& o) 
   }
 
   if (d.fits_one_device)
-    d.strategy = d.large_dataset ? Strategy::data : Strategy::one_device;
+    d.rule_strategy = d.large_dataset ? Strategy::data : Strategy::one_device;
   else
-    d.strategy = d.large_dataset ? Strategy::hybrid : Strategy::model;
+    d.rule_strategy = d.large_dataset ? Strategy::hybrid : Strategy::model;
+  d.rule_sync = d.sync;
+  d.strategy = d.rule_strategy;
   return d;
+}
+
+Strategy strategy_of(const Layout& l) {
+  const bool model = l.tp > 1 || l.pp > 1;
+  if (l.dp > 1) return model ? Strategy::hybrid : Strategy::data;
+  return model ? Strategy::model : Strategy::one_device;
 }
 
 bool follows(Strategy s, const Layout& l) {

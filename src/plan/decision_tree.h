@@ -36,11 +36,21 @@ struct Decision {
   double large_after_s = 0;
   int nodes = 1;
   ClusterSize cluster_size = ClusterSize::small;
-  SyncAlgorithm sync = SyncAlgorithm::direct;  // suggested for the data-parallel axis
+  // The rules of thumb's answers (decide()): the sync by cluster size, the strategy by
+  // the two questions above.
+  SyncAlgorithm rule_sync = SyncAlgorithm::direct;
+  Strategy rule_strategy = Strategy::one_device;
+  // The conclusion, which is the recommendation's (plan() sets them from the fastest
+  // plan that fits; decide() alone leaves the rules' answers): where it departs from
+  // the rules, the report says why.
+  SyncAlgorithm sync = SyncAlgorithm::direct;
   Strategy strategy = Strategy::one_device;
 };
 
 Decision decide(const ModelSpec& m, const ClusterSpec& c, const PlanOptions& o);
+
+// The strategy a layout belongs to.
+Strategy strategy_of(const Layout& l);
 
 // Whether a layout belongs to the strategy (one device; data only; tensor and/or
 // pipeline without data; data with tensor and/or pipeline).

@@ -4,7 +4,9 @@
 #include <sstream>
 
 #include "plan/flops.h"
+#include "plan/train_command.h"
 #include "plan/units.h"
+#include "util/subprocess.h"
 
 namespace plait::plan {
 namespace {
@@ -22,7 +24,7 @@ std::string days_text(double days) { return fixed(days, days < 1 ? 3 : 1); }
 // When the search's sync method is not the rule of thumb's, say what each costs here.
 std::string sync_note(const PlanReportInput& in, const Candidate& c) {
   const Layout& l = c.layout;
-  const SyncAlgorithm rule = in.result.decision.sync;
+  const SyncAlgorithm rule = in.result.decision.rule_sync;
   if (l.dp <= 1 || l.sync == rule) return "";
   const Topology topo = data_topology(in.cluster, l);
   const double bytes = stage_params(in.model, l, 0) * format_bytes(in.cluster.format).grad;
@@ -56,11 +58,28 @@ std::string header(const PlanReportInput& in) {
   return o.str();
 }
 
+// Where the fastest plan departs from a rule, what it gains: "data parallelism
+// finishes in 0.056 days, the rule's one device in 0.882".
+std::string departure(const PlanReportInput& in) {
+  const PlanResult& r = in.result;
+  const Decision& d = r.decision;
+  if (!r.recommended || d.strategy == d.rule_strategy) return "";
+  std::string s = std::string("; on ") + std::to_string(in.options.devices) + " devices " +
+                  to_string(d.strategy) + " finishes in " +
+                  days_text(r.ranked[*r.recommended].days) + " days";
+  for (const Candidate& c : r.ranked)
+    if (follows(d.rule_strategy, c.layout))
+      return s + ", " + to_string(d.rule_strategy) + " in " + days_text(c.days);
+  return s + " (no " + std::string(to_string(d.rule_strategy)) + " layout is accepted)";
+}
+
 std::string decision_text(const PlanReportInput& in) {
   const Decision& d = in.result.decision;
   const MemoryEstimate& mem = d.one_device_memory;
+  const bool has_plan = in.result.recommended.has_value();
+  const bool data = d.strategy == Strategy::data || d.strategy == Strategy::hybrid;
   std::ostringstream o;
-  o << "\nDecision tree\n";
+  o << "\nDecision tree (the rules of thumb; the conclusion is the fastest plan that fits)\n";
   o << "  1. Does the model fit on one device?  " << yes_no(d.fits_one_device) << ": needs "
     << human_bytes(mem.total()) << " (model state "
     << human_bytes(mem.weights + mem.grads + mem.optimizer) << ", activations "
@@ -72,14 +91,19 @@ std::string decision_text(const PlanReportInput& in) {
     << human_rate(in.cluster.device.sustained_flops(), "FLOP/s") << " (threshold "
     << human_seconds(d.large_after_s) << ")  -> "
     << (d.large_dataset ? (d.fits_one_device ? "data parallelism" : "add data parallelism: hybrid")
-                        : (d.fits_one_device ? "one device" : "model parallelism alone"))
-    << "\n";
+                        : (d.fits_one_device ? "one device would do" : "model parallelism alone would do"))
+    << departure(in) << "\n";
   o << "  3. How large is the cluster?          " << to_string(d.cluster_size) << ": " << d.nodes
-    << (d.nodes == 1 ? " node" : " nodes") << "  -> " << to_string(d.sync) << " allreduce"
-    << (d.strategy == Strategy::data || d.strategy == Strategy::hybrid
-            ? " for the data-parallel axis\n"
-            : " (if data parallelism is added)\n");
-  o << "  => " << to_string(d.strategy) << "\n";
+    << (d.nodes == 1 ? " node" : " nodes") << "  -> " << to_string(d.rule_sync) << " allreduce";
+  if (!data)
+    o << " (if data parallelism is added)\n";
+  else if (d.sync != d.rule_sync)
+    o << " by the rule; " << to_string(d.sync) << " is faster here (sync: below)\n";
+  else
+    o << " for the data-parallel axis\n";
+  o << "  => " << (has_plan ? to_string(d.strategy) : "no plan fits");
+  if (has_plan && data) o << ", " << to_string(d.sync) << " allreduce";
+  o << "\n";
   return o.str();
 }
 
@@ -134,7 +158,7 @@ std::string recommendation_text(const PlanReportInput& in) {
     << l.micro_batches << (l.pp > 1 ? ", 1F1B, " : ", ")
     << (l.dp > 1 ? std::string(to_string(l.sync)) + " allreduce, " : "")
     << (l.recompute ? "recomputing activations" : "no recomputation")
-    << (r.recommended_follows_tree ? "" : " (no layout follows the decision tree)") << "\n";
+    << "\n";
   o << "  step " << human_seconds(s.step_s) << " = "
     << join_times({{"pipeline", s.pipeline_s},
                    {"exposed gradient sync", s.dp_exposed_s},
@@ -165,6 +189,10 @@ std::string recommendation_text(const PlanReportInput& in) {
     o << "  speed-up over one " << in.baseline->device.name << " (compute-only "
       << human_seconds(base) << "): " << fixed(base / (c.days * 86400), 0) << "x\n";
   }
+  const TrainCommand t = train_command(in.model, in.cluster, l, in.options.tokens);
+  o << "\nRun it (in one process, workers as threads; docs/LAUNCH.md for many machines):\n  "
+    << argv_text(t.argv) << "\n  " << argv_text(t.mpi_argv) << "\n";
+  for (const std::string& n : t.notes) o << "  note: " << n << "\n";
   return o.str();
 }
 
@@ -251,7 +279,9 @@ nlohmann::json plan_json(const PlanReportInput& in) {
                    {"large_after_s", d.large_after_s},
                    {"cluster_size", to_string(d.cluster_size)},
                    {"sync", to_string(d.sync)},
-                   {"strategy", to_string(d.strategy)}};
+                   {"strategy", to_string(d.strategy)},
+                   {"rule_sync", to_string(d.rule_sync)},
+                   {"rule_strategy", to_string(d.rule_strategy)}};
   j["ranked"] = nlohmann::json::array();
   for (const Candidate& cand : r.ranked) {
     auto row = layout_json(cand);
@@ -261,6 +291,13 @@ nlohmann::json plan_json(const PlanReportInput& in) {
   j["recommended"] = r.recommended ? layout_json(r.ranked[*r.recommended]) : nlohmann::json();
   j["recommended_follows_tree"] = r.recommended_follows_tree;
   if (r.recommended) {
+    const TrainCommand t =
+        train_command(m, c, r.ranked[*r.recommended].layout, in.options.tokens);
+    j["command"] = argv_text(t.argv);
+    j["command_argv"] = t.argv;
+    j["mpi_command"] = argv_text(t.mpi_argv);
+    j["mpi_command_argv"] = t.mpi_argv;
+    j["command_notes"] = t.notes;
     j["speedup_over_one_device"] = d.single_device_s / (r.ranked[*r.recommended].days * 86400);
     if (in.baseline)
       j["baseline"] = {

@@ -78,7 +78,7 @@ struct Search {
       cand.days = days_to_train(cand.cost, o.tokens);
       if (record(cand) != Reject::none) continue;
       if (!best || cand.cost.step_s < best->cost.step_s) best = cand;
-      if (sync == d.sync) rule = cand;
+      if (sync == d.rule_sync) rule = cand;
     }
     if (rule && rule->cost.step_s <= best->cost.step_s * 1.01) best = rule;
     if (!best) return;
@@ -180,10 +180,15 @@ PlanResult plan(const ModelSpec& m, const ClusterSpec& c, const PlanOptions& o) 
   search.run();
   for (auto& [mesh, cand] : search.best_per_mesh) r.ranked.push_back(cand);
   std::stable_sort(r.ranked.begin(), r.ranked.end(), Search::better);
-  for (size_t i = 0; i < r.ranked.size() && !r.recommended; ++i)
-    if (follows(r.decision.strategy, r.ranked[i].layout)) r.recommended = i;
-  r.recommended_follows_tree = r.recommended.has_value();
-  if (!r.recommended && !r.ranked.empty()) r.recommended = 0;
+  // The recommendation is the fastest plan that fits; the tree's conclusion is its
+  // strategy and sync (the report explains where that departs from the rules).
+  if (!r.ranked.empty()) {
+    r.recommended = 0;
+    const Layout& best = r.ranked.front().layout;
+    r.recommended_follows_tree = follows(r.decision.rule_strategy, best);
+    r.decision.strategy = strategy_of(best);
+    if (best.dp > 1) r.decision.sync = best.sync;
+  }
   for (const std::string& name : family_names()) {
     Tally& t = search.tallies[name];
     t.v.family = name;
@@ -191,10 +196,6 @@ PlanResult plan(const ModelSpec& m, const ClusterSpec& c, const PlanOptions& o) 
       t.v.verdict = rejected_because(t, r.decision, o);
     else if (r.recommended && family(r.ranked[*r.recommended].layout) == name)
       t.v.verdict = "recommended: " + describe(r.ranked[*r.recommended].layout);
-    else if (family(r.ranked.front().layout) == name)
-      t.v.verdict = "fastest, but not the decision tree's strategy (" +
-                    std::string(to_string(r.decision.strategy)) +
-                    "): " + describe(r.ranked.front().layout);
     else
       t.v.verdict = slower_because(*t.v.best, r.ranked.front());
     r.families.push_back(t.v);

@@ -39,9 +39,8 @@ struct PlanResult {
   Decision decision;
   std::vector<Candidate> ranked;      // accepted, fastest first: the best variant (micro-batch
                                       // size, sync, recomputation) of each dp x tp x pp mesh
-  std::optional<size_t> recommended;  // into ranked: fastest the decision tree allows
-                                      // (the fastest overall when it allows none)
-  bool recommended_follows_tree = false;
+  std::optional<size_t> recommended;  // into ranked: the fastest plan that fits (0), if any
+  bool recommended_follows_tree = false;  // the rules of thumb alone lead to its strategy
   std::vector<FamilyVerdict> families;
 };
 

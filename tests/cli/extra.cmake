@@ -24,3 +24,11 @@ add_test(NAME cli_mpi_init_from_matches_threads
                  ${PROJECT_SOURCE_DIR}/tests/fixtures/gpt2_hf)
 set_tests_properties(cli_mpi_init_from_matches_threads PROPERTIES TIMEOUT 300
   ENVIRONMENT ASAN_OPTIONS=detect_leaks=0)
+
+# docs/LAUNCH.md's hostfile launch (2 nodes x 2 ranks) with localhost slots standing
+# in for the two nodes (mpi_hostfile.sh).
+add_test(NAME cli_mpi_hostfile_two_nodes
+         COMMAND sh ${dir}/mpi_hostfile.sh ${MPIEXEC_EXECUTABLE} $<TARGET_FILE:plait>
+                 ${PROJECT_SOURCE_DIR}/docs/ARCHITECTURE.md)
+set_tests_properties(cli_mpi_hostfile_two_nodes PROPERTIES TIMEOUT 300
+  ENVIRONMENT ASAN_OPTIONS=detect_leaks=0)

@@ -1,0 +1,67 @@
+#include "plan/train_command.h"
+
+#include <cmath>
+
+namespace plait::plan {
+namespace {
+
+void add(std::vector<std::string>& argv, const char* flag, long long value) {
+  argv.push_back(flag);
+  argv.push_back(std::to_string(value));
+}
+
+// The flags both commands share: model, batch, steps, mesh, micro-batching, sync.
+std::vector<std::string> common_flags(const ModelSpec& m, const Layout& l, double tokens,
+                                      bool mpi) {
+  std::vector<std::string> a;
+  add(a, "--layers", m.layers);
+  add(a, "--dim", m.dim);
+  add(a, "--heads", m.heads);
+  add(a, "--ctx", m.ctx);
+  add(a, "--batch", m.batch);
+  const double per_step = static_cast<double>(m.batch) * m.ctx;
+  add(a, "--steps", std::max(1LL, static_cast<long long>(std::ceil(tokens / per_step))));
+  const bool mesh = l.tp > 1 || l.pp > 1;
+  if (mesh) {
+    add(a, "--dp", l.dp);
+    if (l.tp > 1) add(a, "--tp", l.tp);
+    if (l.pp > 1) add(a, "--pp", l.pp);
+  } else if (!mpi) {
+    add(a, "--workers", l.dp);
+  }
+  if (l.pp > 1) {
+    add(a, "--micro-batches", l.micro_batches);
+    a.insert(a.end(), {"--schedule", to_string(l.schedule)});
+  } else if (l.micro_batches > 1) {
+    add(a, "--micro-batch", l.micro_batch);
+  }
+  if (l.dp > 1) a.insert(a.end(), {"--sync", to_string(l.sync)});
+  return a;
+}
+
+}  // namespace
+
+TrainCommand train_command(const ModelSpec& m, const ClusterSpec& c, const Layout& l,
+                           double tokens) {
+  TrainCommand t;
+  const std::string dir = "runs/" + (m.name.empty() ? std::string("plan") : m.name);
+  t.argv = {"build/plait", "train"};
+  for (auto& f : common_flags(m, l, tokens, false)) t.argv.push_back(f);
+  if (l.devices() > c.devices_per_node) add(t.argv, "--ranks-per-node", c.devices_per_node);
+  t.argv.insert(t.argv.end(), {"--checkpoint-dir", dir});
+  t.mpi_argv = {"mpirun", "-np", std::to_string(l.devices()), "build/plait", "train",
+                "--backend", "mpi"};
+  for (auto& f : common_flags(m, l, tokens, true)) t.mpi_argv.push_back(f);
+  t.mpi_argv.insert(t.mpi_argv.end(), {"--checkpoint-dir", dir});
+  if (l.recompute)
+    t.notes.push_back("the plan recomputes activations; plait train keeps them (more memory)");
+  if (m.vocab != 256)
+    t.notes.push_back("the plan's vocabulary is " + std::to_string(m.vocab) +
+                      "; plait train's byte tokenizer has 256");
+  if (l.dp > 1 && l.sync == SyncAlgorithm::ps)
+    t.notes.push_back("--sync ps reduces through parameter-server shards inside the workers; "
+                      "dedicated servers are --servers K");
+  return t;
+}
+
+}  // namespace plait::plan

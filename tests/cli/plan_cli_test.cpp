@@ -1,0 +1,60 @@
+// `plait plan` prints the command that runs its recommendation, and that command,
+// at the tiny scale on this machine, trains.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "run_plait.h"
+
+namespace plait::test {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Shell-quoted, for run_plait (which goes through a shell).
+std::string quoted(const std::string& s) {
+  std::string q = "'";
+  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+TEST(PlanCli, JsonCommandTrainsAtTheTinyScale) {
+  const Result p = run_plait("plan --model tiny --cluster local --tokens 2K --json");
+  ASSERT_EQ(p.code, 0) << p.err;
+  const auto j = nlohmann::json::parse(p.out);
+  ASSERT_TRUE(j.contains("command")) << p.out;
+  ASSERT_TRUE(j.contains("mpi_command")) << p.out;
+  const auto argv = j["command_argv"].get<std::vector<std::string>>();
+  ASSERT_GE(argv.size(), 2u);
+  EXPECT_EQ(argv[0], "build/plait");
+  EXPECT_EQ(argv[1], "train");
+  EXPECT_EQ(j["mpi_command"].get<std::string>().rfind("mpirun -np ", 0), 0u);
+  EXPECT_NE(j["mpi_command"].get<std::string>().find(" train --backend mpi"), std::string::npos);
+  // The command's layout is the recommendation's.
+  const auto& rec = j["recommended"];
+  const std::string cmd = j["command"];
+  if (rec["devices"].get<int>() > 1 && rec["tp"] == 1 && rec["pp"] == 1)
+    EXPECT_NE(cmd.find("--workers " + std::to_string(rec["dp"].get<int>())), std::string::npos);
+  // Run it (the binary under test in place of build/plait), in a scratch directory.
+  TempDir d;
+  std::string args;
+  for (size_t i = 1; i < argv.size(); ++i) args += " " + quoted(argv[i]);
+  const Result r = run_plait(args + " --no-progress", "cd " + d.path.string() + " &&");
+  ASSERT_EQ(r.code, 0) << cmd << "\n" << r.err;
+  EXPECT_TRUE(fs::exists(d.path / "runs" / "tiny" / "latest")) << cmd;
+}
+
+TEST(PlanCli, TextNamesTheCommandsAndTheTreeConcludesWithTheRecommendation) {
+  const Result r =
+      run_plait("plan --model gpt2-124m --cluster a100-80gb --gpus 16 --tokens 10B");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("  build/plait train --layers 12 --dim 768"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("  mpirun -np 16 build/plait train --backend mpi"), std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("Recommended: dp 16 x tp 1 x pp 1"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("=> data parallelism"), std::string::npos) << r.out;
+}
+
+}  // namespace
+}  // namespace plait::test
