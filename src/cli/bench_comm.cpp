@@ -27,6 +27,7 @@
 #include "plan/units.h"
 #include "util/error.h"
 #include "util/link.h"
+#include "util/stats.h"
 
 namespace plait::cli {
 namespace {
@@ -153,12 +154,6 @@ Setup validate(const BenchCommFlags& f) {
 }
 
 // ---- measuring ----------------------------------------------------------------------
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const std::size_t m = v.size() / 2;
-  return v.size() % 2 ? v[m] : 0.5 * (v[m - 1] + v[m]);
-}
 
 double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();

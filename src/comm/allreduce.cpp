@@ -1,10 +1,18 @@
-// The factory (the algorithms' names: layout/sync.cpp).
-#include <algorithm>
+// The factory: each algorithm's file (allreduce_<name>.cpp) defines its make_allreduce_<name>;
+// the names are layout/sync.h's.
+#include <memory>
 
-#include "comm/allreduce_algorithms.h"
+#include "comm/collectives.h"
 #include "util/error.h"
 
 namespace plait::comm {
+
+std::unique_ptr<Allreduce> make_allreduce_ps(Group& group, int servers);
+std::unique_ptr<Allreduce> make_allreduce_direct(Group& group);
+std::unique_ptr<Allreduce> make_allreduce_ring(Group& group);
+std::unique_ptr<Allreduce> make_allreduce_hierarchical(Group& group);
+std::unique_ptr<Allreduce> make_allreduce_halving_doubling(Group& group);
+std::unique_ptr<Allreduce> make_allreduce_mpi(Group& group);
 
 std::unique_ptr<Allreduce> make_allreduce(Group& group, const AllreduceOptions& o) {
   switch (o.algorithm) {

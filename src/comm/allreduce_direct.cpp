@@ -19,7 +19,7 @@
 //
 // Cost: two phases of p-1 messages of n/p bytes each, serialised on a rank's link:
 // 2(p-1)/p · n bytes per rank like the ring, but in two rounds, p-1 messages in flight.
-#include "comm/allreduce_algorithms.h"
+#include "comm/collectives.h"
 #include "comm/primitives.h"
 
 namespace plait::comm {

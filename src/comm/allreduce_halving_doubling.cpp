@@ -18,7 +18,7 @@
 //
 // Cost: 2·log2 p2 steps (plus 2 when p is not a power of two); step i moves
 // n/2^i bytes; 2(p2-1)/p2 · n bytes per rank.
-#include "comm/allreduce_algorithms.h"
+#include "comm/collectives.h"
 #include "comm/primitives.h"
 
 namespace plait::comm {

@@ -18,7 +18,7 @@
 #include <numeric>
 #include <set>
 
-#include "comm/allreduce_algorithms.h"
+#include "comm/collectives.h"
 #include "comm/ring.h"
 #include "util/error.h"
 

@@ -3,7 +3,7 @@
 // Only under the MPI backend. MPI_Allreduce cannot be interrupted, so its timeout is
 // a watchdog: if the call has not returned within the group's timeout, the job ends
 // (MPI_Abort) after printing which collective, sequence number and group it was.
-#include "comm/allreduce_algorithms.h"
+#include "comm/collectives.h"
 #include "util/error.h"
 
 namespace plait::comm {

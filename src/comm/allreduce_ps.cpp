@@ -17,7 +17,7 @@
 // is the bottleneck, 2(p-1)·n/K bytes through one link, against 2(p-1)/p·n for ring.
 #include <algorithm>
 
-#include "comm/allreduce_algorithms.h"
+#include "comm/collectives.h"
 #include "comm/primitives.h"
 
 namespace plait::comm {

@@ -11,7 +11,7 @@
 // the speed of the slowest link in the ring.
 #include <numeric>
 
-#include "comm/allreduce_algorithms.h"
+#include "comm/collectives.h"
 #include "comm/ring.h"
 
 namespace plait::comm {

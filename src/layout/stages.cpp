@@ -43,4 +43,18 @@ void check_stages(const std::vector<int>& stages, int pp, int layers) {
                      std::to_string(layers) + " (--layers)");
 }
 
+void check_model_split(int layers, int dim, int heads, int tp, int pp,
+                       const std::vector<int>& stages) {
+  if (heads % tp != 0)
+    throw UsageError("layout: --tp " + std::to_string(tp) + " does not divide --heads " +
+                     std::to_string(heads) + " (attention is split by heads)");
+  if ((4 * dim) % tp != 0)
+    throw UsageError("layout: --tp " + std::to_string(tp) + " does not divide 4 x --dim = " +
+                     std::to_string(4 * dim) + " (the MLP is split by columns)");
+  if (layers < pp)
+    throw UsageError("layout: --pp " + std::to_string(pp) + " stages but only " +
+                     std::to_string(layers) + " blocks (each stage needs one)");
+  check_stages(stages, pp, layers);
+}
+
 }  // namespace plait

@@ -21,4 +21,11 @@ int first_block(const std::vector<int>& sizes, int s);
 // the layers; UsageError naming the flag otherwise.
 void check_stages(const std::vector<int>& stages, int pp, int layers);
 
+// Whether a model of `layers` blocks of `dim` channels and `heads` heads splits into
+// tp tensor slices (by heads, and the MLP's 4 x dim columns) and pp stages (one block
+// each at least, or --stages): the trainer's check, which the simulator applies too.
+// UsageError naming the flag otherwise.
+void check_model_split(int layers, int dim, int heads, int tp, int pp,
+                       const std::vector<int>& stages);
+
 }  // namespace plait

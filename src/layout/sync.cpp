@@ -14,24 +14,6 @@ SyncAlgorithm parse_algorithm(const std::string& name) {
                    "' (expected ps, direct, ring, hierarchical, halving-doubling or mpi)");
 }
 
-const char* to_string(SyncAlgorithm a) {
-  switch (a) {
-    case SyncAlgorithm::ps:
-      return "ps";
-    case SyncAlgorithm::direct:
-      return "direct";
-    case SyncAlgorithm::ring:
-      return "ring";
-    case SyncAlgorithm::hierarchical:
-      return "hierarchical";
-    case SyncAlgorithm::halving_doubling:
-      return "halving-doubling";
-    case SyncAlgorithm::mpi:
-      return "mpi";
-  }
-  return "?";
-}
-
 SyncChoice choose_sync(std::optional<SyncAlgorithm> chosen, int n, int nodes) {
   if (chosen) return {*chosen, std::string("sync ") + to_string(*chosen) + " (--sync)"};
   const int per_node = n / std::max(1, nodes);

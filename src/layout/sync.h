@@ -2,9 +2,9 @@
 // algorithms, parallel/ chooses one) and the planner (plan/ costs them): ONE enum,
 // its names, and the choice a run makes when --sync is not given.
 //
-// Adding an allreduce algorithm: a value here (and its name in sync.cpp), its file
-// comm/allreduce_<name>.cpp (registered in comm/allreduce.cpp), its cost in
-// plan/collective_cost.cpp. -Werror=switch finds every switch that lacks it.
+// Adding an allreduce algorithm: its value, place in kAlgorithms and name here; its
+// file comm/allreduce_<name>.cpp and its line in comm/allreduce.cpp's factory; its
+// cost in plan/collective_cost.cpp. -Werror=switch finds every switch that lacks it.
 #pragma once
 #include <array>
 #include <optional>
@@ -17,10 +17,26 @@ inline constexpr std::array<SyncAlgorithm, 6> kAlgorithms = {
     SyncAlgorithm::ps,           SyncAlgorithm::direct,           SyncAlgorithm::ring,
     SyncAlgorithm::hierarchical, SyncAlgorithm::halving_doubling, SyncAlgorithm::mpi};
 
-// "ps", "direct", "ring", "hierarchical", "halving-doubling" (also "hd", "tree"),
-// "mpi"; UsageError otherwise.
+constexpr const char* to_string(SyncAlgorithm a) {
+  switch (a) {
+    case SyncAlgorithm::ps:
+      return "ps";
+    case SyncAlgorithm::direct:
+      return "direct";
+    case SyncAlgorithm::ring:
+      return "ring";
+    case SyncAlgorithm::hierarchical:
+      return "hierarchical";
+    case SyncAlgorithm::halving_doubling:
+      return "halving-doubling";
+    case SyncAlgorithm::mpi:
+      return "mpi";
+  }
+  return "?";
+}
+
+// to_string's names (also "hd" and "tree" for halving-doubling); UsageError otherwise.
 SyncAlgorithm parse_algorithm(const std::string& name);
-const char* to_string(SyncAlgorithm a);
 
 struct SyncChoice {
   SyncAlgorithm algorithm = SyncAlgorithm::ring;

@@ -9,13 +9,6 @@
 
 namespace plait {
 
-double median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
 double train_flops_per_token(const GPTConfig& c) {
   ParamTable t(c);
   const double matmul_weights = static_cast<double>(t.total()) - t.wpe().size;

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "model/config.h"
+#include "util/stats.h"  // median
 
 namespace plait {
 
@@ -34,7 +35,5 @@ struct TrainBenchResult {
 double train_flops_per_token(const GPTConfig& c);
 
 TrainBenchResult bench_train_steps(const TrainBenchOptions& opt);
-
-double median(std::vector<double> v);
 
 }  // namespace plait

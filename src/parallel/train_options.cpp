@@ -99,16 +99,7 @@ void TrainOptions::validate_layout() const {
     throw UsageError("layout: --dp " + std::to_string(D) + " x --tp " + std::to_string(tp) +
                      " x --pp " + std::to_string(pp) + " = " + std::to_string(D * tp * pp) +
                      " ranks, but there are " + std::to_string(workers) + " workers");
-  if (model.heads % tp != 0)
-    throw UsageError("layout: --tp " + std::to_string(tp) + " does not divide --heads " +
-                     std::to_string(model.heads) + " (attention is split by heads)");
-  if ((4 * model.dim) % tp != 0)
-    throw UsageError("layout: --tp " + std::to_string(tp) + " does not divide 4 x --dim = " +
-                     std::to_string(4 * model.dim) + " (the MLP is split by columns)");
-  if (model.layers < pp)
-    throw UsageError("layout: --pp " + std::to_string(pp) + " stages but only " +
-                     std::to_string(model.layers) + " blocks (each stage needs one)");
-  check_stages(stages, pp, model.layers);
+  check_model_split(model.layers, model.dim, model.heads, tp, pp, stages);
   if (batch % D != 0 && model_parallel())
     throw UsageError("layout: --batch " + std::to_string(batch) + " does not split evenly over " +
                      std::to_string(D) + " data-parallel replicas");

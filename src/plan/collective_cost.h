@@ -15,11 +15,15 @@
 
 namespace plait::plan {
 
-// The algorithms the model has a formula for (layout/sync.h's SyncAlgorithm; mpi,
-// whose algorithm OpenMPI picks at run time, is costed as ring).
-inline constexpr std::array<SyncAlgorithm, 5> kCostedAlgorithms = {
-    SyncAlgorithm::ps, SyncAlgorithm::direct, SyncAlgorithm::ring, SyncAlgorithm::hierarchical,
-    SyncAlgorithm::halving_doubling};
+// The algorithms the model has a formula of its own for: every one of layout/sync.h
+// but mpi (OpenMPI picks its algorithm at run time; allreduce_cost costs it as ring).
+inline constexpr auto kCostedAlgorithms = [] {
+  std::array<SyncAlgorithm, kAlgorithms.size() - 1> out{};
+  std::size_t i = 0;
+  for (SyncAlgorithm a : kAlgorithms)
+    if (a != SyncAlgorithm::mpi) out[i++] = a;
+  return out;
+}();
 
 struct Topology {
   int world = 1;           // p

@@ -30,10 +30,7 @@ Layout layout_from_flags(const ModelSpec& m, const RunFlags& f) {
   l.dp = f.dp > 0 ? f.dp : workers / (l.tp * l.pp);
   need(l.dp * l.tp * l.pp == workers, "--dp x --tp x --pp = " + std::to_string(l.dp * l.tp * l.pp) +
                                           " but --workers is " + std::to_string(workers));
-  need(m.heads % l.tp == 0,
-       "--tp " + std::to_string(l.tp) + " does not divide --heads " + std::to_string(m.heads));
-  need(l.pp <= m.layers,
-       "--pp " + std::to_string(l.pp) + " exceeds --layers " + std::to_string(m.layers));
+  check_model_split(m.layers, m.dim, m.heads, l.tp, l.pp, f.stages);  // as the trainer
   need(m.batch >= l.dp, "--batch " + std::to_string(m.batch) +
                             " gives no sequence to some of "
                             "the " +
@@ -56,7 +53,6 @@ Layout layout_from_flags(const ModelSpec& m, const RunFlags& f) {
   need(f.servers == 0 || (l.tp == 1 && l.pp == 1),
        "--servers cannot be combined with --tp/--pp");
   l.servers = std::max(1, f.servers);
-  check_stages(f.stages, l.pp, m.layers);
   return l;
 }
 
