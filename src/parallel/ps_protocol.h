@@ -80,7 +80,7 @@ inline comm::Bytes bytes_of(float* p, size_t n) {
 }
 
 // Who is who in the world of N workers and K servers.
-struct Layout {
+struct Roles {
   int workers = 1, servers = 1;
   size_t total = 0;  // floats in the parameter arena
   int server_rank(int k) const { return workers + k; }
@@ -95,7 +95,7 @@ int test_slow_rank();
 // Server k's whole run: receives the initial state from worker 0, serves the N
 // workers on their links until each says done (and, in sync mode, closes the steps
 // up to end_step(opt, start)). `servers` is the servers-only group (server k is its rank k).
-void serve(const TrainOptions& opt, const Layout& layout, int k, std::vector<comm::Group>& links,
+void serve(const TrainOptions& opt, const Roles& layout, int k, std::vector<comm::Group>& links,
            comm::Group& servers);
 
 // "0,2,3" for a log line ("none" when empty).

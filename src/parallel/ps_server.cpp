@@ -67,7 +67,7 @@ using Clock = std::chrono::steady_clock;
 
 class Server {
  public:
-  Server(const TrainOptions& opt, const Layout& layout, int k, std::vector<comm::Group>& links,
+  Server(const TrainOptions& opt, const Roles& layout, int k, std::vector<comm::Group>& links,
          comm::Group& servers)
       : opt_(opt),
         mode_(opt.ps_mode),
@@ -337,7 +337,7 @@ class Server {
 
   const TrainOptions& opt_;
   const PsMode mode_;
-  const Layout L_;
+  const Roles L_;
   const int k_;
   const size_t b_, n_;
   std::vector<comm::Group>& links_;
@@ -368,7 +368,7 @@ class Server {
 
 }  // namespace
 
-void serve(const TrainOptions& opt, const Layout& layout, int k, std::vector<comm::Group>& links,
+void serve(const TrainOptions& opt, const Roles& layout, int k, std::vector<comm::Group>& links,
            comm::Group& servers) {
   Server s(opt, layout, k, links, servers);
   s.run();

@@ -37,9 +37,9 @@ namespace {
 using namespace ps;
 
 
-class Worker : public StepRunner {
+class PsWorker : public StepRunner {
  public:
-  Worker(Replica& r, const Layout& L, comm::Group& link)
+  PsWorker(Replica& r, const Roles& L, comm::Group& link)
       : r_(r), L_(L), link_(link), mode_(r.opt.ps_mode) {}
 
   // Worker 0: the state the run starts from, to every server.
@@ -164,7 +164,7 @@ class Worker : public StepRunner {
   }
 
   Replica& r_;
-  const Layout L_;
+  const Roles L_;
   comm::Group& link_;
   const PsMode mode_;
   int64_t next_ = 0;
@@ -178,7 +178,7 @@ TrainSummary run_ps_rank(comm::Comm& c, const TrainOptions& opt, const RunData* 
                          RunOutput& out) {
   const int K = opt.servers;
   const int N = c.size() - K;
-  const Layout L{N, K, ParamTable(opt.model).total()};
+  const Roles L{N, K, ParamTable(opt.model).total()};
   comm::Group world = c.world();
   std::vector<comm::Group> links;  // collective: every rank makes them in this order
   for (int w = 0; w < N; ++w) links.push_back(world.dup("ps-link-" + std::to_string(w)));
@@ -196,7 +196,7 @@ TrainSummary run_ps_rank(comm::Comm& c, const TrainOptions& opt, const RunData* 
     r.trace = &out.trace();
   }
   r.start();
-  Worker w(r, L, links[c.rank()]);
+  PsWorker w(r, L, links[c.rank()]);
   if (c.rank() == 0) w.send_init();
   const bool chief = r.out != nullptr;
   TrainSummary sum = run_loop(w, opt, {r.out, chief, chief}, r.step, end_step(opt, r.step));
