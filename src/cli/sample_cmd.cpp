@@ -1,12 +1,12 @@
-// plait sample: generates text from a checkpoint.
+// plait sample: generates text from a checkpoint, with the checkpoint's tokenizer.
 #include <cstdio>
 #include <memory>
 #include <string>
 
 #include "cli/machine_info.h"
 #include "cli/registry.h"
-#include "data/tokenizer.h"
 #include "model/generate.h"
+#include "parallel/checkpoint_tokenizer.h"
 #include "parallel/train_state.h"
 #include "util/error.h"
 
@@ -24,10 +24,20 @@ int run_sample(const SampleArgs& a) {
   if (a.opt.temperature < 0) throw UsageError("--temperature must not be negative");
   if (a.opt.top_k < 0) throw UsageError("--top-k must not be negative");
   GPT model = load_model(a.checkpoint);
+  const auto tok = checkpoint_tokenizer(load_checkpoint(a.checkpoint));
   std::fputs(a.prompt.c_str(), stdout);
-  generate(model, data::encode(a.prompt), a.opt, [](int32_t t) {
-    std::fputc(data::decode_one(t), stdout);
-    std::fflush(stdout);
+  // Streams the text: after each token, prints what decoding all generated tokens adds
+  // (a multi-byte character split across tokens comes out whole).
+  std::vector<int32_t> out;
+  size_t printed = 0;
+  generate(model, tok->encode(a.prompt), a.opt, [&](int32_t t) {
+    out.push_back(t);
+    const std::string text = tok->decode(out);
+    if (text.size() > printed) {
+      std::fwrite(text.data() + printed, 1, text.size() - printed, stdout);
+      printed = text.size();
+      std::fflush(stdout);
+    }
   });
   std::fputc('\n', stdout);
   return 0;
@@ -40,7 +50,7 @@ void add_sample(Context& ctx) {
   add_precision_option(cmd);
   cmd->add_option("--checkpoint", a->checkpoint, "a checkpoint or run directory")->required();
   cmd->add_option("--prompt", a->prompt, "text to continue")->capture_default_str();
-  cmd->add_option("--tokens", a->opt.tokens, "bytes to generate")->capture_default_str();
+  cmd->add_option("--tokens", a->opt.tokens, "tokens to generate")->capture_default_str();
   cmd->add_option("--temperature", a->opt.temperature, "0: greedy")->capture_default_str();
   cmd->add_option("--top-k", a->opt.top_k, "sample among the k likeliest (0: all)")
       ->capture_default_str();

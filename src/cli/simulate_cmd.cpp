@@ -24,7 +24,7 @@ struct SimulateFlags {
 
 // Train's flags that the step-time model does not read.
 constexpr const char* kNotModelled[] = {
-    "--data", "--lr", "--warmup", "--weight-decay", "--clip", "--seed", "--eval-every",
+    "--data", "--val-data", "--tokenizer", "--dtype", "--lr", "--warmup", "--weight-decay", "--clip", "--seed", "--eval-every",
     "--eval-windows", "--checkpoint-dir", "--checkpoint-every", "--keep-checkpoints",
     "--resume", "--stop-after", "--log", "--trace", "--no-progress", "--bucket-mb",
     "--no-overlap", "--speeds", "--ps-mode", "--staleness", "--backup-workers", "--gemm", "--precision"};

@@ -22,13 +22,24 @@ void named(CLI::App* cmd, const char* flag, const char* help, const char* defaul
 
 void add_model_flags(CLI::App* cmd, TrainOptions& opt) {
   GPTConfig& m = opt.model;
-  cmd->add_option("--data", opt.data, "text files (default: the fortunes corpus)")
+  cmd->add_option("--data", opt.data,
+                  "text files, or a directory from `plait prepare` / nanoGPT's train.bin "
+                  "(default: the fortunes corpus)")
       ->check(CLI::ExistingPath);
+  cmd->add_option("--val-data", opt.val_data,
+                  "validation text files or directory, never trained on (default: the "
+                  "prepared validation split, or the last 10% of the text)")
+      ->check(CLI::ExistingPath);
+  cmd->add_option("--tokenizer", opt.tokenizer,
+                  "bytes, gpt2:DIR (encoder.json + vocab.bpe) or spm:FILE (default: the "
+                  "prepared dataset's, the checkpoint's with --resume, else bytes)");
+  cmd->add_option("--dtype", opt.dtype, "token type of a nanoGPT directory: uint16 or uint32")
+      ->capture_default_str();
   cmd->add_option("--layers", m.layers, "transformer blocks")->capture_default_str();
   cmd->add_option("--dim", m.dim, "channels")->capture_default_str();
   cmd->add_option("--heads", m.heads, "attention heads (must divide --dim)")
       ->capture_default_str();
-  cmd->add_option("--ctx", m.ctx, "context length in bytes")->capture_default_str();
+  cmd->add_option("--ctx", m.ctx, "context length in tokens")->capture_default_str();
 }
 
 void add_optimizer_flags(CLI::App* cmd, TrainOptions& opt) {

@@ -50,6 +50,8 @@ class Corpus {
   const std::vector<std::string>& files() const { return files_; }
   // "'a.txt'" for one file, "46 files ('…/art' … '…/zippy')" for several.
   const std::string& name() const { return name_; }
+  // The bytes, taking them out of the corpus (dataset.h shares them between splits).
+  std::vector<uint8_t> release() && { return std::move(bytes_); }
 
  private:
   Corpus(std::vector<uint8_t> bytes, std::vector<std::string> files, std::string name);

@@ -1,5 +1,6 @@
 #include "data/sampler.h"
 
+#include <algorithm>
 #include <stdexcept>
 #include <string>
 
@@ -17,12 +18,12 @@ uint64_t sequence_hash(uint64_t seed, uint64_t step, uint64_t seq) {
   return splitmix64(h ^ seq);
 }
 
-Sampler::Sampler(std::span<const uint8_t> train, int ctx, uint64_t seed)
-    : train_(train), ctx_(ctx), seed_(seed) {
+Sampler::Sampler(Tokens train, int ctx, uint64_t seed)
+    : train_(std::move(train)), ctx_(ctx), seed_(seed) {
   if (ctx < 1)
     throw UsageError("context length (ctx) must be at least 1, got " + std::to_string(ctx));
-  if (static_cast<int64_t>(train.size()) < int64_t{ctx} + 1)
-    throw UsageError("training split has " + std::to_string(train.size()) + " bytes; ctx " +
+  if (train_.size() < int64_t{ctx} + 1)
+    throw UsageError("training split has " + std::to_string(train_.size()) + " tokens; ctx " +
                      std::to_string(ctx) + " needs at least ctx+1 = " + std::to_string(ctx + 1));
 }
 
@@ -37,13 +38,13 @@ void Sampler::fill(int64_t step, int64_t first_seq, int64_t count, int32_t* inpu
                    int32_t* targets) const {
   if (count < 0) throw std::invalid_argument("Sampler::fill: negative count");
   for (int64_t i = 0; i < count; ++i) {
-    const uint8_t* src = train_.data() + offset(step, first_seq + i);  // [ctx + 1] readable
-    int32_t* in = inputs + i * ctx_;                                   // [ctx]
-    int32_t* tg = targets + i * ctx_;                                  // [ctx]
-    for (int t = 0; t < ctx_; ++t) {
-      in[t] = src[t];
-      tg[t] = src[t + 1];
-    }
+    int32_t* in = inputs + i * ctx_;   // [ctx]
+    int32_t* tg = targets + i * ctx_;  // [ctx]
+    // tokens [offset, offset + ctx] : inputs are the first ctx, targets the last ctx
+    const int64_t at = offset(step, first_seq + i);
+    train_.read(at, ctx_, in);
+    std::copy(in + 1, in + ctx_, tg);
+    tg[ctx_ - 1] = train_.at(at + ctx_);
   }
 }
 

@@ -2,7 +2,7 @@
 // step 1). The global batch of step s is a pure function of (seed, s):
 //
 //   offset(s, j) = sequence_hash(seed, s, j) mod (train_len - ctx)
-//   inputs[j]  = train[offset     .. offset + ctx)       ctx bytes
+//   inputs[j]  = train[offset     .. offset + ctx)       ctx tokens
 //   targets[j] = train[offset + 1 .. offset + ctx + 1)   the same, shifted by one
 //
 // for sequence j in [0, global_batch). The largest offset is train_len - ctx - 1, so
@@ -23,33 +23,39 @@
 #include <span>
 #include <vector>
 
+#include "data/tokens.h"
+
 namespace plait::data {
 
 uint64_t sequence_hash(uint64_t seed, uint64_t step, uint64_t seq);
 
 class Sampler {
  public:
-  // `train` must outlive the sampler (a Corpus's train(): moving the Corpus keeps
-  // it valid). Throws UsageError when ctx < 1 or train has fewer than ctx+1 bytes.
-  Sampler(std::span<const uint8_t> train, int ctx, uint64_t seed);
+  // The training split's tokens (shared with the caller: a view, or mapped shards
+  // read only where the sequences are). Throws UsageError when ctx < 1 or train has
+  // fewer than ctx+1 tokens.
+  Sampler(Tokens train, int ctx, uint64_t seed);
+  // A byte split that must outlive the sampler (a Corpus's train()).
+  Sampler(std::span<const uint8_t> train, int ctx, uint64_t seed)
+      : Sampler(Tokens::view_bytes(train), ctx, seed) {}
 
   int ctx() const { return ctx_; }
   uint64_t seed() const { return seed_; }
   // Number of distinct start offsets: train_len - ctx.
-  int64_t num_offsets() const { return static_cast<int64_t>(train_.size()) - ctx_; }
+  int64_t num_offsets() const { return train_.size() - ctx_; }
 
   // Start of sequence `seq` of step `step` in the train split, in [0, num_offsets()).
   int64_t offset(int64_t step, int64_t seq) const;
 
   // Sequences [first_seq, first_seq + count) of step `step`, row-major:
-  //   inputs  [count, ctx]  token ids 0..255
+  //   inputs  [count, ctx]  token ids
   //   targets [count, ctx]  targets[i][t] == inputs[i][t + 1] for t < ctx - 1
   // Throws std::invalid_argument on a negative step, first_seq or count.
   void fill(int64_t step, int64_t first_seq, int64_t count, int32_t* inputs,
             int32_t* targets) const;
 
  private:
-  std::span<const uint8_t> train_;
+  Tokens train_;
   int ctx_;
   uint64_t seed_;
 };

@@ -139,6 +139,23 @@ void prune(const stdfs::path& run_dir, int64_t step, int keep_last) {
     stdfs::remove_all(dirs[i].second);
 }
 
+// Rank 0's attachments (fsynced), and their manifest entries.
+json write_attachments(const stdfs::path& tmp, const CheckpointData& d) {
+  json list = json::array();
+  for (const auto& [name, contents] : d.attachments) {
+    if (name.empty() || name.find("..") != std::string::npos || name[0] == '/')
+      throw std::invalid_argument("checkpoint save: bad attachment name '" + name + "'");
+    stdfs::create_directories((tmp / name).parent_path());
+    fs::write_file_durable(tmp / name, contents);
+    list.push_back({{"file", name},
+                    {"bytes", contents.size()},
+                    {"xxh64", hex64(xxh64(std::as_bytes(std::span<const char>(contents))))}});
+  }
+  for (const auto& [name, contents] : d.attachments)  // their directories' entries
+    if (stdfs::path(name).has_parent_path()) fs::fsync_dir(tmp / stdfs::path(name).parent_path());
+  return list;
+}
+
 json build_manifest(const CheckpointData& d, int world, const std::vector<json>& parts) {
   json files = json::array(), ranks = json::array();
   for (const json& p : parts) {
@@ -220,7 +237,10 @@ stdfs::path save_checkpoint(const stdfs::path& run_dir, const CheckpointData& da
     sync();  // every rank's files are durable
     if (w.rank == 0) {
       auto parts = w.world > 1 ? gather_parts(tmp, w.world) : std::vector<json>{part};
-      commit(run_dir, tmp, name, build_manifest(data, w.world, parts), keep_last, data.step);
+      json manifest = build_manifest(data, w.world, parts);
+      if (!data.tokenizer.is_null()) manifest["tokenizer"] = data.tokenizer;
+      if (!data.attachments.empty()) manifest["attachments"] = write_attachments(tmp, data);
+      commit(run_dir, tmp, name, manifest, keep_last, data.step);
     }
     sync();  // nobody returns before the checkpoint exists
   } catch (const stdfs::filesystem_error& e) {

@@ -61,6 +61,11 @@ struct CheckpointData {
   nlohmann::json options;       // training options that must match on resume
   nlohmann::json rng;           // this rank's RNG state (any JSON)
   nlohmann::json extra;         // anything else a resume needs (optional)
+  nlohmann::json tokenizer;     // the run's tokenizer: {"type", "vocab", "fingerprint",
+                                // "dir"} (parallel/checkpoint_tokenizer.h); null: bytes
+  // Small files rank 0 writes into the checkpoint (relative path -> contents), e.g.
+  // "tokenizer/vocab.bpe"; listed in the manifest's "attachments" with size and XXH64.
+  std::map<std::string, std::string> attachments;
   std::vector<NamedTensor> model;         // parameters, under their names
   std::vector<NamedTensor> opt_m, opt_v;  // AdamW moments, under the PARAMETER's name;
                                           // stored as "m.<name>" and "v.<name>"
@@ -124,6 +129,9 @@ class LoadedCheckpoint {
   const nlohmann::json& config() const { return manifest_.at("config"); }
   const nlohmann::json& options() const { return manifest_.at("options"); }
   const nlohmann::json& extra() const { return manifest_.at("extra"); }
+  // The manifest's "tokenizer" (null for checkpoints of byte-level runs made before
+  // tokenizers were recorded, which are bytes).
+  nlohmann::json tokenizer() const { return manifest_.value("tokenizer", nlohmann::json()); }
   int world() const { return manifest_.at("world").get<int>(); }
   // The RNG state saved by `rank` (rank 0's is the run's); UsageError if absent.
   const nlohmann::json& rng(int rank = 0) const;

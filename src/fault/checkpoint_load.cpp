@@ -270,10 +270,30 @@ void LoadedCheckpoint::check_coverage() const {
   }
 }
 
+// Attachments (checkpoint.h): present, of the recorded size and XXH64.
+static void check_attachments(const stdfs::path& dir, const json& manifest) {
+  if (!manifest.contains("attachments")) return;
+  const json& list = manifest.at("attachments");
+  if (!list.is_array())
+    throw UsageError("'" + (dir / ckpt::kManifest).string() + "': 'attachments' is not a list");
+  for (const json& a : list) {
+    if (!a.is_object() || !a.value("file", json()).is_string())
+      throw UsageError("'" + (dir / ckpt::kManifest).string() + "': an attachment has no 'file'");
+    const stdfs::path p = dir / a.at("file").get<std::string>();
+    std::error_code ec;
+    if (!stdfs::is_regular_file(p, ec))
+      throw UsageError("'" + p.string() + "': listed in manifest.json but missing");
+    if (stdfs::file_size(p, ec) != a.value("bytes", uint64_t{0}) ||
+        hex64(xxh64_file(p)) != a.value("xxh64", std::string()))
+      throw UsageError("'" + p.string() + "': damaged (size or XXH64 differs from manifest.json)");
+  }
+}
+
 LoadedCheckpoint load_checkpoint(const stdfs::path& path) {
   LoadedCheckpoint c;
   c.dir_ = latest_checkpoint(path);
   c.parse_manifest();
+  check_attachments(c.dir_, c.manifest_);
   c.open_files();
   c.check_coverage();
   return c;

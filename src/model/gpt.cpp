@@ -61,14 +61,14 @@ void GPT::ensure_shape(int B, int T) {
   acts_.resize(c.layers);
   for (auto& a : acts_) a.resize(shape_);
   scratch_.resize(shape_);
-  head_.resize(shape_.N(), c.dim, c.vocab);
+  head_.resize(shape_.N(), c.dim, c.padded_vocab());
   dres_.resize(shape_.N() * c.dim);
 }
 
 float GPT::forward(const int32_t* tokens, const int32_t* targets, int B, int T) {
   ensure_shape(B, T);
   const auto& c = config();
-  const int N = B * T, C = c.dim, V = c.vocab;
+  const int N = B * T, C = c.dim, V = c.vocab, Vp = c.padded_vocab();
   std::span<const float> P(params);
   std::copy(tokens, tokens + N, head_.tokens.begin());
   k::encoder_forward(head_.encoded.data(), tokens, at(P, table_.wte()), at(P, table_.wpe()),
@@ -81,12 +81,12 @@ float GPT::forward(const int32_t* tokens, const int32_t* targets, int B, int T) 
   k::layernorm_forward(head_.lnf.data(), head_.lnf_mean.data(), head_.lnf_rstd.data(), x,
                        at(P, table_.lnf_w()), at(P, table_.lnf_b()), N, C);
   k::matmul_forward<float>(head_.logits.data(), head_.lnf.data(), at(P, table_.wte()), nullptr, N, C,
-                    V);
+                    Vp);
   have_targets_ = targets != nullptr;
   if (!have_targets_) return 0.0f;
   std::copy(targets, targets + N, head_.targets.begin());
   k::softmax_crossentropy_forward(head_.probs.data(), head_.losses.data(), head_.logits.data(),
-                                  targets, N, V);
+                                  targets, N, V, Vp);
   double sum = 0;
   for (int i = 0; i < N; ++i) sum += head_.losses[i];
   return static_cast<float>(sum / N);
@@ -95,7 +95,8 @@ float GPT::forward(const int32_t* tokens, const int32_t* targets, int B, int T) 
 void GPT::backward(const std::function<void(size_t)>& on_ready) {
   if (!have_targets_) throw RuntimeError("backward() needs a forward() with targets");
   const auto& c = config();
-  const int B = shape_.B, T = shape_.T, N = B * T, C = c.dim, V = c.vocab;
+  const int B = shape_.B, T = shape_.T, N = B * T, C = c.dim, V = c.vocab,
+            Vp = c.padded_vocab();
   std::span<const float> P(params);
   std::span<float> G(grads);
   // d(sum over sequences of mean over T) / d(token loss) = 1/T
@@ -103,11 +104,11 @@ void GPT::backward(const std::function<void(size_t)>& on_ready) {
   float* dlogits = head_.logits.data();  // logits are no longer needed
   std::fill(head_.logits.begin(), head_.logits.end(), 0.0f);
   k::softmax_crossentropy_backward(dlogits, head_.probs.data(), head_.targets.data(),
-                                   head_.dlosses.data(), N, V);
+                                   head_.dlosses.data(), N, V, Vp);
   float* dlnf = scratch_.dln.data();
   std::fill(scratch_.dln.begin(), scratch_.dln.end(), 0.0f);
   k::matmul_backward<float>(dlnf, at(G, table_.wte()), nullptr, dlogits, head_.lnf.data(),
-                     at(P, table_.wte()), N, C, V);
+                     at(P, table_.wte()), N, C, Vp);
   std::fill(dres_.begin(), dres_.end(), 0.0f);
   const float* last = c.layers > 0 ? acts_.back().out.data() : head_.encoded.data();
   k::layernorm_backward(dres_.data(), at(G, table_.lnf_w()), at(G, table_.lnf_b()), dlnf, last,
@@ -126,7 +127,7 @@ void GPT::backward(const std::function<void(size_t)>& on_ready) {
 }
 
 const float* GPT::logits(int b, int t) const {
-  return head_.logits.data() + (static_cast<size_t>(b) * shape_.T + t) * config().vocab;
+  return head_.logits.data() + (static_cast<size_t>(b) * shape_.T + t) * config().padded_vocab();
 }
 
 size_t GPT::activation_floats() const {

@@ -22,8 +22,8 @@ struct HeadActivations {
   std::vector<float> lnf;       // [N,C]
   std::vector<float> lnf_mean;  // [N]
   std::vector<float> lnf_rstd;  // [N]
-  std::vector<float> logits;    // [N,V] (reused as dlogits in backward)
-  std::vector<float> probs;     // [N,V]
+  std::vector<float> logits;    // [N,Vp] (reused as dlogits in backward)
+  std::vector<float> probs;     // [N,Vp], 0 in the padding columns
   std::vector<float> losses;    // [N]
   std::vector<float> dlosses;   // [N] = 1/T each
   std::vector<int32_t> targets; // [N]
@@ -59,7 +59,7 @@ class GPT {
   // Data parallelism uses it to reduce buckets while the backward pass goes on.
   void backward(const std::function<void(size_t)>& on_ready = {});
 
-  // After forward: logits of sequence b at position t, [V].
+  // After forward: logits of sequence b at position t, [Vp] (only [0, V) are ids).
   const float* logits(int b, int t) const;
   const std::vector<float>& token_losses() const { return head_.losses; }
 

@@ -4,7 +4,7 @@ namespace plait {
 
 ParamTable::ParamTable(const GPTConfig& cfg) : cfg_(cfg) {
   cfg.validate();
-  const int64_t V = cfg.vocab, T = cfg.ctx, C = cfg.dim;
+  const int64_t V = cfg.padded_vocab(), T = cfg.ctx, C = cfg.dim;
   add("transformer.wte.weight", {V, C}, true, false);
   add("transformer.wpe.weight", {T, C}, true, false);
   for (int i = 0; i < cfg.layers; ++i) {

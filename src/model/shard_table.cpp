@@ -41,7 +41,7 @@ std::vector<int64_t> Box::shape() const {
 
 ShardTable::ShardTable(const GPTConfig& cfg, const ShardLayout& layout)
     : cfg_(cfg), layout_(layout) {
-  const int64_t V = cfg.vocab, C = cfg.dim, T = cfg.ctx;
+  const int64_t V = cfg.padded_vocab(), C = cfg.dim, T = cfg.ctx;
   if (layout.tp < 1 || cfg.heads % layout.tp != 0 || (4 * C) % layout.tp != 0 ||
       layout.tp_rank < 0 || layout.tp_rank >= layout.tp || layout.layer_begin < 0 ||
       layout.layer_end > cfg.layers || layout.layer_begin > layout.layer_end)

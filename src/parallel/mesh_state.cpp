@@ -1,5 +1,7 @@
 #include "parallel/mesh_state.h"
 
+#include "parallel/checkpoint_tokenizer.h"
+
 #include <nlohmann/json.hpp>
 
 #include "model/gpt.h"
@@ -51,7 +53,8 @@ void read_boxes(const LoadedCheckpoint& ck, const ShardTable& t, const std::stri
 
 std::string save_stage_state(const std::string& run_dir, const nlohmann::json& fingerprint,
                              int64_t step, const PipelineStage& stage, const AdamW& adam,
-                             int keep_last, const ShardWriter& writer, bool writes) {
+                             int keep_last, const ShardWriter& writer, bool writes,
+                             const data::Tokenizer& tok) {
   CheckpointData d;
   d.step = step;
   d.config = stage.table().config().to_json();
@@ -59,6 +62,7 @@ std::string save_stage_state(const std::string& run_dir, const nlohmann::json& f
   d.rng = {{"sampler", "stateless: hash(seed, step, sequence)"},
            {"seed", fingerprint.value("seed", 0)}};
   d.extra = {{"adamw_t", step}};
+  attach_tokenizer(d, tok);
   if (writes) {
     d.model = owned_boxes(stage.table(), stage.params);
     d.opt_m = owned_boxes(stage.table(), adam.m);

@@ -9,6 +9,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "data/tokenizer.h"
 #include "fault/checkpoint.h"
 #include "model/adamw.h"
 #include "parallel/pipeline_stage.h"
@@ -19,7 +20,8 @@ namespace plait {
 // ranks with `writes` (one data-parallel replica) contribute tensors.
 std::string save_stage_state(const std::string& run_dir, const nlohmann::json& fingerprint,
                              int64_t step, const PipelineStage& stage, const AdamW& adam,
-                             int keep_last, const ShardWriter& writer, bool writes);
+                             int keep_last, const ShardWriter& writer, bool writes,
+                             const data::Tokenizer& tok);
 
 // Loads this rank's boxes of the latest checkpoint of run_dir; returns its step.
 // UsageError when there is none, it is damaged, or it was made for other options.

@@ -210,7 +210,7 @@ StepResult MeshWorker::run_step(int64_t t, bool) {
 
 std::string MeshWorker::describe() const {
   return "training a " + std::to_string(ParamTable(opt.model).total()) + "-parameter model on " +
-         data.corpus.name();
+         data.dataset.name;
 }
 
 // The validation windows, split over the replicas, forward through the pipeline.
@@ -239,7 +239,7 @@ double MeshWorker::validation_loss() {
 std::string MeshWorker::save(int64_t s) {
   ShardWriter w{rank, world.size(), [this] { comm::barrier(world); }};
   return save_stage_state(opt.checkpoint_dir, data.fingerprint(opt), s, stage, adam,
-                          opt.keep_checkpoints, w, me.dp == 0);
+                          opt.keep_checkpoints, w, me.dp == 0, *data.dataset.tokenizer);
 }
 
 RankMemory MeshWorker::memory() const {

@@ -31,7 +31,7 @@ size_t PipelineStage::slot_floats(int B, int T) const {
   a.resize(sh);
   size_t n = N * c.dim + (layout().first ? N : 0);
   n += a.floats() * (layout().layer_end - layout().layer_begin);
-  if (layout().last) n += N + N * c.dim + 2 * N + N * c.vocab;
+  if (layout().last) n += N + N * c.dim + 2 * N + N * c.padded_vocab();
   return n;
 }
 
@@ -43,7 +43,7 @@ void PipelineStage::ensure_scratch(int B, int T) {
   const size_t N = scratch_shape_.N();
   dres_.resize(N * c.dim);
   if (layout().last) {
-    logits_.resize(N * c.vocab);
+    logits_.resize(N * c.padded_vocab());
     losses_.resize(N);
     dlosses_.resize(N);
   }
@@ -72,7 +72,7 @@ PipelineStage::Slot& PipelineStage::open_slot(int micro, int B, int T) {
       s.lnf.resize(N * c.dim);
       s.lnf_mean.resize(N);
       s.lnf_rstd.resize(N);
-      s.probs.resize(N * c.vocab);
+      s.probs.resize(N * c.padded_vocab());
     }
   }
   Slot& slot = live_.emplace(micro, std::move(s)).first->second;
@@ -121,9 +121,9 @@ double PipelineStage::head_forward(Slot& s, const float* out, const int32_t* tar
   k::layernorm_forward(s.lnf.data(), s.lnf_mean.data(), s.lnf_rstd.data(), out,
                        at(P, table_.lnf_w().local), at(P, table_.lnf_b().local), N, c.dim);
   k::matmul_forward<float>(logits_.data(), s.lnf.data(), at(P, table_.wte().local), nullptr, N,
-                           c.dim, c.vocab);
+                           c.dim, c.padded_vocab());
   k::softmax_crossentropy_forward(s.probs.data(), losses_.data(), logits_.data(), targets, N,
-                                  c.vocab);
+                                  c.vocab, c.padded_vocab());
   double sum = 0;
   for (int i = 0; i < N; ++i) sum += losses_[i];
   return sum;
@@ -139,17 +139,17 @@ const float* PipelineStage::output(int micro) const {
 // d(sum over sequences of the mean token loss) down to dres_ = d(last block's output).
 void PipelineStage::head_backward(Slot& s, const float* out) {
   const auto& c = table_.config();
-  const int N = s.B * s.T, C = c.dim, V = c.vocab;
+  const int N = s.B * s.T, C = c.dim, V = c.vocab, Vp = c.padded_vocab();
   std::span<const float> P(params);
   std::span<float> G(grads);
   std::fill_n(dlosses_.begin(), N, 1.0f / static_cast<float>(s.T));
-  std::fill_n(logits_.begin(), static_cast<size_t>(N) * V, 0.0f);
+  std::fill_n(logits_.begin(), static_cast<size_t>(N) * Vp, 0.0f);
   k::softmax_crossentropy_backward(logits_.data(), s.probs.data(), s.targets.data(),
-                                   dlosses_.data(), N, V);
+                                   dlosses_.data(), N, V, Vp);
   float* dlnf = scratch_.dln.data();
   std::fill_n(dlnf, static_cast<size_t>(N) * C, 0.0f);
   k::matmul_backward<float>(dlnf, at(G, table_.wte().local), nullptr, logits_.data(),
-                            s.lnf.data(), at(P, table_.wte().local), N, C, V);
+                            s.lnf.data(), at(P, table_.wte().local), N, C, Vp);
   std::fill_n(dres_.begin(), static_cast<size_t>(N) * C, 0.0f);
   k::layernorm_backward(dres_.data(), at(G, table_.lnf_w().local), at(G, table_.lnf_b().local),
                         dlnf, out, at(P, table_.lnf_w().local), s.lnf_mean.data(),

@@ -108,9 +108,9 @@ class PsWorker : public StepRunner {
                   "%lld train / %lld validation bytes, batch %d; parameter server (%s): "
                   "%d workers + %d servers",
                   r_.model.table().total(), opt.model.layers, opt.model.dim, opt.model.heads,
-                  opt.model.ctx, r_.data.corpus.name().c_str(),
-                  static_cast<long long>(r_.data.corpus.train_size()),
-                  static_cast<long long>(r_.data.corpus.val_size()), opt.batch,
+                  opt.model.ctx, r_.data.dataset.name.c_str(),
+                  static_cast<long long>(r_.data.dataset.train.size()),
+                  static_cast<long long>(r_.data.dataset.val.size()), opt.batch,
                   to_string(mode_), L_.workers, L_.servers);
     std::string s = buf;
     if (mode_ == PsMode::stale) s += ", staleness " + std::to_string(opt.staleness);

@@ -17,29 +17,39 @@ std::string describe_replica(const Replica& r) {
   char buf[320];
   std::snprintf(buf, sizeof buf,
                 "training %zu parameters (%d layers, dim %d, %d heads, ctx %d) on %s: "
-                "%lld train / %lld validation bytes, batch %d, %d worker%s",
+                "%lld train / %lld validation tokens (%s), batch %d, %d worker%s",
                 r.model.table().total(), opt.model.layers, opt.model.dim, opt.model.heads,
-                opt.model.ctx, r.data.corpus.name().c_str(),
-                static_cast<long long>(r.data.corpus.train_size()),
-                static_cast<long long>(r.data.corpus.val_size()), opt.batch, opt.workers,
+                opt.model.ctx, r.data.dataset.name.c_str(),
+                static_cast<long long>(r.data.dataset.train.size()),
+                static_cast<long long>(r.data.dataset.val.size()),
+                r.data.dataset.tokenizer->type().c_str(), opt.batch, opt.workers,
                 opt.workers == 1 ? "" : "s");
   return buf;
 }
 
 }  // namespace
 
-RunData::RunData(const TrainOptions& o) : RunData(o, data::Corpus::load(o.data, o.model.ctx)) {}
+RunData::RunData(const TrainOptions& o) : RunData(o, data::load_dataset(o.data_options())) {}
 
 RunData::RunData(const TrainOptions& o, data::Corpus c)
-    : corpus(std::move(c)),
-      sampler(corpus.train(), o.model.ctx, o.seed),
-      val(std::vector<uint8_t>(corpus.val().begin(), corpus.val().end()), o.model.ctx,
-          "the validation split") {}
+    : RunData(o, data::dataset_from_corpus(std::move(c))) {}
+
+RunData::RunData(const TrainOptions& o, data::Dataset d)
+    : dataset(std::move(d)),
+      sampler(dataset.train, o.model.ctx, o.seed),
+      val(dataset.val, o.model.ctx, dataset.val_name) {
+  const int v = dataset.tokenizer->vocab_size();
+  if (o.model.vocab != v)
+    throw UsageError("model vocabulary " + std::to_string(o.model.vocab) + " is not the " +
+                     dataset.tokenizer->type() + " tokenizer's " + std::to_string(v) +
+                     " (data " + dataset.name + ")");
+}
 
 nlohmann::json RunData::fingerprint(const TrainOptions& opt) const {
   auto f = opt.resume_fingerprint();
-  f["corpus_bytes"] = corpus.size();
-  f["corpus_hash"] = corpus_hash(corpus.bytes());
+  f["corpus_bytes"] = dataset.train.size() + dataset.val.size();  // tokens
+  f["corpus_hash"] = dataset.hash;
+  if (dataset.tokenizer->type() != "bytes") f["tokenizer"] = dataset.tokenizer->fingerprint();
   return f;
 }
 
@@ -131,7 +141,7 @@ StepResult Replica::run_step(int64_t t, bool) {
 
 std::string Replica::save(int64_t steps) {
   return save_train_state(opt.checkpoint_dir, data.fingerprint(opt), steps, model, adam,
-                          opt.keep_checkpoints);
+                          opt.keep_checkpoints, *data.dataset.tokenizer);
 }
 
 std::string Replica::describe() const { return describe_replica(*this); }

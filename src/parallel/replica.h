@@ -17,6 +17,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "data/corpus.h"
+#include "data/dataset.h"
 #include "data/eval_windows.h"
 #include "data/sampler.h"
 #include "model/adamw.h"
@@ -28,15 +29,17 @@
 
 namespace plait {
 
-// What every rank reads and nobody writes: the corpus, the sampler, the validation
-// windows. Loaded once per process.
+// What every rank reads and nobody writes: the dataset (tokens and tokenizer), the
+// sampler, the validation windows. Loaded once per process; opt.model.vocab must be
+// the tokenizer's (train() sets it: resolve_data()).
 struct RunData {
-  data::Corpus corpus;
+  data::Dataset dataset;
   data::Sampler sampler;
   data::EvalWindows val;
-  explicit RunData(const TrainOptions& opt);                // opt.data's files
-  RunData(const TrainOptions& opt, data::Corpus corpus);   // a corpus in memory
-  // The resume fingerprint: the options plus the corpus's size and hash.
+  explicit RunData(const TrainOptions& opt);                // opt.data_options()
+  RunData(const TrainOptions& opt, data::Dataset dataset);
+  RunData(const TrainOptions& opt, data::Corpus corpus);   // a byte corpus in memory
+  // The resume fingerprint: the options plus the data's size, hash and tokenizer.
   nlohmann::json fingerprint(const TrainOptions& opt) const;
 };
 

@@ -1,5 +1,8 @@
 #include "parallel/train_options.h"
 
+#include "data/prepared.h"
+#include "parallel/checkpoint_tokenizer.h"
+
 #include <algorithm>
 #include <utility>
 #include <thread>
@@ -208,6 +211,34 @@ void TrainOptions::validate() const {
     throw UsageError("--resume needs --checkpoint-dir (where to find the latest checkpoint)");
   if (stop_after > 0 && checkpoint_dir.empty())
     throw UsageError("--stop-after needs --checkpoint-dir (where to leave the checkpoint)");
+}
+
+data::DataOptions TrainOptions::data_options() const {
+  data::DataOptions d;
+  d.data = data;
+  d.val_data = val_data;
+  d.tokenizer = tokenizer;
+  d.dtype = dtype;
+  d.ctx = model.ctx;
+  return d;
+}
+
+void resolve_tokenizer(TrainOptions& opt) {
+  if (opt.tokenizer.empty() && opt.data.size() == 1 && data::is_token_dir(opt.data[0])) {
+    if (auto own = data::token_dir_tokenizer(opt.data[0])) {
+      opt.model.vocab = own->vocab_size();  // the dataset's; opt.tokenizer stays ""
+      return;
+    }
+  }
+  if (opt.tokenizer.empty() && opt.resume && !opt.checkpoint_dir.empty()) {
+    try {
+      opt.tokenizer = checkpoint_tokenizer_spec(opt.checkpoint_dir);
+    } catch (const UsageError&) {
+      // no checkpoint yet: the resume itself reports it (or starts afresh)
+    }
+  }
+  if (opt.tokenizer.empty()) opt.tokenizer = "bytes";
+  opt.model.vocab = data::load_tokenizer(opt.tokenizer)->vocab_size();
 }
 
 nlohmann::json TrainOptions::resume_fingerprint() const {

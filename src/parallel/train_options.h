@@ -12,6 +12,7 @@
 #include "comm/group.h"
 #include "layout/schedule.h"
 #include "layout/sync.h"
+#include "data/dataset.h"
 #include "model/adamw.h"
 #include "model/config.h"
 
@@ -31,7 +32,10 @@ PsMode parse_ps_mode(const std::string& text);                      // --ps-mode
 struct TrainOptions {
   // model and data
   GPTConfig model;
-  std::vector<std::string> data;  // text files; empty = the default corpus
+  std::vector<std::string> data;  // text files or a token directory; empty = the default corpus
+  std::vector<std::string> val_data;  // validation text files or directory (never trained on)
+  std::string tokenizer;          // spec (data/tokenizer.h); "": resolve_tokenizer() decides
+  std::string dtype = "uint16";   // a nanoGPT directory's tokens
   int batch = 16;                 // global sequences per step
   int micro_batch = 0;            // sequences per forward/backward on a worker (0 = all)
   int64_t steps = 200;            // the whole run's length (fixes the LR schedule)
@@ -85,6 +89,7 @@ struct TrainOptions {
   int backup_workers = 0;         // synchronous steps take the first N-B pushes
 
   int effective_warmup() const;
+  data::DataOptions data_options() const;
   // The mesh's data-parallel size: dp, or workers / (tp * pp).
   int effective_dp() const;
   bool model_parallel() const { return tp > 1 || pp > 1; }
@@ -95,5 +100,10 @@ struct TrainOptions {
   // The options that must match when a run resumes (model, data, schedule, seed).
   nlohmann::json resume_fingerprint() const;
 };
+
+// Fixes the run's tokenizer and the model's vocabulary from it (train() calls it):
+// --tokenizer if given; else a prepared dataset's own; else, with --resume, the
+// latest checkpoint's; else bytes. Sets opt.tokenizer to a spec and opt.model.vocab.
+void resolve_tokenizer(TrainOptions& opt);
 
 }  // namespace plait

@@ -5,6 +5,7 @@
 #include "fault/checkpoint.h"
 #include "fault/hash.h"
 #include "fault/weights.h"
+#include "parallel/checkpoint_tokenizer.h"
 #include "util/error.h"
 
 namespace plait {
@@ -40,7 +41,8 @@ std::string corpus_hash(std::span<const uint8_t> bytes) {
 }
 
 std::string save_train_state(const std::string& run_dir, const nlohmann::json& fingerprint,
-                             int64_t step, const GPT& model, const AdamW& adam, int keep_last) {
+                             int64_t step, const GPT& model, const AdamW& adam, int keep_last,
+                             const data::Tokenizer& tok) {
   CheckpointData d;
   d.step = step;
   d.config = model.config().to_json();
@@ -50,6 +52,7 @@ std::string save_train_state(const std::string& run_dir, const nlohmann::json& f
   d.rng = {{"sampler", "stateless: hash(seed, step, sequence)"},
            {"seed", fingerprint.value("seed", 0)}};
   d.extra = {{"adamw_t", step}};
+  attach_tokenizer(d, tok);
   const ParamTable& t = model.table();
   d.model = named(t, model.params);
   d.opt_m = named(t, adam.m);

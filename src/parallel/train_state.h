@@ -8,6 +8,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "data/tokenizer.h"
 #include "fault/checkpoint.h"
 #include "model/adamw.h"
 #include "model/gpt.h"
@@ -17,9 +18,11 @@ namespace plait {
 // FNV-1a 64 of the corpus bytes, as hex: tells a resumed run it reads the same data.
 std::string corpus_hash(std::span<const uint8_t> bytes);
 
-// Commits the state after `step` steps into run_dir/step-NNNNNNNN; returns its path.
+// Commits the state after `step` steps, with the run's tokenizer, into
+// run_dir/step-NNNNNNNN; returns its path.
 std::string save_train_state(const std::string& run_dir, const nlohmann::json& fingerprint,
-                             int64_t step, const GPT& model, const AdamW& adam, int keep_last);
+                             int64_t step, const GPT& model, const AdamW& adam, int keep_last,
+                             const data::Tokenizer& tok);
 
 // Loads the latest checkpoint of run_dir into model and adam; returns its step.
 // Throws UsageError when there is none, it is damaged, or its fingerprint differs

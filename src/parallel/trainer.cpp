@@ -36,8 +36,10 @@ TrainSummary train_one_worker(const TrainOptions& opt) {
 
 }  // namespace
 
-TrainSummary train(const TrainOptions& opt) {
-  opt.validate();
+TrainSummary train(const TrainOptions& given) {
+  given.validate();
+  TrainOptions opt = given;
+  resolve_tokenizer(opt);  // the tokenizer, and the model's vocabulary from it
   if (opt.backend == comm::Backend::mpi) return launch_mpi(opt, run_rank);
   if (opt.workers == 1 && opt.servers == 0 && !opt.model_parallel()) return train_one_worker(opt);
   return launch_threads(opt, run_rank);

@@ -3,7 +3,8 @@
 //   probs[n,v] = e^{z_v - max z} / S,  S = sum_v e^{z_v - max z}
 //   loss[n]    = log S - (z_target - max z)
 //   dz[n,v]    = (probs[n,v] - [v == target]) * dloss[n]
-// Every target must lie in [0, V).
+// Every target must lie in [0, V). Rows are Vp >= V apart (a vocabulary padded to a
+// multiple of 64): columns [V, Vp) are masked, probability 0 and no gradient.
 #include <cmath>
 
 #include "tensor/kernels.h"
@@ -13,11 +14,13 @@ namespace plait::kernels {
 
 template <class F>
 void softmax_crossentropy_forward(F* probs, F* losses, const F* logits,
-                                  const int32_t* targets, int N, int V) {
-  // probs[N,V], losses[N], logits[N,V], targets[N]
+                                  const int32_t* targets, int N, int V, int Vp) {
+  // probs[N,Vp], losses[N], logits[N,Vp], targets[N]
+  if (Vp < V) Vp = V;
   for (int n = 0; n < N; n++) {
-    const F* z = logits + size_t(n) * V;
-    F* p = probs + size_t(n) * V;
+    const F* z = logits + size_t(n) * Vp;
+    F* p = probs + size_t(n) * Vp;
+    for (int v = V; v < Vp; v++) p[v] = F(0);
     const F zmax = vec::max(z, V);
     for (int v = 0; v < V; v++) p[v] = vec::exp(z[v] - zmax);
     const F S = vec::sum(p, V);
@@ -29,11 +32,12 @@ void softmax_crossentropy_forward(F* probs, F* losses, const F* logits,
 
 template <class F>
 void softmax_crossentropy_backward(F* dlogits, const F* probs, const int32_t* targets,
-                                   const F* dlosses, int N, int V) {
-  // dlogits[N,V], probs[N,V], targets[N], dlosses[N]
+                                   const F* dlosses, int N, int V, int Vp) {
+  // dlogits[N,Vp] (columns [V, Vp) untouched), probs[N,Vp], targets[N], dlosses[N]
+  if (Vp < V) Vp = V;
   for (int n = 0; n < N; n++) {
-    const F* p = probs + size_t(n) * V;
-    F* dz = dlogits + size_t(n) * V;
+    const F* p = probs + size_t(n) * Vp;
+    F* dz = dlogits + size_t(n) * Vp;
     const F dl = dlosses[n];
     for (int v = 0; v < V; v++) dz[v] += p[v] * dl;
     dz[targets[n]] -= dl;
@@ -41,9 +45,10 @@ void softmax_crossentropy_backward(F* dlogits, const F* probs, const int32_t* ta
 }
 
 #define PLAIT_INSTANTIATE(F)                                                               \
-  template void softmax_crossentropy_forward<F>(F*, F*, const F*, const int32_t*, int, int); \
+  template void softmax_crossentropy_forward<F>(F*, F*, const F*, const int32_t*, int, int, \
+                                                int);                                       \
   template void softmax_crossentropy_backward<F>(F*, const F*, const int32_t*, const F*, int, \
-                                                 int);
+                                                 int, int);
 PLAIT_INSTANTIATE(float)
 PLAIT_INSTANTIATE(double)
 #undef PLAIT_INSTANTIATE

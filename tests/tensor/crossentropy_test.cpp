@@ -73,5 +73,28 @@ TEST(CrossEntropy, FloatAgreesWithDoubleOnLargeLogits) {
   expect_close("dlogits", fdlogits, dlogits, 1e-6);
 }
 
+// A vocabulary padded from V to Vp columns: the padding takes no probability and gets
+// no gradient, whatever its logits; the real columns equal the unpadded computation.
+TEST(CrossEntropy, PaddedColumnsAreMaskedOut) {
+  CrossEntropy ce;
+  const Vec losses = ce.forward();
+  const Vec dlogits = ce.backward(Vec(N * V));
+  constexpr int Vp = V + 5;
+  Vec logits(N * Vp), probs(N * Vp), plosses(N), pdlogits(N * Vp, 0.0);
+  for (int n = 0; n < N; n++)
+    for (int v = 0; v < Vp; v++) logits[n * Vp + v] = v < V ? ce.logits[n * V + v] : 50.0;
+  k::softmax_crossentropy_forward(probs.data(), plosses.data(), logits.data(), ce.targets.data(),
+                                  N, V, Vp);
+  k::softmax_crossentropy_backward(pdlogits.data(), probs.data(), ce.targets.data(), ce.R.data(),
+                                   N, V, Vp);
+  expect_near_all("losses", plosses, losses);
+  for (int n = 0; n < N; n++)
+    for (int v = 0; v < Vp; v++) {
+      ASSERT_EQ(probs[n * Vp + v] == 0.0, v >= V) << n << "," << v;
+      if (v >= V) ASSERT_EQ(pdlogits[n * Vp + v], 0.0);
+      else ASSERT_NEAR(pdlogits[n * Vp + v], dlogits[n * V + v], 1e-14);
+    }
+}
+
 }  // namespace
 }  // namespace plait::test

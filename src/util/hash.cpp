@@ -1,4 +1,4 @@
-#include "fault/hash.h"
+#include "util/hash.h"
 
 #include <cerrno>
 #include <cstdio>
