@@ -42,7 +42,7 @@ int64_t target_bytes(const data::EvalWindows& w, const data::Tokenizer& tok) {
 int run_eval(const EvalArgs& a) {
   if (a.batch <= 0) throw UsageError("--batch must be positive, got " + std::to_string(a.batch));
   GPT model = load_model(a.checkpoint);
-  const auto tok = checkpoint_tokenizer(load_checkpoint(a.checkpoint));
+  const auto tok = weights_tokenizer(WeightSource::open(a.checkpoint));
   std::string name;
   data::Tokens tokens = data::load_eval_tokens(a.data, *tok, a.dtype, name);
   data::EvalWindows windows(std::move(tokens), model.config().ctx, "eval data " + name);

@@ -10,6 +10,7 @@
 
 #include "cli/registry.h"
 #include "fault/export.h"
+#include "parallel/checkpoint_tokenizer.h"
 #include "util/error.h"
 
 namespace plait::cli {
@@ -36,9 +37,12 @@ ExportOptions parse(const ExportArgs& a) {
 }
 
 int run_export(const ExportArgs& a) {
-  const ExportOptions o = parse(a);
+  ExportOptions o = parse(a);
   const auto t0 = std::chrono::steady_clock::now();
   const WeightSource src = WeightSource::open(a.source);
+  const auto tok = weights_tokenizer(src);  // written beside the weights
+  o.tokenizer_type = tok->type();
+  o.tokenizer_files = tok->files();
   const ExportResult r = export_weights(src, o);
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   nlohmann::json files = nlohmann::json::array();

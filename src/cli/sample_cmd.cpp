@@ -24,7 +24,7 @@ int run_sample(const SampleArgs& a) {
   if (a.opt.temperature < 0) throw UsageError("--temperature must not be negative");
   if (a.opt.top_k < 0) throw UsageError("--top-k must not be negative");
   GPT model = load_model(a.checkpoint);
-  const auto tok = checkpoint_tokenizer(load_checkpoint(a.checkpoint));
+  const auto tok = weights_tokenizer(WeightSource::open(a.checkpoint));
   std::fputs(a.prompt.c_str(), stdout);
   // Streams the text: after each token, prints what decoding all generated tokens adds
   // (a multi-byte character split across tokens comes out whole).

@@ -35,6 +35,35 @@ std::unique_ptr<data::Tokenizer> checkpoint_tokenizer(const LoadedCheckpoint& ck
   return tok;
 }
 
+std::string weights_tokenizer_spec(const WeightSource& src) {
+  namespace stdfs = std::filesystem;
+  if (src.checkpoint()) return checkpoint_tokenizer_spec(src.checkpoint()->dir().string());
+  std::error_code ec;
+  const stdfs::path dir = stdfs::is_directory(src.where(), ec) ? src.where() : src.where().parent_path();
+  if (stdfs::exists(dir / "plait_tokenizer.json", ec)) {
+    const auto j = nlohmann::json::parse(
+        data::read_text_file((dir / "plait_tokenizer.json").string(), "tokenizer file"), nullptr, false);
+    if (j.is_discarded() || !j.value("type", nlohmann::json()).is_string())
+      throw UsageError("'" + (dir / "plait_tokenizer.json").string() + "' has no tokenizer type");
+    const std::string type = j.at("type");
+    if (type == "spm") return "spm:" + (dir / data::kSpmFileName).string();
+    return type == "bytes" ? "bytes" : type + ":" + dir.string();
+  }
+  if (stdfs::exists(dir / "vocab.bpe", ec) || stdfs::exists(dir / "tokenizer.json", ec))
+    return "gpt2:" + dir.string();
+  return "bytes";
+}
+
+std::unique_ptr<data::Tokenizer> weights_tokenizer(const WeightSource& src) {
+  auto tok = data::load_tokenizer(weights_tokenizer_spec(src));
+  if (tok->vocab_size() != src.config().vocab)
+    throw UsageError("'" + src.where().string() + "': its vocabulary of " +
+                     std::to_string(src.config().vocab) + " is not the " + tok->type() +
+                     " tokenizer's " + std::to_string(tok->vocab_size()) +
+                     " (put the tokenizer's files beside the weights)");
+  return tok;
+}
+
 std::string checkpoint_tokenizer_spec(const std::string& path) {
   const LoadedCheckpoint ck = load_checkpoint(path);
   const nlohmann::json t = entry_of(ck);

@@ -9,6 +9,7 @@
 
 #include "data/tokenizer.h"
 #include "fault/checkpoint.h"
+#include "fault/weights.h"
 
 namespace plait {
 
@@ -20,6 +21,14 @@ void attach_tokenizer(CheckpointData& d, const data::Tokenizer& tok);
 // The checkpoint's tokenizer (bytes when the manifest names none). UsageError naming
 // the checkpoint when its files are missing or do not match the fingerprint.
 std::unique_ptr<data::Tokenizer> checkpoint_tokenizer(const LoadedCheckpoint& ck);
+
+// The tokenizer of any weights sample/eval take: a plait checkpoint's own; beside a
+// weights file (its directory): plait_tokenizer.json from `plait export`, or GPT-2's
+// encoder.json + vocab.bpe (or tokenizer.json); else bytes when the vocabulary is 256.
+// UsageError naming the weights when none fits their vocabulary.
+std::unique_ptr<data::Tokenizer> weights_tokenizer(const WeightSource& src);
+// The spec weights_tokenizer loads (without the vocabulary check).
+std::string weights_tokenizer_spec(const WeightSource& src);
 
 // The spec that loads the tokenizer of the checkpoint `path` names (a run or a
 // checkpoint directory): "bytes", "gpt2:CK/tokenizer" or "spm:CK/tokenizer/tokenizer.model".

@@ -237,6 +237,8 @@ void resolve_tokenizer(TrainOptions& opt) {
       // no checkpoint yet: the resume itself reports it (or starts afresh)
     }
   }
+  if (opt.tokenizer.empty() && !opt.init_from.empty())  // fine-tuning: the weights' tokenizer
+    opt.tokenizer = weights_tokenizer_spec(WeightSource::open(opt.init_from));
   if (opt.tokenizer.empty() && opt.data.size() == 1 && data::is_token_dir(opt.data[0]))
     throw UsageError("'" + opt.data[0] + "' is a nanoGPT directory (train.bin, no index.json): "
                      "name its tokenizer with --tokenizer (e.g. gpt2:DIR) and its --dtype");

@@ -103,7 +103,8 @@ struct TrainOptions {
 
 // Fixes the run's tokenizer and the model's vocabulary from it (train() calls it):
 // --tokenizer if given; else a prepared dataset's own; else, with --resume, the
-// latest checkpoint's; else bytes. Sets opt.tokenizer to a spec and opt.model.vocab.
+// latest checkpoint's; else, with --init-from, the weights' (checkpoint_tokenizer.h);
+// else bytes. Sets opt.tokenizer to a spec and opt.model.vocab.
 void resolve_tokenizer(TrainOptions& opt);
 
 }  // namespace plait
