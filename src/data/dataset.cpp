@@ -39,7 +39,7 @@ Tokens tokenize_files(const std::vector<std::string>& files, const Tokenizer& to
 std::string hash_tokens(const Tokens& a, const Tokens& b) {
   Xxh64 h;
   for (const Tokens* t : {&a, &b})
-    for (auto piece : t->pieces()) h.update(piece.data(), piece.size());
+    t->for_each_block([&](const std::byte* p, size_t n) { h.update(p, n); });
   return hex64(h.digest());
 }
 

@@ -4,7 +4,7 @@
 //
 //   --data FILES          text, tokenized here (in parallel; bytes: read as they are)
 //   --data DIR            a prepared dataset (index.json) or a nanoGPT directory,
-//                         memory-mapped
+//                         read in place (pread of the sequences needed)
 //   --val-data FILES|DIR  the validation set; nothing of it is trained on. Without
 //                         it: a prepared dataset's own validation split, or for text
 //                         the last 10% of the tokens (corpus.h's rule).

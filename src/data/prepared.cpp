@@ -280,8 +280,8 @@ void check_vocab(const stdfs::path& p, const ShardCheck& c, int vocab) {
                      std::to_string(vocab - 1) + ")");
 }
 
-Tokens map_shard(const stdfs::path& p, int width) {
-  return Tokens::from_file(std::make_shared<const MappedFile>(p.string()), width);
+Tokens open_shard(const stdfs::path& p, int width) {
+  return Tokens::from_file(std::make_shared<const TokenFile>(p.string()), width);
 }
 
 TokenDir open_nanogpt(const stdfs::path& dir, std::shared_ptr<const Tokenizer> tok,
@@ -301,7 +301,7 @@ TokenDir open_nanogpt(const stdfs::path& dir, std::shared_ptr<const Tokenizer> t
     check_vocab(p, c, tok->vocab_size());
     if (c.tokens == 0) throw UsageError("token file '" + p.string() + "' is empty");
     id.update(&c.xxh64, sizeof c.xxh64);
-    (split == std::string("train.bin") ? t.train : t.val) = map_shard(p, width);
+    (split == std::string("train.bin") ? t.train : t.val) = open_shard(p, width);
   }
   t.hash = hex64(id.digest());
   return t;
@@ -369,7 +369,7 @@ TokenDir open_token_dir(const std::string& dir_s, std::shared_ptr<const Tokenize
                            s.at("xxh64").get<std::string>() + ")");
         check_vocab(p, c, t.tokenizer->vocab_size());
         id.update(&c.xxh64, sizeof c.xxh64);
-        parts.push_back(map_shard(p, width));
+        parts.push_back(open_shard(p, width));
       }
       (split == std::string("train") ? t.train : t.val) = Tokens::concat(parts);
     }

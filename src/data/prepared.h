@@ -1,5 +1,5 @@
 // Prepared token datasets (`plait prepare`): text tokenized once into binary shards
-// plus a small JSON index, memory-mapped by `train --data DIR`.
+// plus a small JSON index, read in place by `train --data DIR` (tokens.h).
 //
 //   DIR/index.json          format, dtype, tokenizer, per split: shards (file, tokens,
 //                           XXH64 of the file), documents (source file, first token,
@@ -59,7 +59,7 @@ struct TokenDir {
 };
 
 // Opens a token directory: verifies every shard (size, XXH64 when the index has it,
-// every token below the vocabulary) by reading it once, then maps it. `tok` is the
+// every token below the vocabulary) by reading it once, then opens it for reads. `tok` is the
 // tokenizer asked for (null: the dataset's own; a nanoGPT directory needs one).
 TokenDir open_token_dir(const std::string& dir, std::shared_ptr<const Tokenizer> tok,
                         const std::string& dtype);

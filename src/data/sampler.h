@@ -31,7 +31,7 @@ uint64_t sequence_hash(uint64_t seed, uint64_t step, uint64_t seq);
 
 class Sampler {
  public:
-  // The training split's tokens (shared with the caller: a view, or mapped shards
+  // The training split's tokens (shared with the caller: a view, or shard files
   // read only where the sequences are). Throws UsageError when ctx < 1 or train has
   // fewer than ctx+1 tokens.
   Sampler(Tokens train, int ctx, uint64_t seed);

@@ -6,7 +6,6 @@
 #include <stdexcept>
 
 #include <fcntl.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -14,36 +13,36 @@
 
 namespace plait::data {
 
-MappedFile::MappedFile(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw UsageError("token file '" + path + "' cannot be opened: " + std::strerror(errno));
+TokenFile::TokenFile(const std::string& path) : path_(path) {
+  fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd_ < 0) throw UsageError("token file '" + path + "' cannot be opened: " + std::strerror(errno));
   struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    ::close(fd);
+  if (::fstat(fd_, &st) != 0) {
+    ::close(fd_);
     throw UsageError("token file '" + path + "' cannot be read: " + std::strerror(errno));
   }
   size_ = static_cast<size_t>(st.st_size);
-  if (size_ > 0) {
-    addr_ = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
-    if (addr_ == MAP_FAILED) {
-      addr_ = nullptr;
-      ::close(fd);
-      throw UsageError("token file '" + path + "' cannot be mapped: " + std::strerror(errno));
-    }
-    ::madvise(addr_, size_, MADV_RANDOM);
-  }
-  ::close(fd);  // the mapping keeps the file
+  ::posix_fadvise(fd_, 0, 0, POSIX_FADV_RANDOM);  // no readahead: reads are a sequence each
 }
 
-MappedFile::~MappedFile() {
-  if (addr_) ::munmap(addr_, size_);
+TokenFile::~TokenFile() { ::close(fd_); }
+
+void TokenFile::read(uint64_t offset, size_t n, std::byte* out) const {
+  while (n > 0) {
+    const ssize_t got = ::pread(fd_, out, n, static_cast<off_t>(offset));
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0)
+      throw RuntimeError("token file '" + path_ + "': read at byte " + std::to_string(offset) +
+                         " failed: " + (got < 0 ? std::strerror(errno) : "the file shrank"));
+    out += got, offset += static_cast<uint64_t>(got), n -= static_cast<size_t>(got);
+  }
 }
 
 Tokens Tokens::one(const void* data, int64_t n, int width, std::shared_ptr<const void> owner) {
   Tokens t;
   t.width_ = width;
   t.size_ = n;
-  if (n > 0) t.pieces_.push_back({static_cast<const std::byte*>(data), 0, n});
+  if (n > 0) t.pieces_.push_back({static_cast<const std::byte*>(data), nullptr, 0, 0, n});
   if (owner) t.owners_.push_back(std::move(owner));
   return t;
 }
@@ -68,11 +67,15 @@ Tokens Tokens::from_u32(std::vector<uint32_t> v) {
 Tokens Tokens::view_bytes(std::span<const uint8_t> v) {
   return one(v.data(), static_cast<int64_t>(v.size()), 1, nullptr);
 }
-Tokens Tokens::from_file(std::shared_ptr<const MappedFile> f, int width) {
+Tokens Tokens::from_file(std::shared_ptr<const TokenFile> f, int width) {
   if (width != 1 && width != 2 && width != 4)
     throw std::invalid_argument("Tokens::from_file: width must be 1, 2 or 4");
-  const int64_t n = static_cast<int64_t>(f->size()) / width;
-  return one(f->data(), n, width, f);
+  Tokens t;
+  t.width_ = width;
+  t.size_ = static_cast<int64_t>(f->size()) / width;
+  if (t.size_ > 0) t.pieces_.push_back({nullptr, f.get(), 0, 0, t.size_});
+  t.owners_.push_back(std::move(f));
+  return t;
 }
 
 Tokens Tokens::concat(const std::vector<Tokens>& parts) {
@@ -82,7 +85,10 @@ Tokens Tokens::concat(const std::vector<Tokens>& parts) {
     if (p.empty()) continue;
     if (first) t.width_ = p.width_, first = false;
     if (p.width_ != t.width_) throw std::invalid_argument("Tokens::concat: widths differ");
-    for (const Piece& q : p.pieces_) t.pieces_.push_back({q.data, t.size_ + q.begin, q.size});
+    for (Piece q : p.pieces_) {
+      q.begin += t.size_;
+      t.pieces_.push_back(q);
+    }
     t.owners_.insert(t.owners_.end(), p.owners_.begin(), p.owners_.end());
     t.size_ += p.size_;
   }
@@ -121,10 +127,17 @@ void Tokens::read(int64_t begin, int64_t n, int32_t* out) const {
   // the piece holding `begin`: the last one starting at or before it
   auto it = std::upper_bound(pieces_.begin(), pieces_.end(), begin,
                              [](int64_t b, const Piece& p) { return b < p.begin; }) - 1;
+  thread_local std::vector<std::byte> buf;  // a file piece's bytes
   for (; n > 0; ++it) {
     const int64_t off = begin - it->begin;
     const int64_t take = std::min(n, it->size - off);
-    widen(it->data + off * width_, width_, take, out);
+    const std::byte* src = it->data ? it->data + off * width_ : nullptr;
+    if (!src) {
+      buf.resize(static_cast<size_t>(take * width_));
+      it->file->read(it->file_offset + static_cast<uint64_t>(off * width_), buf.size(), buf.data());
+      src = buf.data();
+    }
+    widen(src, width_, take, out);
     out += take, begin += take, n -= take;
   }
 }
@@ -143,16 +156,30 @@ Tokens Tokens::slice(int64_t begin, int64_t end) const {
   t.owners_ = owners_;
   for (const Piece& p : pieces_) {
     const int64_t b = std::max(begin, p.begin), e = std::min(end, p.begin + p.size);
-    if (b < e) t.pieces_.push_back({p.data + (b - p.begin) * width_, b - begin, e - b});
+    if (b >= e) continue;
+    const int64_t skip = (b - p.begin) * width_;
+    t.pieces_.push_back({p.data ? p.data + skip : nullptr, p.file,
+                         p.file_offset + static_cast<uint64_t>(p.data ? 0 : skip), b - begin, e - b});
   }
   t.size_ = end - begin;
   return t;
 }
 
-std::vector<std::span<const std::byte>> Tokens::pieces() const {
-  std::vector<std::span<const std::byte>> out;
-  for (const Piece& p : pieces_) out.emplace_back(p.data, static_cast<size_t>(p.size * width_));
-  return out;
+void Tokens::for_each_block(const std::function<void(const std::byte*, size_t)>& fn) const {
+  std::vector<std::byte> buf;
+  for (const Piece& p : pieces_) {
+    const uint64_t bytes = static_cast<uint64_t>(p.size * width_);
+    if (p.data) {
+      fn(p.data, bytes);
+      continue;
+    }
+    buf.resize(std::min<uint64_t>(bytes, uint64_t{1} << 22));
+    for (uint64_t at = 0; at < bytes; at += buf.size()) {
+      const size_t n = static_cast<size_t>(std::min<uint64_t>(buf.size(), bytes - at));
+      p.file->read(p.file_offset + at, n, buf.data());
+      fn(buf.data(), n);
+    }
+  }
 }
 
 }  // namespace plait::data
