@@ -49,7 +49,7 @@ struct TokBenchArgs {
 };
 
 void bench_tokenizer(const TokBenchArgs& a) {
-  if (a.rounds < 1 || a.threads < 1) throw UsageError("--rounds and --threads must be positive");
+  if (a.rounds < 1 || a.threads < 1) throw UsageError("--rounds and --tokenize-threads must be positive");
   const auto tok = data::load_tokenizer(a.tokenizer);
   data::ChunkReader reader(a.files);
   std::vector<data::TextChunk> chunks;
@@ -128,7 +128,7 @@ void add_bench_data(Context& ctx) {
   tc->add_option("--data", t->files, "text files")->required()->check(CLI::ExistingPath);
   tc->add_option("--rounds", t->rounds, "timed rounds (the median is reported)")
       ->capture_default_str();
-  tc->add_option("--threads", t->threads, "1: one encode call; more: chunks in parallel")
+  tc->add_option("--tokenize-threads", t->threads, "1: one encode call; more: chunks in parallel")
       ->capture_default_str();
   tc->add_flag("--json", t->json, "machine-readable output");
   tc->callback([&ctx, t] {

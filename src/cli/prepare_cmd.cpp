@@ -29,7 +29,7 @@ void add_prepare(Context& ctx) {
   cmd->add_option("--val-data", a->opt.val_files, "validation text files (instead of a split)")
       ->check(CLI::ExistingPath)
       ->excludes(frac);
-  cmd->add_option("--threads", a->opt.threads, "tokenizing threads (0: one per core)")
+  cmd->add_option("--tokenize-threads", a->opt.threads, "tokenizing threads (0: one per core)")
       ->capture_default_str();
   cmd->add_option("--shard-tokens", a->opt.shard_tokens, "tokens per shard file at most")
       ->capture_default_str();

@@ -52,7 +52,7 @@ void add_tokenizer(Context& ctx) {
   train->add_option("--max-sentences", a->train.max_sentences,
                     "lines sampled for training (0: all)")
       ->capture_default_str();
-  train->add_option("--threads", a->train.threads, "training threads (0: one per core)");
+  train->add_option("--train-threads", a->train.threads, "training threads (0: one per core)");
   train->callback([&ctx, a] {
     data::train_spm(a->train);
     const auto tok = data::load_spm(a->train.out);

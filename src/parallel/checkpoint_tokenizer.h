@@ -1,4 +1,4 @@
-// A run's tokenizer travels with its checkpoints (DESIGN.md, "Checkpoints"): the
+// A run's tokenizer travels with its checkpoints (docs/CHECKPOINTS.md): the
 // manifest's "tokenizer" names it, {"type": "gpt2", "vocab": 50257, "fingerprint":
 // "<16 hex>", "dir": "tokenizer"}, and its defining files are attachments under
 // CHECKPOINT/tokenizer/ (gpt2: encoder.json + vocab.bpe; spm: tokenizer.model;
