@@ -145,7 +145,7 @@ bool apply_resume(const CLI::App& cmd, Resume mode, TrainOptions& opt) {
   if (opt.checkpoint_dir.empty())
     throw UsageError("--resume needs --checkpoint-dir (where to find the latest checkpoint)");
   if (mode == Resume::auto_ && !has_checkpoint(opt.checkpoint_dir)) {
-    if (opt.progress)
+    if (opt.progress && first_process())
       std::fprintf(stderr, "--resume auto: no checkpoint in %s yet, starting a new run\n",
                    opt.checkpoint_dir.c_str());
     return true;
@@ -155,9 +155,10 @@ bool apply_resume(const CLI::App& cmd, Resume mode, TrainOptions& opt) {
   opt.resume = true;
   const int64_t step = read_json(ckpt / "manifest.json").value("step", int64_t{0});
   if (mode == Resume::auto_ && step >= opt.steps) {
-    std::fprintf(stderr, "--resume auto: the run in %s is complete (step %lld of %lld)\n",
-                 opt.checkpoint_dir.c_str(), static_cast<long long>(step),
-                 static_cast<long long>(opt.steps));
+    if (first_process())
+      std::fprintf(stderr, "--resume auto: the run in %s is complete (step %lld of %lld)\n",
+                   opt.checkpoint_dir.c_str(), static_cast<long long>(step),
+                   static_cast<long long>(opt.steps));
     return false;
   }
   return true;

@@ -18,7 +18,7 @@ void prepare_outputs(const TrainOptions& opt) {
   prepare_output_file(opt.log_path, "--log");
   prepare_output_file(opt.trace_path, "--trace");
   prepare_output_dir(opt.checkpoint_dir, "--checkpoint-dir");
-  if (opt.checkpoint_dir.empty() && opt.progress)
+  if (opt.checkpoint_dir.empty() && opt.progress && first_process())
     std::fprintf(stderr, "note: no --checkpoint-dir, so the trained model will not be kept\n");
 }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <thread>
 
@@ -185,10 +186,16 @@ void adopt_init_config(const CLI::App& cmd, TrainOptions& opt) {
     throw UsageError("--init-from '" + src.where().string() + "': its vocabulary of " +
                      std::to_string(m.vocab) + " is smaller than the byte tokenizer's 256");
   opt.model = m;
-  if (opt.progress)
+  if (opt.progress && first_process())
     std::fprintf(stderr, "init: weights from '%s' (%s, %s), a new run: fresh optimizer, step 0\n",
                  src.where().string().c_str(), weight_format_name(src.format()),
                  safetensors::dtype_name(src.dtype()));
+}
+
+bool first_process() {
+  for (const char* var : {"OMPI_COMM_WORLD_RANK", "PMI_RANK", "SLURM_PROCID"})
+    if (const char* v = std::getenv(var); v != nullptr && *v != '\0') return std::string(v) == "0";
+  return true;
 }
 
 bool given(const CLI::App& cmd, const std::string& flag) {

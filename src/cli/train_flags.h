@@ -20,6 +20,11 @@ void add_train_flags(CLI::App* cmd, TrainOptions& opt);
 // --ctx may be shorter. Says so on stderr unless --no-progress.
 void adopt_init_config(const CLI::App& cmd, TrainOptions& opt);
 
+// False in every process an MPI launcher started except its rank 0 (read from the
+// launcher's environment: OMPI_COMM_WORLD_RANK, PMI_RANK, SLURM_PROCID), so that a
+// note printed before MPI starts appears once, not once per rank.
+bool first_process();
+
 // True when the user gave `flag` (e.g. "--lr") on the command line.
 bool given(const CLI::App& cmd, const std::string& flag);
 

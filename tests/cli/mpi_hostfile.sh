@@ -5,7 +5,8 @@
 #   1. the run chooses the hierarchical allreduce over 2 nodes of 2 (its log says so);
 #   2. its weights equal the threads run's (--workers 4 --ranks-per-node 2) byte for byte;
 #   3. the Slurm-style job script (--resume auto) started, stopped by --stop-after,
-#      and started again under mpirun ends with the same weights.
+#      and started again under mpirun ends with the same weights;
+#   4. a note printed before MPI starts (no --checkpoint-dir) appears once, not per rank.
 # usage: mpi_hostfile.sh MPIRUN PLAIT CORPUS
 set -eu
 mpirun=$1 plait=$2 corpus=$3
@@ -32,4 +33,7 @@ launch --no-progress --checkpoint-dir "$d/job" --resume auto
 for f in model optimizer; do
   cmp "$d/job/step-00000006/$f.safetensors" "$d/threads/step-00000006/$f.safetensors"
 done
+launch 2>"$d/nockpt.err" || { cat "$d/nockpt.err"; exit 1; }
+n=$(grep -c "will not be kept" "$d/nockpt.err" || true)
+test "$n" -eq 1 || { echo "FAIL: the no-checkpoint note appeared $n times"; exit 1; }
 echo "ok: hostfile launch on 2 emulated nodes x 2 ranks matches threads; --resume auto job resumes"
