@@ -4,11 +4,15 @@ set -euo pipefail
 packages=(cmake ninja-build g++ make pkg-config
   libopenblas-dev libdnnl-dev nlohmann-json3-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev
   libopenmpi-dev openmpi-bin fortunes git python3
-  libicu-dev libsentencepiece-dev sentencepiece nodejs npm)
+  libicu-dev libsentencepiece-dev sentencepiece)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# node and npm may come from another Debian-format build (nodesource's nodejs ships
+# npm inside it and conflicts with Debian's npm): ask for the commands, not packages.
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 if ((${#missing[@]})); then
   echo "setup: installing ${missing[*]}"
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
