@@ -182,9 +182,6 @@ void adopt_init_config(const CLI::App& cmd, TrainOptions& opt) {
                        "'; leave it out with --init-from");
   const std::string why = weights_mismatch(src.config(), m);
   if (!why.empty()) throw UsageError("--init-from '" + src.where().string() + "': " + why);
-  if (m.vocab < 256)  // the byte tokenizer's ids must be rows of wte
-    throw UsageError("--init-from '" + src.where().string() + "': its vocabulary of " +
-                     std::to_string(m.vocab) + " is smaller than the byte tokenizer's 256");
   opt.model = m;
   if (opt.progress && first_process())
     std::fprintf(stderr, "init: weights from '%s' (%s, %s), a new run: fresh optimizer, step 0\n",

@@ -224,8 +224,12 @@ std::unique_ptr<Tokenizer> load_gpt2(const std::string& dir) {
     auto [enc, bpe] = from_hf_json((d / "tokenizer.json").string());
     return std::make_unique<Gpt2Tokenizer>(enc, bpe, dir);
   }
-  std::string enc = read_text_file((d / "encoder.json").string(), "tokenizer file");
-  std::string bpe = read_text_file((d / "vocab.bpe").string(), "tokenizer file");
+  // Hugging Face's GPT-2 directories name the same two files vocab.json + merges.txt.
+  const bool hf_names = !stdfs::exists(d / "encoder.json") && stdfs::exists(d / "vocab.json");
+  std::string enc = read_text_file((d / (hf_names ? "vocab.json" : "encoder.json")).string(),
+                                   "tokenizer file");
+  std::string bpe = read_text_file((d / (hf_names ? "merges.txt" : "vocab.bpe")).string(),
+                                   "tokenizer file");
   return std::make_unique<Gpt2Tokenizer>(enc, bpe, dir);
 }
 

@@ -170,6 +170,12 @@ ExportResult export_weights(const WeightSource& src, const ExportOptions& opt) {
     res.files.push_back(opt.out / name);
     tok["files"].push_back(name);
   }
+  // GPT-2's files again under the names Hugging Face's GPT2Tokenizer loads.
+  for (const auto& [ours, hf] : {std::pair{"encoder.json", "vocab.json"}, {"vocab.bpe", "merges.txt"}})
+    if (const auto it = opt.tokenizer_files.find(ours); it != opt.tokenizer_files.end()) {
+      write_replace(opt.out / hf, it->second);
+      res.files.push_back(opt.out / hf);
+    }
   write_replace(opt.out / "plait_tokenizer.json", tok.dump(2) + "\n");
   res.files.push_back(opt.out / "plait_tokenizer.json");
   return res;

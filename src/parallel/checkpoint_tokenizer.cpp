@@ -49,7 +49,8 @@ std::string weights_tokenizer_spec(const WeightSource& src) {
     if (type == "spm") return "spm:" + (dir / data::kSpmFileName).string();
     return type == "bytes" ? "bytes" : type + ":" + dir.string();
   }
-  if (stdfs::exists(dir / "vocab.bpe", ec) || stdfs::exists(dir / "tokenizer.json", ec))
+  if (stdfs::exists(dir / "vocab.bpe", ec) || stdfs::exists(dir / "merges.txt", ec) ||
+      stdfs::exists(dir / "tokenizer.json", ec))
     return "gpt2:" + dir.string();
   return "bytes";
 }

@@ -118,5 +118,15 @@ TEST(Gpt2Bpe, FilesReloadToTheSameTokenizer) {
   EXPECT_EQ(again->encode("It's 2024, naïve café"), gpt2().encode("It's 2024, naïve café"));
 }
 
+TEST(Gpt2Bpe, HuggingFaceFileNamesLoadTheSameTokenizer) {
+  TempDir t;
+  namespace stdfs = std::filesystem;
+  stdfs::copy_file(gpt2_dir() + "/encoder.json", t.dir() + "/vocab.json");
+  stdfs::copy_file(gpt2_dir() + "/vocab.bpe", t.dir() + "/merges.txt");
+  auto hf = load_tokenizer("gpt2:" + t.dir());
+  EXPECT_EQ(hf->fingerprint(), gpt2().fingerprint());
+  EXPECT_EQ(hf->encode("It's 2024, naïve café"), gpt2().encode("It's 2024, naïve café"));
+}
+
 }  // namespace
 }  // namespace plait::data
