@@ -131,12 +131,7 @@ double Replica::train_step(double& norm) {
 }
 
 StepResult Replica::run_step(int64_t t, bool) {
-  step = t;
-  StepResult res;
-  res.loss = train_step(res.grad_norm);
-  res.lr = schedule.at(t);
-  res.next = step = t + 1;
-  return res;
+  return synchronous_step(*this, t);
 }
 
 std::string Replica::save(int64_t steps) {

@@ -42,6 +42,19 @@ class StepRunner {
   virtual std::string describe() const = 0;
 };
 
+// run_step of a runner whose every step is synchronous (one worker, data parallel,
+// mesh): train_step(grad_norm) trains step t at the lr its schedule gives t; the
+// runner's `step` moves to t + 1, which is also the next step the loop asks for.
+template <class Runner>
+StepResult synchronous_step(Runner& r, int64_t t) {
+  r.step = t;
+  StepResult res;
+  res.loss = r.train_step(res.grad_norm);
+  res.lr = r.schedule.at(t);
+  res.next = r.step = t + 1;
+  return res;
+}
+
 struct LoopRoles {
   RunOutput* out = nullptr;  // the logging rank's output (null elsewhere)
   bool evaluates = false;    // this rank computes validation losses
