@@ -1,0 +1,102 @@
+// plait sample as a user runs it: --prompts gives one JSON line per prompt, the same
+// with any --batch and without the cache (--no-cache: full recomputation), also for
+// prompts longer than ctx and generations past it; bad values exit 2 with one line.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "run_plait.h"
+
+namespace plait::test {
+namespace {
+
+// GPT-2 weights in Hugging Face layout: 2 layers, dim 32, ctx 32, vocab 256 (bytes).
+const std::string kModel = std::string(PLAIT_SOURCE_DIR) + "/tests/fixtures/gpt2_hf/model.safetensors";
+
+std::vector<nlohmann::json> lines(const std::string& out) {
+  std::vector<nlohmann::json> v;
+  std::istringstream in(out);
+  for (std::string l; std::getline(in, l);) v.push_back(nlohmann::json::parse(l));
+  return v;
+}
+
+TEST(SampleCli, PromptsFileSameOutputForEveryBatchAndWithoutCache) {
+  TempDir d;
+  write_file(d / "p.txt",
+             "The \nA much longer prompt that runs past the context of 32 bytes\n\nx\n"
+             R"({"prompt":"Q: ","max_tokens":7,"temperature":0.9,"top_k":5,"seed":3})" "\n"
+             R"({"prompt":"Q: ","max_tokens":9,"temperature":0.9,"top_p":0.8,"repetition_penalty":1.3})" "\n");
+  const std::string base = "sample --checkpoint " + kModel + " --prompts " + (d / "p.txt") +
+                           " --tokens 45 --temperature 0.7 --seed 5";
+  const Result one = run_plait(base + " --batch 1");
+  ASSERT_EQ(one.code, 0) << one.err;
+  const auto v = lines(one.out);
+  ASSERT_EQ(v.size(), 5u) << one.out;
+  EXPECT_EQ(v[0]["line"], 1);
+  EXPECT_EQ(v[2]["line"], 4);  // the empty line 3 is skipped
+  EXPECT_EQ(v[0]["tokens"], 45);
+  EXPECT_EQ(v[3]["tokens"], 7);
+  EXPECT_EQ(v[4]["tokens"], 9);
+  EXPECT_EQ(v[0]["finish_reason"], "length");
+  for (const char* more : {" --batch 4", " --batch 16", " --batch 3 --no-cache"}) {
+    const Result r = run_plait(base + more);
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(r.out, one.out) << more;
+  }
+  // one streamed prompt, greedy, past ctx: the same with and without the cache
+  const std::string g = "sample --checkpoint " + kModel + " --prompt 'The ' --tokens 70 --temperature 0";
+  const Result cached = run_plait(g), full = run_plait(g + " --no-cache");
+  ASSERT_EQ(cached.code, 0) << cached.err;
+  EXPECT_EQ(cached.out.size(), 4u + 70u + 1u);
+  EXPECT_EQ(cached.out, full.out);
+}
+
+TEST(SampleCli, StopStringEndsTheText) {
+  TempDir d;
+  const Result g = run_plait("sample --checkpoint " + kModel + " --prompt 'The ' --tokens 40 --temperature 0");
+  ASSERT_EQ(g.code, 0) << g.err;
+  const std::string text = g.out.substr(4, g.out.size() - 5);
+  const std::string stop = text.substr(10, 2);
+  if (stop.find('\'') != std::string::npos || stop.find('\n') != std::string::npos)
+    GTEST_SKIP() << "the greedy text has a quote or newline at 10";
+  write_file(d / "p.txt", "The \n");
+  const Result r = run_plait("sample --checkpoint " + kModel + " --prompts " + (d / "p.txt") +
+                             " --tokens 40 --temperature 0 --stop '" + stop + "'");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto v = lines(r.out);
+  EXPECT_EQ(v[0]["finish_reason"], "stop");
+  EXPECT_EQ(v[0]["text"], text.substr(0, text.find(stop)));
+}
+
+TEST(SampleCli, BadValuesExitTwoWithOneLine) {
+  TempDir d;
+  write_file(d / "bad.txt", "ok\n{\"prompt\": \"x\", \"top_p\": 7}\n");
+  write_file(d / "empty.txt", "\n\n");
+  const std::string s = "sample --checkpoint " + kModel;
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {" --temperature nan", "--temperature"},
+      {" --temperature -1", "--temperature"},
+      {" --top-k -3", "--top-k"},
+      {" --top-p 0", "--top-p"},
+      {" --top-p 1.5", "--top-p"},
+      {" --repetition-penalty 0", "--repetition-penalty"},
+      {" --repetition-penalty nan", "--repetition-penalty"},
+      {" --tokens -1", "--tokens"},
+      {" --batch 0", "--batch"},
+      {" --prompts " + (d / "missing.txt"), "missing.txt"},
+      {" --prompts " + (d / "bad.txt"), "bad.txt:2: top_p"},
+      {" --prompts " + (d / "empty.txt"), "no prompt"},
+      {" --prompt a --prompts " + (d / "bad.txt"), "exclude"},
+  };
+  for (const auto& [args, fragment] : cases) {
+    const Result r = run_plait(s + args);
+    EXPECT_EQ(r.code, 2) << args << ": " << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << args << ": " << r.err;
+    EXPECT_NE(r.err.find(fragment), std::string::npos) << args << ": " << r.err;
+  }
+}
+
+}  // namespace
+}  // namespace plait::test
