@@ -119,7 +119,7 @@ int run_sample(const SampleArgs& a) {
   if (a.defaults.max_tokens < 0) throw UsageError("--tokens must not be negative");
   a.defaults.sampling.validate("--");
   if (a.batch < 1) throw UsageError("--batch must be at least 1");
-  if (a.threads < 0) throw UsageError("--threads must not be negative");
+  if (a.threads < 0) throw UsageError("--blas-threads must not be negative");
   if (!a.prompts_file.empty() && !a.prompt.empty())
     throw UsageError("--prompt and --prompts exclude each other");
   if (a.threads > 0) set_blas_threads(a.threads);
@@ -157,7 +157,7 @@ void add_sample(Context& ctx) {
   cmd->add_option("--stop", a->defaults.stop, "stop at this string (repeatable)");
   cmd->add_option("--batch", a->batch, "prompts generated at once (--prompts)")
       ->capture_default_str();
-  cmd->add_option("--threads", a->threads, "BLAS threads (0: the library's default)")
+  cmd->add_option("--blas-threads", a->threads, "BLAS threads (0: the library's default)")
       ->capture_default_str();
   cmd->add_flag("--no-cache", a->no_cache,
                 "recompute the whole context for every token (the reference)");
