@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <stdexcept>
+#include <string>
 
 #include "tensor/kernels.h"
 #include "util/error.h"
@@ -10,35 +12,14 @@
 namespace plait {
 namespace k = kernels;
 
-void HeadActivations::resize(size_t N, int C, int V) {
-  encoded.resize(N * C);
-  lnf.resize(N * C);
-  lnf_mean.resize(N);
-  lnf_rstd.resize(N);
-  logits.resize(N * V);
-  probs.resize(N * V);
-  losses.resize(N);
-  dlosses.resize(N);
-  targets.resize(N);
-  tokens.resize(N);
-}
+namespace {
 
-size_t HeadActivations::floats() const {
-  return encoded.size() + lnf.size() + lnf_mean.size() + lnf_rstd.size() + logits.size() +
-         probs.size() + losses.size() + dlosses.size() + targets.size() + tokens.size();
-}
-
-GPT::GPT(const GPTConfig& cfg)
-    : params(0), grads(0), table_(cfg) {
-  params.assign(table_.total(), 0.0f);
-  grads.assign(table_.total(), 0.0f);
-}
-
-void GPT::init_weights(uint64_t seed) {
+// GPT-2's initialisation of a whole-model arena: one stream, in table order.
+void init_gpt2(const ParamTable& t, std::span<float> arena, uint64_t seed) {
   Rng rng(seed);
-  const float std_resid = 0.02f / std::sqrt(2.0f * static_cast<float>(config().layers));
-  for (const auto& s : table_.specs()) {
-    float* p = params.data() + s.offset;
+  const float std_resid = 0.02f / std::sqrt(2.0f * static_cast<float>(t.config().layers));
+  for (const auto& s : t.specs()) {
+    float* p = arena.data() + s.offset;
     if (s.shape.size() == 1) {
       const bool is_ln_weight = s.name.ends_with("weight");
       std::fill(p, p + s.size, is_ln_weight ? 1.0f : 0.0f);
@@ -49,91 +30,210 @@ void GPT::init_weights(uint64_t seed) {
   }
 }
 
+}  // namespace
+
+GPT::GPT(const GPTConfig& cfg) : GPT(cfg, ShardLayout::whole(cfg)) {}
+
+// table_ first: it validates the config (UsageError naming the field).
+GPT::GPT(const GPTConfig& cfg, const ShardLayout& layout, TensorSplit split)
+    : table_(cfg), shards_(cfg, layout), split_(std::move(split)) {
+  params.assign(shards_.total(), 0.0f);
+  grads.assign(shards_.total(), 0.0f);
+}
+
+bool GPT::whole() const {
+  const ShardLayout& l = layout();
+  return l.tp == 1 && l.first && l.last && l.layer_begin == 0 && l.layer_end == config().layers;
+}
+
+const ParamTable& GPT::table() const {
+  if (!whole()) throw std::logic_error("GPT::table(): a stage's arenas are laid out by shards()");
+  return table_;
+}
+
+void GPT::init_weights(uint64_t seed) {
+  if (whole()) return init_gpt2(table_, params, seed);
+  std::vector<float> full(table_.total());
+  init_gpt2(table_, full, seed);
+  gather_shard(table_, full, shards_, params);
+}
+
 void GPT::zero_grads() { std::fill(grads.begin(), grads.end(), 0.0f); }
 
-void GPT::ensure_shape(int B, int T) {
-  const auto& c = config();
-  if (B <= 0 || T <= 0 || T > c.ctx)
+StageShape GPT::stage_shape() const {
+  const ShardLayout& l = layout();
+  return {config().dim, config().heads, l.tp, config().padded_vocab(), l.layer_end - l.layer_begin,
+          l.first, l.last};
+}
+
+void GPT::check_batch(int B, int T) const {
+  if (B <= 0 || T <= 0 || T > config().ctx)
     throw UsageError("forward: batch " + std::to_string(B) + " x " + std::to_string(T) +
-                     " tokens does not fit ctx " + std::to_string(c.ctx));
-  if (shape_.B == B && shape_.T == T) return;
-  shape_ = BlockShape{B, T, c.dim, c.heads};
-  acts_.resize(c.layers);
-  for (auto& a : acts_) a.resize(shape_);
-  scratch_.resize(shape_);
-  head_.resize(shape_.N(), c.dim, c.padded_vocab());
-  dres_.resize(shape_.N() * c.dim);
+                     " tokens does not fit ctx " + std::to_string(config().ctx));
 }
 
-float GPT::forward(const int32_t* tokens, const int32_t* targets, int B, int T) {
-  ensure_shape(B, T);
+// Scratch shared by every micro-batch, sized for the largest B seen at this T.
+void GPT::ensure_scratch(int B, int T) {
+  if (scratch_shape_.B >= B && scratch_shape_.T == T) return;
   const auto& c = config();
-  const int N = B * T, C = c.dim, V = c.vocab, Vp = c.padded_vocab();
-  std::span<const float> P(params);
-  std::copy(tokens, tokens + N, head_.tokens.begin());
-  k::encoder_forward(head_.encoded.data(), tokens, at(P, table_.wte()), at(P, table_.wpe()),
-                     B, T, C);
-  const float* x = head_.encoded.data();
-  for (int l = 0; l < c.layers; ++l) {
-    block_forward(acts_[l], scratch_, block_view(table_, P, l), x, shape_);
-    x = acts_[l].out.data();
+  scratch_shape_ = shards_.block_shape(B, T);
+  scratch_.resize(scratch_shape_);
+  const size_t N = scratch_shape_.N();
+  dres_.resize(N * c.dim);
+  if (layout().last) {
+    logits_.resize(N * c.padded_vocab());
+    losses_.resize(N);
+    dlosses_.resize(N);
   }
-  k::layernorm_forward(head_.lnf.data(), head_.lnf_mean.data(), head_.lnf_rstd.data(), x,
-                       at(P, table_.lnf_w()), at(P, table_.lnf_b()), N, C);
-  k::matmul_forward<float>(head_.logits.data(), head_.lnf.data(), at(P, table_.wte()), nullptr, N, C,
-                    Vp);
-  have_targets_ = targets != nullptr;
-  if (!have_targets_) return 0.0f;
-  std::copy(targets, targets + N, head_.targets.begin());
-  k::softmax_crossentropy_forward(head_.probs.data(), head_.losses.data(), head_.logits.data(),
-                                  targets, N, V, Vp);
-  double sum = 0;
-  for (int i = 0; i < N; ++i) sum += head_.losses[i];
-  return static_cast<float>(sum / N);
 }
 
-void GPT::backward(const std::function<void(size_t)>& on_ready) {
-  if (!have_targets_) throw RuntimeError("backward() needs a forward() with targets");
+size_t GPT::slot_floats(int B, int T) const {
   const auto& c = config();
-  const int B = shape_.B, T = shape_.T, N = B * T, C = c.dim, V = c.vocab,
-            Vp = c.padded_vocab();
-  std::span<const float> P(params);
-  std::span<float> G(grads);
-  // d(sum over sequences of mean over T) / d(token loss) = 1/T
-  std::fill(head_.dlosses.begin(), head_.dlosses.end(), 1.0f / static_cast<float>(T));
-  float* dlogits = head_.logits.data();  // logits are no longer needed
-  std::fill(head_.logits.begin(), head_.logits.end(), 0.0f);
-  k::softmax_crossentropy_backward(dlogits, head_.probs.data(), head_.targets.data(),
-                                   head_.dlosses.data(), N, V, Vp);
-  float* dlnf = scratch_.dln.data();
-  std::fill(scratch_.dln.begin(), scratch_.dln.end(), 0.0f);
-  k::matmul_backward<float>(dlnf, at(G, table_.wte()), nullptr, dlogits, head_.lnf.data(),
-                     at(P, table_.wte()), N, C, Vp);
-  std::fill(dres_.begin(), dres_.end(), 0.0f);
-  const float* last = c.layers > 0 ? acts_.back().out.data() : head_.encoded.data();
-  k::layernorm_backward(dres_.data(), at(G, table_.lnf_w()), at(G, table_.lnf_b()), dlnf, last,
-                        at(P, table_.lnf_w()), head_.lnf_mean.data(), head_.lnf_rstd.data(), N,
-                        C);
-  if (on_ready) on_ready(table_.lnf_w().offset);
-  for (int l = c.layers - 1; l >= 0; --l) {
-    const float* x = l > 0 ? acts_[l - 1].out.data() : head_.encoded.data();
-    block_backward(dres_.data(), scratch_, block_view(table_, G, l), block_view(table_, P, l),
-                   acts_[l], x, shape_);
-    if (on_ready) on_ready(table_.block(l, BlockTensor::ln1_w).offset);
-  }
-  k::encoder_backward(at(G, table_.wte()), at(G, table_.wpe()), dres_.data(),
-                      head_.tokens.data(), B, T, C);
-  if (on_ready) on_ready(0);
-}
-
-const float* GPT::logits(int b, int t) const {
-  return head_.logits.data() + (static_cast<size_t>(b) * shape_.T + t) * config().padded_vocab();
+  const size_t N = static_cast<size_t>(B) * T;
+  BlockActivations a;
+  a.resize(shards_.block_shape(B, T));
+  size_t n = N * c.dim + (layout().first ? N : 0);
+  n += a.floats() * (layout().layer_end - layout().layer_begin);
+  if (layout().last) n += N + N * c.dim + 2 * N + N * c.padded_vocab();
+  return n;
 }
 
 size_t GPT::activation_floats() const {
-  size_t n = head_.floats() + scratch_.floats() + dres_.size();
-  for (const auto& a : acts_) n += a.floats();
-  return n;
+  return slots_.floats() + scratch_.floats() + dres_.size() + logits_.size() + losses_.size() +
+         dlosses_.size();
+}
+
+double GPT::forward(int micro, int B, int T, const int32_t* tokens, const float* x,
+                    const int32_t* targets) {
+  check_batch(B, T);
+  const auto& c = config();
+  const size_t N = static_cast<size_t>(B) * T;
+  ensure_scratch(B, T);
+  StageActivations& a = slots_.open(micro, stage_shape(), B, T);
+  std::span<const float> P(params);
+  if (layout().first) {
+    std::copy(tokens, tokens + N, a.tokens.begin());
+    k::encoder_forward(a.x.data(), tokens, at(P, shards_.wte().local), at(P, shards_.wpe().local),
+                       B, T, c.dim);
+  } else {
+    std::copy(x, x + N * c.dim, a.x.begin());
+  }
+  const BlockShape sh = shards_.block_shape(B, T);
+  const float* in = a.x.data();
+  for (int l = layout().layer_begin; l < layout().layer_end; ++l) {
+    BlockActivations& b = a.blocks[l - layout().layer_begin];
+    block_forward(b, scratch_, block_view(shards_, P, l), in, sh, &split_);
+    in = b.out.data();
+  }
+  if (!layout().last) return 0.0;
+  return head_forward(a, in, targets);
+}
+
+// out [N,C] -> ln_f -> logits [N,Vp] = lnf wte^T (the tied head) -> the loss when there
+// are targets; returns the sum of the N token losses (0 without targets).
+double GPT::head_forward(StageActivations& a, const float* out, const int32_t* targets) {
+  const auto& c = config();
+  const int N = a.B * a.T;
+  std::span<const float> P(params);
+  k::layernorm_forward(a.lnf.data(), a.lnf_mean.data(), a.lnf_rstd.data(), out,
+                       at(P, shards_.lnf_w().local), at(P, shards_.lnf_b().local), N, c.dim);
+  k::matmul_forward<float>(logits_.data(), a.lnf.data(), at(P, shards_.wte().local), nullptr, N,
+                           c.dim, c.padded_vocab());
+  last_n_ = static_cast<size_t>(N), last_t_ = a.T;
+  a.has_targets = targets != nullptr;
+  if (!targets) return 0.0;
+  std::copy(targets, targets + N, a.targets.begin());
+  k::softmax_crossentropy_forward(a.probs.data(), losses_.data(), logits_.data(), targets, N,
+                                  c.vocab, c.padded_vocab());
+  double sum = 0;
+  for (int i = 0; i < N; ++i) sum += losses_[i];
+  return sum;
+}
+
+const float* GPT::output(int micro) const {
+  const StageActivations* a = slots_.find(micro);
+  if (!a) throw std::logic_error("model stage: no output for micro-batch " + std::to_string(micro));
+  return a->blocks.empty() ? a->x.data() : a->blocks.back().out.data();
+}
+
+// d(sum over sequences of the mean token loss) down to dres_ = d(out), out [N,C] being
+// the last block's output.
+void GPT::head_backward(StageActivations& a, const float* out) {
+  const auto& c = config();
+  const int N = a.B * a.T, C = c.dim, V = c.vocab, Vp = c.padded_vocab();
+  std::span<const float> P(params);
+  std::span<float> G(grads);
+  // d(sum over sequences of mean over T) / d(token loss) = 1/T
+  std::fill_n(dlosses_.begin(), N, 1.0f / static_cast<float>(a.T));
+  float* dlogits = logits_.data();  // the logits are no longer needed
+  std::fill_n(logits_.begin(), static_cast<size_t>(N) * Vp, 0.0f);
+  k::softmax_crossentropy_backward(dlogits, a.probs.data(), a.targets.data(), dlosses_.data(), N,
+                                   V, Vp);
+  float* dlnf = scratch_.dln.data();
+  std::fill_n(dlnf, static_cast<size_t>(N) * C, 0.0f);
+  k::matmul_backward<float>(dlnf, at(G, shards_.wte().local), nullptr, dlogits, a.lnf.data(),
+                            at(P, shards_.wte().local), N, C, Vp);
+  std::fill_n(dres_.begin(), static_cast<size_t>(N) * C, 0.0f);
+  k::layernorm_backward(dres_.data(), at(G, shards_.lnf_w().local), at(G, shards_.lnf_b().local),
+                        dlnf, out, at(P, shards_.lnf_w().local), a.lnf_mean.data(),
+                        a.lnf_rstd.data(), N, C);
+}
+
+const float* GPT::backward(int micro, const float* dout,
+                           const std::function<void(size_t)>& on_ready) {
+  StageActivations* found = slots_.find(micro);
+  if (!found)
+    throw std::logic_error("model stage: backward of micro-batch " + std::to_string(micro) +
+                           " before its forward");
+  StageActivations& a = *found;
+  if (layout().last && !a.has_targets)
+    throw RuntimeError("backward() needs a forward() with targets");
+  const auto& c = config();
+  std::span<const float> P(params);
+  std::span<float> G(grads);
+  if (layout().last) {
+    head_backward(a, a.blocks.empty() ? a.x.data() : a.blocks.back().out.data());
+    if (on_ready) on_ready(shards_.lnf_w().local.offset);
+  } else {
+    std::copy(dout, dout + static_cast<size_t>(a.B) * a.T * c.dim, dres_.begin());
+  }
+  const BlockShape sh = shards_.block_shape(a.B, a.T);
+  for (int l = layout().layer_end - 1; l >= layout().layer_begin; --l) {
+    const int i = l - layout().layer_begin;
+    const float* x = i > 0 ? a.blocks[i - 1].out.data() : a.x.data();
+    block_backward(dres_.data(), scratch_, block_view(shards_, G, l), block_view(shards_, P, l),
+                   a.blocks[i], x, sh, &split_);
+    if (on_ready) on_ready(shards_.block(l, BlockTensor::ln1_w).local.offset);
+  }
+  const bool first = layout().first;
+  if (first) {
+    k::encoder_backward(at(G, shards_.wte().local), at(G, shards_.wpe().local), dres_.data(),
+                        a.tokens.data(), a.B, a.T, c.dim);
+    if (on_ready) on_ready(0);
+  }
+  slots_.release(micro);
+  return first ? nullptr : dres_.data();
+}
+
+void GPT::release(int micro) { slots_.release(micro); }
+
+float GPT::forward(const int32_t* tokens, const int32_t* targets, int B, int T) {
+  if (!layout().first || !layout().last)
+    throw std::logic_error("GPT::forward(tokens, ...): needs a single-stage model");
+  slots_.release(0);  // a forward without a backward (evaluation, sampling) leaves it
+  const double sum = forward(0, B, T, tokens, nullptr, targets);
+  if (!targets) return 0.0f;
+  return static_cast<float>(sum / (static_cast<double>(B) * T));
+}
+
+void GPT::backward(const std::function<void(size_t)>& on_ready) {
+  const StageActivations* a = slots_.find(0);
+  if (!a || !a->has_targets) throw RuntimeError("backward() needs a forward() with targets");
+  backward(0, nullptr, on_ready);
+}
+
+const float* GPT::logits(int b, int t) const {
+  return logits_.data() + (static_cast<size_t>(b) * last_t_ + t) * config().padded_vocab();
 }
 
 }  // namespace plait

@@ -1,10 +1,24 @@
-// The whole GPT: embedding, the ordered list of blocks, final LayerNorm, and the LM
-// head tied to the token embedding, trained with softmax cross-entropy.
+// The GPT: ONE model class for every worker (Megatron's GPTModel(pre_process,
+// post_process)). It holds a contiguous range of blocks [layer_begin, layer_end), split
+// `tp` ways (model/block.h's TensorSplit), plus the token and position embeddings on
+// the first stage and the final LayerNorm, the LM head (tied to wte) and the softmax
+// cross-entropy on the last. A single worker is the one-stage case with tensor split 1,
+// `GPT(cfg)`: its arenas are laid out by ParamTable.
 //
-// Loss convention (docs/ARCHITECTURE.md, "One training step", steps 2-4): a sequence's loss is the mean over its T
-// tokens; backward() ACCUMULATES the gradient of the SUM of the sequences' losses, so
-// gradients from any split of a global batch add up exactly. The trainer divides the
-// summed gradient by the global batch size once.
+// Data flow of micro-batch m (N = B*T rows, C channels, Vp padded vocabulary):
+//   forward   first stage: tokens [B,T] -> encoder (wte, wpe) -> x [N,C]
+//             else x [N,C] from stage s-1
+//             x -> this stage's blocks -> out [N,C]  (output(m): sent to stage s+1)
+//             last stage: out -> ln_f -> head (wte^T) -> logits [N,Vp] -> loss
+//   backward  last stage: from the loss;  else d(out) [N,C] from stage s+1
+//             -> blocks in reverse -> d(x) [N,C] (returned: sent to stage s-1)
+//             first stage: d(x) -> encoder backward into wte, wpe
+//
+// Loss convention (docs/ARCHITECTURE.md, "One training step", steps 2-4): a sequence's
+// loss is the mean over its T tokens; backward ACCUMULATES the gradient of the SUM of
+// the sequences' losses, so gradients from any split of a global batch into workers,
+// micro-batches and stages add up exactly. The trainer divides the summed gradient by
+// the global batch size once.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -13,68 +27,94 @@
 
 #include "model/block.h"
 #include "model/params.h"
+#include "model/shard_table.h"
+#include "model/stage_activations.h"
 
 namespace plait {
 
-// What the embedding and head save between forward and backward (N = B*T).
-struct HeadActivations {
-  std::vector<float> encoded;   // [N,C] token + position embedding
-  std::vector<float> lnf;       // [N,C]
-  std::vector<float> lnf_mean;  // [N]
-  std::vector<float> lnf_rstd;  // [N]
-  std::vector<float> logits;    // [N,Vp] (reused as dlogits in backward)
-  std::vector<float> probs;     // [N,Vp], 0 in the padding columns
-  std::vector<float> losses;    // [N]
-  std::vector<float> dlosses;   // [N] = 1/T each
-  std::vector<int32_t> targets; // [N]
-  std::vector<int32_t> tokens;  // [N]
-  void resize(size_t N, int C, int V);
-  size_t floats() const;
-};
-
 class GPT {
  public:
+  // The whole model: one stage, tensor split 1.
   explicit GPT(const GPTConfig& cfg);
+  // One rank's stage of a tensor- and pipeline-parallel layout; `split` closes the
+  // tensor-parallel partial sums (unused when layout.tp == 1).
+  GPT(const GPTConfig& cfg, const ShardLayout& layout, TensorSplit split = {});
 
-  const GPTConfig& config() const { return table_.config(); }
-  const ParamTable& table() const { return table_; }
+  const GPTConfig& config() const { return shards_.config(); }
+  const ShardLayout& layout() const { return shards_.layout(); }
+  // This rank's arena layout (every layout; the whole model's is ParamTable's).
+  const ShardTable& shards() const { return shards_; }
+  bool whole() const;  // one stage, tensor split 1
+  // The whole model's table, which lays out params and grads; whole() models only.
+  const ParamTable& table() const;
 
-  std::vector<float> params;  // [table().total()]
-  std::vector<float> grads;   // [table().total()], same layout
+  std::vector<float> params;  // [shards().total()]
+  std::vector<float> grads;   // same layout
 
   // GPT-2 initialisation from `seed`: weights N(0, 0.02), residual projections
-  // (c_proj.weight) N(0, 0.02/sqrt(2L)), biases 0, LayerNorm weights 1.
+  // (c_proj.weight) N(0, 0.02/sqrt(2L)), biases 0, LayerNorm weights 1. A stage draws
+  // the whole model's stream and keeps its slices, so every layout starts identical.
   void init_weights(uint64_t seed);
   void zero_grads();
 
+  // ---- one micro-batch at a time, in the order a pipeline schedule says ----
+  // Forward of micro-batch `micro` (B sequences of T <= ctx tokens). First stage:
+  // `tokens` [B,T]; other stages: `x` [N,C] from the previous stage. Last stage: with
+  // `targets` [B,T] returns the SUM of the N token losses, without them computes only
+  // the logits (inference); otherwise returns 0 and output(micro) holds [N,C].
+  double forward(int micro, int B, int T, const int32_t* tokens, const float* x,
+                 const int32_t* targets);
+  const float* output(int micro) const;
+  // Backward of `micro` (on the last stage its forward had targets): `dout` = d(output)
+  // [N,C] from the next stage (nullptr on the last stage). Accumulates parameter
+  // gradients and frees the slot. Returns d(x) [N,C] for the previous stage (valid
+  // until the next call), or nullptr on the first stage.
+  // `on_ready(offset)`, if given, is called as the pass goes: every gradient at arena
+  // offsets >= offset is then final for this pass (the arena is laid out in forward
+  // order, so the ready region grows from the end: ln_f and the head, block end-1, ...,
+  // the first block, and finally 0 once the embeddings are done: wte is also the head).
+  const float* backward(int micro, const float* dout,
+                        const std::function<void(size_t)>& on_ready = {});
+  void release(int micro);  // frees a slot without a backward pass (evaluation)
+  int in_flight() const { return slots_.in_flight(); }
+  int peak_in_flight() const { return slots_.peak(); }  // since construction or reset_peak()
+  void reset_peak() { slots_.reset_peak(); }
+  // Floats of activations one in-flight micro-batch of B x T keeps on this stage.
+  size_t slot_floats(int B, int T) const;
+
+  // ---- a single-stage model, one batch at a time (micro-batch 0) ----
   // tokens, targets: [B,T] with T <= ctx. targets may be nullptr (inference).
   // Returns the mean loss over the B*T tokens (0 without targets).
   float forward(const int32_t* tokens, const int32_t* targets, int B, int T);
-  // Accumulates d(sum over sequences of the sequence's mean loss) into grads.
-  // Requires the preceding forward() to have had targets.
-  // `on_ready(offset)`, if given, is called as the pass goes: every gradient at arena
-  // offsets >= offset is then final for this pass (the arena is laid out in forward
-  // order, so the ready region grows from the end: ln_f, block L-1, ..., block 0, and
-  // finally 0 once the embeddings are done — wte is also the LM head, so it is last).
-  // Data parallelism uses it to reduce buckets while the backward pass goes on.
+  // Accumulates d(sum over sequences of the sequence's mean loss) into grads; needs
+  // the preceding forward() to have had targets. on_ready: as above.
   void backward(const std::function<void(size_t)>& on_ready = {});
-
-  // After forward: logits of sequence b at position t, [Vp] (only [0, V) are ids).
+  // After the last stage's forward: logits of sequence b at position t, [Vp] (only
+  // [0, V) are ids); the token losses [B*T] when it had targets.
   const float* logits(int b, int t) const;
-  const std::vector<float>& token_losses() const { return head_.losses; }
+  std::span<const float> token_losses() const { return {losses_.data(), last_n_}; }
 
-  // Floats held for activations and scratch at the current (B,T).
+  // Floats held for activations and scratch (every slot kept, the scratch buffers).
   size_t activation_floats() const;
 
  private:
-  void ensure_shape(int B, int T);
-  ParamTable table_;
-  BlockShape shape_{};
-  std::vector<BlockActivations> acts_;
+  StageShape stage_shape() const;
+  void ensure_scratch(int B, int T);
+  void check_batch(int B, int T) const;
+  double head_forward(StageActivations& a, const float* out, const int32_t* targets);
+  void head_backward(StageActivations& a, const float* out);
+
+  ParamTable table_;  // the whole model's (built first: it validates the config)
+  ShardTable shards_;
+  TensorSplit split_;
+  ActivationSlots slots_;
   BlockScratch scratch_;
-  HeadActivations head_;
-  std::vector<float> dres_;  // [N,C] gradient of the residual stream
-  bool have_targets_ = false;
+  BlockShape scratch_shape_{};
+  std::vector<float> logits_;            // [N,Vp] (reused as dlogits in backward)
+  std::vector<float> losses_, dlosses_;  // [N]
+  std::vector<float> dres_;              // [N,C] gradient of the residual stream
+  size_t last_n_ = 0;                    // N and T of the last head forward
+  int last_t_ = 0;
 };
 
 }  // namespace plait

@@ -5,9 +5,9 @@
 #include <cmath>
 #include <cstdio>
 
-#include "fault/weights.h"
 #include "layout/stages.h"
 #include "parallel/mesh_state.h"
+#include "parallel/train_state.h"
 #include "util/error.h"
 
 namespace plait {
@@ -55,9 +55,9 @@ MeshWorker::MeshWorker(comm::Comm& c, const TrainOptions& o, const RunData& d)
       me(mesh_coord(shape, c.rank())),
       world(c.world()),
       groups(make_mesh_groups(world, shape)),
-      stage(o.model, layout_of(o, me), make_split(groups.tp, me.tp)),
-      adam(stage.table().param_specs(), stage.table().total(), o.adamw),
-      schedule{o.lr, o.effective_warmup(), static_cast<int>(o.steps), 0.1f},
+      model(o.model, layout_of(o, me), make_split(groups.tp, me.tp)),
+      adam(model.shards().param_specs(), model.shards().total(), o.adamw),
+      schedule(o.lr_schedule()),
       kind_(o.schedule) {
   share_ = o.batch / shape.dp;
   first_seq_ = int64_t{me.dp} * share_;
@@ -78,16 +78,7 @@ MeshWorker::MeshWorker(comm::Comm& c, const TrainOptions& o, const RunData& d)
   }
 }
 
-void MeshWorker::start() {
-  if (opt.resume) {
-    step = load_stage_state(opt.checkpoint_dir, data.fingerprint(opt), stage, adam);
-    check_resumable(opt, step);
-  } else if (!opt.init_from.empty()) {  // a new run from given weights (fine-tuning)
-    read_weights(WeightSource::open(opt.init_from), stage.table(), stage.params);
-  } else {
-    init_stage_weights(stage, opt.seed);
-  }
-}
+void MeshWorker::start() { step = start_state(opt, data.fingerprint(opt), model, adam); }
 
 void MeshWorker::traced(const char* what, int micro, const char* cat, int lane, double t0) {
   if (!trace || !trace->enabled()) return;
@@ -106,7 +97,7 @@ double MeshWorker::forward_op(int micro) {
   if (!first()) groups.pp.recv(me.pp - 1, tag_of(micro, true), bytes_of(recv_.data(), n));
   const double t0 = trace ? trace->now_us() : 0;
   const auto c0 = Clock::now();
-  const double loss = stage.forward(micro, b, T, inputs_.data(), recv_.data(),
+  const double loss = model.forward(micro, b, T, inputs_.data(), recv_.data(),
                                     last() ? targets_.data() : nullptr);
   const double dt = std::chrono::duration<double>(Clock::now() - c0).count();
   busy_s += dt;
@@ -115,7 +106,7 @@ double MeshWorker::forward_op(int micro) {
   traced("forward", micro, "compute", obs::kLaneCompute, t0);
   if (!last())
     fwd_sends_[micro] = groups.pp.isend(me.pp + 1, tag_of(micro, true),
-                                        bytes_of(stage.output(micro), n));
+                                        bytes_of(model.output(micro), n));
   return loss;
 }
 
@@ -129,7 +120,7 @@ void MeshWorker::backward_op(int micro) {
   }
   const double t0 = trace ? trace->now_us() : 0;
   const auto c0 = Clock::now();
-  const float* dx = stage.backward(micro, last() ? nullptr : recv_.data());
+  const float* dx = model.backward(micro, last() ? nullptr : recv_.data());
   const double dt = std::chrono::duration<double>(Clock::now() - c0).count();
   busy_s += dt;
   bwd_s += dt;
@@ -164,9 +155,9 @@ double MeshWorker::run_schedule() {
 // sqrt of the sum of squares of every gradient float of the model, each counted once.
 double MeshWorker::global_grad_norm() {
   double sq = 0;
-  for (const ShardSpec& s : stage.table().specs()) {
+  for (const ShardSpec& s : model.shards().specs()) {
     if (!s.owner) continue;
-    const float* g = stage.grads.data() + s.local.offset;
+    const float* g = model.grads.data() + s.local.offset;
     for (size_t i = 0; i < s.local.size; ++i) sq += static_cast<double>(g[i]) * g[i];
   }
   if (groups.mp.size() > 1) comm::allreduce(groups.mp, std::span<double>(&sq, 1));
@@ -174,16 +165,16 @@ double MeshWorker::global_grad_norm() {
 }
 
 double MeshWorker::train_step(double& norm) {
-  stage.zero_grads();
+  model.zero_grads();
   double t0 = trace ? trace->now_us() : 0;
   double loss = run_schedule();
   if (groups.embed.valid()) {  // the tied wte: embedding gradient + head gradient
-    const ParamSpec& wte = stage.table().wte().local;
-    comm::allreduce(groups.embed, std::span<float>(stage.grads.data() + wte.offset, wte.size));
+    const ParamSpec& wte = model.shards().wte().local;
+    comm::allreduce(groups.embed, std::span<float>(model.grads.data() + wte.offset, wte.size));
   }
   if (dp_ar_) {
     t0 = trace ? trace->now_us() : 0;
-    dp_ar_->run(std::span<float>(stage.grads));
+    dp_ar_->run(std::span<float>(model.grads));
     traced("dp allreduce", -1, "comm", obs::kLaneComm, t0);
   }
   // the global token-loss sum: the last stage's tp rank 0 of every replica holds a part
@@ -191,10 +182,10 @@ double MeshWorker::train_step(double& norm) {
   comm::allreduce(world, std::span<double>(&sum, 1));
   t0 = trace ? trace->now_us() : 0;
   const float inv_batch = 1.0f / static_cast<float>(opt.batch);
-  for (float& g : stage.grads) g *= inv_batch;
+  for (float& g : model.grads) g *= inv_batch;
   norm = global_grad_norm();
-  clip_to(stage.grads, norm, opt.adamw.clip_norm);
-  adam.step(stage.params, stage.grads, schedule.at(step), step + 1);
+  clip_to(model.grads, norm, opt.adamw.clip_norm);
+  adam.step(model.params, model.grads, schedule.at(step), step + 1);
   traced("optimizer", -1, "compute", obs::kLaneCompute, t0);
   return sum / opt.model.ctx / opt.batch;
 }
@@ -222,9 +213,9 @@ double MeshWorker::validation_loss() {
     const size_t floats = static_cast<size_t>(b) * T * opt.model.dim;
     if (first() || last()) data.val.fill(w, b, in.data(), tg.data());
     if (!first()) groups.pp.recv(me.pp - 1, tag_of(micro, true), bytes_of(recv_.data(), floats));
-    sum += stage.forward(micro, b, T, in.data(), recv_.data(), last() ? tg.data() : nullptr);
-    if (!last()) groups.pp.send(me.pp + 1, tag_of(micro, true), bytes_of(stage.output(micro), floats));
-    stage.release(micro);
+    sum += model.forward(micro, b, T, in.data(), recv_.data(), last() ? tg.data() : nullptr);
+    if (!last()) groups.pp.send(me.pp + 1, tag_of(micro, true), bytes_of(model.output(micro), floats));
+    model.release(micro);
   }
   if (!(last() && me.tp == 0)) sum = 0;
   comm::allreduce(world, std::span<double>(&sum, 1));
@@ -233,17 +224,17 @@ double MeshWorker::validation_loss() {
 
 std::string MeshWorker::save(int64_t s) {
   ShardWriter w{rank, world.size(), [this] { comm::barrier(world); }};
-  return save_stage_state(opt.checkpoint_dir, data.fingerprint(opt), s, stage, adam,
+  return save_stage_state(opt.checkpoint_dir, data.fingerprint(opt), s, model, adam,
                           opt.keep_checkpoints, w, me.dp == 0, *data.dataset.tokenizer);
 }
 
 RankMemory MeshWorker::memory() const {
   RankMemory m;
   m.rank = rank, m.dp = me.dp, m.tp = me.tp, m.pp = me.pp;
-  m.param_floats = stage.table().total();
+  m.param_floats = model.shards().total();
   m.model_floats = ParamTable(opt.model).total();
-  m.peak_micro_batches = stage.peak_in_flight();
-  m.activation_floats = stage.slot_floats(static_cast<int>(mb_), opt.model.ctx);
+  m.peak_micro_batches = model.peak_in_flight();
+  m.activation_floats = model.slot_floats(static_cast<int>(mb_), opt.model.ctx);
   return m;
 }
 

@@ -20,9 +20,9 @@
 #include "comm/collectives.h"
 #include "comm/comm.h"
 #include "model/adamw.h"
+#include "model/gpt.h"
 #include "parallel/mesh.h"
 #include "layout/schedule.h"
-#include "parallel/pipeline_stage.h"
 #include "parallel/replica.h"
 #include "parallel/run_loop.h"
 #include "parallel/run_output.h"
@@ -52,7 +52,7 @@ class MeshWorker : public StepRunner {
   const MeshCoord me;
   comm::Group world;
   MeshGroups groups;
-  PipelineStage stage;
+  GPT model;  // this rank's stage: its blocks, tensor split, embedding / head
   AdamW adam;
   LrSchedule schedule;
   int64_t step = 0;
@@ -65,8 +65,8 @@ class MeshWorker : public StepRunner {
   double pipeline_s = 0;  // time in run_schedule, all steps
 
  private:
-  bool first() const { return stage.layout().first; }
-  bool last() const { return stage.layout().last; }
+  bool first() const { return model.layout().first; }
+  bool last() const { return model.layout().last; }
   int micro_size(int micro) const {
     return static_cast<int>(std::min<int64_t>(mb_, share_ - int64_t{micro} * mb_));
   }

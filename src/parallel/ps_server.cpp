@@ -81,7 +81,7 @@ class Server {
         params_(layout.total, 0.0f),
         grads_(layout.total, 0.0f),
         adam_(table_, opt.adamw),
-        schedule_{opt.lr, opt.effective_warmup(), static_cast<int>(opt.steps), 0.1f},
+        schedule_(opt.lr_schedule()),
         push_(layout.workers, std::vector<float>(n_)),
         heads_(layout.workers),
         arrived_(layout.workers, -1),

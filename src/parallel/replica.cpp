@@ -4,7 +4,6 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
-#include "fault/weights.h"
 #include "parallel/evaluate.h"
 #include "parallel/train_state.h"
 #include "util/error.h"
@@ -59,7 +58,7 @@ Replica::Replica(const TrainOptions& o, const RunData& d, int rank_, int64_t fir
       data(d),
       model(o.model),
       adam(model.table(), o.adamw),
-      schedule{o.lr, o.effective_warmup(), static_cast<int>(o.steps), 0.1f},
+      schedule(o.lr_schedule()),
       rank(rank_),
       first_seq(first),
       seqs(count) {
@@ -68,16 +67,7 @@ Replica::Replica(const TrainOptions& o, const RunData& d, int rank_, int64_t fir
   targets_.resize(inputs_.size());
 }
 
-void Replica::start() {
-  if (opt.resume) {
-    step = load_train_state(opt.checkpoint_dir, data.fingerprint(opt), model, adam);
-    check_resumable(opt, step);
-  } else if (!opt.init_from.empty()) {  // a new run from given weights (fine-tuning)
-    read_weights(WeightSource::open(opt.init_from), model.table(), model.params);
-  } else {
-    model.init_weights(opt.seed);
-  }
-}
+void Replica::start() { step = start_state(opt, data.fingerprint(opt), model, adam); }
 
 double Replica::validation_loss() {
   const int b = opt.micro_batch > 0 ? opt.micro_batch : opt.batch;

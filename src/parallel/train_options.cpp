@@ -77,6 +77,10 @@ int TrainOptions::effective_warmup() const {
   return static_cast<int>(std::max<int64_t>(1, steps / 20));
 }
 
+LrSchedule TrainOptions::lr_schedule() const {
+  return {lr, effective_warmup(), static_cast<int>(steps), 0.1f};
+}
+
 int TrainOptions::effective_blas_threads() const {
   if (blas_threads > 0) return blas_threads;
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));

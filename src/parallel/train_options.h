@@ -89,6 +89,8 @@ struct TrainOptions {
   int backup_workers = 0;         // synchronous steps take the first N-B pushes
 
   int effective_warmup() const;
+  // The learning rate per step: warm-up to lr, cosine decay to lr/10 at `steps`.
+  LrSchedule lr_schedule() const;
   data::DataOptions data_options() const;
   // The mesh's data-parallel size: dp, or workers / (tp * pp).
   int effective_dp() const;

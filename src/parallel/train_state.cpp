@@ -6,6 +6,7 @@
 #include "fault/hash.h"
 #include "fault/weights.h"
 #include "parallel/checkpoint_tokenizer.h"
+#include "parallel/run_loop.h"
 #include "util/error.h"
 
 namespace plait {
@@ -19,9 +20,27 @@ std::vector<NamedTensor> named(const ParamTable& t, std::span<const float> arena
   return out;
 }
 
-void read_all(const LoadedCheckpoint& ck, const ParamTable& t, const std::string& prefix,
-              std::span<float> arena) {
-  for (const auto& s : t.specs()) ck.read(prefix + s.name, s.shape, arena.subspan(s.offset, s.size));
+size_t numel(const std::vector<int64_t>& shape) {
+  size_t n = 1;
+  for (int64_t d : shape) n *= static_cast<size_t>(d);
+  return n;
+}
+
+// Every box this rank holds (owned or not) read from the checkpoint.
+void read_boxes(const LoadedCheckpoint& ck, const ShardTable& t, const std::string& prefix,
+                std::span<float> arena) {
+  for (const ShardSpec& s : t.specs()) {
+    const std::string name = prefix + s.local.name;
+    if (ck.shape(name) != s.full_shape)
+      throw UsageError("--resume: tensor '" + name + "' of " + ck.dir().string() +
+                       " does not have the model's shape");
+    size_t at = s.local.offset;
+    for (const Box& b : s.boxes) {
+      const size_t n = numel(b.shape());
+      ck.read_slice(name, b.begin, b.end, arena.subspan(at, n));
+      at += n;
+    }
+  }
 }
 
 }  // namespace
@@ -40,12 +59,11 @@ std::string corpus_hash(std::span<const uint8_t> bytes) {
   return hex64(xxh64(std::as_bytes(bytes)));
 }
 
-std::string save_train_state(const std::string& run_dir, const nlohmann::json& fingerprint,
-                             int64_t step, const GPT& model, const AdamW& adam, int keep_last,
-                             const data::Tokenizer& tok) {
+CheckpointData run_checkpoint(int64_t step, const GPTConfig& config,
+                              const nlohmann::json& fingerprint, const data::Tokenizer& tok) {
   CheckpointData d;
   d.step = step;
-  d.config = model.config().to_json();
+  d.config = config.to_json();
   d.options = fingerprint;
   // Batches come from (seed, step) alone and nothing else draws random numbers while
   // training, so the seed and the step are the whole random state.
@@ -53,6 +71,13 @@ std::string save_train_state(const std::string& run_dir, const nlohmann::json& f
            {"seed", fingerprint.value("seed", 0)}};
   d.extra = {{"adamw_t", step}};
   attach_tokenizer(d, tok);
+  return d;
+}
+
+std::string save_train_state(const std::string& run_dir, const nlohmann::json& fingerprint,
+                             int64_t step, const GPT& model, const AdamW& adam, int keep_last,
+                             const data::Tokenizer& tok) {
+  CheckpointData d = run_checkpoint(step, model.config(), fingerprint, tok);
   const ParamTable& t = model.table();
   d.model = named(t, model.params);
   d.opt_m = named(t, adam.m);
@@ -67,10 +92,24 @@ int64_t load_train_state(const std::string& run_dir, const nlohmann::json& finge
   if (GPTConfig::from_json(ck.config()) != model.config())
     throw UsageError("--resume: checkpoint " + ck.dir().string() + " holds model " +
                      ck.config().dump() + ", not " + model.config().to_json().dump());
-  read_all(ck, model.table(), "", model.params);
-  read_all(ck, model.table(), "m.", adam.m);
-  read_all(ck, model.table(), "v.", adam.v);
+  read_boxes(ck, model.shards(), "", model.params);
+  read_boxes(ck, model.shards(), "m.", adam.m);
+  read_boxes(ck, model.shards(), "v.", adam.v);
   return ck.step();
+}
+
+int64_t start_state(const TrainOptions& opt, const nlohmann::json& fingerprint, GPT& model,
+                    AdamW& adam) {
+  if (opt.resume) {
+    const int64_t step = load_train_state(opt.checkpoint_dir, fingerprint, model, adam);
+    check_resumable(opt, step);
+    return step;
+  }
+  if (!opt.init_from.empty())  // a new run from given weights (fine-tuning)
+    read_weights(WeightSource::open(opt.init_from), model.shards(), model.params);
+  else
+    model.init_weights(opt.seed);
+  return 0;
 }
 
 GPT load_model(const std::string& path) {

@@ -12,23 +12,38 @@
 #include "fault/checkpoint.h"
 #include "model/adamw.h"
 #include "model/gpt.h"
+#include "parallel/train_options.h"
 
 namespace plait {
 
 // FNV-1a 64 of the corpus bytes, as hex: tells a resumed run it reads the same data.
 std::string corpus_hash(std::span<const uint8_t> bytes);
 
-// Commits the state after `step` steps, with the run's tokenizer, into
-// run_dir/step-NNNNNNNN; returns its path.
+// What every checkpoint of a run carries besides the tensors: the step, the model
+// config, the options' fingerprint, the random state and the tokenizer.
+CheckpointData run_checkpoint(int64_t step, const GPTConfig& config,
+                              const nlohmann::json& fingerprint, const data::Tokenizer& tok);
+
+// Commits the state of a whole model after `step` steps, with the run's tokenizer,
+// into run_dir/step-NNNNNNNN (the single-worker format); returns its path.
+// (A model-parallel rank's: parallel/mesh_state.h.)
 std::string save_train_state(const std::string& run_dir, const nlohmann::json& fingerprint,
                              int64_t step, const GPT& model, const AdamW& adam, int keep_last,
                              const data::Tokenizer& tok);
 
-// Loads the latest checkpoint of run_dir into model and adam; returns its step.
-// Throws UsageError when there is none, it is damaged, or its fingerprint differs
-// from `fingerprint` (naming the first differing option).
+// Loads the latest checkpoint of run_dir into model and adam, whatever their layout:
+// every tensor box the model's rank holds (model/shard_table.h), from a checkpoint made
+// by any layout. Returns its step. Throws UsageError when there is none, it is damaged,
+// or its fingerprint differs from `fingerprint` (naming the first differing option).
 int64_t load_train_state(const std::string& run_dir, const nlohmann::json& fingerprint,
                          GPT& model, AdamW& adam);
+
+// The state a run starts from, for a model of any layout: the latest checkpoint
+// (--resume; UsageError when the run is already over), the weights of --init-from (a
+// new run from given weights, fresh optimizer), or GPT-2's initialisation from the
+// seed. Returns the step to start at.
+int64_t start_state(const TrainOptions& opt, const nlohmann::json& fingerprint, GPT& model,
+                    AdamW& adam);
 
 // UsageError naming the first option of `want` that the checkpoint was not made with.
 void check_fingerprint(const LoadedCheckpoint& ck, const nlohmann::json& want);

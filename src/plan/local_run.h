@@ -1,5 +1,5 @@
 // The step time of a `plait train` run on THIS machine, modelled on what the trainers
-// do (parallel/mesh_worker.cpp, pipeline_stage.cpp, model/block.cpp,
+// do (parallel/mesh_worker.cpp, model/gpt.cpp, model/block.cpp,
 // data_parallel.cpp), from a measured MachineProfile. `plait simulate` reports it;
 // `plait bench calibrate --check` compares it with measured steps.
 //

@@ -16,7 +16,6 @@
 #include "model/gpt.h"
 #include "model/shard_table.h"
 #include "parallel/mesh_state.h"
-#include "parallel/pipeline_stage.h"
 #include "parallel/replica.h"
 #include "parallel/train_state.h"
 #include "parallel/trainer.h"
@@ -159,16 +158,16 @@ TEST_F(ModelParallel, LoadedShardsEqualTheSavedTensorsExactly) {
   for (int tp : {1, 2, 4})
     for (auto [b, e, first, last] : {std::tuple{0, 4, true, true}, std::tuple{0, 1, true, false},
                                      std::tuple{1, 3, false, false}, std::tuple{3, 4, false, true}}) {
-      PipelineStage stage(o.model, ShardLayout{tp, tp - 1, b, e, first, last});
-      std::vector<float> want(stage.table().total());
-      gather_shard(whole.table(), whole.params, stage.table(), want);
+      GPT stage(o.model, ShardLayout{tp, tp - 1, b, e, first, last});
+      std::vector<float> want(stage.shards().total());
+      gather_shard(whole.table(), whole.params, stage.shards(), want);
       TrainOptions resume = tiny(dir_->path, {1, 1, 1});
-      AdamW adam(stage.table().param_specs(), stage.table().total(), o.adamw);
+      AdamW adam(stage.shards().param_specs(), stage.shards().total(), o.adamw);
       RunData data(resume);
-      EXPECT_EQ(load_stage_state(o.checkpoint_dir, data.fingerprint(resume), stage, adam), 3);
+      EXPECT_EQ(load_train_state(o.checkpoint_dir, data.fingerprint(resume), stage, adam), 3);
       EXPECT_TRUE(stage.params == want) << "tp" << tp << " blocks " << b << ".." << e;
-      std::vector<float> m(stage.table().total());
-      for (const ShardSpec& s : stage.table().specs()) {  // moments too
+      std::vector<float> m(stage.shards().total());
+      for (const ShardSpec& s : stage.shards().specs()) {  // moments too
         size_t at = s.local.offset;
         for (const Box& box : s.boxes) {
           const auto shape = box.shape();
