@@ -26,6 +26,7 @@
 
 #include "tensor/blas.h"
 #include "model/adamw.h"
+#include "plan/flops.h"
 #include "tensor/kernels.h"
 
 namespace {
@@ -339,8 +340,10 @@ void block_fwd_bwd(benchmark::State& s) {
     blk.backward();
     blk.dres = dres0;  // keeps the upstream gradient bounded; ~0.1% of the time
   });
-  // nanoGPT's count: 6 flops per weight per token + 12*T*C per token for attention
-  count_flops(s, 6.0 * N * 12 * C * C + 12.0 * N * T * C, sec);
+  // the planner's count (plan/flops.h): 3 x one layer's forward, attention included
+  plan::ModelSpec m;
+  m.layers = 1, m.dim = C, m.heads = NH, m.ctx = T, m.vocab = V, m.batch = B;
+  count_flops(s, 3.0 * N * plan::layer_forward_flops_per_token(m), sec);
 }
 
 void register_all() {

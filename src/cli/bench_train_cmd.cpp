@@ -23,9 +23,11 @@
 
 #include "cli/bench_layouts.h"
 #include "cli/machine_info.h"
+#include "cli/model_spec_of.h"
 #include "cli/registry.h"
 #include "parallel/bench.h"
 #include "parallel/train_bench.h"
+#include "plan/flops.h"
 #include "tensor/blas.h"
 #include "util/error.h"
 #include "util/subprocess.h"
@@ -226,7 +228,11 @@ int run_bench_train(const BenchTrainArgs& a) {
   const double sgemm = measure_sgemm_gflops(a.bench.batch * m.ctx, 4 * m.dim, m.dim, 7);
   // The machine's yardstick whatever the backend: oneDNN's sgemm at n = 1024.
   const double onednn_1024 = measure_sgemm_gflops(GemmBackend::onednn, 1024, 1024, 1024, 5);
-  const double gflops = first.flops_per_step / step / 1e9;
+  // model FLOPs: the planner's count (plan/flops.h), the numerator of MFU
+  const double flops_per_step =
+      plan::training_flops_per_token(model_spec_of(m, a.bench.batch, "bench", "bench train")) *
+      a.bench.batch * m.ctx;
+  const double gflops = flops_per_step / step / 1e9;
   nlohmann::json j = machine_json();
   j.update({
       {"model", m.to_json()}, {"batch", a.bench.batch}, {"threads", a.threads},

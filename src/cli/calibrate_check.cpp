@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/calibrate.h"
+#include "cli/model_spec_of.h"
 #include "parallel/bench.h"
 #include "parallel/train_bench.h"
 #include "plan/simulate.h"
@@ -109,11 +110,9 @@ int run_calibrate_check(const CheckOptions& o) {
     }
     all = kept;
   }
-  plan::ModelSpec m;
-  m.name = "check";
-  m.layers = o.layers, m.dim = o.dim, m.heads = o.heads, m.ctx = o.ctx, m.batch = o.batch;
-  m.vocab = 256;
-  m.validate("plait bench calibrate --check");
+  const GPTConfig model{256, o.ctx, o.layers, o.dim, o.heads};
+  const plan::ModelSpec m =
+      model_spec_of(model, o.batch, "check", "plait bench calibrate --check");
   std::vector<Row> rows(all.size());
   for (int round = 0; round < o.rounds; ++round) {
     for (size_t i = 0; i < all.size(); ++i) {

@@ -9,6 +9,7 @@
 #include <optional>
 
 #include "cli/calibrate.h"
+#include "cli/model_spec_of.h"
 #include "cli/registry.h"
 #include "cli/train_flags.h"
 #include "plan/simulate.h"
@@ -46,11 +47,7 @@ plan::RunFlags run_flags(const TrainOptions& o) {
 
 int run_simulate(const SimulateFlags& f, const CLI::App& cmd) {
   const TrainOptions& o = f.opt;
-  plan::ModelSpec m;
-  m.name = "run";
-  m.layers = o.model.layers, m.dim = o.model.dim, m.heads = o.model.heads;
-  m.ctx = o.model.ctx, m.batch = o.batch, m.vocab = o.model.vocab;
-  m.validate("plait simulate");
+  const plan::ModelSpec m = model_spec_of(o.model, o.batch, "run", "plait simulate");
   std::optional<LinkSpec> intra, inter;
   if (!o.intra_link.empty()) intra = parse_link(o.intra_link);
   if (!o.inter_link.empty()) inter = parse_link(o.inter_link);

@@ -9,12 +9,6 @@
 
 namespace plait {
 
-double train_flops_per_token(const GPTConfig& c) {
-  ParamTable t(c);
-  const double matmul_weights = static_cast<double>(t.total()) - t.wpe().size;
-  return 6.0 * matmul_weights + 12.0 * c.layers * c.dim * static_cast<double>(c.ctx);
-}
-
 TrainBenchResult bench_train_steps(const TrainBenchOptions& opt) {
   GPT model(opt.model);
   model.init_weights(opt.seed);
@@ -41,8 +35,6 @@ TrainBenchResult bench_train_steps(const TrainBenchOptions& opt) {
   r.median_step_s = median(r.step_s);
   const double tokens = static_cast<double>(B) * T;
   r.tokens_per_s = tokens / r.median_step_s;
-  r.flops_per_step = train_flops_per_token(opt.model) * tokens;
-  r.gflops = r.flops_per_step / r.median_step_s / 1e9;
   r.params = model.table().total();
   r.activation_floats = model.activation_floats();
   r.needed_bytes = 4.0 * (4.0 * static_cast<double>(r.params) + r.activation_floats);

@@ -1,0 +1,18 @@
+// The one bridge between the runtime's model config (model/config.h) and the planner's
+// (plan/model_spec.h): only the CLI sees both. Commands that count FLOPs of a model
+// they run (bench train, simulate, calibrate --check) go through it, so the planner's
+// formula (plan/flops.h) is the only FLOP count.
+#pragma once
+#include <string>
+
+#include "model/config.h"
+#include "plan/model_spec.h"
+
+namespace plait {
+
+// The planner's spec of `c` trained on global batches of `batch` sequences; validated,
+// errors naming `where`.
+plan::ModelSpec model_spec_of(const GPTConfig& c, int batch, const std::string& name,
+                              const std::string& where);
+
+}  // namespace plait
