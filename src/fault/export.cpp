@@ -5,6 +5,7 @@
 
 #include "fault/float16.h"
 #include "fault/fsutil.h"
+#include "fault/hf_names.h"
 #include "model/params.h"
 #include "util/error.h"
 
@@ -14,18 +15,6 @@ namespace {
 namespace stdfs = std::filesystem;
 namespace st = safetensors;
 using nlohmann::json;
-
-constexpr const char* kPrefix = "transformer.";
-
-bool ends_with(const std::string& s, const std::string& t) {
-  return s.size() >= t.size() && s.compare(s.size() - t.size(), t.size(), t) == 0;
-}
-
-// Hugging Face's GPT-2 stores these four as Conv1D weights, [in, out].
-bool conv1d_weight(const std::string& name) {
-  return ends_with(name, ".attn.c_attn.weight") || ends_with(name, ".attn.c_proj.weight") ||
-         ends_with(name, ".mlp.c_fc.weight") || ends_with(name, ".mlp.c_proj.weight");
-}
 
 struct Planned {
   st::TensorSpec spec;   // as written
@@ -41,8 +30,8 @@ std::vector<Planned> plan(const GPTConfig& cfg, ExportFormat format, st::DType d
     Planned p{{s.name, dtype, s.shape}, s.name, false, s.shape};
     if (&s == &table.wte()) p.spec.shape[0] = p.box[0] = cfg.vocab;  // padding rows dropped
     if (format == ExportFormat::hf) {
-      p.spec.name = s.name.substr(std::strlen(kPrefix));
-      p.transpose = conv1d_weight(s.name);
+      p.spec.name = s.name.substr(std::strlen(hf::kPrefix));
+      p.transpose = hf::conv1d_weight(s.name);
       if (p.transpose) std::swap(p.spec.shape[0], p.spec.shape[1]);
     }
     out.push_back(std::move(p));

@@ -10,6 +10,7 @@
 #include "fault/checkpoint_names.h"
 #include "fault/float16.h"
 #include "fault/fsutil.h"
+#include "fault/hf_names.h"
 #include "util/error.h"
 
 namespace plait {
@@ -19,23 +20,13 @@ namespace stdfs = std::filesystem;
 namespace st = safetensors;
 using nlohmann::json;
 
-constexpr const char* kPrefix = "transformer.";
+using hf::conv1d_weight;
+using hf::kPrefix;
 constexpr const char* kHead = "lm_head.weight";
-
-bool starts_with(const std::string& s, const std::string& p) { return s.compare(0, p.size(), p) == 0; }
-bool ends_with(const std::string& s, const std::string& t) {
-  return s.size() >= t.size() && s.compare(s.size() - t.size(), t.size(), t) == 0;
-}
-
-// The four Conv1D weights of Hugging Face's GPT-2 ([in, out] there, [out, in] here).
-bool conv1d_weight(const std::string& name) {
-  return ends_with(name, ".attn.c_attn.weight") || ends_with(name, ".attn.c_proj.weight") ||
-         ends_with(name, ".mlp.c_fc.weight") || ends_with(name, ".mlp.c_proj.weight");
-}
 
 // The causal-mask buffers Hugging Face (and nanoGPT without flash attention) store.
 bool mask_buffer(const std::string& key) {
-  return ends_with(key, ".attn.bias") || ends_with(key, ".attn.masked_bias");
+  return key.ends_with(".attn.bias") || key.ends_with(".attn.masked_bias");
 }
 
 size_t elems(const std::vector<int64_t>& shape) { return static_cast<size_t>(st::numel(shape)); }
@@ -103,7 +94,7 @@ void WeightSource::open_file(const stdfs::path& file) {
   where_ = file;
   file_ = std::make_unique<st::Reader>(file);
   for (const auto& [k, v] : file_->metadata())
-    if (starts_with(k, ckpt::kSlicePrefix))
+    if (k.starts_with(ckpt::kSlicePrefix))
       bad("holds a shard of a sharded checkpoint ('" + k + "'): name the checkpoint directory");
   map_keys();
   choose_config(file.parent_path() / "config.json");
@@ -118,7 +109,7 @@ void WeightSource::map_keys() {
     if (t.name == kHead) { head_key_ = t.name; continue; }
     if (mask_buffer(t.name)) continue;
     std::string name = t.name;
-    if (!starts_with(name, kPrefix)) name = kPrefix + name, bare = true;
+    if (!name.starts_with(kPrefix)) name = kPrefix + name, bare = true;
     if (!supported(t.dtype))
       bad("tensor '" + t.name + "' is " + st::dtype_name(t.dtype) +
           "; weights must be F32, F16 or BF16");
@@ -229,7 +220,7 @@ void WeightSource::check_tensors() {
   }
   const bool hf = format_ == WeightFormat::hf;
   auto shown = [&](const std::string& name) {  // the name the way this file spells it
-    return hf && starts_with(name, kPrefix) ? name.substr(std::strlen(kPrefix)) : name;
+    return hf && name.starts_with(kPrefix) ? name.substr(std::strlen(kPrefix)) : name;
   };
   for (const ParamSpec& s : table.specs()) {
     const auto it = stored_.find(s.name);

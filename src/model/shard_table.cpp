@@ -33,6 +33,8 @@ void box_2d(const Box& b, int64_t& r0, int64_t& r1, int64_t& c0, int64_t& c1) {
 
 }  // namespace
 
+size_t Box::size() const { return static_cast<size_t>(numel(shape())); }
+
 std::vector<int64_t> Box::shape() const {
   std::vector<int64_t> s(begin.size());
   for (size_t k = 0; k < s.size(); ++k) s[k] = end[k] - begin[k];
@@ -170,7 +172,7 @@ void gather_shard(const ParamTable& full, std::span<const float> full_arena,
     float* dst = shard_arena.data() + s.local.offset;
     for (const Box& b : s.boxes) {
       copy_box_out(src, s.full_shape, b, dst);
-      dst += numel(b.shape());
+      dst += b.size();
     }
   }
 }

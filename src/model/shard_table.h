@@ -47,6 +47,7 @@ struct ShardLayout {
 struct Box {
   std::vector<int64_t> begin, end;  // [begin, end) per dimension of the full tensor
   std::vector<int64_t> shape() const;
+  size_t size() const;  // elements in the box
 };
 
 struct ShardSpec {

@@ -7,12 +7,6 @@
 namespace plait {
 namespace {
 
-size_t numel(const std::vector<int64_t>& shape) {
-  size_t n = 1;
-  for (int64_t d : shape) n *= static_cast<size_t>(d);
-  return n;
-}
-
 // The owned boxes of `arena` as checkpoint tensors (views, no copies).
 std::vector<NamedTensor> owned_boxes(const ShardTable& t, std::span<const float> arena) {
   std::vector<NamedTensor> out;
@@ -20,9 +14,8 @@ std::vector<NamedTensor> owned_boxes(const ShardTable& t, std::span<const float>
     if (!s.owner) continue;
     size_t at = s.local.offset;
     for (const Box& b : s.boxes) {
-      const auto shape = b.shape();
-      out.push_back({s.local.name, shape, arena.subspan(at, numel(shape)), s.full_shape, b.begin});
-      at += numel(shape);
+      out.push_back({s.local.name, b.shape(), arena.subspan(at, b.size()), s.full_shape, b.begin});
+      at += b.size();
     }
   }
   return out;

@@ -20,12 +20,6 @@ std::vector<NamedTensor> named(const ParamTable& t, std::span<const float> arena
   return out;
 }
 
-size_t numel(const std::vector<int64_t>& shape) {
-  size_t n = 1;
-  for (int64_t d : shape) n *= static_cast<size_t>(d);
-  return n;
-}
-
 // Every box this rank holds (owned or not) read from the checkpoint.
 void read_boxes(const LoadedCheckpoint& ck, const ShardTable& t, const std::string& prefix,
                 std::span<float> arena) {
@@ -36,7 +30,7 @@ void read_boxes(const LoadedCheckpoint& ck, const ShardTable& t, const std::stri
                        " does not have the model's shape");
     size_t at = s.local.offset;
     for (const Box& b : s.boxes) {
-      const size_t n = numel(b.shape());
+      const size_t n = b.size();
       ck.read_slice(name, b.begin, b.end, arena.subspan(at, n));
       at += n;
     }

@@ -400,40 +400,30 @@ LocalPrediction predict_local(const LocalRun& run, const MachineProfile& p) {
             const LinkSpec emul = (D * T < node ? run.intra : run.inter).value_or(LinkSpec{});
             const long key = 2L * micro + (fwd ? 0 : 1);
             const double copy = msg / link.bandwidth_Bps;
-            if (fwd) {
-              if (!first)
-                e.ranks[me].ops.push_back({Op::recv, kP2p, copy, 0, 1, rank_of(d, t, s - 1), key});
-              const auto bf = block_forward_s(sh, rates);
-              double pre = first ? embed_s(sh, rates) : 0;
-              for (int b = 0; b < stages[s]; ++b) {
-                compute(me, kForward, pre + bf[0]);
-                if (T > 1) coll(me, kTensor, tg, tar);
-                compute(me, kForward, bf[1]);
-                if (T > 1) coll(me, kTensor, tg, tar);
-                pre = bf[2];
-              }
-              compute(me, kForward, pre + (last ? head_forward_s(sh, rates) : 0));
-              if (!last)
-                e.ranks[me].ops.push_back({Op::send, kP2p, 0, link.latency_s + emul.seconds(msg),
-                                           1, rank_of(d, t, s + 1), key});
-            } else {
-              if (!last)
-                e.ranks[me].ops.push_back({Op::recv, kP2p, copy, 0, 1, rank_of(d, t, s + 1), key});
-              const auto bb = block_backward_s(sh, rates);
-              double pre = last ? head_backward_s(sh, rates) : 0;
-              for (int b = 0; b < stages[s]; ++b) {
-                compute(me, kBackward, pre + bb[0]);
-                if (T > 1) coll(me, kTensor, tg, tar);
-                compute(me, kBackward, bb[1]);
-                if (T > 1) coll(me, kTensor, tg, tar);
-                pre = bb[2];
-              }
-              compute(me, kBackward,
-                      pre + (first ? embed_s(sh, rates) : msg / p.memory_Bps));  // copy of d(x)
-              if (!first)
-                e.ranks[me].ops.push_back({Op::send, kP2p, 0, link.latency_s + emul.seconds(msg),
-                                           1, rank_of(d, t, s - 1), key});
+            // forward: from stage s-1, the blocks in order, on to s+1 (the head last);
+            // backward: from s+1, the blocks in reverse, on to s-1 (the embedding last,
+            // else a copy of d(x)). Each block: two products closed in the tensor group.
+            const Part kind = fwd ? kForward : kBackward;
+            const bool gets = fwd ? !first : !last, gives = fwd ? !last : !first;
+            if (gets)
+              e.ranks[me].ops.push_back(
+                  {Op::recv, kP2p, copy, 0, 1, rank_of(d, t, fwd ? s - 1 : s + 1), key});
+            const auto blk = fwd ? block_forward_s(sh, rates) : block_backward_s(sh, rates);
+            double pre = fwd ? (first ? embed_s(sh, rates) : 0)
+                             : (last ? head_backward_s(sh, rates) : 0);
+            for (int b = 0; b < stages[s]; ++b) {
+              compute(me, kind, pre + blk[0]);
+              if (T > 1) coll(me, kTensor, tg, tar);
+              compute(me, kind, blk[1]);
+              if (T > 1) coll(me, kTensor, tg, tar);
+              pre = blk[2];
             }
+            const double tail = fwd ? (last ? head_forward_s(sh, rates) : 0)
+                                    : (first ? embed_s(sh, rates) : msg / p.memory_Bps);
+            compute(me, kind, pre + tail);
+            if (gives)
+              e.ranks[me].ops.push_back({Op::send, kP2p, 0, link.latency_s + emul.seconds(msg), 1,
+                                         rank_of(d, t, fwd ? s + 1 : s - 1), key});
           }
           if (P > 1 && (first || last))
             coll(me, kOther, embed_group[d * T + t],
