@@ -4,7 +4,7 @@ set -euo pipefail
 packages=(cmake ninja-build g++ make pkg-config
   libopenblas-dev libdnnl-dev nlohmann-json3-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev
   libopenmpi-dev openmpi-bin fortunes git python3
-  libicu-dev libsentencepiece-dev sentencepiece)
+  libicu-dev libsentencepiece-dev sentencepiece libcpp-httplib-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

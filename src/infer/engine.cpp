@@ -114,6 +114,7 @@ void Engine::admit() {
       free_slots_.pop_back();
       active_.push_back(std::move(s));
     }
+    active_count_ = active_.size();  // so pending() never misses a moving request
   }
   for (auto& s : gone) finish(*s, FinishReason::cancelled);
   for (auto& s : active_)

@@ -12,6 +12,12 @@ set_tests_properties(cli_make_run_fresh_clone PROPERTIES TIMEOUT 300)
 # Sources cite only documents that exist in the repository.
 add_test(NAME cli_cited_docs_exist COMMAND sh ${dir}/cited_docs_exist.sh ${PROJECT_SOURCE_DIR})
 
+# plait serve started as a user starts it, spoken to over plain HTTP (serve_smoke.sh).
+add_test(NAME cli_serve_smoke
+         COMMAND bash ${dir}/serve_smoke.sh $<TARGET_FILE:plait>
+                 ${PROJECT_SOURCE_DIR}/tests/fixtures/gpt2_hf/model.safetensors)
+set_tests_properties(cli_serve_smoke PROPERTIES TIMEOUT 300)
+
 # Fine-tuning from Hugging Face weights under mpirun equals the threads backend shard
 # for shard (mpi_init_from_matches_threads.sh). Not under ThreadSanitizer (OpenMPI is
 # not instrumented; see tests/comm/extra.cmake).

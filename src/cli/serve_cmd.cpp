@@ -1,0 +1,86 @@
+// plait serve: an OpenAI-style completions server over a checkpoint (src/serve/).
+// Ctrl-C (SIGINT) or SIGTERM stops it.
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "cli/machine_info.h"
+#include "cli/registry.h"
+#include "parallel/checkpoint_tokenizer.h"
+#include "parallel/train_state.h"
+#include "serve/server.h"
+#include "tensor/blas.h"
+#include "util/error.h"
+
+namespace plait::cli {
+namespace {
+
+struct ServeArgs {
+  std::string checkpoint;
+  serve::ServerOptions opt;
+  int batch = 16;
+  int threads = 0;
+};
+
+std::atomic<bool> g_stop{false};
+extern "C" void on_signal(int) { g_stop = true; }
+
+int run_serve(ServeArgs a) {
+  if (a.batch < 1) throw UsageError("--batch must be at least 1");
+  if (a.threads < 0) throw UsageError("--blas-threads must not be negative");
+  if (a.threads > 0) set_blas_threads(a.threads);
+  GPT model = load_model(a.checkpoint);
+  const auto tok = weights_tokenizer(WeightSource::open(a.checkpoint));
+  infer::Decoder dec(model.config(), model.params, a.batch);
+  a.opt.model_name = std::filesystem::path(a.checkpoint).lexically_normal().filename().string();
+  if (a.opt.model_name.empty())
+    a.opt.model_name = std::filesystem::path(a.checkpoint).lexically_normal().parent_path().filename().string();
+  serve::Server server(dec, *tok, a.opt);
+  const int port = server.bind();
+  std::printf("plait serve: listening on http://%s:%d (POST /v1/completions, GET /healthz; "
+              "batch %d, queue %d)\n",
+              a.opt.host.c_str(), port, a.batch, a.opt.queue_limit);
+  std::fflush(stdout);
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  std::thread watch([&] {
+    while (!g_stop) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    server.stop();
+  });
+  server.run();
+  g_stop = true;
+  watch.join();
+  std::printf("plait serve: stopped\n");
+  return 0;
+}
+
+void add_serve(Context& ctx) {
+  auto a = std::make_shared<ServeArgs>();
+  auto* cmd = ctx.root.add_subcommand("serve", "serve completions over HTTP (OpenAI-style)");
+  add_gemm_option(cmd);
+  add_precision_option(cmd);
+  cmd->add_option("--checkpoint", a->checkpoint, "a checkpoint or run directory")->required();
+  cmd->add_option("--host", a->opt.host, "address to listen on")->capture_default_str();
+  cmd->add_option("--port", a->opt.port, "port (0: any free one, printed)")->capture_default_str();
+  cmd->add_option("--batch", a->batch, "sequences generated at once")->capture_default_str();
+  cmd->add_option("--queue", a->opt.queue_limit, "requests queued or running; more get 429")
+      ->capture_default_str();
+  cmd->add_option("--max-body-bytes", a->opt.max_body_bytes, "larger request bodies get 413")
+      ->capture_default_str();
+  cmd->add_option("--max-tokens-limit", a->opt.max_tokens_limit,
+                  "largest max_tokens a request may ask for")
+      ->capture_default_str();
+  cmd->add_option("--blas-threads", a->threads, "BLAS threads (0: the library's default)")
+      ->capture_default_str();
+  cmd->callback([&ctx, a] { ctx.rc = run_serve(*a); });
+}
+
+Registrar reg("serve", add_serve);
+
+}  // namespace
+}  // namespace plait::cli
