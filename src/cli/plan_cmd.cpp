@@ -18,10 +18,10 @@ namespace plait::cli {
 namespace {
 
 struct PlanFlags {
-  std::string model, cluster, tokens, baseline;
+  std::string model, cluster, tokens, baseline, framework;
   int gpus = 0, batch = 0, top = 10;
   double memory_fraction = 0.9, large_after_days = 1;
-  bool json = false;
+  bool json = false, explain = false;
 };
 
 // "local": this machine, measured now, one device per core (the workers `plait
@@ -48,8 +48,13 @@ int run_plan(const PlanFlags& f) {
     throw UsageError("--memory-fraction must be in (0, 1]");
   o.memory_fraction = f.memory_fraction;
   o.large_after_s = f.large_after_days * 86400;
+  // --cluster local plans plait's own trainer unless told otherwise.
+  o.step.framework =
+      plan::load_framework(!f.framework.empty() ? f.framework
+                                                : f.cluster == "local" ? "plait" : "megatron");
   const plan::PlanResult result = plan::plan(model, cluster, o);
-  const plan::PlanReportInput in{model, cluster, o, result, baseline ? &*baseline : nullptr, f.top};
+  const plan::PlanReportInput in{model,  cluster, o, result, baseline ? &*baseline : nullptr,
+                                 f.top, f.explain};
   if (f.json)
     std::cout << plan::plan_json(in).dump(2) << "\n";
   else
@@ -62,10 +67,11 @@ Registrar reg("plan", [](Context& ctx) {
   CLI::App* cmd = ctx.root.add_subcommand(
       "plan", "choose a parallel strategy for a model on a cluster and predict its time");
   cmd->add_option("--model", f->model,
-                  "tiny, demo, gpt2-124m, gpt2-350m, gpt2-1.5b, gpt3-175b, or a JSON file")
+                  "a preset (tiny, demo, gpt2-124m, gpt3-175b, llama-65b, ...: "
+                  "docs/PLANNER.md) or a JSON file")
       ->required();
   cmd->add_option("--cluster", f->cluster,
-                  "v100, a100-80gb, h100, local (this machine, one device per core, measured "
+                  "v100, a100-40gb, a100-80gb, h100, local (this machine, one device per core, measured "
                   "now), or a JSON file")
       ->required();
   cmd->add_option("--gpus", f->gpus, "devices available (default: one node)")
@@ -81,6 +87,12 @@ Registrar reg("plan", [](Context& ctx) {
   cmd->add_option("--large-after-days", f->large_after_days,
                   "a dataset is large when one device needs more days than this (default 1)")
       ->check(CLI::PositiveNumber);
+  cmd->add_option("--framework", f->framework,
+                  "what the training framework does: megatron (default), megatron-sp, "
+                  "deepspeed, fsdp, flash, plait (default for --cluster local)");
+  cmd->add_flag("--explain", f->explain,
+                "break the recommendation's step down by operation class (GEMM, attention, "
+                "element-wise, communication, bubble, optimizer)");
   cmd->add_flag("--json", f->json, "machine-readable output");
   cmd->callback([&ctx, f] { ctx.rc = run_plan(*f); });
 });

@@ -1,5 +1,7 @@
 #include "layout/stages.h"
 
+#include <algorithm>
+#include <cmath>
 #include <string>
 
 #include "util/error.h"
@@ -13,6 +15,38 @@ std::vector<int> balance_stages(int layers, int stages) {
   // The remainder is < stages, so the last stage never gets an extra block.
   std::vector<int> sizes(stages, layers / stages);
   for (int i = 0; i < layers % stages; ++i) ++sizes[i];
+  return sizes;
+}
+
+std::vector<int> balance_stages_weighted(int layers, const std::vector<double>& extra) {
+  const int P = static_cast<int>(extra.size());
+  balance_stages(layers, P);  // the same preconditions and message
+  // The least capacity C (blocks + extra per stage) that holds every block: stage s
+  // takes floor(C - extra[s]) blocks, at least one.
+  auto caps = [&](double C) {
+    std::vector<int> c(P);
+    for (int s = 0; s < P; ++s)
+      c[s] = std::max(1, static_cast<int>(std::floor(C - extra[s] + 1e-9)));
+    return c;
+  };
+  auto holds = [&](double C) {
+    long long sum = 0;
+    for (int v : caps(C)) sum += v;
+    return sum >= layers;
+  };
+  double lo = 0, hi = layers + *std::max_element(extra.begin(), extra.end()) + 1;
+  for (int i = 0; i < 100; ++i) (holds((lo + hi) / 2) ? hi : lo) = (lo + hi) / 2;
+  std::vector<int> sizes = caps(hi);
+  long long surplus = -layers;
+  for (int v : sizes) surplus += v;
+  // Give back the surplus from the busiest stages, latest first among equals.
+  for (; surplus > 0; --surplus) {
+    int pick = -1;
+    for (int s = P - 1; s >= 0; --s)
+      if (sizes[s] > 1 && (pick < 0 || sizes[s] + extra[s] > sizes[pick] + extra[pick] + 1e-9))
+        pick = s;
+    --sizes[pick];
+  }
   return sizes;
 }
 

@@ -11,6 +11,13 @@ namespace plait {
 // UsageError unless 1 <= stages <= layers.
 std::vector<int> balance_stages(int layers, int stages);
 
+// Blocks per stage when stage s also carries work worth extra[s] blocks (the planner:
+// the embedding on the first stage, the final norm, head and loss on the last): the
+// partition whose busiest stage (blocks + extra) is least; each >= 1, sum == layers.
+// Ties keep balance_stages' order (extra blocks to the earliest stages), so with no
+// extra work it IS balance_stages. UsageError unless 1 <= extra.size() <= layers.
+std::vector<int> balance_stages_weighted(int layers, const std::vector<double>& extra);
+
 // `given` (--stages) if not empty, else balance_stages(layers, stages).
 std::vector<int> stage_sizes(const std::vector<int>& given, int layers, int stages);
 

@@ -33,8 +33,8 @@ Decision decide(const ModelSpec& m, const ClusterSpec& c, const PlanOptions& o) 
   Layout smallest;  // one device, one sequence at a time, recomputing
   smallest.micro_batch = 1;
   smallest.micro_batches = m.batch;
-  smallest.recompute = true;
-  d.one_device_memory = device_memory(m, c.format, smallest);
+  smallest.recompute = Recompute::full;
+  d.one_device_memory = device_memory(m, c.format, smallest, o.step.framework);
   d.usable_memory = c.device.memory_bytes * o.memory_fraction;
   d.fits_one_device = d.one_device_memory.total() <= d.usable_memory;
 

@@ -3,8 +3,9 @@
 namespace plait::plan {
 
 double layer_forward_flops_per_token(const ModelSpec& m, double attention_fraction) {
+  // 2 FLOPs per weight of the block's matrices (24h² for GPT-2) + q·kᵀ and att·v.
   const double h = m.dim, s = m.ctx;
-  return 24 * h * h + 4 * s * h * attention_fraction;
+  return 2 * m.block_matrix_params() + 4 * s * h * attention_fraction;
 }
 
 double head_forward_flops_per_token(const ModelSpec& m) { return 2.0 * m.dim * m.vocab; }

@@ -1,7 +1,9 @@
 // FLOPs of training a GPT (multiply-add = 2 FLOPs), per token, attention included.
 //
 // Forward, per token (Kaplan et al. 2020, Table 1; Narayanan et al. 2021, §5.1):
-//   each layer    24h²   (qkv 6h², attention projection 2h², MLP 16h²)
+//   each layer    2 × the block's matrix weights: 24h² for GPT-2 (qkv 6h², attention
+//                         projection 2h², MLP 16h²); a SwiGLU MLP of width f 6hf, K
+//                         and V of kv heads 4h·kv_dim (model_spec.h)
 //               + 4·s·h  (q·kᵀ and att·v over the whole s×s square: the count papers
 //                         use, although a causal kernel may skip half)
 //   LM head       2·h·V

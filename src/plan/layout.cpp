@@ -2,6 +2,18 @@
 
 namespace plait::plan {
 
+const char* to_string(Recompute r) {
+  switch (r) {
+    case Recompute::none:
+      return "no";
+    case Recompute::selective:
+      return "selective";
+    case Recompute::full:
+      return "full";
+  }
+  return "?";
+}
+
 std::string family(const Layout& l) {
   std::string f;
   auto add = [&](bool on, const char* name) {

@@ -58,6 +58,20 @@ std::string header(const PlanReportInput& in) {
   return o.str();
 }
 
+// When the recommendation leaves devices idle, say so, with the best plan on all of them.
+std::string devices_note(const PlanReportInput& in) {
+  const PlanResult& r = in.result;
+  const Candidate& c = r.ranked[*r.recommended];
+  const int n = in.options.devices, used = c.layout.devices();
+  if (used == n) return "";
+  std::string s = "  devices: uses " + std::to_string(used) + " of " + std::to_string(n) + " (" +
+                  std::to_string(n - used) + " idle) because that is faster: ";
+  if (!r.best_on_all_devices) return s + "no accepted layout uses all " + std::to_string(n) + "\n";
+  const Candidate& all = r.ranked[*r.best_on_all_devices];
+  return s + "the best on all " + std::to_string(n) + " (" + describe_layout(all.layout) +
+         ") takes " + fixed(all.cost.step_s / c.cost.step_s, 2) + "x as long\n";
+}
+
 // Where the fastest plan departs from a rule, what it gains: "data parallelism
 // finishes in 0.056 days, the rule's one device in 0.882".
 std::string departure(const PlanReportInput& in) {
@@ -128,7 +142,7 @@ std::string table_text(const PlanReportInput& in) {
     std::snprintf(
         line, sizeof line, "  %2zu%s %5d %4d %4d %3d %5d  %-12s %-9s %9s %10s %6s %7s %9s\n", i + 1,
         mark ? "*" : " ", l.dp, l.tp, l.pp, l.micro_batch, l.micro_batches, sync_name(l).c_str(),
-        l.recompute ? "yes" : "no", human_seconds(c.cost.step_s).c_str(),
+        to_string(l.recompute), human_seconds(c.cost.step_s).c_str(),
         human_bytes(c.cost.memory.total()).c_str(), percent(c.cost.mfu).c_str(),
         percent(c.cost.bubble_fraction).c_str(), days_text(c.days).c_str());
     o << line;
@@ -157,7 +171,8 @@ std::string recommendation_text(const PlanReportInput& in) {
     << (l.devices() == 1 ? " device" : " devices") << ", micro-batch " << l.micro_batch << " x "
     << l.micro_batches << (l.pp > 1 ? ", 1F1B, " : ", ")
     << (l.dp > 1 ? std::string(to_string(l.sync)) + " allreduce, " : "")
-    << (l.recompute ? "recomputing activations" : "no recomputation")
+    << (l.recompute == Recompute::none ? std::string("no recomputation")
+                                       : std::string(to_string(l.recompute)) + " recomputation")
     << "\n";
   o << "  step " << human_seconds(s.step_s) << " = "
     << join_times({{"pipeline", s.pipeline_s},
@@ -180,6 +195,7 @@ std::string recommendation_text(const PlanReportInput& in) {
     << " per device executed, MFU " << percent(s.mfu) << "; " << days_text(c.days)
     << " days to train\n";
   o << sync_note(in, c);
+  o << devices_note(in);
   const double one = r.decision.single_device_s;
   o << "  speed-up over one " << in.cluster.device.name << " (compute-only " << human_seconds(one)
     << (r.decision.fits_one_device ? "" : ", and the model does not fit")
@@ -194,6 +210,82 @@ std::string recommendation_text(const PlanReportInput& in) {
     << argv_text(t.argv) << "\n  " << argv_text(t.mpi_argv) << "\n";
   for (const std::string& n : t.notes) o << "  note: " << n << "\n";
   return o.str();
+}
+
+const char* class_label(const std::string& name) {
+  if (name == "gemm") return "GEMM";
+  if (name == "attention") return "attention";
+  if (name == "elementwise") return "element-wise";
+  if (name == "tensor_comm") return "tensor comm";
+  if (name == "pipeline_comm") return "pipeline comm";
+  if (name == "bubble") return "bubble";
+  if (name == "dp_comm_exposed") return "exposed DP comm";
+  return "optimizer";
+}
+
+std::string stages_text(const std::vector<int>& stages) {
+  std::string s;
+  for (size_t i = 0; i < stages.size(); ++i) {
+    if (i == 8 && stages.size() > 10) {
+      s += ",...," + std::to_string(stages.back());
+      break;
+    }
+    if (i) s += ',';
+    s += std::to_string(stages[i]);
+  }
+  return s;
+}
+
+// --explain: where one step of the recommendation goes, by operation class.
+std::string explain_text(const PlanReportInput& in) {
+  const PlanResult& r = in.result;
+  if (!in.explain || !r.recommended) return "";
+  const Candidate& c = r.ranked[*r.recommended];
+  const StepCost& s = c.cost;
+  const Framework& fw = in.options.step.framework;
+  std::ostringstream o;
+  o << "\nExplain: one step of the recommendation, " << human_seconds(s.step_s)
+    << ", by operation class (framework " << fw.name << ": " << fw.source << ")\n";
+  char line[160];
+  std::snprintf(line, sizeof line, "  %-16s %10s %7s  %s\n", "class", "time", "share",
+                "efficiency assumed");
+  o << line;
+  double sum = 0;
+  for (const ClassTime& k : s.breakdown(in.cluster.device)) {
+    sum += k.seconds;
+    const std::string eff =
+        k.efficiency > 0 ? percent(k.efficiency) + " of " + k.basis : std::string("-");
+    std::snprintf(line, sizeof line, "  %-16s %10s %7s  %s\n", class_label(k.name),
+                  human_seconds(k.seconds).c_str(), percent(k.seconds / s.step_s).c_str(),
+                  eff.c_str());
+    o << line;
+  }
+  std::snprintf(line, sizeof line, "  %-16s %10s\n", "total", human_seconds(sum).c_str());
+  o << line;
+  const DeviceSpec& d = in.cluster.device;
+  o << "  GEMMs: " << percent(d.gemm_max_fraction, 0)
+    << " of peak at best (measured), less by tile quantisation and where memory-bound; "
+    << (fw.fused_attention ? "attention fused (flash)" : "attention unfused (s x s scores)")
+    << "; element-wise at " << percent(d.memory_efficiency, 0) << " of memory bandwidth\n";
+  if (c.layout.pp > 1)
+    o << "  stages (blocks): " << stages_text(s.stages) << "; slowest stage "
+      << human_seconds(s.micro_batch_s) << " per micro-batch\n";
+  return o.str();
+}
+
+nlohmann::json explain_json(const PlanReportInput& in, const Candidate& c) {
+  nlohmann::json classes = nlohmann::json::array();
+  for (const ClassTime& k : c.cost.breakdown(in.cluster.device))
+    classes.push_back({{"class", k.name},
+                       {"seconds", k.seconds},
+                       {"share", k.seconds / c.cost.step_s},
+                       {"efficiency", k.efficiency},
+                       {"efficiency_of", k.basis}});
+  return {{"framework", in.options.step.framework.name},
+          {"step_s", c.cost.step_s},
+          {"classes", classes},
+          {"stages", c.cost.stages},
+          {"stage_s", c.cost.stage_s}};
 }
 
 std::string families_text(const PlanReportInput& in) {
@@ -219,7 +311,8 @@ nlohmann::json layout_json(const Candidate& c) {
           {"micro_batches", l.micro_batches},
           {"schedule", to_string(l.schedule)},
           {"sync", l.dp > 1 ? to_string(l.sync) : "none"},
-          {"recompute", l.recompute},
+          {"recompute", to_string(l.recompute)},
+          {"stages", s.stages},
           {"family", family(l)},
           {"step_s", s.step_s},
           {"pipeline_s", s.pipeline_s},
@@ -247,7 +340,7 @@ nlohmann::json layout_json(const Candidate& c) {
 
 std::string plan_text(const PlanReportInput& in) {
   return header(in) + decision_text(in) + table_text(in) + recommendation_text(in) +
-         families_text(in);
+         explain_text(in) + families_text(in);
 }
 
 nlohmann::json plan_json(const PlanReportInput& in) {
@@ -290,6 +383,14 @@ nlohmann::json plan_json(const PlanReportInput& in) {
   }
   j["recommended"] = r.recommended ? layout_json(r.ranked[*r.recommended]) : nlohmann::json();
   j["recommended_follows_tree"] = r.recommended_follows_tree;
+  j["framework"] = {{"name", in.options.step.framework.name},
+                    {"source", in.options.step.framework.source}};
+  if (r.recommended) {
+    j["explain"] = explain_json(in, r.ranked[*r.recommended]);
+    j["idle_devices"] = in.options.devices - r.ranked[*r.recommended].layout.devices();
+    j["best_on_all_devices"] =
+        r.best_on_all_devices ? layout_json(r.ranked[*r.best_on_all_devices]) : nlohmann::json();
+  }
   if (r.recommended) {
     const TrainCommand t =
         train_command(m, c, r.ranked[*r.recommended].layout, in.options.tokens);

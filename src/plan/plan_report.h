@@ -17,6 +17,7 @@ struct PlanReportInput {
   const PlanResult& result;
   const ClusterSpec* baseline = nullptr;  // --baseline: one device of this cluster
   int top = 10;                           // rows of the ranked table
+  bool explain = false;                   // --explain: the step's breakdown by class
 };
 
 std::string plan_text(const PlanReportInput& in);

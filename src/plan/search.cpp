@@ -24,13 +24,41 @@ std::vector<int> divisors(int n, int limit) {
   return d;
 }
 
-// Tensor-parallel sizes: divide the heads (and so h and 4h), and either fit inside a
-// node evenly or span whole nodes.
+// Tensor-parallel sizes: divide the heads and the key/value heads (and so h and the
+// MLP's width), and either fit inside a node evenly or span whole nodes.
 std::vector<int> tensor_sizes(const ModelSpec& m, const ClusterSpec& c, int devices) {
   std::vector<int> out;
   for (int t : divisors(m.heads, devices))
-    if (c.devices_per_node % t == 0 || t % c.devices_per_node == 0) out.push_back(t);
+    if ((c.devices_per_node % t == 0 || t % c.devices_per_node == 0) &&
+        m.kv_heads_count() % t == 0 && m.ffn_dim() % t == 0)
+      out.push_back(t);
   return out;
+}
+
+// Pipeline depths: those that divide the layers evenly, and those that (uneven stages,
+// differing by a block) let tp x pp x dp use every device: pp dividing `room` = N/tp.
+std::vector<int> pipeline_sizes(const ModelSpec& m, int room) {
+  std::vector<int> out;
+  for (int p = 1; p <= std::min(m.layers, room); ++p)
+    if (m.layers % p == 0 || room % p == 0) out.push_back(p);
+  return out;
+}
+
+// Data-parallel degrees: the divisors of the batch, and the most that fit (`room` =
+// N/(tp·pp)), whose replicas take ceil(B/dp) or floor(B/dp) sequences.
+std::vector<int> data_sizes(const ModelSpec& m, int room) {
+  std::vector<int> out = divisors(m.batch, room);
+  const int most = std::min(room, m.batch);
+  if (out.empty() || out.back() != most) out.push_back(most);
+  return out;
+}
+
+std::vector<Recompute> recompute_modes(const Framework& fw) {
+  std::vector<Recompute> modes;
+  if (fw.no_recompute) modes.push_back(Recompute::none);
+  if (fw.selective_recompute && !fw.fused_attention) modes.push_back(Recompute::selective);
+  modes.push_back(Recompute::full);
+  return modes;
 }
 
 enum class Reject { none, memory, bubble, link };
@@ -44,8 +72,9 @@ Reject judge(const StepCost& s, double usable, const PlanOptions& o) {
 
 std::string describe(const Layout& l) {
   char buf[96];
-  std::snprintf(buf, sizeof buf, "dp%d tp%d pp%d b%d M%d%s", l.dp, l.tp, l.pp, l.micro_batch,
-                l.micro_batches, l.recompute ? " recompute" : "");
+  std::snprintf(buf, sizeof buf, "dp%d tp%d pp%d b%d M%d%s%s", l.dp, l.tp, l.pp, l.micro_batch,
+                l.micro_batches, l.recompute == Recompute::none ? "" : " recompute ",
+                l.recompute == Recompute::none ? "" : to_string(l.recompute));
   return buf;
 }
 
@@ -75,6 +104,7 @@ struct Search {
       const Topology topo = data_topology(c, l);
       l.servers = (topo.world + topo.ranks_per_node - 1) / topo.ranks_per_node;
       Candidate cand{l, step_cost(m, c, l, o.step), 0};
+      cand.layout.stages = cand.cost.stages;
       cand.days = days_to_train(cand.cost, o.tokens);
       if (record(cand) != Reject::none) continue;
       if (!best || cand.cost.step_s < best->cost.step_s) best = cand;
@@ -115,18 +145,20 @@ struct Search {
   void run() {
     const int N = o.devices;
     for (int tp : tensor_sizes(m, c, N))
-      for (int pp : divisors(m.layers, N / tp))
-        for (int dp : divisors(m.batch, N / (tp * pp)))
+      for (int pp : pipeline_sizes(m, N / tp))
+        for (int dp : data_sizes(m, N / (tp * pp))) {
+          const int share = (m.batch + dp - 1) / dp;  // the busiest replica's sequences
           for (int b : o.micro_batch_sizes) {
-            if ((m.batch / dp) % b != 0) continue;
-            for (bool recompute : {false, true}) {
+            if (share % b != 0) continue;
+            for (Recompute r : recompute_modes(o.step.framework)) {
               Layout l;
               l.dp = dp, l.tp = tp, l.pp = pp, l.micro_batch = b;
-              l.micro_batches = m.batch / dp / b;
-              l.recompute = recompute;
+              l.micro_batches = share / b;
+              l.recompute = r;
               consider(l);
             }
           }
+        }
   }
 };
 
@@ -168,6 +200,8 @@ std::string rejected_because(const Tally& t, const Decision& d, const PlanOption
 
 }  // namespace
 
+std::string describe_layout(const Layout& l) { return describe(l); }
+
 double days_to_train(const StepCost& s, double tokens) {
   if (s.tokens <= 0) return 0;
   return tokens / s.tokens * s.step_s / 86400;
@@ -180,6 +214,11 @@ PlanResult plan(const ModelSpec& m, const ClusterSpec& c, const PlanOptions& o) 
   search.run();
   for (auto& [mesh, cand] : search.best_per_mesh) r.ranked.push_back(cand);
   std::stable_sort(r.ranked.begin(), r.ranked.end(), Search::better);
+  for (size_t i = 0; i < r.ranked.size(); ++i)
+    if (r.ranked[i].layout.devices() == o.devices) {
+      r.best_on_all_devices = i;
+      break;
+    }
   // The recommendation is the fastest plan that fits; the tree's conclusion is its
   // strategy and sync (the report explains where that departs from the rules).
   if (!r.ranked.empty()) {

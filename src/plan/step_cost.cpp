@@ -2,65 +2,105 @@
 
 #include <algorithm>
 
+#include "layout/stages.h"
 #include "plan/flops.h"
-#include "layout/schedule.h"
+#include "plan/layer_cost.h"
 
 namespace plait::plan {
 namespace {
 
-// Compute time of one pass of one layer over `tokens` tokens on one device: the
-// matrix products at the sustained rate, or streaming the weights (and, backward, the
-// gradients they accumulate into) if that takes longer (a roofline); then the
-// elementwise kernels. Backward does twice the forward's work.
-double layer_pass_compute(const ModelSpec& m, const ClusterSpec& c, const Layout& l, double tokens,
-                          bool backward) {
-  const DeviceSpec& d = c.device;
-  const FormatBytes fb = format_bytes(c.format);
-  const double h = m.dim, work = backward ? 2 : 1;
-  const double flops = work * tokens *
-                       layer_forward_flops_per_token(m, attention_work_fraction(c.format, m.ctx)) /
-                       l.tp;
-  const double weights = (12 * h * h + 9 * h) / l.tp;
-  const double weight_bytes = weights * (backward ? fb.weight + 2 * fb.grad : fb.weight);
-  const double traffic = work * tokens * activation_bytes_per_token(m, c.format, l.tp, false);
-  const double gelu = work * tokens * 4 * h / l.tp;
-  double t = std::max(flops / d.sustained_flops(), weight_bytes / d.memory_Bps);
-  t += traffic / d.memory_Bps;
-  if (d.gelu_per_s > 0) t += gelu / d.gelu_per_s;
-  return t;
+// The work of one micro-batch on each stage.
+struct StageWork {
+  PassCost layer;           // one layer: forward, backward, recomputation
+  double layer_comm = 0;    // its exposed tensor-parallel allreduces
+  PassCost embedding, head;  // forward + backward
+  double p2p = 0;
+
+  double layer_s() const { return layer.seconds() + layer_comm; }
+  PassCost compute(int layers, bool first, bool last) const {
+    PassCost c = layer * layers;
+    if (first) c += embedding;
+    if (last) c += head;
+    return c;
+  }
+  double stage_s(int layers, bool first, bool last) const {
+    return compute(layers, first, last).seconds() + layers * layer_comm + p2p;
+  }
+};
+
+// Blocks per stage: the layout's, or the partition whose busiest stage is least with
+// the embedding and the head counted in blocks of this layer time.
+std::vector<int> partition(const ModelSpec& m, const Layout& l, const StageWork& w) {
+  if (!l.stages.empty()) return l.stages;
+  if (l.pp == 1) return {m.layers};
+  std::vector<double> extra(l.pp, 0);
+  extra.front() += w.embedding.seconds() / w.layer_s();
+  extra.back() += w.head.seconds() / w.layer_s();
+  return balance_stages_weighted(m.layers, extra);
 }
 
-// Forward + backward of the LM head and the loss over `tokens` tokens (vocab split by tp).
-double head_compute(const ModelSpec& m, const ClusterSpec& c, const Layout& l, double tokens) {
-  const double flops = 3 * tokens * head_forward_flops_per_token(m) / l.tp;
-  const double traffic = 3 * tokens * 2.0 * m.vocab / l.tp * 4;  // logits, probs in fp32
-  return flops / c.device.sustained_flops() + traffic / c.device.memory_Bps;
-}
-
-// Fills the per-micro-batch fields of `s` for the busiest stage.
-void micro_batch_costs(const ModelSpec& m, const ClusterSpec& c, const Layout& l, StepCost& s) {
-  const double tokens = static_cast<double>(l.micro_batch) * m.ctx;
-  const double act_msg = tokens * m.dim * format_bytes(c.format).element;
+// Fills the per-micro-batch fields of `s` (the slowest stage's) and the pipeline.
+void pipeline_costs(const ModelSpec& m, const ClusterSpec& c, const Layout& l,
+                    const StepOptions& opt, StepCost& s) {
+  const Framework& fw = opt.framework;
+  const PartShape shape{c.format, l.tp, l.micro_batch, l.recompute};
+  const LayerCost lc = layer_cost(m, c.device, fw, shape);
+  const double act_msg = static_cast<double>(l.micro_batch) * m.ctx * m.dim *
+                         format_bytes(c.format).element;
   const double tp_allreduce =
       allreduce_cost(SyncAlgorithm::ring, tensor_topology(c, l), act_msg).seconds;
-  const int layers = stage_layers(m, l.pp, 0);
-  const double f = layer_pass_compute(m, c, l, tokens, false);
-  const double head = head_compute(m, c, l, tokens);
-  s.forward_s = layers * f + head / 3;
-  s.backward_s = layers * layer_pass_compute(m, c, l, tokens, true) + head * 2 / 3;
-  s.recompute_s = l.recompute ? layers * f : 0;
-  s.tensor_comm_s = layers * (l.recompute ? 6 : 4) * tp_allreduce;
-  s.p2p_s = l.pp > 1 ? 2 * stage_link(c, l).seconds(act_msg) : 0;
-  s.micro_batch_s = s.forward_s + s.backward_s + s.recompute_s + s.tensor_comm_s + s.p2p_s;
+  StageWork w;
+  w.layer = lc.total();
+  // Each micro-batch's weight gradients added into the step's sum (framework.h).
+  const double layer_params = (m.block_params() - 4.0 * m.dim) / l.tp + 4.0 * m.dim;
+  if (fw.grad_accum_bytes > 0)
+    w.layer.elementwise += stream(c.device, layer_params * fw.grad_accum_bytes);
+  w.layer_comm = lc.tp_allreduces * tp_allreduce * (1 - fw.tp_overlap);
+  w.embedding = embedding_cost(m, c.device, shape);
+  w.head = head_cost(m, c.device, fw, shape);
+  w.p2p = l.pp > 1 ? 2 * stage_link(c, l).seconds(act_msg) : 0;
+  s.stages = partition(m, l, w);
+
+  int slowest = 0;
+  s.stage_s.assign(l.pp, 0);
+  double sum = 0;
+  for (int i = 0; i < l.pp; ++i) {
+    s.stage_s[i] = w.stage_s(s.stages[i], i == 0, i == l.pp - 1);
+    sum += s.stage_s[i];
+    if (s.stage_s[i] > s.stage_s[slowest]) slowest = i;
+  }
+  const int n = s.stages[slowest];
+  const bool first = slowest == 0, last = slowest == l.pp - 1;
+  const PassCost ends = (first ? w.embedding : PassCost{}) + (last ? w.head : PassCost{});
+  const PassCost compute = w.compute(n, first, last);
+  s.gemm = compute.gemm, s.attention = compute.attention, s.elementwise = compute.elementwise;
+  s.forward_s = n * lc.forward.seconds() + ends.seconds() / 3;
+  s.backward_s = n * lc.backward.seconds() + ends.seconds() * 2 / 3;
+  s.recompute_s = n * lc.recompute.seconds();
+  s.tensor_comm_s = n * w.layer_comm;
+  s.p2p_s = w.p2p;
+  s.micro_batch_s = s.stage_s[slowest];
+  s.micro_batches = l.micro_batches;
+  s.pipeline_s = sum + (l.micro_batches - 1) * s.micro_batch_s;
+  s.bubble_s = s.pipeline_s - l.micro_batches * s.micro_batch_s;
+  s.bubble_fraction = s.bubble_s / s.pipeline_s;
 }
 
-// Exposed part of the data-parallel gradient allreduce.
+double max_stage_params(const ModelSpec& m, const Layout& l) {
+  double p = 0;
+  for (int i = 0; i < l.pp; ++i) p = std::max(p, stage_params(m, l, i));
+  return p;
+}
+
+// The data-parallel gradient reduction and how much of it sticks out.
 void data_parallel_costs(const ModelSpec& m, const ClusterSpec& c, const Layout& l,
                          const StepOptions& opt, StepCost& s) {
-  const double grad_bytes = stage_params(m, l, 0) * format_bytes(c.format).grad;
+  const Framework& fw = opt.framework;
+  const double sharded = fw.zero_stage >= 3 ? 1.5 : 1;  // + gathering the weights
+  const double grad_bytes = max_stage_params(m, l) * format_bytes(c.format).grad;
   const Topology topo = data_topology(c, l);
-  s.dp_comm_s = allreduce_cost(l.sync, topo, grad_bytes).seconds;
-  if (!opt.overlap) {
+  s.dp_comm_s = sharded * allreduce_cost(l.sync, topo, grad_bytes).seconds;
+  if (!opt.overlap || !fw.dp_overlap) {
     s.dp_exposed_s = s.dp_comm_s;
     return;
   }
@@ -70,10 +110,44 @@ void data_parallel_costs(const ModelSpec& m, const ClusterSpec& c, const Layout&
   s.dp_exposed_s = std::max(s.dp_comm_s - window, std::min(last_bucket, s.dp_comm_s));
 }
 
+double executed_flops_per_token(const ModelSpec& m, const Layout& l, const Framework& fw) {
+  switch (l.recompute) {
+    case Recompute::none:
+      return training_flops_per_token(m);
+    case Recompute::selective:
+      return training_flops_per_token(m) +
+             (fw.fused_attention ? 0 : 4.0 * m.layers * m.ctx * m.dim);
+    case Recompute::full:
+      return recompute_flops_per_token(m);
+  }
+  return 0;
+}
+
 }  // namespace
 
 double StepCost::comm_exposed_s() const {
   return (tensor_comm_s + p2p_s) * micro_batches + dp_exposed_s;
+}
+
+std::vector<ClassTime> StepCost::breakdown(const DeviceSpec& d) const {
+  const double M = micro_batches;
+  auto rate = [](const OpTime& o, double work, double peak) {
+    return o.seconds > 0 && peak > 0 ? work / o.seconds / peak : 0;
+  };
+  const double opt_bytes = optimizer_s * d.stream_Bps();
+  return {
+      {"gemm", M * gemm.seconds, rate(gemm, gemm.flops, d.peak_flops), "peak FLOP/s"},
+      {"attention", M * attention.seconds, rate(attention, attention.flops, d.peak_flops),
+       "peak FLOP/s"},
+      {"elementwise", M * elementwise.seconds,
+       rate(elementwise, elementwise.bytes, d.memory_Bps), "memory bandwidth"},
+      {"tensor_comm", M * tensor_comm_s, 0, ""},
+      {"pipeline_comm", M * p2p_s, 0, ""},
+      {"bubble", bubble_s, 0, ""},
+      {"dp_comm_exposed", dp_exposed_s, 0, ""},
+      {"optimizer", optimizer_s, optimizer_s > 0 ? opt_bytes / optimizer_s / d.memory_Bps : 0,
+       "memory bandwidth"},
+  };
 }
 
 Topology tensor_topology(const ClusterSpec& c, const Layout& l) {
@@ -102,21 +176,18 @@ const LinkSpec& stage_link(const ClusterSpec& c, const Layout& l) {
 StepCost step_cost(const ModelSpec& m, const ClusterSpec& c, const Layout& l,
                    const StepOptions& opt) {
   StepCost s;
-  micro_batch_costs(m, c, l, s);
-  const int slots = l.micro_batches + l.pp - 1;
-  s.micro_batches = l.micro_batches;
-  s.pipeline_s = slots * s.micro_batch_s;
-  s.bubble_s = (l.pp - 1) * s.micro_batch_s;
-  s.bubble_fraction = ideal_bubble(l.pp, l.micro_batches);
-  data_parallel_costs(m, c, l, opt, s);
-  s.optimizer_s = stage_params(m, l, 0) * 28 / c.device.memory_Bps;
+  pipeline_costs(m, c, l, opt, s);
+  Layout staged = l;
+  staged.stages = s.stages;
+  data_parallel_costs(m, c, staged, opt, s);
+  const double zero = opt.framework.zero_stage >= 1 ? l.dp : 1;
+  s.optimizer_s = max_stage_params(m, staged) / zero * 28 / c.device.stream_Bps();
   s.step_s = s.pipeline_s + s.dp_exposed_s + s.optimizer_s;
   s.tokens = static_cast<double>(m.batch) * m.ctx;
   s.model_flops = s.tokens * training_flops_per_token(m);
-  s.hardware_flops =
-      s.tokens * (l.recompute ? recompute_flops_per_token(m) : training_flops_per_token(m));
+  s.hardware_flops = s.tokens * executed_flops_per_token(m, l, opt.framework);
   s.mfu = s.model_flops / (s.step_s * l.devices() * c.device.peak_flops);
-  s.memory = device_memory(m, c.format, l);
+  s.memory = device_memory(m, c.format, staged, opt.framework);
   return s;
 }
 

@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "layout/stages.h"
+
 namespace plait::plan {
 namespace {
 
@@ -26,6 +28,14 @@ std::vector<std::string> common_flags(const ModelSpec& m, const Layout& l, doubl
     add(a, "--dp", l.dp);
     if (l.tp > 1) add(a, "--tp", l.tp);
     if (l.pp > 1) add(a, "--pp", l.pp);
+    if (l.pp > 1 && !l.stages.empty() && l.stages != balance_stages(m.layers, l.pp)) {
+      std::string list;
+      for (int s : l.stages) {
+        if (!list.empty()) list += ',';
+        list += std::to_string(s);
+      }
+      a.insert(a.end(), {"--stages", list});
+    }
   } else if (!mpi) {
     add(a, "--workers", l.dp);
   }
@@ -53,8 +63,20 @@ TrainCommand train_command(const ModelSpec& m, const ClusterSpec& c, const Layou
                 "--backend", "mpi"};
   for (auto& f : common_flags(m, l, tokens, true)) t.mpi_argv.push_back(f);
   t.mpi_argv.insert(t.mpi_argv.end(), {"--checkpoint-dir", dir});
-  if (l.recompute)
-    t.notes.push_back("the plan recomputes activations; plait train keeps them (more memory)");
+  if (l.recompute != Recompute::none)
+    t.notes.push_back(std::string("the plan recomputes activations (") + to_string(l.recompute) +
+                      "); plait train keeps them (more memory)");
+  if (m.batch % l.dp != 0 && (l.tp > 1 || l.pp > 1))
+    t.notes.push_back("the plan splits the batch of " + std::to_string(m.batch) + " unevenly over " +
+                      std::to_string(l.dp) + " replicas; plait train's mesh needs --batch to " +
+                      "divide (data parallelism alone takes uneven shares)");
+  if (!m.tied_embeddings || m.gated_mlp || m.positions != Positions::learned ||
+      m.kv_dim() != m.dim || m.ffn_dim() != 4 * m.dim)
+    t.notes.push_back("plait train builds the GPT-2 shape; the plan's model differs (" +
+                      std::string(m.gated_mlp ? "SwiGLU, " : "") + "ffn " +
+                      std::to_string(m.ffn_dim()) + ", " + to_string(m.positions) +
+                      " positions, " + std::to_string(m.kv_heads_count()) + " kv heads" +
+                      (m.tied_embeddings ? "" : ", untied") + ")");
   if (m.vocab != 256)
     t.notes.push_back("the plan's vocabulary is " + std::to_string(m.vocab) +
                       "; plait train's byte tokenizer has 256");

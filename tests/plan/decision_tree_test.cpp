@@ -122,7 +122,9 @@ TEST(Search, NeverProposesALayoutThatDoesNotFit) {
           EXPECT_LE(cand.cost.memory.total(), r.decision.usable_memory)
               << m.name << " on " << n << " " << c << ": " << family(cand.layout);
           EXPECT_LE(cand.layout.devices(), n);
-          EXPECT_EQ(cand.layout.dp * cand.layout.micro_batch * cand.layout.micro_batches, m.batch);
+          // The busiest replica's share: ceil(B/dp) sequences (uneven when dp does not divide).
+          EXPECT_EQ(cand.layout.micro_batch * cand.layout.micro_batches,
+                    (m.batch + cand.layout.dp - 1) / cand.layout.dp);
         }
         if (!r.decision.fits_one_device) {
           for (const Candidate& cand : r.ranked) EXPECT_GT(cand.layout.tp * cand.layout.pp, 1);

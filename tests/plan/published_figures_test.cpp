@@ -53,10 +53,10 @@ TEST(PublishedFigures, ThousandA100sTakeAboutAMonth) {
   EXPECT_EQ(&best, &r.ranked.front());  // the tree's choice (hybrid) is also the fastest
   const double speedup = single_v100_years() * kYear / (best.days * 86400);
   std::printf(
-      "1024 A100s: dp%d tp%d pp%d b%d M%d %s: %.1f days, MFU %.1f%%; "
+      "1024 A100s: dp%d tp%d pp%d b%d M%d recompute %s: %.1f days, MFU %.1f%%; "
       "%.0fx faster than one V100\n",
       best.layout.dp, best.layout.tp, best.layout.pp, best.layout.micro_batch,
-      best.layout.micro_batches, best.layout.recompute ? "recompute" : "no recompute", best.days,
+      best.layout.micro_batches, to_string(best.layout.recompute), best.days,
       100 * best.cost.mfu, speedup);
   EXPECT_NEAR(best.days / 34, 1.0, 0.10);
   EXPECT_LE(best.cost.memory.total(), r.decision.usable_memory);
