@@ -11,6 +11,7 @@
 // run once on closed-form data and checked: a wrong sum is an error (exit 1).
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <iostream>
@@ -20,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/machine_checks.h"
 #include "cli/registry.h"
 #include "comm/collectives.h"
 #include "comm/comm.h"
@@ -27,6 +29,7 @@
 #include "plan/units.h"
 #include "util/error.h"
 #include "util/link.h"
+#include "util/machine.h"
 #include "util/stats.h"
 
 namespace plait::cli {
@@ -83,8 +86,10 @@ std::size_t parse_size(const std::string& text) {
                          {"G", 1073741824.0},
                          {"GiB", 1073741824.0}})
     if (unit == name) mult = m;
-  if (end == text.c_str() || mult == 0 || !(v > 0))
+  if (end == text.c_str() || mult == 0 || !(v > 0) || !std::isfinite(v))
     throw UsageError("--sizes: '" + text + "' is not a size (e.g. 4096, 4K, 64M, 1G)");
+  if (v * mult > 1099511627776.0)
+    throw UsageError("--sizes: '" + text + "' is over 1 TiB");
   const auto bytes = static_cast<std::size_t>(v * mult) / 4 * 4;
   if (bytes == 0) throw UsageError("--sizes: '" + text + "' is less than one float");
   return bytes;
@@ -150,6 +155,12 @@ Setup validate(const BenchCommFlags& f) {
     throw UsageError("--workers does not apply with --backend mpi: the ranks are mpirun's "
                      "processes (mpirun -np N); drop --workers");
   if (s.ranks_per_node < 0) throw UsageError("--ranks-per-node must be positive");
+  if (s.backend != comm::Backend::mpi) check_threads(s.workers, "--workers");
+  // Each rank holds a buffer of the largest size; the algorithms about twice as much.
+  const double ranks = s.backend == comm::Backend::mpi ? 1 : s.workers;
+  require_memory(3.0 * static_cast<double>(s.sizes.back()) * ranks,
+                 "--sizes up to " + std::to_string(s.sizes.back()) + " bytes over " +
+                     std::to_string(static_cast<long long>(ranks)) + " rank(s)");
   return s;
 }
 
@@ -363,6 +374,7 @@ Registrar reg("bench comm", [](Context& ctx) {
       ->check(CLI::Range(0, 100000));
   cmd->add_option("--timeout", f->timeout, "seconds any wait may block (default 60)")
       ->check(CLI::PositiveNumber);
+  add_oversubscribe_flag(cmd);
   cmd->add_flag("--json", f->json, "machine-readable output");
   cmd->callback([&ctx, f] { ctx.rc = run_bench_comm(*f); });
 });

@@ -23,6 +23,7 @@
 
 #include "cli/bench_layouts.h"
 #include "cli/machine_info.h"
+#include "cli/machine_checks.h"
 #include "cli/model_spec_of.h"
 #include "cli/registry.h"
 #include "parallel/bench.h"
@@ -196,6 +197,7 @@ int run_bench_train(const BenchTrainArgs& a) {
   if (a.bench.batch <= 0 || a.bench.steps <= 0 || a.pairs <= 0 || a.threads <= 0)
     throw UsageError("--batch, --steps, --pairs and --blas-threads must be positive");
   if (a.rounds < 0) throw UsageError("--rounds must be positive, got " + std::to_string(a.rounds));
+  check_train_machine(layout_args(a).base);  // threads and memory, first
   if (!a.compare.empty()) return run_bench_compare(layout_args(a), a.compare);
   if (a.tp > 1 || a.pp > 1) return run_bench_layout(layout_args(a));
   if (a.dp > 0 || !a.stages.empty() || a.micro_batches > 0) {
@@ -313,6 +315,7 @@ void add_bench_train(Context& ctx) {
       ->capture_default_str();
   cmd->add_option("--intra-link", a->intra_link, "emulated link inside a node, LAT:BW");
   cmd->add_option("--inter-link", a->inter_link, "emulated link between nodes, LAT:BW");
+  add_oversubscribe_flag(cmd);
   cmd->add_flag("--json", a->json, "machine-readable output");
   cmd->callback([&ctx, a, workers] {
     // With a layout and no --workers, the mesh fixes the worker count.

@@ -8,13 +8,16 @@
 #include <string>
 
 #include "cli/machine_info.h"
+#include "cli/machine_checks.h"
 #include "cli/registry.h"
 #include "data/dataset.h"
 #include "data/eval_windows.h"
 #include "parallel/checkpoint_tokenizer.h"
 #include "parallel/evaluate.h"
+#include "parallel/footprint.h"
 #include "parallel/train_state.h"
 #include "util/error.h"
+#include "util/machine.h"
 
 namespace plait::cli {
 namespace {
@@ -41,6 +44,12 @@ int64_t target_bytes(const data::EvalWindows& w, const data::Tokenizer& tok) {
 
 int run_eval(const EvalArgs& a) {
   if (a.batch <= 0) throw UsageError("--batch must be positive, got " + std::to_string(a.batch));
+  {
+    const WeightSource src = WeightSource::open(a.checkpoint);
+    require_memory(inference_bytes(src.config(), a.batch, src.config().ctx),
+                   "eval --batch " + std::to_string(a.batch) + " with the model of '" +
+                       src.where().string() + "'");
+  }
   GPT model = load_model(a.checkpoint);
   const auto tok = weights_tokenizer(WeightSource::open(a.checkpoint));
   std::string name;
@@ -75,6 +84,7 @@ void add_eval(Context& ctx) {
       "eval", "cross-entropy of a checkpoint on text files or a prepared dataset");
   add_gemm_option(cmd);
   add_precision_option(cmd);
+  add_allow_nonfinite_flag(cmd);
   cmd->add_option("--checkpoint", a->checkpoint, "a checkpoint or run directory")->required();
   cmd->add_option("--data", a->data,
                   "text files, or a token directory (its validation split if it has one)")

@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cli/machine_checks.h"
 #include "cli/registry.h"
 #include "fault/export.h"
 #include "parallel/checkpoint_tokenizer.h"
@@ -69,6 +70,7 @@ void add_export(Context& ctx) {
   auto a = std::make_shared<ExportArgs>();
   auto* cmd = ctx.root.add_subcommand(
       "export", "one Hugging Face or nanoGPT safetensors file from a checkpoint of any layout");
+  add_allow_nonfinite_flag(cmd);
   cmd->add_option("source", a->source,
                   "a run or checkpoint directory (any layout), or a weights file / directory")
       ->required();

@@ -1,5 +1,7 @@
 #include "cli/registry.h"
 
+#include "cli/flag_ranges.h"
+
 #include <algorithm>
 #include <utility>
 #include <vector>
@@ -21,6 +23,7 @@ void add_all_commands(Context& ctx) {
   std::sort(list.begin(), list.end(),
             [](const auto& a, const auto& b) { return a.first < b.first; });
   for (auto& [name, add] : list) add(ctx);
+  apply_flag_ranges(ctx.root);  // every numeric flag's range, checked before conversion
 }
 
 }  // namespace plait::cli

@@ -11,6 +11,7 @@
 #include "cli/train_flags.h"
 #include "fault/checkpoint.h"
 #include "util/error.h"
+#include "util/files.h"
 
 namespace plait::cli {
 namespace {
@@ -47,10 +48,9 @@ bool has_checkpoint(const fs::path& dir) {
 }
 
 nlohmann::json read_json(const fs::path& p) {
-  std::ifstream f(p);
-  if (!f) throw UsageError("--resume: cannot read '" + p.string() + "'");
+  const std::string text = read_regular_file(p.string(), "--resume: file", 64ull << 20);
   try {
-    return nlohmann::json::parse(f);
+    return nlohmann::json::parse(text);
   } catch (const std::exception& e) {
     throw UsageError("--resume: '" + p.string() + "' is not valid JSON");
   }

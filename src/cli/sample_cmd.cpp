@@ -13,6 +13,7 @@
 #include <string>
 
 #include "cli/machine_info.h"
+#include "cli/machine_checks.h"
 #include "cli/registry.h"
 #include "infer/engine.h"
 #include "infer/request_json.h"
@@ -137,6 +138,7 @@ void add_sample(Context& ctx) {
   auto* cmd = ctx.root.add_subcommand("sample", "generate text from a checkpoint");
   add_gemm_option(cmd);
   add_precision_option(cmd);
+  add_allow_nonfinite_flag(cmd);
   cmd->add_option("--checkpoint", a->checkpoint, "a checkpoint or run directory")->required();
   cmd->add_option("--prompt", a->prompt, "text to continue")->capture_default_str();
   cmd->add_option("--prompts", a->prompts_file,

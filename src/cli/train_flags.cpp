@@ -6,6 +6,7 @@
 #include <functional>
 #include <thread>
 
+#include "cli/machine_checks.h"
 #include "cli/machine_info.h"
 #include "fault/weights.h"
 #include "util/error.h"
@@ -111,6 +112,8 @@ void add_layout_flags(CLI::App* cmd, TrainOptions& opt) {
   cmd->add_option("--blas-threads", opt.blas_threads,
                   "BLAS threads per worker (0: cores/workers)")
       ->capture_default_str();
+  add_oversubscribe_flag(cmd);
+  add_allow_nonfinite_flag(cmd);
 }
 
 // Data-parallel gradient sync, emulated nodes and links, parameter servers

@@ -1,5 +1,7 @@
 #include "data/corpus.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
@@ -8,6 +10,8 @@
 #include <memory>
 
 #include "util/error.h"
+#include "util/files.h"
+#include "util/machine.h"
 
 namespace plait::data {
 namespace fs = std::filesystem;
@@ -36,6 +40,7 @@ void check_path(const std::string& path) {
   if (ec) throw UsageError("data file " + in_quotes(path) + " cannot be read: " + ec.message());
   if (st.type() == fs::file_type::directory)
     throw UsageError("data file " + in_quotes(path) + " is a directory, not a file");
+  require_regular_file(path, "data file");  // a FIFO or /dev/zero would never end
 }
 
 }  // namespace
@@ -61,15 +66,13 @@ std::vector<std::string> default_corpus_files(const std::string& dir) {
 
 std::vector<uint8_t> read_file_bytes(const std::string& path) {
   check_path(path);
-  std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(path.c_str(), "rb"), &std::fclose);
-  if (!f)
-    throw UsageError("data file " + in_quotes(path) + " cannot be opened: " + std::strerror(errno));
-  std::vector<uint8_t> bytes;
-  uint8_t chunk[1 << 16];
-  size_t got;
-  while ((got = std::fread(chunk, 1, sizeof chunk, f.get())) > 0)
-    bytes.insert(bytes.end(), chunk, chunk + got);
-  if (std::ferror(f.get()))
+  const RegularFile f(path, "data file", UINT64_MAX);
+  require_memory(2.0 * static_cast<double>(f.size()),
+                 "data file " + in_quotes(path) + " (" + std::to_string(f.size()) + " bytes)");
+  std::vector<uint8_t> bytes(f.size());
+  f.read_into(bytes.data());
+  char probe = 0;  // a file of size 0 may still fail to read (/proc/self/mem): say so
+  if (bytes.empty() && ::pread(f.fd(), &probe, 1, 0) < 0)
     throw UsageError("data file " + in_quotes(path) + " cannot be read: " + std::strerror(errno));
   if (bytes.empty()) throw UsageError("data file " + in_quotes(path) + " is empty");
   return bytes;

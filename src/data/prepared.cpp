@@ -13,6 +13,7 @@
 
 #include "data/text_chunks.h"
 #include "util/error.h"
+#include "util/files.h"
 #include "util/hash.h"
 
 namespace plait::data {
@@ -308,11 +309,8 @@ TokenDir open_nanogpt(const stdfs::path& dir, std::shared_ptr<const Tokenizer> t
 }
 
 json read_index(const stdfs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  json j = json::parse(ss.str(), nullptr, false);
-  if (!f || j.is_discarded() || !j.is_object() || j.value("format", "") != kPreparedFormat)
+  json j = json::parse(read_regular_file(p.string(), "token index", 256ull << 20), nullptr, false);
+  if (j.is_discarded() || !j.is_object() || j.value("format", "") != kPreparedFormat)
     throw UsageError("'" + p.string() + "' is not a plait token index (format " +
                      kPreparedFormat + ")");
   return j;

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "util/error.h"
+#include "util/files.h"
 
 namespace plait::data {
 namespace stdfs = std::filesystem;
@@ -21,6 +22,7 @@ ChunkReader::ChunkReader(std::vector<std::string> files, size_t target)
       throw UsageError("data file '" + path + "' does not exist");
     if (st.type() == stdfs::file_type::directory)
       throw UsageError("data file '" + path + "' is a directory, not a file");
+    require_regular_file(path, "data file");  // a FIFO or a device would never end
     std::FILE* f = std::fopen(path.c_str(), "rb");
     if (!f) throw UsageError("data file '" + path + "' cannot be opened: " + std::strerror(errno));
     std::fclose(f);

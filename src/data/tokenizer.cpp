@@ -9,6 +9,8 @@
 #include "data/gpt2_bpe.h"
 #include "data/spm_tokenizer.h"
 #include "util/error.h"
+#include "util/files.h"
+#include "util/machine.h"
 #include "util/hash.h"
 
 namespace plait::data {
@@ -66,12 +68,10 @@ std::string read_text_file(const std::string& path, const std::string& what) {
     throw UsageError(what + " '" + path + "' does not exist");
   if (stdfs::is_directory(path, ec))
     throw UsageError(what + " '" + path + "' is a directory, not a file");
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw UsageError(what + " '" + path + "' cannot be opened: " + std::strerror(errno));
-  std::ostringstream ss;
-  ss << f.rdbuf();
-  if (f.bad()) throw UsageError(what + " '" + path + "' cannot be read");
-  return ss.str();
+  const RegularFile f(path, what, UINT64_MAX);  // no FIFO, device or socket
+  require_memory(static_cast<double>(f.size()),
+                 what + " '" + path + "' (" + std::to_string(f.size()) + " bytes)");
+  return f.read_all();
 }
 
 // ---- bytes ---------------------------------------------------------------------

@@ -10,11 +10,13 @@
 #include <unistd.h>
 
 #include "util/error.h"
+#include "util/files.h"
 
 namespace plait::data {
 
 TokenFile::TokenFile(const std::string& path) : path_(path) {
-  fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  require_regular_file(path, "token file");  // a FIFO would block the open
+  fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd_ < 0) throw UsageError("token file '" + path + "' cannot be opened: " + std::strerror(errno));
   struct stat st {};
   if (::fstat(fd_, &st) != 0) {

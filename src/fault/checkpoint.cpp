@@ -271,7 +271,7 @@ stdfs::path latest_checkpoint(const stdfs::path& path) {
   if (committed(path)) return path;
   // The `latest` pointer is the authority (it is written after the rename)...
   if (stdfs::exists(path / ckpt::kLatest, ec)) {
-    std::string name = trim(fs::read_file(path / ckpt::kLatest));
+    std::string name = trim(fs::read_file(path / ckpt::kLatest, 4096));
     int64_t s;
     if (ckpt::parse_step_dir(name, s) && committed(path / name)) return path / name;
   }

@@ -6,6 +6,7 @@
 
 #include "fault/checkpoint.h"
 #include "fault/checkpoint_names.h"
+#include "fault/finite.h"
 #include "fault/fsutil.h"
 #include "fault/hash.h"
 #include "util/error.h"
@@ -46,14 +47,53 @@ bool intersect(const Box& b1, const Box& e1, const Box& b2, const Box& e2, Box& 
   return true;
 }
 
+// An integer in [lo, hi], read exactly: 2^32 + 1 is not 1, 2^64 - 1 is not -1.
+bool exact_int(const json& j, int64_t lo, int64_t hi, int64_t& out) {
+  if (j.is_number_unsigned()) {
+    if (j.get<uint64_t>() > static_cast<uint64_t>(INT64_MAX)) return false;
+    out = static_cast<int64_t>(j.get<uint64_t>());
+  } else if (j.is_number_integer()) {
+    out = j.get<int64_t>();
+  } else {
+    return false;
+  }
+  return lo <= out && out <= hi;
+}
+
+// The largest tensor a checkpoint may describe (2^40 floats, 4 TiB): shapes whose
+// product would wrap 64 bits are refused before any volume is computed.
+constexpr int64_t kMaxElements = int64_t(1) << 40;
+
+bool bounded_volume(const Box& shape) {
+  int64_t v = 1;
+  for (int64_t d : shape) {
+    if (d < 0 || (d > 0 && v > kMaxElements / d)) return false;
+    v *= d;
+  }
+  return v <= kMaxElements;
+}
+
 bool int_array(const json& j, Box& out) {
   if (!j.is_array()) return false;
   out.clear();
   for (const auto& x : j) {
-    if (!x.is_number_integer() || x.get<int64_t>() < 0) return false;
-    out.push_back(x.get<int64_t>());
+    int64_t v = 0;
+    if (!exact_int(x, 0, kMaxElements, v)) return false;
+    out.push_back(v);
   }
-  return true;
+  return out.size() <= 8;
+}
+
+// Whether tensor `ka` of file a and `kb` of file b hold the same bytes.
+bool same_bytes(const safetensors::Reader& a, const std::string& ka, const safetensors::Reader& b,
+                const std::string& kb) {
+  const safetensors::TensorInfo& ta = *a.find(ka);
+  const safetensors::TensorInfo& tb = *b.find(kb);
+  if (ta.end - ta.begin != tb.end - tb.begin) return false;
+  std::vector<std::byte> x(ta.end - ta.begin), y(x.size());
+  a.read_bytes(ta, x);
+  b.read_bytes(tb, y);
+  return x == y;
 }
 
 // Whether `key` may store a box of tensor `of`: it is `of` itself, or `of` + "@N"
@@ -108,6 +148,8 @@ void parse_slice(const safetensors::TensorInfo& t, const std::string& entry,
   for (size_t k = 0; ok && k < full.size(); ++k)
     ok = b[k] <= e[k] && e[k] <= full[k] && e[k] - b[k] == t.shape[k];
   if (!ok) fbad(where + " has a slice entry that does not fit its shape: " + entry);
+  if (!bounded_volume(full))
+    fbad(where + " has a full shape past 2^40 elements: " + safetensors::shape_str(full));
   if (!j.contains("of")) return;
   const json& of = j["of"];
   if (!of.is_string() || !is_box_key(t.name, of.get<std::string>()))
@@ -126,6 +168,7 @@ void LoadedCheckpoint::bad(const std::string& problem) const {
 void LoadedCheckpoint::parse_manifest() {
   const stdfs::path mpath = dir_ / ckpt::kManifest;
   if (!stdfs::exists(mpath)) bad("no manifest.json (an incomplete or damaged checkpoint)");
+  if (stdfs::is_symlink(mpath)) bad("manifest.json is a symbolic link; a checkpoint holds its own files only");
   manifest_ = json::parse(fs::read_file(mpath), nullptr, /*allow_exceptions=*/false);
   auto mbad = [&](const std::string& why) {
     throw UsageError("'" + mpath.string() + "': " + why);
@@ -136,30 +179,37 @@ void LoadedCheckpoint::parse_manifest() {
   if (!format.is_string() || format.get<std::string>() != ckpt::kFormatName)
     mbad(std::string("'format' is not \"") + ckpt::kFormatName + "\"");
   const json& version = manifest_.value("version", json());
-  if (!version.is_number_integer() || version.get<int>() != kCheckpointFormatVersion)
+  int64_t v = 0;
+  if (!exact_int(version, kCheckpointFormatVersion, kCheckpointFormatVersion, v))
     mbad("format version " + version.dump() + " is not supported (this plait reads version " +
          std::to_string(kCheckpointFormatVersion) + ")");
   auto need = [&](const char* key, bool ok) {
     if (!manifest_.contains(key) || !ok) mbad(std::string("missing or malformed '") + key + "'");
   };
-  need("step", manifest_.contains("step") && manifest_["step"].is_number_integer() &&
-                   manifest_["step"].get<int64_t>() >= 0);
+  int64_t step = 0, world = 0;
+  need("step", exact_int(manifest_.value("step", json()), 0, INT64_MAX / 2, step));
   need("config", manifest_.contains("config") && manifest_["config"].is_object());
-  need("world", manifest_.contains("world") && manifest_["world"].is_number_integer() &&
-                    manifest_["world"].get<int>() >= 1);
+  need("world", exact_int(manifest_.value("world", json()), 1, 1 << 24, world));
   need("files", manifest_.contains("files") && manifest_["files"].is_array());
+  if (manifest_["files"].empty()) mbad("'files' lists no files (a checkpoint holds at least the model)");
+  // The directory's name, when it is a step directory, must agree: a manifest that
+  // says another step would resume there and overwrite the wrong checkpoint.
+  if (int64_t named = 0; ckpt::parse_step_dir(dir_.filename().string(), named) && named != step)
+    mbad("'step' is " + std::to_string(step) + " but the directory is " + dir_.filename().string());
   for (const char* k : {"options", "extra"})
     if (!manifest_.contains(k)) manifest_[k] = json::object();
   if (!manifest_.contains("rng")) manifest_["rng"] = nullptr;
   for (const json& f : manifest_["files"]) {
     CheckpointFile cf;
+    int64_t bytes = 0, rank = 0;
     bool ok = f.is_object() && f.value("file", json()).is_string() &&
               f.value("role", json()).is_string() && f.value("xxh64", json()).is_string() &&
-              f.value("bytes", json()).is_number_unsigned() &&
-              f.value("rank", json()).is_number_integer();
-    if (!ok) mbad("a 'files' entry is malformed: " + f.dump());
+              exact_int(f.value("bytes", json()), 0, INT64_MAX, bytes) &&
+              exact_int(f.value("rank", json()), 0, world - 1, rank);
+    if (!ok) mbad("a 'files' entry is malformed: " + f.dump().substr(0, 200));
     cf.file = f["file"], cf.role = f["role"], cf.xxh64 = f["xxh64"];
-    cf.bytes = f["bytes"], cf.rank = f["rank"];
+    cf.bytes = static_cast<uint64_t>(bytes), cf.rank = static_cast<int>(rank);
+    if (cf.file.find('\0') != std::string::npos) mbad("a file name contains a NUL byte");
     if (cf.file.find('/') != std::string::npos || cf.file.empty() || cf.file[0] == '.')
       mbad("file name '" + cf.file + "' is not a plain name inside the checkpoint");
     if (cf.role != "model" && cf.role != "optimizer")
@@ -186,7 +236,10 @@ void LoadedCheckpoint::open_files() {
     const stdfs::path p = dir_ / f.file;
     auto fbad = [&](const std::string& why) { throw UsageError("'" + p.string() + "': " + why); };
     std::error_code ec;
-    if (!stdfs::is_regular_file(p, ec)) fbad("listed in manifest.json but missing");
+    const stdfs::file_status st = stdfs::symlink_status(p, ec);
+    if (!stdfs::exists(st)) fbad("listed in manifest.json but missing");
+    if (stdfs::is_symlink(st)) fbad("is a symbolic link; a checkpoint holds its own files only");
+    if (!stdfs::is_regular_file(st)) fbad("is not a regular file (a FIFO, device or directory)");
     uint64_t size = stdfs::file_size(p, ec);
     if (size != f.bytes)
       fbad("truncated or damaged: " + std::to_string(size) + " bytes, manifest.json says " +
@@ -208,6 +261,9 @@ void LoadedCheckpoint::index_file(size_t i) {
     throw UsageError("'" + r.path().string() + "': " + why);
   };
   const auto& md = r.metadata();
+  if (auto st = md.find("plait.step"); st != md.end() && st->second != std::to_string(step()))
+    fbad("__metadata__ 'plait.step' is " + st->second + ", manifest.json says " +
+         std::to_string(step()));
   if (files_[i].role == "model")  // the config in each model file must be the manifest's
     for (auto& [k, v] : config().items()) {
       auto it = md.find(k);
@@ -250,7 +306,12 @@ void LoadedCheckpoint::add_shard(size_t i, const std::string& name, const std::s
          safetensors::shape_str(en.shape));
   for (const TensorShard& s : en.shards) {
     Box ib, ie;
-    if (s.begin == b && s.end == e) return;  // a replica: kept once
+    if (s.begin == b && s.end == e) {  // a replica: kept once, if it holds the same values
+      if (!same_bytes(*readers_[s.file], s.key, *readers_[i], key))
+        fbad(where + " box " + box_str(b, e) + " is stored twice with different values (also in '" +
+             files_[s.file].file + "')");
+      return;
+    }
     if (intersect(s.begin, s.end, b, e, ib, ie))
       fbad(where + " shard " + box_str(b, e) + " overlaps shard " + box_str(s.begin, s.end) +
            " in '" + files_[s.file].file + "'");
@@ -279,9 +340,18 @@ static void check_attachments(const stdfs::path& dir, const json& manifest) {
   for (const json& a : list) {
     if (!a.is_object() || !a.value("file", json()).is_string())
       throw UsageError("'" + (dir / ckpt::kManifest).string() + "': an attachment has no 'file'");
-    const stdfs::path p = dir / a.at("file").get<std::string>();
+    const stdfs::path rel = a.at("file").get<std::string>();
+    bool inside = !rel.empty() && rel.is_relative();
+    for (const auto& part : rel) inside = inside && part != ".." && part != ".";
+    if (!inside || rel.string().find('\0') != std::string::npos)
+      throw UsageError("'" + (dir / ckpt::kManifest).string() + "': attachment '" + rel.string() +
+                       "' is not a plain path inside the checkpoint");
+    const stdfs::path p = dir / rel;
     std::error_code ec;
-    if (!stdfs::is_regular_file(p, ec))
+    for (stdfs::path q = p; q != dir && q.has_relative_path(); q = q.parent_path())
+      if (stdfs::is_symlink(q, ec))
+        throw UsageError("'" + q.string() + "': a symbolic link; a checkpoint holds its own files only");
+    if (!stdfs::is_regular_file(stdfs::symlink_status(p, ec)))
       throw UsageError("'" + p.string() + "': listed in manifest.json but missing");
     if (stdfs::file_size(p, ec) != a.value("bytes", uint64_t{0}) ||
         hex64(xxh64_file(p)) != a.value("xxh64", std::string()))
@@ -368,6 +438,7 @@ void LoadedCheckpoint::read_slice(const std::string& name, const Box& begin, con
   }
   if (covered != volume(begin, end))
     bad("tensor '" + name + "': slice " + box_str(begin, end) + " is not fully covered by shards");
+  check_finite(out, "checkpoint '" + dir_.string() + "'", name);
 }
 
 }  // namespace plait

@@ -1,6 +1,7 @@
 #include "fault/fsutil.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -11,6 +12,7 @@
 #include <string>
 
 #include "util/error.h"
+#include "util/files.h"
 
 namespace plait::fs {
 namespace {
@@ -22,8 +24,11 @@ namespace {
 }  // namespace
 
 DurableFile::DurableFile(const std::filesystem::path& path) : path_(path) {
-  fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  // O_NOFOLLOW: a symbolic link planted under a name plait writes is never written
+  // through; the mode is 0644 whatever the umask.
+  fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
   if (fd_ < 0) fail("cannot create", path);
+  ::fchmod(fd_, 0644);
 }
 
 DurableFile::~DurableFile() {
@@ -72,18 +77,15 @@ void rename_path(const std::filesystem::path& from, const std::filesystem::path&
 void atomic_replace(const std::filesystem::path& path, std::string_view content) {
   auto tmp = path;
   tmp += ".tmp";
+  ::unlink(tmp.c_str());             // a leftover, or a planted symbolic link: its own name only
   write_file_durable(tmp, content);  // 1. the new bytes are on disk under a temp name
   rename_path(tmp, path);            // 2. atomic switch of the name
   auto parent = path.parent_path();
   fsync_dir(parent.empty() ? "." : parent);  // 3. the rename itself is durable
 }
 
-std::string read_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw UsageError("'" + path.string() + "': cannot read: " + std::strerror(errno));
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
+std::string read_file(const std::filesystem::path& path, uint64_t max_bytes) {
+  return read_regular_file(path.string(), "file", max_bytes);
 }
 
 }  // namespace plait::fs

@@ -3,11 +3,16 @@
 // Failures throw RuntimeError naming the path and the OS's reason.
 #pragma once
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <span>
 #include <string_view>
 
 namespace plait::fs {
+
+// The largest manifest, part or config file read whole (a manifest of 10^5 files is
+// a few MB).
+inline constexpr uint64_t kMaxSmallFile = 64ull << 20;
 
 // A file opened for writing (created or truncated); close() fsyncs before closing.
 class DurableFile {
@@ -36,7 +41,8 @@ void fsync_dir(const std::filesystem::path& dir);
 void atomic_replace(const std::filesystem::path& path, std::string_view content);
 // rename(2), throwing RuntimeError with both names on failure.
 void rename_path(const std::filesystem::path& from, const std::filesystem::path& to);
-// The whole file as a string; UsageError "'path': cannot read ..." when missing.
-std::string read_file(const std::filesystem::path& path);
+// The whole file as a string: a regular file of at most `max_bytes` (util/files.h);
+// UsageError naming the path otherwise (missing, a FIFO or device, too large).
+std::string read_file(const std::filesystem::path& path, uint64_t max_bytes = kMaxSmallFile);
 
 }  // namespace plait::fs

@@ -1,6 +1,7 @@
 #include "fault/safetensors.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -15,6 +16,7 @@
 #include "fault/fsutil.h"
 #include "fault/hash.h"
 #include "util/error.h"
+#include "util/files.h"
 
 static_assert(std::endian::native == std::endian::little,
               "safetensors data is little-endian; plait reads and writes it by memcpy");
@@ -168,11 +170,16 @@ Written write_file(const std::filesystem::path& path, const std::vector<TensorOu
 // ---- reading ----------------------------------------------------------------------
 
 Reader::Reader(const std::filesystem::path& path) : path_(path) {
-  fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // Only a regular file (util/files.h): checked by name, opened without blocking (a
+  // FIFO swapped in cannot hang the open), checked again on the descriptor.
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) bad(std::string("cannot open: ") + std::strerror(errno));
+  if (!S_ISREG(st.st_mode)) bad("is " + file_kind(st.st_mode) + ", not a regular file");
+  fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd_ < 0) bad(std::string("cannot open: ") + std::strerror(errno));
-  std::error_code ec;
-  file_size_ = std::filesystem::file_size(path, ec);
-  if (ec) bad("cannot stat: " + ec.message());
+  if (::fstat(fd_, &st) != 0 || !S_ISREG(st.st_mode)) bad("is not a regular file");
+  ::fcntl(fd_, F_SETFL, ::fcntl(fd_, F_GETFL) & ~O_NONBLOCK);
+  file_size_ = static_cast<uint64_t>(st.st_size);
   if (file_size_ < 8)
     bad("truncated file: " + std::to_string(file_size_) +
         " bytes, shorter than the 8-byte header length");
@@ -220,10 +227,13 @@ void Reader::parse_header(const std::string& header) {
       if (!val.is_object()) bad("__metadata__ is not an object");
       for (auto& [k, v] : val.items()) {
         if (!v.is_string()) bad("__metadata__ value of '" + k + "' is not a string");
+        if (k.find('\0') != std::string::npos) bad("a __metadata__ key contains a NUL byte");
         metadata_[k] = v.get<std::string>();
       }
       continue;
     }
+    if (key.empty() || key.find('\0') != std::string::npos)
+      bad("a tensor name is empty or contains a NUL byte: " + json(key).dump());
     const std::string where = "tensor '" + key + "'";
     if (!val.is_object()) bad(where + " is not an object");
     if (!val.contains("dtype") || !val["dtype"].is_string()) bad(where + " has no dtype");

@@ -9,6 +9,7 @@
 
 #include "fault/checkpoint_names.h"
 #include "fault/float16.h"
+#include "fault/finite.h"
 #include "fault/fsutil.h"
 #include "fault/hf_names.h"
 #include "util/error.h"
@@ -150,6 +151,8 @@ void WeightSource::choose_config(const stdfs::path& config_json) {
   const auto wpe = stored_.find("transformer.wpe.weight");
   if (ws.size() != 2 || wpe == stored_.end() || file_->find(wpe->second.key)->shape.size() != 2)
     bad("tensors 'wte.weight' [V, C] and 'wpe.weight' [T, C] are needed");
+  for (int64_t d : {ws[0], ws[1], file_->find(wpe->second.key)->shape[0]})
+    if (d > (int64_t(1) << 30)) bad("'wte.weight' or 'wpe.weight' has an impossibly large shape");
   cfg_.vocab = static_cast<int>(ws[0]);
   cfg_.dim = static_cast<int>(ws[1]);
   cfg_.ctx = static_cast<int>(file_->find(wpe->second.key)->shape[0]);
@@ -365,13 +368,23 @@ void check_fits(const WeightSource& src, const GPTConfig& model) {
   if (!why.empty()) throw UsageError("'" + src.where().string() + "': the model's " + why);
 }
 
+// 'path' (appended piecewise: GCC 12's -Wrestrict misfires on "'" + s + "'").
+std::string quoted(const stdfs::path& p) {
+  std::string s(1, '\'');
+  s += p.string();
+  s += '\'';
+  return s;
+}
+
 }  // namespace
 
 void read_weights(const WeightSource& src, const ParamTable& table, std::span<float> arena) {
   check_fits(src, table.config());
-  for (const ParamSpec& s : table.specs())  // wpe: its first ctx rows when ctx is shorter
+  for (const ParamSpec& s : table.specs()) {  // wpe: its first ctx rows when ctx is shorter
     src.read_box(s.name, std::vector<int64_t>(s.shape.size(), 0), s.shape,
                  arena.subspan(s.offset, s.size));
+    check_finite(arena.subspan(s.offset, s.size), quoted(src.where()), s.name);
+  }
 }
 
 void read_weights(const WeightSource& src, const ShardTable& shard, std::span<float> arena) {
@@ -381,6 +394,7 @@ void read_weights(const WeightSource& src, const ShardTable& shard, std::span<fl
     for (const Box& b : s.boxes) {
       const size_t n = elems(b.shape());
       src.read_box(s.local.name, b.begin, b.end, arena.subspan(at, n));
+      check_finite(arena.subspan(at, n), quoted(src.where()), s.local.name);
       at += n;
     }
   }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <optional>
@@ -23,6 +24,19 @@ void maybe_pause_for_test(const std::string& run_dir, int64_t step) {
   std::FILE* f = std::fopen((run_dir + "/paused").c_str(), "w");
   if (f) std::fclose(f);
   for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
+}
+
+// A non-finite loss or gradient norm ends the run (exit 1) before anything is logged
+// as a result or checkpointed: the last committed checkpoint stays the last good one,
+// and pruning never removes it for a damaged state. The gradient norm is the same on
+// every rank of a synchronous step, so every rank stops at the same step.
+void stop_if_nonfinite(const StepResult& res, int64_t t, const TrainOptions& opt) {
+  if (std::isfinite(res.loss) && std::isfinite(res.grad_norm)) return;
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "loss %g, gradient norm %g", res.loss, res.grad_norm);
+  throw RuntimeError("step " + std::to_string(t + 1) + " is not finite (" + buf +
+                     "; --lr " + std::to_string(opt.lr) + "): stopped before any checkpoint " +
+                     "of it (the last committed one is intact); try a lower --lr or --clip 1");
 }
 
 }  // namespace
@@ -49,6 +63,7 @@ TrainSummary run_loop(StepRunner& r, const TrainOptions& opt, const LoopRoles& r
     const bool checkpoint =
         !opt.checkpoint_dir.empty() && (due(opt.checkpoint_every, t + 1) || t + 1 == end);
     const StepResult res = r.run_step(t, checkpoint);
+    stop_if_nonfinite(res, t, opt);
     const int64_t done = t + 1;
     t = res.next;
     sum.last_loss = res.loss;

@@ -6,8 +6,10 @@
 #include "fault/hash.h"
 #include "fault/weights.h"
 #include "parallel/checkpoint_tokenizer.h"
+#include "parallel/footprint.h"
 #include "parallel/run_loop.h"
 #include "util/error.h"
+#include "util/machine.h"
 
 namespace plait {
 namespace {
@@ -108,6 +110,8 @@ int64_t start_state(const TrainOptions& opt, const nlohmann::json& fingerprint, 
 
 GPT load_model(const std::string& path) {
   const WeightSource src = WeightSource::open(path);
+  require_memory(inference_bytes(src.config(), 1, src.config().ctx),
+                 "the model of '" + src.where().string() + "'");
   GPT model(src.config());
   read_weights(src, model.table(), model.params);
   return model;

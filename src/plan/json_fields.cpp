@@ -4,6 +4,7 @@
 #include <fstream>
 
 #include "util/error.h"
+#include "util/files.h"
 
 namespace plait::plan {
 namespace {
@@ -13,10 +14,9 @@ namespace {
 }  // namespace
 
 nlohmann::json read_json_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw UsageError(path + ": cannot open");
+  const std::string text = read_regular_file(path, "JSON file", 64ull << 20);  // no FIFO
   try {
-    nlohmann::json j = nlohmann::json::parse(in);
+    nlohmann::json j = nlohmann::json::parse(text);
     if (!j.is_object()) throw UsageError(path + ": expected a JSON object");
     return j;
   } catch (const nlohmann::json::parse_error& e) {

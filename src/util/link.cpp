@@ -32,10 +32,15 @@ LinkSpec parse_link(const std::string& text) {
   l.latency_s = parse_quantity(text.substr(0, colon), text,
                                {{"s", 1.0}, {"ms", 1e-3}, {"us", 1e-6}, {"ns", 1e-9}});
   const std::string bandwidth = text.substr(colon + 1);
+  if (l.latency_s > 3600)
+    throw UsageError("link '" + text + "': a latency over an hour is not a link");
   if (bandwidth == "inf") return l;  // unlimited: latency only
   l.bandwidth_Bps = parse_quantity(
       bandwidth, text,
       {{"B/s", 1.0}, {"KB/s", 1e3}, {"MB/s", 1e6}, {"GB/s", 1e9}, {"Gbit/s", 1.25e8}});
+  // 0 would mean unlimited inside LinkSpec: a link that carries nothing is refused.
+  if (!(l.bandwidth_Bps >= 1))
+    throw UsageError("link '" + text + "': bandwidth must be at least 1B/s ('inf': unlimited)");
   return l;
 }
 
