@@ -64,10 +64,11 @@ const std::map<std::string, FlagRange>& table() {
       {"--staleness", closed(0, 1e6)},
       {"--backup-workers", closed(0, kRanks)},
       // sampling
-      {"--tokens", closed(1, 1 << 24)},
+      {"--tokens", closed(0, 1 << 24)},
       {"--temperature", closed(0, 100)},
       {"--top-k", closed(0, GPTLimits::vocab)},
       {"--top-p", open_lo(0, 1)},
+      {"--repetition-penalty", open_lo(0, 100)},
       // planning
       {"--gpus", closed(1, 1 << 24)},
       {"plan --batch", closed(1, 1LL << 40)},
