@@ -69,6 +69,11 @@ const std::map<std::string, FlagRange>& table() {
       {"--top-k", closed(0, GPTLimits::vocab)},
       {"--top-p", open_lo(0, 1)},
       {"--repetition-penalty", open_lo(0, 100)},
+      // serving
+      {"--port", closed(0, 65535)},
+      {"--queue", closed(1, 1 << 20)},
+      {"--max-body-bytes", closed(1, 1 << 30)},
+      {"--max-tokens-limit", closed(1, 1 << 24)},
       // planning
       {"--gpus", closed(1, 1 << 24)},
       {"plan --batch", closed(1, 1LL << 40)},
