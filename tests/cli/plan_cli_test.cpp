@@ -58,3 +58,41 @@ TEST(PlanCli, TextNamesTheCommandsAndTheTreeConcludesWithTheRecommendation) {
 
 }  // namespace
 }  // namespace plait::test
+
+namespace plait::test {
+namespace {
+
+TEST(PlanCli, ExplainBreaksTheStepDownAndTheClassesAddUp) {
+  const Result r = run_plait(
+      "plan --model llama-65b --cluster a100-80gb --gpus 64 --tokens 10B --framework flash "
+      "--explain --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["framework"]["name"], "flash");
+  const auto& e = j["explain"];
+  double sum = 0;
+  std::vector<std::string> names;
+  for (const auto& k : e["classes"]) {
+    sum += k["seconds"].get<double>();
+    names.push_back(k["class"]);
+  }
+  EXPECT_NEAR(sum / e["step_s"].get<double>(), 1, 1e-9);
+  EXPECT_EQ(names, (std::vector<std::string>{"gemm", "attention", "elementwise", "tensor_comm",
+                                             "pipeline_comm", "bubble", "dp_comm_exposed",
+                                             "optimizer"}));
+  const Result t = run_plait(
+      "plan --model gpt3-175b --cluster a100-80gb --gpus 1024 --tokens 300B --explain");
+  ASSERT_EQ(t.code, 0) << t.err;
+  for (const char* line : {"Explain: one step", "GEMM", "exposed DP comm", "total"})
+    EXPECT_NE(t.out.find(line), std::string::npos) << line << "\n" << t.out;
+}
+
+TEST(PlanCli, UnknownFrameworkIsOneLineExitTwo) {
+  const Result r = run_plait("plan --model tiny --cluster a100-80gb --tokens 1M --framework jax");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("--framework"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("megatron"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace plait::test

@@ -134,3 +134,33 @@ TEST(Units, CountsParseWithSuffixes) {
 
 }  // namespace
 }  // namespace plait::plan
+
+namespace plait::plan {
+namespace {
+
+TEST_F(JsonFile, ModelShapesBeyondGpt2) {
+  const std::string f = write(R"({"layers": 80, "dim": 8192, "heads": 64, "ctx": 2048,
+    "vocab": 32000, "ffn": 28672, "mlp": "swiglu", "kv_heads": 8,
+    "tied_embeddings": false, "positions": "rotary"})");
+  const ModelSpec m = load_model(f);
+  EXPECT_EQ(m.ffn_dim(), 28672);
+  EXPECT_TRUE(m.gated_mlp);
+  EXPECT_EQ(m.kv_dim(), 1024);
+  EXPECT_FALSE(m.tied_embeddings);
+  EXPECT_EQ(m.positions, Positions::rotary);
+  EXPECT_NEAR(m.params(), 68.98e9, 0.05e9);  // LLaMA-2-70B's shape: 69.0B
+  const std::string bad = write(R"({"layers": 2, "dim": 64, "heads": 4, "ctx": 8, "mlp": "relu"})");
+  EXPECT_NE(error_of([&] { load_model(bad); }, bad).find("'mlp'"), std::string::npos);
+  const std::string kv = write(R"({"layers": 2, "dim": 64, "heads": 4, "ctx": 8, "kv_heads": 3})");
+  EXPECT_NE(error_of([&] { load_model(kv); }, kv).find("'kv_heads'"), std::string::npos);
+}
+
+TEST(Presets, PublishedRunsHaveTheirParameterCounts) {
+  EXPECT_NEAR(find_model_preset("bloom-176b")->params(), 176.2e9, 0.5e9);
+  EXPECT_NEAR(find_model_preset("llama-65b")->params(), 65.2e9, 0.3e9);
+  EXPECT_NEAR(find_model_preset("megatron-1t")->params(), 1008e9, 5e9);
+  EXPECT_NEAR(find_model_preset("mt-nlg-530b")->params(), 530e9, 3e9);
+}
+
+}  // namespace
+}  // namespace plait::plan
