@@ -47,11 +47,12 @@ std::string header(const PlanReportInput& in) {
     << m.vocab << "; batch " << m.batch << " x " << m.ctx << " tokens\n";
   o << "cluster  " << in.options.devices << " x " << c.device.name << " (" << c.name << ": "
     << d.nodes << (d.nodes == 1 ? " node" : " nodes") << " of " << c.devices_per_node << "; "
-    << human_rate(c.device.peak_flops, "FLOP/s") << " peak, "
-    << percent(c.device.gemm_efficiency, 0) << " sustained; " << human_bytes(c.device.memory_bytes)
+    << human_rate(c.device.peak_flops, "FLOP/s") << " peak, GEMMs at most "
+    << percent(c.device.gemm_max_fraction * c.device.sustained_clock, 0) << "; "
+    << human_bytes(c.device.memory_bytes)
     << ", " << human_bytes(d.usable_memory) << " usable; links " << format_link(c.intra)
     << " in a node, " << format_link(c.inter) << " between nodes; " << to_string(c.format)
-    << " precision)\n";
+    << " precision; framework " << in.options.step.framework.name << ")\n";
   o << "training " << human_count(in.options.tokens)
     << " tokens: " << scientific(training_flops(m, in.options.tokens))
     << " FLOPs with attention (6ND = " << scientific(six_n_d(m, in.options.tokens)) << ")\n";
