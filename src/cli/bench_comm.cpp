@@ -25,6 +25,7 @@
 #include "cli/registry.h"
 #include "comm/collectives.h"
 #include "comm/comm.h"
+#include "layout/sync.h"
 #include "plan/collective_cost.h"
 #include "plan/units.h"
 #include "util/error.h"
@@ -354,7 +355,7 @@ Registrar reg("bench comm", [](Context& ctx) {
       "comm", "allreduce time, algbw and busbw per algorithm, against memcpy and the α-β model");
   cmd->add_option(
       "--algo", f->algo,
-      "ps, direct, ring, hierarchical, halving-doubling, mpi; a list A,B; or all (default ring)");
+      algorithm_names() + "; a list A,B; or all (default ring)");
   cmd->add_option("--workers", f->workers, "ranks (threads backend; default 2)")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--backend", f->backend, "threads (default) or mpi (run under mpirun)");

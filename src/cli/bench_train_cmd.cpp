@@ -26,6 +26,7 @@
 #include "cli/machine_checks.h"
 #include "cli/model_spec_of.h"
 #include "cli/registry.h"
+#include "layout/schedule.h"
 #include "parallel/bench.h"
 #include "parallel/train_bench.h"
 #include "plan/flops.h"
@@ -300,7 +301,7 @@ void add_bench_train(Context& ctx) {
       ->delimiter(',');
   cmd->add_option("--micro-batches", a->micro_batches,
                   "pipeline micro-batches per replica's share of the batch (default: pp)");
-  cmd->add_option("--schedule", a->schedule, "pipeline schedule: gpipe or 1f1b")
+  cmd->add_option("--schedule", a->schedule, "pipeline schedule: " + schedule_names())
       ->capture_default_str();
   cmd->add_option("--compare", a->compare,
                   "layouts taking turns, each against the first, e.g. dp2,tp2,pp2,tp2pp2")

@@ -9,6 +9,8 @@
 #include "cli/machine_checks.h"
 #include "cli/machine_info.h"
 #include "fault/weights.h"
+#include "layout/schedule.h"
+#include "layout/sync.h"
 #include "util/error.h"
 
 namespace plait::cli {
@@ -16,7 +18,7 @@ namespace {
 
 // A flag whose value is a name, parsed into TrainOptions' enum as it is read (a bad
 // name is a UsageError naming the flag: exit 2, one line).
-void named(CLI::App* cmd, const char* flag, const char* help, const char* default_text,
+void named(CLI::App* cmd, const char* flag, const std::string& help, const char* default_text,
            std::function<void(const std::string&)> parse) {
   auto* o = cmd->add_option_function<std::string>(flag, std::move(parse), help);
   if (*default_text != '\0') o->default_str(default_text);
@@ -104,7 +106,7 @@ void add_layout_flags(CLI::App* cmd, TrainOptions& opt) {
       ->delimiter(',');
   cmd->add_option("--micro-batches", opt.micro_batches,
                   "pipeline micro-batches per replica's share of the batch (default: pp)");
-  named(cmd, "--schedule", "pipeline schedule: gpipe or 1f1b", "1f1b",
+  named(cmd, "--schedule", "pipeline schedule: " + schedule_names(), "1f1b",
         [&opt](const std::string& s) { opt.schedule = parse_schedule_flag(s); });
   named(cmd, "--backend",
         "threads (--workers in this process) or mpi (one rank per mpirun process)", "threads",
@@ -120,8 +122,8 @@ void add_layout_flags(CLI::App* cmd, TrainOptions& opt) {
 // (docs/DATA_PARALLEL.md).
 void add_sync_flags(CLI::App* cmd, TrainOptions& opt) {
   named(cmd, "--sync",
-        "gradient allreduce: ring, direct, hierarchical, ps, halving-doubling, mpi "
-        "(default: chosen by world size, the log says why)",
+        "gradient allreduce: " + algorithm_names() +
+            " (default: chosen by world size, the log says why)",
         "", [&opt](const std::string& s) { opt.sync = parse_sync_flag(s); });
   cmd->add_option("--bucket-mb", opt.bucket_mb, "gradient bucket size in MiB")
       ->capture_default_str();

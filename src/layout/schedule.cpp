@@ -9,9 +9,15 @@
 namespace plait {
 
 PipeSchedule parse_schedule(const std::string& name) {
-  if (name == "gpipe") return PipeSchedule::gpipe;
-  if (name == "1f1b") return PipeSchedule::one_f_one_b;
-  throw UsageError("unknown pipeline schedule '" + name + "' (expected gpipe or 1f1b)");
+  for (PipeSchedule s : kSchedules)
+    if (name == to_string(s)) return s;
+  throw UsageError("unknown pipeline schedule '" + name + "' (expected " + schedule_names() + ")");
+}
+
+std::string schedule_names() {
+  std::string out;
+  for (PipeSchedule s : kSchedules) out += (out.empty() ? "" : " or ") + std::string(to_string(s));
+  return out;
 }
 
 const char* to_string(PipeSchedule s) {

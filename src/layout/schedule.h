@@ -48,6 +48,7 @@ enum class PipeSchedule { gpipe, one_f_one_b };
 inline constexpr PipeSchedule kSchedules[] = {PipeSchedule::gpipe, PipeSchedule::one_f_one_b};
 PipeSchedule parse_schedule(const std::string& name);  // "gpipe" | "1f1b"; UsageError otherwise
 const char* to_string(PipeSchedule s);                  // "gpipe" | "1f1b"
+std::string schedule_names();  // "gpipe or 1f1b": every schedule, for help texts and messages
 
 struct PipeOp {
   int micro = 0;

@@ -10,8 +10,16 @@ SyncAlgorithm parse_algorithm(const std::string& name) {
   for (SyncAlgorithm a : kAlgorithms)
     if (name == to_string(a)) return a;
   if (name == "tree" || name == "hd") return SyncAlgorithm::halving_doubling;
-  throw UsageError("unknown allreduce algorithm '" + name +
-                   "' (expected ps, direct, ring, hierarchical, halving-doubling or mpi)");
+  throw UsageError("unknown allreduce algorithm '" + name + "' (expected " + algorithm_names() +
+                   ")");
+}
+
+std::string algorithm_names(bool in_process) {
+  std::string out;
+  for (SyncAlgorithm a : kAlgorithms)
+    if (!in_process || a != SyncAlgorithm::mpi)
+      out += (out.empty() ? "" : ", ") + std::string(to_string(a));
+  return out;
 }
 
 SyncChoice choose_sync(std::optional<SyncAlgorithm> chosen, int n, int nodes) {

@@ -37,6 +37,9 @@ constexpr const char* to_string(SyncAlgorithm a) {
 
 // to_string's names (also "hd" and "tree" for halving-doubling); UsageError otherwise.
 SyncAlgorithm parse_algorithm(const std::string& name);
+// "ps, direct, ..., mpi": every algorithm's name, for help texts and messages; without
+// mpi when `in_process` (those that in-process workers run).
+std::string algorithm_names(bool in_process = false);
 
 struct SyncChoice {
   SyncAlgorithm algorithm = SyncAlgorithm::ring;

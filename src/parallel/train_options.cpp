@@ -208,7 +208,7 @@ void TrainOptions::validate() const {
   }
   if (sync == SyncAlgorithm::mpi && be != comm::Backend::mpi)
     throw UsageError("--sync mpi needs --backend mpi (under mpirun); with in-process workers "
-                     "use ring, direct, hierarchical, ps or halving-doubling");
+                     "use " + algorithm_names(true));
   validate_layout();
   validate_ps();
   if (resume && checkpoint_dir.empty())
