@@ -264,8 +264,9 @@ std::string explain_text(const PlanReportInput& in) {
   std::snprintf(line, sizeof line, "  %-16s %10s\n", "total", human_seconds(sum).c_str());
   o << line;
   const DeviceSpec& d = in.cluster.device;
-  o << "  GEMMs: " << percent(d.gemm_max_fraction, 0)
-    << " of peak at best (measured), less by tile quantisation and where memory-bound; "
+  o << "  GEMMs: at most " << percent(d.gemm_max_fraction, 0) << " of peak (measured) at "
+    << percent(d.sustained_clock, 0)
+    << " of the boost clock, less by tile and wave quantisation and where memory-bound; "
     << (fw.fused_attention ? "attention fused (flash)" : "attention unfused (s x s scores)")
     << "; element-wise at " << percent(d.memory_efficiency, 0) << " of memory bandwidth\n";
   if (c.layout.pp > 1)
