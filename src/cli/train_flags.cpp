@@ -151,6 +151,18 @@ void add_sync_flags(CLI::App* cmd, TrainOptions& opt) {
                   "--ps-mode sync: a step takes the first N-B workers' pushes, drops the rest");
 }
 
+// Failure detection (docs/FAULT_TOLERANCE.md).
+void add_fault_flags(CLI::App* cmd, TrainOptions& opt) {
+  cmd->add_option("--timeout", opt.timeout_s,
+                  "seconds a rank waits in a collective before the run fails naming the "
+                  "missing rank")
+      ->capture_default_str();
+  cmd->add_option("--heartbeat-timeout", opt.heartbeat_timeout_s,
+                  "seconds without progress on any rank before the watchdog reports it and "
+                  "ends the run (0: auto, 10 s + 3x the slowest phase so far)")
+      ->capture_default_str();
+}
+
 }  // namespace
 
 TrainOptions train_defaults() {
@@ -171,6 +183,7 @@ void add_train_flags(CLI::App* cmd, TrainOptions& opt) {
   add_output_flags(cmd, opt);
   add_layout_flags(cmd, opt);
   add_sync_flags(cmd, opt);
+  add_fault_flags(cmd, opt);
 }
 
 void adopt_init_config(const CLI::App& cmd, TrainOptions& opt) {

@@ -55,7 +55,8 @@ void run_threads(const ThreadsOptions& o, const Worker& worker) {
   std::exception_ptr first;
   auto body = [&](int rank) {
     try {
-      Comm comm(Backend::threads, threads_world_group(world, rank, o.timeout_s));
+      Comm comm(Backend::threads, threads_world_group(world, rank, o.timeout_s),
+                [world, rank] { return world->board().activity(rank); });
       worker(comm);
       world->board().set_finished(rank);
     } catch (...) {
@@ -81,8 +82,10 @@ void run_mpi(const MpiOptions& o, const Worker& worker) {
     std::iota(ranks.begin(), ranks.end(), 0);
     auto coll = std::make_shared<MpiTransport>(MPI_COMM_WORLD, "world", o.timeout_s);
     auto p2p = coll->dup("world");
-    Comm comm(Backend::mpi, Group(Backend::mpi, std::move(coll), std::move(p2p), std::move(ranks),
-                                  std::move(nodes)));
+    Comm comm(Backend::mpi,
+              Group(Backend::mpi, std::move(coll), std::move(p2p), std::move(ranks),
+                    std::move(nodes)),
+              [] { return mpi_wait_board().activity(0); });
     worker(comm);
   } catch (...) {
     mpi_shutdown(false);

@@ -13,6 +13,7 @@
 //   });
 #pragma once
 #include <functional>
+#include <string>
 
 #include "comm/group.h"
 #include "util/link.h"
@@ -36,15 +37,20 @@ struct MpiOptions {
 // One rank's handle on the run.
 class Comm {
  public:
-  Comm(Backend backend, Group world) : backend_(backend), world_(std::move(world)) {}
+  Comm(Backend backend, Group world, std::function<std::string()> activity = {})
+      : backend_(backend), world_(std::move(world)), activity_(std::move(activity)) {}
   Group& world() { return world_; }
   int rank() const { return world_.rank(); }
   int size() const { return world_.size(); }
   Backend backend() const { return backend_; }
+  // What this rank is doing in the comm layer now (WaitBoard::activity), for heartbeats;
+  // callable from any thread.
+  std::function<std::string()> activity_source() const { return activity_; }
 
  private:
   Backend backend_;
   Group world_;
+  std::function<std::string()> activity_;
 };
 
 using Worker = std::function<void(Comm&)>;

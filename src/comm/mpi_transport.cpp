@@ -114,6 +114,20 @@ MpiTransport::MpiTransport(MPI_Comm comm, std::string name, double timeout_s)
   int found = 0;
   MPI_Comm_get_attr(MPI_COMM_WORLD, MPI_TAG_UB, &ub, &found);
   if (found && ub) tag_ub_ = *ub;
+  MPI_Group mine, world;
+  MPI_Comm_group(comm_, &mine);
+  MPI_Comm_group(MPI_COMM_WORLD, &world);
+  std::vector<int> ranks(size_);
+  for (int r = 0; r < size_; ++r) ranks[r] = r;
+  world_ranks_.resize(size_);
+  MPI_Group_translate_ranks(mine, size_, ranks.data(), world, world_ranks_.data());
+  MPI_Group_free(&mine);
+  MPI_Group_free(&world);
+}
+
+WaitBoard& mpi_wait_board() {
+  static WaitBoard board(1);
+  return board;
 }
 
 MpiTransport::~MpiTransport() {
@@ -177,6 +191,8 @@ void MpiTransport::post_segment(Recv& r, std::size_t i) {
 template <class Done>
 void MpiTransport::poll(Done done, int peer, const OpLabel& op) {
   if (done()) return;
+  const int world_peer = peer >= 0 && peer < size_ ? world_ranks_[peer] : peer;
+  WaitBoard::Entry entry(mpi_wait_board(), 0, {0, op.seq, op.name, &name_, world_peer, op.collective});
   const auto start = Clock::now();
   const auto limit = std::chrono::duration<double>(timeout_s_ > 0 ? timeout_s_ : 1e12);
   for (unsigned spins = 1; !done(); ++spins) {

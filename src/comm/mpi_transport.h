@@ -27,6 +27,7 @@
 
 #include "comm/mpi_include.h"
 #include "comm/transport.h"
+#include "comm/wait_board.h"
 
 namespace plait::comm {
 
@@ -79,8 +80,13 @@ class MpiTransport final : public Transport {
   MPI_Comm comm_;
   int rank_ = 0, size_ = 0, tag_ub_ = 32767;
   std::string name_;
+  std::vector<int> world_ranks_;  // group rank -> world rank
   ScratchPool pool_;
 };
+
+// This process's waits (slot 0: its rank), posted by MpiTransport's polls for
+// heartbeats; peers are world ranks.
+WaitBoard& mpi_wait_board();
 
 // ---- the MPI session (mpi_session.cpp) ----------------------------------------------
 

@@ -53,6 +53,16 @@ std::string WaitBoard::describe(int rank) {
          (w.group ? *w.group : std::string("?")) + "'";
 }
 
+std::string WaitBoard::activity(int rank) {
+  Slot& s = *slots_[rank];
+  std::lock_guard lock(s.m);
+  if (s.finished) return "returned from its worker";
+  if (s.waits.empty()) return "not communicating";
+  const WaitInfo& w = s.waits.front().info;
+  return std::string("waiting in ") + w.op + " #" + std::to_string(w.seq) + " of group '" +
+         (w.group ? *w.group : std::string("?")) + "' for rank " + std::to_string(w.peer);
+}
+
 bool WaitBoard::verdict(std::uint64_t ctx, std::uint64_t seq, Verdict* out) {
   std::lock_guard lock(verdict_m_);
   auto it = verdicts_.find({ctx, seq});

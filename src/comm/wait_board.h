@@ -51,6 +51,10 @@ class WaitBoard {
 
   void set_finished(int rank);
 
+  // What `rank` is doing, for heartbeats: "waiting in <op> #<seq> of group '<g>' for
+  // rank <world rank>", "not communicating" or "returned from its worker".
+  std::string activity(int rank);
+
   // The verdict on a timeout of `rank` waiting as `w`: the chain of world ranks from
   // w.peer to the missing rank (last element), and what the missing rank is doing.
   struct Verdict {

@@ -1,10 +1,16 @@
 #include "parallel/launch.h"
 
 #include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <thread>
 
+#include "fault/heartbeat.h"
 #include "tensor/blas.h"
 #include "util/error.h"
 #include "util/link.h"
@@ -17,17 +23,46 @@ comm::ThreadsOptions threads_options(const TrainOptions& opt) {
   to.ranks_per_node = opt.ranks_per_node;
   if (!opt.intra_link.empty()) to.intra = parse_link(opt.intra_link);
   if (!opt.inter_link.empty()) to.inter = parse_link(opt.inter_link);
-  // Rank 0 evaluates and checkpoints while the others wait in the next collective.
-  to.timeout_s = 10 * comm::kDefaultTimeoutSeconds;
+  to.timeout_s = opt.timeout_s;
   return to;
 }
+
+namespace {
+
+// A rank that makes no progress cannot be unwound (it may be stuck in a kernel or
+// stopped): the report goes to stderr and beside the checkpoints, and the process
+// ends with exit code 1 so that the supervisor, or the user, restarts the run.
+[[noreturn]] void end_stalled_run(const TrainOptions& opt, const std::string& report) {
+  std::fprintf(stderr, "\nplait: %s; ending the run\n", report.c_str());
+  if (!opt.checkpoint_dir.empty()) {
+    if (std::FILE* f = std::fopen((opt.checkpoint_dir + "/heartbeat/stalled.txt").c_str(), "w")) {
+      std::fprintf(f, "%s\n", report.c_str());
+      std::fclose(f);
+    }
+  }
+  std::fflush(nullptr);
+  std::_Exit(1);
+}
+
+}  // namespace
 
 TrainSummary launch_threads(const TrainOptions& opt, const RankRun& run) {
   set_blas_threads(opt.effective_blas_threads());
   const RunData data(opt);
   RunOutput out(opt);
   TrainSummary summary;
+  fault::Heartbeats beats(opt.workers + opt.servers);
+  if (!opt.checkpoint_dir.empty())
+    std::filesystem::create_directories(opt.checkpoint_dir + "/heartbeat");
+  auto publish = [&] {  // for `plait status`
+    if (opt.checkpoint_dir.empty()) return;
+    for (const fault::Beat& b : beats.snapshot()) fault::write_beat_file(opt.checkpoint_dir, b);
+  };
+  fault::Watchdog watchdog([&] { return beats.snapshot(); }, opt.heartbeat_timeout_s,
+                           [&](const std::string& report) { end_stalled_run(opt, report); },
+                           publish);
   comm::run_threads(threads_options(opt), [&](comm::Comm& c) {
+    fault::Heartbeats::Scope scope(beats, c.rank(), c.activity_source());
     TrainSummary s = run(c, opt, &data, out);
     if (c.rank() == 0) summary = std::move(s);
   });
@@ -78,10 +113,34 @@ TrainOptions rank_options(const TrainOptions& opt, comm::Comm& c) {
   return local;
 }
 
+namespace {
+
+// Under MPI every rank publishes a file beside the checkpoints; rank 0 watches them all
+// (files older than its watchdog are a previous run's and are left out).
+std::unique_ptr<fault::Watchdog> mpi_watchdog(const TrainOptions& opt, int rank, fault::Heartbeats& beats) {
+  std::filesystem::create_directories(opt.checkpoint_dir + "/heartbeat");
+  const auto started = std::chrono::steady_clock::now();
+  auto source = [&opt, rank, started]() -> std::vector<fault::Beat> {
+    if (rank != 0) return {};
+    const double up =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    std::vector<fault::Beat> all = fault::read_beat_files(opt.checkpoint_dir);
+    std::erase_if(all, [&](const fault::Beat& b) { return b.beat_age > up; });
+    return all;
+  };
+  auto publish = [&opt, &beats] {
+    for (const fault::Beat& b : beats.snapshot()) fault::write_beat_file(opt.checkpoint_dir, b);
+  };
+  return std::make_unique<fault::Watchdog>(source, opt.heartbeat_timeout_s,
+                         [&opt](const std::string& r) { end_stalled_run(opt, r); }, publish);
+}
+
+}  // namespace
+
 TrainSummary launch_mpi(const TrainOptions& opt, const RankRun& run) {
   comm::MpiOptions mo;
   mo.ranks_per_node = opt.ranks_per_node;
-  mo.timeout_s = 10 * comm::kDefaultTimeoutSeconds;
+  mo.timeout_s = opt.timeout_s;
   TrainSummary summary;
   comm::run_mpi(mo, [&](comm::Comm& c) {
     const TrainOptions local = rank_options(opt, c);
@@ -91,6 +150,10 @@ TrainSummary launch_mpi(const TrainOptions& opt, const RankRun& run) {
     std::optional<RunData> data;  // server ranks never read the corpus
     if (c.rank() < local.workers) data.emplace(local);
     RunOutput out(local);
+    fault::Heartbeats beats(c.size());
+    fault::Heartbeats::Scope scope(beats, c.rank(), c.activity_source());
+    std::unique_ptr<fault::Watchdog> watchdog;
+    if (!local.checkpoint_dir.empty()) watchdog = mpi_watchdog(local, c.rank(), beats);
     summary = run(c, local, data ? &*data : nullptr, out);
     out.end(summary);  // ranks other than 0: only their trace file
   });

@@ -8,6 +8,7 @@
 #include <optional>
 #include <thread>
 
+#include "fault/heartbeat.h"
 #include "util/error.h"
 
 namespace plait {
@@ -39,6 +40,19 @@ void stop_if_nonfinite(const StepResult& res, int64_t t, const TrainOptions& opt
                      "of it (the last committed one is intact); try a lower --lr or --clip 1");
 }
 
+// Test hook: with PLAIT_TEST_STALL=R:S world rank R stops (sleeps for good) as it
+// starts step S, still publishing heartbeats, as a rank stuck in a kernel or a dead
+// device would; the watchdog must report it and end the run.
+void maybe_stall_for_test(int64_t step) {
+  const char* env = std::getenv("PLAIT_TEST_STALL");
+  if (!env) return;
+  int rank = -1;
+  long long at = -1;
+  if (std::sscanf(env, "%d:%lld", &rank, &at) != 2) return;
+  if (rank != fault::Heartbeats::current_rank() || at != step) return;
+  for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
+}
+
 }  // namespace
 
 int64_t end_step(const TrainOptions& opt, int64_t start) {
@@ -62,6 +76,8 @@ TrainSummary run_loop(StepRunner& r, const TrainOptions& opt, const LoopRoles& r
   while (t < end) {
     const bool checkpoint =
         !opt.checkpoint_dir.empty() && (due(opt.checkpoint_every, t + 1) || t + 1 == end);
+    fault::Heartbeats::beat("step", t);
+    maybe_stall_for_test(t);
     const StepResult res = r.run_step(t, checkpoint);
     stop_if_nonfinite(res, t, opt);
     const int64_t done = t + 1;
@@ -69,12 +85,14 @@ TrainSummary run_loop(StepRunner& r, const TrainOptions& opt, const LoopRoles& r
     sum.last_loss = res.loss;
     std::optional<double> val;
     if (roles.evaluates && (due(opt.eval_every, done) || done == opt.steps)) {
+      fault::Heartbeats::beat("evaluation", t);
       val = r.validation_loss();
       if (sum.first_val_loss < 0) sum.first_val_loss = *val;
       sum.last_val_loss = *val;
     }
     if (roles.out) roles.out->step(done, res.loss, res.lr, res.grad_norm, val);
     if (roles.checkpoints && checkpoint) {
+      fault::Heartbeats::beat("checkpoint", t);
       sum.checkpoint = r.save(done);
       maybe_pause_for_test(opt.checkpoint_dir, done);
     }

@@ -8,6 +8,7 @@
 //   3. on the rank with the RunOutput: the progress line and the metrics log;
 //   4. on the ranks that checkpoint: a checkpoint, when due (--checkpoint-every) and
 //      at the end of this invocation, then the test pause hook.
+// Each phase (step, evaluation, checkpoint) starts with a heartbeat (fault/heartbeat.h).
 // Which ranks evaluate and checkpoint is the architecture's (LoopRoles): rank 0 alone
 // for whole replicas, every rank for the mesh (both are collective there).
 #pragma once

@@ -180,6 +180,12 @@ void TrainOptions::validate() const {
   if (!(bucket_mb > 0))
     throw UsageError("--bucket-mb must be positive, got " + std::to_string(bucket_mb));
   require_non_negative(ranks_per_node, "--ranks-per-node");
+  if (!(timeout_s >= 1 && timeout_s <= 86400))
+    throw UsageError("--timeout must be between 1 and 86400 seconds, got " +
+                     std::to_string(timeout_s));
+  if (!(heartbeat_timeout_s >= 0 && heartbeat_timeout_s <= 86400))
+    throw UsageError("--heartbeat-timeout must be between 0 (auto) and 86400 seconds, got " +
+                     std::to_string(heartbeat_timeout_s));
   const comm::Backend be = backend;
   // Under MPI the world size is mpirun's -np: the node layout (comm) and the speed
   // count (data_parallel.cpp) are checked at start.

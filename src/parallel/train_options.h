@@ -88,6 +88,10 @@ struct TrainOptions {
   int staleness = 0;              // bounded staleness S (ps_mode stale)
   int backup_workers = 0;         // synchronous steps take the first N-B pushes
 
+  // failures (docs/FAULT_TOLERANCE.md)
+  double timeout_s = 600;         // every blocking wait of a collective, seconds
+  double heartbeat_timeout_s = 0; // no progress for this long ends the run (0: auto)
+
   int effective_warmup() const;
   // The learning rate per step: warm-up to lr, cosine decay to lr/10 at `steps`.
   LrSchedule lr_schedule() const;

@@ -38,3 +38,11 @@ add_test(NAME cli_mpi_hostfile_two_nodes
                  ${PROJECT_SOURCE_DIR}/docs/ARCHITECTURE.md)
 set_tests_properties(cli_mpi_hostfile_two_nodes PROPERTIES TIMEOUT 300
   ENVIRONMENT ASAN_OPTIONS=detect_leaks=0)
+
+# A stalled MPI rank is reported by the heartbeat watchdog and ends the job
+# (mpi_heartbeat_stall.sh).
+add_test(NAME cli_mpi_heartbeat_stall
+         COMMAND sh ${dir}/mpi_heartbeat_stall.sh ${MPIEXEC_EXECUTABLE} $<TARGET_FILE:plait>
+                 ${PROJECT_SOURCE_DIR}/docs/ARCHITECTURE.md)
+set_tests_properties(cli_mpi_heartbeat_stall PROPERTIES TIMEOUT 120
+  ENVIRONMENT ASAN_OPTIONS=detect_leaks=0)
