@@ -34,12 +34,13 @@ TEST(PlanCli, JsonCommandTrainsAtTheTinyScale) {
   // The command's layout is the recommendation's.
   const auto& rec = j["recommended"];
   const std::string cmd = j["command"];
-  if (rec["devices"].get<int>() > 1 && rec["tp"] == 1 && rec["pp"] == 1)
+  if (rec["devices"].get<int>() > 1 && rec["tp"] == 1 && rec["pp"] == 1) {
     EXPECT_NE(cmd.find("--workers " + std::to_string(rec["dp"].get<int>())), std::string::npos);
+  }
   // Run it (the binary under test in place of build/plait), in a scratch directory.
   TempDir d;
   std::string args;
-  for (size_t i = 1; i < argv.size(); ++i) args += " " + quoted(argv[i]);
+  for (size_t i = 1; i < argv.size(); ++i) args.append(" ").append(quoted(argv[i]));
   const Result r = run_plait(args + " --no-progress", "cd " + d.path.string() + " &&");
   ASSERT_EQ(r.code, 0) << cmd << "\n" << r.err;
   EXPECT_TRUE(fs::exists(d.path / "runs" / "tiny" / "latest")) << cmd;

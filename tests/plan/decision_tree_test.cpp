@@ -33,7 +33,9 @@ void expect_tree_agrees_with_recommendation(const PlanResult& r) {
   const Layout& l = recommended(r);
   EXPECT_EQ(r.decision.strategy, strategy_of(l));
   EXPECT_TRUE(follows(r.decision.strategy, l));
-  if (l.dp > 1) EXPECT_EQ(r.decision.sync, l.sync);
+  if (l.dp > 1) {
+    EXPECT_EQ(r.decision.sync, l.sync);
+  }
 }
 
 TEST(DecisionTree, SmallModelLargeDatasetGetsDataParallelism) {
