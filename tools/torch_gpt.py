@@ -8,7 +8,15 @@ Run with the system's PyTorch (Debian package python3-torch):
   /usr/bin/python3 tools/torch_gpt.py --check    # exit 0 iff PyTorch imports
 
 It times full training steps (zero_grad, forward, backward, AdamW step) on random
-byte tokens and prints the median step time. Parameter names and shapes follow
+byte tokens and prints the median step time.
+
+  /usr/bin/python3 tools/torch_gpt.py --generate W.safetensors --prompt-ids 1,2,3 \
+      --tokens 64 --threads 2 --json
+
+generates greedily from weights plait wrote (nanoGPT names, F32, the sizes in the
+header's __metadata__: vocab, ctx, layers, dim, heads) with a key/value cache, as
+`plait bench sample --peer` does, and prints the tokens and the tokens/s (decode
+steps only, after the prompt's pass). Parameter names and shapes follow
 nanoGPT, the same contract plait's checkpoints use. --precision bf16 runs the
 forward pass under PyTorch's own CPU autocast (bf16 matmuls, fp32 master weights).
 
@@ -79,6 +87,72 @@ class GPT(nn.Module):
         return F.cross_entropy(logits.view(-1, logits.shape[-1]), targets.view(-1))
 
 
+def forward_cached(model, idx, cache, pos):
+    """Logits after the last of idx [1, n] at positions pos.., appending each layer's
+    keys and values [1, H, T, hs] to cache (a list, one (k, v) per layer)."""
+    t = model.transformer
+    x = t.wte(idx) + t.wpe(torch.arange(pos, pos + idx.shape[1]))
+    for i, block in enumerate(t.h):
+        B, T, C = x.shape
+        H = block.H
+        q, k, v = block.attn.c_attn(block.ln_1(x)).split(C, dim=2)
+        q, k, v = (z.view(B, T, H, C // H).transpose(1, 2) for z in (q, k, v))
+        if len(cache) > i:
+            k = torch.cat([cache[i][0], k], dim=2)
+            v = torch.cat([cache[i][1], v], dim=2)
+            cache[i] = (k, v)
+        else:
+            cache.append((k, v))
+        att = (q @ k.transpose(-2, -1)) / math.sqrt(C // H)
+        mask = torch.ones(T, pos + T, dtype=torch.bool).tril(diagonal=pos)
+        att = att.masked_fill(~mask, float("-inf")).softmax(dim=-1)
+        y = (att @ v).transpose(1, 2).reshape(B, T, C)
+        x = x + block.attn.c_proj(y)
+        x = x + block.mlp.c_proj(F.gelu(block.mlp.c_fc(block.ln_2(x)), approximate="tanh"))
+    return t.ln_f(x[:, -1, :]) @ t.wte.weight.T
+
+
+def read_safetensors(path):
+    with open(path, "rb") as f:
+        n = int.from_bytes(f.read(8), "little")
+        header = json.loads(f.read(n))
+        data = f.read()
+    meta = header.pop("__metadata__", {})
+    tensors = {}
+    for name, h in header.items():
+        assert h["dtype"] == "F32", f"{name}: {h['dtype']} (F32 expected)"
+        a, b = h["data_offsets"]
+        tensors[name] = torch.frombuffer(bytearray(data[a:b]), dtype=torch.float32).view(h["shape"])
+    return meta, tensors
+
+
+def generate(a):
+    meta, tensors = read_safetensors(a.generate)
+    V, T, L, C, H = (int(meta[k]) for k in ("vocab", "ctx", "layers", "dim", "heads"))
+    model = GPT(tensors["transformer.wte.weight"].shape[0], T, C, H, L)
+    model.load_state_dict(tensors, strict=True)
+    model.eval()
+    ids = [int(x) for x in a.prompt_ids.split(",")]
+    assert len(ids) + a.tokens <= T, "the peer does not slide the window"
+    out, cache = [], []
+    with torch.inference_mode():
+        t0 = time.perf_counter()
+        logits = forward_cached(model, torch.tensor([ids]), cache, 0)
+        t1 = time.perf_counter()
+        for i in range(a.tokens):
+            nxt = int(torch.argmax(logits[0, :V]))
+            out.append(nxt)
+            if i + 1 < a.tokens:
+                logits = forward_cached(model, torch.tensor([[nxt]]), cache, len(ids) + i)
+        t2 = time.perf_counter()
+    res = {"peer": "pytorch", "version": torch.__version__, "threads": a.threads,
+           "blas": blas_in_use(), "tokens": out, "prefill_s": t1 - t0,
+           "decode_tokens_per_s": (a.tokens - 1) / (t2 - t1) if a.tokens > 1 else 0.0,
+           "tokens_per_s": a.tokens / (t2 - t0)}
+    print(json.dumps(res) if a.json else
+          f"pytorch {torch.__version__}: {a.tokens} tokens, {res['tokens_per_s']:.1f} tok/s")
+
+
 def blas_in_use():
     """The BLAS library this process loaded, and OpenBLAS's core if it is OpenBLAS."""
     try:
@@ -111,8 +185,13 @@ def main():
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--generate", help="safetensors weights: greedy generation instead")
+    p.add_argument("--prompt-ids", default="10", help="comma-separated prompt ids")
+    p.add_argument("--tokens", type=int, default=32)
     a = p.parse_args()
     torch.set_num_threads(a.threads)
+    if a.generate:
+        return generate(a)
     torch.manual_seed(0)
     model = GPT(a.vocab, a.ctx, a.dim, a.heads, a.layers)
     opt = torch.optim.AdamW(model.parameters(), lr=3e-4)

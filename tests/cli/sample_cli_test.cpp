@@ -100,3 +100,32 @@ TEST(SampleCli, BadValuesExitTwoWithOneLine) {
 
 }  // namespace
 }  // namespace plait::test
+
+namespace plait::test {
+namespace {
+
+// bench sample --json on a tiny model: every figure is there and positive, and the
+// cache, the recomputation and the batch produce the same tokens.
+TEST(BenchSampleCli, JsonHasEveryRatioAndTheSameTokens) {
+  const Result r = run_plait(
+      "bench sample --layers 1 --dim 32 --heads 2 --ctx 16,32 --tokens 4 --batch 3 "
+      "--batch-tokens 5 --batch-ctx 16 --reps 1 --blas-threads 1 --peer none --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(j["cache_vs_recompute"].size(), 2u);
+  for (const auto& c : j["cache_vs_recompute"]) {
+    EXPECT_TRUE(c["same_tokens"].get<bool>()) << c;
+    EXPECT_GT(c["ratio"].get<double>(), 0) << c;
+    EXPECT_GT(c["decode_ratio"].get<double>(), 0) << c;
+  }
+  EXPECT_EQ(j["cache_vs_recompute"][1]["ctx"], 32);
+  EXPECT_TRUE(j["batch"]["same_tokens"].get<bool>());
+  EXPECT_GT(j["batch"]["ratio"].get<double>(), 0);
+  EXPECT_TRUE(j["machine"].contains("cpu"));
+  const Result bad = run_plait("bench sample --ctx 16 --tokens 16 --peer none");
+  EXPECT_EQ(bad.code, 2) << bad.err;
+  EXPECT_NE(bad.err.find("--tokens"), std::string::npos) << bad.err;
+}
+
+}  // namespace
+}  // namespace plait::test
