@@ -88,6 +88,8 @@ const std::map<std::string, FlagRange>& table() {
       {"--train-threads", closed(0, 4096)},
       // benchmarks
       {"--reps", closed(1, 100000)},
+      {"--batch-tokens", closed(1, 1 << 24)},
+      {"--batch-ctx", closed(1, GPTLimits::ctx)},
       {"bench comm --warmup", closed(0, 100000)},
       {"--timeout", open_lo(0, 86400)},
       {"--rounds", closed(1, 10000)},

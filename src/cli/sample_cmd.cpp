@@ -5,6 +5,7 @@
 //                   one JSON object per line out, in the file's order. A line that is
 //                   a JSON object with "prompt" is a request with its own options
 //                   (infer/request_json.h); any other line is the prompt text itself.
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <map>
@@ -77,8 +78,8 @@ std::string json_line(const Prompt& p, const infer::Result& r) {
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-int run_prompts(const SampleArgs& a, infer::Decoder& dec, const data::Tokenizer& tok) {
-  const auto prompts = read_prompts(a, tok);
+int run_prompts(const SampleArgs& a, const std::vector<Prompt>& prompts, infer::Decoder& dec,
+                const data::Tokenizer& tok) {
   infer::Engine engine(dec, &tok, a.no_cache);
   // results go out in the file's order: each as soon as every earlier one is out
   std::map<size_t, std::string> ready;
@@ -126,9 +127,14 @@ int run_sample(const SampleArgs& a) {
   if (a.threads > 0) set_blas_threads(a.threads);
   GPT model = load_model(a.checkpoint);
   const auto tok = weights_tokenizer(WeightSource::open(a.checkpoint));
-  const int slots = a.prompts_file.empty() ? 1 : a.batch;
-  infer::Decoder dec(model.config(), model.params, slots);
-  return a.prompts_file.empty() ? run_one(a, dec, *tok) : run_prompts(a, dec, *tok);
+  if (a.prompts_file.empty()) {
+    infer::Decoder dec(model.config(), model.params, 1);
+    return run_one(a, dec, *tok);
+  }
+  const auto prompts = read_prompts(a, *tok);
+  infer::Decoder dec(model.config(), model.params,
+                     static_cast<int>(std::min<size_t>(a.batch, prompts.size())));
+  return run_prompts(a, prompts, dec, *tok);
 }
 
 void add_sample(Context& ctx) {

@@ -16,6 +16,7 @@
 #include "serve/server.h"
 #include "tensor/blas.h"
 #include "util/error.h"
+#include "util/machine.h"
 
 namespace plait::cli {
 namespace {
@@ -34,6 +35,12 @@ int run_serve(ServeArgs a) {
   if (a.batch < 1) throw UsageError("--batch must be at least 1");
   if (a.threads < 0) throw UsageError("--blas-threads must not be negative");
   if (a.threads > 0) set_blas_threads(a.threads);
+  // one connection thread per queued request, and 8 more (serve/server.h); they
+  // mostly sleep, so the bound is what the process may start, not the cores
+  if (a.opt.queue_limit + 8 > thread_headroom())
+    throw UsageError("--queue " + std::to_string(a.opt.queue_limit) + ": the server needs " +
+                     std::to_string(a.opt.queue_limit + 8) + " threads, this process may start " +
+                     std::to_string(thread_headroom()));
   GPT model = load_model(a.checkpoint);
   const auto tok = weights_tokenizer(WeightSource::open(a.checkpoint));
   infer::Decoder dec(model.config(), model.params, a.batch);

@@ -7,12 +7,25 @@
 #include "tensor/decode_kernels.h"
 #include "tensor/kernels.h"
 #include "util/error.h"
+#include "util/machine.h"
 
 namespace plait::infer {
 namespace k = kernels;
 
+namespace {
+// The cache, after checking that it fits in memory (one line instead of bad_alloc).
+KvCache checked(const GPTConfig& c, int slots) {
+  if (slots < 1) throw UsageError("decoder: at least one sequence slot is needed");
+  const double bytes = 2.0 * sizeof(float) * c.layers * double(slots) * c.ctx * c.dim;
+  require_memory(bytes, "the key/value cache of " + std::to_string(slots) +
+                            " sequences (layers " + std::to_string(c.layers) + ", ctx " +
+                            std::to_string(c.ctx) + ", dim " + std::to_string(c.dim) + ")");
+  return KvCache(c.layers, slots, c.ctx, c.dim);
+}
+}  // namespace
+
 Decoder::Decoder(const GPTConfig& cfg, std::span<const float> params, int slots)
-    : table_(cfg), params_(params), cache_(cfg.layers, slots, cfg.ctx, cfg.dim) {
+    : table_(cfg), params_(params), cache_(checked(cfg, slots)) {
   if (params.size() != table_.total())
     throw UsageError("decoder: the parameter arena has " + std::to_string(params.size()) +
                      " floats, the model needs " + std::to_string(table_.total()));
