@@ -137,6 +137,24 @@ void add_sync_flags(CLI::App* cmd, TrainOptions& opt) {
                   "relative worker speeds, one per worker: shares of the batch proportional "
                   "to them (default: equal)")
       ->delimiter(',');
+  named(cmd, "--balance",
+        "data-parallel shares: auto (re-split by measured speed), static (equal or "
+        "--speeds), off (equal) (default: static with --speeds, else auto)",
+        "", [&opt](const std::string& s) { opt.balance = parse_balance_flag(s); });
+  cmd->add_option("--balance-every", opt.balance_every,
+                  "--balance auto: consider a new split every K steps")
+      ->capture_default_str();
+  cmd->add_option("--balance-threshold", opt.balance_threshold,
+                  "--balance auto: re-split only when the predicted step is this fraction "
+                  "faster")
+      ->capture_default_str();
+  cmd->add_option_function<std::vector<std::string>>(
+      "--slowdown",
+      [&opt](const std::vector<std::string>& v) {
+        for (const auto& s : v) opt.slowdowns.push_back(balance::parse_slowdown(s));
+      },
+      "emulate a slow rank: RANK:FACTOR[@STEP] makes its compute FACTOR times slower from "
+      "STEP on (repeatable)");
   cmd->add_option("--intra-link", opt.intra_link,
                   "emulated link inside a node, LATENCY:BANDWIDTH (e.g. 1us:20GB/s)");
   cmd->add_option("--inter-link", opt.inter_link,

@@ -7,6 +7,7 @@
 
 #include "balance/split.h"
 #include "fault/hash.h"
+#include "parallel/dp_balance.h"
 #include "parallel/grad_buckets.h"
 #include "util/error.h"
 
@@ -64,8 +65,12 @@ TrainSummary run_dp_rank(comm::Comm& c, const TrainOptions& opt, const RunData& 
   r.trace = &out.trace();
   if (rank == 0) r.out = &out;
   else if (out.trace().enabled()) out.trace().name_rank(rank);
-  r.start();
   comm::Group world = c.world();
+  // Every rank measures; under --balance auto every rank re-splits identically.
+  DpBalance balance(world, r, shares, balance_config(opt));
+  r.start();
+  if (opt.resume) balance.restore(r.resumed_extra);
+  r.balance = &balance;
   // dup is collective: every rank makes the gradient group in the same order.
   BucketReducer sync(world.dup("dp-grads"), world, choice.algorithm, r.model.table().total(),
                      bucket_floats(opt), r.trace, rank);

@@ -105,6 +105,7 @@ TrainOptions rank_options(const TrainOptions& opt, comm::Comm& c) {
   TrainOptions local = opt;
   if (opt.servers > 0) fit_servers(local, c.size());
   else fit_workers(local, c.size());
+  local.check_slowdowns(local.workers);
   if (c.rank() != 0) {
     local.progress = false;
     local.log_path.clear();

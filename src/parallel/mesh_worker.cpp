@@ -99,6 +99,7 @@ double MeshWorker::forward_op(int micro) {
   const auto c0 = Clock::now();
   const double loss = model.forward(micro, b, T, inputs_.data(), recv_.data(),
                                     last() ? targets_.data() : nullptr);
+  balance::throttle(balance::slowdown_at(opt.slowdowns, rank, step), c0);  // --slowdown
   const double dt = std::chrono::duration<double>(Clock::now() - c0).count();
   busy_s += dt;
   fwd_s += dt;
@@ -121,6 +122,7 @@ void MeshWorker::backward_op(int micro) {
   const double t0 = trace ? trace->now_us() : 0;
   const auto c0 = Clock::now();
   const float* dx = model.backward(micro, last() ? nullptr : recv_.data());
+  balance::throttle(balance::slowdown_at(opt.slowdowns, rank, step), c0);  // --slowdown
   const double dt = std::chrono::duration<double>(Clock::now() - c0).count();
   busy_s += dt;
   bwd_s += dt;

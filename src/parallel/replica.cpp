@@ -1,6 +1,7 @@
 #include "parallel/replica.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
@@ -10,6 +11,12 @@
 
 namespace plait {
 namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
 
 std::string describe_replica(const Replica& r) {
   const TrainOptions& opt = r.opt;
@@ -61,13 +68,16 @@ Replica::Replica(const TrainOptions& o, const RunData& d, int rank_, int64_t fir
       schedule(o.lr_schedule()),
       rank(rank_),
       first_seq(first),
-      seqs(count) {
-  const int64_t mb = opt.micro_batch > 0 ? opt.micro_batch : std::max<int64_t>(1, seqs);
-  inputs_.resize(static_cast<size_t>(mb) * opt.model.ctx);
-  targets_.resize(inputs_.size());
+      seqs(count) {}
+
+void Replica::set_share(int64_t first, int64_t count) {
+  first_seq = first;
+  seqs = count;
 }
 
-void Replica::start() { step = start_state(opt, data.fingerprint(opt), model, adam); }
+void Replica::start() {
+  step = start_state(opt, data.fingerprint(opt), model, adam, &resumed_extra);
+}
 
 double Replica::validation_loss() {
   const int b = opt.micro_batch > 0 ? opt.micro_batch : opt.batch;
@@ -80,9 +90,18 @@ double Replica::validation_loss() {
 // Returns the local loss sum.
 double Replica::accumulate() {
   const int T = data.sampler.ctx();
-  const int64_t mb = static_cast<int64_t>(inputs_.size()) / T;
+  // The share may change between steps (balancing): micro-batches of the whole share
+  // when --micro-batch is 0.
+  const int64_t mb = opt.micro_batch > 0 ? opt.micro_batch : std::max<int64_t>(1, seqs);
+  if (inputs_.size() < static_cast<size_t>(mb) * T) {
+    inputs_.resize(static_cast<size_t>(mb) * T);
+    targets_.resize(inputs_.size());
+  }
+  const double slow = balance::slowdown_at(opt.slowdowns, rank, step);
+  const auto t0 = Clock::now();
   double loss_sum = 0;
   for (int64_t done = 0; done < seqs; done += mb) {
+    const auto m0 = Clock::now();
     const int b = static_cast<int>(std::min<int64_t>(mb, seqs - done));
     data.sampler.fill(step, first_seq + done, b, inputs_.data(), targets_.data());
     loss_sum += static_cast<double>(model.forward(inputs_.data(), targets_.data(), b, T)) * b;
@@ -91,7 +110,9 @@ double Replica::accumulate() {
       model.backward([this](size_t offset) { sync->ready(offset); });
     else
       model.backward();
+    balance::throttle(slow, m0);
   }
+  timing.compute_s = seconds_since(t0);
   return loss_sum;
 }
 
@@ -105,7 +126,9 @@ double Replica::train_step(double& norm) {
                     trace->now_us() - t0);
   if (sync) {
     const double t1 = trace ? trace->now_us() : 0;
+    const auto w0 = Clock::now();
     loss_sum = sync->finish(loss_sum);
+    timing.wait_s = seconds_since(w0);
     if (trace && trace->enabled())
       trace->complete("wait for gradients", "comm", rank, obs::kLaneCompute, t1,
                       trace->now_us() - t1);
@@ -126,7 +149,8 @@ StepResult Replica::run_step(int64_t t, bool) {
 
 std::string Replica::save(int64_t steps) {
   return save_train_state(opt.checkpoint_dir, data.fingerprint(opt), steps, model, adam,
-                          opt.keep_checkpoints, *data.dataset.tokenizer);
+                          opt.keep_checkpoints, *data.dataset.tokenizer,
+                          balance ? balance->state() : nlohmann::json());
 }
 
 std::string Replica::describe() const { return describe_replica(*this); }

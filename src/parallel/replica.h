@@ -55,6 +55,12 @@ class GradSync {
   virtual double finish(double loss_sum) = 0;
 };
 
+// One step's timing on this rank: compute (forward+backward, with any --slowdown) and
+// waiting for the other ranks (the gradient and loss reduction), seconds.
+struct StepTiming {
+  double compute_s = 0, wait_s = 0;
+};
+
 struct Replica : StepRunner {
   const TrainOptions& opt;
   const RunData& data;
@@ -66,7 +72,10 @@ struct Replica : StepRunner {
   RunOutput* out = nullptr;         // rank 0 only
   obs::Trace* trace = nullptr;      // shared by all ranks (may be disabled)
   GradSync* sync = nullptr;         // null: one worker
+  BalanceHook* balance = nullptr;   // data parallelism's (dp_balance.h); null otherwise
   int64_t step = 0;
+  StepTiming timing;                // of the last step
+  nlohmann::json resumed_extra;     // the checkpoint's "extra" after start() resumed
 
   Replica(const TrainOptions& o, const RunData& d, int rank, int64_t first_seq, int64_t seqs);
 
@@ -80,9 +89,13 @@ struct Replica : StepRunner {
   double validation_loss() override;
   std::string save(int64_t steps) override;
   std::string describe() const override;
+  BalanceHook* balance_hook() override { return balance; }
+  // Takes the share [first, first + count) of every global batch from the next step.
+  void set_share(int64_t first, int64_t count);
   // The gradient SUM of this rank's share of batch `step`, accumulated into
   // model.grads (zero them first); returns the loss sum. train_step's first half, also
-  // used by parameter-server workers (param_server.h).
+  // used by parameter-server workers (param_server.h). Sets timing.compute_s; a
+  // --slowdown of this rank sleeps (FACTOR - 1) x each micro-batch's time after it.
   double accumulate();
 
  private:

@@ -82,6 +82,7 @@ TrainSummary run_loop(StepRunner& r, const TrainOptions& opt, const LoopRoles& r
     stop_if_nonfinite(res, t, opt);
     const int64_t done = t + 1;
     t = res.next;
+    if (BalanceHook* b = r.balance_hook()) b->after_step(done, roles.out);
     sum.last_loss = res.loss;
     std::optional<double> val;
     if (roles.evaluates && (due(opt.eval_every, done) || done == opt.steps)) {

@@ -11,6 +11,8 @@
 // Each phase (step, evaluation, checkpoint) starts with a heartbeat (fault/heartbeat.h).
 // Which ranks evaluate and checkpoint is the architecture's (LoopRoles): rank 0 alone
 // for whole replicas, every rank for the mesh (both are collective there).
+// Between 1 and 2, a runner with a BalanceHook (data parallelism) measures and
+// rebalances: a collective over its ranks, so every rank calls it after every step.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -29,6 +31,19 @@ struct StepResult {
                          // server worker dropped as a late backup, which skips ahead
 };
 
+// Measuring speeds and re-splitting the batch after a step (docs/BALANCE.md).
+class BalanceHook {
+ public:
+  virtual ~BalanceHook() = default;
+  // After the step that made `done` steps: shares every rank's timing (collective),
+  // maybe re-splits the batch for the next step; `out` (logging rank only, else null)
+  // gets the per-rank figures and any message.
+  virtual void after_step(int64_t done, RunOutput* out) = 0;
+  // What a checkpoint keeps so a resumed run splits as the uninterrupted one would
+  // (null: nothing).
+  virtual nlohmann::json state() const = 0;
+};
+
 // One rank of one architecture, as the loop drives it.
 class StepRunner {
  public:
@@ -41,6 +56,8 @@ class StepRunner {
   virtual std::string save(int64_t steps) = 0;
   // The line that opens the run's progress output.
   virtual std::string describe() const = 0;
+  // The balancing of this runner's ranks, if any.
+  virtual BalanceHook* balance_hook() { return nullptr; }
 };
 
 // run_step of a runner whose every step is synchronous (one worker, data parallel,

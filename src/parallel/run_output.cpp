@@ -45,6 +45,8 @@ void RunOutput::step(int64_t step, double loss, float lr, double grad_norm,
     if (std::isfinite(st) && st > 0) j["tok_per_s"] = tokens_per_step_ / st;
   }
   if (val_loss) j["val_loss"] = *val_loss;
+  j.update(attached_);
+  attached_ = nlohmann::json::object();
   metrics_.write(j);
   if (trace_.enabled()) trace_.counter("loss", 0, trace_.now_us(), {{"loss", loss}});
 }

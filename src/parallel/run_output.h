@@ -27,6 +27,12 @@ class RunOutput {
   void end(const TrainSummary& summary);
   // Any other event for the metrics log (an object with an "event" key).
   void event(const nlohmann::json& object) { metrics_.write(object); }
+  // A field of the next step's metrics line (e.g. per-rank speeds), then cleared.
+  void attach(const std::string& key, nlohmann::json value) { attached_[key] = std::move(value); }
+  // A field kept on the progress line until set again.
+  void show(const std::string& name, const std::string& value) {
+    if (progress_) progress_->set(name, value);
+  }
 
   obs::Trace& trace() { return trace_; }
   double now() const { return trace_.now_us(); }
@@ -40,6 +46,7 @@ class RunOutput {
   obs::Trace trace_;
   std::unique_ptr<obs::Progress> progress_;
   int64_t tokens_per_step_ = 0;
+  nlohmann::json attached_ = nlohmann::json::object();
 };
 
 }  // namespace plait

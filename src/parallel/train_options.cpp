@@ -28,6 +28,18 @@ const char* to_string(PsMode m) {
   return "?";
 }
 
+const char* to_string(BalanceMode m) {
+  switch (m) {
+    case BalanceMode::automatic:
+      return "auto";
+    case BalanceMode::fixed:
+      return "static";
+    case BalanceMode::off:
+      return "off";
+  }
+  return "?";
+}
+
 namespace {
 
 // `parse(text)`, its UsageError prefixed with the flag.
@@ -59,6 +71,12 @@ PsMode parse_ps_mode(const std::string& text) {
   for (PsMode m : {PsMode::sync, PsMode::async, PsMode::stale})
     if (text == to_string(m)) return m;
   throw UsageError("--ps-mode must be sync, async or stale, got '" + text + "'");
+}
+
+BalanceMode parse_balance_flag(const std::string& text) {
+  for (BalanceMode m : {BalanceMode::automatic, BalanceMode::fixed, BalanceMode::off})
+    if (text == to_string(m)) return m;
+  throw UsageError("--balance must be auto, static or off, got '" + text + "'");
 }
 
 namespace {
@@ -158,6 +176,31 @@ void TrainOptions::validate_ps() const {
     throw UsageError("--ranks-per-node/--intra-link/--inter-link are not supported with --servers");
 }
 
+// Balancing re-splits allreduce data parallelism only (so far); a slowdown names a
+// worker rank (under MPI the world is known at start: launch.cpp checks it there).
+void TrainOptions::validate_balance() const {
+  require_positive(balance_every, "--balance-every");
+  if (!(balance_threshold >= 0 && balance_threshold < 1))
+    throw UsageError("--balance-threshold must be in [0, 1), got " +
+                     std::to_string(balance_threshold));
+  if (balance == BalanceMode::off && !speeds.empty())
+    throw UsageError("--balance off is the equal split; drop --speeds (or use --balance static)");
+  if (balance == BalanceMode::automatic && (model_parallel() || servers > 0))
+    throw UsageError(std::string("--balance auto re-splits allreduce data parallelism only; "
+                                 "not yet with ") +
+                     (servers > 0 ? "--servers" : "--tp/--pp"));
+  if (backend != comm::Backend::mpi)
+    check_slowdowns(model_parallel() ? effective_dp() * tp * pp : workers);
+}
+
+void TrainOptions::check_slowdowns(int ranks) const {
+  for (const balance::Slowdown& s : slowdowns)
+    if (s.rank >= ranks)
+      throw UsageError("--slowdown " + std::to_string(s.rank) + ":...: rank " +
+                       std::to_string(s.rank) + " does not exist (" + std::to_string(ranks) +
+                       (servers > 0 ? " workers; servers cannot be slowed)" : " ranks)"));
+}
+
 void TrainOptions::validate() const {
   require_positive(model.layers, "--layers");
   require_positive(model.dim, "--dim");
@@ -217,6 +260,7 @@ void TrainOptions::validate() const {
                      "use " + algorithm_names(true));
   validate_layout();
   validate_ps();
+  validate_balance();
   if (resume && checkpoint_dir.empty())
     throw UsageError("--resume needs --checkpoint-dir (where to find the latest checkpoint)");
   if (stop_after > 0 && checkpoint_dir.empty())

@@ -9,6 +9,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "balance/slowdown.h"
 #include "comm/group.h"
 #include "layout/schedule.h"
 #include "layout/sync.h"
@@ -22,12 +23,19 @@ namespace plait {
 enum class PsMode { sync, async, stale };
 const char* to_string(PsMode m);  // "sync" | "async" | "stale"
 
+// How data-parallel shares follow measured speeds (docs/BALANCE.md): automatic
+// re-splits every --balance-every steps; fixed keeps the start split (equal, or
+// --speeds); off is the equal split. All three measure and log every rank's speed.
+enum class BalanceMode { automatic, fixed, off };
+const char* to_string(BalanceMode m);  // "auto" | "static" | "off"
+
 // The flags' spellings, parsed once where the options are filled (the CLI); each
 // throws a one-line UsageError naming its flag.
 PipeSchedule parse_schedule_flag(const std::string& text);          // --schedule
 std::optional<SyncAlgorithm> parse_sync_flag(const std::string& text);  // --sync ("": by size)
 comm::Backend parse_backend_flag(const std::string& text);          // --backend
 PsMode parse_ps_mode(const std::string& text);                      // --ps-mode
+BalanceMode parse_balance_flag(const std::string& text);            // --balance
 
 struct TrainOptions {
   // model and data
@@ -73,6 +81,10 @@ struct TrainOptions {
   bool overlap = true;            // reduce buckets during the backward pass
   int ranks_per_node = 0;         // emulated nodes of N consecutive workers (0: one node)
   std::vector<double> speeds;     // relative worker speeds: proportional shares ("": equal)
+  std::optional<BalanceMode> balance;  // none: fixed with --speeds, else automatic
+  int balance_every = 5;          // automatic: consider a new split every K steps
+  double balance_threshold = 0.1;   // automatic: minimum predicted gain of a new split
+  std::vector<balance::Slowdown> slowdowns;  // emulated slow ranks (--slowdown)
   std::string intra_link;         // emulated link inside a node, "LAT:BW" ("": real speed)
   std::string inter_link;         // emulated link between nodes, "LAT:BW" ("": real speed)
   // model parallelism (docs/MODEL_PARALLEL.md): a dp x tp x pp mesh of the workers
@@ -99,10 +111,16 @@ struct TrainOptions {
   // The mesh's data-parallel size: dp, or workers / (tp * pp).
   int effective_dp() const;
   bool model_parallel() const { return tp > 1 || pp > 1; }
+  BalanceMode balance_mode() const {
+    return balance.value_or(speeds.empty() ? BalanceMode::automatic : BalanceMode::fixed);
+  }
   int effective_blas_threads() const;
   void validate() const;
   void validate_layout() const;  // the dp x tp x pp part of validate()
   void validate_ps() const;      // the parameter-server part of validate()
+  void validate_balance() const; // --balance, --slowdown (needs the worker count)
+  // Every --slowdown names one of `ranks` worker ranks (MPI: checked at start).
+  void check_slowdowns(int ranks) const;
   // The options that must match when a run resumes (model, data, schedule, seed).
   nlohmann::json resume_fingerprint() const;
 };

@@ -72,8 +72,9 @@ CheckpointData run_checkpoint(int64_t step, const GPTConfig& config,
 
 std::string save_train_state(const std::string& run_dir, const nlohmann::json& fingerprint,
                              int64_t step, const GPT& model, const AdamW& adam, int keep_last,
-                             const data::Tokenizer& tok) {
+                             const data::Tokenizer& tok, const nlohmann::json& balance) {
   CheckpointData d = run_checkpoint(step, model.config(), fingerprint, tok);
+  if (!balance.is_null()) d.extra["balance"] = balance;
   const ParamTable& t = model.table();
   d.model = named(t, model.params);
   d.opt_m = named(t, adam.m);
@@ -82,7 +83,7 @@ std::string save_train_state(const std::string& run_dir, const nlohmann::json& f
 }
 
 int64_t load_train_state(const std::string& run_dir, const nlohmann::json& fingerprint,
-                         GPT& model, AdamW& adam) {
+                         GPT& model, AdamW& adam, nlohmann::json* extra) {
   const LoadedCheckpoint ck = load_checkpoint(run_dir);
   check_fingerprint(ck, fingerprint);
   if (GPTConfig::from_json(ck.config()) != model.config())
@@ -91,13 +92,14 @@ int64_t load_train_state(const std::string& run_dir, const nlohmann::json& finge
   read_boxes(ck, model.shards(), "", model.params);
   read_boxes(ck, model.shards(), "m.", adam.m);
   read_boxes(ck, model.shards(), "v.", adam.v);
+  if (extra) *extra = ck.extra();
   return ck.step();
 }
 
 int64_t start_state(const TrainOptions& opt, const nlohmann::json& fingerprint, GPT& model,
-                    AdamW& adam) {
+                    AdamW& adam, nlohmann::json* extra) {
   if (opt.resume) {
-    const int64_t step = load_train_state(opt.checkpoint_dir, fingerprint, model, adam);
+    const int64_t step = load_train_state(opt.checkpoint_dir, fingerprint, model, adam, extra);
     check_resumable(opt, step);
     return step;
   }

@@ -26,24 +26,26 @@ CheckpointData run_checkpoint(int64_t step, const GPTConfig& config,
 
 // Commits the state of a whole model after `step` steps, with the run's tokenizer,
 // into run_dir/step-NNNNNNNN (the single-worker format); returns its path.
-// (A model-parallel rank's: parallel/mesh_state.h.)
+// (A model-parallel rank's: parallel/mesh_state.h.) `balance` (if not null): the
+// balancer's state (docs/BALANCE.md), kept in the manifest's extra.balance.
 std::string save_train_state(const std::string& run_dir, const nlohmann::json& fingerprint,
                              int64_t step, const GPT& model, const AdamW& adam, int keep_last,
-                             const data::Tokenizer& tok);
+                             const data::Tokenizer& tok, const nlohmann::json& balance = {});
 
 // Loads the latest checkpoint of run_dir into model and adam, whatever their layout:
 // every tensor box the model's rank holds (model/shard_table.h), from a checkpoint made
 // by any layout. Returns its step. Throws UsageError when there is none, it is damaged,
 // or its fingerprint differs from `fingerprint` (naming the first differing option).
+// `extra` (if given): the manifest's extra.
 int64_t load_train_state(const std::string& run_dir, const nlohmann::json& fingerprint,
-                         GPT& model, AdamW& adam);
+                         GPT& model, AdamW& adam, nlohmann::json* extra = nullptr);
 
 // The state a run starts from, for a model of any layout: the latest checkpoint
 // (--resume; UsageError when the run is already over), the weights of --init-from (a
 // new run from given weights, fresh optimizer), or GPT-2's initialisation from the
-// seed. Returns the step to start at.
+// seed. Returns the step to start at; `extra` (if given): a resumed checkpoint's extra.
 int64_t start_state(const TrainOptions& opt, const nlohmann::json& fingerprint, GPT& model,
-                    AdamW& adam);
+                    AdamW& adam, nlohmann::json* extra = nullptr);
 
 // UsageError naming the first option of `want` that the checkpoint was not made with.
 void check_fingerprint(const LoadedCheckpoint& ck, const nlohmann::json& want);

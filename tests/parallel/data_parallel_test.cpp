@@ -127,18 +127,99 @@ TEST_F(DataParallel, ResumeIntoAnotherWorkerCount) {
   expect_close(r, *baseline_, "2 workers then 3");
 }
 
+// A fixed split (--balance static): measured timings would otherwise re-split the
+// batch differently in each run (see RebalancedRunResumesBitIdentical for auto).
 TEST_F(DataParallel, ResumedRunIsBitIdenticalToUninterrupted) {
-  const Result whole = run(tiny(dir_->path, 3, "ring"), dir_->path, "whole3");
-  TrainOptions a = tiny(dir_->path, 3, "ring");
+  TrainOptions whole_opt = tiny(dir_->path, 3, "ring");
+  whole_opt.balance = BalanceMode::fixed;
+  const Result whole = run(whole_opt, dir_->path, "whole3");
+  TrainOptions a = whole_opt;
   a.checkpoint_dir = (dir_->path / "split3").string();
   a.log_path = (dir_->path / "split3.jsonl").string();
   a.stop_after = 7;
   train(a);
-  TrainOptions b = tiny(dir_->path, 3, "ring");
+  TrainOptions b = whole_opt;
   b.resume = true;
   const Result split = run(b, dir_->path, "split3");
   EXPECT_EQ(split.losses, whole.losses);
   EXPECT_TRUE(split.weights == whole.weights);
+}
+
+// PLAIT_TEST_BALANCE_COSTS=1 while alive: deterministic costs that change with step
+// and rank (parallel/dp_balance.h), so the split changes nearly every step.
+struct FakeCosts {
+  FakeCosts() { ::setenv("PLAIT_TEST_BALANCE_COSTS", "1", 1); }
+  ~FakeCosts() { ::unsetenv("PLAIT_TEST_BALANCE_COSTS"); }
+};
+
+// The per-step shares rank 0 logged (metrics "rank_share").
+std::vector<std::vector<int64_t>> logged_shares(const TrainOptions& o) {
+  std::vector<std::vector<int64_t>> out;
+  std::ifstream in(o.log_path);
+  for (std::string line; std::getline(in, line);) {
+    const auto j = nlohmann::json::parse(line);
+    if (j.contains("rank_share")) out.push_back(j["rank_share"].get<std::vector<int64_t>>());
+  }
+  return out;
+}
+
+TrainOptions rebalancing(const fs::path& dir, int workers) {
+  TrainOptions o = tiny(dir, workers, "ring");
+  o.balance = BalanceMode::automatic;
+  o.balance_every = 1;
+  o.balance_threshold = 0;
+  return o;
+}
+
+TEST_F(DataParallel, SplitChangingEveryStepMatchesOneWorker) {
+  const FakeCosts fake;
+  TrainOptions o = rebalancing(dir_->path, 3);
+  const Result r = run(o, dir_->path, "rebalanced");
+  expect_close(r, *baseline_, "split changing every step");
+  o.log_path = (dir_->path / "rebalanced.jsonl").string();
+  const auto shares = logged_shares(o);
+  ASSERT_EQ(shares.size(), 20u);
+  int changes = 0;
+  for (size_t i = 1; i < shares.size(); ++i) changes += shares[i] != shares[i - 1];
+  EXPECT_GE(changes, 10) << "the split should change on most steps";
+  for (const auto& s : shares) EXPECT_EQ(s[0] + s[1] + s[2], 12);
+  int rebalances = 0;  // each before a step of the run changes the next step's split
+  for (const auto& e : r.events) rebalances += e["event"] == "rebalance" && e["step"] < 20;
+  EXPECT_EQ(rebalances, changes);
+}
+
+TEST_F(DataParallel, RebalancedRunResumesBitIdentical) {
+  const FakeCosts fake;
+  const Result whole = run(rebalancing(dir_->path, 3), dir_->path, "rb_whole");
+  TrainOptions a = rebalancing(dir_->path, 3);
+  a.checkpoint_dir = (dir_->path / "rb_split").string();
+  a.log_path = (dir_->path / "rb_split.jsonl").string();
+  a.stop_after = 7;
+  train(a);
+  TrainOptions b = rebalancing(dir_->path, 3);
+  b.resume = true;
+  const Result split = run(b, dir_->path, "rb_split");
+  TrainOptions w = rebalancing(dir_->path, 3);
+  w.log_path = (dir_->path / "rb_whole.jsonl").string();
+  const auto shares = logged_shares(a);  // the log a started, b appended to
+  EXPECT_EQ(shares.size(), 20u);
+  EXPECT_EQ(shares, logged_shares(w));  // the same split sequence
+  EXPECT_NE(shares[7], shares[6]);      // step 8 (after the checkpoint) re-split
+  EXPECT_EQ(split.losses, whole.losses);
+  EXPECT_TRUE(split.weights == whole.weights);
+}
+
+TEST_F(DataParallel, SlowedRankRebalancedStillMatchesOneWorker) {
+  TrainOptions o = tiny(dir_->path, 2, "direct");
+  o.slowdowns = {balance::parse_slowdown("1:3@4")};
+  o.balance_every = 2;
+  expect_close(run(o, dir_->path, "slowed"), *baseline_, "rank 1 slowed 3x from step 4");
+  o.slowdowns = {balance::parse_slowdown("2:3")};  // no rank 2 among 2 workers
+  EXPECT_THROW(o.validate(), UsageError);
+  o.slowdowns.clear();
+  o.balance = BalanceMode::off;
+  o.speeds = {1, 2};
+  EXPECT_THROW(o.validate(), UsageError);  // off is the equal split
 }
 
 TEST_F(DataParallel, TraceHasComputeAndCommLanesPerRank) {

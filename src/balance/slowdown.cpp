@@ -1,0 +1,67 @@
+#include "balance/slowdown.h"
+
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <thread>
+
+#include "util/error.h"
+
+namespace plait::balance {
+namespace {
+
+[[noreturn]] void bad(const std::string& text, const std::string& why) {
+  throw UsageError("--slowdown '" + text + "': " + why +
+                   " (expected RANK:FACTOR[@STEP], e.g. 1:2 or 1:2.5@40)");
+}
+
+// The whole of `s` as an integer >= 0.
+int64_t whole_number(const std::string& text, const std::string& s, const char* what) {
+  if (s.empty() || s.find_first_not_of("0123456789") != std::string::npos || s.size() > 12)
+    bad(text, std::string(what) + " '" + s + "' is not a whole number >= 0");
+  return std::strtoll(s.c_str(), nullptr, 10);
+}
+
+}  // namespace
+
+Slowdown parse_slowdown(const std::string& text) {
+  const size_t colon = text.find(':');
+  if (colon == std::string::npos) bad(text, "no ':'");
+  const size_t at = text.find('@', colon);
+  const std::string rank = text.substr(0, colon);
+  const std::string factor =
+      text.substr(colon + 1, at == std::string::npos ? std::string::npos : at - colon - 1);
+  Slowdown s;
+  const int64_t r = whole_number(text, rank, "rank");
+  if (r > 1'000'000) bad(text, "rank " + rank + " is too large");
+  s.rank = static_cast<int>(r);
+  char* end = nullptr;
+  errno = 0;
+  s.factor = std::strtod(factor.c_str(), &end);
+  if (factor.empty() || end != factor.c_str() + factor.size() || errno != 0 ||
+      !std::isfinite(s.factor))
+    bad(text, "factor '" + factor + "' is not a number");
+  if (s.factor < 1) bad(text, "factor " + factor + " is below 1 (a slowdown cannot speed up)");
+  if (s.factor > 1000) bad(text, "factor " + factor + " is above 1000");
+  if (at != std::string::npos) s.from = whole_number(text, text.substr(at + 1), "step");
+  return s;
+}
+
+double slowdown_at(std::span<const Slowdown> schedule, int rank, int64_t step) {
+  double factor = 1;
+  int64_t latest = -1;
+  for (const Slowdown& s : schedule)
+    if (s.rank == rank && s.from <= step && s.from >= latest) {
+      factor = s.factor;
+      latest = s.from;
+    }
+  return factor;
+}
+
+void throttle(double factor, std::chrono::steady_clock::time_point start) {
+  if (!(factor > 1)) return;
+  const auto took = std::chrono::steady_clock::now() - start;
+  std::this_thread::sleep_for(std::chrono::duration<double>(took) * (factor - 1));
+}
+
+}  // namespace plait::balance

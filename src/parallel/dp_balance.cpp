@@ -1,0 +1,138 @@
+#include "parallel/dp_balance.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <span>
+#include <string>
+
+#include "balance/split.h"
+#include "comm/collectives.h"
+#include "obs/progress.h"
+
+namespace plait {
+namespace {
+
+constexpr int kFields = 3;  // per rank: compute_s, wait_s, seqs
+
+// The test hook's cost per sequence of `rank` at step `t`: 1..5 s, changing with both.
+double fake_cost(int64_t t, int rank) { return 1.0 + static_cast<double>((t * 7 + rank * 3) % 5); }
+
+// "a<sep>b<sep>c" of each value's text.
+template <class T, class Text>
+std::string join(const std::vector<T>& v, const char* sep, Text text) {
+  std::string s;
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (i > 0) s.append(sep);
+    s.append(text(v[i]));
+  }
+  return s;
+}
+
+std::string shares_text(const std::vector<int64_t>& v) {
+  return join(v, "/", [](int64_t x) { return std::to_string(x); });
+}
+
+std::string speeds_text(const std::vector<double>& v) {
+  return join(v, " ", [](double x) { return obs::format_si(x); });
+}
+
+}  // namespace
+
+balance::BalanceConfig balance_config(const TrainOptions& opt) {
+  balance::BalanceConfig c;
+  c.adjust = opt.balance_mode() == BalanceMode::automatic;
+  c.every = opt.balance_every;
+  c.threshold = opt.balance_threshold;
+  return c;
+}
+
+DpBalance::DpBalance(comm::Group group, Replica& r, std::vector<int64_t> shares,
+                     balance::BalanceConfig cfg)
+    : group_(std::move(group)),
+      r_(r),
+      bal_(std::move(shares), cfg),
+      last_(std::chrono::steady_clock::now()) {
+  const char* env = std::getenv("PLAIT_TEST_BALANCE_COSTS");
+  fake_costs_ = env != nullptr && std::string(env) == "1";
+  apply();
+}
+
+void DpBalance::apply() {
+  const auto& shares = bal_.shares();
+  const auto starts = balance::split_starts(shares);
+  r_.set_share(starts[group_.rank()], shares[group_.rank()]);
+}
+
+void DpBalance::restore(const nlohmann::json& extra) {
+  if (!extra.is_object() || !extra.contains("balance")) return;
+  const auto& b = extra["balance"];
+  if (!b.contains("shares") || !b.contains("costs")) return;
+  bal_.restore(b["shares"].get<std::vector<int64_t>>(), b["costs"].get<std::vector<double>>());
+  apply();
+}
+
+nlohmann::json DpBalance::state() const {
+  return {{"shares", bal_.shares()}, {"costs", bal_.meter().costs()}};
+}
+
+void DpBalance::after_step(int64_t done, RunOutput* out) {
+  const auto now = std::chrono::steady_clock::now();
+  const double step_s = std::chrono::duration<double>(now - last_).count();
+  last_ = now;
+  double mine[kFields] = {r_.timing.compute_s, r_.timing.wait_s, static_cast<double>(r_.seqs)};
+  if (fake_costs_) mine[0] = mine[2] * fake_cost(done - 1, group_.rank());
+  std::vector<double> all(static_cast<size_t>(kFields) * group_.size());
+  comm::allgather_bytes(group_, std::as_bytes(std::span<const double>(mine, kFields)),
+                        std::as_writable_bytes(std::span<double>(all)));
+  std::vector<balance::RankSample> samples(group_.size());
+  for (size_t i = 0; i < samples.size(); ++i)
+    samples[i] = {all[kFields * i], all[kFields * i + 1],
+                  static_cast<int64_t>(all[kFields * i + 2])};
+  // The first step of an invocation (JIT, page faults, cold caches) takes several
+  // times a normal one: not a sample, unless the costs are the test hook's.
+  if (!fake_costs_ && !warm_)
+    for (auto& s : samples) s.seqs = 0;
+  warm_ = true;
+  const std::vector<int64_t> used = bal_.shares();
+  const auto moved = bal_.observe(done, samples);
+  if (moved) apply();
+  if (!out) return;
+  out->attach("step_s", step_s);
+  report(done, samples, used, *out);
+  if (moved) {
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "predicted compute %.1f ms -> %.1f ms (%.0f%% faster, threshold %.0f%%)",
+                  moved->now_s * 1e3, moved->then_s * 1e3, moved->gain() * 100,
+                  bal_.config().threshold * 100);
+    out->message("balance: after step " + std::to_string(done) + " shares " +
+                  shares_text(used) + " -> " + shares_text(moved->shares) + ": measured speeds " +
+                  speeds_text(bal_.meter().speeds()) + " seq/s, " + buf);
+    out->event({{"event", "rebalance"}, {"step", done}, {"from", used}, {"to", moved->shares},
+                {"speeds", bal_.meter().speeds()}, {"gain", moved->gain()}});
+  }
+}
+
+// Rank 0's per-rank figures of the step just done: the metrics line's arrays and the
+// progress line's fields.
+void DpBalance::report(int64_t, const std::vector<balance::RankSample>& all,
+                       const std::vector<int64_t>& used, RunOutput& out) {
+  std::vector<double> compute, wait;
+  for (const auto& s : all) {
+    compute.push_back(s.compute_s);
+    wait.push_back(s.wait_s);
+  }
+  const std::string waits = join(all, " ", [](const balance::RankSample& s) {
+    const double total = s.compute_s + s.wait_s;
+    return std::to_string(total > 0 ? static_cast<int>(100 * s.wait_s / total + 0.5) : 0) + "%";
+  });
+  const auto speeds = bal_.meter().speeds();
+  out.attach("rank_speed", speeds);
+  out.attach("rank_share", used);
+  out.attach("rank_compute_s", compute);
+  out.attach("rank_wait_s", wait);
+  out.show("shares", shares_text(bal_.shares()));
+  out.show("seq/s", speeds_text(speeds));
+  out.show("wait", waits);
+}
+
+}  // namespace plait

@@ -1,0 +1,63 @@
+// Data parallelism's balancing (docs/BALANCE.md), the run loop's BalanceHook for a
+// Replica.
+//
+// After every step each rank's timing (compute, waiting, sequences) is allgathered
+// over the data-parallel group, so every rank feeds the same samples in the same
+// order to its own balance::Balancer and holds bit-identical costs; under --balance
+// auto every K steps they all take the same new split (balance/rebalance.h), which
+// the replica uses from the next step. The split is exact: gradients are sums over
+// sequences divided once by the global batch, so only the order of float additions
+// depends on it.
+//
+// Rank 0 logs each step's per-rank figures (metrics: rank_speed, rank_share,
+// rank_compute_s, rank_wait_s; progress: shares, speeds and waiting) and says when
+// and why it re-splits. A checkpoint keeps the shares and costs (state()), so a
+// resumed run splits exactly as the uninterrupted one would have from there.
+//
+// Test hook: PLAIT_TEST_BALANCE_COSTS=1 replaces each measured compute time by a
+// deterministic one (a cost per sequence of 1 to 5 s that changes with step and
+// rank), so tests get splits that change every step and repeat on resume.
+#pragma once
+#include <chrono>
+#include <cstdint>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "balance/rebalance.h"
+#include "comm/group.h"
+#include "parallel/replica.h"
+#include "parallel/run_loop.h"
+
+namespace plait {
+
+class DpBalance final : public BalanceHook {
+ public:
+  // `shares`: the first step's split (dp_shares); sets the replica's share.
+  DpBalance(comm::Group group, Replica& r, std::vector<int64_t> shares, balance::BalanceConfig cfg);
+  // A resumed run: the checkpoint's extra (Replica::resumed_extra). Its shares and
+  // costs are taken when it has them for this many ranks and this batch; otherwise
+  // the start split stands (and results still agree within float addition order).
+  void restore(const nlohmann::json& extra);
+
+  void after_step(int64_t done, RunOutput* out) override;
+  nlohmann::json state() const override;
+  const balance::Balancer& balancer() const { return bal_; }
+
+ private:
+  void apply();  // the replica takes its share of bal_.shares()
+  void report(int64_t done, const std::vector<balance::RankSample>& all,
+              const std::vector<int64_t>& used, RunOutput& out);
+
+  comm::Group group_;
+  Replica& r_;
+  balance::Balancer bal_;
+  bool fake_costs_ = false;
+  bool warm_ = false;  // a step of this invocation has been run
+  std::chrono::steady_clock::time_point last_;
+};
+
+// The balancing options of a run: auto adjusts, static and off only measure.
+balance::BalanceConfig balance_config(const TrainOptions& opt);
+
+}  // namespace plait

@@ -1,0 +1,137 @@
+#!/usr/bin/env python3
+"""Balancing benchmarks (docs/BALANCE.md): `plait train` with emulated slow ranks
+(--slowdown), --balance auto against the equal split (--balance off), the variants of
+each case taking turns round by round (every other round reversed) so that a shared
+machine's load hits them alike. Figures come from the metrics log (--log):
+
+  tok/s     steady state: batch x ctx / median step time over the second half of the run
+  ideal     ctx x the median over the same steps of the SUM of the ranks' measured
+            speeds (sequences per second of compute, smoothed): a split that kept
+            every rank computing all the time, with free communication and optimizer
+  recovery  (mid-run slowdown at step S) steps after S until the median tok/s of a
+            5-step window first reaches 0.9 x the run's new ideal (and, separately,
+            0.9 x its own final steady state)
+
+    tools/bench_balance.py [--plait build/plait] [--runs 5] [--yardstick OTHER_PLAIT]
+        [--cases two,three,midrun,overhead] -- MODEL_ARGS...
+
+--yardstick: a plait binary without balancing (e.g. main before it), for the overhead
+of measuring (case overhead: this binary's --balance off and auto vs it, no slowdown).
+Prints a Markdown table of medians with every per-round ratio, the load before/after.
+"""
+import argparse, json, os, statistics, subprocess, sys, tempfile
+
+CASES = {
+    # name: [(label, extra args)], the ratios to report
+    "two": [("equal", ["--workers", "2", "--slowdown", "1:2", "--balance", "off"]),
+            ("auto", ["--workers", "2", "--slowdown", "1:2", "--balance", "auto"])],
+    "three": [("equal", ["--workers", "3", "--slowdown", "1:1.67", "--slowdown", "2:3.33",
+                         "--balance", "off"]),
+              ("auto", ["--workers", "3", "--slowdown", "1:1.67", "--slowdown", "2:3.33",
+                        "--balance", "auto"])],
+    "midrun": [("auto", ["--workers", "2", "--slowdown", "1:2@{mid}", "--balance", "auto"])],
+    "overhead": [("off", ["--workers", "2", "--balance", "off"]),
+                 ("auto", ["--workers", "2", "--balance", "auto"])],
+}
+
+
+def load():
+    with open("/proc/loadavg") as f:
+        return " ".join(f.read().split()[:3])
+
+
+def run(plait, args, tmp):
+    log = os.path.join(tmp, "m.jsonl")
+    if os.path.exists(log):
+        os.remove(log)
+    cmd = [plait, "train"] + args + ["--log", log, "--no-progress", "--eval-every", "0"]
+    out = subprocess.run(cmd, capture_output=True, text=True)
+    if out.returncode != 0:
+        sys.exit(f"failed ({out.returncode}): {' '.join(cmd)}\n{out.stderr}")
+    steps = []
+    for line in open(log):
+        j = json.loads(line)
+        if "loss" in j and "event" not in j:
+            steps.append(j)
+    return steps, out.stderr
+
+
+def figures(steps, batch, ctx, mid=None):
+    half = steps[len(steps) // 2:]
+    f = {}
+    if all("step_s" in s for s in half):
+        f["tok/s"] = batch * ctx / statistics.median(s["step_s"] for s in half)
+    if all("rank_speed" in s for s in half):
+        f["ideal"] = ctx * statistics.median(sum(s["rank_speed"]) for s in half)
+    if mid is not None and "ideal" in f:
+        per_step = [batch * ctx / s["step_s"] for s in steps]
+        for key, target in (("recovery_ideal", 0.9 * f["ideal"]), ("recovery_own", 0.9 * f["tok/s"])):
+            f[key] = float("nan")
+            for k in range(mid, len(steps) - 4):
+                if statistics.median(per_step[k:k + 5]) >= target:
+                    f[key] = k - mid
+                    break
+    return f
+
+
+def value(args, flag, default):
+    return int(args[args.index(flag) + 1]) if flag in args else default
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--plait", default="build/plait")
+    ap.add_argument("--yardstick", default="")
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--cases", default="two,three,midrun,overhead")
+    ap.add_argument("--mid", type=int, default=20, help="midrun: the step the slowdown starts")
+    ap.add_argument("args", nargs=argparse.REMAINDER)
+    a = ap.parse_args()
+    model = a.args[1:] if a.args[:1] == ["--"] else a.args
+    batch, ctx = value(model, "--batch", 16), value(model, "--ctx", 128)
+    before = load()
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for case in a.cases.split(","):
+            variants = [(l, [x.format(mid=a.mid) for x in v]) for l, v in CASES[case]]
+            if case == "overhead" and a.yardstick:
+                variants.append(("yardstick", ["--workers", "2"]))
+            res = {l: [] for l, _ in variants}
+            for r in range(a.runs):
+                for label, extra in (variants if r % 2 == 0 else variants[::-1]):
+                    plait = a.yardstick if label == "yardstick" else a.plait
+                    steps, _ = run(plait, model + extra, tmp)
+                    res[label].append(figures(steps, batch, ctx, a.mid if case == "midrun" else None))
+                print(f"{case}: round {r + 1}/{a.runs} done (load {load()})", file=sys.stderr)
+            rows.append((case, variants, res))
+    after = load()
+    print(f"load average before {before}, after {after}; {a.runs} rounds; model: {' '.join(model)}\n")
+    print("| case | figure | median | per round |\n|---|---|---|---|")
+    for case, variants, res in rows:
+        def ratio(num, den, key_n="tok/s", key_d="tok/s"):
+            rs = [n[key_n] / d[key_d] for n, d in zip(res[num], res[den])]
+            return statistics.median(rs), rs
+        out = []
+        if case in ("two", "three"):
+            out.append(("auto / equal tok/s", *ratio("auto", "equal")))
+            out.append(("auto tok/s / ideal", *ratio("auto", "auto", "tok/s", "ideal")))
+            out.append(("equal tok/s / ideal", *ratio("equal", "equal", "tok/s", "ideal")))
+        elif case == "midrun":
+            for key in ("recovery_ideal", "recovery_own"):
+                xs = [f[key] for f in res["auto"]]
+                out.append((f"steps to 0.9 x {'new ideal' if key.endswith('ideal') else 'own steady state'}",
+                            statistics.median(xs), xs))
+            out.append(("auto tok/s / ideal (second half)", *ratio("auto", "auto", "tok/s", "ideal")))
+        elif case == "overhead":
+            out.append(("auto / off tok/s", *ratio("auto", "off")))
+            if "yardstick" in res:
+                out.append(("off / yardstick tok/s", *ratio("off", "yardstick")))
+                out.append(("auto / yardstick tok/s", *ratio("auto", "yardstick")))
+        for name, med, xs in out:
+            print(f"| {case} | {name} | **{med:.3g}** | {' '.join(f'{x:.3g}' for x in xs)} |")
+    tok = {f"{c}/{l}": statistics.median(f["tok/s"] for f in res[l]) for c, _, res in rows for l in res}
+    print("\nmedian tok/s: " + ", ".join(f"{k} {v:.0f}" for k, v in tok.items()))
+
+
+if __name__ == "__main__":
+    main()
