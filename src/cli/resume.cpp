@@ -122,6 +122,11 @@ void take_settings(const CLI::App& cmd, const fs::path& ckpt, TrainOptions& opt)
     throw UsageError("--resume: " + (ckpt / "manifest.json").string() +
                      " lacks a training option (" + e.what() + ")");
   }
+  // The balancing mode (docs/BALANCE.md): the run's own, unless given again, so that a
+  // run with a fixed split resumes with it.
+  const nlohmann::json extra = manifest.value("extra", nlohmann::json::object());
+  if (!given(cmd, "--balance") && extra.contains("balance") && extra["balance"].contains("mode"))
+    opt.balance = parse_balance_flag(extra["balance"]["mode"].get<std::string>());
   // The corpus: as the run named it, unless given again (its hash is checked on load).
   if (!given(cmd, "--data") && run.contains("data"))
     opt.data = run["data"].get<std::vector<std::string>>();

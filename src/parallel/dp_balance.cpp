@@ -72,7 +72,9 @@ void DpBalance::restore(const nlohmann::json& extra) {
 }
 
 nlohmann::json DpBalance::state() const {
-  return {{"shares", bal_.shares()}, {"costs", bal_.meter().costs()}};
+  return {{"mode", to_string(r_.opt.balance_mode())},
+          {"shares", bal_.shares()},
+          {"costs", bal_.meter().costs()}};
 }
 
 void DpBalance::after_step(int64_t done, RunOutput* out) {
