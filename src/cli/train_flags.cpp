@@ -139,7 +139,7 @@ void add_sync_flags(CLI::App* cmd, TrainOptions& opt) {
       ->delimiter(',');
   named(cmd, "--balance",
         "data-parallel shares: auto (re-split by measured speed), static (equal or "
-        "--speeds), off (equal) (default: static with --speeds, else auto)",
+        "--speeds; says when auto would re-split), off (equal) (default: static)",
         "", [&opt](const std::string& s) { opt.balance = parse_balance_flag(s); });
   cmd->add_option("--balance-every", opt.balance_every,
                   "--balance auto: consider a new split every K steps")

@@ -101,6 +101,7 @@ void DpBalance::after_step(int64_t done, RunOutput* out) {
   if (!out) return;
   out->attach("step_s", step_s);
   report(done, samples, used, *out);
+  if (r_.opt.balance_mode() == BalanceMode::fixed) hint(done, *out);
   if (moved) {
     char buf[160];
     std::snprintf(buf, sizeof buf, "predicted compute %.1f ms -> %.1f ms (%.0f%% faster, threshold %.0f%%)",
@@ -112,6 +113,21 @@ void DpBalance::after_step(int64_t done, RunOutput* out) {
     out->event({{"event", "rebalance"}, {"step", done}, {"from", used}, {"to", moved->shares},
                 {"speeds", bal_.meter().speeds()}, {"gain", moved->gain()}});
   }
+}
+
+// --balance static: once in a run, when the rule would re-split (a rank differs
+// measurably), say so; the split itself stays fixed (bit-reproducible runs).
+void DpBalance::hint(int64_t done, RunOutput& out) {
+  const auto& cfg = bal_.config();
+  if (hinted_ || done % cfg.every != 0) return;
+  const auto p = balance::propose(bal_.shares(), bal_.meter().costs(), cfg.threshold);
+  if (!p) return;
+  hinted_ = true;
+  char buf[96];
+  std::snprintf(buf, sizeof buf, " (predicted compute %.0f%% faster)", p->gain() * 100);
+  out.message("balance: measured speeds " + speeds_text(bal_.meter().speeds()) +
+              " seq/s differ; --balance auto would re-split " + shares_text(bal_.shares()) +
+              " -> " + shares_text(p->shares) + buf + " (static keeps the split)");
 }
 
 // Rank 0's per-rank figures of the step just done: the metrics line's arrays and the

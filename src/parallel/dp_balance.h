@@ -48,12 +48,14 @@ class DpBalance final : public BalanceHook {
   void apply();  // the replica takes its share of bal_.shares()
   void report(int64_t done, const std::vector<balance::RankSample>& all,
               const std::vector<int64_t>& used, RunOutput& out);
+  void hint(int64_t done, RunOutput& out);
 
   comm::Group group_;
   Replica& r_;
   balance::Balancer bal_;
   bool fake_costs_ = false;
   bool warm_ = false;  // a step of this invocation has been run
+  bool hinted_ = false;  // static mode: said once that auto would re-split
   std::chrono::steady_clock::time_point last_;
 };
 

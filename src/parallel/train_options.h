@@ -24,8 +24,9 @@ enum class PsMode { sync, async, stale };
 const char* to_string(PsMode m);  // "sync" | "async" | "stale"
 
 // How data-parallel shares follow measured speeds (docs/BALANCE.md): automatic
-// re-splits every --balance-every steps; fixed keeps the start split (equal, or
-// --speeds); off is the equal split. All three measure and log every rank's speed.
+// re-splits every --balance-every steps; fixed (the default) keeps the start split
+// (equal, or --speeds) and says when automatic would re-split; off is the equal split.
+// All three measure and log every rank's speed.
 enum class BalanceMode { automatic, fixed, off };
 const char* to_string(BalanceMode m);  // "auto" | "static" | "off"
 
@@ -81,7 +82,7 @@ struct TrainOptions {
   bool overlap = true;            // reduce buckets during the backward pass
   int ranks_per_node = 0;         // emulated nodes of N consecutive workers (0: one node)
   std::vector<double> speeds;     // relative worker speeds: proportional shares ("": equal)
-  std::optional<BalanceMode> balance;  // none: fixed with --speeds, else automatic
+  std::optional<BalanceMode> balance;  // none: fixed (bit-reproducible runs)
   int balance_every = 5;          // automatic: consider a new split every K steps
   double balance_threshold = 0.1;   // automatic: minimum predicted gain of a new split
   std::vector<balance::Slowdown> slowdowns;  // emulated slow ranks (--slowdown)
@@ -112,7 +113,7 @@ struct TrainOptions {
   int effective_dp() const;
   bool model_parallel() const { return tp > 1 || pp > 1; }
   BalanceMode balance_mode() const {
-    return balance.value_or(speeds.empty() ? BalanceMode::automatic : BalanceMode::fixed);
+    return balance.value_or(BalanceMode::fixed);
   }
   int effective_blas_threads() const;
   void validate() const;

@@ -42,7 +42,7 @@ TEST(BalanceCli, SlowedRankIsMeasuredAndTheBatchReSplit) {
   write_file(d / "c.txt", small_corpus());
   const Result r = run_plait("train --data " + (d / "c.txt") +
                              " --layers 1 --dim 16 --heads 2 --ctx 16 --batch 8 --steps 8"
-                             " --workers 2 --slowdown 1:20 --balance-every 2 --log " +
+                             " --workers 2 --slowdown 1:20 --balance auto --balance-every 2 --log " +
                              (d / "m.jsonl"));
   ASSERT_EQ(r.code, 0) << r.err;
   std::istringstream log(slurp(d / "m.jsonl"));
@@ -61,6 +61,20 @@ TEST(BalanceCli, SlowedRankIsMeasuredAndTheBatchReSplit) {
   // 20x slower on rank 1 moves sequences to rank 0 at the first look (step 2): the
   // predicted gain (7/1 over 4/4: about 80%) is far beyond any noise in the timing.
   EXPECT_NE(r.err.find("balance: after step 2 shares 4/4 -> "), std::string::npos) << r.err;
+}
+
+// The default (--balance static) keeps the equal split and says once that auto would
+// re-split it (20x slower: far beyond any noise).
+TEST(BalanceCli, StaticSaysWhenAutoWouldReSplit) {
+  TempDir d;
+  write_file(d / "c.txt", small_corpus());
+  const Result r = run_plait("train --data " + (d / "c.txt") +
+                             " --layers 1 --dim 16 --heads 2 --ctx 16 --batch 8 --steps 6"
+                             " --workers 2 --slowdown 1:20 --balance-every 2");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("--balance auto would re-split 4/4 -> "), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("balance: after step"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("shares 4/4"), std::string::npos) << r.err;
 }
 
 }  // namespace

@@ -14,7 +14,7 @@ d=$(mktemp -d /tmp/plait-hostfile-XXXXXX)
 trap 'rm -rf "$d"' EXIT
 echo "localhost slots=4" >"$d/hosts"
 args="train --data $corpus --layers 2 --dim 32 --heads 4 --ctx 16 --batch 8 --steps 6
-      --eval-every 0 --balance static --ranks-per-node 2 --bucket-mb 0.01"
+      --eval-every 0 --ranks-per-node 2 --bucket-mb 0.01"
 launch() {
   "$mpirun" --allow-run-as-root --oversubscribe --mca btl_vader_single_copy_mechanism none \
     --hostfile "$d/hosts" -np 4 "$plait" $args --backend mpi "$@"

@@ -15,12 +15,10 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// --balance static: the default layout's workers would otherwise re-split the batch
-// by measured timing, differently in each run (docs/BALANCE.md).
 std::string train_args(const TempDir& d, const std::string& run) {
   return "train --data " + (d / "c.txt") +
          " --layers 2 --dim 32 --heads 4 --ctx 16 --batch 4 --steps 20 --eval-every 5"
-         " --checkpoint-every 10 --no-progress --balance static --checkpoint-dir " + (d / run);
+         " --checkpoint-every 10 --no-progress --checkpoint-dir " + (d / run);
 }
 
 // The files of the checkpoint at `step` that must match byte for byte.

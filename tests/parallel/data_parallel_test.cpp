@@ -127,8 +127,8 @@ TEST_F(DataParallel, ResumeIntoAnotherWorkerCount) {
   expect_close(r, *baseline_, "2 workers then 3");
 }
 
-// A fixed split (--balance static): measured timings would otherwise re-split the
-// batch differently in each run (see RebalancedRunResumesBitIdentical for auto).
+// A fixed split (--balance static, the default): under auto, measured timings would
+// re-split the batch differently in each run (see RebalancedRunResumesBitIdentical).
 TEST_F(DataParallel, ResumedRunIsBitIdenticalToUninterrupted) {
   TrainOptions whole_opt = tiny(dir_->path, 3, "ring");
   whole_opt.balance = BalanceMode::fixed;
@@ -212,6 +212,7 @@ TEST_F(DataParallel, RebalancedRunResumesBitIdentical) {
 TEST_F(DataParallel, SlowedRankRebalancedStillMatchesOneWorker) {
   TrainOptions o = tiny(dir_->path, 2, "direct");
   o.slowdowns = {balance::parse_slowdown("1:3@4")};
+  o.balance = BalanceMode::automatic;
   o.balance_every = 2;
   expect_close(run(o, dir_->path, "slowed"), *baseline_, "rank 1 slowed 3x from step 4");
   o.slowdowns = {balance::parse_slowdown("2:3")};  // no rank 2 among 2 workers

@@ -8,7 +8,7 @@ mpirun=$1 plait=$2 corpus=$3 np=$4 sync=$5 rpn=${6:-0}
 d=$(mktemp -d)
 trap 'rm -rf "$d"' EXIT
 args="train --data $corpus --layers 2 --dim 32 --heads 4 --ctx 16 --batch 6 --steps 6
-      --eval-every 0 --balance static --no-progress --sync $sync --ranks-per-node $rpn --bucket-mb 0.01"
+      --eval-every 0 --no-progress --sync $sync --ranks-per-node $rpn --bucket-mb 0.01"
 "$mpirun" --allow-run-as-root --oversubscribe --mca btl_vader_single_copy_mechanism none \
   -np "$np" "$plait" $args --backend mpi --checkpoint-dir "$d/mpi"
 "$plait" $args --workers "$np" --checkpoint-dir "$d/threads"
