@@ -34,6 +34,7 @@ void add_train(Context& ctx) {
     adopt_init_config(*cmd, *opt);  // a new run from given weights: their model
     const std::string layout = resolve_layout(*cmd, *opt);
     opt->validate();  // bad flags are refused before any directory is made
+    resolve_auto_stages(*opt);  // --stages auto: by cost, once the layout is valid
     check_train_machine(*opt);  // threads and memory, before allocating
     if (!layout.empty() && opt->progress) std::fprintf(stderr, "%s\n", layout.c_str());
     prepare_outputs(*opt);

@@ -8,6 +8,8 @@
 
 #include "cli/machine_checks.h"
 #include "cli/machine_info.h"
+#include "cli/model_spec_of.h"
+#include "plan/auto_stages.h"
 #include "fault/weights.h"
 #include "layout/schedule.h"
 #include "layout/sync.h"
@@ -92,6 +94,19 @@ void add_output_flags(CLI::App* cmd, TrainOptions& opt) {
   cmd->add_flag("!--no-progress", opt.progress, "no progress line");
 }
 
+// --stages: "auto", or blocks per stage as whole numbers.
+void parse_stages(const std::vector<std::string>& v, TrainOptions& opt) {
+  opt.stages.clear();
+  opt.stages_auto = v.size() == 1 && v[0] == "auto";
+  if (opt.stages_auto) return;
+  for (const std::string& s : v) {
+    if (s.empty() || s.size() > 9 || s.find_first_not_of("0123456789") != std::string::npos)
+      throw UsageError("--stages: '" + s + "' is not a whole number (blocks per stage, e.g. "
+                       "3,3,2, or auto)");
+    opt.stages.push_back(std::stoi(s));
+  }
+}
+
 // Workers, the dp x tp x pp mesh (docs/MODEL_PARALLEL.md) and the backend.
 void add_layout_flags(CLI::App* cmd, TrainOptions& opt) {
   cmd->add_option("--workers", opt.workers,
@@ -101,8 +116,10 @@ void add_layout_flags(CLI::App* cmd, TrainOptions& opt) {
   cmd->add_option("--tp", opt.tp, "tensor-parallel ranks per replica (Megatron split)")
       ->capture_default_str();
   cmd->add_option("--pp", opt.pp, "pipeline stages per replica")->capture_default_str();
-  cmd->add_option("--stages", opt.stages, "blocks per pipeline stage, e.g. 3,3,2 "
-                  "(default: balanced)")
+  cmd->add_option_function<std::vector<std::string>>(
+         "--stages", [&opt](const std::vector<std::string>& v) { parse_stages(v, opt); },
+         "blocks per pipeline stage, e.g. 3,3,2, or auto: by cost, the LM head counted "
+         "(default: balanced by block count)")
       ->delimiter(',');
   cmd->add_option("--micro-batches", opt.micro_batches,
                   "pipeline micro-batches per replica's share of the batch (default: pp)");
@@ -223,6 +240,21 @@ void adopt_init_config(const CLI::App& cmd, TrainOptions& opt) {
     std::fprintf(stderr, "init: weights from '%s' (%s, %s), a new run: fresh optimizer, step 0\n",
                  src.where().string().c_str(), weight_format_name(src.format()),
                  safetensors::dtype_name(src.dtype()));
+}
+
+void resolve_auto_stages(TrainOptions& opt) {
+  if (!opt.stages_auto || opt.pp <= 1) return;
+  TrainOptions probe = opt;
+  resolve_tokenizer(probe);  // the head's cost depends on the vocabulary
+  const plan::ModelSpec m = model_spec_of(probe.model, opt.batch, "train", "--stages auto");
+  const plan::AutoStages a = plan::auto_stages(m, opt.pp);
+  opt.stages = a.sizes;
+  if (opt.progress && first_process()) {
+    std::string sizes;
+    for (int s : a.sizes) sizes += (sizes.empty() ? "" : ",") + std::to_string(s);
+    std::fprintf(stderr, "stages auto: %s (the LM head counts as %.2f blocks on the last "
+                 "stage; cost model, docs/BALANCE.md)\n", sizes.c_str(), a.head_blocks);
+  }
 }
 
 bool first_process() {

@@ -77,5 +77,20 @@ TEST(BalanceCli, StaticSaysWhenAutoWouldReSplit) {
   EXPECT_NE(r.err.find("shares 4/4"), std::string::npos) << r.err;
 }
 
+// --stages auto picks the blocks per stage by cost and says so; the run trains.
+TEST(BalanceCli, StagesAutoChoosesByCost) {
+  TempDir d;
+  write_file(d / "c.txt", small_corpus());
+  const std::string base = "train --data " + (d / "c.txt") +
+                           " --layers 6 --dim 16 --heads 2 --ctx 8 --batch 4 --steps 2 --pp 2 ";
+  const Result r = run_plait(base + "--stages auto");
+  ASSERT_EQ(r.code, 0) << r.err;
+  // bytes vocabulary: the head is 2 x 256 / (24 x 16 + 4 x 8) = 1.23 blocks, so the
+  // last stage takes 2 of the 6 blocks (busiest 4), not 3 (3 and 4.23)
+  EXPECT_NE(r.err.find("stages auto: 4,2 (the LM head counts as 1.23 blocks"), std::string::npos)
+      << r.err;
+  expect_usage_error(run_plait(base + "--stages x,1"), "--stages: 'x' is not a whole number");
+}
+
 }  // namespace
 }  // namespace plait::test
