@@ -60,6 +60,8 @@ const std::map<std::string, FlagRange>& table() {
       {"--bucket-mb", open_lo(0, 1 << 20)},
       {"--ranks-per-node", closed(0, kRanks)},
       {"--speeds", open_lo(0, 1e6)},
+      {"--balance-every", closed(1, 1e6)},
+      {"--balance-threshold", closed(0, 1)},
       {"--servers", closed(0, kRanks)},
       {"--staleness", closed(0, 1e6)},
       {"--backup-workers", closed(0, kRanks)},
