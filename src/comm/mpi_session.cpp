@@ -1,9 +1,12 @@
 // MPI start-up and shut-down, node discovery, the serialising lock and the watchdog.
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -108,6 +111,29 @@ Watchdog::~Watchdog() {
   if (id_) watchdog().disarm(id_ - 1);
 }
 
+// A rank started by a launcher (mpirun's daemon is its parent) exits when the launcher
+// goes: a killed mpirun must not leave ranks training and committing checkpoints that
+// race the restarted job. The parent is polled (a parent-death signal would fire when
+// the launcher's forking THREAD ends, which is not the launcher ending); a checkpoint
+// being written is in a temp directory, never half-committed (docs/CHECKPOINTS.md).
+void exit_with_launcher() {
+  bool launched = false;
+  for (const char* var : {"OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK"})
+    launched = launched || std::getenv(var) != nullptr;
+  if (!launched) return;
+  const pid_t parent = ::getppid();
+  std::thread([parent] {
+    for (;;) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      if (::getppid() != parent) {
+        std::fprintf(stderr, "plait: rank %d: its launcher (pid %d) is gone; exiting\n",
+                     static_cast<int>(::getpid()), static_cast<int>(parent));
+        std::_Exit(1);
+      }
+    }
+  }).detach();
+}
+
 void mpi_initialize() {
   int initialized = 0, finalized = 0;
   MPI_Initialized(&initialized);
@@ -118,6 +144,7 @@ void mpi_initialize() {
   if (MPI_Init_thread(nullptr, nullptr, MPI_THREAD_MULTIPLE, &provided) != MPI_SUCCESS)
     throw RuntimeError("MPI_Init_thread failed (is this running under mpirun?)");
   g_serialise.store(provided < MPI_THREAD_MULTIPLE);
+  exit_with_launcher();
 }
 
 void mpi_shutdown(bool finalize) {

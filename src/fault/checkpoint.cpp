@@ -3,7 +3,10 @@
 #include "fault/checkpoint.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <thread>
 #include <stdexcept>
 
 #include "fault/checkpoint_names.h"
@@ -124,6 +127,20 @@ void remove_leftovers(const stdfs::path& run_dir) {
   }
 }
 
+// Test hook: with PLAIT_TEST_PAUSE_IN_PRUNE set, pruning deletes one file of the
+// first checkpoint it removes, creates RUN/paused and waits to be killed: a kill in
+// the middle of a deletion, at a known point.
+void maybe_pause_in_prune(const stdfs::path& run_dir, const stdfs::path& doomed) {
+  if (std::getenv("PLAIT_TEST_PAUSE_IN_PRUNE") == nullptr) return;
+  for (const auto& e : stdfs::directory_iterator(doomed))
+    if (e.is_regular_file() && e.path().filename() != ckpt::kManifest) {
+      stdfs::remove(e.path());
+      break;
+    }
+  fs::write_file_durable(run_dir / "paused", "");
+  for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
+}
+
 // Removes committed checkpoints older than `step` beyond the newest keep_last (those
 // newer than `step`, left by another run, are not ours to judge).
 void prune(const stdfs::path& run_dir, int64_t step, int keep_last) {
@@ -135,8 +152,21 @@ void prune(const stdfs::path& run_dir, int64_t step, int keep_last) {
       dirs.emplace_back(s, e.path());
   }
   std::sort(dirs.rbegin(), dirs.rend());
-  for (size_t i = static_cast<size_t>(keep_last); i < dirs.size(); ++i)
-    stdfs::remove_all(dirs[i].second);
+  // Atomic per checkpoint: renamed to a trash name first (readers never look there),
+  // then deleted, so a kill mid-way never leaves a step directory with its manifest
+  // but without a listed file; the next save removes the trash.
+  std::vector<stdfs::path> trash;
+  for (size_t i = static_cast<size_t>(keep_last); i < dirs.size(); ++i) {
+    trash.push_back(run_dir / (ckpt::kTrashPrefix + dirs[i].second.filename().string()));
+    stdfs::remove_all(trash.back());
+    fs::rename_path(dirs[i].second, trash.back());
+  }
+  if (trash.empty()) return;
+  fs::fsync_dir(run_dir);
+  for (const stdfs::path& t : trash) {
+    maybe_pause_in_prune(run_dir, t);
+    stdfs::remove_all(t);
+  }
 }
 
 // Rank 0's attachments (fsynced), and their manifest entries.

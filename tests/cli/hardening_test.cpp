@@ -9,6 +9,9 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
+#include <csignal>
+#include <thread>
 #include <cmath>
 #include <filesystem>
 #include <limits>
@@ -99,6 +102,44 @@ TEST(Hardening, SymlinkedLatestTmpIsNotFollowed) {
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(slurp(d / "victim"), "precious\n");
   EXPECT_EQ(slurp(d / "run/latest"), "step-00000001\n");
+}
+
+// Pruning renames a checkpoint to a trash name before deleting it: killed in the
+// middle of a deletion (the test hook deletes one file, then waits for the kill),
+// every step directory left is whole, and the next save removes the trash.
+TEST(Hardening, PruningKilledMidwayLeavesOnlyWholeCheckpoints) {
+  TempDir d;
+  write_file(d / "c.txt", small_corpus());
+  const std::string args = "train --data " + (d / "c.txt") + kTiny +
+                           " --steps 4 --checkpoint-every 1 --keep-checkpoints 1 --checkpoint-dir " +
+                           (d / "run");
+  const std::string cmd = "PLAIT_TEST_PAUSE_IN_PRUNE=1 " + std::string(PLAIT_BINARY) + " " + args +
+                          " >/dev/null 2>&1 & echo $! >" + (d / "pid");
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  for (int i = 0; i < 1200 && !fs::exists(d / "run/paused"); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  ASSERT_TRUE(fs::exists(d / "run/paused")) << "the run never pruned";
+  const pid_t pid = std::stoi(slurp(d / "pid"));
+  ASSERT_EQ(kill(pid, SIGKILL), 0);
+  for (int i = 0; i < 100 && kill(pid, 0) == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  int trash = 0, steps = 0;
+  for (const auto& e : fs::directory_iterator(d / "run")) {
+    const std::string n = e.path().filename().string();
+    trash += n.rfind(".trash-", 0) == 0;
+    if (n.rfind("step-", 0) == 0) {
+      ++steps;
+      const Result r = run_plait("inspect " + e.path().string());
+      EXPECT_EQ(r.code, 0) << n << ": " << r.err;
+    }
+  }
+  EXPECT_EQ(trash, 1);
+  EXPECT_GE(steps, 1);
+  fs::remove(d / "run/paused");
+  const Result r = run_plait(args + " --resume");
+  EXPECT_EQ(r.code, 0) << r.err;
+  for (const auto& e : fs::directory_iterator(d / "run"))
+    EXPECT_NE(e.path().filename().string().rfind(".trash-", 0), 0u) << e.path();
 }
 
 }  // namespace
