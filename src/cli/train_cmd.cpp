@@ -7,6 +7,7 @@
 #include "cli/output_paths.h"
 #include "cli/registry.h"
 #include "cli/resume.h"
+#include "cli/run_guard.h"
 #include "cli/train_flags.h"
 #include "parallel/trainer.h"
 
@@ -38,6 +39,7 @@ void add_train(Context& ctx) {
     check_train_machine(*opt);  // threads and memory, before allocating
     if (!layout.empty() && opt->progress) std::fprintf(stderr, "%s\n", layout.c_str());
     prepare_outputs(*opt);
+    const RunGuard guard(*opt);  // locked, writable, not another run's (--overwrite)
     record_run(*cmd, *opt);
     train(*opt);
   });

@@ -9,6 +9,7 @@
 #include "cli/machine_checks.h"
 #include "cli/machine_info.h"
 #include "cli/model_spec_of.h"
+#include "cli/run_guard.h"
 #include "plan/auto_stages.h"
 #include "fault/weights.h"
 #include "layout/schedule.h"
@@ -133,6 +134,7 @@ void add_layout_flags(CLI::App* cmd, TrainOptions& opt) {
       ->capture_default_str();
   add_oversubscribe_flag(cmd);
   add_allow_nonfinite_flag(cmd);
+  add_overwrite_flag(cmd);
 }
 
 // Data-parallel gradient sync, emulated nodes and links, parameter servers

@@ -6,12 +6,14 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <mutex>
 #include <thread>
 #include <stdexcept>
 
 #include "fault/checkpoint_names.h"
 #include "fault/fsutil.h"
 #include "fault/hash.h"
+#include "fault/run_id.h"
 #include "util/error.h"
 
 namespace plait {
@@ -126,6 +128,9 @@ void remove_leftovers(const stdfs::path& run_dir) {
       stdfs::remove_all(e.path());
   }
 }
+
+std::mutex run_id_mutex;
+std::string run_id;  // set_checkpoint_run_id
 
 // Test hook: with PLAIT_TEST_PAUSE_IN_PRUNE set, pruning deletes one file of the
 // first checkpoint it removes, creates RUN/paused and waits to be killed: a kill in
@@ -269,6 +274,7 @@ stdfs::path save_checkpoint(const stdfs::path& run_dir, const CheckpointData& da
       auto parts = w.world > 1 ? gather_parts(tmp, w.world) : std::vector<json>{part};
       json manifest = build_manifest(data, w.world, parts);
       if (!data.tokenizer.is_null()) manifest["tokenizer"] = data.tokenizer;
+      if (const std::string run = checkpoint_run_id(); !run.empty()) manifest["run"] = run;
       if (!data.attachments.empty()) manifest["attachments"] = write_attachments(tmp, data);
       commit(run_dir, tmp, name, manifest, keep_last, data.step);
     }
@@ -317,6 +323,16 @@ stdfs::path latest_checkpoint(const stdfs::path& path) {
   throw UsageError("'" + path.string() +
                    "': no checkpoint here (no manifest.json, no 'latest', no committed "
                    "step-* directory)");
+}
+
+void set_checkpoint_run_id(const std::string& id) {
+  std::lock_guard lock(run_id_mutex);
+  run_id = id;
+}
+
+std::string checkpoint_run_id() {
+  std::lock_guard lock(run_id_mutex);
+  return run_id;
 }
 
 }  // namespace plait

@@ -177,6 +177,17 @@ Reader::Reader(const std::filesystem::path& path) : path_(path) {
   if (!S_ISREG(st.st_mode)) bad("is " + file_kind(st.st_mode) + ", not a regular file");
   fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd_ < 0) bad(std::string("cannot open: ") + std::strerror(errno));
+  try {  // a refused file must not leak its descriptor (the destructor will not run)
+    read_header();
+  } catch (...) {
+    ::close(fd_);
+    fd_ = -1;
+    throw;
+  }
+}
+
+void Reader::read_header() {
+  struct stat st {};
   if (::fstat(fd_, &st) != 0 || !S_ISREG(st.st_mode)) bad("is not a regular file");
   ::fcntl(fd_, F_SETFL, ::fcntl(fd_, F_GETFL) & ~O_NONBLOCK);
   file_size_ = static_cast<uint64_t>(st.st_size);

@@ -123,6 +123,7 @@ class Reader {
 
  private:
   [[noreturn]] void bad(const std::string& problem) const;
+  void read_header();  // the constructor's checks, once the file is open
   void parse_header(const std::string& header);
   void check_tiling(uint64_t data_size) const;
 

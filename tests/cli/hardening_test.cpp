@@ -16,6 +16,8 @@
 #include <filesystem>
 #include <limits>
 
+#include <nlohmann/json.hpp>
+
 #include "fault/safetensors.h"
 #include "run_plait.h"
 
@@ -140,6 +142,50 @@ TEST(Hardening, PruningKilledMidwayLeavesOnlyWholeCheckpoints) {
   EXPECT_EQ(r.code, 0) << r.err;
   for (const auto& e : fs::directory_iterator(d / "run"))
     EXPECT_NE(e.path().filename().string().rfind(".trash-", 0), 0u) << e.path();
+}
+
+// A fresh run into a directory holding another run's checkpoints is refused unless
+// --overwrite; every manifest names its run, and a resumed run keeps the id.
+TEST(Hardening, FreshRunIntoAnotherRunsDirectoryNeedsOverwrite) {
+  TempDir d;
+  write_file(d / "c.txt", small_corpus());
+  const std::string args = "train --data " + (d / "c.txt") + kTiny + " --steps 2 --checkpoint-dir " +
+                           (d / "run");
+  ASSERT_EQ(run_plait(args + " --stop-after 1").code, 0);
+  const auto run_of = [&](const std::string& step) {
+    return nlohmann::json::parse(slurp(d / ("run/" + step + "/manifest.json"))).value("run", "");
+  };
+  const std::string first = run_of("step-00000001");
+  EXPECT_EQ(first.size(), 16u);
+  expect_one_line(run_plait(args), 2, "holds the checkpoints of another run");
+  ASSERT_EQ(run_plait(args + " --resume").code, 0);
+  EXPECT_EQ(run_of("step-00000002"), first);
+  const Result r = run_plait(args + " --overwrite");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(run_of("step-00000002"), first);
+  EXPECT_FALSE(fs::exists(d / "run/step-00000001"));
+}
+
+// Two trainings on one directory: the second is refused while the first lives (the
+// message names its pid and host); once it is killed, its lock is free again.
+TEST(Hardening, ALiveRunLocksItsDirectoryAndADeadOneDoesNot) {
+  TempDir d;
+  write_file(d / "c.txt", small_corpus());
+  const std::string args = "train --data " + (d / "c.txt") + kTiny + " --steps 3 --checkpoint-dir " +
+                           (d / "run");
+  const std::string cmd = "PLAIT_TEST_PAUSE_AFTER_CHECKPOINT=1 " + std::string(PLAIT_BINARY) + " " +
+                          args + " --checkpoint-every 1 >/dev/null 2>&1 & echo $! >" + (d / "pid");
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  for (int i = 0; i < 1200 && !fs::exists(d / "run/paused"); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  ASSERT_TRUE(fs::exists(d / "run/paused"));
+  const pid_t pid = std::stoi(slurp(d / "pid"));
+  expect_one_line(run_plait(args + " --resume"), 2, "in use by another run (pid host: " + std::to_string(pid));
+  ASSERT_EQ(kill(pid, SIGKILL), 0);
+  for (int i = 0; i < 100 && kill(pid, 0) == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  const Result r = run_plait(args + " --resume");
+  EXPECT_EQ(r.code, 0) << r.err;
 }
 
 }  // namespace
