@@ -46,3 +46,10 @@ add_test(NAME cli_mpi_heartbeat_stall
                  ${PROJECT_SOURCE_DIR}/docs/ARCHITECTURE.md)
 set_tests_properties(cli_mpi_heartbeat_stall PROPERTIES TIMEOUT 120
   ENVIRONMENT ASAN_OPTIONS=detect_leaks=0)
+
+# Ranks exit when their mpirun is killed (mpi_orphans.sh).
+add_test(NAME cli_mpi_ranks_die_with_launcher
+         COMMAND sh ${dir}/mpi_orphans.sh ${MPIEXEC_EXECUTABLE} $<TARGET_FILE:plait>
+                 ${PROJECT_SOURCE_DIR}/docs/ARCHITECTURE.md)
+set_tests_properties(cli_mpi_ranks_die_with_launcher PROPERTIES TIMEOUT 120
+  ENVIRONMENT ASAN_OPTIONS=detect_leaks=0)
