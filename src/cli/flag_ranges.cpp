@@ -94,6 +94,7 @@ const std::map<std::string, FlagRange>& table() {
       {"--batch-ctx", closed(1, GPTLimits::ctx)},
       {"bench comm --warmup", closed(0, 100000)},
       {"--timeout", open_lo(0, 86400)},
+      {"--heartbeat-timeout", closed(0, 86400)},
       {"--rounds", closed(1, 10000)},
       {"--pairs", closed(1, 10000)},
       {"bench train --steps", closed(1, 1e6)},
