@@ -8,6 +8,7 @@
 #include "cli/registry.h"
 #include "cli/resume.h"
 #include "cli/run_guard.h"
+#include "cli/supervise_cmd.h"
 #include "cli/train_flags.h"
 #include "parallel/trainer.h"
 
@@ -30,6 +31,10 @@ void add_train(Context& ctx) {
   add_train_flags(cmd, *opt);
   cmd->callback([&ctx, opt, cmd] {
     ctx.rc = 0;
+    if (supervising(*opt)) {  // the child does everything else
+      ctx.rc = supervise_train(*opt);
+      return;
+    }
     // The checkpoint's settings first: the default layout depends on the batch.
     if (!apply_resume(*cmd, resume_mode(*cmd), *opt)) return;  // nothing left to train
     adopt_init_config(*cmd, *opt);  // a new run from given weights: their model

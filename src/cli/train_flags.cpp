@@ -198,6 +198,11 @@ void add_fault_flags(CLI::App* cmd, TrainOptions& opt) {
                   "seconds without progress on any rank before the watchdog reports it and "
                   "ends the run (0: auto, 10 s + 3x the slowest phase so far)")
       ->capture_default_str();
+  cmd->add_option("--max-restarts", opt.max_restarts,
+                  "run the training as a child process and restart it from the newest "
+                  "checkpoint when it dies or hangs, up to K times (threads backend; MPI: "
+                  "plait launch)")
+      ->capture_default_str();
 }
 
 }  // namespace

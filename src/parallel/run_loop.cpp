@@ -4,7 +4,9 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <csignal>
 #include <cstdlib>
+#include <cstring>
 #include <optional>
 #include <thread>
 
@@ -40,17 +42,50 @@ void stop_if_nonfinite(const StepResult& res, int64_t t, const TrainOptions& opt
                      "of it (the last committed one is intact); try a lower --lr or --clip 1");
 }
 
+// Test hooks fire once per run directory: a marker file there (test-<what>-R-S) keeps
+// the restarted run from meeting the same fault again. True when it is new.
+bool first_time(const std::string& run_dir, const char* what, int rank, long long step) {
+  if (run_dir.empty()) return true;
+  const std::string mark = run_dir + "/test-" + what + "-" + std::to_string(rank) + "-" +
+                           std::to_string(step);
+  if (std::FILE* f = std::fopen(mark.c_str(), "r")) {
+    std::fclose(f);
+    return false;
+  }
+  if (std::FILE* f = std::fopen(mark.c_str(), "w")) std::fclose(f);
+  return true;
+}
+
 // Test hook: with PLAIT_TEST_STALL=R:S world rank R stops (sleeps for good) as it
-// starts step S, still publishing heartbeats, as a rank stuck in a kernel or a dead
-// device would; the watchdog must report it and end the run.
-void maybe_stall_for_test(int64_t step) {
+// starts step S (0-based), still publishing heartbeats, as a rank stuck in a kernel or
+// a dead device would; the watchdog must report it and end the run.
+void maybe_stall_for_test(const std::string& run_dir, int64_t step) {
   const char* env = std::getenv("PLAIT_TEST_STALL");
   if (!env) return;
   int rank = -1;
   long long at = -1;
   if (std::sscanf(env, "%d:%lld", &rank, &at) != 2) return;
   if (rank != fault::Heartbeats::current_rank() || at != step) return;
+  if (!first_time(run_dir, "stalled", rank, at)) return;
   for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
+}
+
+// Test hook: PLAIT_TEST_KILL=R:S[,R:S...] makes world rank R SIGKILL its whole process
+// as it starts step S (0-based), as the OOM killer would (once per run directory).
+void maybe_kill_for_test(const std::string& run_dir, int64_t step) {
+  const char* env = std::getenv("PLAIT_TEST_KILL");
+  if (!env || run_dir.empty()) return;
+  const int me = std::max(0, fault::Heartbeats::current_rank());
+  for (const char* p = env; *p;) {
+    int rank = -1;
+    long long at = -1;
+    if (std::sscanf(p, "%d:%lld", &rank, &at) == 2 && rank == me && at == step &&
+        first_time(run_dir, "killed", rank, at))
+      std::raise(SIGKILL);
+    const char* comma = std::strchr(p, ',');
+    if (!comma) break;
+    p = comma + 1;
+  }
 }
 
 }  // namespace
@@ -77,7 +112,8 @@ TrainSummary run_loop(StepRunner& r, const TrainOptions& opt, const LoopRoles& r
     const bool checkpoint =
         !opt.checkpoint_dir.empty() && (due(opt.checkpoint_every, t + 1) || t + 1 == end);
     fault::Heartbeats::beat("step", t);
-    maybe_stall_for_test(t);
+    maybe_stall_for_test(opt.checkpoint_dir, t);
+    maybe_kill_for_test(opt.checkpoint_dir, t);
     const StepResult res = r.run_step(t, checkpoint);
     stop_if_nonfinite(res, t, opt);
     const int64_t done = t + 1;

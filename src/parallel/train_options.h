@@ -105,6 +105,7 @@ struct TrainOptions {
   // failures (docs/FAULT_TOLERANCE.md)
   double timeout_s = 600;         // every blocking wait of a collective, seconds
   double heartbeat_timeout_s = 0; // no progress for this long ends the run (0: auto)
+  int max_restarts = 0;           // train under a supervisor that restarts it (cli/)
 
   int effective_warmup() const;
   // The learning rate per step: warm-up to lr, cosine decay to lr/10 at `steps`.

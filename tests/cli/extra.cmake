@@ -53,3 +53,16 @@ add_test(NAME cli_mpi_ranks_die_with_launcher
                  ${PROJECT_SOURCE_DIR}/docs/ARCHITECTURE.md)
 set_tests_properties(cli_mpi_ranks_die_with_launcher PROPERTIES TIMEOUT 120
   ENVIRONMENT ASAN_OPTIONS=detect_leaks=0)
+
+# plait launch restarts a killed MPI job from its checkpoint (mpi_launch_restart.sh).
+add_test(NAME cli_mpi_launch_restart
+         COMMAND sh ${dir}/mpi_launch_restart.sh ${MPIEXEC_EXECUTABLE} $<TARGET_FILE:plait>
+                 ${PROJECT_SOURCE_DIR}/docs/ARCHITECTURE.md)
+set_tests_properties(cli_mpi_launch_restart PROPERTIES TIMEOUT 180
+  ENVIRONMENT ASAN_OPTIONS=detect_leaks=0)
+
+# A few trials of tools/chaos.sh (the script runs 20 or more): random kill -9 under the
+# supervisor, byte-identical weights (fixed seed, so a failure repeats).
+add_test(NAME cli_chaos_threads
+         COMMAND sh ${PROJECT_SOURCE_DIR}/tools/chaos.sh $<TARGET_FILE:plait> 3 threads mpirun 7)
+set_tests_properties(cli_chaos_threads PROPERTIES TIMEOUT 300)

@@ -1,0 +1,89 @@
+// Automatic recovery (plait train --max-restarts, fault/supervisor.h): the training runs
+// as a child of the supervisor; a kill -9 of that child (the PLAIT_TEST_KILL hook) or a
+// hang the watchdog ends (PLAIT_TEST_STALL) is followed by a restart from the newest
+// checkpoint, and the final weights equal an uninterrupted run's byte for byte.
+// `plait status` reads the restarts back. Hooks, not timing, decide when faults happen.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include <nlohmann/json.hpp>
+
+#include "run_plait.h"
+
+namespace plait::test {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string args(const TempDir& d, const std::string& run) {
+  return "train --data " + (d / "c.txt") +
+         " --layers 1 --dim 32 --heads 4 --ctx 16 --batch 4 --steps 16 --eval-every 0"
+         " --checkpoint-every 4 --workers 2 --no-progress --checkpoint-dir " + (d / run);
+}
+
+void expect_same_final(const TempDir& d, const std::string& a, const std::string& b) {
+  for (const char* f : {"model-rank00000.safetensors", "optimizer-rank00000.safetensors",
+                        "model.safetensors", "optimizer.safetensors"}) {
+    const fs::path pa = d.path / a / "step-00000016" / f, pb = d.path / b / "step-00000016" / f;
+    if (!fs::exists(pa)) continue;
+    ASSERT_TRUE(fs::exists(pb)) << pb;
+    EXPECT_TRUE(slurp(pa) == slurp(pb)) << f << " differs between " << a << " and " << b;
+  }
+  ASSERT_TRUE(fs::exists(d.path / a / "step-00000016" / "manifest.json"));
+}
+
+class Supervisor : public ::testing::Test {
+ protected:
+  void SetUp() override { write_file(d / "c.txt", small_corpus()); }
+  TempDir d;
+};
+
+TEST_F(Supervisor, KilledChildIsRestartedAndWeightsAreByteIdentical) {
+  Result r = run_plait(args(d, "ref"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  r = run_plait(args(d, "sup") + " --max-restarts 3", "PLAIT_TEST_KILL=1:6,0:13");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("signal 9"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("restart 1 of 3 from step-00000004"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("restart 2 of 3 from step-00000012"), std::string::npos) << r.err;
+  expect_same_final(d, "ref", "sup");
+  r = run_plait("status --json " + (d / "sup"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["restarts"], 2);
+  EXPECT_EQ(j["last_checkpoint"], "step-00000016");
+  EXPECT_EQ(j["last_step"], 16);
+}
+
+TEST_F(Supervisor, HangEndedByTheWatchdogIsRestarted) {
+  Result r = run_plait(args(d, "ref"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  r = run_plait(args(d, "hang") + " --max-restarts 2 --heartbeat-timeout 2",
+                "PLAIT_TEST_STALL=1:9");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("heartbeat: rank 1"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("exit code 1; restart 1 of 2 from step-00000008"), std::string::npos)
+      << r.err;
+  expect_same_final(d, "ref", "hang");
+}
+
+TEST_F(Supervisor, GivesUpAfterItsRestarts) {
+  const Result r = run_plait(args(d, "out") + " --max-restarts 1", "PLAIT_TEST_KILL=0:2,0:3");
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_NE(r.err.find("no restarts left (1 used)"), std::string::npos) << r.err;
+}
+
+TEST_F(Supervisor, BadUsageIsNotRetried) {
+  Result r = run_plait(args(d, "bad") + " --max-restarts 2 --lr -1");
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_EQ(r.err.find("restart"), std::string::npos) << r.err;
+  r = run_plait("train --steps 2 --max-restarts 2 --no-progress");
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("--checkpoint-dir"), std::string::npos) << r.err;
+  r = run_plait("status " + (d / "missing"));
+  EXPECT_EQ(r.code, 2) << r.err;
+}
+
+}  // namespace
+}  // namespace plait::test
