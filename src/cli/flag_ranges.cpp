@@ -95,6 +95,9 @@ const std::map<std::string, FlagRange>& table() {
       {"bench comm --warmup", closed(0, 100000)},
       {"--timeout", open_lo(0, 86400)},
       {"--heartbeat-timeout", closed(0, 86400)},
+      // supervision
+      {"--max-restarts", closed(0, 1000)},
+      {"launch --np", closed(1, kRanks)},
       {"--rounds", closed(1, 10000)},
       {"--pairs", closed(1, 10000)},
       {"bench train --steps", closed(1, 1e6)},
