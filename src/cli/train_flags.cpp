@@ -186,6 +186,10 @@ void add_sync_flags(CLI::App* cmd, TrainOptions& opt) {
                   "--ps-mode stale: iterations a worker may run ahead of the slowest");
   cmd->add_option("--backup-workers", opt.backup_workers,
                   "--ps-mode sync: a step takes the first N-B workers' pushes, drops the rest");
+  cmd->add_option("--zero", opt.zero,
+                  "ZeRO stage for data parallelism: 0 (none) or 1 (each worker keeps the AdamW "
+                  "moments of its shard only; docs/MEMORY.md)")
+      ->capture_default_str();
 }
 
 // Failure detection (docs/FAULT_TOLERANCE.md).

@@ -43,6 +43,14 @@ AdamW::AdamW(std::span<const ParamSpec> specs, size_t total, AdamWConfig cfg)
     if (s.decay) std::fill_n(decay_.begin() + s.offset, s.size, 1);
 }
 
+void AdamW::keep_range(size_t begin, size_t n) {
+  m.assign(m.begin() + (begin - base_), m.begin() + (begin - base_ + n));
+  v.assign(v.begin() + (begin - base_), v.begin() + (begin - base_ + n));
+  m.shrink_to_fit();
+  v.shrink_to_fit();
+  base_ = begin;
+}
+
 void AdamW::step(std::span<float> params, std::span<const float> grads, float lr, int64_t t) {
   step_range(params, grads, lr, t, 0, params.size());
 }
@@ -58,8 +66,8 @@ void AdamW::step_range(std::span<float> params, std::span<const float> grads, fl
   const float decay = 1.0f - lr * cfg_.weight_decay;
   float* p = params.data() + begin;
   const float* g = grads.data() + begin;
-  float* mm = m.data() + begin;
-  float* vv = v.data() + begin;
+  float* mm = m.data() + (begin - base_);
+  float* vv = v.data() + (begin - base_);
   const uint8_t* d = decay_.data() + begin;
   for (size_t i = 0; i < n; ++i) {
     mm[i] = b1 * mm[i] + (1.0f - b1) * g[i];

@@ -48,11 +48,17 @@ class AdamW {
   void step_range(std::span<float> params, std::span<const float> grads, float lr, int64_t t,
                   size_t begin, size_t n);
 
-  std::vector<float> m, v;  // first and second moments, arena layout
+  // ZeRO-1 (parallel/zero.h): keeps the moments of [begin, begin+n) only; m and v
+  // then hold that range, and step_range may only be called within it.
+  void keep_range(size_t begin, size_t n);
+  size_t base() const { return base_; }  // the arena offset of m[0] and v[0]
+
+  std::vector<float> m, v;  // first and second moments, arena layout from base()
   const AdamWConfig& config() const { return cfg_; }
 
  private:
   AdamWConfig cfg_;
+  size_t base_ = 0;
   std::vector<uint8_t> decay_;  // per float: 1 where weight decay applies
 };
 

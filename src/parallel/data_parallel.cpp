@@ -1,6 +1,7 @@
 #include "parallel/data_parallel.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <span>
 #include <string>
 #include <vector>
@@ -9,6 +10,7 @@
 #include "fault/hash.h"
 #include "parallel/dp_balance.h"
 #include "parallel/grad_buckets.h"
+#include "parallel/zero.h"
 #include "util/error.h"
 
 namespace plait {
@@ -49,6 +51,16 @@ void check_replicas_equal(comm::Group& world, const GPT& model) {
                          "reduction?)");
 }
 
+// The log line of a ZeRO-1 run: the shard and the optimizer bytes it saves.
+std::string zero_line(const Zero1& z, size_t total, int ranks) {
+  char buf[256];
+  std::snprintf(buf, sizeof buf,
+                "ZeRO-1: AdamW moments sharded over %d ranks (ring reduce-scatter + "
+                "allgather): optimizer %.2f MiB per rank instead of %.2f MiB",
+                ranks, z.optimizer_bytes() / 1048576.0, 2.0 * total * sizeof(float) / 1048576.0);
+  return buf;
+}
+
 }  // namespace
 
 TrainSummary run_dp_rank(comm::Comm& c, const TrainOptions& opt, const RunData& data,
@@ -71,11 +83,20 @@ TrainSummary run_dp_rank(comm::Comm& c, const TrainOptions& opt, const RunData& 
   r.start();
   if (opt.resume) balance.restore(r.resumed_extra);
   r.balance = &balance;
-  // dup is collective: every rank makes the gradient group in the same order.
-  BucketReducer sync(world.dup("dp-grads"), world, choice.algorithm, r.model.table().total(),
-                     bucket_floats(opt), r.trace, rank);
-  r.sync = &sync;
-  TrainSummary s = run_replica(r);
+  TrainSummary s;
+  if (opt.zero == 1) {
+    Zero1 zero(world.dup("zero-1"), r.model.table().total(), r.adam);
+    if (rank == 0) out.message(zero_line(zero, r.model.table().total(), c.size()));
+    r.zero = &zero;
+    s = run_replica(r);
+    s.optimizer_bytes = zero.optimizer_bytes();
+  } else {
+    // dup is collective: every rank makes the gradient group in the same order.
+    BucketReducer sync(world.dup("dp-grads"), world, choice.algorithm, r.model.table().total(),
+                       bucket_floats(opt), r.trace, rank);
+    r.sync = &sync;
+    s = run_replica(r);
+  }
   check_replicas_equal(world, r.model);
   return s;
 }

@@ -68,7 +68,8 @@ Replica::Replica(const TrainOptions& o, const RunData& d, int rank_, int64_t fir
       schedule(o.lr_schedule()),
       rank(rank_),
       first_seq(first),
-      seqs(count) {}
+      seqs(count),
+      gathered_(std::span<const ParamSpec>{}, 0, o.adamw) {}
 
 void Replica::set_share(int64_t first, int64_t count) {
   first_seq = first;
@@ -134,6 +135,12 @@ double Replica::train_step(double& norm) {
                       trace->now_us() - t1);
   }
   const double t2 = trace ? trace->now_us() : 0;
+  if (zero) {
+    norm = zero->step(model.params, model.grads, loss_sum, opt.batch, schedule.at(step), step + 1);
+    if (trace && trace->enabled())
+      trace->complete("zero-1 update", "comm", rank, obs::kLaneCompute, t2, trace->now_us() - t2);
+    return loss_sum / opt.batch;
+  }
   const float inv_batch = 1.0f / static_cast<float>(opt.batch);
   for (float& g : model.grads) g *= inv_batch;
   norm = clip_grad_norm(model.grads, opt.adamw.clip_norm);
@@ -143,14 +150,17 @@ double Replica::train_step(double& norm) {
   return loss_sum / opt.batch;
 }
 
-StepResult Replica::run_step(int64_t t, bool) {
-  return synchronous_step(*this, t);
+StepResult Replica::run_step(int64_t t, bool checkpoint_after) {
+  StepResult res = synchronous_step(*this, t);
+  // ZeRO-1: every rank takes part in gathering the moments; rank 0 alone saves.
+  if (zero && checkpoint_after) zero->gather_moments(gathered_);
+  return res;
 }
 
 std::string Replica::save(int64_t steps) {
-  return save_train_state(opt.checkpoint_dir, data.fingerprint(opt), steps, model, adam,
-                          opt.keep_checkpoints, *data.dataset.tokenizer,
-                          balance ? balance->state() : nlohmann::json());
+  return save_train_state(opt.checkpoint_dir, data.fingerprint(opt), steps, model,
+                          zero ? gathered_ : adam, opt.keep_checkpoints,
+                          *data.dataset.tokenizer, balance ? balance->state() : nlohmann::json());
 }
 
 std::string Replica::describe() const { return describe_replica(*this); }

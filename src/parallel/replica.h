@@ -26,6 +26,7 @@
 #include "parallel/run_loop.h"
 #include "parallel/run_output.h"
 #include "parallel/train_options.h"
+#include "parallel/zero.h"
 
 namespace plait {
 
@@ -71,8 +72,9 @@ struct Replica : StepRunner {
   int64_t first_seq = 0, seqs = 0;  // this rank's share of each global batch
   RunOutput* out = nullptr;         // rank 0 only
   obs::Trace* trace = nullptr;      // shared by all ranks (may be disabled)
-  GradSync* sync = nullptr;         // null: one worker
+  GradSync* sync = nullptr;         // null: one worker, or ZeRO-1
   BalanceHook* balance = nullptr;   // data parallelism's (dp_balance.h); null otherwise
+  Zero1* zero = nullptr;            // --zero 1 (then sync is null): the sharded update
   int64_t step = 0;
   StepTiming timing;                // of the last step
   nlohmann::json resumed_extra;     // the checkpoint's "extra" after start() resumed
@@ -100,6 +102,7 @@ struct Replica : StepRunner {
 
  private:
   std::vector<int32_t> inputs_, targets_;
+  AdamW gathered_;  // ZeRO-1, rank 0: the full moments for the next save
 };
 
 // The run loop on a replica from its step to the end of this invocation: rank 0 (the

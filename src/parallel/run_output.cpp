@@ -53,9 +53,11 @@ void RunOutput::step(int64_t step, double loss, float lr, double grad_norm,
 
 void RunOutput::end(const TrainSummary& s) {
   if (progress_) progress_->finish();
-  metrics_.write({{"event", "end"}, {"step", s.step}, {"loss", s.last_loss},
-                  {"val_loss", s.last_val_loss}, {"tok_per_s", s.tokens_per_s},
-                  {"checkpoint", s.checkpoint}});
+  nlohmann::json j = {{"event", "end"}, {"step", s.step}, {"loss", s.last_loss},
+                       {"val_loss", s.last_val_loss}, {"tok_per_s", s.tokens_per_s},
+                       {"checkpoint", s.checkpoint}};
+  if (s.optimizer_bytes > 0) j["optimizer_bytes_per_rank"] = s.optimizer_bytes;
+  metrics_.write(j);
   if (trace_.enabled()) trace_.write(opt_.trace_path);
 }
 

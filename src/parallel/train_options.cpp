@@ -201,6 +201,22 @@ void TrainOptions::check_slowdowns(int ranks) const {
                        (servers > 0 ? " workers; servers cannot be slowed)" : " ranks)"));
 }
 
+// ZeRO (docs/MEMORY.md): stage 1 over plain data parallelism only.
+void TrainOptions::validate_zero() const {
+  if (zero == 0) return;
+  if (zero != 1)
+    throw UsageError("--zero must be 0 or 1 (stages 2 and 3 are not implemented), got " +
+                     std::to_string(zero));
+  if (servers > 0)
+    throw UsageError("--zero 1 cannot be combined with --servers (the servers already shard "
+                     "the optimizer)");
+  if (model_parallel())
+    throw UsageError("--zero 1 is implemented for data parallelism only; it cannot be "
+                     "combined with --tp/--pp");
+  if (sync)
+    throw UsageError("--zero 1 reduce-scatters the gradients; it cannot be combined with --sync");
+}
+
 void TrainOptions::validate() const {
   require_positive(model.layers, "--layers");
   require_positive(model.dim, "--dim");
@@ -261,6 +277,7 @@ void TrainOptions::validate() const {
   validate_layout();
   validate_ps();
   validate_balance();
+  validate_zero();
   if (resume && checkpoint_dir.empty())
     throw UsageError("--resume needs --checkpoint-dir (where to find the latest checkpoint)");
   if (stop_after > 0 && checkpoint_dir.empty())

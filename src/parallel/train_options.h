@@ -101,6 +101,8 @@ struct TrainOptions {
   PsMode ps_mode = PsMode::sync;
   int staleness = 0;              // bounded staleness S (ps_mode stale)
   int backup_workers = 0;         // synchronous steps take the first N-B pushes
+  // memory (docs/MEMORY.md)
+  int zero = 0;                   // ZeRO stage: 0 none, 1 sharded AdamW moments (dp only)
 
   // failures (docs/FAULT_TOLERANCE.md)
   double timeout_s = 600;         // every blocking wait of a collective, seconds
@@ -124,6 +126,7 @@ struct TrainOptions {
   void validate_balance() const; // --balance, --slowdown (needs the worker count)
   // Every --slowdown names one of `ranks` worker ranks (MPI: checked at start).
   void check_slowdowns(int ranks) const;
+  void validate_zero() const;    // the --zero part of validate()
   // The options that must match when a run resumes (model, data, schedule, seed).
   nlohmann::json resume_fingerprint() const;
 };

@@ -26,6 +26,7 @@ struct TrainSummary {
   double last_val_loss = -1;   // last validation loss measured (-1 if none)
   double tokens_per_s = 0;     // over this invocation
   std::string checkpoint;      // last checkpoint written ("" if none)
+  size_t optimizer_bytes = 0;  // --zero 1: this (the logging) rank's AdamW moments bytes
   std::vector<RankMemory> memory;  // model-parallel runs: every rank's, by world rank
 };
 
