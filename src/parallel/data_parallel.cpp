@@ -69,7 +69,7 @@ TrainSummary run_dp_rank(comm::Comm& c, const TrainOptions& opt, const RunData& 
   const bool mpi = c.world().backend() == comm::Backend::mpi;
   const SyncChoice choice =
       mpi ? choose_sync(opt, c.size(), c.world().node_count()) : choose_sync(opt);
-  if (rank == 0)
+  if (rank == 0 && opt.zero == 0)
     out.message(mpi ? choice.why + " (MPI, " + std::to_string(c.size()) + " ranks)" : choice.why);
   const auto shares = dp_shares(opt);
   const auto starts = balance::split_starts(shares);
