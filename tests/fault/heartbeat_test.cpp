@@ -12,7 +12,7 @@ Beat beat(int rank, std::int64_t step, double progress_age, std::string activity
           double slowest = 1.0) {
   Beat b;
   b.rank = rank;
-  b.host = "h";
+  b.host = std::string("h");  // not = "h": GCC 12 misreports -Wrestrict there
   b.pid = 100 + rank;
   b.step = step;
   b.phase = "step";
