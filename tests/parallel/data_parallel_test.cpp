@@ -37,16 +37,7 @@ Result run(const TrainOptions& o, const fs::path& dir, const std::string& name) 
 }
 
 TrainOptions tiny(const fs::path& dir, int workers, const std::string& sync) {
-  TrainOptions o;
-  o.model = GPTConfig{256, 16, 2, 32, 4};
-  o.data = {(dir / "c.txt").string()};
-  o.batch = 12;
-  o.steps = 20;
-  o.eval_every = 0;
-  o.eval_windows = 8;
-  o.progress = false;
-  o.workers = workers;
-  o.blas_threads = 1;
+  TrainOptions o = test::small_run(dir, workers);
   o.sync = parse_sync_flag(sync);
   o.bucket_mb = 0.01;  // ~2600 floats: many buckets, reduced during the backward pass
   return o;

@@ -38,17 +38,8 @@ Result run(const TrainOptions& o, const fs::path& dir, const std::string& name) 
 }
 
 TrainOptions tiny(const fs::path& dir, int workers, int servers) {
-  TrainOptions o;
-  o.model = GPTConfig{256, 32, 2, 32, 2};
-  o.data = {(dir / "c.txt").string()};
-  o.batch = 12;
-  o.steps = 20;
-  o.eval_every = 0;
-  o.eval_windows = 8;
-  o.progress = false;
-  o.workers = workers;
+  TrainOptions o = test::small_run(dir, workers, GPTConfig{256, 32, 2, 32, 2});
   o.servers = servers;
-  o.blas_threads = 1;
   return o;
 }
 

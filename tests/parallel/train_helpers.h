@@ -34,6 +34,24 @@ struct TempDir {
 };
 
 // A few KB of word-like text, fixed by its seed.
+// The small run the parallel tests compare layouts on: `workers` workers of `model`
+// training 20 steps of batch 12 on <dir>/c.txt, one BLAS thread each, no evaluation
+// until the end, no progress line.
+inline TrainOptions small_run(const fs::path& dir, int workers,
+                              GPTConfig model = GPTConfig{256, 16, 2, 32, 4}) {
+  TrainOptions o;
+  o.model = model;
+  o.data = {(dir / "c.txt").string()};
+  o.batch = 12;
+  o.steps = 20;
+  o.eval_every = 0;
+  o.eval_windows = 8;
+  o.progress = false;
+  o.workers = workers;
+  o.blas_threads = 1;
+  return o;
+}
+
 inline std::string corpus_text() {
   const char* words[] = {"the ", "cat ", "sat ", "on ", "a ", "mat, ", "and ", "dog ",
                          "ran. ", "we ", "see ", "it\n"};

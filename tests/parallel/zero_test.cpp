@@ -24,16 +24,7 @@ struct TempDir : test::TempDir {
 };
 
 TrainOptions tiny(const fs::path& dir, int workers, int zero) {
-  TrainOptions o;
-  o.model = GPTConfig{256, 16, 2, 32, 4};
-  o.data = {(dir / "c.txt").string()};
-  o.batch = 12;
-  o.steps = 20;
-  o.eval_every = 0;
-  o.eval_windows = 8;
-  o.progress = false;
-  o.workers = workers;
-  o.blas_threads = 1;
+  TrainOptions o = test::small_run(dir, workers);
   o.zero = zero;
   return o;
 }
