@@ -63,6 +63,16 @@ def figures(steps, batch, ctx, mid=None):
         f["tok/s"] = batch * ctx / statistics.median(s["step_s"] for s in half)
     if all("rank_speed" in s for s in half):
         f["ideal"] = ctx * statistics.median(sum(s["rank_speed"]) for s in half)
+    if all("rank_compute_s" in s and "step_s" in s for s in half):
+        # Where a step goes beyond the ideal: `balance` = this step's own ideal compute
+        # (batch / the sum of the ranks' raw speeds share/compute this step) over its
+        # slowest rank's compute (1 = every rank finished together); `compute` = the
+        # slowest rank's compute over the step (the rest: waiting for the reduction,
+        # optimizer, logging).
+        def own_ideal(s):
+            return batch / sum(n / c for n, c in zip(s["rank_share"], s["rank_compute_s"]) if c > 0)
+        f["balance"] = statistics.median(own_ideal(s) / max(s["rank_compute_s"]) for s in half)
+        f["compute"] = statistics.median(max(s["rank_compute_s"]) / s["step_s"] for s in half)
     if mid is not None and "ideal" in f:
         per_step = [batch * ctx / s["step_s"] for s in steps]
         for key, target in (("recovery_ideal", 0.9 * f["ideal"]), ("recovery_own", 0.9 * f["tok/s"])):
@@ -116,6 +126,10 @@ def main():
             out.append(("auto / equal tok/s", *ratio("auto", "equal")))
             out.append(("auto tok/s / ideal", *ratio("auto", "auto", "tok/s", "ideal")))
             out.append(("equal tok/s / ideal", *ratio("equal", "equal", "tok/s", "ideal")))
+            for key, what in (("balance", "in-step balance (own ideal / slowest compute)"),
+                              ("compute", "slowest compute / step")):
+                xs = [f[key] for f in res["auto"]]
+                out.append((f"auto {what}", statistics.median(xs), xs))
         elif case == "midrun":
             for key in ("recovery_ideal", "recovery_own"):
                 xs = [f[key] for f in res["auto"]]

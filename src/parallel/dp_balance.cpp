@@ -1,6 +1,8 @@
 #include "parallel/dp_balance.h"
 
+#include <algorithm>
 #include <cstdio>
+#include <iterator>
 #include <cstdlib>
 #include <span>
 #include <string>
@@ -47,10 +49,11 @@ balance::BalanceConfig balance_config(const TrainOptions& opt) {
 }
 
 DpBalance::DpBalance(comm::Group group, Replica& r, std::vector<int64_t> shares,
-                     balance::BalanceConfig cfg)
+                     balance::BalanceConfig cfg, int exchange_every)
     : group_(std::move(group)),
       r_(r),
       bal_(std::move(shares), cfg),
+      exchange_every_(std::max(1, exchange_every)),
       last_(std::chrono::steady_clock::now()) {
   const char* env = std::getenv("PLAIT_TEST_BALANCE_COSTS");
   fake_costs_ = env != nullptr && std::string(env) == "1";
@@ -78,11 +81,24 @@ nlohmann::json DpBalance::state() const {
 }
 
 void DpBalance::after_step(int64_t done, RunOutput* out) {
+  // This rank's timing of the step, summed over the window. The first step of an
+  // invocation (JIT, page faults, cold caches) takes several times a normal one: not
+  // a sample, unless the costs are the test hook's.
+  if (fake_costs_ || warm_) {
+    const double seqs = static_cast<double>(r_.seqs);
+    acc_[0] += fake_costs_ ? seqs * fake_cost(done - 1, group_.rank()) : r_.timing.compute_s;
+    acc_[1] += r_.timing.wait_s;
+    acc_[2] += seqs;
+  }
+  warm_ = true;
+  ++acc_steps_;
+  if (done % exchange_every_ != 0) return;
   const auto now = std::chrono::steady_clock::now();
-  const double step_s = std::chrono::duration<double>(now - last_).count();
+  const double step_s = std::chrono::duration<double>(now - last_).count() / acc_steps_;
   last_ = now;
-  double mine[kFields] = {r_.timing.compute_s, r_.timing.wait_s, static_cast<double>(r_.seqs)};
-  if (fake_costs_) mine[0] = mine[2] * fake_cost(done - 1, group_.rank());
+  const double mine[kFields] = {acc_[0], acc_[1], acc_[2]};
+  std::fill(std::begin(acc_), std::end(acc_), 0.0);
+  acc_steps_ = 0;
   std::vector<double> all(static_cast<size_t>(kFields) * group_.size());
   comm::allgather_bytes(group_, std::as_bytes(std::span<const double>(mine, kFields)),
                         std::as_writable_bytes(std::span<double>(all)));
@@ -90,17 +106,12 @@ void DpBalance::after_step(int64_t done, RunOutput* out) {
   for (size_t i = 0; i < samples.size(); ++i)
     samples[i] = {all[kFields * i], all[kFields * i + 1],
                   static_cast<int64_t>(all[kFields * i + 2])};
-  // The first step of an invocation (JIT, page faults, cold caches) takes several
-  // times a normal one: not a sample, unless the costs are the test hook's.
-  if (!fake_costs_ && !warm_)
-    for (auto& s : samples) s.seqs = 0;
-  warm_ = true;
   const std::vector<int64_t> used = bal_.shares();
   const auto moved = bal_.observe(done, samples);
   if (moved) apply();
   if (!out) return;
   out->attach("step_s", step_s);
-  report(done, samples, used, *out);
+  report(samples, used, *out);
   if (r_.opt.balance_mode() == BalanceMode::fixed) hint(done, *out);
   if (moved) {
     char buf[160];
@@ -130,9 +141,9 @@ void DpBalance::hint(int64_t done, RunOutput& out) {
               " -> " + shares_text(p->shares) + buf + " (static keeps the split)");
 }
 
-// Rank 0's per-rank figures of the step just done: the metrics line's arrays and the
-// progress line's fields.
-void DpBalance::report(int64_t, const std::vector<balance::RankSample>& all,
+// Rank 0's per-rank figures of the step (or window) just done: the metrics line's
+// arrays and the progress line's fields.
+void DpBalance::report(const std::vector<balance::RankSample>& all,
                        const std::vector<int64_t>& used, RunOutput& out) {
   std::vector<double> compute, wait;
   for (const auto& s : all) {

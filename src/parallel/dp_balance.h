@@ -14,6 +14,12 @@
 // and why it re-splits. A checkpoint keeps the shares and costs (state()), so a
 // resumed run splits exactly as the uninterrupted one would have from there.
 //
+// Parameter-server workers (ps_worker.cpp) use it over the workers' own group: in
+// sync mode exactly as above; in async and stale modes (--balance auto only) an
+// allgather every step would be a barrier that defeats the staleness bound, so there
+// each rank sums its timings over `exchange_every` (= --balance-every) steps and the
+// ranks exchange the sums once per window.
+//
 // Test hook: PLAIT_TEST_BALANCE_COSTS=1 replaces each measured compute time by a
 // deterministic one (a cost per sequence of 1 to 5 s that changes with step and
 // rank), so tests get splits that change every step and repeat on resume.
@@ -34,7 +40,9 @@ namespace plait {
 class DpBalance final : public BalanceHook {
  public:
   // `shares`: the first step's split (dp_shares); sets the replica's share.
-  DpBalance(comm::Group group, Replica& r, std::vector<int64_t> shares, balance::BalanceConfig cfg);
+  // `exchange_every`: steps per exchange of timings (1: every step).
+  DpBalance(comm::Group group, Replica& r, std::vector<int64_t> shares, balance::BalanceConfig cfg,
+            int exchange_every = 1);
   // A resumed run: the checkpoint's extra (Replica::resumed_extra). Its shares and
   // costs are taken when it has them for this many ranks and this batch; otherwise
   // the start split stands (and results still agree within float addition order).
@@ -46,13 +54,16 @@ class DpBalance final : public BalanceHook {
 
  private:
   void apply();  // the replica takes its share of bal_.shares()
-  void report(int64_t done, const std::vector<balance::RankSample>& all,
-              const std::vector<int64_t>& used, RunOutput& out);
+  void report(const std::vector<balance::RankSample>& all, const std::vector<int64_t>& used,
+              RunOutput& out);
   void hint(int64_t done, RunOutput& out);
 
   comm::Group group_;
   Replica& r_;
   balance::Balancer bal_;
+  int exchange_every_ = 1;
+  double acc_[3] = {0, 0, 0};  // this rank's compute_s, wait_s, seqs since the last exchange
+  int acc_steps_ = 0;
   bool fake_costs_ = false;
   bool warm_ = false;  // a step of this invocation has been run
   bool hinted_ = false;  // static mode: said once that auto would re-split

@@ -11,6 +11,9 @@
 //   server -> worker   kReplyHead ReplyHead; kReplyRanks N bytes (1: the rank
 //                      contributed to the step the statistics describe);
 //                      kReplyParams the shard; if the push asked, kReplyM, kReplyV
+//                      async, stale: then kReplyStale N int32 (each worker's staleness
+//                      at its latest push: updates this server applied between that
+//                      worker's previous reply and the push)
 //   worker 0 -> server once, before the first push: kInitHead InitHead, then
 //                      kInitParams, kInitM, kInitV (the state a run starts from:
 //                      initialised from the seed, or loaded by --resume)
@@ -38,6 +41,7 @@ enum Tag : std::uint64_t {
   kInitParams,
   kInitM,
   kInitV,
+  kReplyStale,
 };
 
 

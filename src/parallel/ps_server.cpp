@@ -86,6 +86,8 @@ class Server {
         heads_(layout.workers),
         arrived_(layout.workers, -1),
         clock_(layout.workers, 0),
+        pulled_(layout.workers, 0),
+        stale_(layout.workers, 0),
         last_ranks_(layout.workers, 0),
         slow_(test_slow_rank()) {
     timeout_s_ = links.empty() ? 600.0 : links[0].timeout();
@@ -156,6 +158,7 @@ class Server {
     comm::Group& link = links_[w];
     std::vector<float> rp(n_), rm, rv;
     std::vector<uint8_t> ranks(L_.workers);
+    std::vector<int32_t> stale(L_.workers);
     for (;;) {
       PushHead h;
       link.recv(w, kPushHead, bytes_of(h));
@@ -164,9 +167,12 @@ class Server {
       ReplyHead r;
       {
         std::unique_lock lk(m_);
+        stale_[w] = static_cast<int32_t>(applied_ - pulled_[w]);
         if (mode_ == PsMode::sync) offer_sync(lk, w, h);
         else apply_async(lk, w, h);
         r = stats_;
+        pulled_[w] = applied_;
+        stale = stale_;
         r.next_step = mode_ == PsMode::sync ? closed_ : h.step + 1;
         ranks = last_ranks_;
         std::copy_n(params_.data() + b_, n_, rp.data());
@@ -178,6 +184,8 @@ class Server {
       link.send(w, kReplyHead, bytes_of(r));
       link.send(w, kReplyRanks, std::as_bytes(std::span<const uint8_t>(ranks)));
       link.send(w, kReplyParams, bytes_of(rp.data(), n_));
+      if (mode_ != PsMode::sync)
+        link.send(w, kReplyStale, std::as_bytes(std::span<const int32_t>(stale)));
       if (h.want_moments) {
         link.send(w, kReplyM, bytes_of(rm.data(), n_));
         link.send(w, kReplyV, bytes_of(rv.data(), n_));
@@ -316,6 +324,7 @@ class Server {
     std::fill(last_ranks_.begin(), last_ranks_.end(), 0);
     last_ranks_[w] = 1;
     clock_[w] = t + 1;
+    ++applied_;
     cv_.notify_all();
     // Stale synchronous parallel: w may start iteration t+1 once every worker has
     // pushed iteration t+1-S. The last iteration waits for everyone.
@@ -359,6 +368,9 @@ class Server {
   std::vector<uint8_t> contributors_;  // sync: the open step's contributors, once decided_
   bool decided_ = false;
   std::vector<int64_t> clock_;         // async/stale: iterations each worker has pushed
+  int64_t applied_ = 0;                // async/stale: pushes applied (AdamW updates)
+  std::vector<int64_t> pulled_;        // async/stale: per worker, applied_ at its last reply
+  std::vector<int32_t> stale_;         // async/stale: per worker, its latest push's staleness
   ReplyHead stats_;                    // the last closed step (sync) or applied push
   std::vector<uint8_t> last_ranks_;    // who contributed to it
   int slow_;

@@ -14,6 +14,7 @@
 // asks for the moments too, so that the checkpoint holds the servers' state after
 // that step, in the single-worker format.
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -24,6 +25,7 @@
 #include "balance/split.h"
 #include "comm/comm.h"
 #include "model/params.h"
+#include "parallel/dp_balance.h"
 #include "parallel/param_server.h"
 #include "parallel/ps_protocol.h"
 #include "parallel/replica.h"
@@ -68,7 +70,9 @@ class PsWorker : public StepRunner {
     h.loss_sum = r_.accumulate();
     if (mode_ != PsMode::sync) h.grad_norm = grad_norm(r_.model.grads);
     h.want_moments = r_.out && checkpoint_after;
+    const auto w0 = std::chrono::steady_clock::now();
     const ReplyHead reply = push_pull(h);
+    r_.timing.wait_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - w0).count();
     StepResult res;
     res.next = r_.step = next_;
     if (!r_.out) return res;
@@ -82,6 +86,7 @@ class PsWorker : public StepRunner {
       res.lr = reply.lr;
       if (r_.opt.backup_workers > 0) report_contributors(t, reply);
     } else {
+      report_staleness();
       res.loss = h.loss_sum / static_cast<double>(std::max<int64_t>(1, h.seqs));
       res.grad_norm = h.seqs > 0 ? h.grad_norm / static_cast<double>(h.seqs) : 0;
       res.lr = r_.schedule.at(t);
@@ -93,6 +98,7 @@ class PsWorker : public StepRunner {
   // moments came with the last pull).
   double validation_loss() override { return r_.validation_loss(); }
   std::string save(int64_t steps) override { return r_.save(steps); }
+  BalanceHook* balance_hook() override { return r_.balance; }
 
   // After the last step: tells every server this worker is done.
   void finish() {
@@ -127,6 +133,7 @@ class PsWorker : public StepRunner {
     const int K = L_.servers;
     std::vector<ReplyHead> replies(K);
     std::vector<std::vector<uint8_t>> ranks(K, std::vector<uint8_t>(L_.workers));
+    std::vector<std::vector<int32_t>> stale(K, std::vector<int32_t>(L_.workers));
     std::vector<comm::Request> sends, recvs;
     for (int k = 0; k < K; ++k) {
       const comm::Shard s = L_.shard(k);
@@ -136,6 +143,8 @@ class PsWorker : public StepRunner {
       recvs.push_back(link_.irecv(to, kReplyHead, bytes_of(replies[k])));
       recvs.push_back(link_.irecv(to, kReplyRanks, std::as_writable_bytes(std::span(ranks[k]))));
       recvs.push_back(link_.irecv(to, kReplyParams, bytes_of(r_.model.params.data() + s.offset, s.count)));
+      if (mode_ != PsMode::sync)
+        recvs.push_back(link_.irecv(to, kReplyStale, std::as_writable_bytes(std::span(stale[k]))));
       if (h.want_moments) {
         recvs.push_back(link_.irecv(to, kReplyM, bytes_of(r_.adam.m.data() + s.offset, s.count)));
         recvs.push_back(link_.irecv(to, kReplyV, bytes_of(r_.adam.v.data() + s.offset, s.count)));
@@ -146,7 +155,21 @@ class PsWorker : public StepRunner {
     next_ = replies[0].next_step;
     for (const auto& rep : replies) next_ = std::min(next_, rep.next_step);
     ranks_ = ranks[0];
+    stale_ = stale[0];
     return replies[0];
+  }
+
+  // Async and stale: server 0's staleness of every worker's latest push (updates it
+  // applied between that worker's previous pull and the push), in the metrics line
+  // (rank_staleness) and the progress line.
+  void report_staleness() {
+    r_.out->attach("rank_staleness", stale_);
+    std::string s;
+    for (int32_t x : stale_) {
+      if (!s.empty()) s += ' ';
+      s += std::to_string(x);
+    }
+    r_.out->show("stale", s);
   }
 
   // Backup workers: a metrics event every step; a log line when the set changes.
@@ -169,6 +192,7 @@ class PsWorker : public StepRunner {
   const PsMode mode_;
   int64_t next_ = 0;
   std::vector<uint8_t> ranks_;
+  std::vector<int32_t> stale_;  // async, stale: server 0's staleness per worker
   std::vector<int> last_dropped_;
 };
 
@@ -184,6 +208,7 @@ TrainSummary run_ps_rank(comm::Comm& c, const TrainOptions& opt, const RunData* 
   for (int w = 0; w < N; ++w) links.push_back(world.dup("ps-link-" + std::to_string(w)));
   const bool server = c.rank() >= N;
   comm::Group servers = world.split(server ? 0 : -1, c.rank(), "ps-servers");
+  comm::Group workers = world.split(server ? -1 : 0, c.rank(), "ps-workers");
   if (server) {
     serve(opt, L, c.rank() - N, links, servers);
     return {};
@@ -195,7 +220,20 @@ TrainSummary run_ps_rank(comm::Comm& c, const TrainOptions& opt, const RunData* 
     r.out = &out;
     r.trace = &out.trace();
   }
+  // Measured and balanced like data parallelism, over the workers' own group
+  // (dp_balance.h), except with backup workers (a worker that is dropped skips steps;
+  // an exchange would make everyone wait for the straggler they exist to drop). Async
+  // and stale measure only under --balance auto, exchanging timings once per
+  // --balance-every window (an exchange is a barrier among the workers).
+  std::optional<DpBalance> balance;
+  const bool sync = opt.ps_mode == PsMode::sync;
+  if (opt.backup_workers == 0 && (sync || opt.balance_mode() == BalanceMode::automatic))
+    balance.emplace(workers, r, shares, balance_config(opt), sync ? 1 : opt.balance_every);
   r.start();
+  if (balance) {
+    if (opt.resume) balance->restore(r.resumed_extra);
+    r.balance = &*balance;
+  }
   PsWorker w(r, L, links[c.rank()]);
   if (c.rank() == 0) w.send_init();
   const bool chief = r.out != nullptr;

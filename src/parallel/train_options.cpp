@@ -169,14 +169,14 @@ void TrainOptions::validate_ps() const {
     throw UsageError("--servers cannot be combined with --tp/--pp (parameter servers serve "
                      "data-parallel workers)");
   if (!speeds.empty())
-    throw UsageError("--speeds cannot be combined with --servers (workers take equal shares)");
+    throw UsageError("--speeds cannot be combined with --servers (workers start from equal shares; --balance auto re-splits them)");
   if (sync)
     throw UsageError("--sync chooses an allreduce; with --servers the servers reduce (drop --sync)");
   if (ranks_per_node > 0 || !intra_link.empty() || !inter_link.empty())
     throw UsageError("--ranks-per-node/--intra-link/--inter-link are not supported with --servers");
 }
 
-// Balancing re-splits allreduce data parallelism only (so far); a slowdown names a
+// Balancing re-splits data parallelism and parameter-server workers; a slowdown names a
 // worker rank (under MPI the world is known at start: launch.cpp checks it there).
 void TrainOptions::validate_balance() const {
   require_positive(balance_every, "--balance-every");
@@ -185,10 +185,12 @@ void TrainOptions::validate_balance() const {
                      std::to_string(balance_threshold));
   if (balance == BalanceMode::off && !speeds.empty())
     throw UsageError("--balance off is the equal split; drop --speeds (or use --balance static)");
-  if (balance == BalanceMode::automatic && (model_parallel() || servers > 0))
-    throw UsageError(std::string("--balance auto re-splits allreduce data parallelism only; "
-                                 "not yet with ") +
-                     (servers > 0 ? "--servers" : "--tp/--pp"));
+  if (balance == BalanceMode::automatic && model_parallel())
+    throw UsageError("--balance auto re-splits data parallelism and parameter-server workers; "
+                     "not yet with --tp/--pp");
+  if (balance == BalanceMode::automatic && backup_workers > 0)
+    throw UsageError("--balance auto cannot be combined with --backup-workers (backup workers "
+                     "drop the slow worker's push instead)");
   if (backend != comm::Backend::mpi)
     check_slowdowns(model_parallel() ? effective_dp() * tp * pp : workers);
 }

@@ -2,7 +2,10 @@
 // (losses and final weights within 1e-5 relative) for N in {2,3,4} workers and K in
 // {1,2} servers, and its checkpoints resume across layouts; async and stale end
 // within 5% of the synchronous run's validation loss; backup workers drop a slow
-// rank and the steps complete; bad flags are one-line usage errors.
+// rank and the steps complete; bad flags are one-line usage errors. Balancing
+// (--balance auto): a split that changes nearly every step still equals one worker
+// in sync mode; a slowed worker in stale mode gets a smaller share and every step
+// logs each worker's staleness.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -165,6 +168,81 @@ TEST_F(ParamServer, BadFlagsAreUsageErrors) {
                      {"--servers", "--tp/--pp"});
   expect_usage_error(with([](TrainOptions& o) { o.sync = SyncAlgorithm::ring; }), {"--sync", "--servers"});
   EXPECT_NO_THROW(with([](TrainOptions& o) { o.ps_mode = PsMode::stale; o.staleness = 3; })());
+  expect_usage_error(with([](TrainOptions& o) {
+                       o.balance = BalanceMode::automatic;
+                       o.backup_workers = 1;
+                     }),
+                     {"--balance auto", "--backup-workers"});
+  EXPECT_NO_THROW(with([](TrainOptions& o) { o.balance = BalanceMode::automatic; })());
+}
+
+// PLAIT_TEST_BALANCE_COSTS=1 while alive: deterministic per-sequence costs that change
+// with step and rank (parallel/dp_balance.h), so the split changes nearly every step.
+struct FakeCosts {
+  FakeCosts() { ::setenv("PLAIT_TEST_BALANCE_COSTS", "1", 1); }
+  ~FakeCosts() { ::unsetenv("PLAIT_TEST_BALANCE_COSTS"); }
+};
+
+// Rank 0's metrics lines (those with a loss), in order.
+std::vector<nlohmann::json> step_lines(const fs::path& log) {
+  std::vector<nlohmann::json> out;
+  std::ifstream in(log);
+  for (std::string line; std::getline(in, line);) {
+    auto j = nlohmann::json::parse(line);
+    if (j.contains("loss") && !j.contains("event")) out.push_back(std::move(j));
+  }
+  return out;
+}
+
+TEST_F(ParamServer, SyncSplitChangingEveryStepMatchesOneWorker) {
+  const FakeCosts fake;
+  for (int k : {1, 2}) {
+    TrainOptions o = tiny(dir_->path, 3, k);
+    o.balance = BalanceMode::automatic;
+    o.balance_every = 1;
+    o.balance_threshold = 0;
+    const std::string name = "balanced_k" + std::to_string(k);
+    const Result r = run(o, dir_->path, name);
+    expect_close(r, *baseline_, name);
+    const auto lines = step_lines(dir_->path / (name + ".jsonl"));
+    ASSERT_EQ(lines.size(), 20u);
+    int changes = 0;
+    for (size_t i = 1; i < lines.size(); ++i) {
+      const auto s = lines[i]["rank_share"].get<std::vector<int64_t>>();
+      EXPECT_EQ(s[0] + s[1] + s[2], 12) << lines[i].dump();
+      changes += lines[i]["rank_share"] != lines[i - 1]["rank_share"];
+    }
+    EXPECT_GE(changes, 10) << name << ": the split should change on most steps";
+  }
+}
+
+// Stale mode: timings are exchanged once per --balance-every window (rank 0 logs the
+// shares then); the fake costs differ by rank over the first window, so the split
+// moves. Every step logs the servers' staleness of each worker.
+TEST_F(ParamServer, StaleModeRebalancesAndLogsStaleness) {
+  const FakeCosts fake;
+  TrainOptions o = tiny(dir_->path, 3, 1);
+  o.steps = 12;
+  o.ps_mode = PsMode::stale;
+  o.staleness = 2;
+  o.balance = BalanceMode::automatic;
+  o.balance_every = 4;
+  o.balance_threshold = 0;
+  const Result r = run(o, dir_->path, "stale_balanced");
+  EXPECT_EQ(r.summary.step, 12);
+  const auto lines = step_lines(dir_->path / "stale_balanced.jsonl");
+  ASSERT_EQ(lines.size(), 12u);
+  int windows = 0;
+  for (const auto& j : lines) {
+    ASSERT_TRUE(j.contains("rank_staleness")) << j.dump();
+    ASSERT_EQ(j["rank_staleness"].size(), 3u) << j.dump();
+    for (const auto& x : j["rank_staleness"]) EXPECT_GE(x.get<int>(), 0) << j.dump();
+    if (j.contains("rank_share")) ++windows;
+  }
+  EXPECT_EQ(windows, 3);  // after steps 4, 8 and 12
+  int rebalances = 0;
+  for (const auto& e : r.events) rebalances += e["event"] == "rebalance";
+  EXPECT_GE(rebalances, 1);
 }
 
 }  // namespace
