@@ -5,14 +5,18 @@
 //                   one JSON object per line out, in the file's order. A line that is
 //                   a JSON object with "prompt" is a request with its own options
 //                   (infer/request_json.h); any other line is the prompt text itself.
+//   --tp T --pp P   generation split over T x P ranks (threads, or --backend mpi under
+//                   mpirun), the same greedy text as one worker (cli/infer_layout.h).
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "cli/infer_layout.h"
 #include "cli/machine_info.h"
 #include "cli/machine_checks.h"
 #include "cli/registry.h"
@@ -32,7 +36,7 @@ struct SampleArgs {
   std::string prompts_file;
   infer::Request defaults;
   int batch = 16;
-  int threads = 0;
+  InferLayout layout;
   bool no_cache = false;
 };
 
@@ -43,6 +47,13 @@ struct Prompt {
 };
 
 std::vector<Prompt> read_prompts(const SampleArgs& a, const data::Tokenizer& tok) {
+  // a directory would read as empty, a FIFO could block forever: regular files only
+  std::error_code ec;
+  const auto st = std::filesystem::status(a.prompts_file, ec);
+  if (ec || !std::filesystem::exists(st))
+    throw UsageError("--prompts: cannot read " + a.prompts_file + " (no such file)");
+  if (!std::filesystem::is_regular_file(st))
+    throw UsageError("--prompts: " + a.prompts_file + " is not a regular file");
   std::ifstream in(a.prompts_file, std::ios::binary);
   if (!in) throw UsageError("--prompts: cannot read " + a.prompts_file);
   std::vector<Prompt> out;
@@ -78,7 +89,7 @@ std::string json_line(const Prompt& p, const infer::Result& r) {
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-int run_prompts(const SampleArgs& a, const std::vector<Prompt>& prompts, infer::Decoder& dec,
+int run_prompts(const SampleArgs& a, const std::vector<Prompt>& prompts, infer::StepModel& dec,
                 const data::Tokenizer& tok) {
   infer::Engine engine(dec, &tok, a.no_cache);
   // results go out in the file's order: each as soon as every earlier one is out
@@ -101,7 +112,7 @@ int run_prompts(const SampleArgs& a, const std::vector<Prompt>& prompts, infer::
   return 0;
 }
 
-int run_one(const SampleArgs& a, infer::Decoder& dec, const data::Tokenizer& tok) {
+int run_one(const SampleArgs& a, infer::StepModel& dec, const data::Tokenizer& tok) {
   infer::Engine engine(dec, &tok, a.no_cache);
   infer::Request r = a.defaults;
   r.prompt = tok.encode(a.prompt);
@@ -121,20 +132,24 @@ int run_sample(const SampleArgs& a) {
   if (a.defaults.max_tokens < 0) throw UsageError("--tokens must not be negative");
   a.defaults.sampling.validate("--");
   if (a.batch < 1) throw UsageError("--batch must be at least 1");
-  if (a.threads < 0) throw UsageError("--blas-threads must not be negative");
+  if (a.layout.blas_threads < 0) throw UsageError("--blas-threads must not be negative");
   if (!a.prompts_file.empty() && !a.prompt.empty())
     throw UsageError("--prompt and --prompts exclude each other");
-  if (a.threads > 0) set_blas_threads(a.threads);
   GPT model = load_model(a.checkpoint);
+  check_infer_layout(a.layout, model.config());
   const auto tok = weights_tokenizer(WeightSource::open(a.checkpoint));
+  int rc = 0;
   if (a.prompts_file.empty()) {
-    infer::Decoder dec(model.config(), model.params, 1);
-    return run_one(a, dec, *tok);
+    run_generation(a.layout, model.config(), model.params, 1,
+                   [&](infer::StepModel& m) { rc = run_one(a, m, *tok); });
+    return rc;
   }
   const auto prompts = read_prompts(a, *tok);
-  infer::Decoder dec(model.config(), model.params,
-                     static_cast<int>(std::min<size_t>(a.batch, prompts.size())));
-  return run_prompts(a, prompts, dec, *tok);
+  // with a pipeline of P stages, the --batch slots form P micro-batches
+  run_generation(a.layout, model.config(), model.params,
+                 static_cast<int>(std::min<size_t>(a.batch, prompts.size())),
+                 [&](infer::StepModel& m) { rc = run_prompts(a, prompts, m, *tok); });
+  return rc;
 }
 
 void add_sample(Context& ctx) {
@@ -165,8 +180,7 @@ void add_sample(Context& ctx) {
   cmd->add_option("--stop", a->defaults.stop, "stop at this string (repeatable)");
   cmd->add_option("--batch", a->batch, "prompts generated at once (--prompts)")
       ->capture_default_str();
-  cmd->add_option("--blas-threads", a->threads, "BLAS threads (0: the library's default)")
-      ->capture_default_str();
+  add_infer_layout_options(cmd, a->layout);
   cmd->add_flag("--no-cache", a->no_cache,
                 "recompute the whole context for every token (the reference)");
   cmd->callback([&ctx, a] { ctx.rc = run_sample(*a); });

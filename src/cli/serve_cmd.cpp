@@ -9,6 +9,7 @@
 #include <string>
 #include <thread>
 
+#include "cli/infer_layout.h"
 #include "cli/machine_info.h"
 #include "cli/registry.h"
 #include "parallel/checkpoint_tokenizer.h"
@@ -25,7 +26,7 @@ struct ServeArgs {
   std::string checkpoint;
   serve::ServerOptions opt;
   int batch = 16;
-  int threads = 0;
+  InferLayout layout;
 };
 
 std::atomic<bool> g_stop{false};
@@ -33,8 +34,7 @@ extern "C" void on_signal(int) { g_stop = true; }
 
 int run_serve(ServeArgs a) {
   if (a.batch < 1) throw UsageError("--batch must be at least 1");
-  if (a.threads < 0) throw UsageError("--blas-threads must not be negative");
-  if (a.threads > 0) set_blas_threads(a.threads);
+  if (a.layout.blas_threads < 0) throw UsageError("--blas-threads must not be negative");
   // one connection thread per queued request, and 8 more (serve/server.h); they
   // mostly sleep, so the bound is what the process may start, not the cores
   if (a.opt.queue_limit + 8 > thread_headroom())
@@ -42,27 +42,35 @@ int run_serve(ServeArgs a) {
                      std::to_string(a.opt.queue_limit + 8) + " threads, this process may start " +
                      std::to_string(thread_headroom()));
   GPT model = load_model(a.checkpoint);
+  check_infer_layout(a.layout, model.config());
   const auto tok = weights_tokenizer(WeightSource::open(a.checkpoint));
-  infer::Decoder dec(model.config(), model.params, a.batch);
   a.opt.model_name = std::filesystem::path(a.checkpoint).lexically_normal().filename().string();
   if (a.opt.model_name.empty())
     a.opt.model_name = std::filesystem::path(a.checkpoint).lexically_normal().parent_path().filename().string();
-  serve::Server server(dec, *tok, a.opt);
-  const int port = server.bind();
-  std::printf("plait serve: listening on http://%s:%d (POST /v1/completions, GET /healthz; "
-              "batch %d, queue %d)\n",
-              a.opt.host.c_str(), port, a.batch, a.opt.queue_limit);
-  std::fflush(stdout);
-  std::signal(SIGINT, on_signal);
-  std::signal(SIGTERM, on_signal);
-  std::thread watch([&] {
-    while (!g_stop) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    server.stop();
+  // rank 0 serves (under MPI the other ranks only compute their shards)
+  bool served = false;
+  run_generation(a.layout, model.config(), model.params, a.batch, [&](infer::StepModel& m) {
+    served = true;
+    serve::Server server(m, *tok, a.opt);
+    const int port = server.bind();
+    std::printf("plait serve: listening on http://%s:%d (POST /v1/completions, GET /healthz; "
+                "batch %d, queue %d%s)\n",
+                a.opt.host.c_str(), port, a.batch, a.opt.queue_limit,
+                a.layout.parallel() ? (", tp " + std::to_string(a.layout.tp) + " x pp " +
+                                       std::to_string(a.layout.pp)).c_str()
+                                    : "");
+    std::fflush(stdout);
+    std::signal(SIGINT, on_signal);
+    std::signal(SIGTERM, on_signal);
+    std::thread watch([&] {
+      while (!g_stop) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      server.stop();
+    });
+    server.run();
+    g_stop = true;
+    watch.join();
   });
-  server.run();
-  g_stop = true;
-  watch.join();
-  std::printf("plait serve: stopped\n");
+  if (served) std::printf("plait serve: stopped\n");
   return 0;
 }
 
@@ -82,8 +90,7 @@ void add_serve(Context& ctx) {
   cmd->add_option("--max-tokens-limit", a->opt.max_tokens_limit,
                   "largest max_tokens a request may ask for")
       ->capture_default_str();
-  cmd->add_option("--blas-threads", a->threads, "BLAS threads (0: the library's default)")
-      ->capture_default_str();
+  add_infer_layout_options(cmd, a->layout);
   cmd->callback([&ctx, a] { ctx.rc = run_serve(*a); });
 }
 

@@ -17,35 +17,54 @@
 // product), so the logits equal those of a full recomputation up to float rounding
 // (the products' shapes differ); greedy generation picks the same tokens
 // (tests/infer/decoder_test.cpp).
+//
+// Model parallelism: a decoder may hold one rank's shard (model/shard_table.h) of a
+// tensor- and pipeline-parallel layout, exactly as in training: blocks
+// [layer_begin, layer_end) with NH/tp heads and 4C/tp hidden units, the row-parallel
+// partial sums closed by split.allreduce (two per block per pass); its cache holds
+// only its blocks and its heads' channels (C/tp). A first stage embeds tokens, a later
+// stage takes the previous stage's rows x [N,C]; a last stage applies the head, a
+// stage before it leaves its output rows in hidden(). infer/mesh_decoder.h moves the
+// rows and feeds between ranks.
 #pragma once
 #include <cstdint>
 #include <span>
 #include <vector>
 
 #include "infer/kv_cache.h"
+#include "infer/step_model.h"
+#include "model/block.h"
 #include "model/config.h"
-#include "model/params.h"
+#include "model/shard_table.h"
 
 namespace plait::infer {
 
-struct Feed {
-  int slot = 0;                      // cache slot of the sequence
-  std::span<const int32_t> tokens;   // the new tokens, n >= 1, ids in [0, V)
-  int pos = 0;                       // position of tokens[0]; pos + n <= ctx
-};
-
-class Decoder {
+class Decoder : public StepModel {
  public:
-  // params: the model's arena (ParamTable(cfg)'s layout), read-only, borrowed.
+  // params: the whole model's arena (ParamTable(cfg)'s layout), read-only, borrowed.
   Decoder(const GPTConfig& cfg, std::span<const float> params, int slots);
+  // One rank's shard: params laid out by `shards` (borrowed); `split` closes the
+  // tensor-parallel partial sums (required when shards.layout().tp > 1).
+  Decoder(const ShardTable& shards, std::span<const float> params, int slots,
+          TensorSplit split);
 
-  const GPTConfig& config() const { return table_.config(); }
-  int slots() const { return cache_.slots(); }
+  const GPTConfig& config() const override { return shards_.config(); }
+  const ShardLayout& layout() const { return shards_.layout(); }
+  int slots() const override { return cache_.slots(); }
 
-  // Runs the feeds (distinct slots); UsageError when a feed does not fit.
-  void step(std::span<const Feed> feeds);
-  // After step: the logits after feed f's last token, [Vp].
-  const float* logits(int f) const;
+  // Runs the feeds (distinct slots) through this rank's blocks; UsageError when a
+  // feed does not fit. x: the previous stage's rows [N,C] (N = the feeds' tokens), or
+  // nullptr on the first stage. head = false skips the head on a last stage (a
+  // tensor-parallel rank whose logits nobody reads).
+  void step(std::span<const Feed> feeds, const float* x = nullptr, bool head = true);
+  // After step: the logits after feed f's last token, [Vp] (last stage).
+  const float* logits(int f) const override;
+  // After step on a stage before the last: the output rows [N,C].
+  const float* hidden() const { return x_.data(); }
+
+  // StepModel: one group; submit computes at once.
+  void submit(int group, std::span<const Feed> feeds) override;
+  int collect() override;
 
   // Floats held by the cache (memory report).
   size_t cache_floats() const { return cache_.floats(); }
@@ -54,10 +73,13 @@ class Decoder {
   void check(std::span<const Feed> feeds) const;
   void resize(int N, int F, int max_keys);
   void block(int layer, std::span<const Feed> feeds, int N);
+  void head(std::span<const Feed> feeds);
 
-  ParamTable table_;
+  ShardTable shards_;
   std::span<const float> params_;
+  TensorSplit split_;
   KvCache cache_;
+  int submitted_ = -1;  // the group of the pass not yet collected
   // scratch, sized for the largest step so far (N rows, F feeds)
   std::vector<float> x_, ln_, qkv_, atty_, proj_, resid_, fch_, gelu_;  // [N,*]
   std::vector<float> att_;                                              // [n_max, ctx]

@@ -35,6 +35,7 @@ struct Engine::Sequence {
   std::vector<int32_t> tokens;  // prompt + generated
   size_t prompt_len = 0;
   int slot = -1;
+  int group = 0;                // slot % groups
   int cached = 0;               // positions of the window held in the cache
   std::vector<int32_t> feed;    // the tokens fed this step
   Result out;
@@ -43,7 +44,7 @@ struct Engine::Sequence {
   bool done = false;
 };
 
-Engine::Engine(Decoder& decoder, const data::Tokenizer* tok, bool recompute)
+Engine::Engine(StepModel& decoder, const data::Tokenizer* tok, bool recompute)
     : dec_(decoder), tok_(tok), recompute_(recompute) {
   if (tok_) {
     if (tok_->vocab_size() != dec_.config().vocab)
@@ -53,7 +54,10 @@ Engine::Engine(Decoder& decoder, const data::Tokenizer* tok, bool recompute)
     newline_ = tok_->encode("\n");
   }
   if (newline_.empty()) newline_ = {std::min<int32_t>('\n', dec_.config().vocab - 1)};
-  for (int s = dec_.slots() - 1; s >= 0; --s) free_slots_.push_back(s);
+  const int G = std::max(1, dec_.groups());
+  free_slots_.resize(G);
+  in_flight_.assign(G, 0);
+  for (int s = dec_.slots() - 1; s >= 0; --s) free_slots_[s % G].push_back(s);
 }
 
 Engine::~Engine() = default;
@@ -91,13 +95,15 @@ size_t Engine::pending() const {
   return waiting_.size() + active_count_;
 }
 
-// Moves waiting requests into free slots; finishes cancelled ones (outside the lock).
-void Engine::admit() {
+// Moves waiting requests into free slots of `group` (idle: none of its sequences is
+// in flight); finishes cancelled ones (outside the lock).
+void Engine::admit(int group) {
   std::vector<std::unique_ptr<Sequence>> gone;
+  auto& free = free_slots_[group];
   {
     std::lock_guard lock(mu_);
     for (auto& s : active_)
-      if (cancelled_.erase(s->id)) s->done = true;
+      if (s->group == group && cancelled_.erase(s->id)) s->done = true;
     for (auto it = waiting_.begin(); it != waiting_.end();) {
       if (cancelled_.erase((*it)->id)) {
         gone.push_back(std::move(*it));
@@ -106,29 +112,29 @@ void Engine::admit() {
         ++it;
       }
     }
-    cancelled_.clear();  // ids that already finished
-    while (!waiting_.empty() && !free_slots_.empty()) {
+    while (!waiting_.empty() && !free.empty()) {
       auto s = std::move(waiting_.front());
       waiting_.pop_front();
-      s->slot = free_slots_.back();
-      free_slots_.pop_back();
+      s->slot = free.back();
+      s->group = group;
+      free.pop_back();
       active_.push_back(std::move(s));
     }
     active_count_ = active_.size();  // so pending() never misses a moving request
   }
   for (auto& s : gone) finish(*s, FinishReason::cancelled);
   for (auto& s : active_)
-    if (s->done) finish(*s, FinishReason::cancelled);
+    if (s->group == group && s->done && s->slot >= 0) finish(*s, FinishReason::cancelled);
   for (auto& s : active_)
-    if (!s->done && s->req.max_tokens == 0) finish(*s, FinishReason::length);
+    if (s->group == group && !s->done && s->req.max_tokens == 0) finish(*s, FinishReason::length);
 }
 
-std::vector<Feed> Engine::feeds() {
+std::vector<Feed> Engine::feeds(int group) {
   const int ctx = dec_.config().ctx;
   std::vector<Feed> f;
   for (auto& sp : active_) {
     Sequence& s = *sp;
-    if (s.done) continue;
+    if (s.done || s.group != group) continue;
     const int len = static_cast<int>(s.tokens.size());
     if (s.cached == 0 || s.cached == ctx || recompute_) {  // (re)compute the window
       const int w = std::min(len, ctx);
@@ -145,18 +151,39 @@ std::vector<Feed> Engine::feeds() {
 }
 
 bool Engine::step() {
-  admit();
-  std::erase_if(active_, [&](const auto& s) { return s->done; });
-  const std::vector<Feed> f = feeds();
-  if (f.empty()) {
+  const int G = static_cast<int>(in_flight_.size());
+  {  // ids cancelled after they finished (or never known) would stay forever
+    std::lock_guard lock(mu_);
+    std::erase_if(cancelled_, [&](uint64_t id) {
+      const auto is = [id](const auto& s) { return s->id == id; };
+      return std::none_of(active_.begin(), active_.end(), is) &&
+             std::none_of(waiting_.begin(), waiting_.end(), is);
+    });
+  }
+  bool any = false;
+  for (int g = 0; g < G; ++g) {
+    if (in_flight_[g]) {
+      any = true;
+      continue;
+    }
+    admit(g);
+    std::erase_if(active_, [&](const auto& s) { return s->done; });
+    const std::vector<Feed> f = feeds(g);
+    if (f.empty()) continue;
+    dec_.submit(g, f);
+    in_flight_[g] = 1;
+    any = true;
+  }
+  if (!any) {
     std::lock_guard lock(mu_);
     active_count_ = active_.size();
     return !waiting_.empty();
   }
-  dec_.step(f);
+  const int g = dec_.collect();
+  in_flight_[g] = 0;
   int fi = 0;
   for (auto& s : active_)
-    if (!s->done) advance(*s, dec_.logits(fi++));
+    if (!s->done && s->group == g) advance(*s, dec_.logits(fi++));
   std::erase_if(active_, [&](const auto& s) { return s->done; });
   std::lock_guard lock(mu_);
   active_count_ = active_.size();
@@ -223,7 +250,7 @@ void Engine::update_text(Sequence& s) {
 
 void Engine::finish(Sequence& s, FinishReason r) {
   if (s.slot >= 0) {
-    free_slots_.push_back(s.slot);
+    free_slots_[s.group].push_back(s.slot);
     s.slot = -1;
   }
   s.done = true;

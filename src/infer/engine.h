@@ -15,6 +15,12 @@
 // The whole batch is ONE decoder step; then each sequence picks its token with its own
 // generator (infer/sampling.h), so its output does not depend on the batch.
 //
+// Pipelines: a model with G groups (infer/step_model.h: a pipeline of stages) splits
+// the slots into G micro-batches (slot s in group s % G). A step submits every idle
+// group's pass, then collects the oldest one and samples its tokens, so while the
+// engine samples one group the stages compute the others. A sequence's tokens do not
+// depend on its group or on the other groups.
+//
 // Stopping, per sequence: max_tokens generated ("length"); a stop string in the text
 // ("stop": the text ends before it); the tokenizer's end-of-text id ("stop": GPT-2's
 // <|endoftext|>, not part of the output); cancel() ("cancelled").
@@ -73,14 +79,15 @@ class Engine {
   // `tok` may be nullptr (ids only: no stop strings, no text, no end of text).
   // recompute = true: no cache reuse; every step feeds each sequence's whole window
   // (the reference that the cache must match, and the yardstick of `bench sample`).
-  Engine(Decoder& decoder, const data::Tokenizer* tok, bool recompute = false);
+  Engine(StepModel& model, const data::Tokenizer* tok, bool recompute = false);
   ~Engine();
 
   // Queues a request; UsageError when it is invalid (the message names the field).
   uint64_t submit(Request r, Callbacks cb);
   void cancel(uint64_t id);
-  // One decode step over the active sequences (admitting waiting ones first).
-  // Returns false when there was nothing to do.
+  // One decode step: admits waiting requests into idle groups and submits their
+  // passes, then completes the oldest pass in flight (with one group: one step over
+  // all active sequences). Returns false when there was nothing to do.
   bool step();
   void run_until_idle() { while (step()) {} }
 
@@ -88,19 +95,20 @@ class Engine {
 
  private:
   struct Sequence;
-  void admit();
-  std::vector<Feed> feeds();
+  void admit(int group);
+  std::vector<Feed> feeds(int group);
   void advance(Sequence& s, const float* logits);
   void update_text(Sequence& s);
   void finish(Sequence& s, FinishReason r);
 
-  Decoder& dec_;
+  StepModel& dec_;
   const data::Tokenizer* tok_;
   bool recompute_;
   std::optional<int32_t> eot_;
   std::vector<int32_t> newline_;
   std::vector<std::unique_ptr<Sequence>> active_;
-  std::vector<int> free_slots_;
+  std::vector<std::vector<int>> free_slots_;  // per group
+  std::vector<char> in_flight_;               // per group
   std::vector<float> scratch_;
   mutable std::mutex mu_;  // guards waiting_, cancelled_, next_id_, counts
   std::deque<std::unique_ptr<Sequence>> waiting_;

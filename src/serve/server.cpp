@@ -39,7 +39,7 @@ struct Server::Stream {
   size_t prompt_tokens = 0;
 };
 
-Server::Server(infer::Decoder& dec, const data::Tokenizer& tok, ServerOptions opt)
+Server::Server(infer::StepModel& dec, const data::Tokenizer& tok, ServerOptions opt)
     : engine_(dec, &tok), tok_(tok), opt_(std::move(opt)),
       model_json_(dec.config().to_json()), http_(std::make_unique<httplib::Server>()) {
   if (opt_.queue_limit < 1) throw UsageError("--queue must be at least 1");

@@ -53,8 +53,9 @@ struct ServerOptions {
 
 class Server {
  public:
-  // The decoder (its slots are the batch) and tokenizer are borrowed.
-  Server(infer::Decoder& dec, const data::Tokenizer& tok, ServerOptions opt);
+  // The model (its slots are the batch: a Decoder, or rank 0 of a MeshDecoder) and the
+  // tokenizer are borrowed.
+  Server(infer::StepModel& dec, const data::Tokenizer& tok, ServerOptions opt);
   ~Server();
 
   // Binds the socket; returns the port. UsageError when it cannot.

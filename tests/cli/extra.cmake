@@ -66,3 +66,10 @@ set_tests_properties(cli_mpi_launch_restart PROPERTIES TIMEOUT 180
 add_test(NAME cli_chaos_threads
          COMMAND sh ${PROJECT_SOURCE_DIR}/tools/chaos.sh $<TARGET_FILE:plait> 3 threads mpirun 7)
 set_tests_properties(cli_chaos_threads PROPERTIES TIMEOUT 300)
+
+# Model-parallel generation under mpirun equals one worker (mpi_sample_matches_threads.sh).
+add_test(NAME cli_mpi_sample_matches_one_worker
+         COMMAND sh ${dir}/mpi_sample_matches_threads.sh ${MPIEXEC_EXECUTABLE}
+                 $<TARGET_FILE:plait> ${PROJECT_SOURCE_DIR}/tests/fixtures/gpt2_hf/model.safetensors)
+set_tests_properties(cli_mpi_sample_matches_one_worker PROPERTIES TIMEOUT 300
+  ENVIRONMENT ASAN_OPTIONS=detect_leaks=0)

@@ -2,6 +2,7 @@
 // with any --batch and without the cache (--no-cache: full recomputation), also for
 // prompts longer than ctx and generations past it; bad values exit 2 with one line.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
@@ -53,6 +54,29 @@ TEST(SampleCli, PromptsFileSameOutputForEveryBatchAndWithoutCache) {
   EXPECT_EQ(cached.out, full.out);
 }
 
+// --tp/--pp on threads: the same greedy text as one worker, streamed and batched.
+TEST(SampleCli, EveryModelParallelLayoutWritesOneWorkersGreedyText) {
+  TempDir d;
+  write_file(d / "p.txt",
+             "The \nA much longer prompt that runs past the context of 32 bytes\nx\n"
+             R"({"prompt":"Q: ","max_tokens":7})" "\n");
+  const std::string batch = "sample --checkpoint " + kModel + " --prompts " + (d / "p.txt") +
+                            " --tokens 45 --temperature 0";
+  const std::string one = "sample --checkpoint " + kModel + " --prompt 'The ' --tokens 70 --temperature 0";
+  const Result b1 = run_plait(batch + " --batch 4"), o1 = run_plait(one);
+  ASSERT_EQ(b1.code, 0) << b1.err;
+  ASSERT_EQ(o1.code, 0) << o1.err;
+  ASSERT_EQ(lines(b1.out).size(), 4u);
+  for (const char* layout : {" --tp 2 --batch 4", " --pp 2 --batch 4", " --tp 2 --pp 2 --batch 4",
+                             " --tp 4 --batch 3", " --pp 2 --batch 1"}) {
+    const Result b = run_plait(batch + layout), o = run_plait(one + layout);
+    ASSERT_EQ(b.code, 0) << layout << ": " << b.err;
+    EXPECT_EQ(b.out, b1.out) << layout;
+    ASSERT_EQ(o.code, 0) << layout << ": " << o.err;
+    EXPECT_EQ(o.out, o1.out) << layout;
+  }
+}
+
 TEST(SampleCli, StopStringEndsTheText) {
   TempDir d;
   const Result g = run_plait("sample --checkpoint " + kModel + " --prompt 'The ' --tokens 40 --temperature 0");
@@ -74,6 +98,7 @@ TEST(SampleCli, BadValuesExitTwoWithOneLine) {
   TempDir d;
   write_file(d / "bad.txt", "ok\n{\"prompt\": \"x\", \"top_p\": 7}\n");
   write_file(d / "empty.txt", "\n\n");
+  ASSERT_EQ(mkfifo((d / "fifo").c_str(), 0600), 0);
   const std::string s = "sample --checkpoint " + kModel;
   const std::vector<std::pair<std::string, std::string>> cases = {
       {" --temperature nan", "--temperature"},
@@ -89,6 +114,12 @@ TEST(SampleCli, BadValuesExitTwoWithOneLine) {
       {" --prompts " + (d / "bad.txt"), "bad.txt:2: top_p"},
       {" --prompts " + (d / "empty.txt"), "no prompt"},
       {" --prompt a --prompts " + (d / "bad.txt"), "exclude"},
+      {" --prompts " + d.path.string(), "is not a regular file"},
+      {" --prompts " + (d / "fifo"), "is not a regular file"},  // opening it would block
+      {" --tp 3", "--tp 3"},
+      {" --pp 3", "--pp 3"},
+      {" --pp 2 --stages 1,2", "--stages"},
+      {" --tp 2 --backend carrier-pigeon", "carrier-pigeon"},
   };
   for (const auto& [args, fragment] : cases) {
     const Result r = run_plait(s + args);

@@ -15,7 +15,9 @@
 #include <future>
 #include <thread>
 
+#include "comm/comm.h"
 #include "infer/engine.h"
+#include "infer/mesh_decoder.h"
 #include "model/gpt.h"
 #include "serve/server.h"
 
@@ -158,6 +160,44 @@ TEST(Server, ConcurrentClientsShareTheBatchAndEachGetsItsOwnAnswer) {
     const auto [status, text] = answers[i].get();
     ASSERT_EQ(status, 200) << i;
     EXPECT_EQ(text, as_json(s.alone(request("prompt " + std::to_string(i), 10 + 3 * i, 0.9f, i)).text))
+        << i;
+  }
+}
+
+// A tp2 x pp2 mesh of threads behind the server (rank 0 serves, the others follow):
+// concurrent greedy clients, plain and streamed, each get one worker's answer.
+TEST(Server, ModelParallelServerAnswersAsOneWorker) {
+  Running one({}, 1);
+  std::vector<std::pair<int, std::string>> got(8);
+  comm::ThreadsOptions o;
+  o.world = 4;
+  comm::run_threads(o, [&](comm::Comm& c) {
+    infer::MeshDecoder mesh(c, one.model.config(), {2, 2, {}}, one.model.params, 4);
+    if (!mesh.leader()) return mesh.follow();
+    Server server(mesh, one.tok, Running::with_port0({}));
+    const int port = server.bind();
+    std::thread serving([&] { server.run(); });
+    std::vector<std::future<std::pair<int, std::string>>> answers;
+    for (int i = 0; i < 8; ++i)
+      answers.push_back(std::async(std::launch::async, [port, i] {
+        httplib::Client cl("127.0.0.1", port);
+        cl.set_read_timeout(60, 0);
+        auto r = cl.Post("/v1/completions",
+                         body("prompt " + std::to_string(i), 12 + 5 * i, 0.0f, i, i % 2).dump(),
+                         "application/json");
+        if (!r) return std::pair{-1, std::string()};
+        return std::pair{r->status, i % 2 ? read_events(r->body).first
+                                          : json::parse(r->body)["choices"][0]["text"].get<std::string>()};
+      }));
+    for (int i = 0; i < 8; ++i) got[i] = answers[i].get();
+    server.stop();
+    serving.join();
+    mesh.finish();
+  });
+  for (int i = 0; i < 8; ++i) {
+    ASSERT_EQ(got[i].first, 200) << i;
+    EXPECT_EQ(got[i].second,
+              as_json(one.alone(request("prompt " + std::to_string(i), 12 + 5 * i, 0.0f, i)).text))
         << i;
   }
 }
