@@ -33,13 +33,20 @@ std::vector<int64_t> fastest_split(int64_t total, std::span<const double> costs,
 }
 
 std::optional<Proposal> propose(std::span<const int64_t> current, std::span<const double> costs,
-                                double threshold) {
+                                double threshold, int64_t granule) {
   if (current.size() != costs.size() || costs.empty()) return std::nullopt;
   for (double c : costs)
     if (!(c > 0)) return std::nullopt;
   const int64_t total = std::accumulate(current.begin(), current.end(), int64_t{0});
   Proposal p;
-  p.shares = fastest_split(total, costs);
+  if (granule > 1) {  // split whole granules, each costing granule x a sequence
+    std::vector<double> unit(costs.begin(), costs.end());
+    for (double& c : unit) c *= static_cast<double>(granule);
+    p.shares = fastest_split(total / granule, unit);
+    for (int64_t& x : p.shares) x *= granule;
+  } else {
+    p.shares = fastest_split(total, costs);
+  }
   if (std::equal(p.shares.begin(), p.shares.end(), current.begin())) return std::nullopt;
   p.now_s = predicted_step_s(current, costs);
   p.then_s = predicted_step_s(p.shares, costs);
@@ -61,7 +68,7 @@ std::optional<Proposal> Balancer::observe(int64_t done, std::span<const RankSamp
   for (size_t r = 0; r < samples.size() && r < shares_.size(); ++r)
     meter_.observe(static_cast<int>(r), samples[r].compute_s, samples[r].seqs);
   if (!cfg_.adjust || done % cfg_.every != 0) return std::nullopt;
-  auto p = propose(shares_, meter_.costs(), cfg_.threshold);
+  auto p = propose(shares_, meter_.costs(), cfg_.threshold, cfg_.granule);
   if (p) shares_ = p->shares;
   return p;
 }

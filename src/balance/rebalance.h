@@ -39,15 +39,18 @@ struct Proposal {
 };
 
 // The fastest split when it differs from `current` and gains more than `threshold`;
-// nullopt otherwise, or while a cost is unknown (0).
+// nullopt otherwise, or while a cost is unknown (0). Shares move in whole `granule`s
+// (a pipeline's micro-batches): every share of `current` and of the result is a
+// multiple of it.
 std::optional<Proposal> propose(std::span<const int64_t> current, std::span<const double> costs,
-                                double threshold);
+                                double threshold, int64_t granule = 1);
 
 struct BalanceConfig {
   bool adjust = true;       // false: measure only (--balance static or off)
   int every = 5;            // consider a new split after every K steps
   double threshold = 0.1;   // minimum predicted gain
   double smoothing = 0.3;   // EMA weight of the newest sample
+  int64_t granule = 1;      // shares are multiples of this (propose)
 };
 
 struct RankSample {

@@ -79,7 +79,7 @@ TrainSummary run_dp_rank(comm::Comm& c, const TrainOptions& opt, const RunData& 
   else if (out.trace().enabled()) out.trace().name_rank(rank);
   comm::Group world = c.world();
   // Every rank measures; under --balance auto every rank re-splits identically.
-  DpBalance balance(world, r, shares, balance_config(opt));
+  DpBalance balance(world, replica_target(r), shares, balance_config(opt));
   r.start();
   if (opt.resume) balance.restore(r.resumed_extra);
   r.balance = &balance;

@@ -48,10 +48,19 @@ balance::BalanceConfig balance_config(const TrainOptions& opt) {
   return c;
 }
 
-DpBalance::DpBalance(comm::Group group, Replica& r, std::vector<int64_t> shares,
+BalanceTarget replica_target(Replica& r) {
+  BalanceTarget t;
+  t.set_share = [&r](int64_t first, int64_t count) { r.set_share(first, count); };
+  t.timing = [&r] { return r.timing; };
+  t.seqs = [&r] { return r.seqs; };
+  t.mode = r.opt.balance_mode();
+  return t;
+}
+
+DpBalance::DpBalance(comm::Group group, BalanceTarget target, std::vector<int64_t> shares,
                      balance::BalanceConfig cfg, int exchange_every)
     : group_(std::move(group)),
-      r_(r),
+      t_(std::move(target)),
       bal_(std::move(shares), cfg),
       exchange_every_(std::max(1, exchange_every)),
       last_(std::chrono::steady_clock::now()) {
@@ -63,7 +72,8 @@ DpBalance::DpBalance(comm::Group group, Replica& r, std::vector<int64_t> shares,
 void DpBalance::apply() {
   const auto& shares = bal_.shares();
   const auto starts = balance::split_starts(shares);
-  r_.set_share(starts[group_.rank()], shares[group_.rank()]);
+  const int u = unit(group_.rank());
+  t_.set_share(starts[u], shares[u]);
 }
 
 void DpBalance::restore(const nlohmann::json& extra) {
@@ -75,7 +85,7 @@ void DpBalance::restore(const nlohmann::json& extra) {
 }
 
 nlohmann::json DpBalance::state() const {
-  return {{"mode", to_string(r_.opt.balance_mode())},
+  return {{"mode", to_string(t_.mode)},
           {"shares", bal_.shares()},
           {"costs", bal_.meter().costs()}};
 }
@@ -85,9 +95,10 @@ void DpBalance::after_step(int64_t done, RunOutput* out) {
   // invocation (JIT, page faults, cold caches) takes several times a normal one: not
   // a sample, unless the costs are the test hook's.
   if (fake_costs_ || warm_) {
-    const double seqs = static_cast<double>(r_.seqs);
-    acc_[0] += fake_costs_ ? seqs * fake_cost(done - 1, group_.rank()) : r_.timing.compute_s;
-    acc_[1] += r_.timing.wait_s;
+    const double seqs = static_cast<double>(t_.seqs());
+    const StepTiming timing = t_.timing();
+    acc_[0] += fake_costs_ ? seqs * fake_cost(done - 1, unit(group_.rank())) : timing.compute_s;
+    acc_[1] += timing.wait_s;
     acc_[2] += seqs;
   }
   warm_ = true;
@@ -102,17 +113,21 @@ void DpBalance::after_step(int64_t done, RunOutput* out) {
   std::vector<double> all(static_cast<size_t>(kFields) * group_.size());
   comm::allgather_bytes(group_, std::as_bytes(std::span<const double>(mine, kFields)),
                         std::as_writable_bytes(std::span<double>(all)));
-  std::vector<balance::RankSample> samples(group_.size());
-  for (size_t i = 0; i < samples.size(); ++i)
-    samples[i] = {all[kFields * i], all[kFields * i + 1],
-                  static_cast<int64_t>(all[kFields * i + 2])};
+  // A unit's sample: its slowest rank's compute and waiting, its sequences.
+  std::vector<balance::RankSample> samples(bal_.shares().size());
+  for (int i = 0; i < group_.size(); ++i) {
+    balance::RankSample& u = samples[unit(i)];
+    u.compute_s = std::max(u.compute_s, all[kFields * i]);
+    u.wait_s = std::max(u.wait_s, all[kFields * i + 1]);
+    u.seqs = static_cast<int64_t>(all[kFields * i + 2]);
+  }
   const std::vector<int64_t> used = bal_.shares();
   const auto moved = bal_.observe(done, samples);
   if (moved) apply();
   if (!out) return;
   out->attach("step_s", step_s);
   report(samples, used, *out);
-  if (r_.opt.balance_mode() == BalanceMode::fixed) hint(done, *out);
+  if (t_.mode == BalanceMode::fixed) hint(done, *out);
   if (moved) {
     char buf[160];
     std::snprintf(buf, sizeof buf, "predicted compute %.1f ms -> %.1f ms (%.0f%% faster, threshold %.0f%%)",
@@ -131,7 +146,7 @@ void DpBalance::after_step(int64_t done, RunOutput* out) {
 void DpBalance::hint(int64_t done, RunOutput& out) {
   const auto& cfg = bal_.config();
   if (hinted_ || done % cfg.every != 0) return;
-  const auto p = balance::propose(bal_.shares(), bal_.meter().costs(), cfg.threshold);
+  const auto p = balance::propose(bal_.shares(), bal_.meter().costs(), cfg.threshold, cfg.granule);
   if (!p) return;
   hinted_ = true;
   char buf[96];

@@ -26,6 +26,7 @@
 #pragma once
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -37,12 +38,27 @@
 
 namespace plait {
 
+// What is balanced, as seen from one rank of `group`: the runner's share setter and
+// its last step's timing. A unit is what takes one share: a replica of data
+// parallelism or the parameter server (one rank each), or a tp x pp replica of the
+// mesh (several ranks; its cost is its slowest rank's: the pipeline's wall time).
+struct BalanceTarget {
+  std::function<void(int64_t first, int64_t count)> set_share;
+  std::function<StepTiming()> timing;  // this rank's last step
+  std::function<int64_t()> seqs;       // this rank's unit's sequences in it
+  BalanceMode mode = BalanceMode::fixed;
+  std::vector<int> unit_of;  // group rank -> unit (rank order); empty: unit = rank
+};
+
+// A Replica (data parallelism, parameter-server worker) as a target.
+BalanceTarget replica_target(Replica& r);
+
 class DpBalance final : public BalanceHook {
  public:
-  // `shares`: the first step's split (dp_shares); sets the replica's share.
+  // `shares`: the first step's split (dp_shares), one per unit; sets this rank's share.
   // `exchange_every`: steps per exchange of timings (1: every step).
-  DpBalance(comm::Group group, Replica& r, std::vector<int64_t> shares, balance::BalanceConfig cfg,
-            int exchange_every = 1);
+  DpBalance(comm::Group group, BalanceTarget target, std::vector<int64_t> shares,
+            balance::BalanceConfig cfg, int exchange_every = 1);
   // A resumed run: the checkpoint's extra (Replica::resumed_extra). Its shares and
   // costs are taken when it has them for this many ranks and this batch; otherwise
   // the start split stands (and results still agree within float addition order).
@@ -58,8 +74,10 @@ class DpBalance final : public BalanceHook {
               RunOutput& out);
   void hint(int64_t done, RunOutput& out);
 
+  int unit(int rank) const { return t_.unit_of.empty() ? rank : t_.unit_of[rank]; }
+
   comm::Group group_;
-  Replica& r_;
+  BalanceTarget t_;
   balance::Balancer bal_;
   int exchange_every_ = 1;
   double acc_[3] = {0, 0, 0};  // this rank's compute_s, wait_s, seqs since the last exchange

@@ -2,10 +2,13 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
 #include "comm/collectives.h"
+#include "balance/split.h"
+#include "parallel/dp_balance.h"
 #include "parallel/mesh_worker.h"
 
 namespace plait {
@@ -59,6 +62,22 @@ TrainSummary run_mesh_rank(comm::Comm& c, const TrainOptions& opt, const RunData
   if (w.out) {
     w.out->message(w.layout_line());
     if (w.shape.dp > 1) w.out->message(w.sync.why + " (the data-parallel axis)");
+  }
+  // Replicas (dp > 1) are measured and balanced like data parallelism: a replica is
+  // one unit of every rank of its tp x pp block, its cost its slowest rank's pipeline
+  // time; shares move in whole micro-batches.
+  std::optional<DpBalance> balance;
+  if (w.shape.dp > 1) {
+    BalanceTarget t;
+    t.set_share = [&w](int64_t first, int64_t count) { w.set_share(first, count); };
+    t.timing = [&w] { return w.timing; };
+    t.seqs = [&w] { return w.share(); };
+    t.mode = opt.balance_mode();
+    for (int r = 0; r < w.world.size(); ++r) t.unit_of.push_back(mesh_coord(w.shape, r).dp);
+    balance::BalanceConfig cfg = balance_config(opt);
+    if (opt.pp > 1) cfg.granule = w.micro_batches();
+    balance.emplace(w.world, std::move(t), balance::split_equal(opt.batch, w.shape.dp), cfg);
+    w.balance = &*balance;
   }
   TrainSummary sum = run_loop(w, opt, {w.out, true, true}, w.step, end_step(opt, w.step));
   sum.memory = gather_memory(w.world, w.memory());

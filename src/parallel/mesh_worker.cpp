@@ -59,16 +59,8 @@ MeshWorker::MeshWorker(comm::Comm& c, const TrainOptions& o, const RunData& d)
       adam(model.shards().param_specs(), model.shards().total(), o.adamw),
       schedule(o.lr_schedule()),
       kind_(o.schedule) {
-  share_ = o.batch / shape.dp;
-  first_seq_ = int64_t{me.dp} * share_;
   if (o.pp > 1) micro_batches_ = o.micro_batches > 0 ? o.micro_batches : o.pp;
-  else if (o.micro_batch > 0) micro_batches_ = static_cast<int>((share_ + o.micro_batch - 1) / o.micro_batch);
-  mb_ = (share_ + micro_batches_ - 1) / micro_batches_;
-  const size_t rows = static_cast<size_t>(mb_) * o.model.ctx;
-  inputs_.resize(rows);
-  targets_.resize(rows);
-  recv_.resize(rows * o.model.dim);
-  if (!first()) bwd_bufs_.assign(micro_batches_, std::vector<float>(recv_.size()));
+  set_share(int64_t{me.dp} * (o.batch / shape.dp), o.batch / shape.dp);
   const int nodes = groups.dp.node_count();
   sync = choose_sync(o.sync, shape.dp, nodes);
   if (shape.dp > 1) {
@@ -76,6 +68,21 @@ MeshWorker::MeshWorker(comm::Comm& c, const TrainOptions& o, const RunData& d)
     ao.algorithm = sync.algorithm;
     dp_ar_ = comm::make_allreduce(groups.dp, ao);
   }
+}
+
+void MeshWorker::set_share(int64_t first_seq, int64_t count) {
+  first_seq_ = first_seq;
+  share_ = count;
+  if (opt.pp == 1 && opt.micro_batch > 0)
+    micro_batches_ = static_cast<int>(std::max<int64_t>(1, (share_ + opt.micro_batch - 1) / opt.micro_batch));
+  mb_ = std::max<int64_t>(1, (share_ + micro_batches_ - 1) / micro_batches_);
+  const size_t rows = static_cast<size_t>(mb_) * opt.model.ctx;
+  if (rows <= inputs_.size() && (first() || bwd_bufs_.size() >= static_cast<size_t>(micro_batches_)))
+    return;
+  inputs_.resize(std::max(rows, inputs_.size()));
+  targets_.resize(inputs_.size());
+  recv_.resize(inputs_.size() * opt.model.dim);
+  if (!first()) bwd_bufs_.assign(micro_batches_, std::vector<float>(recv_.size()));
 }
 
 void MeshWorker::start() { step = start_state(opt, data.fingerprint(opt), model, adam); }
@@ -169,7 +176,10 @@ double MeshWorker::global_grad_norm() {
 double MeshWorker::train_step(double& norm) {
   model.zero_grads();
   double t0 = trace ? trace->now_us() : 0;
+  const auto c0 = Clock::now();
   double loss = run_schedule();
+  timing.compute_s = std::chrono::duration<double>(Clock::now() - c0).count();
+  const auto w0 = Clock::now();
   if (groups.embed.valid()) {  // the tied wte: embedding gradient + head gradient
     const ParamSpec& wte = model.shards().wte().local;
     comm::allreduce(groups.embed, std::span<float>(model.grads.data() + wte.offset, wte.size));
@@ -179,6 +189,7 @@ double MeshWorker::train_step(double& norm) {
     dp_ar_->run(std::span<float>(model.grads));
     traced("dp allreduce", -1, "comm", obs::kLaneComm, t0);
   }
+  timing.wait_s = std::chrono::duration<double>(Clock::now() - w0).count();
   // the global token-loss sum: the last stage's tp rank 0 of every replica holds a part
   double sum = last() && me.tp == 0 ? loss : 0.0;
   comm::allreduce(world, std::span<double>(&sum, 1));

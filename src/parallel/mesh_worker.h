@@ -41,6 +41,12 @@ class MeshWorker : public StepRunner {
   // StepRunner: train_step as the run loop drives it; evaluation and checkpoints are
   // collective (every rank takes part).
   StepResult run_step(int64_t t, bool checkpoint_after) override;
+  BalanceHook* balance_hook() override { return balance; }
+  // Takes the sequences [first_seq, first_seq + count) of every global batch from the
+  // next step (count: a multiple of the pipeline's micro-batches when pp > 1).
+  void set_share(int64_t first_seq, int64_t count);
+  int64_t share() const { return share_; }
+  int micro_batches() const { return micro_batches_; }
   double validation_loss() override;
   std::string save(int64_t step) override;
   std::string describe() const override;
@@ -63,6 +69,11 @@ class MeshWorker : public StepRunner {
   double fwd_s = 0, bwd_s = 0;  // busy_s split into forwards and backwards
   int64_t fwd_n = 0, bwd_n = 0;  // ... and how many of each
   double pipeline_s = 0;  // time in run_schedule, all steps
+  // The last step: compute = its pipeline's wall time on this rank (forwards,
+  // backwards and the waits between stages: a replica runs at its slowest stage's
+  // pace), wait = its data-parallel allreduce.
+  StepTiming timing;
+  BalanceHook* balance = nullptr;  // --balance over the replicas (dp > 1)
 
  private:
   bool first() const { return model.layout().first; }

@@ -228,7 +228,7 @@ TrainSummary run_ps_rank(comm::Comm& c, const TrainOptions& opt, const RunData* 
   std::optional<DpBalance> balance;
   const bool sync = opt.ps_mode == PsMode::sync;
   if (opt.backup_workers == 0 && (sync || opt.balance_mode() == BalanceMode::automatic))
-    balance.emplace(workers, r, shares, balance_config(opt), sync ? 1 : opt.balance_every);
+    balance.emplace(workers, replica_target(r), shares, balance_config(opt), sync ? 1 : opt.balance_every);
   r.start();
   if (balance) {
     if (opt.resume) balance->restore(r.resumed_extra);

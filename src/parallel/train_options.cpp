@@ -176,7 +176,7 @@ void TrainOptions::validate_ps() const {
     throw UsageError("--ranks-per-node/--intra-link/--inter-link are not supported with --servers");
 }
 
-// Balancing re-splits data parallelism and parameter-server workers; a slowdown names a
+// Balancing re-splits data parallelism, tp/pp replicas and parameter-server workers; a slowdown names a
 // worker rank (under MPI the world is known at start: launch.cpp checks it there).
 void TrainOptions::validate_balance() const {
   require_positive(balance_every, "--balance-every");
@@ -185,9 +185,6 @@ void TrainOptions::validate_balance() const {
                      std::to_string(balance_threshold));
   if (balance == BalanceMode::off && !speeds.empty())
     throw UsageError("--balance off is the equal split; drop --speeds (or use --balance static)");
-  if (balance == BalanceMode::automatic && model_parallel())
-    throw UsageError("--balance auto re-splits data parallelism and parameter-server workers; "
-                     "not yet with --tp/--pp");
   if (balance == BalanceMode::automatic && backup_workers > 0)
     throw UsageError("--balance auto cannot be combined with --backup-workers (backup workers "
                      "drop the slow worker's push instead)");

@@ -86,6 +86,30 @@ TEST(Propose, HysteresisKeepsNoiseFromMovingTheSplit) {
   EXPECT_FALSE(propose(Shares{11, 5}, std::vector<double>{1, 2}, 0.0));
 }
 
+// Pipelines move shares in whole micro-batches: a table of (current, costs, granule)
+// and the split proposed (threshold 0), each share a multiple of the granule.
+TEST(Propose, WholeGranules) {
+  struct Row {
+    Shares current;
+    std::vector<double> costs;
+    int64_t granule;
+    Shares want;
+  };
+  const std::vector<Row> rows = {
+      {{8, 8}, {1, 2}, 2, {12, 4}},   // 12 vs 8 (10/6 ties at 12; ties go to rank 0)
+      {{8, 8}, {1, 3}, 4, {12, 4}},   // 12 vs 12, from 8 vs 24
+      {{4, 4, 4, 4}, {1, 1, 1, 4}, 4, {4, 4, 4, 4}},  // every rank keeps one granule
+      {{6, 6}, {1, 1.5}, 3, {6, 6}},  // 9/3 predicts 9, as now: no gain, no move
+      {{2, 6}, {1, 1}, 2, {4, 4}},
+  };
+  for (const Row& r : rows) {
+    const auto p = propose(r.current, r.costs, 0.0, r.granule);
+    const Shares got = p ? p->shares : r.current;
+    EXPECT_EQ(got, r.want) << "granule " << r.granule;
+    for (int64_t s : got) EXPECT_EQ(s % r.granule, 0);
+  }
+}
+
 TEST(Balancer, ReSplitsEveryKStepsOnlyWhenAdjusting) {
   BalanceConfig cfg;
   cfg.every = 2;

@@ -31,9 +31,7 @@ TEST(BalanceCli, BadValuesExit2WithOneLine) {
   expect_usage_error(run_plait(base + "--balance-every 0"), "--balance-every");
   expect_usage_error(run_plait(base + "--balance-threshold 1.5"), "--balance-threshold");
   expect_usage_error(run_plait(base + "--balance off --speeds 1,2"), "--balance off");
-  expect_usage_error(run_plait("train --data " + (d / "c.txt") +
-                               " --layers 2 --dim 16 --heads 2 --ctx 8 --batch 8 --steps 4"
-                               " --no-progress --pp 2 --balance auto"),
+  expect_usage_error(run_plait(base + "--servers 1 --backup-workers 1 --balance auto"),
                      "--balance auto");
 }
 

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -91,6 +92,41 @@ TEST_F(ModelParallel, EveryLayoutMatchesOneWorker) {
       {2, 2, 1}, {2, 1, 2}, {1, 2, 2}, {2, 2, 2}, {1, 1, 2, "1f1b", 4}};
   for (const Layout& l : layouts)
     expect_close(run(tiny(dir_->path, l), dir_->path, l.name()), *baseline_, l.name());
+}
+
+// --balance auto over tp/pp replicas: PLAIT_TEST_BALANCE_COSTS=1 gives deterministic
+// per-replica costs that change every step, so the split between the two replicas
+// moves nearly every step (in whole micro-batches with a pipeline), and every layout
+// still trains one worker's model.
+TEST_F(ModelParallel, ReplicasRebalancedEveryStepMatchOneWorker) {
+  ::setenv("PLAIT_TEST_BALANCE_COSTS", "1", 1);
+  for (const Layout& l : {Layout{2, 2, 1}, Layout{2, 1, 2}, Layout{2, 2, 2}}) {
+    TrainOptions o = tiny(dir_->path, l);
+    o.balance = BalanceMode::automatic;
+    o.balance_every = 1;
+    o.balance_threshold = 0;
+    const std::string name = "balanced_" + l.name();
+    const Result r = run(o, dir_->path, name);
+    expect_close(r, *baseline_, name);
+    std::ifstream in(dir_->path / (name + ".jsonl"));
+    std::vector<nlohmann::json> shares;
+    for (std::string line; std::getline(in, line);) {
+      const auto j = nlohmann::json::parse(line);
+      if (j.contains("rank_share")) shares.push_back(j["rank_share"]);
+    }
+    ASSERT_EQ(shares.size(), 10u) << name;
+    int changes = 0;
+    for (size_t i = 0; i < shares.size(); ++i) {
+      const int a = shares[i][0].get<int>(), b = shares[i][1].get<int>();
+      EXPECT_EQ(a + b, 8) << name;
+      if (l.pp > 1) {
+        EXPECT_EQ(a % 2, 0) << name << ": shares move in whole micro-batches";
+      }
+      if (i > 0) changes += shares[i] != shares[i - 1];
+    }
+    EXPECT_GE(changes, 2) << name << ": the split should move";
+  }
+  ::unsetenv("PLAIT_TEST_BALANCE_COSTS");
 }
 
 // With GPT-2's BPE vocabulary (50257, padded to 50304 and masked), layouts still
