@@ -9,6 +9,12 @@
 //   --peer: PyTorch (tools/torch_gpt.py, its own KV cache) generating greedily from
 //     the same weights (the first --ctx's model): the same tokens? its decode tokens/s
 //     beside plait's.
+//   --layouts 1,tp2,pp2,...: model-parallel generation instead (only this is run):
+//     per layout, the per-token latency of one sequence (decode steps only) and the
+//     tokens/s of --batch sequences, in rotating turns over --reps rounds; ratios to
+//     the first layout, and batch over one sequence within each layout. A layout is
+//     1 | tpT | ppP | tpTppP, optionally :tN for N BLAS threads per rank (default:
+//     cores / ranks). Every layout's greedy tokens must equal the first's.
 // Medians of --reps runs; random GPT-2-initialised weights (speed does not depend on
 // what the weights say).
 #include <stdlib.h>
@@ -23,6 +29,7 @@
 #include <string>
 #include <thread>
 
+#include "cli/infer_layout.h"
 #include "cli/machine_info.h"
 #include "cli/registry.h"
 #include "cli/torch_peer.h"
@@ -47,6 +54,7 @@ struct BenchSampleArgs {
   int reps = 3;
   int threads = 0;
   std::string peer;  // "" finds tools/torch_gpt.py; "none" skips
+  std::vector<std::string> layouts;  // --layouts: the model-parallel comparison only
   bool json = false;
 };
 
@@ -77,11 +85,10 @@ struct Run {
   std::vector<std::vector<int32_t>> tokens;
 };
 
-// Greedy generation of `max_tokens` for every prompt, `slots` at once.
-Run run(const GPT& m, const std::vector<std::vector<int32_t>>& prompts, int max_tokens,
-        int slots, bool recompute) {
-  infer::Decoder dec(m.config(), m.params, slots);
-  infer::Engine e(dec, nullptr, recompute);
+// Greedy generation of `max_tokens` for every prompt on `model` (its slots at once).
+Run run_on(infer::StepModel& model, const std::vector<std::vector<int32_t>>& prompts,
+           int max_tokens, bool recompute) {
+  infer::Engine e(model, nullptr, recompute);
   Run r;
   r.tokens.resize(prompts.size());
   for (size_t i = 0; i < prompts.size(); ++i) {
@@ -99,6 +106,13 @@ Run run(const GPT& m, const std::vector<std::vector<int32_t>>& prompts, int max_
   r.total_s = seconds(t0, t2);
   r.decode_s = seconds(t1, t2);
   return r;
+}
+
+// Greedy generation of `max_tokens` for every prompt, `slots` at once.
+Run run(const GPT& m, const std::vector<std::vector<int32_t>>& prompts, int max_tokens,
+        int slots, bool recompute) {
+  infer::Decoder dec(m.config(), m.params, slots);
+  return run_on(dec, prompts, max_tokens, recompute);
 }
 
 // Medians over reps of `fn`'s runs (each a Run); the tokens of the last.
@@ -210,6 +224,94 @@ json peer_run(const BenchSampleArgs& a, const std::string& peer) {
           {"plait_over_peer", plait_rate / torch_rate}, {"same_tokens", theirs == ours.tokens[0]}};
 }
 
+struct LayoutRun {
+  std::string name;
+  InferLayout layout;
+  std::vector<double> token_s, batch_tok_s, one_tok_s;
+  std::vector<std::vector<int32_t>> tokens;  // the last round's (one sequence, then the batch)
+};
+
+// "1", "tp2", "pp2", "tp2pp2", with an optional ":tN" (BLAS threads per rank).
+LayoutRun parse_layout(const std::string& spec) {
+  LayoutRun r;
+  r.name = spec;
+  std::string s = spec;
+  const size_t colon = s.find(':');
+  try {
+    if (colon != std::string::npos) {
+      if (s.compare(colon, 2, ":t") != 0) throw std::invalid_argument(s);
+      r.layout.blas_threads = std::stoi(s.substr(colon + 2));
+      s.resize(colon);
+    }
+    if (s != "1") {
+      size_t i = 0;
+      while (i < s.size()) {
+        const bool tp = s.compare(i, 2, "tp") == 0, pp = s.compare(i, 2, "pp") == 0;
+        if (!tp && !pp) throw std::invalid_argument(s);
+        size_t used = 0;
+        const int n = std::stoi(s.substr(i + 2), &used);
+        (tp ? r.layout.tp : r.layout.pp) = n;
+        i += 2 + used;
+      }
+    }
+  } catch (const std::exception&) {
+    throw UsageError("--layouts: '" + spec + "' is not 1, tpT, ppP or tpTppP (optionally :tN)");
+  }
+  if (r.layout.tp < 1 || r.layout.pp < 1 || r.layout.blas_threads < 0)
+    throw UsageError("--layouts: '" + spec + "' has a degree below 1");
+  return r;
+}
+
+json compare_layouts(const BenchSampleArgs& a) {
+  const GPT m = make_model(a, a.batch_ctx);
+  if (a.batch_prompt + std::max(a.tokens, a.batch_tokens) > a.batch_ctx)
+    throw UsageError("the 8-token prompt plus --tokens and --batch-tokens must fit --batch-ctx");
+  std::vector<LayoutRun> runs;
+  for (const auto& s : a.layouts) {
+    runs.push_back(parse_layout(s));
+    check_infer_layout(runs.back().layout, m.config());
+  }
+  std::vector<std::vector<int32_t>> prompts;
+  for (int i = 0; i < a.batch; ++i) prompts.push_back(random_prompt(a.batch_prompt, 100 + i));
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  for (int round = 0; round < a.reps; ++round) {
+    // rotating turns: round r starts at layout r % n (the machine's load drifts)
+    for (size_t k = 0; k < runs.size(); ++k) {
+      LayoutRun& L = runs[(k + round) % runs.size()];
+      if (!L.layout.parallel() && L.layout.blas_threads == 0) L.layout.blas_threads = cores;
+      run_generation(L.layout, m.config(), m.params, a.batch, [&](infer::StepModel& model) {
+        run_on(model, {prompts[0]}, 2, false);  // warm-up: threads, first products
+        const Run one = run_on(model, {prompts[0]}, a.tokens, false);
+        const Run many = run_on(model, prompts, a.batch_tokens, false);
+        L.token_s.push_back(one.decode_s / (a.tokens - 1));
+        L.one_tok_s.push_back(a.tokens / one.total_s);
+        L.batch_tok_s.push_back(double(a.batch) * a.batch_tokens / many.total_s);
+        L.tokens = many.tokens;
+        L.tokens.insert(L.tokens.begin(), one.tokens[0]);
+      });
+      std::fprintf(stderr, "round %d %-10s %.2f ms/token, batch %d: %.1f tok/s\n", round + 1,
+                   L.name.c_str(), 1e3 * L.token_s.back(), a.batch, L.batch_tok_s.back());
+    }
+  }
+  json out = json::array();
+  const double base_token = median(runs[0].token_s), base_batch = median(runs[0].batch_tok_s);
+  for (auto& L : runs) {
+    const double t = median(L.token_s), b = median(L.batch_tok_s), one = median(L.one_tok_s);
+    out.push_back({{"layout", L.name}, {"tp", L.layout.tp}, {"pp", L.layout.pp},
+                   {"blas_threads_per_rank", L.layout.blas_threads > 0 ? L.layout.blas_threads
+                                                                       : std::max(1, cores / (L.layout.tp * L.layout.pp))},
+                   {"token_ms", 1e3 * t}, {"token_ms_rounds", L.token_s},
+                   {"latency_ratio", t / base_token},
+                   {"one_tok_s", one}, {"batch_tok_s", b}, {"batch_tok_s_rounds", L.batch_tok_s},
+                   {"batch_ratio", b / base_batch}, {"batch_over_one", b / one},
+                   {"same_tokens", L.tokens == runs[0].tokens}});
+    std::fprintf(stderr, "%-10s %.2f ms/token (%.2fx of %s) | batch %d %.1f tok/s (%.2fx; %.1fx one sequence) | %s tokens\n",
+                 L.name.c_str(), 1e3 * t, t / base_token, runs[0].name.c_str(), a.batch, b,
+                 b / base_batch, b / one, L.tokens == runs[0].tokens ? "the same" : "DIFFERENT");
+  }
+  return out;
+}
+
 void bench_sample(const BenchSampleArgs& a) {
   if (a.reps < 1 || a.batch < 1 || a.batch_tokens < 1) throw UsageError("--reps, --batch and --batch-tokens must be positive");
   if (a.ctxs.empty()) throw UsageError("--ctx needs at least one context length");
@@ -221,6 +323,18 @@ void bench_sample(const BenchSampleArgs& a) {
   if (a.peer != "none" && peer.empty() && skipped.empty()) skipped = "no peer script (tools/torch_gpt.py) found";
   if (a.threads > 0) set_blas_threads(a.threads);
   const GPT probe = make_model(a, a.ctxs.front());
+  if (!a.layouts.empty()) {
+    if (a.tokens < 2) throw UsageError("--tokens must be at least 2");
+    std::fprintf(stderr, "bench sample --layouts: %zu parameters (%d layers, dim %d, %d heads), ctx %d, medians of %d rounds\n",
+                 probe.table().total(), a.layers, a.dim, a.heads, a.batch_ctx, a.reps);
+    json out = {{"model", {{"layers", a.layers}, {"dim", a.dim}, {"heads", a.heads}, {"vocab", 256},
+                           {"ctx", a.batch_ctx}, {"params", probe.table().total()}}},
+                {"reps", a.reps}, {"tokens", a.tokens}, {"batch", a.batch},
+                {"batch_tokens", a.batch_tokens}, {"machine", machine_json()},
+                {"layouts", compare_layouts(a)}};
+    if (a.json) std::printf("%s\n", out.dump().c_str());
+    return;
+  }
   json out = {{"model", {{"layers", a.layers}, {"dim", a.dim}, {"heads", a.heads}, {"vocab", 256},
                          {"params", probe.table().total()}}},
               {"blas_threads", blas_threads()},
@@ -273,6 +387,9 @@ void add_bench_sample(Context& ctx) {
   cmd->add_option("--peer", a->peer,
                   "PyTorch peer script ('' finds tools/torch_gpt.py; 'none' skips)")
       ->capture_default_str();
+  cmd->add_option("--layouts", a->layouts,
+                  "compare model-parallel layouts instead, e.g. 1,tp2,pp2,tp2pp2 (:tN: BLAS threads per rank)")
+      ->delimiter(',');
   cmd->add_flag("--json", a->json, "one JSON object");
   cmd->callback([a] { bench_sample(*a); });
 }

@@ -129,6 +129,29 @@ TEST(SampleCli, BadValuesExitTwoWithOneLine) {
   }
 }
 
+// bench sample --layouts: every layout's figures, ratios to the first, the same tokens.
+TEST(BenchSampleCli, LayoutsReportLatencyBatchAndTheSameTokens) {
+  const Result r = run_plait(
+      "bench sample --layouts 1,tp2,pp2:t1 --layers 2 --dim 32 --heads 2 --tokens 4 --batch 3 "
+      "--batch-tokens 5 --batch-ctx 16 --reps 2 --peer none --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(j["layouts"].size(), 3u);
+  EXPECT_EQ(j["layouts"][1]["tp"], 2);
+  EXPECT_EQ(j["layouts"][2]["pp"], 2);
+  EXPECT_EQ(j["layouts"][2]["blas_threads_per_rank"], 1);
+  EXPECT_EQ(j["layouts"][0]["latency_ratio"], 1.0);
+  for (const auto& l : j["layouts"]) {
+    EXPECT_TRUE(l["same_tokens"].get<bool>()) << l;
+    EXPECT_GT(l["token_ms"].get<double>(), 0) << l;
+    EXPECT_GT(l["batch_over_one"].get<double>(), 0) << l;
+    EXPECT_EQ(l["token_ms_rounds"].size(), 2u) << l;
+  }
+  const Result bad = run_plait("bench sample --layouts tp2,zz3 --peer none");
+  EXPECT_EQ(bad.code, 2) << bad.err;
+  EXPECT_NE(bad.err.find("zz3"), std::string::npos) << bad.err;
+}
+
 }  // namespace
 }  // namespace plait::test
 
