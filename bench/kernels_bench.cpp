@@ -19,6 +19,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -34,7 +35,9 @@ namespace {
 using namespace plait;
 namespace k = plait::kernels;
 
-constexpr int B = 16, T = 128, C = 256, NH = 4, V = 256, N = B * T;
+// The shape: the bench model by default, or PLAIT_BENCH_SHAPE=B,T,C,NH (e.g. the demo's
+// per-worker share, 8,128,128,4), read in main() before anything is registered.
+int B = 16, T = 128, C = 256, NH = 4, V = 256, N = B * T;
 
 using Buf = std::vector<float>;
 
@@ -101,8 +104,10 @@ struct Linear {
   const char* name;
   int in, out;
 };
-constexpr Linear kLinears[] = {
-    {"qkv", C, 3 * C}, {"attproj", C, C}, {"fc", C, 4 * C}, {"fcproj", 4 * C, C}, {"lmhead", C, V}};
+std::vector<Linear> linears() {
+  return {{"qkv", C, 3 * C}, {"attproj", C, C}, {"fc", C, 4 * C}, {"fcproj", 4 * C, C},
+          {"lmhead", C, V}};
+}
 
 void matmul_fwd(benchmark::State& s, Linear l) {
   Buf out(size_t(N) * l.out), inp = buf(size_t(N) * l.in), w = buf(size_t(l.out) * l.in),
@@ -144,13 +149,13 @@ void sgemm_bwd(benchmark::State& s, Linear l) {
 }
 
 // ---- attention ----------------------------------------------------------------------
-constexpr double kAttFwdFlops = 4.0 * B * T * T * C;  // q.k^T and att.v, dense
+double att_fwd_flops() { return 4.0 * B * T * T * C; }  // q.k^T and att.v, dense
 
 void attention_fwd(benchmark::State& s) {
   Buf out(size_t(N) * C), att(size_t(B) * NH * T * T), qkv = buf(size_t(N) * 3 * C);
   const double sec =
       timed(s, [&] { k::attention_forward(out.data(), att.data(), qkv.data(), B, T, C, NH); });
-  count_flops(s, kAttFwdFlops, sec);
+  count_flops(s, att_fwd_flops(), sec);
 }
 
 void attention_bwd(benchmark::State& s) {
@@ -161,7 +166,7 @@ void attention_bwd(benchmark::State& s) {
     k::attention_backward(dqkv.data(), datt.data(), dout.data(), qkv.data(), att.data(), B, T, C,
                           NH);
   });
-  count_flops(s, 2 * kAttFwdFlops, sec);
+  count_flops(s, 2 * att_fwd_flops(), sec);
 }
 
 // The forward's two dense products per (batch, head), as one plain GEMM each.
@@ -178,7 +183,7 @@ void sgemm_attention_fwd(benchmark::State& s) {
              out.data() + size_t(b) * T * C + h * hs, C);
       }
   });
-  count_flops(s, kAttFwdFlops, sec);
+  count_flops(s, att_fwd_flops(), sec);
 }
 
 // ---- memory-bound kernels -----------------------------------------------------------
@@ -202,21 +207,21 @@ void layernorm_bwd(benchmark::State& s) {
   count_bytes(s, 4.0 * N * C, sec);  // read dout, inp, dinp; write dinp
 }
 
-constexpr size_t kGeluN = size_t(N) * 4 * C;
+size_t gelu_n() { return size_t(N) * 4 * C; }
 
 void gelu_fwd(benchmark::State& s) {
-  Buf out(kGeluN), inp = buf(kGeluN);
+  Buf out(gelu_n()), inp = buf(gelu_n());
   for (auto& x : inp) x *= 8;
-  const double sec = timed(s, [&] { k::gelu_forward(out.data(), inp.data(), kGeluN); });
-  count_bytes(s, 2.0 * kGeluN, sec);
+  const double sec = timed(s, [&] { k::gelu_forward(out.data(), inp.data(), gelu_n()); });
+  count_bytes(s, 2.0 * gelu_n(), sec);
 }
 
 void gelu_bwd(benchmark::State& s) {
-  Buf dinp(kGeluN), inp = buf(kGeluN), dout = buf(kGeluN, 2);
+  Buf dinp(gelu_n()), inp = buf(gelu_n()), dout = buf(gelu_n(), 2);
   for (auto& x : inp) x *= 8;
   const double sec =
-      timed(s, [&] { k::gelu_backward(dinp.data(), inp.data(), dout.data(), kGeluN); });
-  count_bytes(s, 4.0 * kGeluN, sec);
+      timed(s, [&] { k::gelu_backward(dinp.data(), inp.data(), dout.data(), gelu_n()); });
+  count_bytes(s, 4.0 * gelu_n(), sec);
 }
 
 void residual_fwd_bwd(benchmark::State& s) {
@@ -305,27 +310,22 @@ struct Block {
     k::matmul_forward(proj.data(), fchg.data(), fcpw.data(), fcpb.data(), N, 4 * C, C);
     k::residual_forward(out.data(), res2.data(), proj.data(), NC);
   }
-  // As the model does it: gradient scratch is zeroed before each accumulation.
+  // As the model does it: gradient scratch is overwritten, dqkv zeroed and accumulated.
   void backward() {
-    zero(dfchg);
     k::matmul_backward(dfchg.data(), g_fcpw.data(), g_fcpb.data(), dres.data(), fchg.data(),
-                       fcpw.data(), N, 4 * C, C);
-    zero(dfch);
-    k::gelu_backward(dfch.data(), fch.data(), dfchg.data(), 4 * NC);
-    zero(dln);
+                       fcpw.data(), N, 4 * C, C, k::Into::overwrite);
+    k::gelu_backward(dfch.data(), fch.data(), dfchg.data(), 4 * NC, k::Into::overwrite);
     k::matmul_backward(dln.data(), g_fcw.data(), g_fcb.data(), dfch.data(), ln2.data(), fcw.data(),
-                       N, C, 4 * C);
+                       N, C, 4 * C, k::Into::overwrite);
     k::layernorm_backward(dres.data(), g_ln2w.data(), g_ln2b.data(), dln.data(), res2.data(),
                           ln2w.data(), m2.data(), r2.data(), N, C);
-    zero(datty);
     k::matmul_backward(datty.data(), g_projw.data(), g_projb.data(), dres.data(), atty.data(),
-                       projw.data(), N, C, C);
+                       projw.data(), N, C, C, k::Into::overwrite);
     zero(dqkv);
     k::attention_backward(dqkv.data(), datt.data(), datty.data(), qkv.data(), att.data(), B, T, C,
                           NH);
-    zero(dln);
     k::matmul_backward(dln.data(), g_qkvw.data(), g_qkvb.data(), dqkv.data(), ln1.data(),
-                       qkvw.data(), N, C, 3 * C);
+                       qkvw.data(), N, C, 3 * C, k::Into::overwrite);
     k::layernorm_backward(dres.data(), g_ln1w.data(), g_ln1b.data(), dln.data(), x.data(),
                           ln1w.data(), m1.data(), r1.data(), N, C);
   }
@@ -348,7 +348,7 @@ void block_fwd_bwd(benchmark::State& s) {
 
 void register_all() {
   using benchmark::RegisterBenchmark;
-  for (const Linear& l : kLinears) {
+  for (const Linear& l : linears()) {
     const std::string n = l.name;
     RegisterBenchmark(("matmul_fwd/" + n).c_str(), matmul_fwd, l);
     RegisterBenchmark(("sgemm_fwd/" + n).c_str(), sgemm_fwd, l);
@@ -366,8 +366,9 @@ void register_all() {
   RegisterBenchmark("crossentropy_fwd_bwd", crossentropy_fwd_bwd);
   RegisterBenchmark("encoder_fwd_bwd", encoder_fwd_bwd);
   RegisterBenchmark("adamw_step", adamw_step);
-  RegisterBenchmark("memcpy/2MiB", memcpy_bytes, size_t(N) * C);
-  RegisterBenchmark("memcpy/8MiB", memcpy_bytes, kGeluN);
+  auto mib = [](size_t floats) { return std::to_string(floats * 4 >> 20) + "MiB"; };
+  RegisterBenchmark(("memcpy/" + mib(size_t(N) * C)).c_str(), memcpy_bytes, size_t(N) * C);
+  RegisterBenchmark(("memcpy/" + mib(gelu_n())).c_str(), memcpy_bytes, gelu_n());
   RegisterBenchmark("memcpy/13MiB", memcpy_bytes, size_t(3'257'856));
   RegisterBenchmark("block_fwd_bwd", block_fwd_bwd);
 }
@@ -383,9 +384,19 @@ int main(int argc, char** argv) {
   // through measure_sgemm_gflops; the sgemm_* benchmarks call gemm() and follow it).
   if (const char* p = std::getenv("PLAIT_PRECISION"))
     set_gemm_precision(parse_precision(p, "PLAIT_PRECISION"));
+  if (const char* sh = std::getenv("PLAIT_BENCH_SHAPE")) {
+    if (std::sscanf(sh, "%d,%d,%d,%d", &B, &T, &C, &NH) != 4 || B < 1 || T < 1 || NH < 1 ||
+        C < NH || C % NH != 0) {
+      std::fprintf(stderr, "kernels_bench: PLAIT_BENCH_SHAPE '%s' is not B,T,C,NH\n", sh);
+      return 2;
+    }
+    N = B * T;
+  }
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::AddCustomContext("config", "B=16 T=128 C=256 NH=4 V=256, 1 BLAS thread");
+  benchmark::AddCustomContext("config", "B=" + std::to_string(B) + " T=" + std::to_string(T) +
+                                            " C=" + std::to_string(C) + " NH=" +
+                                            std::to_string(NH) + " V=256, 1 BLAS thread");
   benchmark::AddCustomContext("gemm", gemm_kernel(gemm_backend()));
   benchmark::AddCustomContext("precision", precision_name(gemm_precision()));
   benchmark::AddCustomContext("sgemm_gflops_cpu_time", std::to_string(yardstick()));

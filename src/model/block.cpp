@@ -103,27 +103,24 @@ void block_backward(float* dres, BlockScratch& s, const BlockView<float*>& g,
   const int N = static_cast<int>(sh.N()), C = sh.C, Ca = sh.Ca(), H = sh.H();
   const size_t NC = sh.N() * C;
   // MLP branch: dres is d(out); the residual passes it to resid2 unchanged.
-  zero(s.dfch_gelu);
+  // Scratch gradients are overwritten (Into::overwrite), never accumulated.
   k::matmul_backward(s.dfch_gelu.data(), g.fcproj_w, g.fcproj_b, dres, a.fch_gelu.data(),
-                     w.fcproj_w, N, H, C);
-  zero(s.dfch);
-  k::gelu_backward(s.dfch.data(), a.fch.data(), s.dfch_gelu.data(), sh.N() * H);
-  zero(s.dln);
+                     w.fcproj_w, N, H, C, k::Into::overwrite);
+  k::gelu_backward(s.dfch.data(), a.fch.data(), s.dfch_gelu.data(), sh.N() * H,
+                   k::Into::overwrite);
   k::matmul_backward(s.dln.data(), g.fc_w, g.fc_b, s.dfch.data(), a.ln2.data(), w.fc_w, N, C,
-                     H);
+                     H, k::Into::overwrite);
   tp_allreduce(split, s.dln.data(), NC);  // column-parallel: d(ln2) is a partial sum
   k::layernorm_backward(dres, g.ln2_w, g.ln2_b, s.dln.data(), a.resid2.data(), w.ln2_w,
                         a.ln2_mean.data(), a.ln2_rstd.data(), N, C);
   // now dres = d(resid2); attention branch, the residual passes it on to x.
-  zero(s.datty);
   k::matmul_backward(s.datty.data(), g.attproj_w, g.attproj_b, dres, a.atty.data(),
-                     w.attproj_w, N, Ca, C);
+                     w.attproj_w, N, Ca, C, k::Into::overwrite);
   zero(s.dqkv);
   k::attention_backward(s.dqkv.data(), s.datt.data(), s.datty.data(), a.qkv.data(),
                         a.att.data(), sh.B, sh.T, Ca, sh.NHl());
-  zero(s.dln);
   k::matmul_backward(s.dln.data(), g.qkv_w, g.qkv_b, s.dqkv.data(), a.ln1.data(), w.qkv_w, N,
-                     C, 3 * Ca);
+                     C, 3 * Ca, k::Into::overwrite);
   tp_allreduce(split, s.dln.data(), NC);  // column-parallel: d(ln1) is a partial sum
   k::layernorm_backward(dres, g.ln1_w, g.ln1_b, s.dln.data(), x, w.ln1_w, a.ln1_mean.data(),
                         a.ln1_rstd.data(), N, C);

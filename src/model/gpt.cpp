@@ -170,9 +170,8 @@ void GPT::head_backward(StageActivations& a, const float* out) {
   k::softmax_crossentropy_backward(dlogits, a.probs.data(), a.targets.data(), dlosses_.data(), N,
                                    V, Vp);
   float* dlnf = scratch_.dln.data();
-  std::fill_n(dlnf, static_cast<size_t>(N) * C, 0.0f);
   k::matmul_backward<float>(dlnf, at(G, shards_.wte().local), nullptr, dlogits, a.lnf.data(),
-                            at(P, shards_.wte().local), N, C, Vp);
+                            at(P, shards_.wte().local), N, C, Vp, k::Into::overwrite);
   std::fill_n(dres_.begin(), static_cast<size_t>(N) * C, 0.0f);
   k::layernorm_backward(dres_.data(), at(G, shards_.lnf_w().local), at(G, shards_.lnf_b().local),
                         dlnf, out, at(P, shards_.lnf_w().local), a.lnf_mean.data(),

@@ -41,12 +41,14 @@ void layernorm_backward(F* dinp, F* dw, F* db, const F* dout, const F* inp, cons
 template <class F>
 void matmul_forward(F* out, const F* inp, const F* weight, const F* bias,
                     int N, int C, int OC);
-// dinp[N,C] += dout[N,OC] . weight[OC,C]
+// dinp[N,C] += dout[N,OC] . weight[OC,C]   (dinp = ... with Into::overwrite)
 // dweight[OC,C] += dout^T . inp;  dbias[OC] += column sums of dout (dbias may be nullptr)
-// dinp may be nullptr (no gradient needed for the input).
+// dinp may be nullptr (no gradient needed for the input). Overwriting gives the same
+// values as accumulating into zeros, without the zeroing pass or reading dinp.
+enum class Into { accumulate, overwrite };
 template <class F>
 void matmul_backward(F* dinp, F* dweight, F* dbias, const F* dout, const F* inp,
-                     const F* weight, int N, int C, int OC);
+                     const F* weight, int N, int C, int OC, Into dinp_mode = Into::accumulate);
 
 // Causal self-attention over qkv[B,T,3C], each row laid out q[C] | k[C] | v[C], and
 // inside each, head h owns channels [h*hs, (h+1)*hs).
@@ -63,8 +65,10 @@ void attention_backward(F* dqkv, F* datt, const F* dout, const F* qkv, const F* 
 // out = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
 template <class F>
 void gelu_forward(F* out, const F* inp, size_t n);
+// dinp[n] += gelu'(inp) * dout   (dinp = ... with Into::overwrite)
 template <class F>
-void gelu_backward(F* dinp, const F* inp, const F* dout, size_t n);
+void gelu_backward(F* dinp, const F* inp, const F* dout, size_t n,
+                   Into mode = Into::accumulate);
 
 // out = a + b
 template <class F>

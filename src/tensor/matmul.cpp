@@ -25,10 +25,11 @@ void matmul_forward(F* out, const F* inp, const F* weight, const F* bias, int N,
 
 template <class F>
 void matmul_backward(F* dinp, F* dweight, F* dbias, const F* dout, const F* inp,
-                     const F* weight, int N, int C, int OC) {
+                     const F* weight, int N, int C, int OC, Into dinp_mode) {
   // dinp[N,C] or nullptr, dweight[OC,C], dbias[OC] or nullptr,
   // dout[N,OC], inp[N,C], weight[OC,C]
-  if (dinp) gemm(Op::N, Op::N, N, C, OC, F(1), dout, OC, weight, C, F(1), dinp, C);
+  const F beta = dinp_mode == Into::accumulate ? F(1) : F(0);
+  if (dinp) gemm(Op::N, Op::N, N, C, OC, F(1), dout, OC, weight, C, beta, dinp, C);
   gemm(Op::T, Op::N, OC, C, N, F(1), dout, OC, inp, C, F(1), dweight, C);
   if (dbias) {
     for (int n = 0; n < N; n++) {
@@ -40,7 +41,8 @@ void matmul_backward(F* dinp, F* dweight, F* dbias, const F* dout, const F* inp,
 
 #define PLAIT_INSTANTIATE(F)                                                              \
   template void matmul_forward<F>(F*, const F*, const F*, const F*, int, int, int);       \
-  template void matmul_backward<F>(F*, F*, F*, const F*, const F*, const F*, int, int, int);
+  template void matmul_backward<F>(F*, F*, F*, const F*, const F*, const F*, int, int, int, \
+                                    Into);
 PLAIT_INSTANTIATE(float)
 PLAIT_INSTANTIATE(double)
 #undef PLAIT_INSTANTIATE
