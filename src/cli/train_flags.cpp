@@ -81,6 +81,14 @@ void add_output_flags(CLI::App* cmd, TrainOptions& opt) {
       ->capture_default_str();
   cmd->add_option("--keep-checkpoints", opt.keep_checkpoints, "checkpoints kept")
       ->capture_default_str();
+  named(cmd, "--checkpoint-writer",
+        "background (snapshot, then write on a thread of its own while training goes on) "
+        "or inline (write on the training thread); tp/pp checkpoints are always inline",
+        "background", [&opt](const std::string& s) {
+          if (s != "background" && s != "inline")
+            throw UsageError("--checkpoint-writer: '" + s + "' is not background or inline");
+          opt.checkpoint_background = s == "background";
+        });
   // Read back by cli/resume.h (resume_mode), which sets opt.resume.
   cmd->add_option("--resume", "continue from the latest checkpoint in --checkpoint-dir, its "
                   "model, batch, steps and lr with it; --resume auto: only if there is one")

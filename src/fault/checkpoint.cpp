@@ -11,6 +11,7 @@
 #include <stdexcept>
 
 #include "fault/checkpoint_names.h"
+#include "fault/crash_hook.h"
 #include "fault/fsutil.h"
 #include "fault/hash.h"
 #include "fault/run_id.h"
@@ -114,6 +115,7 @@ json write_role_file(const stdfs::path& dir, const CheckpointData& d, const Shar
 json write_rank_files(const stdfs::path& tmp, const CheckpointData& d, const ShardWriter& w) {
   json files = json::array();  // a rank with nothing of a role writes no file for it
   if (!d.model.empty()) files.push_back(write_role_file(tmp, d, w, "model", {{"", &d.model}}));
+  fault::crash_point("data", d.step, tmp.parent_path());
   if (!d.opt_m.empty() || !d.opt_v.empty())
     files.push_back(write_role_file(tmp, d, w, "optimizer",
                                     {{ckpt::kMomentM, &d.opt_m}, {ckpt::kMomentV, &d.opt_v}}));
@@ -224,13 +226,16 @@ void commit(const stdfs::path& run_dir, const stdfs::path& tmp, const std::strin
             const json& manifest, int keep_last, int64_t step) {
   fs::write_file_durable(tmp / ckpt::kManifest, manifest.dump(2) + "\n");
   fs::fsync_dir(tmp);
+  fault::crash_point("manifest", step, run_dir);
   const stdfs::path final_dir = run_dir / name;
   const stdfs::path trash = run_dir / (ckpt::kTrashPrefix + name);
   bool replaced = stdfs::exists(final_dir);
   if (replaced) fs::rename_path(final_dir, trash);
   fs::rename_path(tmp, final_dir);
   fs::fsync_dir(run_dir);
-  fs::atomic_replace(run_dir / ckpt::kLatest, name + "\n");
+  fault::crash_point("rename", step, run_dir);
+  fs::atomic_replace(run_dir / ckpt::kLatest, name + "\n",
+                     [&] { fault::crash_point("latest", step, run_dir); });
   if (replaced) stdfs::remove_all(trash);
   prune(run_dir, step, keep_last);
 }

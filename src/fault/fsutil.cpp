@@ -74,11 +74,13 @@ void rename_path(const std::filesystem::path& from, const std::filesystem::path&
                        "': " + std::strerror(errno));
 }
 
-void atomic_replace(const std::filesystem::path& path, std::string_view content) {
+void atomic_replace(const std::filesystem::path& path, std::string_view content,
+                    const std::function<void()>& before_rename) {
   auto tmp = path;
   tmp += ".tmp";
   ::unlink(tmp.c_str());             // a leftover, or a planted symbolic link: its own name only
   write_file_durable(tmp, content);  // 1. the new bytes are on disk under a temp name
+  if (before_rename) before_rename();
   rename_path(tmp, path);            // 2. atomic switch of the name
   auto parent = path.parent_path();
   fsync_dir(parent.empty() ? "." : parent);  // 3. the rename itself is durable

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <span>
 #include <string_view>
 
@@ -38,7 +39,9 @@ void write_file_durable(const std::filesystem::path& path, std::string_view cont
 void fsync_dir(const std::filesystem::path& dir);
 // Atomically replaces path's content: write path.tmp, fsync it, rename over path,
 // fsync the parent. Readers see either the old content or the new, never a mix.
-void atomic_replace(const std::filesystem::path& path, std::string_view content);
+// `before_rename` (if set) runs once path.tmp is durable (a test hook's place).
+void atomic_replace(const std::filesystem::path& path, std::string_view content,
+                    const std::function<void()>& before_rename = {});
 // rename(2), throwing RuntimeError with both names on failure.
 void rename_path(const std::filesystem::path& from, const std::filesystem::path& to);
 // The whole file as a string: a regular file of at most `max_bytes` (util/files.h);

@@ -158,9 +158,16 @@ StepResult Replica::run_step(int64_t t, bool checkpoint_after) {
 }
 
 std::string Replica::save(int64_t steps) {
-  return save_train_state(opt.checkpoint_dir, data.fingerprint(opt), steps, model,
-                          zero ? gathered_ : adam, opt.keep_checkpoints,
-                          *data.dataset.tokenizer, balance ? balance->state() : nlohmann::json());
+  const CheckpointData d =
+      train_state_data(data.fingerprint(opt), steps, model, zero ? gathered_ : adam,
+                       *data.dataset.tokenizer, balance ? balance->state() : nlohmann::json());
+  if (!opt.checkpoint_background) return save_checkpoint(opt.checkpoint_dir, d, opt.keep_checkpoints);
+  if (!writer_) writer_ = std::make_unique<CheckpointWriter>(opt.checkpoint_dir, opt.keep_checkpoints);
+  return writer_->submit(d).string();
+}
+
+void Replica::wait_for_checkpoints() {
+  if (writer_) writer_->wait();
 }
 
 std::string Replica::describe() const { return describe_replica(*this); }

@@ -12,6 +12,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include <nlohmann/json_fwd.hpp>
@@ -20,6 +21,7 @@
 #include "data/dataset.h"
 #include "data/eval_windows.h"
 #include "data/sampler.h"
+#include "fault/checkpoint_writer.h"
 #include "model/adamw.h"
 #include "model/gpt.h"
 #include "obs/trace.h"
@@ -90,6 +92,7 @@ struct Replica : StepRunner {
   StepResult run_step(int64_t t, bool checkpoint_after) override;
   double validation_loss() override;
   std::string save(int64_t steps) override;
+  void wait_for_checkpoints() override;
   std::string describe() const override;
   BalanceHook* balance_hook() override { return balance; }
   // Takes the share [first, first + count) of every global batch from the next step.
@@ -103,6 +106,7 @@ struct Replica : StepRunner {
  private:
   std::vector<int32_t> inputs_, targets_;
   AdamW gathered_;  // ZeRO-1, rank 0: the full moments for the next save
+  std::unique_ptr<CheckpointWriter> writer_;  // --checkpoint-writer background, rank 0
 };
 
 // The run loop on a replica from its step to the end of this invocation: rank 0 (the

@@ -88,6 +88,26 @@ void maybe_kill_for_test(const std::string& run_dir, int64_t step) {
   }
 }
 
+// Whether a PLAIT_TEST_KILL or PLAIT_TEST_STALL hook of any rank fires at step t or
+// t + 1. The checkpointing rank then lets its background writes finish first, so a
+// test's fault meets the same committed checkpoints whatever the writer's speed: every
+// checkpoint due before the faulty step is committed before the others can pass the
+// step before it (as with inline writes). Faults DURING a write: PLAIT_TEST_CRASH_AT.
+bool test_fault_near(int64_t t) {
+  for (const char* var : {"PLAIT_TEST_KILL", "PLAIT_TEST_STALL"}) {
+    const char* env = std::getenv(var);
+    for (const char* p = env; p && *p;) {
+      int rank = -1;
+      long long at = -1;
+      if (std::sscanf(p, "%d:%lld", &rank, &at) == 2 && (at == t || at == t + 1)) return true;
+      const char* comma = std::strchr(p, ',');
+      if (!comma) break;
+      p = comma + 1;
+    }
+  }
+  return false;
+}
+
 }  // namespace
 
 int64_t end_step(const TrainOptions& opt, int64_t start) {
@@ -112,6 +132,7 @@ TrainSummary run_loop(StepRunner& r, const TrainOptions& opt, const LoopRoles& r
     const bool checkpoint =
         !opt.checkpoint_dir.empty() && (due(opt.checkpoint_every, t + 1) || t + 1 == end);
     fault::Heartbeats::beat("step", t);
+    if (test_fault_near(t)) r.wait_for_checkpoints();
     maybe_stall_for_test(opt.checkpoint_dir, t);
     maybe_kill_for_test(opt.checkpoint_dir, t);
     const StepResult res = r.run_step(t, checkpoint);
@@ -131,9 +152,12 @@ TrainSummary run_loop(StepRunner& r, const TrainOptions& opt, const LoopRoles& r
     if (roles.checkpoints && checkpoint) {
       fault::Heartbeats::beat("checkpoint", t);
       sum.checkpoint = r.save(done);
+      if (std::getenv("PLAIT_TEST_PAUSE_AFTER_CHECKPOINT")) r.wait_for_checkpoints();
       maybe_pause_for_test(opt.checkpoint_dir, done);
     }
   }
+  fault::Heartbeats::beat("checkpoint", t);
+  r.wait_for_checkpoints();  // the run's last checkpoint is committed before it ends
   const double secs = std::chrono::duration<double>(Clock::now() - t_start).count();
   sum.step = t;
   sum.steps_done = t - sum.first_step;

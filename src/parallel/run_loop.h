@@ -52,8 +52,12 @@ class StepRunner {
   // server worker fetches the optimizer moments with the parameters).
   virtual StepResult run_step(int64_t t, bool checkpoint_after) = 0;
   virtual double validation_loss() = 0;
-  // Commits a checkpoint of the state after `steps` steps; returns its directory.
+  // Commits a checkpoint of the state after `steps` steps, or (background writer)
+  // snapshots it and starts its write; returns its directory.
   virtual std::string save(int64_t steps) = 0;
+  // Returns once every checkpoint save() started is committed; throws the failure of
+  // a background write (CheckpointWriteError).
+  virtual void wait_for_checkpoints() {}
   // The line that opens the run's progress output.
   virtual std::string describe() const = 0;
   // The balancing of this runner's ranks, if any.

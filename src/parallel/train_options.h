@@ -64,6 +64,10 @@ struct TrainOptions {
   std::string checkpoint_dir;
   int checkpoint_every = 0;       // 0 = only at the end (and at --stop-after)
   int keep_checkpoints = 3;
+  // Write single-writer checkpoints (one worker, data parallelism, the parameter
+  // server) on a background thread after a snapshot (fault/checkpoint_writer.h);
+  // false: on the training thread. Mesh checkpoints are collective: always inline.
+  bool checkpoint_background = true;
   bool resume = false;
   // Initial weights of a NEW run (fault/weights.h: a plait checkpoint of any layout, a
   // Hugging Face or nanoGPT safetensors file): fresh optimizer, this run's own data,

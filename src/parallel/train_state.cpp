@@ -70,15 +70,22 @@ CheckpointData run_checkpoint(int64_t step, const GPTConfig& config,
   return d;
 }
 
-std::string save_train_state(const std::string& run_dir, const nlohmann::json& fingerprint,
-                             int64_t step, const GPT& model, const AdamW& adam, int keep_last,
-                             const data::Tokenizer& tok, const nlohmann::json& balance) {
+CheckpointData train_state_data(const nlohmann::json& fingerprint, int64_t step,
+                                const GPT& model, const AdamW& adam,
+                                const data::Tokenizer& tok, const nlohmann::json& balance) {
   CheckpointData d = run_checkpoint(step, model.config(), fingerprint, tok);
   if (!balance.is_null()) d.extra["balance"] = balance;
   const ParamTable& t = model.table();
   d.model = named(t, model.params);
   d.opt_m = named(t, adam.m);
   d.opt_v = named(t, adam.v);
+  return d;
+}
+
+std::string save_train_state(const std::string& run_dir, const nlohmann::json& fingerprint,
+                             int64_t step, const GPT& model, const AdamW& adam, int keep_last,
+                             const data::Tokenizer& tok, const nlohmann::json& balance) {
+  const CheckpointData d = train_state_data(fingerprint, step, model, adam, tok, balance);
   return save_checkpoint(run_dir, d, keep_last).string();
 }
 

@@ -24,6 +24,14 @@ std::string corpus_hash(std::span<const uint8_t> bytes);
 CheckpointData run_checkpoint(int64_t step, const GPTConfig& config,
                               const nlohmann::json& fingerprint, const data::Tokenizer& tok);
 
+// The state of a whole model after `step` steps as checkpoint data (the single-worker
+// format), with the run's tokenizer; the tensors point into `model` and `adam` (no
+// copies: save it, or snapshot it with fault/checkpoint_writer.h, before they change).
+// `balance` (if not null): the balancer's state, kept in the manifest's extra.balance.
+CheckpointData train_state_data(const nlohmann::json& fingerprint, int64_t step,
+                                const GPT& model, const AdamW& adam,
+                                const data::Tokenizer& tok, const nlohmann::json& balance = {});
+
 // Commits the state of a whole model after `step` steps, with the run's tokenizer,
 // into run_dir/step-NNNNNNNN (the single-worker format); returns its path.
 // (A model-parallel rank's: parallel/mesh_state.h.) `balance` (if not null): the
