@@ -98,6 +98,7 @@ const std::map<std::string, FlagRange>& table() {
       {"--heartbeat-timeout", closed(0, 86400)},
       // supervision
       {"--max-restarts", closed(0, 1000)},
+      {"--min-workers", closed(0, kRanks)},
       {"launch --np", closed(1, kRanks)},
       {"--rounds", closed(1, 10000)},
       {"--pairs", closed(1, 10000)},

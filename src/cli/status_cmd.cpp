@@ -28,6 +28,21 @@ std::string first_line(const fs::path& p) {
   return s;
 }
 
+// The supervisor's elastic record (supervisor.json): the job's worker count now and
+// each shrink (from, to, why); absent when the run never was elastic.
+void add_elastic(const std::string& dir, nlohmann::json& j) {
+  std::ifstream f(fs::path(dir) / "supervisor.json");
+  const nlohmann::json sup = nlohmann::json::parse(f, nullptr, false);
+  if (!sup.is_object() || !sup.contains("workers")) return;
+  j["workers"] = sup["workers"];
+  nlohmann::json shrinks = nlohmann::json::array();
+  for (const auto& e : sup.value("events", nlohmann::json::array()))
+    if (e.value("event", "") == "shrink")
+      shrinks.push_back({{"from", e.value("from", 0)}, {"to", e.value("to", 0)},
+                         {"why", e.value("why", "")}, {"time", e.value("time", 0.0)}});
+  j["shrinks"] = shrinks;
+}
+
 nlohmann::json status_of(const std::string& dir) {
   if (!fs::is_directory(dir))
     throw UsageError("status: '" + dir + "' is not a run directory (give --checkpoint-dir's)");
@@ -53,6 +68,7 @@ nlohmann::json status_of(const std::string& dir) {
   j["alive_ranks"] = alive;
   j["ranks"] = ranks;
   j["restarts"] = fault::recorded_restarts(dir);
+  add_elastic(dir, j);
   const std::string stalled = first_line(fs::path(dir) / "heartbeat" / "stalled.txt");
   j["last_stall"] = stalled.empty() ? nlohmann::json() : nlohmann::json(stalled);
   return j;
@@ -64,6 +80,12 @@ void print_text(const nlohmann::json& j) {
               j["last_checkpoint"].is_null() ? "none" : j["last_checkpoint"].get<std::string>().c_str());
   std::printf("last step: %lld\n", static_cast<long long>(j["last_step"].get<int64_t>()));
   std::printf("restarts: %d\n", j["restarts"].get<int>());
+  if (j.contains("workers")) {
+    std::printf("workers: %d", j["workers"].get<int>());
+    for (const auto& s : j["shrinks"])
+      std::printf(" (shrunk from %d: %s)", s["from"].get<int>(), s["why"].get<std::string>().c_str());
+    std::printf("\n");
+  }
   std::printf("alive ranks: %d of %zu with heartbeats\n", j["alive_ranks"].get<int>(),
               j["ranks"].size());
   for (const auto& r : j["ranks"])

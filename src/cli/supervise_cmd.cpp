@@ -12,6 +12,8 @@
 #include <algorithm>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
+#include <numeric>
 #include <memory>
 
 #include "cli/registry.h"
@@ -59,9 +61,85 @@ std::vector<std::string> with_resume(std::vector<std::string> argv) {
   return argv;
 }
 
+// argv with `flag` set to `value` (replaced where given, else appended).
+std::vector<std::string> with_value(std::vector<std::string> argv, const std::string& flag,
+                                    const std::string& value) {
+  for (std::size_t i = 0; i < argv.size(); ++i) {
+    if (argv[i] == flag && i + 1 < argv.size()) {
+      argv[i + 1] = value;
+      return argv;
+    }
+    if (argv[i].rfind(flag + "=", 0) == 0) {
+      argv[i] = flag + "=" + value;
+      return argv;
+    }
+  }
+  argv.push_back(flag);
+  argv.push_back(value);
+  return argv;
+}
+
+int int_value_of(const std::vector<std::string>& v, const std::string& flag, int otherwise) {
+  const std::string s = value_of(v, flag);
+  return s.empty() ? otherwise : std::atoi(s.c_str());
+}
+
+// Elastic shrink's argv on n workers: `count_flag` (--workers, or mpirun's -np) is n,
+// and an explicit --dp is n / (tp x pp).
+std::function<std::vector<std::string>(const std::vector<std::string>&, int)> resizer(
+    std::string count_flag, int unit) {
+  return [count_flag, unit](const std::vector<std::string>& argv, int n) {
+    std::vector<std::string> out = with_value(argv, count_flag, std::to_string(n));
+    if (has(out, "--dp")) out = with_value(out, "--dp", std::to_string(n / unit));
+    return out;
+  };
+}
+
+// --min-workers M against a job of `workers` in steps of `unit`; UsageError if it
+// cannot be honoured.
+void check_min_workers(int min, int workers, int unit, int restarts, const std::string& count) {
+  if (min == 0) return;
+  if (restarts == 0)
+    throw UsageError("--min-workers needs --max-restarts K (it shrinks the job on a restart)");
+  if (min < 1 || min > workers)
+    throw UsageError("--min-workers " + std::to_string(min) + " must be between 1 and " + count +
+                     " " + std::to_string(workers));
+  if (min % unit != 0)
+    throw UsageError("--min-workers " + std::to_string(min) + " must be a multiple of " +
+                     std::to_string(unit) + " (a shrink drops whole replicas of tp x pp ranks" +
+                     (unit > 1 ? ", and whole --ranks-per-node nodes" : "") + ")");
+}
+
 void check_restarts(int k, const char* flag) {
   if (k < 0 || k > 1000)
     throw UsageError(std::string(flag) + " must be between 0 and 1000, got " + std::to_string(k));
+}
+
+}  // namespace
+
+namespace {
+
+// --min-workers on `train --max-restarts` (threads): a shrink drops one replica
+// (tp x pp ranks), or one emulated node when that is larger.
+void add_elastic_train(const TrainOptions& opt, fault::SuperviseOptions& so) {
+  int unit = opt.tp * opt.pp;
+  if (opt.ranks_per_node > 0) unit = std::lcm(unit, opt.ranks_per_node);
+  if (!has(so.argv, "--workers"))
+    throw UsageError("--min-workers needs --workers N (the count the run may shrink from)");
+  check_min_workers(opt.min_workers, opt.workers, unit, opt.max_restarts, "--workers");
+  if (opt.servers > 0)
+    throw UsageError("--min-workers with --servers: the parameter-server run does not shrink");
+  if (!opt.speeds.empty() && opt.min_workers < opt.workers)
+    throw UsageError("--min-workers with --speeds: a shrunk run would have fewer workers "
+                     "than speeds");
+  for (const balance::Slowdown& s : opt.slowdowns)
+    if (s.rank >= opt.min_workers)
+      throw UsageError("--slowdown names rank " + std::to_string(s.rank) + ", which a run "
+                       "shrunk to --min-workers " + std::to_string(opt.min_workers) + " lacks");
+  so.workers = opt.workers;
+  so.min_workers = opt.min_workers;
+  so.unit = unit;
+  so.resize = resizer("--workers", unit);
 }
 
 }  // namespace
@@ -84,6 +162,7 @@ int supervise_train(const TrainOptions& opt) {
   so.restart_argv = with_resume(so.argv);
   so.max_restarts = opt.max_restarts;
   so.run_dir = opt.checkpoint_dir;
+  if (opt.min_workers > 0) add_elastic_train(opt, so);
   return fault::supervise(so);
 }
 
@@ -93,6 +172,7 @@ struct LaunchOptions {
   int np = 0;
   std::string hostfile, mpirun = "mpirun";
   int max_restarts = 3;
+  int min_np = 0;  // elastic shrink down to this many ranks (0: never)
   std::vector<std::string> train;
 };
 
@@ -117,6 +197,14 @@ int run_launch(const LaunchOptions& lo) {
   so.max_restarts = lo.max_restarts;
   so.run_dir = dir;
   so.what = "mpirun job";
+  if (lo.min_np > 0) {
+    const int unit = int_value_of(lo.train, "--tp", 1) * int_value_of(lo.train, "--pp", 1);
+    check_min_workers(lo.min_np, lo.np, unit, lo.max_restarts, "--np");
+    so.workers = lo.np;
+    so.min_workers = lo.min_np;
+    so.unit = unit;
+    so.resize = resizer("-np", unit);
+  }
   return fault::supervise(so);
 }
 
@@ -130,6 +218,9 @@ void add_launch(Context& ctx) {
   cmd->add_option("--mpirun", lo->mpirun, "the mpirun program")->capture_default_str();
   cmd->add_option("--max-restarts", lo->max_restarts, "restarts before giving up")
       ->capture_default_str();
+  cmd->add_option("--min-workers,--min-np", lo->min_np,
+                  "when the job fails twice in a row with no new checkpoint, restart it on "
+                  "fewer ranks (one replica less), down to M; the same global batch");
   cmd->add_option("train", lo->train, "-- train ... (the training command)")->expected(-1);
   cmd->callback([&ctx, lo] { ctx.rc = run_launch(*lo); });
 }

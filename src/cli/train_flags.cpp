@@ -215,6 +215,10 @@ void add_fault_flags(CLI::App* cmd, TrainOptions& opt) {
                   "checkpoint when it dies or hangs, up to K times (threads backend; MPI: "
                   "plait launch)")
       ->capture_default_str();
+  cmd->add_option("--min-workers", opt.min_workers,
+                  "with --max-restarts: when the run fails twice in a row with no new "
+                  "checkpoint, restart it on fewer workers (one replica less), down to M; "
+                  "the global batch stays the same (0: never shrink)");
 }
 
 }  // namespace

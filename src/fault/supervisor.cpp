@@ -5,7 +5,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -57,6 +60,10 @@ class Record {
     save();
   }
   void restarted() { j_["restarts"] = j_.value("restarts", 0) + 1; }
+  void set(const char* key, nlohmann::json v) {
+    j_[key] = std::move(v);
+    save();
+  }
 
  private:
   void save() {
@@ -93,6 +100,59 @@ std::string ending(int status, int* code) {
   return "signal " + std::to_string(sig) + " (" + strsignal(sig) + ")";
 }
 
+// Why the child failed, in one line: the failure it recorded, else the watchdog's
+// report if this attempt wrote one, else how it ended.
+std::string failure_of(const std::string& run_dir, const std::string& how,
+                       fs::file_time_type started) {
+  const fs::path hb = fs::path(run_dir) / "heartbeat";
+  for (const char* name : {"failed.txt", "stalled.txt"}) {
+    std::error_code ec;
+    const auto t = fs::last_write_time(hb / name, ec);
+    if (ec || t < started) continue;
+    std::ifstream f(hb / name);
+    std::string line;
+    if (std::getline(f, line) && !line.empty()) return line;
+  }
+  return "ended with " + how;
+}
+
+std::string times(int n) { return n == 2 ? "twice" : std::to_string(n) + " times"; }
+
+// Heartbeat files of ranks a shrunk job no longer has (so `plait status` shows the
+// ranks that exist).
+void forget_ranks_from(const std::string& run_dir, int first) {
+  const fs::path hb = fs::path(run_dir) / "heartbeat";
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(hb, ec)) {
+    const std::string name = e.path().filename().string();
+    int r = -1;
+    if (std::sscanf(name.c_str(), "rank-%d.json", &r) == 1 && r >= first) fs::remove(e.path(), ec);
+  }
+}
+
+// Consecutive failures since the newest checkpoint changed; when they reach
+// kShrinkAfter and the job can lose `unit` workers, it does.
+class Elastic {
+ public:
+  explicit Elastic(const SuperviseOptions& o) : o_(o), workers_(o.workers) {}
+  int workers() const { return workers_; }
+
+  // After a failed attempt that started from checkpoint `from` and left `now`:
+  // the new worker count when the job shrinks now, else 0.
+  int after_failure(const std::string& from, const std::string& now) {
+    stuck_ = now == from ? stuck_ + 1 : 1;
+    if (o_.workers == 0 || stuck_ < kShrinkAfter || workers_ - o_.unit < o_.min_workers) return 0;
+    stuck_ = 0;
+    workers_ -= o_.unit;
+    return workers_;
+  }
+
+ private:
+  const SuperviseOptions& o_;
+  int workers_;
+  int stuck_ = 0;
+};
+
 }  // namespace
 
 int supervise(const SuperviseOptions& o) {
@@ -102,12 +162,20 @@ int supervise(const SuperviseOptions& o) {
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
   Record rec(o.run_dir, o.max_restarts);
+  Elastic elastic(o);
+  std::vector<std::string> restart_argv = o.restart_argv;
+  if (o.workers > 0) rec.set("workers", o.workers);
   for (int attempt = 0;; ++attempt) {
-    const std::vector<std::string>& argv = attempt == 0 ? o.argv : o.restart_argv;
+    const std::vector<std::string>& argv = attempt == 0 ? o.argv : restart_argv;
+    const std::string from = latest_checkpoint(o.run_dir);
+    std::error_code ec;
+    fs::remove(fs::path(o.run_dir) / "heartbeat" / "failed.txt", ec);
+    const auto started = fs::file_time_type::clock::now();
     const pid_t pid = start(argv);
     g_child = pid;
-    rec.event({{"event", "start"}, {"pid", pid}, {"attempt", attempt},
-               {"checkpoint", latest_checkpoint(o.run_dir)}});
+    nlohmann::json ev = {{"event", "start"}, {"pid", pid}, {"attempt", attempt}, {"checkpoint", from}};
+    if (o.workers > 0) ev["workers"] = elastic.workers();
+    rec.event(ev);
     int status = 0;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
@@ -116,16 +184,29 @@ int supervise(const SuperviseOptions& o) {
     const std::string how = ending(status, &code);
     rec.event({{"event", "end"}, {"pid", pid}, {"how", how}, {"code", code}});
     if (code == 0 || code == 2 || g_stop) return code;
-    const std::string from = latest_checkpoint(o.run_dir);
+    const std::string now = latest_checkpoint(o.run_dir);
     if (attempt >= o.max_restarts) {
       std::fprintf(stderr, "supervisor: the %s (pid %d) ended with %s; no restarts left (%d used)\n",
                    o.what.c_str(), static_cast<int>(pid), how.c_str(), attempt);
       return 1;
     }
+    const int before = elastic.workers();
+    if (const int n = elastic.after_failure(from, now)) {
+      const std::string why = "failed " + times(kShrinkAfter) +
+                              " in a row with no new checkpoint (last: " +
+                              failure_of(o.run_dir, how, started) + ")";
+      restart_argv = o.resize(o.restart_argv, n);
+      forget_ranks_from(o.run_dir, n);
+      rec.set("workers", n);
+      rec.event({{"event", "shrink"}, {"from", before}, {"to", n}, {"why", why}});
+      std::fprintf(stderr, "supervisor: elastic shrink from %d to %d workers (--min-workers %d), "
+                   "same global batch: the %s %s\n", before, n, o.min_workers, o.what.c_str(),
+                   why.c_str());
+    }
     rec.restarted();
     std::fprintf(stderr, "supervisor: the %s (pid %d) ended with %s; restart %d of %d from %s\n",
                  o.what.c_str(), static_cast<int>(pid), how.c_str(), attempt + 1, o.max_restarts,
-                 from.empty() ? "the start (no checkpoint yet)" : from.c_str());
+                 now.empty() ? "the start (no checkpoint yet)" : now.c_str());
   }
 }
 
@@ -133,6 +214,21 @@ int recorded_restarts(const std::string& run_dir) {
   std::ifstream f(fs::path(run_dir) / "supervisor.json");
   const nlohmann::json j = nlohmann::json::parse(f, nullptr, false);
   return j.is_object() ? j.value("restarts", 0) : 0;
+}
+
+void record_failure(const std::string& run_dir, const std::string& message) {
+  if (run_dir.empty()) return;
+  const fs::path hb = fs::path(run_dir) / "heartbeat";
+  std::error_code ec;
+  fs::create_directories(hb, ec);
+  std::string line = message;
+  std::replace(line.begin(), line.end(), '\n', ' ');
+  const fs::path tmp = hb / ("failed.txt.tmp" + std::to_string(::getpid()));
+  {
+    std::ofstream f(tmp, std::ios::trunc);
+    f << line << '\n';
+  }
+  fs::rename(tmp, hb / "failed.txt", ec);
 }
 
 }  // namespace plait::fault

@@ -10,7 +10,15 @@
 // checkpoints are exact, so the final weights equal an uninterrupted run's byte for
 // byte. Exit code 2 (bad flags or input) is never retried. Every start and end is
 // recorded in RUN_DIR/supervisor.json (read by `plait status`).
+//
+// Elastic shrink (min_workers < workers): a child that fails kShrinkAfter times in a
+// row with no new checkpoint in between (a rank that keeps failing, a node that is
+// gone) is restarted on `unit` fewer workers, never fewer than min_workers. The global
+// batch stays the same and the checkpoints are layout-free, so the result equals the
+// uninterrupted run's within float rounding (the gradient sums are added in another
+// order), no longer byte for byte.
 #pragma once
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -22,7 +30,16 @@ struct SuperviseOptions {
   int max_restarts = 0;
   std::string run_dir;                    // the checkpoint directory
   std::string what = "training process";  // for messages ("mpirun")
+  // Elastic shrink: workers of the first start (0: never shrink), the fewest to go on
+  // with, how many to drop at a time (a whole replica: tp x pp), and the argv of a
+  // start on n workers made from restart_argv.
+  int workers = 0, min_workers = 0, unit = 1;
+  std::function<std::vector<std::string>(const std::vector<std::string>&, int)> resize;
 };
+
+// Failures in a row, with no new checkpoint between them, that make the supervisor
+// shrink the job.
+inline constexpr int kShrinkAfter = 2;
 
 // Runs the child until it succeeds, fails with exit code 2, or has failed
 // max_restarts + 1 times; returns the exit code to end with (0, 1 or 2).
@@ -30,5 +47,9 @@ int supervise(const SuperviseOptions& o);
 
 // RUN_DIR/supervisor.json's restart count (0 when there is none).
 int recorded_restarts(const std::string& run_dir);
+
+// Records why a run failed (RUN_DIR/heartbeat/failed.txt, one line), for the
+// supervisor's report; the training process calls it on a run-time error.
+void record_failure(const std::string& run_dir, const std::string& message);
 
 }  // namespace plait::fault

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "fault/heartbeat.h"
+#include "fault/supervisor.h"
 #include "tensor/blas.h"
 #include "util/error.h"
 #include "util/link.h"
@@ -61,11 +62,16 @@ TrainSummary launch_threads(const TrainOptions& opt, const RankRun& run) {
   fault::Watchdog watchdog([&] { return beats.snapshot(); }, opt.heartbeat_timeout_s,
                            [&](const std::string& report) { end_stalled_run(opt, report); },
                            publish);
-  comm::run_threads(threads_options(opt), [&](comm::Comm& c) {
-    fault::Heartbeats::Scope scope(beats, c.rank(), c.activity_source());
-    TrainSummary s = run(c, opt, &data, out);
-    if (c.rank() == 0) summary = std::move(s);
-  });
+  try {
+    comm::run_threads(threads_options(opt), [&](comm::Comm& c) {
+      fault::Heartbeats::Scope scope(beats, c.rank(), c.activity_source());
+      TrainSummary s = run(c, opt, &data, out);
+      if (c.rank() == 0) summary = std::move(s);
+    });
+  } catch (const std::exception& e) {
+    fault::record_failure(opt.checkpoint_dir, e.what());  // for the supervisor's report
+    throw;
+  }
   out.end(summary);
   return summary;
 }
@@ -155,7 +161,12 @@ TrainSummary launch_mpi(const TrainOptions& opt, const RankRun& run) {
     fault::Heartbeats::Scope scope(beats, c.rank(), c.activity_source());
     std::unique_ptr<fault::Watchdog> watchdog;
     if (!local.checkpoint_dir.empty()) watchdog = mpi_watchdog(local, c.rank(), beats);
-    summary = run(c, local, data ? &*data : nullptr, out);
+    try {
+      summary = run(c, local, data ? &*data : nullptr, out);
+    } catch (const std::exception& e) {
+      fault::record_failure(local.checkpoint_dir, e.what());  // for the supervisor's report
+      throw;
+    }
     out.end(summary);  // ranks other than 0: only their trace file
   });
   return summary;

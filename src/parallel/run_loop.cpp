@@ -108,6 +108,21 @@ bool test_fault_near(int64_t t) {
   return false;
 }
 
+// Test hook: PLAIT_TEST_FAIL_AT_START=R[@S] makes world rank R fail (RuntimeError) as
+// it starts training, in every run that starts at step S or later (0 when not given),
+// as a rank whose node is gone would. Not one-shot: only a run without rank R gets
+// past it (elastic shrink, --min-workers).
+void maybe_fail_at_start_for_test(int64_t start) {
+  const char* env = std::getenv("PLAIT_TEST_FAIL_AT_START");
+  if (!env) return;
+  int rank = -1;
+  long long from = 0;
+  if (std::sscanf(env, "%d@%lld", &rank, &from) < 1) return;
+  if (rank != std::max(0, fault::Heartbeats::current_rank()) || start < from) return;
+  throw RuntimeError("rank " + std::to_string(rank) + " failed at the start of step " +
+                     std::to_string(start) + " (test hook PLAIT_TEST_FAIL_AT_START: its node is gone)");
+}
+
 }  // namespace
 
 int64_t end_step(const TrainOptions& opt, int64_t start) {
@@ -127,6 +142,7 @@ TrainSummary run_loop(StepRunner& r, const TrainOptions& opt, const LoopRoles& r
   sum.first_step = sum.step = start;
   if (roles.out) roles.out->begin(start, end, r.describe());
   const auto t_start = Clock::now();
+  maybe_fail_at_start_for_test(start);
   int64_t t = start;
   while (t < end) {
     const bool checkpoint =

@@ -244,6 +244,9 @@ void TrainOptions::validate() const {
   if (!(heartbeat_timeout_s >= 0 && heartbeat_timeout_s <= 86400))
     throw UsageError("--heartbeat-timeout must be between 0 (auto) and 86400 seconds, got " +
                      std::to_string(heartbeat_timeout_s));
+  if (min_workers > 0 && max_restarts == 0)
+    throw UsageError("--min-workers needs --max-restarts K (it shrinks the job on a restart; "
+                     "MPI: plait launch --min-workers)");
   const comm::Backend be = backend;
   // Under MPI the world size is mpirun's -np: the node layout (comm) and the speed
   // count (data_parallel.cpp) are checked at start.

@@ -112,6 +112,7 @@ struct TrainOptions {
   double timeout_s = 600;         // every blocking wait of a collective, seconds
   double heartbeat_timeout_s = 0; // no progress for this long ends the run (0: auto)
   int max_restarts = 0;           // train under a supervisor that restarts it (cli/)
+  int min_workers = 0;            // the supervisor may shrink the job down to this (0: never)
 
   int effective_warmup() const;
   // The learning rate per step: warm-up to lr, cosine decay to lr/10 at `steps`.
