@@ -1,5 +1,6 @@
 #include <cmath>
 #include <limits>
+#include <string>
 
 #include "check.h"
 #include "tensor/kernels.h"
@@ -12,9 +13,13 @@ namespace k = kernels;
 struct Shape {
   int B, T, C, NH;
 };
-// Small odd sizes, then T past the kernel's row block (32) twice, with a ragged end.
+// Small odd sizes; T past several row tiles (8) and lane groups (16 floats, 8 doubles)
+// with a ragged end; a head size of two full lane groups (the demo's 32) and one that
+// is no multiple of the lanes (20), both with ragged T.
 constexpr Shape kSmall{2, 5, 12, 3};
 constexpr Shape kBlocked{1, 70, 4, 2};
+constexpr Shape kHead32{1, 37, 32, 1};
+constexpr Shape kHead20{1, 21, 60, 3};
 
 struct Attention {
   Shape s;
@@ -138,8 +143,13 @@ TEST_P(AttentionTest, FloatAgreesWithDouble) {
   expect_close("dqkv", fdqkv, dqkv, 1e-5);
 }
 
-INSTANTIATE_TEST_SUITE_P(Shapes, AttentionTest, ::testing::Values(kSmall, kBlocked),
-                         [](const auto& info) { return info.index == 0 ? "Small" : "Blocked"; });
+std::string shape_name(const ::testing::TestParamInfo<Shape>& info) {
+  static const char* const names[] = {"Small", "Blocked", "Head32", "Head20"};
+  return names[info.index];
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, AttentionTest,
+                         ::testing::Values(kSmall, kBlocked, kHead32, kHead20), shape_name);
 
 }  // namespace
 }  // namespace plait::test
