@@ -1,4 +1,4 @@
-// Kernel speed at the demo config (layers 4, dim 256, heads 4, ctx 128, batch 16) on ONE
+// Kernel speed at the bench model (layers 4, dim 256, heads 4, ctx 128, batch 16) on ONE
 // BLAS thread, each kernel beside raw sgemm of the same shapes, in the same run.
 //
 // Counters
@@ -13,7 +13,8 @@
 // block_fwd_bwd runs one whole transformer block forward and backward from the kernels,
 // so its vs_sgemm predicts the training step's ratio.
 //
-//   [PLAIT_GEMM=openblas] [PLAIT_PRECISION=bf16] build/kernels_bench --benchmark_min_time=0.2
+//   [PLAIT_GEMM=openblas] [PLAIT_PRECISION=bf16] [PLAIT_BENCH_SHAPE=B,T,C,NH] \
+//     build/kernels_bench --benchmark_min_time=0.2
 #include <benchmark/benchmark.h>
 #include <time.h>
 
