@@ -13,7 +13,7 @@
 // block_fwd_bwd runs one whole transformer block forward and backward from the kernels,
 // so its vs_sgemm predicts the training step's ratio.
 //
-//   [PLAIT_GEMM=openblas] [PLAIT_PRECISION=bf16] [PLAIT_BENCH_SHAPE=B,T,C,NH] \
+//   [PLAIT_GEMM=openblas] [PLAIT_PRECISION=bf16] [PLAIT_BENCH_SHAPE=B,T,C,NH]
 //     build/kernels_bench --benchmark_min_time=0.2
 #include <benchmark/benchmark.h>
 #include <time.h>
