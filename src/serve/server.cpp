@@ -2,6 +2,7 @@
 
 #include <httplib.h>
 #include <signal.h>
+#include <sys/socket.h>
 
 #include <chrono>
 #include <ctime>
@@ -49,6 +50,11 @@ Server::Server(infer::StepModel& dec, const data::Tokenizer& tok, ServerOptions 
   const size_t threads = static_cast<size_t>(opt_.queue_limit) + 8;
   http_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   http_->set_payload_max_length(opt_.max_body_bytes);
+  // remember the listening socket (bind() raises its backlog); keep httplib's options
+  http_->set_socket_options([this](socket_t s) {
+    httplib::default_socket_options(s);
+    listen_fd_ = s;
+  });
   routes();
 }
 
@@ -65,6 +71,12 @@ int Server::bind() {
   if (port < 0)
     throw UsageError("--port " + std::to_string(opt_.port) + ": cannot listen on " + opt_.host +
                      ":" + std::to_string(opt_.port) + " (in use, or not an address here?)");
+  // Debian's cpp-httplib is a shared library built with a listen backlog of 5: dozens
+  // of clients connecting at once overflow it and see connections reset. listen()
+  // again on the bound socket raises it (to the kernel's net.core.somaxconn at most).
+  if (listen_fd_ >= 0 && ::listen(listen_fd_, kListenBacklog) != 0)
+    throw RuntimeError("serve: cannot raise the listen backlog of " + opt_.host + ":" +
+                       std::to_string(port));
   return port;
 }
 

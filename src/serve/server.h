@@ -90,6 +90,10 @@ class Server {
   std::atomic<bool> stopping_{false}, paused_{false};
   std::atomic<uint64_t> finished_[4] = {};  // by FinishReason
   std::thread engine_thread_;
+  int listen_fd_ = -1;  // the bound socket (set by httplib's socket-options hook)
 };
+
+// The listening socket's backlog (cpp-httplib's own is 5).
+inline constexpr int kListenBacklog = 1024;
 
 }  // namespace plait::serve

@@ -5,7 +5,9 @@
 // and the server carries on.
 #include <arpa/inet.h>
 #include <httplib.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -200,6 +202,47 @@ TEST(Server, ModelParallelServerAnswersAsOneWorker) {
               as_json(one.alone(request("prompt " + std::to_string(i), 12 + 5 * i, 0.0f, i)).text))
         << i;
   }
+}
+
+// 40 clients connecting at once to a server that has not accepted yet: all of them
+// complete the handshake (the kernel queues them: the listen backlog is 1024, not
+// cpp-httplib's 5, which would leave all but 6 waiting and then reset).
+TEST(Server, ListenBacklogHoldsManySimultaneousConnections) {
+  const GPT model = tiny();
+  data::ByteTokenizer tok;
+  infer::Decoder dec(model.config(), model.params, 1);
+  Server server(dec, tok, Running::with_port0({}));
+  const int port = server.bind();  // bound and listening, never accepting (no run())
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::vector<pollfd> fds;
+  for (int i = 0; i < 40; ++i) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    ASSERT_GE(fd, 0);
+    const int rc = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    ASSERT_TRUE(rc == 0 || errno == EINPROGRESS) << errno;
+    fds.push_back({fd, POLLOUT, 0});
+  }
+  // a connection the backlog holds is writable at once; one it drops is not (its SYN
+  // waits for a retransmission): 3 s bounds only the failing case
+  const auto deadline = std::chrono::steady_clock::now() + 3s;
+  int connected = 0;
+  while (!fds.empty() && std::chrono::steady_clock::now() < deadline) {
+    if (::poll(fds.data(), fds.size(), 100) <= 0) continue;
+    std::erase_if(fds, [&](const pollfd& p) {
+      if (!(p.revents & POLLOUT)) return false;
+      int err = 0;
+      socklen_t len = sizeof err;
+      ::getsockopt(p.fd, SOL_SOCKET, SO_ERROR, &err, &len);
+      connected += err == 0;
+      ::close(p.fd);
+      return true;
+    });
+  }
+  for (const auto& p : fds) ::close(p.fd);
+  EXPECT_EQ(connected, 40);
 }
 
 TEST(Server, BadRequestsGet400WithAJsonError) {
