@@ -195,8 +195,9 @@ void add_sync_flags(CLI::App* cmd, TrainOptions& opt) {
   cmd->add_option("--backup-workers", opt.backup_workers,
                   "--ps-mode sync: a step takes the first N-B workers' pushes, drops the rest");
   cmd->add_option("--zero", opt.zero,
-                  "ZeRO stage for data parallelism: 0 (none) or 1 (each worker keeps the AdamW "
-                  "moments of its shard only; docs/MEMORY.md)")
+                  "ZeRO stage for data parallelism: 0 (none), 1 (each worker keeps the AdamW "
+                  "moments of its shard only) or 2 (and only its shard's reduced gradients); "
+                  "docs/MEMORY.md")
       ->capture_default_str();
 }
 

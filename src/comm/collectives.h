@@ -68,6 +68,15 @@ void broadcast(Group& group, Bytes data, int root);
 void reduce_scatter(Group& group, Bytes data, DType dtype);
 std::span<float> reduce_scatter(Group& group, std::span<float> data);
 
+// Reduce to one rank: on return `root`'s `data` holds the sum over the group (the
+// other ranks' `data` is unchanged). The root adds the ranks in the order the ring
+// reduce-scatter adds shard `root`'s: root+1, root+2, ..., root (mod size), so summing
+// each shard of a buffer on its owner with reduce() gives reduce_scatter's bits.
+// Every non-root sends its whole buffer to the root (direct): (size-1)/size of the
+// bytes per rank over a sharded buffer, as the ring, without the ring's pipelining.
+void reduce(Group& group, Bytes data, DType dtype, int root);
+void reduce(Group& group, std::span<float> data, int root);
+
 // Ring allgather: on entry, each rank's shard of `data` is its own; on return every
 // rank holds every shard. `elem` is the element size the shards are cut in.
 void allgather(Group& group, Bytes data, std::size_t elem);

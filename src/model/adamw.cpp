@@ -43,11 +43,21 @@ AdamW::AdamW(std::span<const ParamSpec> specs, size_t total, AdamWConfig cfg)
     if (s.decay) std::fill_n(decay_.begin() + s.offset, s.size, 1);
 }
 
+namespace {
+
+// A copy of v[off, off+n) (assign from a vector's own range is not allowed).
+template <class T>
+void keep(std::vector<T>& v, size_t off, size_t n) {
+  std::vector<T>(v.begin() + static_cast<std::ptrdiff_t>(off),
+                 v.begin() + static_cast<std::ptrdiff_t>(off + n)).swap(v);
+}
+
+}  // namespace
+
 void AdamW::keep_range(size_t begin, size_t n) {
-  m.assign(m.begin() + (begin - base_), m.begin() + (begin - base_ + n));
-  v.assign(v.begin() + (begin - base_), v.begin() + (begin - base_ + n));
-  m.shrink_to_fit();
-  v.shrink_to_fit();
+  keep(m, begin - base_, n);
+  keep(v, begin - base_, n);
+  keep(decay_, begin - base_, n);
   base_ = begin;
 }
 
@@ -68,7 +78,7 @@ void AdamW::step_range(std::span<float> params, std::span<const float> grads, fl
   const float* g = grads.data() + begin;
   float* mm = m.data() + (begin - base_);
   float* vv = v.data() + (begin - base_);
-  const uint8_t* d = decay_.data() + begin;
+  const uint8_t* d = decay_.data() + (begin - base_);
   for (size_t i = 0; i < n; ++i) {
     mm[i] = b1 * mm[i] + (1.0f - b1) * g[i];
     vv[i] = b2 * vv[i] + (1.0f - b2) * g[i] * g[i];

@@ -48,8 +48,9 @@ class AdamW {
   void step_range(std::span<float> params, std::span<const float> grads, float lr, int64_t t,
                   size_t begin, size_t n);
 
-  // ZeRO-1 (parallel/zero.h): keeps the moments of [begin, begin+n) only; m and v
-  // then hold that range, and step_range may only be called within it.
+  // ZeRO (parallel/zero.h): keeps the moments (and weight-decay mask) of
+  // [begin, begin+n) only; m and v then hold that range, and step_range may only be
+  // called within it.
   void keep_range(size_t begin, size_t n);
   size_t base() const { return base_; }  // the arena offset of m[0] and v[0]
 
@@ -59,7 +60,7 @@ class AdamW {
  private:
   AdamWConfig cfg_;
   size_t base_ = 0;
-  std::vector<uint8_t> decay_;  // per float: 1 where weight decay applies
+  std::vector<uint8_t> decay_;  // per float from base_: 1 where weight decay applies
 };
 
 }  // namespace plait

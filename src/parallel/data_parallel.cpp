@@ -1,6 +1,7 @@
 #include "parallel/data_parallel.h"
 
 #include <algorithm>
+#include <memory>
 #include <cstdio>
 #include <span>
 #include <string>
@@ -12,6 +13,7 @@
 #include "parallel/grad_buckets.h"
 #include "parallel/zero.h"
 #include "util/error.h"
+#include "util/pages.h"
 
 namespace plait {
 
@@ -51,13 +53,17 @@ void check_replicas_equal(comm::Group& world, const GPT& model) {
                          "reduction?)");
 }
 
-// The log line of a ZeRO-1 run: the shard and the optimizer bytes it saves.
-std::string zero_line(const Zero1& z, size_t total, int ranks) {
-  char buf[256];
+// The log line of a ZeRO run: the shard and the optimizer bytes it saves.
+std::string zero_line(const Zero& z, size_t total, int ranks) {
+  char buf[320];
   std::snprintf(buf, sizeof buf,
-                "ZeRO-1: AdamW moments sharded over %d ranks (ring reduce-scatter + "
-                "allgather): optimizer %.2f MiB per rank instead of %.2f MiB",
-                ranks, z.optimizer_bytes() / 1048576.0, 2.0 * total * sizeof(float) / 1048576.0);
+                "ZeRO-%d: AdamW moments%s sharded over %d ranks (%s): optimizer %.2f MiB "
+                "per rank instead of %.2f MiB",
+                z.stage(), z.stage() >= 2 ? " and gradients" : "", ranks,
+                z.stage() >= 2 ? "gradient buckets reduced to their owners during the backward "
+                                 "pass, allgather of the parameters"
+                               : "ring reduce-scatter + allgather",
+                z.optimizer_bytes() / 1048576.0, 2.0 * total * sizeof(float) / 1048576.0);
   return buf;
 }
 
@@ -84,16 +90,27 @@ TrainSummary run_dp_rank(comm::Comm& c, const TrainOptions& opt, const RunData& 
   if (opt.resume) balance.restore(r.resumed_extra);
   r.balance = &balance;
   TrainSummary s;
-  if (opt.zero == 1) {
-    Zero1 zero(world.dup("zero-1"), r.model.table().total(), r.adam);
-    if (rank == 0) out.message(zero_line(zero, r.model.table().total(), c.size()));
+  const size_t total = r.model.table().total();
+  if (opt.zero > 0) {
+    // dup is collective: every rank makes the groups in the same order.
+    Zero zero(opt.zero, world.dup("zero"), total, r.adam, {}, {}, /*bucketed=*/true);
+    if (rank == 0) out.message(zero_line(zero, total, c.size()));
     r.zero = &zero;
+    std::unique_ptr<BucketReducer> sync;
+    if (opt.zero >= 2) {
+      sync = std::make_unique<BucketReducer>(
+          world.dup("zero-grads"), owned_buckets(total, bucket_floats(opt), c.size()), r.trace,
+          rank);
+      zero.release_unowned(r.model.grads);
+      r.sync = sync.get();
+    }
     s = run_replica(r);
     s.optimizer_bytes = zero.optimizer_bytes();
+    if (sync) s.gradient_peak_bytes = sync->residency().peak;
+    s.gradient_bytes = pages::resident_bytes(r.model.grads);
   } else {
-    // dup is collective: every rank makes the gradient group in the same order.
-    BucketReducer sync(world.dup("dp-grads"), world, choice.algorithm, r.model.table().total(),
-                       bucket_floats(opt), r.trace, rank);
+    BucketReducer sync(world.dup("dp-grads"), world, choice.algorithm, total, bucket_floats(opt),
+                       r.trace, rank);
     r.sync = &sync;
     s = run_replica(r);
   }

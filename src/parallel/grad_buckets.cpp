@@ -4,6 +4,8 @@
 #include <chrono>
 #include <span>
 
+#include "util/pages.h"
+
 namespace plait {
 
 std::vector<Bucket> make_buckets(size_t total, size_t floats) {
@@ -17,6 +19,29 @@ std::vector<Bucket> make_buckets(size_t total, size_t floats) {
   return out;
 }
 
+std::vector<Bucket> owned_buckets(size_t total, size_t floats, int parts) {
+  std::vector<Bucket> out;
+  for (const Bucket& b : make_buckets(total, floats)) {
+    // the shards [b.begin, b.end) crosses, from the last: owners descend
+    for (int r = parts - 1; r >= 0; --r) {
+      const comm::Shard s = comm::shard_of(total, parts, r);
+      const size_t lo = std::max(b.begin, s.offset), hi = std::min(b.end, s.offset + s.count);
+      if (lo < hi) out.push_back({lo, hi, r});
+    }
+  }
+  return out;
+}
+
+BucketReducer::BucketReducer(comm::Group grads_group, std::vector<Bucket> owned,
+                             obs::Trace* trace, int rank)
+    : grads_group_(std::move(grads_group)),
+      buckets_(std::move(owned)),
+      trace_(trace && trace->enabled() ? trace : nullptr),
+      rank_(rank),
+      owned_(true),
+      total_(buckets_.empty() ? 0 : buckets_.front().end),
+      thread_([this] { loop(); }) {}
+
 BucketReducer::BucketReducer(comm::Group grads_group, comm::Group loss_group,
                              comm::Algorithm algorithm, size_t total, size_t bucket_floats,
                              obs::Trace* trace, int rank)
@@ -27,6 +52,7 @@ BucketReducer::BucketReducer(comm::Group grads_group, comm::Group loss_group,
       buckets_(make_buckets(total, bucket_floats)),
       trace_(trace && trace->enabled() ? trace : nullptr),
       rank_(rank),
+      total_(total),
       thread_([this] { loop(); }) {}
 
 BucketReducer::~BucketReducer() {
@@ -42,6 +68,7 @@ void BucketReducer::begin_step(std::vector<float>& grads) {
   std::lock_guard lock(m_);
   grads_ = grads.data();
   handed_ = done_ = 0;
+  run_begin_ = run_end_ = grads.size() + 1;  // no run released yet
 }
 
 void BucketReducer::ready(size_t offset) {
@@ -65,6 +92,7 @@ double BucketReducer::finish(double loss_sum) {
     if (error_) std::rethrow_exception(error_);
   }
   wait_s_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (owned_) return loss_sum;
   loss_ar_->run(std::span<double>(&loss_sum, 1));
   return loss_sum;
 }
@@ -72,11 +100,30 @@ double BucketReducer::finish(double loss_sum) {
 void BucketReducer::reduce(size_t i) {
   const Bucket b = buckets_[i];
   const double t0 = trace_ ? trace_->now_us() : 0;
-  grads_ar_->run(std::span<float>(grads_ + b.begin, b.end - b.begin));
+  const std::span<float> g(grads_ + b.begin, b.end - b.begin);
+  if (owned_) {
+    comm::reduce(grads_group_, g, b.owner);
+    if (b.owner != grads_group_.rank()) {
+      sample_residency();  // before the release: the most this bucket adds
+      // the run of released buckets this one extends downwards: pages it shares with
+      // the bucket released before it are whole now and go too
+      if (b.end != run_begin_) run_end_ = b.end;
+      run_begin_ = b.begin;
+      pages::release(std::span<float>(grads_ + run_begin_, run_end_ - run_begin_));
+    }
+  } else {
+    grads_ar_->run(g);
+  }
   if (trace_)
-    trace_->complete("allreduce bucket " + std::to_string(i), "comm", rank_, obs::kLaneComm,
+    trace_->complete((owned_ ? "reduce bucket " : "allreduce bucket ") + std::to_string(i),
+                     "comm", rank_, obs::kLaneComm,
                      t0, trace_->now_us() - t0,
                      {{"bytes", (b.end - b.begin) * sizeof(float)}});
+}
+
+void BucketReducer::sample_residency() {
+  const size_t now = pages::resident_bytes(std::span<const float>(grads_, total_));
+  residency_.peak = std::max(residency_.peak, now);
 }
 
 // Reduces handed-over buckets in index order until stopped or an allreduce fails.

@@ -15,6 +15,13 @@
 // Between begin_step and finish the main thread writes only gradients below the
 // ready offset it last reported, and the comm thread touches only buckets handed over:
 // they never share a float.
+//
+// ZeRO-2 (parallel/zero.h): the buckets are also cut at the shard boundaries, each
+// lies in one rank's shard (its owner) and is summed on that rank only
+// (comm::reduce, the ring reduce-scatter's order: a ZeRO-2 step's gradients are
+// ZeRO-1's bit for bit). The other ranks then release the bucket's pages
+// (util/pages.h): between steps a rank's gradient arena holds only its shard. The
+// loss sum is left to the caller (ZeRO's one allreduce of the loss and the norm).
 #pragma once
 #include <condition_variable>
 #include <cstddef>
@@ -33,17 +40,30 @@ namespace plait {
 
 struct Bucket {
   size_t begin = 0, end = 0;  // arena offsets [begin, end)
+  int owner = -1;             // ZeRO-2: the rank whose shard holds it; -1: allreduced
 };
 
 // Buckets of at most `floats` floats (>= 1) covering [0, total), cut from the end:
 // bucket i is [max(0, total - (i+1)*floats), total - i*floats). None when total is 0.
 std::vector<Bucket> make_buckets(size_t total, size_t floats);
+// make_buckets' buckets cut again at the boundaries of comm::shard_of(total, parts, r),
+// each with its owner r; still in index order from the end of the arena.
+std::vector<Bucket> owned_buckets(size_t total, size_t floats, int parts);
+
+// What a BucketReducer measures of the gradient arena (ZeRO-2): resident bytes
+// (util/pages.h) sampled by the comm thread before and after each release.
+struct GradResidency {
+  size_t peak = 0;  // the most seen during any step
+};
 
 class BucketReducer final : public GradSync {
  public:
   // `grads_group` is used only by the comm thread; `loss_group` only by the caller.
   BucketReducer(comm::Group grads_group, comm::Group loss_group, comm::Algorithm algorithm,
                 size_t total, size_t bucket_floats, obs::Trace* trace, int rank);
+  // ZeRO-2: owned buckets (owned_buckets) over `grads_group`, whose rank `grads_group
+  // .rank()` keeps its shard; finish() returns the local loss sum unreduced.
+  BucketReducer(comm::Group grads_group, std::vector<Bucket> owned, obs::Trace* trace, int rank);
   ~BucketReducer() override;
   BucketReducer(const BucketReducer&) = delete;
   BucketReducer& operator=(const BucketReducer&) = delete;
@@ -54,16 +74,22 @@ class BucketReducer final : public GradSync {
 
   size_t buckets() const { return buckets_.size(); }
   double wait_s() const { return wait_s_; }  // time finish() spent waiting, all steps
+  const GradResidency& residency() const { return residency_; }  // ZeRO-2
 
  private:
   void loop();  // the communication thread
   void reduce(size_t i);
+  void sample_residency();  // ZeRO-2: the arena's resident bytes into residency_
 
   comm::Group grads_group_, loss_group_;
   std::unique_ptr<comm::Allreduce> grads_ar_, loss_ar_;
   std::vector<Bucket> buckets_;
   obs::Trace* trace_;
   int rank_;
+  bool owned_ = false;  // ZeRO-2 buckets
+  size_t total_ = 0;    // floats in the arena
+  GradResidency residency_;
+  size_t run_begin_ = 0, run_end_ = 0;  // comm thread: the released run [begin, end)
   float* grads_ = nullptr;
   double wait_s_ = 0;
 

@@ -61,7 +61,11 @@ TrainSummary run_mesh_rank(comm::Comm& c, const TrainOptions& opt, const RunData
   w.start();
   if (w.out) {
     w.out->message(w.layout_line());
-    if (w.shape.dp > 1) w.out->message(w.sync.why + " (the data-parallel axis)");
+    if (w.shape.dp > 1 && opt.zero == 0) w.out->message(w.sync.why + " (the data-parallel axis)");
+    if (opt.zero > 0)
+      w.out->message("ZeRO-" + std::to_string(opt.zero) + ": the data-parallel axis of each (tp, pp) "
+                     "coordinate shards its AdamW moments" + (opt.zero >= 2 ? " and gradients" : "") +
+                     " (ring reduce-scatter + allgather over the dp group)");
   }
   // Replicas (dp > 1) are measured and balanced like data parallelism: a replica is
   // one unit of every rank of its tp x pp block, its cost its slowest rank's pipeline
@@ -81,6 +85,10 @@ TrainSummary run_mesh_rank(comm::Comm& c, const TrainOptions& opt, const RunData
   }
   TrainSummary sum = run_loop(w, opt, {w.out, true, true}, w.step, end_step(opt, w.step));
   sum.memory = gather_memory(w.world, w.memory());
+  if (opt.zero > 0) {
+    sum.optimizer_bytes = w.optimizer_bytes();
+    sum.gradient_bytes = w.gradient_bytes();
+  }
   if (w.out) {
     w.out->message(memory_line(sum.memory));
     w.out->event(memory_event(sum.memory, w.layout_line()));

@@ -9,6 +9,7 @@
 #include "parallel/mesh_state.h"
 #include "parallel/train_state.h"
 #include "util/error.h"
+#include "util/pages.h"
 
 namespace plait {
 namespace {
@@ -58,12 +59,13 @@ MeshWorker::MeshWorker(comm::Comm& c, const TrainOptions& o, const RunData& d)
       model(o.model, layout_of(o, me), make_split(groups.tp, me.tp)),
       adam(model.shards().param_specs(), model.shards().total(), o.adamw),
       schedule(o.lr_schedule()),
-      kind_(o.schedule) {
+      kind_(o.schedule),
+      gathered_(std::span<const ParamSpec>{}, 0, o.adamw) {
   if (o.pp > 1) micro_batches_ = o.micro_batches > 0 ? o.micro_batches : o.pp;
   set_share(int64_t{me.dp} * (o.batch / shape.dp), o.batch / shape.dp);
   const int nodes = groups.dp.node_count();
   sync = choose_sync(o.sync, shape.dp, nodes);
-  if (shape.dp > 1) {
+  if (shape.dp > 1 && o.zero == 0) {
     comm::AllreduceOptions ao;
     ao.algorithm = sync.algorithm;
     dp_ar_ = comm::make_allreduce(groups.dp, ao);
@@ -85,7 +87,17 @@ void MeshWorker::set_share(int64_t first_seq, int64_t count) {
   if (!first()) bwd_bufs_.assign(micro_batches_, std::vector<float>(recv_.size()));
 }
 
-void MeshWorker::start() { step = start_state(opt, data.fingerprint(opt), model, adam); }
+// Loads or initialises the state; under --zero then keeps this rank's shard of the
+// moments. Collective over the dp group (Group::dup).
+void MeshWorker::start() {
+  step = start_state(opt, data.fingerprint(opt), model, adam);
+  if (opt.zero == 0) return;
+  std::vector<ArenaRange> counted;  // the norm counts each float of a replica once
+  for (const ShardSpec& s : model.shards().specs())
+    if (s.owner) counted.push_back({s.local.offset, s.local.offset + s.local.size});
+  zero_ = std::make_unique<Zero>(opt.zero, groups.dp.dup("zero"), model.shards().total(), adam,
+                                 world, std::move(counted));
+}
 
 void MeshWorker::traced(const char* what, int micro, const char* cat, int lane, double t0) {
   if (!trace || !trace->enabled()) return;
@@ -173,8 +185,19 @@ double MeshWorker::global_grad_norm() {
   return std::sqrt(sq);
 }
 
+// Zero::step: the dp reduce-scatter, the loss and norm over the world, the shard's
+// update, the dp allgather. Returns the mean loss.
+double MeshWorker::zero_update(double loss, double& norm) {
+  const double t0 = trace ? trace->now_us() : 0;
+  double sum = last() && me.tp == 0 ? loss : 0.0;
+  norm = zero_->step(model.params, model.grads, sum, opt.batch, schedule.at(step), step + 1);
+  traced("zero update", -1, "comm", obs::kLaneCompute, t0);
+  return sum / opt.model.ctx / opt.batch;
+}
+
 double MeshWorker::train_step(double& norm) {
-  model.zero_grads();
+  if (zero_) zero_->zero_grads(model.grads);
+  else model.zero_grads();
   double t0 = trace ? trace->now_us() : 0;
   const auto c0 = Clock::now();
   double loss = run_schedule();
@@ -183,6 +206,11 @@ double MeshWorker::train_step(double& norm) {
   if (groups.embed.valid()) {  // the tied wte: embedding gradient + head gradient
     const ParamSpec& wte = model.shards().wte().local;
     comm::allreduce(groups.embed, std::span<float>(model.grads.data() + wte.offset, wte.size));
+  }
+  if (zero_) {  // the reduction, the loss and norm, the update and the allgather
+    const double mean = zero_update(loss, norm);
+    timing.wait_s = std::chrono::duration<double>(Clock::now() - w0).count();
+    return mean;
   }
   if (dp_ar_) {
     t0 = trace ? trace->now_us() : 0;
@@ -203,8 +231,11 @@ double MeshWorker::train_step(double& norm) {
   return sum / opt.model.ctx / opt.batch;
 }
 
-StepResult MeshWorker::run_step(int64_t t, bool) {
-  return synchronous_step(*this, t);
+StepResult MeshWorker::run_step(int64_t t, bool checkpoint_after) {
+  StepResult res = synchronous_step(*this, t);
+  // --zero: every rank of the dp group takes part; the dp rank 0 saves
+  if (zero_ && checkpoint_after) zero_->gather_moments(gathered_);
+  return res;
 }
 
 std::string MeshWorker::describe() const {
@@ -237,9 +268,16 @@ double MeshWorker::validation_loss() {
 
 std::string MeshWorker::save(int64_t s) {
   ShardWriter w{rank, world.size(), [this] { comm::barrier(world); }};
-  return save_stage_state(opt.checkpoint_dir, data.fingerprint(opt), s, model, adam,
+  return save_stage_state(opt.checkpoint_dir, data.fingerprint(opt), s, model,
+                          zero_ ? gathered_ : adam,
                           opt.keep_checkpoints, w, me.dp == 0, *data.dataset.tokenizer);
 }
+
+size_t MeshWorker::optimizer_bytes() const {
+  return zero_ ? zero_->optimizer_bytes() : 2 * model.shards().total() * sizeof(float);
+}
+
+size_t MeshWorker::gradient_bytes() const { return pages::resident_bytes(model.grads); }
 
 RankMemory MeshWorker::memory() const {
   RankMemory m;

@@ -8,7 +8,10 @@
 // before its slot is freed by the micro-batch's backward; every send completes before
 // run_schedule returns); then the tied-wte sum, the dp allreduce, the loss sum, the
 // norm over the model-parallel group and the AdamW step: the same collectives in the
-// same order on every rank.
+// same order on every rank. Under --zero (parallel/zero.h) the dp allreduce, the loss
+// sum, the norm and the step are Zero::step's reduce-scatter over the dp group, one
+// allreduce of the loss and the squares over the world, the shard's update and the
+// allgather of the parameters over the dp group.
 #pragma once
 #include <cstdint>
 #include <map>
@@ -27,6 +30,7 @@
 #include "parallel/run_loop.h"
 #include "parallel/run_output.h"
 #include "parallel/train_summary.h"
+#include "parallel/zero.h"
 
 namespace plait {
 
@@ -37,6 +41,8 @@ class MeshWorker : public StepRunner {
   void start();
   double train_step(double& norm);
   RankMemory memory() const;
+  size_t optimizer_bytes() const;  // this rank's AdamW moments
+  size_t gradient_bytes() const;   // its gradient arena's resident bytes
   std::string layout_line() const;  // "layout dp2 x tp1 x pp2 on 4 workers: ..."
   // StepRunner: train_step as the run loop drives it; evaluation and checkpoints are
   // collective (every rank takes part).
@@ -86,6 +92,7 @@ class MeshWorker : public StepRunner {
   void backward_op(int micro);
   void finish_sends();
   double global_grad_norm();
+  double zero_update(double loss, double& norm);  // the step's end under --zero
   // A trace event from t0 to now named `what` (and the micro-batch, if >= 0).
   void traced(const char* what, int micro, const char* cat, int lane, double t0);
 
@@ -93,6 +100,10 @@ class MeshWorker : public StepRunner {
   int micro_batches_ = 1;
   int64_t share_ = 0, first_seq_ = 0, mb_ = 0;
   std::unique_ptr<comm::Allreduce> dp_ar_;
+  // --zero: the data-parallel axis of this (tp, pp) coordinate shards the optimizer
+  // (and the gradients, stage 2); made by start() once the state is loaded.
+  std::unique_ptr<Zero> zero_;
+  AdamW gathered_;  // --zero: the full moments of the coordinate, for a save
   std::vector<int32_t> inputs_, targets_;
   std::vector<float> recv_;  // [mb*T, C] an activation or its gradient
   std::map<int, comm::Request> fwd_sends_;  // micro-batch -> send of its output

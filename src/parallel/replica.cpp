@@ -118,7 +118,8 @@ double Replica::accumulate() {
 }
 
 double Replica::train_step(double& norm) {
-  model.zero_grads();
+  if (zero) zero->zero_grads(model.grads);
+  else model.zero_grads();
   if (sync) sync->begin_step(model.grads);
   const double t0 = trace ? trace->now_us() : 0;
   double loss_sum = accumulate();
@@ -138,7 +139,7 @@ double Replica::train_step(double& norm) {
   if (zero) {
     norm = zero->step(model.params, model.grads, loss_sum, opt.batch, schedule.at(step), step + 1);
     if (trace && trace->enabled())
-      trace->complete("zero-1 update", "comm", rank, obs::kLaneCompute, t2, trace->now_us() - t2);
+      trace->complete("zero update", "comm", rank, obs::kLaneCompute, t2, trace->now_us() - t2);
     return loss_sum / opt.batch;
   }
   const float inv_batch = 1.0f / static_cast<float>(opt.batch);
@@ -152,7 +153,7 @@ double Replica::train_step(double& norm) {
 
 StepResult Replica::run_step(int64_t t, bool checkpoint_after) {
   StepResult res = synchronous_step(*this, t);
-  // ZeRO-1: every rank takes part in gathering the moments; rank 0 alone saves.
+  // ZeRO: every rank takes part in gathering the moments; rank 0 alone saves.
   if (zero && checkpoint_after) zero->gather_moments(gathered_);
   return res;
 }

@@ -74,9 +74,9 @@ struct Replica : StepRunner {
   int64_t first_seq = 0, seqs = 0;  // this rank's share of each global batch
   RunOutput* out = nullptr;         // rank 0 only
   obs::Trace* trace = nullptr;      // shared by all ranks (may be disabled)
-  GradSync* sync = nullptr;         // null: one worker, or ZeRO-1
+  GradSync* sync = nullptr;         // null: one worker, or ZeRO-1 (ZeRO-2: owned buckets)
   BalanceHook* balance = nullptr;   // data parallelism's (dp_balance.h); null otherwise
-  Zero1* zero = nullptr;            // --zero 1 (then sync is null): the sharded update
+  Zero* zero = nullptr;             // --zero 1|2: the sharded update (zero.h)
   int64_t step = 0;
   StepTiming timing;                // of the last step
   nlohmann::json resumed_extra;     // the checkpoint's "extra" after start() resumed
@@ -105,7 +105,7 @@ struct Replica : StepRunner {
 
  private:
   std::vector<int32_t> inputs_, targets_;
-  AdamW gathered_;  // ZeRO-1, rank 0: the full moments for the next save
+  AdamW gathered_;  // ZeRO, rank 0: the full moments for the next save
   std::unique_ptr<CheckpointWriter> writer_;  // --checkpoint-writer background, rank 0
 };
 

@@ -57,6 +57,8 @@ void RunOutput::end(const TrainSummary& s) {
                        {"val_loss", s.last_val_loss}, {"tok_per_s", s.tokens_per_s},
                        {"checkpoint", s.checkpoint}};
   if (s.optimizer_bytes > 0) j["optimizer_bytes_per_rank"] = s.optimizer_bytes;
+  if (s.gradient_bytes > 0) j["gradient_bytes_per_rank"] = s.gradient_bytes;
+  if (s.gradient_peak_bytes > 0) j["gradient_peak_bytes_per_rank"] = s.gradient_peak_bytes;
   metrics_.write(j);
   if (trace_.enabled()) trace_.write(opt_.trace_path);
 }

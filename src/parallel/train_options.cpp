@@ -200,20 +200,17 @@ void TrainOptions::check_slowdowns(int ranks) const {
                        (servers > 0 ? " workers; servers cannot be slowed)" : " ranks)"));
 }
 
-// ZeRO (docs/MEMORY.md): stage 1 over plain data parallelism only.
+// ZeRO (docs/MEMORY.md): stages 1 and 2, on the data-parallel axis of any layout.
 void TrainOptions::validate_zero() const {
   if (zero == 0) return;
-  if (zero != 1)
-    throw UsageError("--zero must be 0 or 1 (stages 2 and 3 are not implemented), got " +
-                     std::to_string(zero));
+  const std::string flag = "--zero " + std::to_string(zero);
+  if (zero < 0 || zero > 2)
+    throw UsageError("--zero must be 0, 1 or 2, got " + std::to_string(zero));
   if (servers > 0)
-    throw UsageError("--zero 1 cannot be combined with --servers (the servers already shard "
+    throw UsageError(flag + " cannot be combined with --servers (the servers already shard "
                      "the optimizer)");
-  if (model_parallel())
-    throw UsageError("--zero 1 is implemented for data parallelism only; it cannot be "
-                     "combined with --tp/--pp");
   if (sync)
-    throw UsageError("--zero 1 reduce-scatters the gradients; it cannot be combined with --sync");
+    throw UsageError(flag + " reduce-scatters the gradients; it cannot be combined with --sync");
 }
 
 void TrainOptions::validate() const {

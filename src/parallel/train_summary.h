@@ -26,7 +26,9 @@ struct TrainSummary {
   double last_val_loss = -1;   // last validation loss measured (-1 if none)
   double tokens_per_s = 0;     // over this invocation
   std::string checkpoint;      // last checkpoint written ("" if none)
-  size_t optimizer_bytes = 0;  // --zero 1: this (the logging) rank's AdamW moments bytes
+  size_t optimizer_bytes = 0;  // --zero: this (the logging) rank's AdamW moments bytes
+  size_t gradient_bytes = 0;   // --zero: its gradient arena's resident bytes at the end
+  size_t gradient_peak_bytes = 0;  // --zero 2: the most resident during a step (sampled)
   std::vector<RankMemory> memory;  // model-parallel runs: every rank's, by world rank
 };
 

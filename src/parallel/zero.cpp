@@ -3,27 +3,39 @@
 #include <algorithm>
 #include <cmath>
 
+#include "util/pages.h"
+
 namespace plait {
 
-Zero1::Zero1(comm::Group group, size_t total, AdamW& adam)
-    : group_(std::move(group)),
+Zero::Zero(int stage, comm::Group group, size_t total, AdamW& adam, comm::Group norm_group,
+           std::vector<ArenaRange> counted, bool bucketed)
+    : stage_(stage),
+      bucketed_(bucketed && stage >= 2),
+      group_(std::move(group)),
+      norm_group_(norm_group.valid() ? std::move(norm_group) : group_),
       adam_(adam),
       total_(total),
       shard_(comm::shard_of(total, group_.size(), group_.rank())) {
   adam_.keep_range(shard_.offset, shard_.count);
+  if (counted.empty()) counted.push_back({0, total});
+  const size_t lo = shard_.offset, hi = shard_.offset + shard_.count;
+  for (const auto& [b, e] : counted)
+    if (std::max(b, lo) < std::min(e, hi)) counted_.push_back({std::max(b, lo), std::min(e, hi)});
 }
 
-double Zero1::step(std::span<float> params, std::span<float> grads, double& loss_sum,
-                   int64_t batch, float lr, int64_t t) {
-  comm::reduce_scatter(group_, grads);
+double Zero::step(std::span<float> params, std::span<float> grads, double& loss_sum,
+                  int64_t batch, float lr, int64_t t) {
+  if (!bucketed_) {
+    comm::reduce_scatter(group_, grads);
+    if (stage_ >= 2) release_unowned(grads);
+  }
   const std::span<float> mine = grads.subspan(shard_.offset, shard_.count);
   const float inv_batch = 1.0f / static_cast<float>(batch);
+  for (float& g : mine) g *= inv_batch;
   double sums[2] = {loss_sum, 0.0};  // one allreduce: the loss and the squares
-  for (float& g : mine) {
-    g *= inv_batch;
-    sums[1] += static_cast<double>(g) * g;
-  }
-  comm::allreduce(group_, std::span<double>(sums));
+  for (const auto& [b, e] : counted_)
+    for (size_t i = b; i < e; ++i) sums[1] += static_cast<double>(grads[i]) * grads[i];
+  comm::allreduce(norm_group_, std::span<double>(sums));
   loss_sum = sums[0];
   const double norm = std::sqrt(sums[1]);
   clip_to(mine, norm, adam_.config().clip_norm);
@@ -32,7 +44,18 @@ double Zero1::step(std::span<float> params, std::span<float> grads, double& loss
   return norm;
 }
 
-void Zero1::gather_moments(AdamW& full) {
+void Zero::zero_grads(std::span<float> grads) const {
+  if (stage_ == 1) return std::fill(grads.begin(), grads.end(), 0.0f);
+  const std::span<float> mine = grads.subspan(shard_.offset, shard_.count);
+  std::fill(mine.begin(), mine.end(), 0.0f);
+}
+
+void Zero::release_unowned(std::span<float> grads) const {
+  pages::release(grads.first(shard_.offset));
+  pages::release(grads.subspan(shard_.offset + shard_.count));
+}
+
+void Zero::gather_moments(AdamW& full) {
   full.m.assign(total_, 0.0f);
   full.v.assign(total_, 0.0f);
   std::copy(adam_.m.begin(), adam_.m.end(), full.m.begin() + shard_.offset);

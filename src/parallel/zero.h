@@ -1,19 +1,33 @@
-// ZeRO-1 for data parallelism (docs/MEMORY.md): every rank keeps a full replica of the
-// parameters and gradients, but the AdamW moments and the update only of its shard
-// of the arena (comm::shard_of(total, D, rank)). Per step, after the backward pass:
-//   1. ring reduce-scatter of the gradient sums: the rank's shard holds the global sums
-//      (the rest of its gradient arena is scratch from then on);
+// ZeRO for the data-parallel axis (docs/MEMORY.md). Every rank of the data-parallel
+// group owns the contiguous shard comm::shard_of(total, D, rank) of its arena (the
+// whole model's, or its (tp, pp) coordinate's) and keeps AdamW's moments of that shard
+// only. Stage 1 keeps full gradients and parameters; stage 2 also keeps only the
+// shard's reduced gradients: a BucketReducer over owned_buckets (grad_buckets.h) sums
+// each bucket on its owner while the backward pass runs and the other ranks release
+// its pages (util/pages.h).
+//
+// Per step, after the backward pass:
+//   1. ring reduce-scatter of the gradient sums, the rank's shard then holds the
+//      global sums (the rest of its gradient arena is scratch from then on); stage 2
+//      with buckets (data parallelism): already done during the backward pass, bucket
+//      by bucket, in the same order of additions; stage 2 without (the model-parallel
+//      mesh, whose schedule ends before any reduction): the pages outside the shard
+//      are released after the reduce-scatter;
 //   2. the shard is divided by the global batch; the global gradient norm is the
-//      square root of the shards' sums of squares (doubles, allreduced);
+//      square root of the shards' sums of squares over the ranges counted once
+//      (`counted`: every float of a replica has one owner), allreduced in doubles over
+//      `norm_group` together with the loss;
 //   3. the shard is clipped and stepped by AdamW with the shard's moments;
-//   4. ring allgather of the parameters: every replica again holds every shard.
-// The sums are added in a different order than the bucketed allreduce, so a --zero 1
-// run equals the plain one within rounding (1e-5), not bit for bit; it is
-// deterministic, so a resumed --zero 1 run repeats the uninterrupted one exactly.
-// Checkpoints stay the single-worker format: the moments are gathered for a save.
+//   4. ring allgather of the parameters over the data-parallel group.
+// The sums are added in the ring's order, not the bucketed allreduce's, so a ZeRO run
+// equals the plain one within rounding (1e-5), not bit for bit; stages 1 and 2 are
+// equal bit for bit; runs are deterministic, so a resumed run repeats the
+// uninterrupted one exactly. Checkpoints stay layout-free: the moments are gathered
+// for a save.
 #pragma once
 #include <cstddef>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include "comm/collectives.h"
@@ -22,27 +36,45 @@
 
 namespace plait {
 
-class Zero1 {
+// An arena range [first, second) of floats.
+using ArenaRange = std::pair<size_t, size_t>;
+
+class Zero {
  public:
   // Collective set-up over `group` (the data-parallel ranks) for an arena of `total`
   // floats; drops the moments outside this rank's shard from `adam` (which holds the
-  // full moments, fresh or loaded from a checkpoint of any layout).
-  Zero1(comm::Group group, size_t total, AdamW& adam);
+  // full moments, fresh or loaded from a checkpoint of any layout). `norm_group`
+  // (invalid: `group`) sums the loss and the squares; `counted` (empty: the whole
+  // arena) are the ranges the norm counts.
+  // `bucketed`: stage 2's gradients arrive reduced on their owners (a BucketReducer
+  // over owned_buckets during the backward pass); otherwise step() reduce-scatters
+  // them and, stage 2, releases the pages outside the shard afterwards.
+  Zero(int stage, comm::Group group, size_t total, AdamW& adam, comm::Group norm_group = {},
+       std::vector<ArenaRange> counted = {}, bool bucketed = false);
+  int stage() const { return stage_; }
   comm::Shard shard() const { return shard_; }
-  // Steps 1-4 above on the local gradient sums `grads`; returns the global norm
-  // before clipping and sets `loss_sum` to the global sum.
+  // Steps 1-4 above on the gradient sums `grads`; returns the global norm before
+  // clipping and turns `loss_sum` (this rank's contribution) into the global sum.
   double step(std::span<float> params, std::span<float> grads, double& loss_sum,
               int64_t batch, float lr, int64_t t);
+  // Stage 2: zeroes the shard (the rest of the arena is released, so zero already).
+  // Stage 1: zeroes everything.
+  void zero_grads(std::span<float> grads) const;
+  // Stage 2, once at set-up: releases the pages of `grads` outside the shard.
+  void release_unowned(std::span<float> grads) const;
   // Collective: the full moments (every rank's shard), for a checkpoint.
   void gather_moments(AdamW& full);
   // This rank's optimizer bytes (m and v of its shard).
   size_t optimizer_bytes() const { return 2 * shard_.count * sizeof(float); }
 
  private:
-  comm::Group group_;
+  int stage_;
+  bool bucketed_;
+  comm::Group group_, norm_group_;
   AdamW& adam_;
   size_t total_;
   comm::Shard shard_;
+  std::vector<ArenaRange> counted_;  // within the shard
 };
 
 }  // namespace plait

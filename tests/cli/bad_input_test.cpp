@@ -44,9 +44,9 @@ TEST(BadInput, ZeroStageAndCombinations) {
   TempDir d;
   write_file(d / "c.txt", small_corpus());
   const std::string base = "train --data " + (d / "c.txt") + kTiny + " --workers 2";
-  expect_usage_error(run_plait(base + " --zero 2"), "--zero");
-  expect_usage_error(run_plait(base + " --zero 1 --servers 1"), "--zero 1");
-  expect_usage_error(run_plait(base + " --zero 1 --tp 2"), "--zero 1");
+  expect_usage_error(run_plait(base + " --zero 4"), "--zero");
+  expect_usage_error(run_plait(base + " --zero 2 --servers 1"), "--zero 2");
+  expect_usage_error(run_plait(base + " --zero 1 --sync ring"), "--zero 1");
 }
 
 TEST(BadInput, ZeroAndNegativeSizes) {
