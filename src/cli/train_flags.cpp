@@ -10,6 +10,7 @@
 #include "cli/machine_info.h"
 #include "cli/model_spec_of.h"
 #include "cli/run_guard.h"
+#include "cli/stage_profile.h"
 #include "plan/auto_stages.h"
 #include "fault/weights.h"
 #include "layout/schedule.h"
@@ -106,12 +107,13 @@ void add_output_flags(CLI::App* cmd, TrainOptions& opt) {
 // --stages: "auto", or blocks per stage as whole numbers.
 void parse_stages(const std::vector<std::string>& v, TrainOptions& opt) {
   opt.stages.clear();
-  opt.stages_auto = v.size() == 1 && v[0] == "auto";
+  opt.stages_profile = v.size() == 1 && v[0] == "profile";
+  opt.stages_auto = v.size() == 1 && (v[0] == "auto" || opt.stages_profile);
   if (opt.stages_auto) return;
   for (const std::string& s : v) {
     if (s.empty() || s.size() > 9 || s.find_first_not_of("0123456789") != std::string::npos)
       throw UsageError("--stages: '" + s + "' is not a whole number (blocks per stage, e.g. "
-                       "3,3,2, or auto)");
+                       "3,3,2, or auto, or profile)");
     opt.stages.push_back(std::stoi(s));
   }
 }
@@ -127,8 +129,9 @@ void add_layout_flags(CLI::App* cmd, TrainOptions& opt) {
   cmd->add_option("--pp", opt.pp, "pipeline stages per replica")->capture_default_str();
   cmd->add_option_function<std::vector<std::string>>(
          "--stages", [&opt](const std::vector<std::string>& v) { parse_stages(v, opt); },
-         "blocks per pipeline stage, e.g. 3,3,2, or auto: by cost, the LM head counted "
-         "(default: balanced by block count)")
+         "blocks per pipeline stage, e.g. 3,3,2; auto: by cost (the cost model's LM head, "
+         "the stages' --slowdown); profile: the same with a block and the head measured "
+         "at start-up (default: balanced by block count)")
       ->delimiter(',');
   cmd->add_option("--micro-batches", opt.micro_batches,
                   "pipeline micro-batches per replica's share of the batch (default: pp)");
@@ -271,13 +274,19 @@ void resolve_auto_stages(TrainOptions& opt) {
   TrainOptions probe = opt;
   resolve_tokenizer(probe);  // the head's cost depends on the vocabulary
   const plan::ModelSpec m = model_spec_of(probe.model, opt.batch, "train", "--stages auto");
-  const plan::AutoStages a = plan::auto_stages(m, opt.pp);
-  opt.stages = a.sizes;
+  const plan::AutoStages model = plan::auto_stages(m, opt.pp);
+  // auto: the cost model's head and the stages' slowdowns; profile: a measured block
+  // and head instead of the cost model's (cli/stage_profile.h).
+  const StageProfile p = profile_stages(probe, model.head_blocks, opt.stages_profile);
+  opt.stages = plan::auto_stages_measured(opt.model.layers, p.head_blocks, p.scale).sizes;
   if (opt.progress && first_process()) {
     std::string sizes;
-    for (int s : a.sizes) sizes += (sizes.empty() ? "" : ",") + std::to_string(s);
-    std::fprintf(stderr, "stages auto: %s (the LM head counts as %.2f blocks on the last "
-                 "stage; cost model, docs/BALANCE.md)\n", sizes.c_str(), a.head_blocks);
+    for (int s : opt.stages) {
+      if (!sizes.empty()) sizes += ',';
+      sizes += std::to_string(s);
+    }
+    std::fprintf(stderr, "stages %s: %s (%s; docs/BALANCE.md)\n",
+                 opt.stages_profile ? "profile" : "auto", sizes.c_str(), describe(p).c_str());
   }
 }
 

@@ -98,6 +98,7 @@ struct TrainOptions {
   int pp = 1;                     // pipeline stages per replica
   std::vector<int> stages;        // blocks per stage, e.g. 3,3,2 ("": balanced)
   bool stages_auto = false;       // --stages auto: the CLI sets `stages` by cost (plan/auto_stages.h)
+  bool stages_profile = false;    // --stages profile: ... from a start-up profile (cli/stage_profile.h)
   int micro_batches = 0;          // pipeline micro-batches per replica's share (0: pp)
   PipeSchedule schedule = PipeSchedule::one_f_one_b;
   // parameter-server architecture (docs/DATA_PARALLEL.md, "Parameter server")

@@ -85,8 +85,21 @@ TEST(BalanceCli, StagesAutoChoosesByCost) {
   ASSERT_EQ(r.code, 0) << r.err;
   // bytes vocabulary: the head is 2 x 256 / (24 x 16 + 4 x 8) = 1.23 blocks, so the
   // last stage takes 2 of the 6 blocks (busiest 4), not 3 (3 and 4.23)
-  EXPECT_NE(r.err.find("stages auto: 4,2 (the LM head counts as 1.23 blocks"), std::string::npos)
+  EXPECT_NE(r.err.find("stages auto: 4,2 (cost model: the LM head counts as 1.23 blocks"),
+            std::string::npos)
       << r.err;
+  // the last stage's rank 3x slower: 5,1 (busiest max(5, 3 x 2.23)) beats 4,2
+  // (3 x 3.23); profile measures the head's share h, and whatever it is, 5,1
+  // (max(5, 3 x (1 + h))) beats 4,2 (3 x (2 + h) >= 6)
+  const Result slowed = run_plait(base + "--stages auto --slowdown 1:3");
+  ASSERT_EQ(slowed.code, 0) << slowed.err;
+  EXPECT_NE(slowed.err.find("stages auto: 5,1 (cost model: the LM head counts as 1.23 blocks; "
+                            "stage slowdowns 1 3"),
+            std::string::npos)
+      << slowed.err;
+  const Result profiled = run_plait(base + "--stages profile --slowdown 1:3");
+  ASSERT_EQ(profiled.code, 0) << profiled.err;
+  EXPECT_NE(profiled.err.find("stages profile: 5,1 ("), std::string::npos) << profiled.err;
   expect_usage_error(run_plait(base + "--stages x,1"), "--stages: 'x' is not a whole number");
 }
 
