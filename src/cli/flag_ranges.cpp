@@ -65,7 +65,7 @@ const std::map<std::string, FlagRange>& table() {
       {"--servers", closed(0, kRanks)},
       {"--staleness", closed(0, 1e6)},
       {"--backup-workers", closed(0, kRanks)},
-      {"--zero", closed(0, 2)},
+      {"--zero", closed(0, 3)},
       // sampling
       {"--tokens", closed(0, 1 << 24)},
       {"--temperature", closed(0, 100)},

@@ -199,8 +199,8 @@ void add_sync_flags(CLI::App* cmd, TrainOptions& opt) {
                   "--ps-mode sync: a step takes the first N-B workers' pushes, drops the rest");
   cmd->add_option("--zero", opt.zero,
                   "ZeRO stage for data parallelism: 0 (none), 1 (each worker keeps the AdamW "
-                  "moments of its shard only) or 2 (and only its shard's reduced gradients); "
-                  "docs/MEMORY.md")
+                  "moments of its shard only), 2 (and only its shard's reduced gradients) or 3 "
+                  "(and only its shard's parameters, gathered block by block); docs/MEMORY.md")
       ->capture_default_str();
 }
 

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <stdexcept>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "tensor/kernels.h"
 #include "util/error.h"
@@ -29,6 +31,33 @@ void init_gpt2(const ParamTable& t, std::span<float> arena, uint64_t seed) {
     }
   }
 }
+
+using Range = std::pair<size_t, size_t>;
+Range range_of(const ShardSpec& s) { return {s.local.offset, s.local.offset + s.local.size}; }
+
+// A gate's hold on arena ranges for a scope: acquired in order, released in reverse.
+class GateHold {
+ public:
+  GateHold(ParamGate* gate, std::initializer_list<Range> ranges) : gate_(gate), ranges_(ranges) {
+    if (gate_)
+      for (const auto& [b, e] : ranges_) gate_->acquire(b, e);
+  }
+  ~GateHold() {
+    if (gate_)
+      for (auto it = ranges_.rbegin(); it != ranges_.rend(); ++it) gate_->release(it->first, it->second);
+  }
+  GateHold(const GateHold&) = delete;
+  GateHold& operator=(const GateHold&) = delete;
+
+ private:
+  ParamGate* gate_;
+  std::vector<Range> ranges_;
+};
+
+Range block_range(const ShardTable& t, int l) {
+  return {t.block(l, BlockTensor::ln1_w).local.offset, range_of(t.block(l, BlockTensor::fcproj_b)).second};
+}
+Range lnf_range(const ShardTable& t) { return {t.lnf_w().local.offset, range_of(t.lnf_b()).second}; }
 
 }  // namespace
 
@@ -112,6 +141,7 @@ double GPT::forward(int micro, int B, int T, const int32_t* tokens, const float*
   StageActivations& a = slots_.open(micro, stage_shape(), B, T);
   std::span<const float> P(params);
   if (layout().first) {
+    GateHold hold(gate_, {range_of(shards_.wte()), range_of(shards_.wpe())});
     std::copy(tokens, tokens + N, a.tokens.begin());
     k::encoder_forward(a.x.data(), tokens, at(P, shards_.wte().local), at(P, shards_.wpe().local),
                        B, T, c.dim);
@@ -122,10 +152,12 @@ double GPT::forward(int micro, int B, int T, const int32_t* tokens, const float*
   const float* in = a.x.data();
   for (int l = layout().layer_begin; l < layout().layer_end; ++l) {
     BlockActivations& b = a.blocks[l - layout().layer_begin];
+    GateHold hold(gate_, {block_range(shards_, l)});
     block_forward(b, scratch_, block_view(shards_, P, l), in, sh, &split_);
     in = b.out.data();
   }
   if (!layout().last) return 0.0;
+  GateHold hold(gate_, {lnf_range(shards_), range_of(shards_.wte())});
   return head_forward(a, in, targets);
 }
 
@@ -191,6 +223,7 @@ const float* GPT::backward(int micro, const float* dout,
   std::span<const float> P(params);
   std::span<float> G(grads);
   if (layout().last) {
+    GateHold hold(gate_, {lnf_range(shards_), range_of(shards_.wte())});
     head_backward(a, a.blocks.empty() ? a.x.data() : a.blocks.back().out.data());
     if (on_ready) on_ready(shards_.lnf_w().local.offset);
   } else {
@@ -200,6 +233,7 @@ const float* GPT::backward(int micro, const float* dout,
   for (int l = layout().layer_end - 1; l >= layout().layer_begin; --l) {
     const int i = l - layout().layer_begin;
     const float* x = i > 0 ? a.blocks[i - 1].out.data() : a.x.data();
+    GateHold hold(gate_, {block_range(shards_, l)});
     block_backward(dres_.data(), scratch_, block_view(shards_, G, l), block_view(shards_, P, l),
                    a.blocks[i], x, sh, &split_);
     if (on_ready) on_ready(shards_.block(l, BlockTensor::ln1_w).local.offset);

@@ -32,6 +32,17 @@
 
 namespace plait {
 
+// ZeRO-3 (parallel/zero.h): told before a pass uses a range [begin, end) of the
+// parameter arena and after it is done with it; the range's floats are valid only in
+// between (acquire may be collective: every rank of a data-parallel group acquires
+// the same ranges in the same order, as their passes are the same).
+class ParamGate {
+ public:
+  virtual ~ParamGate() = default;
+  virtual void acquire(size_t begin, size_t end) = 0;
+  virtual void release(size_t begin, size_t end) = 0;
+};
+
 class GPT {
  public:
   // The whole model: one stage, tensor split 1.
@@ -97,6 +108,11 @@ class GPT {
   // Floats held for activations and scratch (every slot kept, the scratch buffers).
   size_t activation_floats() const;
 
+  // ZeRO-3: the passes acquire each unit's parameters from `gate` just before using
+  // them and release them after: the embeddings, each block, the final norm with the
+  // head (wte), in the forward pass and again in the backward pass (nullptr: none).
+  void set_param_gate(ParamGate* gate) { gate_ = gate; }
+
  private:
   StageShape stage_shape() const;
   void ensure_scratch(int B, int T);
@@ -104,6 +120,7 @@ class GPT {
   double head_forward(StageActivations& a, const float* out, const int32_t* targets);
   void head_backward(StageActivations& a, const float* out);
 
+  ParamGate* gate_ = nullptr;
   ParamTable table_;  // the whole model's (built first: it validates the config)
   ShardTable shards_;
   TensorSplit split_;

@@ -59,7 +59,7 @@ std::string zero_line(const Zero& z, size_t total, int ranks) {
   std::snprintf(buf, sizeof buf,
                 "ZeRO-%d: AdamW moments%s sharded over %d ranks (%s): optimizer %.2f MiB "
                 "per rank instead of %.2f MiB",
-                z.stage(), z.stage() >= 2 ? " and gradients" : "", ranks,
+                z.stage(), z.stage() == 3 ? ", gradients and parameters" : z.stage() == 2 ? " and gradients" : "", ranks,
                 z.stage() >= 2 ? "gradient buckets reduced to their owners during the backward "
                                  "pass, allgather of the parameters"
                                : "ring reduce-scatter + allgather",
@@ -104,7 +104,18 @@ TrainSummary run_dp_rank(comm::Comm& c, const TrainOptions& opt, const RunData& 
       zero.release_unowned(r.model.grads);
       r.sync = sync.get();
     }
+    if (opt.zero == 3) {
+      zero.bind_params(r.model.params);
+      zero.shard_params();
+      r.model.set_param_gate(&zero);
+    }
     s = run_replica(r);
+    if (opt.zero == 3) zero.shard_params();  // the last checkpoint gathered them
+    s.parameter_bytes = pages::resident_bytes(r.model.params);
+    if (opt.zero == 3) {
+      r.model.set_param_gate(nullptr);
+      zero.gather_params();  // every replica whole again, for the check below
+    }
     s.optimizer_bytes = zero.optimizer_bytes();
     if (sync) s.gradient_peak_bytes = sync->residency().peak;
     s.gradient_bytes = pages::resident_bytes(r.model.grads);

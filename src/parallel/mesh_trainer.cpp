@@ -64,7 +64,8 @@ TrainSummary run_mesh_rank(comm::Comm& c, const TrainOptions& opt, const RunData
     if (w.shape.dp > 1 && opt.zero == 0) w.out->message(w.sync.why + " (the data-parallel axis)");
     if (opt.zero > 0)
       w.out->message("ZeRO-" + std::to_string(opt.zero) + ": the data-parallel axis of each (tp, pp) "
-                     "coordinate shards its AdamW moments" + (opt.zero >= 2 ? " and gradients" : "") +
+                     "coordinate shards its AdamW moments" +
+                     (opt.zero == 3 ? ", gradients and parameters" : opt.zero == 2 ? " and gradients" : "") +
                      " (ring reduce-scatter + allgather over the dp group)");
   }
   // Replicas (dp > 1) are measured and balanced like data parallelism: a replica is
@@ -88,7 +89,9 @@ TrainSummary run_mesh_rank(comm::Comm& c, const TrainOptions& opt, const RunData
   if (opt.zero > 0) {
     sum.optimizer_bytes = w.optimizer_bytes();
     sum.gradient_bytes = w.gradient_bytes();
+    if (opt.zero == 3) sum.parameter_bytes = w.parameter_bytes();
   }
+  w.gather_params();
   if (w.out) {
     w.out->message(memory_line(sum.memory));
     w.out->event(memory_event(sum.memory, w.layout_line()));

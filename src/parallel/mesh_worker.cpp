@@ -97,6 +97,21 @@ void MeshWorker::start() {
     if (s.owner) counted.push_back({s.local.offset, s.local.offset + s.local.size});
   zero_ = std::make_unique<Zero>(opt.zero, groups.dp.dup("zero"), model.shards().total(), adam,
                                  world, std::move(counted));
+  if (opt.zero == 3) {
+    zero_->bind_params(model.params);
+    zero_->shard_params();
+    model.set_param_gate(zero_.get());
+  }
+}
+
+MeshWorker::~MeshWorker() { model.set_param_gate(nullptr); }
+
+size_t MeshWorker::parameter_bytes() const { return pages::resident_bytes(model.params); }
+
+void MeshWorker::gather_params() {
+  if (!zero_ || zero_->stage() != 3) return;
+  model.set_param_gate(nullptr);
+  zero_->gather_params();
 }
 
 void MeshWorker::traced(const char* what, int micro, const char* cat, int lane, double t0) {
@@ -198,6 +213,7 @@ double MeshWorker::zero_update(double loss, double& norm) {
 double MeshWorker::train_step(double& norm) {
   if (zero_) zero_->zero_grads(model.grads);
   else model.zero_grads();
+  if (zero_ && zero_->stage() == 3) zero_->shard_params();  // after a checkpoint's gather
   double t0 = trace ? trace->now_us() : 0;
   const auto c0 = Clock::now();
   double loss = run_schedule();
@@ -235,6 +251,7 @@ StepResult MeshWorker::run_step(int64_t t, bool checkpoint_after) {
   StepResult res = synchronous_step(*this, t);
   // --zero: every rank of the dp group takes part; the dp rank 0 saves
   if (zero_ && checkpoint_after) zero_->gather_moments(gathered_);
+  if (zero_ && zero_->stage() == 3 && checkpoint_after) zero_->gather_params();
   return res;
 }
 
@@ -247,7 +264,11 @@ std::string MeshWorker::describe() const {
 double MeshWorker::validation_loss() {
   const int T = opt.model.ctx;
   const int64_t n = std::min<int64_t>(data.val.count(), opt.eval_windows);
-  const int64_t begin = n * me.dp / shape.dp, end = n * (me.dp + 1) / shape.dp;
+  // ZeRO-3: the forward passes gather parameters over the dp group, so its ranks run
+  // the same passes: each evaluates every window, the dp rank 0's sum counts
+  const bool everyone = zero_ && zero_->stage() == 3;
+  const int64_t begin = everyone ? 0 : n * me.dp / shape.dp;
+  const int64_t end = everyone ? n : n * (me.dp + 1) / shape.dp;
   const int64_t eb = std::max<int64_t>(1, mb_);
   std::vector<int32_t> in(static_cast<size_t>(eb) * T), tg(in.size());
   double sum = 0;
@@ -261,7 +282,7 @@ double MeshWorker::validation_loss() {
     if (!last()) groups.pp.send(me.pp + 1, tag_of(micro, true), bytes_of(model.output(micro), floats));
     model.release(micro);
   }
-  if (!(last() && me.tp == 0)) sum = 0;
+  if (!(last() && me.tp == 0) || (everyone && me.dp != 0)) sum = 0;
   comm::allreduce(world, std::span<double>(&sum, 1));
   return n > 0 ? sum / static_cast<double>(n * T) : 0.0;
 }

@@ -37,12 +37,15 @@ namespace plait {
 class MeshWorker : public StepRunner {
  public:
   MeshWorker(comm::Comm& c, const TrainOptions& o, const RunData& d);
+  ~MeshWorker() override;
 
   void start();
   double train_step(double& norm);
   RankMemory memory() const;
   size_t optimizer_bytes() const;  // this rank's AdamW moments
   size_t gradient_bytes() const;   // its gradient arena's resident bytes
+  size_t parameter_bytes() const;  // its parameter arena's resident bytes
+  void gather_params();            // --zero 3, collective: the whole arena, no more gate
   std::string layout_line() const;  // "layout dp2 x tp1 x pp2 on 4 workers: ..."
   // StepRunner: train_step as the run loop drives it; evaluation and checkpoints are
   // collective (every rank takes part).

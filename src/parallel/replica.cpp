@@ -120,6 +120,7 @@ double Replica::accumulate() {
 double Replica::train_step(double& norm) {
   if (zero) zero->zero_grads(model.grads);
   else model.zero_grads();
+  if (zero && zero->stage() == 3) zero->shard_params();  // after a checkpoint's gather
   if (sync) sync->begin_step(model.grads);
   const double t0 = trace ? trace->now_us() : 0;
   double loss_sum = accumulate();
@@ -155,6 +156,7 @@ StepResult Replica::run_step(int64_t t, bool checkpoint_after) {
   StepResult res = synchronous_step(*this, t);
   // ZeRO: every rank takes part in gathering the moments; rank 0 alone saves.
   if (zero && checkpoint_after) zero->gather_moments(gathered_);
+  if (zero && zero->stage() == 3 && checkpoint_after) zero->gather_params();
   return res;
 }
 
@@ -175,7 +177,10 @@ std::string Replica::describe() const { return describe_replica(*this); }
 
 TrainSummary run_replica(Replica& r) {
   const bool chief = r.out != nullptr;
-  return run_loop(r, r.opt, {r.out, chief, chief}, r.step, end_step(r.opt, r.step));
+  // ZeRO-3: the evaluation's passes gather parameters from every rank, so every rank
+  // evaluates (rank 0 logs)
+  const bool everyone = r.zero && r.zero->stage() == 3;
+  return run_loop(r, r.opt, {r.out, chief || everyone, chief}, r.step, end_step(r.opt, r.step));
 }
 
 }  // namespace plait

@@ -59,6 +59,7 @@ void RunOutput::end(const TrainSummary& s) {
   if (s.optimizer_bytes > 0) j["optimizer_bytes_per_rank"] = s.optimizer_bytes;
   if (s.gradient_bytes > 0) j["gradient_bytes_per_rank"] = s.gradient_bytes;
   if (s.gradient_peak_bytes > 0) j["gradient_peak_bytes_per_rank"] = s.gradient_peak_bytes;
+  if (s.parameter_bytes > 0) j["parameter_bytes_per_rank"] = s.parameter_bytes;
   metrics_.write(j);
   if (trace_.enabled()) trace_.write(opt_.trace_path);
 }

@@ -200,17 +200,29 @@ void TrainOptions::check_slowdowns(int ranks) const {
                        (servers > 0 ? " workers; servers cannot be slowed)" : " ranks)"));
 }
 
-// ZeRO (docs/MEMORY.md): stages 1 and 2, on the data-parallel axis of any layout.
+// ZeRO (docs/MEMORY.md): stages 1-3, on the data-parallel axis of any layout.
 void TrainOptions::validate_zero() const {
   if (zero == 0) return;
   const std::string flag = "--zero " + std::to_string(zero);
-  if (zero < 0 || zero > 2)
-    throw UsageError("--zero must be 0, 1 or 2, got " + std::to_string(zero));
+  if (zero < 0 || zero > 3)
+    throw UsageError("--zero must be 0, 1, 2 or 3, got " + std::to_string(zero));
   if (servers > 0)
     throw UsageError(flag + " cannot be combined with --servers (the servers already shard "
                      "the optimizer)");
   if (sync)
     throw UsageError(flag + " reduce-scatters the gradients; it cannot be combined with --sync");
+  if (zero == 3) {
+    // the passes gather parameters collectively: every dp rank runs as many
+    const std::string why = "--zero 3 gathers each block's parameters from every "
+                            "data-parallel rank, so every rank must run the same micro-batches; ";
+    if (balance_mode() == BalanceMode::automatic || !speeds.empty())
+      throw UsageError(why + "it cannot be combined with --balance auto or --speeds");
+    const int64_t D = effective_dp(), lo = batch / D, hi = (batch + D - 1) / D;
+    const int64_t mb = micro_batch > 0 ? micro_batch : hi;
+    if (lo == 0 || (lo + mb - 1) / mb != (hi + mb - 1) / mb)
+      throw UsageError(why + "--batch " + std::to_string(batch) + " over " + std::to_string(D) +
+                       " replicas in micro-batches of " + std::to_string(mb) + " does not");
+  }
 }
 
 void TrainOptions::validate() const {

@@ -29,6 +29,7 @@ struct TrainSummary {
   size_t optimizer_bytes = 0;  // --zero: this (the logging) rank's AdamW moments bytes
   size_t gradient_bytes = 0;   // --zero: its gradient arena's resident bytes at the end
   size_t gradient_peak_bytes = 0;  // --zero 2: the most resident during a step (sampled)
+  size_t parameter_bytes = 0;  // --zero 3: its parameter arena's resident bytes at the end
   std::vector<RankMemory> memory;  // model-parallel runs: every rank's, by world rank
 };
 

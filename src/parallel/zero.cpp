@@ -40,7 +40,7 @@ double Zero::step(std::span<float> params, std::span<float> grads, double& loss_
   const double norm = std::sqrt(sums[1]);
   clip_to(mine, norm, adam_.config().clip_norm);
   adam_.step_range(params, grads, lr, t, shard_.offset, shard_.count);
-  comm::allgather(group_, params);
+  if (stage_ < 3) comm::allgather(group_, params);
   return norm;
 }
 
@@ -53,6 +53,34 @@ void Zero::zero_grads(std::span<float> grads) const {
 void Zero::release_unowned(std::span<float> grads) const {
   pages::release(grads.first(shard_.offset));
   pages::release(grads.subspan(shard_.offset + shard_.count));
+}
+
+void Zero::acquire(size_t begin, size_t end) {
+  if (whole_) return;  // gathered for a checkpoint: every rank holds every unit
+  for (int r = 0; r < group_.size(); ++r) {
+    const comm::Shard s = comm::shard_of(total_, group_.size(), r);
+    const size_t lo = std::max(begin, s.offset), hi = std::min(end, s.offset + s.count);
+    if (lo >= hi) continue;
+    comm::broadcast(group_, std::as_writable_bytes(params_.subspan(lo, hi - lo)), r);
+    if (r != group_.rank()) gathered_floats_ += hi - lo;
+  }
+}
+
+void Zero::release(size_t begin, size_t end) {
+  if (whole_) return;
+  const size_t lo = shard_.offset, hi = shard_.offset + shard_.count;
+  if (begin < std::min(end, lo)) pages::release(params_.subspan(begin, std::min(end, lo) - begin));
+  if (std::max(begin, hi) < end) pages::release(params_.subspan(std::max(begin, hi), end - std::max(begin, hi)));
+}
+
+void Zero::shard_params() {
+  whole_ = false;
+  release(0, total_);
+}
+
+void Zero::gather_params() {
+  comm::allgather(group_, params_);
+  whole_ = true;  // until shard_params(): the evaluation and the save between use it
 }
 
 void Zero::gather_moments(AdamW& full) {

@@ -1,8 +1,9 @@
 // ZeRO for the data-parallel axis (docs/MEMORY.md). Every rank of the data-parallel
 // group owns the contiguous shard comm::shard_of(total, D, rank) of its arena (the
 // whole model's, or its (tp, pp) coordinate's) and keeps AdamW's moments of that shard
-// only. Stage 1 keeps full gradients and parameters; stage 2 also keeps only the
-// shard's reduced gradients: a BucketReducer over owned_buckets (grad_buckets.h) sums
+// only. Stage 1 keeps full gradients and parameters; stages 2 and 3 also keep only the
+// shard's reduced gradients, stage 3 only the shard's parameters too (the model's
+// ParamGate, below): a BucketReducer over owned_buckets (grad_buckets.h) sums
 // each bucket on its owner while the backward pass runs and the other ranks release
 // its pages (util/pages.h).
 //
@@ -18,7 +19,8 @@
 //      (`counted`: every float of a replica has one owner), allreduced in doubles over
 //      `norm_group` together with the loss;
 //   3. the shard is clipped and stepped by AdamW with the shard's moments;
-//   4. ring allgather of the parameters over the data-parallel group.
+//   4. ring allgather of the parameters over the data-parallel group (not stage 3:
+//      each rank keeps its shard, the passes gather each unit as they go).
 // The sums are added in the ring's order, not the bucketed allreduce's, so a ZeRO run
 // equals the plain one within rounding (1e-5), not bit for bit; stages 1 and 2 are
 // equal bit for bit; runs are deterministic, so a resumed run repeats the
@@ -33,13 +35,14 @@
 #include "comm/collectives.h"
 #include "comm/group.h"
 #include "model/adamw.h"
+#include "model/gpt.h"
 
 namespace plait {
 
 // An arena range [first, second) of floats.
 using ArenaRange = std::pair<size_t, size_t>;
 
-class Zero {
+class Zero final : public ParamGate {
  public:
   // Collective set-up over `group` (the data-parallel ranks) for an arena of `total`
   // floats; drops the moments outside this rank's shard from `adam` (which holds the
@@ -64,6 +67,18 @@ class Zero {
   void release_unowned(std::span<float> grads) const;
   // Collective: the full moments (every rank's shard), for a checkpoint.
   void gather_moments(AdamW& full);
+
+  // Stage 3. The parameters outside the shard are released (shard_params, at set-up
+  // and after a gather) and each unit a pass uses is gathered from its owners just
+  // before (acquire: one broadcast per owner of part of it, collective over the group)
+  // and released after. gather_params: collective, the whole arena (a checkpoint, the
+  // end of a run).
+  void acquire(size_t begin, size_t end) override;
+  void release(size_t begin, size_t end) override;
+  void bind_params(std::span<float> params) { params_ = params; }
+  void shard_params();
+  void gather_params();
+  size_t gathered_floats() const { return gathered_floats_; }  // by acquire, all steps
   // This rank's optimizer bytes (m and v of its shard).
   size_t optimizer_bytes() const { return 2 * shard_.count * sizeof(float); }
 
@@ -75,6 +90,9 @@ class Zero {
   size_t total_;
   comm::Shard shard_;
   std::vector<ArenaRange> counted_;  // within the shard
+  std::span<float> params_;          // stage 3: the arena the gate serves
+  size_t gathered_floats_ = 0;
+  bool whole_ = false;  // stage 3: gather_params() ran, shard_params() not yet
 };
 
 }  // namespace plait

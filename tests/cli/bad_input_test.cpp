@@ -45,7 +45,7 @@ TEST(BadInput, ZeroStageAndCombinations) {
   write_file(d / "c.txt", small_corpus());
   const std::string base = "train --data " + (d / "c.txt") + kTiny + " --workers 2";
   expect_usage_error(run_plait(base + " --zero 4"), "--zero");
-  expect_usage_error(run_plait(base + " --zero 2 --servers 1"), "--zero 2");
+  expect_usage_error(run_plait(base + " --zero 3 --servers 1"), "--zero 3");
   expect_usage_error(run_plait(base + " --zero 1 --sync ring"), "--zero 1");
 }
 

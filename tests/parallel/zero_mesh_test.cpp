@@ -1,7 +1,7 @@
 // ZeRO on the data-parallel axis of every layout: each stage x {dp 2, 3, 4} x {no model
 // parallelism, tp2, pp2} trains the same model as one worker within 1e-5; a resumed
-// ZeRO tp2 run is bit-identical to the uninterrupted one, and its checkpoint resumes on
-// one worker (layout-free checkpoints).
+// ZeRO-3 dp2 x tp2 run is bit-identical to the uninterrupted one, its checkpoint resumes
+// on one worker and a one-worker checkpoint resumes under it (layout-free checkpoints).
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -86,13 +86,13 @@ TEST_P(ZeroMesh, MatchesOneWorker) {
 }
 
 INSTANTIATE_TEST_SUITE_P(StagesLayouts, ZeroMesh,
-                         ::testing::Combine(::testing::Values(1, 2), ::testing::Values(2, 3, 4),
+                         ::testing::Combine(::testing::Values(1, 2, 3), ::testing::Values(2, 3, 4),
                                             ::testing::Values(Mp::none, Mp::tp2, Mp::pp2)),
                          case_name);
 
 TEST_F(ZeroMeshResume, ResumedTp2RunIsBitIdenticalAndResumesOnOneWorker) {
   const fs::path& d = dir_->path;
-  const Result whole = test::run_training(tiny(d, 2, 2, Mp::tp2), d, "whole");
+  const Result whole = test::run_training(tiny(d, 3, 2, Mp::tp2), d, "whole");
   auto split = [&](TrainOptions first, TrainOptions second, const std::string& name) {
     first.checkpoint_dir = (d / name).string();
     first.log_path = (d / (name + ".jsonl")).string();
@@ -101,13 +101,15 @@ TEST_F(ZeroMeshResume, ResumedTp2RunIsBitIdenticalAndResumesOnOneWorker) {
     second.resume = true;
     return test::run_training(second, d, name);
   };
-  const Result resumed = split(tiny(d, 2, 2, Mp::tp2), tiny(d, 2, 2, Mp::tp2), "split");
+  const Result resumed = split(tiny(d, 3, 2, Mp::tp2), tiny(d, 3, 2, Mp::tp2), "split");
   EXPECT_EQ(resumed.losses, whole.losses);
   EXPECT_TRUE(resumed.weights == whole.weights);
-  expect_close(split(tiny(d, 2, 2, Mp::tp2), tiny(d, 0, 1, Mp::none), "to_one"), *baseline_,
-               "--zero 2 dp2 x tp2, then one worker");
-  expect_close(split(tiny(d, 0, 1, Mp::none), tiny(d, 1, 3, Mp::pp2), "from_one"), *baseline_,
-               "one worker, then --zero 1 dp3 x pp2");
+  expect_close(split(tiny(d, 3, 2, Mp::tp2), tiny(d, 0, 1, Mp::none), "to_one"), *baseline_,
+               "--zero 3 dp2 x tp2, then one worker");
+  expect_close(split(tiny(d, 0, 1, Mp::none), tiny(d, 3, 2, Mp::tp2), "from_one"), *baseline_,
+               "one worker, then --zero 3 dp2 x tp2");
+  expect_close(split(tiny(d, 2, 2, Mp::none), tiny(d, 1, 3, Mp::pp2), "z2_to_z1pp"), *baseline_,
+               "--zero 2 dp2, then --zero 1 dp3 x pp2");
 }
 
 }  // namespace

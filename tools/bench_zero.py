@@ -1,0 +1,100 @@
+#!/usr/bin/env python3
+"""ZeRO benchmarks (docs/MEMORY.md, docs/PERFORMANCE.md): `plait train` at D workers with
+--zero 0 (plain data parallelism), 1, 2 and 3, the variants taking turns round by round
+(every other round reversed) so that a shared machine's load hits them alike.
+
+  step time  median step_s (metrics log) over the second half of each run; the table
+             gives each stage's per-round ratio to the plain run of the same round and
+             the median of those ratios
+  bytes      rank 0's optimizer, gradient and parameter bytes from the log's `end`
+             event (gradient and parameter bytes are resident bytes measured with
+             mincore after the last step, util/pages.h), against the fp32 formula
+             per rank: parameters 4Ψ (/D at stage 3), gradients 4Ψ (/D at stages 2-3),
+             AdamW moments 8Ψ (/D at stages 1-3)
+
+    tools/bench_zero.py [--plait build/plait] [--runs 5] [--workers 2] [--stages 0,1,2,3]
+        [--memory-only] -- MODEL_ARGS...
+
+Prints Markdown tables, the load average before and after.
+"""
+import argparse, json, os, re, statistics, subprocess, sys, tempfile
+
+
+def load():
+    with open("/proc/loadavg") as f:
+        return " ".join(f.read().split()[:3])
+
+
+def run(plait, args, tmp):
+    log = os.path.join(tmp, "m.jsonl")
+    if os.path.exists(log):
+        os.remove(log)
+    cmd = [plait, "train"] + args + ["--log", log, "--no-progress", "--eval-every", "0",
+                                     "--checkpoint-dir", os.path.join(tmp, "ck"), "--overwrite"]
+    out = subprocess.run(cmd, capture_output=True, text=True)
+    if out.returncode != 0:
+        sys.exit(f"failed ({out.returncode}): {' '.join(cmd)}\n{out.stderr}")
+    steps, end = [], {}
+    for line in open(log):
+        j = json.loads(line)
+        if j.get("event") == "end":
+            end = j
+        elif "loss" in j and "event" not in j:
+            steps.append(j)
+    m = re.search(r"training (\d+) parameters", out.stderr + out.stdout)
+    psi = int(m.group(1)) if m else 0
+    half = steps[len(steps) // 2:]
+    return statistics.median(s["step_s"] for s in half), end, psi
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--plait", default="build/plait")
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--stages", default="0,1,2,3")
+    ap.add_argument("--memory-only", action="store_true")
+    ap.add_argument("args", nargs=argparse.REMAINDER)
+    a = ap.parse_args()
+    model = a.args[1:] if a.args[:1] == ["--"] else a.args
+    stages = [int(s) for s in a.stages.split(",")]
+    before = load()
+    times = {z: [] for z in stages}
+    ends, psi = {}, 0
+    runs = 1 if a.memory_only else a.runs
+    with tempfile.TemporaryDirectory() as tmp:
+        for r in range(runs):
+            for z in (stages if r % 2 == 0 else stages[::-1]):
+                t, end, psi = run(a.plait, model + ["--workers", str(a.workers), "--zero", str(z)], tmp)
+                times[z].append(t)
+                ends[z] = end
+            print(f"round {r + 1}/{runs} done (load {load()})", file=sys.stderr)
+    after = load()
+    D = a.workers
+    print(f"load average before {before}, after {after}; {runs} round(s); {D} workers; "
+          f"Ψ = {psi} parameters; model: {' '.join(model)}\n")
+    if not a.memory_only and 0 in stages:
+        print("| --zero | median step (s) | step / plain step (median of rounds) | per round |\n|---|---|---|---|")
+        for z in stages:
+            rs = [t / p for t, p in zip(times[z], times[0])]
+            print(f"| {z} | {statistics.median(times[z]):.4f} | {statistics.median(rs):.3f} | "
+                  + " ".join(f"{x:.3f}" for x in rs) + " |")
+        print()
+    print("| --zero | kind | rank 0 measured (bytes) | formula (bytes) | measured / formula |\n|---|---|---|---|---|")
+    for z in stages:
+        e = ends.get(z, {})
+        want = {"optimizer": 8 * psi / (D if z >= 1 else 1),
+                "gradient": 4 * psi / (D if z >= 2 else 1),
+                "parameter": 4 * psi / (D if z >= 3 else 1)}
+        for kind, f in want.items():
+            got = e.get(f"{kind}_bytes_per_rank")
+            if got is None:
+                continue
+            print(f"| {z} | {kind} | {got} | {f:.0f} | {got / f:.3f} |")
+        if "gradient_peak_bytes_per_rank" in e:
+            g = e["gradient_peak_bytes_per_rank"]
+            print(f"| {z} | gradient, peak during a step (sampled) | {g} | {4 * psi:.0f} (4Ψ) | {g / (4 * psi):.3f} |")
+
+
+if __name__ == "__main__":
+    main()
