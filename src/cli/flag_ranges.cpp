@@ -99,6 +99,7 @@ const std::map<std::string, FlagRange>& table() {
       // supervision
       {"--max-restarts", closed(0, 1000)},
       {"--min-workers", closed(0, kRanks)},
+      {"--memory-snapshot-every", closed(0, kInt)},
       {"launch --np", closed(1, kRanks)},
       {"--rounds", closed(1, 10000)},
       {"--pairs", closed(1, 10000)},

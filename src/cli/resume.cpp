@@ -10,6 +10,7 @@
 
 #include "cli/train_flags.h"
 #include "fault/checkpoint.h"
+#include "fault/memory_snapshot.h"
 #include "util/error.h"
 #include "util/files.h"
 
@@ -149,13 +150,18 @@ bool apply_resume(const CLI::App& cmd, Resume mode, TrainOptions& opt) {
   if (mode == Resume::no) return true;
   if (opt.checkpoint_dir.empty())
     throw UsageError("--resume needs --checkpoint-dir (where to find the latest checkpoint)");
-  if (mode == Resume::auto_ && !has_checkpoint(opt.checkpoint_dir)) {
+  const int64_t in_memory = fault::latest_step(opt.memory_snapshot_dir);
+  if (mode == Resume::auto_ && !has_checkpoint(opt.checkpoint_dir) && in_memory < 0) {
     if (opt.progress && first_process())
       std::fprintf(stderr, "--resume auto: no checkpoint in %s yet, starting a new run\n",
                    opt.checkpoint_dir.c_str());
     return true;
   }
-  const fs::path ckpt = latest_checkpoint(opt.checkpoint_dir);
+  // The settings of the checkpoint the run resumes from (parallel/train_state.h's
+  // start_state: the memory snapshot when it is newer; both hold the same options).
+  const fs::path ckpt = in_memory > fault::latest_step(opt.checkpoint_dir)
+                            ? latest_checkpoint(opt.memory_snapshot_dir)
+                            : latest_checkpoint(opt.checkpoint_dir);
   take_settings(cmd, ckpt, opt);
   opt.resume = true;
   const int64_t step = read_json(ckpt / "manifest.json").value("step", int64_t{0});

@@ -17,6 +17,7 @@
 #include <memory>
 
 #include "cli/registry.h"
+#include "fault/memory_snapshot.h"
 #include "fault/supervisor.h"
 #include "util/error.h"
 
@@ -144,6 +145,15 @@ void add_elastic_train(const TrainOptions& opt, fault::SuperviseOptions& so) {
 
 }  // namespace
 
+void adopt_memory_snapshot(TrainOptions& opt) {
+  if (opt.memory_snapshot_every == 0) return;
+  const char* env = std::getenv(fault::kMemorySnapshotEnv);
+  if (env == nullptr || *env == '\0')
+    throw UsageError("--memory-snapshot-every needs a supervisor that outlives the training "
+                     "process to keep the snapshot: add --max-restarts K (MPI: plait launch)");
+  opt.memory_snapshot_dir = env;
+}
+
 bool supervising(const TrainOptions& opt) {
   return opt.max_restarts > 0 && std::getenv("PLAIT_SUPERVISED") == nullptr;
 }
@@ -162,6 +172,7 @@ int supervise_train(const TrainOptions& opt) {
   so.restart_argv = with_resume(so.argv);
   so.max_restarts = opt.max_restarts;
   so.run_dir = opt.checkpoint_dir;
+  so.memory_snapshots = opt.memory_snapshot_every > 0;
   if (opt.min_workers > 0) add_elastic_train(opt, so);
   return fault::supervise(so);
 }
@@ -191,12 +202,16 @@ int run_launch(const LaunchOptions& lo) {
   argv.push_back(self_exe());
   argv.insert(argv.end(), lo.train.begin(), lo.train.end());
   if (!has(lo.train, "--backend")) argv.insert(argv.end(), {"--backend", "mpi"});
+  const std::string every = value_of(lo.train, "--memory-snapshot-every");
+  const bool snapshots = !every.empty() && every != "0";
+  if (snapshots) argv.insert(argv.begin() + 3, {"-x", fault::kMemorySnapshotEnv});
   fault::SuperviseOptions so;
   so.argv = argv;
   so.restart_argv = with_resume(argv);
   so.max_restarts = lo.max_restarts;
   so.run_dir = dir;
   so.what = "mpirun job";
+  so.memory_snapshots = snapshots;
   if (lo.min_np > 0) {
     const int unit = int_value_of(lo.train, "--tp", 1) * int_value_of(lo.train, "--pp", 1);
     check_min_workers(lo.min_np, lo.np, unit, lo.max_restarts, "--np");

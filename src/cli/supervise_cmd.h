@@ -8,5 +8,8 @@ namespace plait::cli {
 bool supervising(const TrainOptions& opt);
 // Supervises `plait train` (this process's own arguments) as a child; the exit code.
 int supervise_train(const TrainOptions& opt);
+// --memory-snapshot-every: the supervisor's snapshot directory into opt (from the
+// environment); UsageError when there is no supervisor to own it.
+void adopt_memory_snapshot(TrainOptions& opt);
 
 }  // namespace plait::cli

@@ -35,6 +35,7 @@ void add_train(Context& ctx) {
       ctx.rc = supervise_train(*opt);
       return;
     }
+    adopt_memory_snapshot(*opt);  // before --resume, which may resume from it
     // The checkpoint's settings first: the default layout depends on the batch.
     if (!apply_resume(*cmd, resume_mode(*cmd), *opt)) return;  // nothing left to train
     adopt_init_config(*cmd, *opt);  // a new run from given weights: their model

@@ -223,6 +223,10 @@ void add_fault_flags(CLI::App* cmd, TrainOptions& opt) {
                   "with --max-restarts: when the run fails twice in a row with no new "
                   "checkpoint, restart it on fewer workers (one replica less), down to M; "
                   "the global batch stays the same (0: never shrink)");
+  cmd->add_option("--memory-snapshot-every", opt.memory_snapshot_every,
+                  "with --max-restarts (MPI: plait launch): every K steps a snapshot of the "
+                  "state in shared memory outside the training process; a restart resumes "
+                  "from it when it is newer than the disk's checkpoint (0: none)");
 }
 
 }  // namespace

@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "fault/checkpoint_names.h"
+#include "fault/memory_snapshot.h"
 #include "util/error.h"
 
 extern char** environ;
@@ -153,16 +154,45 @@ class Elastic {
   int stuck_ = 0;
 };
 
+// The memory snapshot directory of one supervised run: made, handed to the children,
+// removed when supervision ends however it ends.
+class SnapshotDir {
+ public:
+  explicit SnapshotDir(bool on) : dir_(on ? make_memory_snapshot_dir() : "") {
+    if (on) setenv(kMemorySnapshotEnv, dir_.c_str(), 1);
+  }
+  ~SnapshotDir() { remove_memory_snapshot_dir(dir_); }
+  SnapshotDir(const SnapshotDir&) = delete;
+  SnapshotDir& operator=(const SnapshotDir&) = delete;
+  const std::string& dir() const { return dir_; }
+
+ private:
+  std::string dir_;
+};
+
+// Where a restart continues from: the disk's newest checkpoint, or the memory
+// snapshot when it is newer (the child verifies it and falls back to the disk).
+std::string restart_point(const std::string& run_dir, const std::string& snapshots) {
+  const std::string disk = latest_checkpoint(run_dir);
+  const int64_t mem = latest_step(snapshots);
+  if (mem >= 0 && mem > latest_step(run_dir))
+    return ckpt::step_dir_name(mem) + " in the memory snapshot (disk: " +
+           (disk.empty() ? "none" : disk) + ")";
+  return disk.empty() ? "the start (no checkpoint yet)" : disk;
+}
+
 }  // namespace
 
 int supervise(const SuperviseOptions& o) {
   setenv("PLAIT_SUPERVISED", "1", 1);  // the child trains instead of supervising
+  const SnapshotDir snapshots(o.memory_snapshots);
   struct sigaction sa = {};
   sa.sa_handler = forward;
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
   Record rec(o.run_dir, o.max_restarts);
   Elastic elastic(o);
+  if (o.memory_snapshots) rec.set("memory_snapshot_dir", snapshots.dir());
   std::vector<std::string> restart_argv = o.restart_argv;
   if (o.workers > 0) rec.set("workers", o.workers);
   for (int attempt = 0;; ++attempt) {
@@ -206,7 +236,7 @@ int supervise(const SuperviseOptions& o) {
     rec.restarted();
     std::fprintf(stderr, "supervisor: the %s (pid %d) ended with %s; restart %d of %d from %s\n",
                  o.what.c_str(), static_cast<int>(pid), how.c_str(), attempt + 1, o.max_restarts,
-                 now.empty() ? "the start (no checkpoint yet)" : now.c_str());
+                 restart_point(o.run_dir, snapshots.dir()).c_str());
   }
 }
 

@@ -35,6 +35,10 @@ struct SuperviseOptions {
   // start on n workers made from restart_argv.
   int workers = 0, min_workers = 0, unit = 1;
   std::function<std::vector<std::string>(const std::vector<std::string>&, int)> resize;
+  // --memory-snapshot-every: the supervisor makes a directory in shared memory for the
+  // child's snapshots, hands it over in PLAIT_MEMORY_SNAPSHOT_DIR, and removes it at
+  // the end (fault/memory_snapshot.h).
+  bool memory_snapshots = false;
 };
 
 // Failures in a row, with no new checkpoint between them, that make the supervisor

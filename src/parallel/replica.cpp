@@ -169,8 +169,17 @@ std::string Replica::save(int64_t steps) {
   return writer_->submit(d).string();
 }
 
+void Replica::snapshot(int64_t steps, const std::string& dir) {
+  const CheckpointData d =
+      train_state_data(data.fingerprint(opt), steps, model, zero ? gathered_ : adam,
+                       *data.dataset.tokenizer, balance ? balance->state() : nlohmann::json());
+  if (!snapshots_) snapshots_ = std::make_unique<CheckpointWriter>(dir, 1);
+  snapshots_->submit(d);
+}
+
 void Replica::wait_for_checkpoints() {
   if (writer_) writer_->wait();
+  if (snapshots_) snapshots_->wait();
 }
 
 std::string Replica::describe() const { return describe_replica(*this); }

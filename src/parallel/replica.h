@@ -93,6 +93,7 @@ struct Replica : StepRunner {
   double validation_loss() override;
   std::string save(int64_t steps) override;
   void wait_for_checkpoints() override;
+  void snapshot(int64_t steps, const std::string& dir) override;
   std::string describe() const override;
   BalanceHook* balance_hook() override { return balance; }
   // Takes the share [first, first + count) of every global batch from the next step.
@@ -107,6 +108,7 @@ struct Replica : StepRunner {
   std::vector<int32_t> inputs_, targets_;
   AdamW gathered_;  // ZeRO, rank 0: the full moments for the next save
   std::unique_ptr<CheckpointWriter> writer_;  // --checkpoint-writer background, rank 0
+  std::unique_ptr<CheckpointWriter> snapshots_;  // --memory-snapshot-every, rank 0
 };
 
 // The run loop on a replica from its step to the end of this invocation: rank 0 (the

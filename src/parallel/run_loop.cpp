@@ -147,11 +147,13 @@ TrainSummary run_loop(StepRunner& r, const TrainOptions& opt, const LoopRoles& r
   while (t < end) {
     const bool checkpoint =
         !opt.checkpoint_dir.empty() && (due(opt.checkpoint_every, t + 1) || t + 1 == end);
+    const bool snapshot = !checkpoint && !opt.memory_snapshot_dir.empty() &&
+                          due(opt.memory_snapshot_every, t + 1);
     fault::Heartbeats::beat("step", t);
     if (test_fault_near(t)) r.wait_for_checkpoints();
     maybe_stall_for_test(opt.checkpoint_dir, t);
     maybe_kill_for_test(opt.checkpoint_dir, t);
-    const StepResult res = r.run_step(t, checkpoint);
+    const StepResult res = r.run_step(t, checkpoint || snapshot);
     stop_if_nonfinite(res, t, opt);
     const int64_t done = t + 1;
     t = res.next;
@@ -170,6 +172,10 @@ TrainSummary run_loop(StepRunner& r, const TrainOptions& opt, const LoopRoles& r
       sum.checkpoint = r.save(done);
       if (std::getenv("PLAIT_TEST_PAUSE_AFTER_CHECKPOINT")) r.wait_for_checkpoints();
       maybe_pause_for_test(opt.checkpoint_dir, done);
+    }
+    if (roles.checkpoints && snapshot) {
+      fault::Heartbeats::beat("checkpoint", t);
+      r.snapshot(done, opt.memory_snapshot_dir);
     }
   }
   fault::Heartbeats::beat("checkpoint", t);

@@ -58,6 +58,10 @@ class StepRunner {
   // Returns once every checkpoint save() started is committed; throws the failure of
   // a background write (CheckpointWriteError).
   virtual void wait_for_checkpoints() {}
+  // Commits a snapshot of the state after `steps` steps into `dir` (keeping only the
+  // newest), in the background like save(); wait_for_checkpoints() waits for it too.
+  // --memory-snapshot-every (fault/memory_snapshot.h); runners without it do nothing.
+  virtual void snapshot(int64_t /*steps*/, const std::string& /*dir*/) {}
   // The line that opens the run's progress output.
   virtual std::string describe() const = 0;
   // The balancing of this runner's ranks, if any.

@@ -253,6 +253,12 @@ void TrainOptions::validate() const {
   if (!(heartbeat_timeout_s >= 0 && heartbeat_timeout_s <= 86400))
     throw UsageError("--heartbeat-timeout must be between 0 (auto) and 86400 seconds, got " +
                      std::to_string(heartbeat_timeout_s));
+  if (memory_snapshot_every > 0 && checkpoint_dir.empty())
+    throw UsageError("--memory-snapshot-every needs --checkpoint-dir (a restart resumes from "
+                     "the newer of the snapshot and the disk's checkpoint)");
+  if (memory_snapshot_every > 0 && (model_parallel() || servers > 0))
+    throw UsageError("--memory-snapshot-every: one worker and data parallelism only (not yet "
+                     "with --tp/--pp or --servers)");
   if (min_workers > 0 && max_restarts == 0)
     throw UsageError("--min-workers needs --max-restarts K (it shrinks the job on a restart; "
                      "MPI: plait launch --min-workers)");

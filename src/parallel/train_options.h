@@ -114,6 +114,8 @@ struct TrainOptions {
   double heartbeat_timeout_s = 0; // no progress for this long ends the run (0: auto)
   int max_restarts = 0;           // train under a supervisor that restarts it (cli/)
   int min_workers = 0;            // the supervisor may shrink the job down to this (0: never)
+  int memory_snapshot_every = 0;  // a snapshot of the state in shared memory every K steps
+  std::string memory_snapshot_dir;  // the supervisor's directory for it (fault/memory_snapshot.h)
 
   int effective_warmup() const;
   // The learning rate per step: warm-up to lr, cosine decay to lr/10 at `steps`.

@@ -2,7 +2,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include <chrono>
+#include <cstdio>
+
 #include "fault/checkpoint.h"
+#include "fault/heartbeat.h"
+#include "fault/memory_snapshot.h"
 #include "fault/hash.h"
 #include "fault/weights.h"
 #include "parallel/checkpoint_tokenizer.h"
@@ -103,10 +108,44 @@ int64_t load_train_state(const std::string& run_dir, const nlohmann::json& finge
   return ck.step();
 }
 
+namespace {
+
+// --resume: from the memory snapshot when it is newer than the disk's newest checkpoint
+// and loads (sizes, checksums, fingerprint all verified), else from the disk. With
+// memory snapshots on, rank 0 says which and how long the restore took.
+int64_t resume_state(const TrainOptions& opt, const nlohmann::json& fingerprint, GPT& model,
+                     AdamW& adam, nlohmann::json* extra) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const bool say = opt.memory_snapshot_every > 0 && fault::Heartbeats::current_rank() <= 0;
+  auto report = [&](const std::string& dir, int64_t step, const char* from) {
+    if (!say) return;
+    const double ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    std::fprintf(stderr, "resumed from step %lld %s (%s) in %.1f ms\n",
+                 static_cast<long long>(step), from, dir.c_str(), ms);
+  };
+  if (fault::latest_step(opt.memory_snapshot_dir) > fault::latest_step(opt.checkpoint_dir)) {
+    try {
+      const int64_t step = load_train_state(opt.memory_snapshot_dir, fingerprint, model, adam, extra);
+      report(opt.memory_snapshot_dir, step, "in the memory snapshot");
+      return step;
+    } catch (const std::exception& e) {
+      if (say)
+        std::fprintf(stderr, "the memory snapshot is unusable (%s); resuming from the disk\n",
+                     e.what());
+    }
+  }
+  const int64_t step = load_train_state(opt.checkpoint_dir, fingerprint, model, adam, extra);
+  report(opt.checkpoint_dir, step, "on disk");
+  return step;
+}
+
+}  // namespace
+
 int64_t start_state(const TrainOptions& opt, const nlohmann::json& fingerprint, GPT& model,
                     AdamW& adam, nlohmann::json* extra) {
   if (opt.resume) {
-    const int64_t step = load_train_state(opt.checkpoint_dir, fingerprint, model, adam, extra);
+    const int64_t step = resume_state(opt, fingerprint, model, adam, extra);
     check_resumable(opt, step);
     return step;
   }
