@@ -29,7 +29,7 @@ def run(plait, args, tmp):
     log = os.path.join(tmp, "m.jsonl")
     if os.path.exists(log):
         os.remove(log)
-    cmd = [plait, "train"] + args + ["--log", log, "--no-progress", "--eval-every", "0",
+    cmd = [plait, "train"] + args + ["--log", log, "--eval-every", "0",
                                      "--checkpoint-dir", os.path.join(tmp, "ck"), "--overwrite"]
     out = subprocess.run(cmd, capture_output=True, text=True)
     if out.returncode != 0:
