@@ -214,6 +214,14 @@ void add_fault_flags(CLI::App* cmd, TrainOptions& opt) {
                   "seconds without progress on any rank before the watchdog reports it and "
                   "ends the run (0: auto, 10 s + 3x the slowest phase so far)")
       ->capture_default_str();
+  named(cmd, "--on-nonfinite",
+        "a step whose loss or gradient norm is NaN or infinite: stop (exit 1, naming the "
+        "first non-finite tensor), skip (drop its update), rollback (reload the last "
+        "checkpoint, data order shifted past the failed steps)",
+        "stop", [&opt](const std::string& s) { opt.on_nonfinite = parse_nonfinite_flag(s); });
+  cmd->add_option("--max-nonfinite", opt.max_nonfinite,
+                  "--on-nonfinite skip|rollback: give up (exit 1) after this many")
+      ->capture_default_str();
   cmd->add_option("--max-restarts", opt.max_restarts,
                   "run the training as a child process and restart it from the newest "
                   "checkpoint when it dies or hangs, up to K times (threads backend; MPI: "

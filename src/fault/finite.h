@@ -3,8 +3,11 @@
 // could replace good checkpoints. Refused unless the user allows it
 // (--allow-nonfinite: inspecting or exporting a damaged run, say).
 #pragma once
+#include <cstdint>
 #include <span>
 #include <string>
+
+#include "model/params.h"
 
 namespace plait {
 
@@ -14,5 +17,17 @@ bool allow_nonfinite();
 
 // UsageError "WHERE: tensor 'NAME' holds nan at element I (...)" unless allowed.
 void check_finite(std::span<const float> values, const std::string& where, const std::string& name);
+
+// The first tensor of `specs` (offsets into both arenas) holding a NaN or infinity:
+// parameters first ("NAME"), then gradients ("NAME grad"); "" when all are finite.
+std::string first_nonfinite(std::span<const ParamSpec> specs, std::span<const float> params,
+                            std::span<const float> grads);
+
+// Test hook: PLAIT_TEST_NAN_AT=STEP[+][:TENSOR] puts a NaN into the gradient of TENSOR
+// (default transformer.h.0.mlp.c_fc.weight), element 0, at step STEP (0-based; with
+// '+': at every step from STEP on, a run that keeps diverging), after the gradients are
+// reduced and before the norm, as an overflow in the backward pass would. Returns true
+// when a one-shot NaN was put (callers fire it once per process).
+bool inject_nan_for_test(std::span<const ParamSpec> specs, int64_t step, std::span<float> grads);
 
 }  // namespace plait

@@ -84,6 +84,7 @@ TrainSummary run_dp_rank(comm::Comm& c, const TrainOptions& opt, const RunData& 
   if (rank == 0) r.out = &out;
   else if (out.trace().enabled()) out.trace().name_rank(rank);
   comm::Group world = c.world();
+  r.barrier = [&world] { comm::barrier(world); };  // --on-nonfinite rollback
   // Every rank measures; under --balance auto every rank re-splits identically.
   DpBalance balance(world, replica_target(r), shares, balance_config(opt));
   r.start();

@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "fault/finite.h"
 #include "parallel/evaluate.h"
 #include "parallel/train_state.h"
 #include "util/error.h"
@@ -78,6 +80,7 @@ void Replica::set_share(int64_t first, int64_t count) {
 
 void Replica::start() {
   step = start_state(opt, data.fingerprint(opt), model, adam, &resumed_extra);
+  if (resumed_extra.is_object()) data_shift = resumed_extra.value("data_shift", int64_t{0});
 }
 
 double Replica::validation_loss() {
@@ -104,7 +107,7 @@ double Replica::accumulate() {
   for (int64_t done = 0; done < seqs; done += mb) {
     const auto m0 = Clock::now();
     const int b = static_cast<int>(std::min<int64_t>(mb, seqs - done));
-    data.sampler.fill(step, first_seq + done, b, inputs_.data(), targets_.data());
+    data.sampler.fill(step + data_shift, first_seq + done, b, inputs_.data(), targets_.data());
     loss_sum += static_cast<double>(model.forward(inputs_.data(), targets_.data(), b, T)) * b;
     const bool last = done + mb >= seqs;
     if (sync && last && opt.overlap)
@@ -145,7 +148,11 @@ double Replica::train_step(double& norm) {
   }
   const float inv_batch = 1.0f / static_cast<float>(opt.batch);
   for (float& g : model.grads) g *= inv_batch;
-  norm = clip_grad_norm(model.grads, opt.adamw.clip_norm);
+  if (!nan_injected_) nan_injected_ = inject_nan_for_test(model.table().specs(), step, model.grads);
+  norm = grad_norm(model.grads);
+  // A non-finite step changes nothing: the run loop decides (--on-nonfinite).
+  if (!std::isfinite(norm) || !std::isfinite(loss_sum)) return loss_sum / opt.batch;
+  clip_to(model.grads, norm, opt.adamw.clip_norm);
   adam.step(model.params, model.grads, schedule.at(step), step + 1);
   if (trace && trace->enabled())
     trace->complete("optimizer", "compute", rank, obs::kLaneCompute, t2, trace->now_us() - t2);
@@ -161,9 +168,10 @@ StepResult Replica::run_step(int64_t t, bool checkpoint_after) {
 }
 
 std::string Replica::save(int64_t steps) {
-  const CheckpointData d =
+  CheckpointData d =
       train_state_data(data.fingerprint(opt), steps, model, zero ? gathered_ : adam,
                        *data.dataset.tokenizer, balance ? balance->state() : nlohmann::json());
+  if (data_shift != 0) d.extra["data_shift"] = data_shift;
   if (!opt.checkpoint_background) return save_checkpoint(opt.checkpoint_dir, d, opt.keep_checkpoints);
   if (!writer_) writer_ = std::make_unique<CheckpointWriter>(opt.checkpoint_dir, opt.keep_checkpoints);
   return writer_->submit(d).string();
@@ -183,6 +191,25 @@ void Replica::wait_for_checkpoints() {
 }
 
 std::string Replica::describe() const { return describe_replica(*this); }
+
+std::string Replica::nonfinite_tensor() const {
+  return first_nonfinite(model.table().specs(), model.params, model.grads);
+}
+
+int64_t Replica::rollback(int64_t failed) {
+  wait_for_checkpoints();  // rank 0's newest checkpoint committed...
+  if (barrier) barrier();  // ...before any rank reads it
+  nlohmann::json extra;
+  int64_t c = 0;
+  try {
+    c = load_train_state(opt.checkpoint_dir, data.fingerprint(opt), model, adam, &extra);
+  } catch (const UsageError& e) {  // no checkpoint yet: a failure of the run, not of its input
+    throw RuntimeError(std::string("--on-nonfinite rollback: nothing to roll back to: ") + e.what());
+  }
+  data_shift += failed + 1 - c;  // steps c.. draw the batches after the failed window
+  step = c;
+  return c;
+}
 
 TrainSummary run_replica(Replica& r) {
   const bool chief = r.out != nullptr;

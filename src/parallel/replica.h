@@ -12,6 +12,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -80,6 +81,10 @@ struct Replica : StepRunner {
   int64_t step = 0;
   StepTiming timing;                // of the last step
   nlohmann::json resumed_extra;     // the checkpoint's "extra" after start() resumed
+  // Step s trains on the sampler's batch s + data_shift (0 unless --on-nonfinite
+  // rollback moved past a failed window); kept in checkpoints' extra.data_shift.
+  int64_t data_shift = 0;
+  std::function<void()> barrier;    // over the data-parallel ranks (null: one worker)
 
   Replica(const TrainOptions& o, const RunData& d, int rank, int64_t first_seq, int64_t seqs);
 
@@ -95,6 +100,8 @@ struct Replica : StepRunner {
   void wait_for_checkpoints() override;
   void snapshot(int64_t steps, const std::string& dir) override;
   std::string describe() const override;
+  std::string nonfinite_tensor() const override;
+  int64_t rollback(int64_t failed) override;
   BalanceHook* balance_hook() override { return balance; }
   // Takes the share [first, first + count) of every global batch from the next step.
   void set_share(int64_t first, int64_t count);
@@ -109,6 +116,7 @@ struct Replica : StepRunner {
   AdamW gathered_;  // ZeRO, rank 0: the full moments for the next save
   std::unique_ptr<CheckpointWriter> writer_;  // --checkpoint-writer background, rank 0
   std::unique_ptr<CheckpointWriter> snapshots_;  // --memory-snapshot-every, rank 0
+  bool nan_injected_ = false;  // the PLAIT_TEST_NAN_AT hook fired (once per process)
 };
 
 // The run loop on a replica from its step to the end of this invocation: rank 0 (the

@@ -29,19 +29,6 @@ void maybe_pause_for_test(const std::string& run_dir, int64_t step) {
   for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
 }
 
-// A non-finite loss or gradient norm ends the run (exit 1) before anything is logged
-// as a result or checkpointed: the last committed checkpoint stays the last good one,
-// and pruning never removes it for a damaged state. The gradient norm is the same on
-// every rank of a synchronous step, so every rank stops at the same step.
-void stop_if_nonfinite(const StepResult& res, int64_t t, const TrainOptions& opt) {
-  if (std::isfinite(res.loss) && std::isfinite(res.grad_norm)) return;
-  char buf[96];
-  std::snprintf(buf, sizeof buf, "loss %g, gradient norm %g", res.loss, res.grad_norm);
-  throw RuntimeError("step " + std::to_string(t + 1) + " is not finite (" + buf +
-                     "; --lr " + std::to_string(opt.lr) + "): stopped before any checkpoint " +
-                     "of it (the last committed one is intact); try a lower --lr or --clip 1");
-}
-
 // Test hooks fire once per run directory: a marker file there (test-<what>-R-S) keeps
 // the restarted run from meeting the same fault again. True when it is new.
 bool first_time(const std::string& run_dir, const char* what, int rank, long long step) {
@@ -123,7 +110,61 @@ void maybe_fail_at_start_for_test(int64_t start) {
                      std::to_string(start) + " (test hook PLAIT_TEST_FAIL_AT_START: its node is gone)");
 }
 
+// "step 12 is not finite (loss nan, gradient norm nan; first non-finite tensor: X)"
+std::string nonfinite_line(const StepRunner& r, const StepResult& res, int64_t t) {
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "loss %g, gradient norm %g", res.loss, res.grad_norm);
+  const std::string tensor = r.nonfinite_tensor();
+  return "step " + std::to_string(t + 1) + " is not finite (" + buf +
+         "; first non-finite tensor: " + (tensor.empty() ? "none, the loss overflowed" : tensor) +
+         ")";
+}
+
+bool finite(const StepResult& res) {
+  return std::isfinite(res.loss) && std::isfinite(res.grad_norm);
+}
+
+// --on-nonfinite after step t was not finite (its update was not applied; the norm
+// and the loss are global, so every rank of a synchronous step gets here at the same
+// step). stop: RuntimeError (exit 1) before anything of the step is logged as a result
+// or checkpointed, so the last committed checkpoint is the last good one. skip: the
+// step counts as done without an update. rollback: back to the newest checkpoint.
+// Returns the step to train next; `faults` counts skips and rollbacks.
+int64_t on_nonfinite(StepRunner& r, const StepResult& res, int64_t t, const TrainOptions& opt,
+                     const LoopRoles& roles, int& faults) {
+  const std::string what = nonfinite_line(r, res, t);
+  if (opt.on_nonfinite == NonFinite::stop)
+    throw RuntimeError(what + ": stopped before any checkpoint of it (the last committed one "
+                       "is intact); try a lower --lr, --clip 1, or --on-nonfinite skip|rollback");
+  if (++faults > opt.max_nonfinite)
+    throw RuntimeError(what + ": giving up after " + std::to_string(opt.max_nonfinite) + " " +
+                       to_string(opt.on_nonfinite) + (opt.on_nonfinite == NonFinite::skip
+                                                          ? " (skipped steps)" : "s") +
+                       " (--max-nonfinite)");
+  int64_t next = res.next;
+  if (opt.on_nonfinite == NonFinite::rollback) {
+    fault::Heartbeats::beat("rollback", t);
+    next = r.rollback(t);
+  }
+  if (roles.out) {
+    const bool skip = opt.on_nonfinite == NonFinite::skip;
+    const std::string line =
+        "plait: " + what + (skip ? ": update skipped" : ": rolled back to step " +
+        std::to_string(next) + ", data order shifted past the failed steps") + " (" +
+        std::to_string(faults) + " of --max-nonfinite " + std::to_string(opt.max_nonfinite) + ")";
+    if (opt.progress) roles.out->message(line);
+    else std::fprintf(stderr, "%s\n", line.c_str());  // a fault is said even without progress
+    roles.out->event({{"event", "nonfinite"}, {"step", t + 1}, {"action", to_string(opt.on_nonfinite)},
+                      {"tensor", r.nonfinite_tensor()}, {"resumed_at", next}, {"count", faults}});
+  }
+  return next;
+}
+
 }  // namespace
+
+int64_t StepRunner::rollback(int64_t) {
+  throw RuntimeError("--on-nonfinite rollback: this architecture cannot roll back");
+}
 
 int64_t end_step(const TrainOptions& opt, int64_t start) {
   return opt.stop_after > 0 ? std::min(opt.steps, start + opt.stop_after) : opt.steps;
@@ -144,6 +185,7 @@ TrainSummary run_loop(StepRunner& r, const TrainOptions& opt, const LoopRoles& r
   const auto t_start = Clock::now();
   maybe_fail_at_start_for_test(start);
   int64_t t = start;
+  int faults = 0;  // non-finite steps skipped or rolled back
   while (t < end) {
     const bool checkpoint =
         !opt.checkpoint_dir.empty() && (due(opt.checkpoint_every, t + 1) || t + 1 == end);
@@ -154,11 +196,18 @@ TrainSummary run_loop(StepRunner& r, const TrainOptions& opt, const LoopRoles& r
     maybe_stall_for_test(opt.checkpoint_dir, t);
     maybe_kill_for_test(opt.checkpoint_dir, t);
     const StepResult res = r.run_step(t, checkpoint || snapshot);
-    stop_if_nonfinite(res, t, opt);
+    const bool ok = finite(res);
+    if (!ok) {
+      const int64_t next = on_nonfinite(r, res, t, opt, roles, faults);
+      if (next <= t) {  // rolled back: redo from the checkpoint
+        t = next;
+        continue;
+      }
+    }
     const int64_t done = t + 1;
     t = res.next;
     if (BalanceHook* b = r.balance_hook()) b->after_step(done, roles.out);
-    sum.last_loss = res.loss;
+    if (ok) sum.last_loss = res.loss;
     std::optional<double> val;
     if (roles.evaluates && (due(opt.eval_every, done) || done == opt.steps)) {
       fault::Heartbeats::beat("evaluation", t);
@@ -166,10 +215,12 @@ TrainSummary run_loop(StepRunner& r, const TrainOptions& opt, const LoopRoles& r
       if (sum.first_val_loss < 0) sum.first_val_loss = *val;
       sum.last_val_loss = *val;
     }
-    if (roles.out) roles.out->step(done, res.loss, res.lr, res.grad_norm, val);
+    if (roles.out && ok) roles.out->step(done, res.loss, res.lr, res.grad_norm, val);
     if (roles.checkpoints && checkpoint) {
       fault::Heartbeats::beat("checkpoint", t);
+      const auto c0 = Clock::now();
       sum.checkpoint = r.save(done);
+      sum.checkpoint_s += std::chrono::duration<double>(Clock::now() - c0).count();
       if (std::getenv("PLAIT_TEST_PAUSE_AFTER_CHECKPOINT")) r.wait_for_checkpoints();
       maybe_pause_for_test(opt.checkpoint_dir, done);
     }
@@ -179,8 +230,11 @@ TrainSummary run_loop(StepRunner& r, const TrainOptions& opt, const LoopRoles& r
     }
   }
   fault::Heartbeats::beat("checkpoint", t);
+  const auto w0 = Clock::now();
   r.wait_for_checkpoints();  // the run's last checkpoint is committed before it ends
+  if (roles.checkpoints) sum.checkpoint_s += std::chrono::duration<double>(Clock::now() - w0).count();
   const double secs = std::chrono::duration<double>(Clock::now() - t_start).count();
+  sum.loop_s = secs;
   sum.step = t;
   sum.steps_done = t - sum.first_step;
   sum.tokens_per_s =

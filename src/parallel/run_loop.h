@@ -62,6 +62,15 @@ class StepRunner {
   // newest), in the background like save(); wait_for_checkpoints() waits for it too.
   // --memory-snapshot-every (fault/memory_snapshot.h); runners without it do nothing.
   virtual void snapshot(int64_t /*steps*/, const std::string& /*dir*/) {}
+  // After a step whose loss or gradient norm is not finite (its update was not
+  // applied): the first non-finite tensor this rank holds, in the parameter table's
+  // order, parameters before gradients ("transformer.h.2.attn.c_attn.weight grad"),
+  // or "" when every tensor is finite (the loss alone overflowed).
+  virtual std::string nonfinite_tensor() const { return ""; }
+  // --on-nonfinite rollback after step `failed` (collective over the runner's ranks):
+  // reloads the newest committed checkpoint, shifts the data order so that its steps
+  // draw the batches after the failed window, and returns the checkpoint's step.
+  virtual int64_t rollback(int64_t failed);
   // The line that opens the run's progress output.
   virtual std::string describe() const = 0;
   // The balancing of this runner's ranks, if any.

@@ -225,6 +225,35 @@ void TrainOptions::validate_zero() const {
   }
 }
 
+const char* to_string(NonFinite m) {
+  switch (m) {
+    case NonFinite::stop: return "stop";
+    case NonFinite::skip: return "skip";
+    case NonFinite::rollback: return "rollback";
+  }
+  return "?";
+}
+
+NonFinite parse_nonfinite_flag(const std::string& text) {
+  for (NonFinite m : {NonFinite::stop, NonFinite::skip, NonFinite::rollback})
+    if (text == to_string(m)) return m;
+  throw UsageError("--on-nonfinite: '" + text + "' is not stop, skip or rollback");
+}
+
+// --on-nonfinite skip|rollback need an architecture that can drop or redo a step here.
+static void validate_nonfinite(const TrainOptions& o) {
+  if (o.on_nonfinite == NonFinite::stop) return;
+  const std::string flag = std::string("--on-nonfinite ") + to_string(o.on_nonfinite);
+  if (o.max_nonfinite < 1 || o.max_nonfinite > 1000000)
+    throw UsageError("--max-nonfinite must be 1..1000000, got " + std::to_string(o.max_nonfinite));
+  if (o.servers > 0)
+    throw UsageError(flag + ": not with --servers (the servers apply the updates); use stop");
+  if (o.model_parallel() || o.zero > 0)
+    throw UsageError(flag + ": not with --tp/--pp or --zero yet; use stop");
+  if (o.on_nonfinite == NonFinite::rollback && o.checkpoint_dir.empty())
+    throw UsageError(flag + " needs --checkpoint-dir (the checkpoint it rolls back to)");
+}
+
 void TrainOptions::validate() const {
   require_positive(model.layers, "--layers");
   require_positive(model.dim, "--dim");
@@ -295,6 +324,7 @@ void TrainOptions::validate() const {
   validate_ps();
   validate_balance();
   validate_zero();
+  validate_nonfinite(*this);
   if (resume && checkpoint_dir.empty())
     throw UsageError("--resume needs --checkpoint-dir (where to find the latest checkpoint)");
   if (stop_after > 0 && checkpoint_dir.empty())

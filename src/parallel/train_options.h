@@ -30,6 +30,13 @@ const char* to_string(PsMode m);  // "sync" | "async" | "stale"
 enum class BalanceMode { automatic, fixed, off };
 const char* to_string(BalanceMode m);  // "auto" | "static" | "off"
 
+// What a step whose loss or gradient norm is not finite does (--on-nonfinite,
+// docs/FAULT_TOLERANCE.md "Numerical faults"): stop the run (exit 1), skip the step's
+// update, or roll back to the last committed checkpoint with the data order shifted.
+enum class NonFinite { stop, skip, rollback };
+const char* to_string(NonFinite m);  // "stop" | "skip" | "rollback"
+NonFinite parse_nonfinite_flag(const std::string& text);  // --on-nonfinite
+
 // The flags' spellings, parsed once where the options are filled (the CLI); each
 // throws a one-line UsageError naming its flag.
 PipeSchedule parse_schedule_flag(const std::string& text);          // --schedule
@@ -116,6 +123,8 @@ struct TrainOptions {
   int min_workers = 0;            // the supervisor may shrink the job down to this (0: never)
   int memory_snapshot_every = 0;  // a snapshot of the state in shared memory every K steps
   std::string memory_snapshot_dir;  // the supervisor's directory for it (fault/memory_snapshot.h)
+  NonFinite on_nonfinite = NonFinite::stop;
+  int max_nonfinite = 3;          // skip / rollback: give up (exit 1) after this many
 
   int effective_warmup() const;
   // The learning rate per step: warm-up to lr, cosine decay to lr/10 at `steps`.

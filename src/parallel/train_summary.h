@@ -25,6 +25,10 @@ struct TrainSummary {
   double first_val_loss = -1;  // first validation loss measured (-1 if none)
   double last_val_loss = -1;   // last validation loss measured (-1 if none)
   double tokens_per_s = 0;     // over this invocation
+  double loop_s = 0;           // seconds in the training loop (what tokens_per_s divides)
+  double checkpoint_s = 0;     // of which the checkpointing rank's training thread spent
+                               // checkpointing (a snapshot, or a whole inline write, and
+                               // waiting for background writes)
   std::string checkpoint;      // last checkpoint written ("" if none)
   size_t optimizer_bytes = 0;  // --zero: this (the logging) rank's AdamW moments bytes
   size_t gradient_bytes = 0;   // --zero: its gradient arena's resident bytes at the end

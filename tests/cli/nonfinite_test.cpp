@@ -1,0 +1,136 @@
+// --on-nonfinite stop|skip|rollback (docs/FAULT_TOLERANCE.md, "Numerical faults"). The
+// PLAIT_TEST_NAN_AT=STEP:TENSOR hook puts a NaN into one gradient at a known step
+// (STEP+: every step from STEP on, a run that keeps diverging). No mode ever exits 0 with a
+// non-finite state, and the step that was not finite changes nothing.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <filesystem>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "fault/checkpoint.h"
+#include "run_plait.h"
+
+namespace plait::test {
+namespace {
+
+namespace fs = std::filesystem;
+const char* kTensor = "transformer.h.0.attn.c_attn.weight";
+
+class NonFinite : public ::testing::Test {
+ protected:
+  void SetUp() override { write_file(d / "c.txt", small_corpus()); }
+  std::string args(const std::string& run, const std::string& more = "", int every = 1) const {
+    return "train --data " + (d / "c.txt") +
+           " --layers 1 --dim 32 --heads 4 --ctx 16 --batch 4 --steps 8 --eval-every 0"
+           " --workers 2 --no-progress --keep-checkpoints 20 --checkpoint-every " +
+           std::to_string(every) + " --checkpoint-dir " + (d / run) + " --log " + (d / (run + ".jsonl")) + " " + more;
+  }
+  std::vector<nlohmann::json> events(const std::string& run, const std::string& kind) const {
+    std::vector<nlohmann::json> out;
+    std::istringstream in(slurp(d.path / (run + ".jsonl")));
+    for (std::string line; std::getline(in, line);) {
+      const auto j = nlohmann::json::parse(line);
+      if (j.value("event", "") == kind) out.push_back(j);
+    }
+    return out;
+  }
+  TempDir d;
+};
+
+std::string nan_at(int step) {
+  return "PLAIT_TEST_NAN_AT=" + std::to_string(step) + ":" + kTensor;
+}
+
+// Every tensor of checkpoints a and b, bit for bit.
+bool same_state(const fs::path& a, const fs::path& b) {
+  const LoadedCheckpoint ca = load_checkpoint(a), cb = load_checkpoint(b);
+  for (const std::string& name : ca.names()) {
+    const auto& shape = ca.shape(name);
+    size_t n = 1;
+    for (int64_t e : shape) n *= static_cast<size_t>(e);
+    std::vector<float> x(n), y(n);
+    ca.read(name, shape, x);
+    cb.read(name, shape, y);
+    if (std::memcmp(x.data(), y.data(), n * sizeof(float)) != 0) return false;
+  }
+  return true;
+}
+
+TEST_F(NonFinite, StopNamesTheStepAndTheFirstNonFiniteTensor) {
+  const Result r = run_plait(args("stop"), nan_at(3));
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_NE(r.err.find("step 4 is not finite"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(std::string("first non-finite tensor: ") + kTensor + " grad"),
+            std::string::npos) << r.err;
+  EXPECT_EQ(latest_checkpoint(d.path / "stop"), d.path / "stop" / "step-00000003");
+}
+
+TEST_F(NonFinite, DivergingRunNeverExitsZero) {
+  for (const char* mode : {"stop", "skip", "rollback"}) {
+    const Result r = run_plait(args(std::string("div-") + mode,
+                                    std::string("--max-nonfinite 2 --on-nonfinite ") + mode),
+                               "PLAIT_TEST_NAN_AT=2+");
+    EXPECT_EQ(r.code, 1) << mode << "\n" << r.err;
+    EXPECT_NE(r.err.find("is not finite"), std::string::npos) << mode << "\n" << r.err;
+    if (std::string(mode) != "stop") {
+      EXPECT_NE(r.err.find("giving up after 2"), std::string::npos) << r.err;
+    }
+  }
+}
+
+TEST_F(NonFinite, SkipDropsTheUpdateAndLeavesTheOptimizerUntouched) {
+  const Result r = run_plait(args("skip", "--on-nonfinite skip"), nan_at(3));
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("update skipped"), std::string::npos) << r.err;
+  // The state after the skipped step 4 is the state after step 3, parameters and moments.
+  EXPECT_TRUE(same_state(d.path / "skip" / "step-00000003", d.path / "skip" / "step-00000004"));
+  EXPECT_FALSE(same_state(d.path / "skip" / "step-00000004", d.path / "skip" / "step-00000005"));
+  const auto ev = events("skip", "nonfinite");
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0]["step"], 4);
+  EXPECT_EQ(ev[0]["action"], "skip");
+  EXPECT_EQ(ev[0]["tensor"], std::string(kTensor) + " grad");
+  ASSERT_EQ(run_plait("inspect " + (d / "skip")).code, 0);  // finite: loads without --allow-nonfinite
+}
+
+TEST_F(NonFinite, RollbackReloadsTheLastCheckpointAndShiftsTheData) {
+  Result r = run_plait(args("ref", "", 2));
+  ASSERT_EQ(r.code, 0) << r.err;
+  r = run_plait(args("rb", "--on-nonfinite rollback", 2), nan_at(5));
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("rolled back to step 4"), std::string::npos) << r.err;
+  const auto ev = events("rb", "nonfinite");
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0]["step"], 6);
+  EXPECT_EQ(ev[0]["action"], "rollback");
+  EXPECT_EQ(ev[0]["resumed_at"], 4);
+  // Up to the checkpoint it rolled back to, the run is the reference run...
+  EXPECT_TRUE(same_state(d.path / "ref" / "step-00000004", d.path / "rb" / "step-00000004"));
+  // ...then steps 5.. draw the batches of steps 7.. (shifted past the failed 5 and 6).
+  EXPECT_FALSE(same_state(d.path / "ref" / "step-00000008", d.path / "rb" / "step-00000008"));
+  const auto m = nlohmann::json::parse(slurp(d.path / "rb" / "step-00000008" / "manifest.json"));
+  EXPECT_EQ(m["extra"]["data_shift"], 2) << m["extra"];
+  // A resumed run keeps the shift: stopping at 6 and resuming ends at the same state.
+  r = run_plait(args("rb2", "--on-nonfinite rollback --stop-after 6", 2), nan_at(5));
+  ASSERT_EQ(r.code, 0) << r.err;
+  r = run_plait(args("rb2", "--on-nonfinite rollback --resume", 2));
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(same_state(d.path / "rb" / "step-00000008", d.path / "rb2" / "step-00000008"));
+}
+
+TEST_F(NonFinite, BadFlagsAreUsageErrors) {
+  Result r = run_plait(args("x", "--on-nonfinite sideways"));
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("--on-nonfinite"), std::string::npos) << r.err;
+  r = run_plait("train --steps 2 --no-progress --on-nonfinite rollback");
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("--checkpoint-dir"), std::string::npos) << r.err;
+  r = run_plait(args("x", "--on-nonfinite skip --tp 2"));
+  EXPECT_EQ(r.code, 2) << r.err;
+}
+
+}  // namespace
+}  // namespace plait::test
