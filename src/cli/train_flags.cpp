@@ -197,6 +197,11 @@ void add_sync_flags(CLI::App* cmd, TrainOptions& opt) {
                   "--ps-mode stale: iterations a worker may run ahead of the slowest");
   cmd->add_option("--backup-workers", opt.backup_workers,
                   "--ps-mode sync: a step takes the first N-B workers' pushes, drops the rest");
+  named(cmd, "--recompute",
+        "activation recomputation: none (keep every activation), selective (recompute the "
+        "attention probabilities) or block (keep each block's input, recompute the block); "
+        "bit-identical results, docs/MEMORY.md",
+        "none", [&opt](const std::string& s) { opt.recompute = parse_recompute(s); });
   cmd->add_option("--zero", opt.zero,
                   "ZeRO stage for data parallelism: 0 (none), 1 (each worker keeps the AdamW "
                   "moments of its shard only), 2 (and only its shard's reduced gradients) or 3 "

@@ -26,16 +26,27 @@ BlockView<float*> block_view(const ParamTable& t, std::span<float> arena, int la
   return make_view<float*>(t, arena, layer);
 }
 
-void BlockActivations::resize(const BlockShape& s) {
+void BlockActivations::resize(const BlockShape& s, Recompute kept) {
   const size_t N = s.N(), C = s.C, Ca = s.Ca(), H = s.H();
   const size_t natt = static_cast<size_t>(s.B) * s.NHl() * s.T * s.T;
-  for (auto* v : {&ln1, &resid2, &ln2, &out}) v->resize(N * C);
-  for (auto* v : {&ln1_mean, &ln1_rstd, &ln2_mean, &ln2_rstd}) v->resize(N);
-  atty.resize(N * Ca);
-  qkv.resize(N * 3 * Ca);
-  att.resize(natt);
-  fch.resize(N * H);
-  fch_gelu.resize(N * H);
+  const bool all = kept != Recompute::block;  // block keeps only out
+  for (auto* v : {&ln1, &resid2, &ln2}) v->resize(all ? N * C : 0);
+  out.resize(N * C);
+  for (auto* v : {&ln1_mean, &ln1_rstd, &ln2_mean, &ln2_rstd}) v->resize(all ? N : 0);
+  atty.resize(all ? N * Ca : 0);
+  qkv.resize(all ? N * 3 * Ca : 0);
+  att.resize(kept == Recompute::none ? natt : 0);
+  fch.resize(all ? N * H : 0);
+  fch_gelu.resize(all ? N * H : 0);
+}
+
+void BlockActivations::resize_recomputed(const BlockShape& s, Recompute mode) {
+  *this = BlockActivations{};
+  if (mode == Recompute::block) return resize(s, Recompute::none);
+  if (mode == Recompute::selective) {
+    att.resize(static_cast<size_t>(s.B) * s.NHl() * s.T * s.T);
+    atty.resize(s.N() * s.Ca());
+  }
 }
 
 size_t BlockActivations::floats() const {

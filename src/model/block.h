@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "model/params.h"
+#include "model/recompute.h"
 
 namespace plait {
 
@@ -49,7 +50,10 @@ struct TensorSplit {
   std::function<void(float* data, size_t n)> allreduce;  // sum over the tensor group
 };
 
-// What the forward pass saves for the backward pass (N = B*T rows).
+// What the forward pass saves for the backward pass (N = B*T rows). Under
+// recomputation (model/recompute.h) a stage's blocks keep only part of it: resize(s,
+// kept) sizes the kept tensors and leaves the others empty; one shared buffer sized by
+// resize_recomputed(s, mode) receives what the backward pass computes again.
 struct BlockActivations {
   std::vector<float> ln1;       // [N,C]
   std::vector<float> ln1_mean;  // [N]
@@ -64,7 +68,10 @@ struct BlockActivations {
   std::vector<float> fch;       // [N,4C] c_fc output
   std::vector<float> fch_gelu;  // [N,4C]
   std::vector<float> out;       // [N,C] block output = resid2 + MLP branch
-  void resize(const BlockShape& s);
+  void resize(const BlockShape& s, Recompute kept = Recompute::none);
+  // The shared buffer of `mode`: block, everything; selective, att and atty (the
+  // attention output, recomputed with att and discarded); none, nothing.
+  void resize_recomputed(const BlockShape& s, Recompute mode);
   size_t floats() const;
 };
 

@@ -89,10 +89,18 @@ void GPT::init_weights(uint64_t seed) {
 
 void GPT::zero_grads() { std::fill(grads.begin(), grads.end(), 0.0f); }
 
+void GPT::set_recompute(Recompute r) {
+  if (slots_.in_flight() > 0)
+    throw std::logic_error("GPT::set_recompute: micro-batches are in flight");
+  recompute_ = r;
+  slots_ = ActivationSlots{};
+  scratch_shape_ = {};  // ensure_scratch sizes redo_ for the new mode
+}
+
 StageShape GPT::stage_shape() const {
   const ShardLayout& l = layout();
   return {config().dim, config().heads, l.tp, config().padded_vocab(), l.layer_end - l.layer_begin,
-          l.first, l.last};
+          l.first, l.last, recompute_};
 }
 
 void GPT::check_batch(int B, int T) const {
@@ -107,6 +115,7 @@ void GPT::ensure_scratch(int B, int T) {
   const auto& c = config();
   scratch_shape_ = shards_.block_shape(B, T);
   scratch_.resize(scratch_shape_);
+  redo_.resize_recomputed(scratch_shape_, recompute_);
   const size_t N = scratch_shape_.N();
   dres_.resize(N * c.dim);
   if (layout().last) {
@@ -120,7 +129,7 @@ size_t GPT::slot_floats(int B, int T) const {
   const auto& c = config();
   const size_t N = static_cast<size_t>(B) * T;
   BlockActivations a;
-  a.resize(shards_.block_shape(B, T));
+  a.resize(shards_.block_shape(B, T), recompute_);
   size_t n = N * c.dim + (layout().first ? N : 0);
   n += a.floats() * (layout().layer_end - layout().layer_begin);
   if (layout().last) n += N + N * c.dim + 2 * N + N * c.padded_vocab();
@@ -128,7 +137,7 @@ size_t GPT::slot_floats(int B, int T) const {
 }
 
 size_t GPT::activation_floats() const {
-  return slots_.floats() + scratch_.floats() + dres_.size() + logits_.size() + losses_.size() +
+  return slots_.floats() + scratch_.floats() + redo_.floats() + dres_.size() + logits_.size() + losses_.size() +
          dlosses_.size();
 }
 
@@ -153,7 +162,7 @@ double GPT::forward(int micro, int B, int T, const int32_t* tokens, const float*
   for (int l = layout().layer_begin; l < layout().layer_end; ++l) {
     BlockActivations& b = a.blocks[l - layout().layer_begin];
     GateHold hold(gate_, {block_range(shards_, l)});
-    block_forward(b, scratch_, block_view(shards_, P, l), in, sh, &split_);
+    block_forward_kept(b, in, sh, l);
     in = b.out.data();
   }
   if (!layout().last) return 0.0;
@@ -210,6 +219,52 @@ void GPT::head_backward(StageActivations& a, const float* out) {
                         a.lnf_rstd.data(), N, C);
 }
 
+// Block l's forward, keeping what recompute_ keeps in `kept`: none, everything;
+// selective, all but att (computed in the shared buffer, then overwritten); block,
+// only out (everything computed in the shared buffer).
+void GPT::block_forward_kept(BlockActivations& kept, const float* x, const BlockShape& sh,
+                             int l) {
+  const auto w = block_view(shards_, std::span<const float>(params), l);
+  switch (recompute_) {
+    case Recompute::none:
+      return block_forward(kept, scratch_, w, x, sh, &split_);
+    case Recompute::selective:
+      kept.att.swap(redo_.att);  // lend kept the shared T x T buffer for this block
+      block_forward(kept, scratch_, w, x, sh, &split_);
+      kept.att.swap(redo_.att);
+      return;
+    case Recompute::block:
+      block_forward(redo_, scratch_, w, x, sh, &split_);
+      std::copy_n(redo_.out.begin(), sh.N() * sh.C, kept.out.begin());
+      return;
+  }
+}
+
+// Block l's backward from what `kept` holds, recomputing the rest first with the
+// forward's own kernels on the same inputs (so the values are bit-identical): selective,
+// the attention probabilities from the kept q, k, v; block, the whole block from its
+// input x (with tensor parallelism, its two allreduces again, in the same order on
+// every rank of the group).
+void GPT::block_backward_kept(BlockActivations& kept, const float* x, const BlockShape& sh,
+                              int l) {
+  const auto w = block_view(shards_, std::span<const float>(params), l);
+  const auto g = block_view(shards_, std::span<float>(grads), l);
+  switch (recompute_) {
+    case Recompute::none:
+      return block_backward(dres_.data(), scratch_, g, w, kept, x, sh, &split_);
+    case Recompute::selective:
+      kept.att.swap(redo_.att);
+      k::attention_forward(redo_.atty.data(), kept.att.data(), kept.qkv.data(), sh.B, sh.T,
+                           sh.Ca(), sh.NHl());
+      block_backward(dres_.data(), scratch_, g, w, kept, x, sh, &split_);
+      kept.att.swap(redo_.att);
+      return;
+    case Recompute::block:
+      block_forward(redo_, scratch_, w, x, sh, &split_);
+      return block_backward(dres_.data(), scratch_, g, w, redo_, x, sh, &split_);
+  }
+}
+
 const float* GPT::backward(int micro, const float* dout,
                            const std::function<void(size_t)>& on_ready) {
   StageActivations* found = slots_.find(micro);
@@ -220,7 +275,6 @@ const float* GPT::backward(int micro, const float* dout,
   if (layout().last && !a.has_targets)
     throw RuntimeError("backward() needs a forward() with targets");
   const auto& c = config();
-  std::span<const float> P(params);
   std::span<float> G(grads);
   if (layout().last) {
     GateHold hold(gate_, {lnf_range(shards_), range_of(shards_.wte())});
@@ -233,9 +287,8 @@ const float* GPT::backward(int micro, const float* dout,
   for (int l = layout().layer_end - 1; l >= layout().layer_begin; --l) {
     const int i = l - layout().layer_begin;
     const float* x = i > 0 ? a.blocks[i - 1].out.data() : a.x.data();
-    GateHold hold(gate_, {block_range(shards_, l)});
-    block_backward(dres_.data(), scratch_, block_view(shards_, G, l), block_view(shards_, P, l),
-                   a.blocks[i], x, sh, &split_);
+    GateHold hold(gate_, {block_range(shards_, l)});  // recomputation reads them too
+    block_backward_kept(a.blocks[i], x, sh, l);
     if (on_ready) on_ready(shards_.block(l, BlockTensor::ln1_w).local.offset);
   }
   const bool first = layout().first;

@@ -68,6 +68,11 @@ class GPT {
   void init_weights(uint64_t seed);
   void zero_grads();
 
+  // What each block keeps for the backward pass (model/recompute.h; default none). Set
+  // it before the first forward: it drops the kept slots (none may be in flight).
+  void set_recompute(Recompute r);
+  Recompute recompute() const { return recompute_; }
+
   // ---- one micro-batch at a time, in the order a pipeline schedule says ----
   // Forward of micro-batch `micro` (B sequences of T <= ctx tokens). First stage:
   // `tokens` [B,T]; other stages: `x` [N,C] from the previous stage. Last stage: with
@@ -107,6 +112,8 @@ class GPT {
 
   // Floats held for activations and scratch (every slot kept, the scratch buffers).
   size_t activation_floats() const;
+  // ... of which in the slots (every slot kept: the peak of live micro-batches).
+  size_t slot_floats_held() const { return slots_.floats(); }
 
   // ZeRO-3: the passes acquire each unit's parameters from `gate` just before using
   // them and release them after: the embeddings, each block, the final norm with the
@@ -119,6 +126,8 @@ class GPT {
   void check_batch(int B, int T) const;
   double head_forward(StageActivations& a, const float* out, const int32_t* targets);
   void head_backward(StageActivations& a, const float* out);
+  void block_forward_kept(BlockActivations& kept, const float* x, const BlockShape& sh, int l);
+  void block_backward_kept(BlockActivations& kept, const float* x, const BlockShape& sh, int l);
 
   ParamGate* gate_ = nullptr;
   ParamTable table_;  // the whole model's (built first: it validates the config)
@@ -126,6 +135,8 @@ class GPT {
   TensorSplit split_;
   ActivationSlots slots_;
   BlockScratch scratch_;
+  Recompute recompute_ = Recompute::none;
+  BlockActivations redo_;  // what recomputation computes again, one block at a time
   BlockShape scratch_shape_{};
   std::vector<float> logits_;            // [N,Vp] (reused as dlogits in backward)
   std::vector<float> losses_, dlosses_;  // [N]

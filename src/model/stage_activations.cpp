@@ -20,7 +20,7 @@ void resize(StageActivations& a, const StageShape& s, int B, int T) {
   a.x.resize(N * s.C);
   if (s.first) a.tokens.resize(N);
   a.blocks.resize(s.blocks);
-  for (auto& b : a.blocks) b.resize(s.block(B, T));
+  for (auto& b : a.blocks) b.resize(s.block(B, T), s.recompute);
   if (s.last) {
     a.targets.resize(N);
     a.lnf.resize(N * s.C);

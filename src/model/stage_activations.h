@@ -34,6 +34,7 @@ struct StageShape {
   int C = 0, NH = 0, tp = 1, Vp = 0;  // channels, heads, tensor split, padded vocabulary
   int blocks = 0;                     // blocks of the stage
   bool first = false, last = false;   // holds the embedding / the head and loss
+  Recompute recompute = Recompute::none;  // what each block keeps (model/recompute.h)
   BlockShape block(int B, int T) const { return {B, T, C, NH, tp}; }
 };
 

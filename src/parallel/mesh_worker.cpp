@@ -61,6 +61,7 @@ MeshWorker::MeshWorker(comm::Comm& c, const TrainOptions& o, const RunData& d)
       schedule(o.lr_schedule()),
       kind_(o.schedule),
       gathered_(std::span<const ParamSpec>{}, 0, o.adamw) {
+  model.set_recompute(o.recompute);
   if (o.pp > 1) micro_batches_ = o.micro_batches > 0 ? o.micro_batches : o.pp;
   set_share(int64_t{me.dp} * (o.batch / shape.dp), o.batch / shape.dp);
   const int nodes = groups.dp.node_count();

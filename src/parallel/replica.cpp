@@ -71,7 +71,9 @@ Replica::Replica(const TrainOptions& o, const RunData& d, int rank_, int64_t fir
       rank(rank_),
       first_seq(first),
       seqs(count),
-      gathered_(std::span<const ParamSpec>{}, 0, o.adamw) {}
+      gathered_(std::span<const ParamSpec>{}, 0, o.adamw) {
+  model.set_recompute(o.recompute);
+}
 
 void Replica::set_share(int64_t first, int64_t count) {
   first_seq = first;

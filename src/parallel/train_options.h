@@ -16,6 +16,7 @@
 #include "data/dataset.h"
 #include "model/adamw.h"
 #include "model/config.h"
+#include "model/recompute.h"
 
 namespace plait {
 
@@ -115,6 +116,7 @@ struct TrainOptions {
   int backup_workers = 0;         // synchronous steps take the first N-B pushes
   // memory (docs/MEMORY.md)
   int zero = 0;                   // ZeRO stage: 0 none, 1 sharded AdamW moments (dp only)
+  Recompute recompute = Recompute::none;  // activation recomputation (model/recompute.h)
 
   // failures (docs/FAULT_TOLERANCE.md)
   double timeout_s = 600;         // every blocking wait of a collective, seconds
