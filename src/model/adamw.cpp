@@ -38,9 +38,13 @@ AdamW::AdamW(const ParamTable& table, AdamWConfig cfg)
     : AdamW(table.specs(), table.total(), cfg) {}
 
 AdamW::AdamW(std::span<const ParamSpec> specs, size_t total, AdamWConfig cfg)
-    : m(total, 0.0f), v(total, 0.0f), cfg_(cfg), decay_(total, 0) {
+    : AdamW(specs, cfg, 0, total) {}
+
+AdamW::AdamW(std::span<const ParamSpec> specs, AdamWConfig cfg, size_t begin, size_t n)
+    : m(n, 0.0f), v(n, 0.0f), cfg_(cfg), base_(begin) {
   for (const auto& s : specs)
-    if (s.decay) std::fill_n(decay_.begin() + s.offset, s.size, 1);
+    if (s.decay) decayed_.push_back({s.offset, s.offset + s.size});
+  std::sort(decayed_.begin(), decayed_.end());
 }
 
 namespace {
@@ -57,7 +61,6 @@ void keep(std::vector<T>& v, size_t off, size_t n) {
 void AdamW::keep_range(size_t begin, size_t n) {
   keep(m, begin - base_, n);
   keep(v, begin - base_, n);
-  keep(decay_, begin - base_, n);
   base_ = begin;
 }
 
@@ -67,6 +70,16 @@ void AdamW::step(std::span<float> params, std::span<const float> grads, float lr
 
 void AdamW::step_range(std::span<float> params, std::span<const float> grads, float lr,
                        int64_t t, size_t begin, size_t n) {
+  update(params.data() + begin, grads.data() + begin, lr, t, begin, n);
+}
+
+void AdamW::step_shard(std::span<float> params, std::span<const float> grads, float lr,
+                       int64_t t) {
+  update(params.data(), grads.data(), lr, t, base_, m.size());
+}
+
+// p, g: the range [begin, begin+n)'s first float.
+void AdamW::update(float* p, const float* g, float lr, int64_t t, size_t begin, size_t n) {
   const float b1 = cfg_.beta1, b2 = cfg_.beta2, eps = cfg_.eps;
   // PyTorch: p *= 1 - lr*wd; p -= (lr / bc1) * m / (sqrt(v) / sqrt(bc2) + eps)
   const double bc1 = 1.0 - std::pow(static_cast<double>(b1), static_cast<double>(t));
@@ -74,18 +87,28 @@ void AdamW::step_range(std::span<float> params, std::span<const float> grads, fl
   const float step_size = static_cast<float>(lr / bc1);
   const float inv_sqrt_bc2 = static_cast<float>(1.0 / std::sqrt(bc2));
   const float decay = 1.0f - lr * cfg_.weight_decay;
-  float* p = params.data() + begin;
-  const float* g = grads.data() + begin;
   float* mm = m.data() + (begin - base_);
   float* vv = v.data() + (begin - base_);
-  const uint8_t* d = decay_.data() + (begin - base_);
-  for (size_t i = 0; i < n; ++i) {
-    mm[i] = b1 * mm[i] + (1.0f - b1) * g[i];
-    vv[i] = b2 * vv[i] + (1.0f - b2) * g[i] * g[i];
-    const float denom = std::sqrt(vv[i]) * inv_sqrt_bc2 + eps;
-    const float pi = d[i] ? p[i] * decay : p[i];
-    p[i] = pi - step_size * mm[i] / denom;
+  // [i, j) of the range, local indices; weight decay on or off over all of it
+  auto run = [&](size_t i, size_t j, bool decays) {
+    for (; i < j; ++i) {
+      mm[i] = b1 * mm[i] + (1.0f - b1) * g[i];
+      vv[i] = b2 * vv[i] + (1.0f - b2) * g[i] * g[i];
+      const float denom = std::sqrt(vv[i]) * inv_sqrt_bc2 + eps;
+      const float pi = decays ? p[i] * decay : p[i];
+      p[i] = pi - step_size * mm[i] / denom;
+    }
+  };
+  size_t at = begin;  // arena offset: everything before it is updated
+  for (const auto& [lo, hi] : decayed_) {
+    if (hi <= at) continue;
+    if (lo >= begin + n) break;
+    const size_t a = std::max(lo, at), b = std::min(hi, begin + n);
+    run(at - begin, a - begin, false);
+    run(a - begin, b - begin, true);
+    at = b;
   }
+  run(at - begin, n, false);
 }
 
 }  // namespace plait

@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include "model/params.h"
@@ -41,6 +42,9 @@ class AdamW {
   AdamW(const ParamTable& table, AdamWConfig cfg);
   // Over any arena layout (a model-parallel rank's ShardTable::param_specs()).
   AdamW(std::span<const ParamSpec> specs, size_t total, AdamWConfig cfg);
+  // Only the range [begin, begin+n) of that arena (a parameter server's shard): m and v
+  // hold the range, as after keep_range; nothing arena-sized is allocated.
+  AdamW(std::span<const ParamSpec> specs, AdamWConfig cfg, size_t begin, size_t n);
   // One update with learning rate lr; `t` is the 1-based step count for bias correction.
   void step(std::span<float> params, std::span<const float> grads, float lr, int64_t t);
   // The same update on a contiguous sub-range [begin, begin+n) of the arena (used by
@@ -48,19 +52,27 @@ class AdamW {
   void step_range(std::span<float> params, std::span<const float> grads, float lr, int64_t t,
                   size_t begin, size_t n);
 
-  // ZeRO (parallel/zero.h): keeps the moments (and weight-decay mask) of
-  // [begin, begin+n) only; m and v then hold that range, and step_range may only be
-  // called within it.
+  // The update of the kept range [base(), base() + m.size()) from buffers that hold
+  // only that range (params[i], grads[i] are the arena's base() + i).
+  void step_shard(std::span<float> params, std::span<const float> grads, float lr, int64_t t);
+
+  // ZeRO (parallel/zero.h): keeps the moments of [begin, begin+n) only; m and v then
+  // hold that range, and step_range may only be called within it.
   void keep_range(size_t begin, size_t n);
   size_t base() const { return base_; }  // the arena offset of m[0] and v[0]
 
   std::vector<float> m, v;  // first and second moments, arena layout from base()
   const AdamWConfig& config() const { return cfg_; }
+  // Bytes held: m and v.
+  size_t state_bytes() const { return sizeof(float) * (m.size() + v.size()); }
 
  private:
   AdamWConfig cfg_;
   size_t base_ = 0;
-  std::vector<uint8_t> decay_;  // per float from base_: 1 where weight decay applies
+  // Arena ranges [begin, end) of the tensors with weight decay, sorted (no per-float
+  // mask: the optimizer state is m and v only, 8 bytes per parameter).
+  std::vector<std::pair<size_t, size_t>> decayed_;
+  void update(float* p, const float* g, float lr, int64_t t, size_t begin, size_t n);
 };
 
 }  // namespace plait

@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "layout/stages.h"
+#include "parallel/memory_report.h"
 #include "parallel/mesh_state.h"
 #include "parallel/train_state.h"
 #include "util/error.h"
@@ -250,6 +251,17 @@ double MeshWorker::train_step(double& norm) {
 
 StepResult MeshWorker::run_step(int64_t t, bool checkpoint_after) {
   StepResult res = synchronous_step(*this, t);
+  if (!memory_logged_) {  // every rank: the gather is collective
+    memory_logged_ = true;
+    std::vector<RankMemory> all(world.size());
+    const RankMemory mine = memory();
+    comm::allgather_bytes(world, std::as_bytes(std::span<const RankMemory>(&mine, 1)),
+                          std::as_writable_bytes(std::span<RankMemory>(all)));
+    if (out) {
+      out->message(memory_kinds_line(all));
+      out->event(memory_kinds_event(all, to_string(opt.recompute)));
+    }
+  }
   // --zero: every rank of the dp group takes part; the dp rank 0 saves
   if (zero_ && checkpoint_after) zero_->gather_moments(gathered_);
   if (zero_ && zero_->stage() == 3 && checkpoint_after) zero_->gather_params();
@@ -302,12 +314,17 @@ size_t MeshWorker::optimizer_bytes() const {
 size_t MeshWorker::gradient_bytes() const { return pages::resident_bytes(model.grads); }
 
 RankMemory MeshWorker::memory() const {
-  RankMemory m;
+  RankMemory m = measure_memory(model, adam);
   m.rank = rank, m.dp = me.dp, m.tp = me.tp, m.pp = me.pp;
   m.param_floats = model.shards().total();
   m.model_floats = ParamTable(opt.model).total();
   m.peak_micro_batches = model.peak_in_flight();
   m.activation_floats = model.slot_floats(static_cast<int>(mb_), opt.model.ctx);
+  // the pipeline's messages: the received activation or gradient, each micro-batch's d(x)
+  double msg = static_cast<double>(recv_.size());
+  for (const auto& b : bwd_bufs_) msg += static_cast<double>(b.size());
+  m.comm = sizeof(float) * msg;
+  m.workspace += sizeof(int32_t) * static_cast<double>(inputs_.size() + targets_.size());
   return m;
 }
 

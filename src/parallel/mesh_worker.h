@@ -99,6 +99,7 @@ class MeshWorker : public StepRunner {
   // A trace event from t0 to now named `what` (and the micro-batch, if >= 0).
   void traced(const char* what, int micro, const char* cat, int lane, double t0);
 
+  bool memory_logged_ = false;  // the memory line follows the invocation's first step
   PipeSchedule kind_;
   int micro_batches_ = 1;
   int64_t share_ = 0, first_seq_ = 0, mb_ = 0;

@@ -78,9 +78,9 @@ class Server {
         links_(links),
         servers_(servers),
         table_(opt.model),
-        params_(layout.total, 0.0f),
-        grads_(layout.total, 0.0f),
-        adam_(table_, opt.adamw),
+        params_(n_, 0.0f),
+        grads_(n_, 0.0f),
+        adam_(table_.specs(), opt.adamw, b_, n_),
         schedule_(opt.lr_schedule()),
         push_(layout.workers, std::vector<float>(n_)),
         heads_(layout.workers),
@@ -144,9 +144,9 @@ class Server {
     comm::Group& link = links_[0];
     InitHead h;
     link.recv(0, kInitHead, bytes_of(h));
-    link.recv(0, kInitParams, bytes_of(params_.data() + b_, n_));
-    link.recv(0, kInitM, bytes_of(adam_.m.data() + b_, n_));
-    link.recv(0, kInitV, bytes_of(adam_.v.data() + b_, n_));
+    link.recv(0, kInitParams, bytes_of(params_.data(), n_));
+    link.recv(0, kInitM, bytes_of(adam_.m.data(), n_));
+    link.recv(0, kInitV, bytes_of(adam_.v.data(), n_));
     start_ = h.step;
     end_ = end_step(opt_, start_);
     closed_ = start_;
@@ -175,10 +175,10 @@ class Server {
         stale = stale_;
         r.next_step = mode_ == PsMode::sync ? closed_ : h.step + 1;
         ranks = last_ranks_;
-        std::copy_n(params_.data() + b_, n_, rp.data());
+        std::copy_n(params_.data(), n_, rp.data());
         if (h.want_moments) {
-          rm.assign(adam_.m.begin() + b_, adam_.m.begin() + b_ + n_);
-          rv.assign(adam_.v.begin() + b_, adam_.v.begin() + b_ + n_);
+          rm = adam_.m;
+          rv = adam_.v;
         }
       }
       link.send(w, kReplyHead, bytes_of(r));
@@ -251,7 +251,7 @@ class Server {
   // Sum in worker order, divide by the contributed sequences once, clip by the global
   // norm, AdamW on the shard; then close step t.
   void apply_sync(int64_t t, const std::vector<uint8_t>& set) {
-    float* g = grads_.data() + b_;
+    float* g = grads_.data();
     bool first = true;
     double loss_sum = 0;
     int64_t seqs = 0;
@@ -281,7 +281,7 @@ class Server {
       }
     }
     const float lr = schedule_.at(t);
-    adam_.step_range(params_, grads_, lr, t + 1, b_, n_);
+    adam_.step_shard(params_, grads_, lr, t + 1);
     std::lock_guard lk(m_);
     stats_ = ReplyHead{};
     stats_.stats_step = t;
@@ -309,11 +309,11 @@ class Server {
         const double coef = opt_.adamw.clip_norm / (norm + 1e-6);
         if (coef < 1.0) scale *= static_cast<float>(coef);
       }
-      float* g = grads_.data() + b_;
+      float* g = grads_.data();
       const float* p = push_[w].data();
       for (size_t i = 0; i < n_; ++i) g[i] = p[i] * scale;
       const float lr = base_lr * static_cast<float>(h.seqs) / static_cast<float>(opt_.batch);
-      adam_.step_range(params_, grads_, lr, t + 1, b_, n_);
+      adam_.step_shard(params_, grads_, lr, t + 1);
     }
     stats_ = ReplyHead{};
     stats_.stats_step = t;
@@ -352,8 +352,8 @@ class Server {
   std::vector<comm::Group>& links_;
   comm::Group& servers_;
   ParamTable table_;
-  std::vector<float> params_, grads_;  // arena-sized (AdamW::step_range's offsets); shard used
-  AdamW adam_;
+  std::vector<float> params_, grads_;  // the shard [b_, b_ + n_) only
+  AdamW adam_;                         // the shard's moments only
   LrSchedule schedule_;
   std::vector<std::vector<float>> push_;  // per worker: its last push's gradient shard
   std::vector<PushHead> heads_;           // per worker: its last registered push

@@ -8,6 +8,7 @@
 
 #include "fault/finite.h"
 #include "parallel/evaluate.h"
+#include "parallel/memory_report.h"
 #include "parallel/train_state.h"
 #include "util/error.h"
 
@@ -163,10 +164,27 @@ double Replica::train_step(double& norm) {
 
 StepResult Replica::run_step(int64_t t, bool checkpoint_after) {
   StepResult res = synchronous_step(*this, t);
+  // the training step's memory (before a checkpoint's gathers below, which are counted
+  // as comm from then on)
+  if (!memory_logged_ && out) {
+    const std::vector<RankMemory> mine{memory()};
+    out->message(memory_kinds_line(mine));
+    out->event(memory_kinds_event(mine, to_string(opt.recompute)));
+  }
+  memory_logged_ = true;
   // ZeRO: every rank takes part in gathering the moments; rank 0 alone saves.
   if (zero && checkpoint_after) zero->gather_moments(gathered_);
   if (zero && zero->stage() == 3 && checkpoint_after) zero->gather_params();
   return res;
+}
+
+RankMemory Replica::memory() const {
+  RankMemory m = measure_memory(model, adam);
+  m.rank = m.dp = rank;
+  m.model_floats = model.params.size();
+  m.comm = static_cast<double>(gathered_.state_bytes());  // ZeRO-1: the moments gathered to save
+  m.workspace += sizeof(int32_t) * static_cast<double>(inputs_.size() + targets_.size());
+  return m;
 }
 
 std::string Replica::save(int64_t steps) {

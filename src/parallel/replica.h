@@ -29,6 +29,7 @@
 #include "parallel/run_loop.h"
 #include "parallel/run_output.h"
 #include "parallel/train_options.h"
+#include "parallel/train_summary.h"
 #include "parallel/zero.h"
 
 namespace plait {
@@ -110,8 +111,11 @@ struct Replica : StepRunner {
   // used by parameter-server workers (param_server.h). Sets timing.compute_s; a
   // --slowdown of this rank sleeps (FACTOR - 1) x each micro-batch's time after it.
   double accumulate();
+  // This rank's bytes by kind (parallel/memory_report.h).
+  RankMemory memory() const;
 
  private:
+  bool memory_logged_ = false;  // the memory line follows the invocation's first step
   std::vector<int32_t> inputs_, targets_;
   AdamW gathered_;  // ZeRO, rank 0: the full moments for the next save
   std::unique_ptr<CheckpointWriter> writer_;  // --checkpoint-writer background, rank 0

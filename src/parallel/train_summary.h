@@ -15,6 +15,13 @@ struct RankMemory {
   size_t model_floats = 0;   // the whole model's parameters
   int peak_micro_batches = 0;  // most micro-batches whose activations were alive at once
   size_t activation_floats = 0;  // floats one micro-batch's activations take on this rank
+  // Bytes this rank holds by kind (docs/MEMORY.md "Memory by kind"), measured from the
+  // allocations after its first step: the parameter and gradient arenas, AdamW's
+  // moments and decay mask, the activation slots kept (the peak in flight), buffers
+  // for messages between ranks, and the rest of the model's scratch.
+  double weights = 0, grads = 0, optimizer = 0, activations = 0, comm = 0, workspace = 0;
+  double peak_rss = 0;  // the process's peak resident set (every thread-rank together)
+  double total() const { return weights + grads + optimizer + activations + comm + workspace; }
 };
 
 struct TrainSummary {

@@ -1,5 +1,7 @@
 #include "plan/memory_model.h"
 
+#include <cmath>
+
 #include "layout/schedule.h"
 #include "layout/stages.h"
 
@@ -51,8 +53,40 @@ double activation_bytes_per_token(const ModelSpec& m, Format f, int tp, bool rec
   return activation_bytes_per_token(m, f, tp, recompute ? Recompute::full : Recompute::none);
 }
 
+MemoryEstimate plait_stage_memory(const ModelSpec& m, const Layout& l, int stage,
+                                  int zero_stage) {
+  const int layers = layout_stages(m, l)[stage];
+  const bool first = stage == 0, last = stage == l.pp - 1;
+  const double C = m.dim, t = l.tp, T = m.ctx, b = l.micro_batch, N = b * T;
+  const double Vp = std::ceil(m.vocab / 64.0) * 64, att = b * m.heads / t * T * T;
+  double params = layers * (12 * C * C / t + 7 * C / t + 6 * C);
+  if (first) params += Vp * C + T * C;
+  if (last) params += 2 * C + (l.pp > 1 ? Vp * C : 0);
+  const double full_block = N * (4 * C + 12 * C / t + 4) + att;
+  double kept_block = full_block, redo = 0;
+  if (l.recompute == Recompute::selective) kept_block -= att, redo = att + N * C / t;
+  if (l.recompute == Recompute::full) kept_block = N * C, redo = full_block;
+  double slot = N * C + (first ? N : 0) + layers * kept_block;
+  if (last) slot += N + N * C + 2 * N + N * Vp;
+  const bool mesh = l.tp > 1 || l.pp > 1;  // else a Replica: one micro-batch at a time
+  const int in_flight = mesh ? peak_in_flight(l.schedule, stage, l.pp, l.micro_batches) : 1;
+  const double dp = l.dp;
+  constexpr double kFloat = 4;
+  MemoryEstimate e;
+  e.weights = kFloat * params / (zero_stage >= 3 ? dp : 1);
+  e.grads = kFloat * params / (zero_stage >= 2 ? dp : 1);
+  e.optimizer = 2 * kFloat * params / (zero_stage >= 1 ? dp : 1);
+  e.activations = kFloat * in_flight * slot;
+  e.workspace = kFloat * (N * (2 * C + 12 * C / t) + att + redo + N * C +
+                          (last ? N * Vp + 2 * N : 0) + 2 * N);
+  if (mesh)
+    e.comm = kFloat * N * C * (1 + (first ? 0 : l.micro_batches));
+  return e;
+}
+
 MemoryEstimate stage_memory(const ModelSpec& m, Format f, const Layout& l, int stage,
                             const Framework& fw) {
+  if (f == Format::fp32) return plait_stage_memory(m, l, stage, fw.zero_stage);
   const FormatBytes b = format_bytes(f);
   const int layers = layout_stages(m, l)[stage];
   const double params = params_of(m, l, stage, layers);

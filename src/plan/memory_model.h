@@ -27,9 +27,11 @@
 
 namespace plait::plan {
 
+// Bytes per device by kind; `comm` is the buffers for messages between devices (the
+// fp32 model of plait's trainer counts its pipeline messages; the mixed model none).
 struct MemoryEstimate {
-  double weights = 0, grads = 0, optimizer = 0, activations = 0, workspace = 0;
-  double total() const { return weights + grads + optimizer + activations + workspace; }
+  double weights = 0, grads = 0, optimizer = 0, activations = 0, workspace = 0, comm = 0;
+  double total() const { return weights + grads + optimizer + activations + workspace + comm; }
 };
 
 // Blocks per stage of the layout: l.stages, or balance_stages(L, pp).
@@ -52,6 +54,24 @@ double activation_bytes_per_token(const ModelSpec& m, Format f, int tp, bool rec
 
 MemoryEstimate stage_memory(const ModelSpec& m, Format f, const Layout& l, int stage,
                             const Framework& fw = {});
+
+// Format::fp32 is plait's own trainer, whose allocations the model mirrors exactly
+// (docs/MEMORY.md, "Memory by kind"; N = b·T tokens of a micro-batch, t = tp, floats):
+//   weights    first stage wte Vp·C + wpe T·C; per block 12C²/t + 7C/t + 6C (the
+//              row-parallel biases and layer norms replicated); last stage ln_f 2C and,
+//              with pp > 1, wte's copy; gradients the same; AdamW m and v 2× (÷ dp
+//              under ZeRO-1)
+//   activations  slots in flight (1 without a pipeline; the schedule's peak with one)
+//              × (the stage input N·C (+ N tokens first) + per block what --recompute
+//              keeps: none N(4C + 12C/t + 4) + b·NH/t·T², selective without the T²
+//              part, block N·C; last stage targets N, ln_f N·C + 2N, probabilities N·Vp)
+//   workspace  the block scratch N(2C + 12C/t) + b·NH/t·T², the recompute buffer
+//              (selective b·NH/t·T² + N·C/t; block one full block), the residual
+//              gradient N·C, the last stage's logits N·Vp + 2N, the micro-batch's
+//              token ids 2N
+//   comm       pipeline meshes: the received message N·C, and on stages after the
+//              first one d(x) buffer N·C per micro-batch
+MemoryEstimate plait_stage_memory(const ModelSpec& m, const Layout& l, int stage, int zero_stage);
 
 // The busiest device: the stage needing the most.
 MemoryEstimate device_memory(const ModelSpec& m, Format f, const Layout& l,
