@@ -22,8 +22,9 @@ const std::vector<Framework>& presets() {
            "metaseq FSDP + Megatron tensor parallel (OPT)"),
       make("flash", true, true, true, true, true, 0.5, 0, 0,
            "FlashAttention / xformers, Megatron-style sequence parallelism (LLaMA)"),
-      make("plait", false, false, true, false, true, 0, 0, 0,
-           "plait train: bucketed gradient allreduce during the backward pass"),
+      make("plait", false, true, true, false, true, 0, 0, 0,
+           "plait train: bucketed gradient allreduce during the backward pass, --recompute "
+           "none|selective|block"),
   };
   return list;
 }

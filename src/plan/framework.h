@@ -23,7 +23,8 @@
 //                recomputation, sequence parallelism, gradient reduction and half of the
 //                tensor-parallel communication overlapped with compute.
 //   plait        plait's own trainer: megatron's kernels (unfused attention), gradient
-//                buckets all-reduced during the backward pass.
+//                buckets all-reduced during the backward pass, no, selective or full
+//                recomputation (train --recompute none|selective|block).
 #pragma once
 #include <string>
 #include <vector>

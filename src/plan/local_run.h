@@ -52,6 +52,7 @@ struct LocalRun {
   int micro_batch = 0;      // data-parallel trainer's --micro-batch (0: the whole share)
   int blas_threads = 1;     // per worker
   int servers = 0;          // dedicated parameter-server ranks (--servers K)
+  int zero = 0;             // ZeRO stage (--zero): the memory model's sharding
   int ranks_per_node = 0;   // emulated nodes (0: one node)
   std::optional<LinkSpec> intra, inter;  // emulated links (--intra-link/--inter-link)
 

@@ -206,7 +206,8 @@ std::string recommendation_text(const PlanReportInput& in) {
     o << "  speed-up over one " << in.baseline->device.name << " (compute-only "
       << human_seconds(base) << "): " << fixed(base / (c.days * 86400), 0) << "x\n";
   }
-  const TrainCommand t = train_command(in.model, in.cluster, l, in.options.tokens);
+  const TrainCommand t = train_command(in.model, in.cluster, l, in.options.tokens,
+                                       in.options.step.framework.zero_stage);
   o << "\nRun it (in one process, workers as threads; docs/LAUNCH.md for many machines):\n  "
     << argv_text(t.argv) << "\n  " << argv_text(t.mpi_argv) << "\n";
   for (const std::string& n : t.notes) o << "  note: " << n << "\n";
@@ -381,6 +382,9 @@ nlohmann::json plan_json(const PlanReportInput& in) {
   for (const Candidate& cand : r.ranked) {
     auto row = layout_json(cand);
     row["follows_tree"] = follows(d.strategy, cand.layout);
+    row["command_argv"] =
+        train_command(m, c, cand.layout, in.options.tokens, in.options.step.framework.zero_stage)
+            .argv;
     j["ranked"].push_back(row);
   }
   j["recommended"] = r.recommended ? layout_json(r.ranked[*r.recommended]) : nlohmann::json();
@@ -395,7 +399,8 @@ nlohmann::json plan_json(const PlanReportInput& in) {
   }
   if (r.recommended) {
     const TrainCommand t =
-        train_command(m, c, r.ranked[*r.recommended].layout, in.options.tokens);
+        train_command(m, c, r.ranked[*r.recommended].layout, in.options.tokens,
+                      in.options.step.framework.zero_stage);
     j["command"] = argv_text(t.argv);
     j["command_argv"] = t.argv;
     j["mpi_command"] = argv_text(t.mpi_argv);

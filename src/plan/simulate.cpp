@@ -5,6 +5,8 @@
 
 #include "layout/schedule.h"
 #include "layout/stages.h"
+#include "plan/framework.h"
+#include "plan/memory_model.h"
 #include "plan/units.h"
 #include "util/error.h"
 
@@ -53,6 +55,7 @@ Layout layout_from_flags(const ModelSpec& m, const RunFlags& f) {
   need(f.servers == 0 || (l.tp == 1 && l.pp == 1),
        "--servers cannot be combined with --tp/--pp");
   l.servers = std::max(1, f.servers);
+  l.recompute = f.recompute;
   return l;
 }
 
@@ -65,6 +68,7 @@ LocalRun local_run_from_flags(const ModelSpec& m, const RunFlags& f, int blas_th
   r.stages = f.stages;
   r.micro_batch = r.mesh() ? 0 : f.micro_batch;
   r.servers = f.servers;
+  r.zero = f.zero;
   r.blas_threads = blas_threads > 0 ? blas_threads : std::max(1, cores / r.workers());
   need(ranks_per_node >= 0, "--ranks-per-node must be >= 0");
   r.ranks_per_node = ranks_per_node;
@@ -83,8 +87,17 @@ Simulation simulate(const LocalRun& run, const MachineProfile& profile, long lon
   const Layout& l = run.layout;
   const ClusterSpec machine = local_cluster(profile, l.devices(), run.blas_threads,
                                             run.ranks_per_node, run.intra, run.inter);
-  Simulation s{m, l, run, machine, step_cost(m, machine, l, {}), predict_local(run, profile),
+  StepOptions so;
+  so.framework = load_framework("plait");
+  so.framework.zero_stage = run.zero;
+  Simulation s{m, l, run, machine, step_cost(m, machine, l, so), predict_local(run, profile),
                steps, {}};
+  // Memory of the trainer's micro-batch: data parallelism's --micro-batch b runs
+  // micro-batches of b (the last one smaller), not of the even split.
+  Layout mem = l;
+  mem.stages = run.stages;  // the trainer's split (empty: balanced by blocks)
+  if (!run.mesh() && run.micro_batch > 0) mem.micro_batch = std::min(l.micro_batch * l.micro_batches, run.micro_batch);
+  s.cost.memory = device_memory(m, machine.format, mem, so.framework);
   // The step time is the local model's; the planner's cost keeps the memory.
   const LocalPrediction& p = s.local;
   StepCost& c = s.cost;
@@ -161,8 +174,9 @@ std::string simulate_text(const Simulation& s) {
   o << "memory   " << human_bytes(c.memory.total()) << " per worker (weights "
     << human_bytes(c.memory.weights) << ", gradients " << human_bytes(c.memory.grads)
     << ", Adam moments " << human_bytes(c.memory.optimizer) << ", activations "
-    << human_bytes(c.memory.activations) << ", workspace " << human_bytes(c.memory.workspace)
-    << ")\n";
+    << human_bytes(c.memory.activations) << ", communication " << human_bytes(c.memory.comm)
+    << ", workspace " << human_bytes(c.memory.workspace) << "; recompute "
+    << to_string(l.recompute) << ")\n";
   for (const std::string& n : s.notes) o << "note     " << n << "\n";
   return o.str();
 }
@@ -220,7 +234,9 @@ nlohmann::json simulate_json(const Simulation& s) {
             {"grads", c.memory.grads},
             {"optimizer", c.memory.optimizer},
             {"activations", c.memory.activations},
+            {"comm", c.memory.comm},
             {"workspace", c.memory.workspace}}},
+          {"recompute", to_string(l.recompute)},
           {"notes", s.notes}};
 }
 

@@ -24,6 +24,8 @@ struct RunFlags {
   std::optional<SyncAlgorithm> sync;  // none: train's choice by size
   int servers = 0;        // --servers K: dedicated parameter-server ranks
   std::vector<int> stages;  // --stages: blocks per pipeline stage
+  Recompute recompute = Recompute::none;  // --recompute (block: Recompute::full)
+  int zero = 0;             // --zero: ZeRO stage of the data-parallel axis
 };
 
 // The layout a run with these flags uses, checked as the trainer checks it: dp·tp·pp =

@@ -14,7 +14,7 @@ void add(std::vector<std::string>& argv, const char* flag, long long value) {
 
 // The flags both commands share: model, batch, steps, mesh, micro-batching, sync.
 std::vector<std::string> common_flags(const ModelSpec& m, const Layout& l, double tokens,
-                                      bool mpi) {
+                                      bool mpi, int zero) {
   std::vector<std::string> a;
   add(a, "--layers", m.layers);
   add(a, "--dim", m.dim);
@@ -45,27 +45,35 @@ std::vector<std::string> common_flags(const ModelSpec& m, const Layout& l, doubl
   } else if (l.micro_batches > 1) {
     add(a, "--micro-batch", l.micro_batch);
   }
-  if (l.dp > 1) a.insert(a.end(), {"--sync", to_string(l.sync)});
+  // ZeRO-1 reduce-scatters and allgathers (no --sync); train has it for data parallelism
+  const bool zero1 = zero >= 1 && l.dp > 1 && !mesh;
+  if (zero1) add(a, "--zero", 1);
+  else if (l.dp > 1) a.insert(a.end(), {"--sync", to_string(l.sync)});
+  if (l.recompute != Recompute::none)
+    a.insert(a.end(), {"--recompute", l.recompute == Recompute::full ? "block" : "selective"});
   return a;
 }
 
 }  // namespace
 
 TrainCommand train_command(const ModelSpec& m, const ClusterSpec& c, const Layout& l,
-                           double tokens) {
+                           double tokens, int zero_stage) {
   TrainCommand t;
   const std::string dir = "runs/" + (m.name.empty() ? std::string("plan") : m.name);
   t.argv = {"build/plait", "train"};
-  for (auto& f : common_flags(m, l, tokens, false)) t.argv.push_back(f);
+  for (auto& f : common_flags(m, l, tokens, false, zero_stage)) t.argv.push_back(f);
   if (l.devices() > c.devices_per_node) add(t.argv, "--ranks-per-node", c.devices_per_node);
   t.argv.insert(t.argv.end(), {"--checkpoint-dir", dir});
   t.mpi_argv = {"mpirun", "-np", std::to_string(l.devices()), "build/plait", "train",
                 "--backend", "mpi"};
-  for (auto& f : common_flags(m, l, tokens, true)) t.mpi_argv.push_back(f);
+  for (auto& f : common_flags(m, l, tokens, true, zero_stage)) t.mpi_argv.push_back(f);
   t.mpi_argv.insert(t.mpi_argv.end(), {"--checkpoint-dir", dir});
-  if (l.recompute != Recompute::none)
-    t.notes.push_back(std::string("the plan recomputes activations (") + to_string(l.recompute) +
-                      "); plait train keeps them (more memory)");
+  if (zero_stage >= 2 && l.dp > 1)
+    t.notes.push_back("the plan assumes ZeRO stage " + std::to_string(zero_stage) +
+                      "; plait train runs ZeRO-1 (--zero 1) for data parallelism");
+  if (zero_stage >= 1 && l.dp > 1 && (l.tp > 1 || l.pp > 1))
+    t.notes.push_back("the plan shards the optimizer (ZeRO); plait train's --zero 1 is for "
+                      "data parallelism alone, so this mesh keeps whole moments per rank");
   if (m.batch % l.dp != 0 && (l.tp > 1 || l.pp > 1))
     t.notes.push_back("the plan splits the batch of " + std::to_string(m.batch) + " unevenly over " +
                       std::to_string(l.dp) + " replicas; plait train's mesh needs --batch to " +

@@ -10,12 +10,15 @@
 //   --micro-batches M                        with a pipeline (pp > 1)
 //   --micro-batch b                          without one, when b is less than a
 //                                            data-parallel rank's share
-//   --sync NAME                              with dp > 1
+//   --sync NAME                              with dp > 1 (not with --zero)
+//   --zero 1                                 the framework shards the optimizer (ZeRO)
+//                                            and the layout is data parallelism alone
+//   --recompute block|selective              the layout recomputes (full: block)
 //   --ranks-per-node K                       threads only, when the layout spans nodes
 //                                            (MPI detects its nodes)
 //   --checkpoint-dir runs/MODEL
-// What train cannot do as planned is listed in `notes` (activation recomputation; a
-// vocabulary other than the byte tokenizer's 256).
+// What train cannot do as planned is listed in `notes` (ZeRO beyond stage 1 or with a
+// mesh; a vocabulary other than the byte tokenizer's 256).
 #pragma once
 #include <string>
 #include <vector>
@@ -33,6 +36,6 @@ struct TrainCommand {
 };
 
 TrainCommand train_command(const ModelSpec& m, const ClusterSpec& c, const Layout& l,
-                           double tokens);
+                           double tokens, int zero_stage = 0);
 
 }  // namespace plait::plan
