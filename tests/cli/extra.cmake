@@ -87,3 +87,11 @@ add_test(NAME cli_mpi_launch_shrink
                  ${MPIEXEC_EXECUTABLE} 5)
 set_tests_properties(cli_mpi_launch_shrink PROPERTIES TIMEOUT 300
   ENVIRONMENT ASAN_OPTIONS=detect_leaks=0)
+
+# --balance auto under mpirun re-splits a batch with a slowed rank and trains the equal
+# split's model within 1e-5 (mpi_balance.sh).
+add_test(NAME cli_mpi_balance
+         COMMAND sh ${dir}/mpi_balance.sh ${MPIEXEC_EXECUTABLE} $<TARGET_FILE:plait>
+                 ${PROJECT_SOURCE_DIR}/docs/ARCHITECTURE.md)
+set_tests_properties(cli_mpi_balance PROPERTIES TIMEOUT 120
+  ENVIRONMENT ASAN_OPTIONS=detect_leaks=0)
