@@ -23,9 +23,30 @@ forward pass under PyTorch's own CPU autocast (bf16 matmuls, fp32 master weights
 The BLAS PyTorch uses for fp32 matmuls (Debian's build: the system's libblas, i.e.
 OpenBLAS) picks its kernels at load time; `plait` starts this script with
 OPENBLAS_CORETYPE already corrected when OpenBLAS would pick a generic core, so both
-sides run their best kernels. The JSON names the BLAS library and its core.
+sides run their best kernels. The JSON names the BLAS library, its core and its
+thread count.
+
+Threads: torch.set_num_threads() sets PyTorch's own (OpenMP) pool but NOT the threads
+of a pthreads OpenBLAS, which default to the machine's cores: with --threads 1 the
+products would still run on every core. So --threads also goes to OpenBLAS (its
+environment variables before torch loads it, and openblas_set_num_threads after),
+and the JSON reports the count OpenBLAS then uses ("blas_threads").
 """
-import argparse, ctypes, json, math, sys, time
+import argparse, ctypes, json, math, os, sys, time
+
+
+def _threads_from_argv(argv):
+    for i, a in enumerate(argv):
+        if a == "--threads" and i + 1 < len(argv):
+            return argv[i + 1]
+        if a.startswith("--threads="):
+            return a.split("=", 1)[1]
+    return "1"  # the parser's default
+
+
+# Before torch (and with it the BLAS) is loaded: the BLAS reads these at load time.
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_var] = _threads_from_argv(sys.argv)
 
 try:
     import torch
@@ -153,21 +174,36 @@ def generate(a):
           f"pytorch {torch.__version__}: {a.tokens} tokens, {res['tokens_per_s']:.1f} tok/s")
 
 
-def blas_in_use():
-    """The BLAS library this process loaded, and OpenBLAS's core if it is OpenBLAS."""
+def _openblas():
+    """The OpenBLAS library this process loaded (ctypes), its path; (None, names) else."""
     try:
         with open("/proc/self/maps") as f:
             libs = sorted({l.split()[-1] for l in f if "blas" in l.split()[-1].lower()})
     except OSError:
-        return "unknown"
+        return None, "unknown"
     for lib in libs:
         try:
-            core = ctypes.CDLL(lib).openblas_get_corename
-            core.restype = ctypes.c_char_p
-            return f"{lib} (OpenBLAS core {core().decode()})"
+            h = ctypes.CDLL(lib)
+            h.openblas_get_corename.restype = ctypes.c_char_p
+            return h, lib
         except (OSError, AttributeError):
             continue
-    return ", ".join(libs) or "none found"
+    return None, ", ".join(libs) or "none found"
+
+
+def blas_in_use():
+    """The BLAS library this process loaded, and OpenBLAS's core if it is OpenBLAS."""
+    h, lib = _openblas()
+    return f"{lib} (OpenBLAS core {h.openblas_get_corename().decode()})" if h else lib
+
+
+def set_blas_threads(n):
+    """OpenBLAS's thread count (0 if the BLAS is not OpenBLAS)."""
+    h, _ = _openblas()
+    if not h:
+        return 0
+    h.openblas_set_num_threads(n)
+    return h.openblas_get_num_threads()
 
 
 def main():
@@ -190,6 +226,8 @@ def main():
     p.add_argument("--tokens", type=int, default=32)
     a = p.parse_args()
     torch.set_num_threads(a.threads)
+    torch.zeros(2, 2) @ torch.zeros(2, 2)  # loads the BLAS
+    blas_threads = set_blas_threads(a.threads)
     if a.generate:
         return generate(a)
     torch.manual_seed(0)
@@ -211,7 +249,7 @@ def main():
     med = times[len(times) // 2]
     n_params = sum(p.numel() for p in model.parameters())
     out = {"peer": "pytorch", "version": torch.__version__, "threads": a.threads,
-           "precision": a.precision, "blas": blas_in_use(),
+           "precision": a.precision, "blas": blas_in_use(), "blas_threads": blas_threads,
            "params": n_params, "step_ms": med * 1e3,
            "tokens_per_s": a.batch * a.ctx / med, "loss": float(loss)}
     print(json.dumps(out) if a.json else

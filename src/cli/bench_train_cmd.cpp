@@ -66,9 +66,16 @@ double peak_rss_bytes() {
   return static_cast<double>(ru.ru_maxrss) * 1024.0;
 }
 
-// Runs the PyTorch peer once with the same configuration; returns its median step (s).
-// The peer is started with an argument vector, never through a shell.
-double run_peer(const std::string& peer, const BenchTrainArgs& a) {
+// One run of the PyTorch peer: its median step and the BLAS it ran its products on.
+struct PeerRun {
+  double step_s = 0;
+  std::string blas;      // library (and OpenBLAS core)
+  int blas_threads = 0;  // OpenBLAS's thread count (0: not OpenBLAS)
+};
+
+// Runs the PyTorch peer once with the same configuration (its BLAS on --blas-threads
+// threads too). The peer is started with an argument vector, never through a shell.
+PeerRun run_peer(const std::string& peer, const BenchTrainArgs& a) {
   const auto& m = a.bench.model;
   const std::vector<std::string> argv = {
       "/usr/bin/python3", peer,  "--layers", std::to_string(m.layers),
@@ -79,8 +86,9 @@ double run_peer(const std::string& peer, const BenchTrainArgs& a) {
   const ProcessResult r = run_process(argv);
   try {
     if (r.exit_code != 0) throw RuntimeError("exit " + std::to_string(r.exit_code));
-    return nlohmann::json::parse(r.out.substr(r.out.rfind('{'))).at("step_ms").get<double>() /
-           1e3;
+    const auto j = nlohmann::json::parse(r.out.substr(r.out.rfind('{')));
+    return {j.at("step_ms").get<double>() / 1e3, j.value("blas", std::string()),
+            j.value("blas_threads", 0)};
   } catch (const std::exception&) {
     throw RuntimeError("the PyTorch peer printed no result (exit " +
                        std::to_string(r.exit_code) + "; is python3-torch installed?): " +
@@ -182,13 +190,17 @@ int run_bench_train(const BenchTrainArgs& a) {
     peer.clear();
   }
   std::vector<double> plait_s, ratios;
+  PeerRun peer_run;
   TrainBenchResult first;
   double rss = 0;
   for (int i = 0; i < (peer.empty() ? 1 : a.pairs); ++i) {
     TrainBenchResult r = bench_train_steps(a.bench);
     if (i == 0) { first = r; rss = peak_rss_bytes(); }
     plait_s.push_back(r.median_step_s);
-    if (!peer.empty()) ratios.push_back(r.median_step_s / run_peer(peer, a));
+    if (!peer.empty()) {
+      peer_run = run_peer(peer, a);
+      ratios.push_back(r.median_step_s / peer_run.step_s);
+    }
     if (!a.json) std::fprintf(stderr, "pair %d/%d: plait %.1f ms%s\n", i + 1, a.pairs,
                               r.median_step_s * 1e3, peer.empty() ? "" : ", PyTorch run");
   }
@@ -216,6 +228,8 @@ int run_bench_train(const BenchTrainArgs& a) {
   if (!ratios.empty()) {
     j["pytorch_pairs"] = ratios.size();
     j["step_time_over_pytorch"] = median(ratios);
+    j["pytorch_blas"] = peer_run.blas;
+    j["pytorch_blas_threads"] = peer_run.blas_threads;
   }
   if (a.json) {
     std::printf("%s\n", j.dump().c_str());

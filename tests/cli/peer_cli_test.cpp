@@ -22,6 +22,11 @@ TEST(PeerCli, TheRepositorysPeerIsFoundAndRunsOrSaysWhyNot) {
   } else {
     EXPECT_EQ(j["pytorch_pairs"], 1);
     EXPECT_GT(j["step_time_over_pytorch"].get<double>(), 0.0);
+    // The peer's OpenBLAS runs on --blas-threads (1) threads, not on every core (0: the
+    // peer's BLAS is not OpenBLAS).
+    const int blas_threads = j["pytorch_blas_threads"].get<int>();
+    EXPECT_TRUE(blas_threads == 1 || blas_threads == 0) << blas_threads;
+    EXPECT_FALSE(j["pytorch_blas"].get<std::string>().empty());
   }
 }
 
