@@ -34,15 +34,17 @@ def run(plait, args, tmp):
     out = subprocess.run(cmd, capture_output=True, text=True)
     if out.returncode != 0:
         sys.exit(f"failed ({out.returncode}): {' '.join(cmd)}\n{out.stderr}")
-    steps, end = [], {}
+    steps, end, weights = [], {}, 0
     for line in open(log):
         j = json.loads(line)
         if j.get("event") == "end":
             end = j
+        elif j.get("event") == "memory" and j.get("ranks"):
+            weights = j["ranks"][0].get("weights", 0)  # bytes of the arena (whole below ZeRO-3)
         elif "loss" in j and "event" not in j:
             steps.append(j)
     m = re.search(r"training (\d+) parameters", out.stderr + out.stdout)
-    psi = int(m.group(1)) if m else 0
+    psi = int(m.group(1)) if m else int(weights) // 4  # --no-progress: no start-up line
     half = steps[len(steps) // 2:]
     return statistics.median(s["step_s"] for s in half), end, psi
 

@@ -24,7 +24,16 @@ void reduce(Group& group, Bytes data, DType dtype, int root) {
     p.wait();
     return;
   }
-  std::vector<std::byte> acc(data.size());
+  if (n == 2) {  // x[r+1] + x[r] == x[r] + x[r+1] bit for bit: add straight into data
+    p.recv_reduce(1 - root, 0, data);
+    p.wait();
+    return;
+  }
+  // the scratch is kept per thread (the ZeRO bucket reducer calls this per bucket, on
+  // its communication thread): no allocation and no page faults per call
+  thread_local std::vector<std::byte> scratch;
+  if (scratch.size() < data.size()) scratch.resize(data.size());
+  const Bytes acc(scratch.data(), data.size());
   for (int k = 1; k < n; ++k) {
     const int from = (root + k) % n;
     if (k == 1) p.recv_copy(from, 0, acc);

@@ -60,9 +60,10 @@ std::string zero_line(const Zero& z, size_t total, int ranks) {
                 "ZeRO-%d: AdamW moments%s sharded over %d ranks (%s): optimizer %.2f MiB "
                 "per rank instead of %.2f MiB",
                 z.stage(), z.stage() == 3 ? ", gradients and parameters" : z.stage() == 2 ? " and gradients" : "", ranks,
-                z.stage() >= 2 ? "gradient buckets reduced to their owners during the backward "
-                                 "pass, allgather of the parameters"
-                               : "ring reduce-scatter + allgather",
+                z.stage() == 3 ? "gradient buckets reduced to their owners during the backward "
+                                 "pass, each unit's parameters gathered before use"
+                               : "gradient buckets reduced to their owners during the backward "
+                                 "pass, allgather of the parameters",
                 z.optimizer_bytes() / 1048576.0, 2.0 * total * sizeof(float) / 1048576.0);
   return buf;
 }
@@ -97,14 +98,12 @@ TrainSummary run_dp_rank(comm::Comm& c, const TrainOptions& opt, const RunData& 
     Zero zero(opt.zero, world.dup("zero"), total, r.adam, {}, {}, /*bucketed=*/true);
     if (rank == 0) out.message(zero_line(zero, total, c.size()));
     r.zero = &zero;
-    std::unique_ptr<BucketReducer> sync;
-    if (opt.zero >= 2) {
-      sync = std::make_unique<BucketReducer>(
-          world.dup("zero-grads"), owned_buckets(total, bucket_floats(opt), c.size()), r.trace,
-          rank);
-      zero.release_unowned(r.model.grads);
-      r.sync = sync.get();
-    }
+    // every stage reduces the buckets to their owners during the backward pass
+    auto sync = std::make_unique<BucketReducer>(
+        world.dup("zero-grads"), owned_buckets(total, bucket_floats(opt), c.size()),
+        /*release=*/opt.zero >= 2, r.trace, rank);
+    if (opt.zero >= 2) zero.release_unowned(r.model.grads);
+    r.sync = sync.get();
     if (opt.zero == 3) {
       zero.bind_params(r.model.params);
       zero.shard_params();
@@ -118,7 +117,7 @@ TrainSummary run_dp_rank(comm::Comm& c, const TrainOptions& opt, const RunData& 
       zero.gather_params();  // every replica whole again, for the check below
     }
     s.optimizer_bytes = zero.optimizer_bytes();
-    if (sync) s.gradient_peak_bytes = sync->residency().peak;
+    if (opt.zero >= 2) s.gradient_peak_bytes = sync->residency().peak;
     s.gradient_bytes = pages::resident_bytes(r.model.grads);
   } else {
     BucketReducer sync(world.dup("dp-grads"), world, choice.algorithm, total, bucket_floats(opt),

@@ -32,13 +32,14 @@ std::vector<Bucket> owned_buckets(size_t total, size_t floats, int parts) {
   return out;
 }
 
-BucketReducer::BucketReducer(comm::Group grads_group, std::vector<Bucket> owned,
+BucketReducer::BucketReducer(comm::Group grads_group, std::vector<Bucket> owned, bool release,
                              obs::Trace* trace, int rank)
     : grads_group_(std::move(grads_group)),
       buckets_(std::move(owned)),
       trace_(trace && trace->enabled() ? trace : nullptr),
       rank_(rank),
       owned_(true),
+      release_(release),
       total_(buckets_.empty() ? 0 : buckets_.front().end),
       thread_([this] { loop(); }) {}
 
@@ -103,7 +104,7 @@ void BucketReducer::reduce(size_t i) {
   const std::span<float> g(grads_ + b.begin, b.end - b.begin);
   if (owned_) {
     comm::reduce(grads_group_, g, b.owner);
-    if (b.owner != grads_group_.rank()) {
+    if (release_ && b.owner != grads_group_.rank()) {
       sample_residency();  // before the release: the most this bucket adds
       // the run of released buckets this one extends downwards: pages it shares with
       // the bucket released before it are whole now and go too

@@ -16,12 +16,13 @@
 // ready offset it last reported, and the comm thread touches only buckets handed over:
 // they never share a float.
 //
-// ZeRO-2 (parallel/zero.h): the buckets are also cut at the shard boundaries, each
+// ZeRO (parallel/zero.h): the buckets are also cut at the shard boundaries, each
 // lies in one rank's shard (its owner) and is summed on that rank only
-// (comm::reduce, the ring reduce-scatter's order: a ZeRO-2 step's gradients are
-// ZeRO-1's bit for bit). The other ranks then release the bucket's pages
-// (util/pages.h): between steps a rank's gradient arena holds only its shard. The
-// loss sum is left to the caller (ZeRO's one allreduce of the loss and the norm).
+// (comm::reduce, in the ring reduce-scatter's order of additions), overlapping the
+// backward pass as the allreduced buckets do. Stage 2 and 3: the other ranks then
+// release the bucket's pages (util/pages.h), so between steps a rank's gradient arena
+// holds only its shard; stage 1 keeps them (scratch until the next step zeroes them).
+// The loss sum is left to the caller (ZeRO's one allreduce of the loss and the norm).
 #pragma once
 #include <condition_variable>
 #include <cstddef>
@@ -61,9 +62,11 @@ class BucketReducer final : public GradSync {
   // `grads_group` is used only by the comm thread; `loss_group` only by the caller.
   BucketReducer(comm::Group grads_group, comm::Group loss_group, comm::Algorithm algorithm,
                 size_t total, size_t bucket_floats, obs::Trace* trace, int rank);
-  // ZeRO-2: owned buckets (owned_buckets) over `grads_group`, whose rank `grads_group
-  // .rank()` keeps its shard; finish() returns the local loss sum unreduced.
-  BucketReducer(comm::Group grads_group, std::vector<Bucket> owned, obs::Trace* trace, int rank);
+  // ZeRO: owned buckets (owned_buckets) over `grads_group`, whose rank `grads_group
+  // .rank()` keeps its shard; `release`: the pages of the others' buckets are released
+  // once reduced (stages 2, 3). finish() returns the local loss sum unreduced.
+  BucketReducer(comm::Group grads_group, std::vector<Bucket> owned, bool release,
+                obs::Trace* trace, int rank);
   ~BucketReducer() override;
   BucketReducer(const BucketReducer&) = delete;
   BucketReducer& operator=(const BucketReducer&) = delete;
@@ -74,7 +77,7 @@ class BucketReducer final : public GradSync {
 
   size_t buckets() const { return buckets_.size(); }
   double wait_s() const { return wait_s_; }  // time finish() spent waiting, all steps
-  const GradResidency& residency() const { return residency_; }  // ZeRO-2
+  const GradResidency& residency() const { return residency_; }  // ZeRO-2/3
 
  private:
   void loop();  // the communication thread
@@ -86,7 +89,8 @@ class BucketReducer final : public GradSync {
   std::vector<Bucket> buckets_;
   obs::Trace* trace_;
   int rank_;
-  bool owned_ = false;  // ZeRO-2 buckets
+  bool owned_ = false;    // ZeRO buckets
+  bool release_ = false;  // ZeRO-2/3: release the others' buckets' pages
   size_t total_ = 0;    // floats in the arena
   GradResidency residency_;
   size_t run_begin_ = 0, run_end_ = 0;  // comm thread: the released run [begin, end)

@@ -76,9 +76,9 @@ struct Replica : StepRunner {
   int64_t first_seq = 0, seqs = 0;  // this rank's share of each global batch
   RunOutput* out = nullptr;         // rank 0 only
   obs::Trace* trace = nullptr;      // shared by all ranks (may be disabled)
-  GradSync* sync = nullptr;         // null: one worker, or ZeRO-1 (ZeRO-2: owned buckets)
+  GradSync* sync = nullptr;         // null: one worker (ZeRO: owned buckets)
   BalanceHook* balance = nullptr;   // data parallelism's (dp_balance.h); null otherwise
-  Zero* zero = nullptr;             // --zero 1|2: the sharded update (zero.h)
+  Zero* zero = nullptr;             // --zero 1|2|3: the sharded update (zero.h)
   int64_t step = 0;
   StepTiming timing;                // of the last step
   nlohmann::json resumed_extra;     // the checkpoint's "extra" after start() resumed

@@ -10,7 +10,7 @@ namespace plait {
 Zero::Zero(int stage, comm::Group group, size_t total, AdamW& adam, comm::Group norm_group,
            std::vector<ArenaRange> counted, bool bucketed)
     : stage_(stage),
-      bucketed_(bucketed && stage >= 2),
+      bucketed_(bucketed),
       group_(std::move(group)),
       norm_group_(norm_group.valid() ? std::move(norm_group) : group_),
       adam_(adam),

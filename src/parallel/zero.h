@@ -3,17 +3,17 @@
 // whole model's, or its (tp, pp) coordinate's) and keeps AdamW's moments of that shard
 // only. Stage 1 keeps full gradients and parameters; stages 2 and 3 also keep only the
 // shard's reduced gradients, stage 3 only the shard's parameters too (the model's
-// ParamGate, below): a BucketReducer over owned_buckets (grad_buckets.h) sums
-// each bucket on its owner while the backward pass runs and the other ranks release
-// its pages (util/pages.h).
+// ParamGate, below). Under data parallelism a BucketReducer over owned_buckets
+// (grad_buckets.h) sums each bucket on its owner while the backward pass runs (every
+// stage); at stages 2 and 3 the other ranks then release its pages (util/pages.h).
 //
 // Per step, after the backward pass:
 //   1. ring reduce-scatter of the gradient sums, the rank's shard then holds the
-//      global sums (the rest of its gradient arena is scratch from then on); stage 2
-//      with buckets (data parallelism): already done during the backward pass, bucket
-//      by bucket, in the same order of additions; stage 2 without (the model-parallel
-//      mesh, whose schedule ends before any reduction): the pages outside the shard
-//      are released after the reduce-scatter;
+//      global sums (the rest of its gradient arena is scratch from then on); with
+//      buckets (data parallelism): already done during the backward pass, bucket
+//      by bucket, in the same order of additions; without (the model-parallel mesh,
+//      whose schedule ends before any reduction): here, and at stage 2 the pages
+//      outside the shard are released after it;
 //   2. the shard is divided by the global batch; the global gradient norm is the
 //      square root of the shards' sums of squares over the ranges counted once
 //      (`counted`: every float of a replica has one owner), allreduced in doubles over
@@ -49,9 +49,9 @@ class Zero final : public ParamGate {
   // full moments, fresh or loaded from a checkpoint of any layout). `norm_group`
   // (invalid: `group`) sums the loss and the squares; `counted` (empty: the whole
   // arena) are the ranges the norm counts.
-  // `bucketed`: stage 2's gradients arrive reduced on their owners (a BucketReducer
-  // over owned_buckets during the backward pass); otherwise step() reduce-scatters
-  // them and, stage 2, releases the pages outside the shard afterwards.
+  // `bucketed`: the gradients arrive reduced on their owners (a BucketReducer over
+  // owned_buckets during the backward pass); otherwise step() reduce-scatters them
+  // and, stages 2 and 3, releases the pages outside the shard afterwards.
   Zero(int stage, comm::Group group, size_t total, AdamW& adam, comm::Group norm_group = {},
        std::vector<ArenaRange> counted = {}, bool bucketed = false);
   int stage() const { return stage_; }
