@@ -196,7 +196,8 @@ void add_sync_flags(CLI::App* cmd, TrainOptions& opt) {
   cmd->add_option("--staleness", opt.staleness,
                   "--ps-mode stale: iterations a worker may run ahead of the slowest");
   cmd->add_option("--backup-workers", opt.backup_workers,
-                  "--ps-mode sync: a step takes the first N-B workers' pushes, drops the rest");
+                  "a step takes the first N-B workers' gradients (pushes with --servers) and "
+                  "drops the rest; a failed worker leaves (changes the math; off by default)");
   named(cmd, "--recompute",
         "activation recomputation: none (keep every activation), selective (recompute the "
         "attention probabilities) or block (keep each block's input, recompute the block); "

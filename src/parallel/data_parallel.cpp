@@ -9,6 +9,7 @@
 
 #include "balance/split.h"
 #include "fault/hash.h"
+#include "parallel/backup_sync.h"
 #include "parallel/dp_balance.h"
 #include "parallel/grad_buckets.h"
 #include "parallel/zero.h"
@@ -68,6 +69,36 @@ std::string zero_line(const Zero& z, size_t total, int ranks) {
   return buf;
 }
 
+// --backup-workers B (backup_sync.h): no balancing (its exchange of timings every step
+// would make everyone wait for the straggler the backups exist to drop) and no world
+// collective after the start, so a rank may fall behind or leave. Under threads a rank
+// w > 0 whose run fails leaves the run (rank 0 continues without it); under MPI the
+// failure ends the process, and so mpirun's job, as without backups.
+TrainSummary run_backup_rank(Replica& r, comm::Group& world, RunOutput& out, bool mpi) {
+  const TrainOptions& opt = r.opt;
+  r.start();
+  BackupSync sync(world, opt.backup_workers, r.step, r.seqs, r.model.table().total(), r.step,
+                  r.out, opt.progress);
+  r.sync = &sync;
+  if (r.rank == 0)
+    out.message("backup workers: each step takes the first " +
+                std::to_string(world.size() - opt.backup_workers) + " of " +
+                std::to_string(world.size()) + " workers' gradients (rank 0 always), the mean "
+                "over their sequences (--backup-workers " + std::to_string(opt.backup_workers) + ")");
+  TrainSummary s;
+  try {
+    s = run_replica(r);
+  } catch (const UsageError&) {
+    throw;
+  } catch (const std::exception& e) {
+    if (r.rank == 0 || mpi) throw;
+    sync.leave(e.what());
+    return {};  // this rank is out; the others go on
+  }
+  sync.end(xxh64(std::as_bytes(std::span<const float>(r.model.params))));
+  return s;
+}
+
 }  // namespace
 
 TrainSummary run_dp_rank(comm::Comm& c, const TrainOptions& opt, const RunData& data,
@@ -76,7 +107,7 @@ TrainSummary run_dp_rank(comm::Comm& c, const TrainOptions& opt, const RunData& 
   const bool mpi = c.world().backend() == comm::Backend::mpi;
   const SyncChoice choice =
       mpi ? choose_sync(opt, c.size(), c.world().node_count()) : choose_sync(opt);
-  if (rank == 0 && opt.zero == 0)
+  if (rank == 0 && opt.zero == 0 && opt.backup_workers == 0)
     out.message(mpi ? choice.why + " (MPI, " + std::to_string(c.size()) + " ranks)" : choice.why);
   const auto shares = dp_shares(opt);
   const auto starts = balance::split_starts(shares);
@@ -85,6 +116,7 @@ TrainSummary run_dp_rank(comm::Comm& c, const TrainOptions& opt, const RunData& 
   if (rank == 0) r.out = &out;
   else if (out.trace().enabled()) out.trace().name_rank(rank);
   comm::Group world = c.world();
+  if (opt.backup_workers > 0) return run_backup_rank(r, world, out, mpi);
   r.barrier = [&world] { comm::barrier(world); };  // --on-nonfinite rollback
   // Every rank measures; under --balance auto every rank re-splits identically.
   DpBalance balance(world, replica_target(r), shares, balance_config(opt));

@@ -92,6 +92,9 @@ void fit_servers(TrainOptions& local, int world) {
 // Data parallelism or a mesh on every rank of the job.
 void fit_workers(TrainOptions& local, int world) {
   local.workers = world;
+  if (local.backup_workers >= world)
+    throw UsageError("--backup-workers " + std::to_string(local.backup_workers) +
+                     " must be below the " + std::to_string(world) + " ranks mpirun started");
   if (!local.speeds.empty() && static_cast<int>(local.speeds.size()) != world)
     throw UsageError("--speeds gives " + std::to_string(local.speeds.size()) +
                      " speeds but mpirun started " + std::to_string(world) + " ranks");

@@ -129,7 +129,9 @@ double Replica::train_step(double& norm) {
   if (zero && zero->stage() == 3) zero->shard_params();  // after a checkpoint's gather
   if (sync) sync->begin_step(model.grads);
   const double t0 = trace ? trace->now_us() : 0;
-  double loss_sum = accumulate();
+  double loss_sum = 0;
+  if (!sync || sync->wants_gradients()) loss_sum = accumulate();
+  else timing.compute_s = 0;
   if (trace && trace->enabled())
     trace->complete("forward+backward", "compute", rank, obs::kLaneCompute, t0,
                     trace->now_us() - t0);
@@ -149,17 +151,19 @@ double Replica::train_step(double& norm) {
       trace->complete("zero update", "comm", rank, obs::kLaneCompute, t2, trace->now_us() - t2);
     return loss_sum / opt.batch;
   }
-  const float inv_batch = 1.0f / static_cast<float>(opt.batch);
+  // the global batch, or with backup workers the sequences that contributed
+  const int64_t over = sync ? sync->divisor(opt.batch) : opt.batch;
+  const float inv_batch = 1.0f / static_cast<float>(over);
   for (float& g : model.grads) g *= inv_batch;
   if (!nan_injected_) nan_injected_ = inject_nan_for_test(model.table().specs(), step, model.grads);
   norm = grad_norm(model.grads);
   // A non-finite step changes nothing: the run loop decides (--on-nonfinite).
-  if (!std::isfinite(norm) || !std::isfinite(loss_sum)) return loss_sum / opt.batch;
+  if (!std::isfinite(norm) || !std::isfinite(loss_sum)) return loss_sum / over;
   clip_to(model.grads, norm, opt.adamw.clip_norm);
   adam.step(model.params, model.grads, schedule.at(step), step + 1);
   if (trace && trace->enabled())
     trace->complete("optimizer", "compute", rank, obs::kLaneCompute, t2, trace->now_us() - t2);
-  return loss_sum / opt.batch;
+  return loss_sum / over;
 }
 
 StepResult Replica::run_step(int64_t t, bool checkpoint_after) {

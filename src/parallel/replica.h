@@ -58,6 +58,12 @@ class GradSync {
   virtual void ready(size_t offset) = 0;
   // Waits for every gradient to be reduced; returns the global sum of `loss_sum`.
   virtual double finish(double loss_sum) = 0;
+  // Whether this rank computes its share's gradients this step (a backup worker that
+  // is behind the others skips steps that closed without it: backup_sync.h).
+  virtual bool wants_gradients() const { return true; }
+  // The sequences the reduced gradient of the last finish() sums over: the global
+  // `batch`, except with backup workers (the contributors' sequences).
+  virtual int64_t divisor(int64_t batch) const { return batch; }
 };
 
 // One step's timing on this rank: compute (forward+backward, with any --slowdown) and

@@ -95,6 +95,21 @@ bool test_fault_near(int64_t t) {
   return false;
 }
 
+// Test hook: PLAIT_TEST_FAIL_AT=R:S makes world rank R fail (RuntimeError) as it starts
+// step S (0-based), once per run directory: a rank whose thread dies mid-run (with
+// --backup-workers it leaves and the run goes on; otherwise the run fails).
+void maybe_fail_for_test(const std::string& run_dir, int64_t step) {
+  const char* env = std::getenv("PLAIT_TEST_FAIL_AT");
+  if (!env) return;
+  int rank = -1;
+  long long at = -1;
+  if (std::sscanf(env, "%d:%lld", &rank, &at) != 2) return;
+  if (rank != std::max(0, fault::Heartbeats::current_rank()) || at != step) return;
+  if (!first_time(run_dir, "failed", rank, at)) return;
+  throw RuntimeError("rank " + std::to_string(rank) + " failed at step " + std::to_string(at + 1) +
+                     " (test hook PLAIT_TEST_FAIL_AT)");
+}
+
 // Test hook: PLAIT_TEST_FAIL_AT_START=R[@S] makes world rank R fail (RuntimeError) as
 // it starts training, in every run that starts at step S or later (0 when not given),
 // as a rank whose node is gone would. Not one-shot: only a run without rank R gets
@@ -195,6 +210,7 @@ TrainSummary run_loop(StepRunner& r, const TrainOptions& opt, const LoopRoles& r
     if (test_fault_near(t)) r.wait_for_checkpoints();
     maybe_stall_for_test(opt.checkpoint_dir, t);
     maybe_kill_for_test(opt.checkpoint_dir, t);
+    maybe_fail_for_test(opt.checkpoint_dir, t);
     const StepResult res = r.run_step(t, checkpoint || snapshot);
     const bool ok = finite(res);
     if (!ok) {

@@ -153,8 +153,7 @@ void TrainOptions::validate_ps() const {
     if (ps_mode != PsMode::sync)
       throw UsageError(std::string("--ps-mode ") + to_string(ps_mode) +
                        " needs --servers K (dedicated parameter servers)");
-    if (backup_workers > 0)
-      throw UsageError("--backup-workers needs --servers K (dedicated parameter servers)");
+    if (backup_workers > 0) validate_backup();
     return;
   }
   if (backup_workers > 0 && ps_mode != PsMode::sync)
@@ -174,6 +173,24 @@ void TrainOptions::validate_ps() const {
     throw UsageError("--sync chooses an allreduce; with --servers the servers reduce (drop --sync)");
   if (ranks_per_node > 0 || !intra_link.empty() || !inter_link.empty())
     throw UsageError("--ranks-per-node/--intra-link/--inter-link are not supported with --servers");
+}
+
+// Backup workers of allreduce data parallelism (parallel/backup_sync.h): whole
+// replicas only, gathered at rank 0 (no allreduce to choose), fewer than the workers
+// (under MPI the world is known at start: launch.cpp checks it there).
+void TrainOptions::validate_backup() const {
+  const std::string flag = "--backup-workers " + std::to_string(backup_workers);
+  if (model_parallel())
+    throw UsageError(flag + " drops whole data-parallel workers' gradients: not with --tp/--pp");
+  if (zero > 0)
+    throw UsageError(flag + " cannot be combined with --zero (each rank owns a shard of the update)");
+  if (sync)
+    throw UsageError(flag + ": rank 0 gathers the first gradients to arrive; drop --sync");
+  if (on_nonfinite == NonFinite::rollback)
+    throw UsageError(flag + " cannot be combined with --on-nonfinite rollback; use stop or skip");
+  if (backend != comm::Backend::mpi && backup_workers >= workers)
+    throw UsageError(flag + " must be below --workers " + std::to_string(workers) +
+                     " (a step needs at least one worker's gradients)");
 }
 
 // Balancing re-splits data parallelism, tp/pp replicas and parameter-server workers; a slowdown names a

@@ -113,7 +113,8 @@ struct TrainOptions {
   int servers = 0;                // dedicated server ranks (0: ps as a collective only)
   PsMode ps_mode = PsMode::sync;
   int staleness = 0;              // bounded staleness S (ps_mode stale)
-  int backup_workers = 0;         // synchronous steps take the first N-B pushes
+  int backup_workers = 0;         // synchronous steps take the first N-B pushes (--servers)
+                                  // or gradients (data parallelism: backup_sync.h)
   // memory (docs/MEMORY.md)
   int zero = 0;                   // ZeRO stage: 0 none, 1 sharded AdamW moments (dp only)
   Recompute recompute = Recompute::none;  // activation recomputation (model/recompute.h)
@@ -142,6 +143,7 @@ struct TrainOptions {
   void validate() const;
   void validate_layout() const;  // the dp x tp x pp part of validate()
   void validate_ps() const;      // the parameter-server part of validate()
+  void validate_backup() const;  // --backup-workers without --servers
   void validate_balance() const; // --balance, --slowdown (needs the worker count)
   // Every --slowdown names one of `ranks` worker ranks (MPI: checked at start).
   void check_slowdowns(int ranks) const;

@@ -29,3 +29,9 @@ foreach(cfg "4;--tp;2;--pp;2" "2;--pp;2;--schedule;gpipe" "4;--dp;2;--tp;2")
   set_tests_properties(parallel_mpi_mesh_matches_threads_np${np}${tag} PROPERTIES TIMEOUT 300
     ENVIRONMENT ASAN_OPTIONS=detect_leaks=0)
 endforeach()
+# Backup workers under mpirun: a held rank is dropped, the result is the others' mean.
+add_test(NAME parallel_mpi_backup_workers
+         COMMAND sh ${dir}/mpi_backup_workers.sh ${MPIEXEC_EXECUTABLE} $<TARGET_FILE:plait>
+                 ${PROJECT_SOURCE_DIR}/docs/ARCHITECTURE.md ${PROJECT_SOURCE_DIR}/tools/weights_diff.py)
+set_tests_properties(parallel_mpi_backup_workers PROPERTIES TIMEOUT 300
+  ENVIRONMENT ASAN_OPTIONS=detect_leaks=0)

@@ -1,0 +1,353 @@
+#include "parallel/backup_sync.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <span>
+
+#include <nlohmann/json.hpp>
+
+#include "util/error.h"
+
+namespace plait {
+namespace {
+
+// Messages on rank w's link ("backup-link-<w>", a dup of the world; peers are world
+// ranks). The exchange alternates strictly (up, down, up, ...) and messages between
+// one pair with one tag never overtake, so the tag is the kind.
+enum Tag : std::uint64_t { kUp = 1, kUpGrad, kDown, kDownGrad };
+
+enum Kind : std::int32_t { kGrads = 0, kSkip = 1, kEnd = 2, kLeave = 3 };
+
+struct UpHead {
+  std::int64_t step = 0;  // the step the message belongs to
+  std::int32_t kind = kGrads;
+  std::int32_t pad = 0;
+  double loss_sum = 0;     // kGrads: the losses' sum over the sender's share
+  std::int64_t seqs = 0;   // kGrads: the share's sequences
+  std::uint64_t hash = 0;  // kEnd: XXH64 of the sender's parameters
+  char why[240] = {};      // kLeave: the failure, truncated
+};
+
+struct DownHead {
+  std::int64_t step = 0;    // the step the gradient below belongs to
+  std::int64_t closed = 0;  // steps rank 0 had closed when it replied
+  double loss_sum = 0;      // of the contributors to `step`
+  std::int64_t seqs = 0;    // the contributors' sequences (the update's divisor)
+};
+
+template <class T>
+comm::ConstBytes cbytes(const T& x) {
+  return std::as_bytes(std::span<const T>(&x, 1));
+}
+template <class T>
+comm::Bytes wbytes(T& x) {
+  return std::as_writable_bytes(std::span<T>(&x, 1));
+}
+
+int slow_rank_for_test() {
+  const char* env = std::getenv("PLAIT_TEST_SLOW_RANK");
+  return env ? std::atoi(env) : -1;
+}
+
+std::string rank_list(const std::vector<int>& ranks) {
+  std::string s;
+  for (int r : ranks) {
+    if (!s.empty()) s += ',';
+    s += std::to_string(r);
+  }
+  return s;
+}
+
+}  // namespace
+
+// A closed step: what every rank applies.
+struct BackupSync::Result {
+  DownHead head;
+  std::vector<float> grads;  // the contributors' gradient SUM
+};
+
+BackupSync::BackupSync(comm::Group& world, int backup, const int64_t& step, const int64_t& seqs,
+                       size_t floats, int64_t start, RunOutput* out, bool progress)
+    : world_(world),
+      backup_(backup),
+      n_(world.size()),
+      rank_(world.rank()),
+      step_(step),
+      seqs_(seqs),
+      floats_(floats),
+      known_closed_(start),
+      out_(out),
+      progress_(progress),
+      closed_(start) {
+  links_.resize(n_);
+  for (int w = 1; w < n_; ++w) links_[w] = world.dup("backup-link-" + std::to_string(w));
+  if (rank_ != 0) return;
+  slow_ = slow_rank_for_test();
+  bufs_.resize(n_);
+  loss_.assign(n_, 0);
+  seqs_of_.assign(n_, 0);
+  alive_.assign(n_, true);
+  delivered_.assign(n_, start);
+  hashes_.assign(n_, 0);
+  ended_.assign(n_, false);
+  for (int w = 1; w < n_; ++w) {
+    bufs_[w].resize(floats_);
+    handlers_.emplace_back([this, w] { serve(w); });
+  }
+}
+
+BackupSync::~BackupSync() {
+  {
+    std::lock_guard lock(m_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  for (std::thread& t : handlers_) t.join();
+}
+
+void BackupSync::begin_step(std::vector<float>& grads) { grads_ = &grads; }
+
+// A rank behind rank 0 (its last reply said step_ is closed already) would only compute
+// a gradient that is dropped: it skips the computation and fetches the result.
+bool BackupSync::wants_gradients() const { return rank_ == 0 || known_closed_ <= step_; }
+
+double BackupSync::finish(double loss_sum) {
+  return rank_ == 0 ? close_step(loss_sum) : fetch_step(loss_sum);
+}
+
+double BackupSync::fetch_step(double loss_sum) {
+  comm::Group& link = links_[rank_];
+  UpHead up;
+  up.step = step_;
+  up.kind = wants_gradients() ? kGrads : kSkip;
+  up.loss_sum = loss_sum;
+  up.seqs = seqs_;
+  std::vector<float>& g = *grads_;
+  link.send(0, kUp, cbytes(up));
+  if (up.kind == kGrads) link.send(0, kUpGrad, std::as_bytes(std::span<const float>(g)));
+  DownHead down;
+  link.recv(0, kDown, wbytes(down));
+  if (down.step != step_)
+    throw RuntimeError("backup workers: rank " + std::to_string(rank_) + " asked for step " +
+                       std::to_string(step_) + " and rank 0 replied with step " +
+                       std::to_string(down.step));
+  link.recv(0, kDownGrad, std::as_writable_bytes(std::span<float>(g)));
+  known_closed_ = down.closed;
+  last_seqs_ = down.seqs;
+  return down.loss_sum;
+}
+
+// Rank 0: waits for need - 1 other ranks' gradients of the open step, sums them with
+// its own in rank order into *grads_, and closes the step.
+double BackupSync::close_step(double loss_sum) {
+  std::vector<float>& g = *grads_;
+  const int64_t t = step_;
+  std::vector<int> chosen;
+  {
+    std::unique_lock lock(m_);
+    const double limit = world_.timeout();
+    auto enough = [&] {
+      const int alive = static_cast<int>(std::count(alive_.begin(), alive_.end(), true));
+      const int need = std::min(n_ - backup_, alive);
+      return static_cast<int>(arrived_.size()) >= need - 1;
+    };
+    // The handlers' receives time out after `limit` and drop their rank, which wakes
+    // this wait; the extra bound only guards against a bug.
+    if (!cv_.wait_for(lock, std::chrono::duration<double>(limit > 0 ? 2 * limit + 10 : 1e9), enough))
+      throw TimeoutError("backup workers: rank 0 timed out waiting for the gradients of step " +
+                         std::to_string(t + 1) + " (arrived: " + rank_list(arrived_) + ")");
+    const int alive = static_cast<int>(std::count(alive_.begin(), alive_.end(), true));
+    const int need = std::min(n_ - backup_, alive);
+    chosen.assign(arrived_.begin(), arrived_.begin() + (need - 1));
+    deciding_ = true;  // later arrivals of step t are late from here on
+  }
+  // The chosen ranks' buffers are stable: their handlers wait for the close.
+  std::sort(chosen.begin(), chosen.end());
+  int64_t seqs = seqs_;
+  for (int w : chosen) {
+    const float* b = bufs_[w].data();
+    for (size_t i = 0; i < floats_; ++i) g[i] += b[i];
+    loss_sum += loss_[w];
+    seqs += seqs_of_[w];
+  }
+  auto res = std::make_shared<Result>();
+  res->head = {t, t + 1, loss_sum, seqs};
+  res->grads = g;
+  last_seqs_ = seqs;
+  report_ = {};
+  report_.step = t;
+  report_.contributed = chosen;
+  report_.contributed.insert(report_.contributed.begin(), 0);
+  report_.sequences = seqs;
+  {
+    std::lock_guard lock(m_);
+    for (int w = 1; w < n_; ++w)
+      if (!std::binary_search(chosen.begin(), chosen.end(), w) && alive_[w])
+        report_.dropped.push_back(w);
+    report_.left.swap(left_);
+    report_.alive = static_cast<int>(std::count(alive_.begin(), alive_.end(), true));
+    history_.push_back(std::move(res));
+    closed_ = t + 1;
+    arrived_.clear();
+    deciding_ = false;
+  }
+  cv_.notify_all();
+  log_report();
+  return loss_sum;
+}
+
+// The ranks that left since the last report: a line (stderr too) and an event each.
+void BackupSync::log_left() {
+  const Report& r = report_;
+  for (const auto& [w, why] : r.left) {
+    const std::string line = "backup workers: rank " + std::to_string(w) + " left at step " +
+                             std::to_string(r.step + 1) + " (" + why + "); continuing with " +
+                             std::to_string(r.alive) + " of " + std::to_string(n_) + " workers";
+    out_->message(line);
+    if (!progress_) std::fprintf(stderr, "%s\n", line.c_str());  // said even without progress
+    out_->event({{"event", "worker_dropped"}, {"rank", w}, {"step", r.step + 1}, {"why", why},
+                 {"alive", r.alive}});
+  }
+}
+
+// A line when a rank leaves and whenever the contributors change; an event every step.
+void BackupSync::log_report() {
+  if (!out_) return;
+  log_left();
+  const Report& r = report_;
+  if (r.contributed != last_logged_) {
+    last_logged_ = r.contributed;
+    std::string line = "backup workers: step " + std::to_string(r.step + 1) + ": rank" +
+                       (r.contributed.size() > 1 ? "s " : " ") + rank_list(r.contributed) +
+                       " contributed (" + std::to_string(r.sequences) + " sequences)";
+    if (!r.dropped.empty())
+      line += ", rank" + std::string(r.dropped.size() > 1 ? "s " : " ") + rank_list(r.dropped) +
+              " dropped";
+    out_->message(line);
+  }
+  out_->event({{"event", "backup_step"}, {"step", r.step + 1}, {"contributed", r.contributed},
+               {"dropped", r.dropped}, {"sequences", r.sequences}});
+}
+
+// Rank 0's handler of rank w's link: one message of w per step, one reply; ends at w's
+// end or leave message, or when w sends nothing within the timeout (w is dropped).
+void BackupSync::serve(int w) {
+  comm::Group& link = links_[w];
+  auto drop = [&](const std::string& why) {
+    std::lock_guard lock(m_);
+    alive_[w] = false;
+    left_.emplace_back(w, why);
+    cv_.notify_all();
+  };
+  for (;;) {
+    UpHead up;
+    try {
+      link.recv(w, kUp, wbytes(up));
+      if (up.kind == kGrads) link.recv(w, kUpGrad, std::as_writable_bytes(std::span<float>(bufs_[w])));
+    } catch (const std::exception& e) {
+      std::lock_guard lock(m_);
+      if (stop_) return;  // rank 0 itself is failing
+      alive_[w] = false;
+      left_.emplace_back(w, std::string("no message from it: ") + e.what());
+      cv_.notify_all();
+      return;
+    }
+    if (up.kind == kLeave) {
+      up.why[sizeof up.why - 1] = '\0';
+      drop(up.why);
+      return;
+    }
+    std::shared_ptr<const Result> res;
+    {
+      std::unique_lock lock(m_);
+      if (up.kind == kEnd) {
+        hashes_[w] = up.hash;
+        ended_[w] = true;
+        alive_[w] = false;  // needed for no step any more
+        cv_.notify_all();
+        return;
+      }
+      // test hook: held until the step has closed without it (while every rank is
+      // alive: after a rank left, the step may need this one)
+      if (w == slow_)
+        cv_.wait(lock, [&] {
+          return stop_ || closed_ > up.step || std::count(alive_.begin(), alive_.end(), true) < n_;
+        });
+      if (up.kind == kGrads && up.step == closed_ && !deciding_) {
+        loss_[w] = up.loss_sum;
+        seqs_of_[w] = up.seqs;
+        arrived_.push_back(w);
+        cv_.notify_all();
+      }
+      cv_.wait(lock, [&] { return stop_ || closed_ > up.step; });
+      if (stop_) return;
+      for (const auto& r : history_)
+        if (r->head.step == up.step) res = r;
+      if (!res) {  // cannot happen: results stay until every live rank has fetched them
+        alive_[w] = false;
+        left_.emplace_back(w, "step " + std::to_string(up.step + 1) + "'s result is gone");
+        cv_.notify_all();
+        return;
+      }
+    }
+    DownHead down = res->head;
+    down.closed = 0;
+    {
+      std::lock_guard lock(m_);
+      down.closed = closed_;
+    }
+    try {
+      link.send(w, kDown, cbytes(down));
+      link.send(w, kDownGrad, std::as_bytes(std::span<const float>(res->grads)));
+    } catch (const std::exception& e) {
+      drop(std::string("its reply failed: ") + e.what());
+      return;
+    }
+    std::lock_guard lock(m_);
+    delivered_[w] = up.step + 1;
+    // results every live rank has fetched are not needed any more (rank 0's own too)
+    int64_t lowest = closed_;
+    for (int v = 1; v < n_; ++v)
+      if (alive_[v]) lowest = std::min(lowest, delivered_[v]);
+    while (!history_.empty() && history_.front()->head.step < lowest) history_.pop_front();
+  }
+}
+
+void BackupSync::leave(const std::string& why) {
+  if (rank_ == 0) return;
+  UpHead up;
+  up.step = step_;
+  up.kind = kLeave;
+  std::strncpy(up.why, why.c_str(), sizeof up.why - 1);
+  try {
+    links_[rank_].send(0, kUp, cbytes(up));
+  } catch (const std::exception&) {  // rank 0 is gone too, or dropped us already
+  }
+}
+
+void BackupSync::end(uint64_t mine) {
+  if (rank_ != 0) {
+    UpHead up;
+    up.step = step_;
+    up.kind = kEnd;
+    up.hash = mine;
+    links_[rank_].send(0, kUp, cbytes(up));
+    return;
+  }
+  for (std::thread& t : handlers_) t.join();  // each ends at its rank's end or leave
+  handlers_.clear();
+  if (out_ && !left_.empty()) {  // ranks that left during the last step
+    report_.left.swap(left_);
+    report_.alive = static_cast<int>(std::count(ended_.begin(), ended_.end(), true)) + 1;
+    log_left();
+  }
+  for (int w = 1; w < n_; ++w)
+    if (ended_[w] && hashes_[w] != mine)
+      throw RuntimeError("data parallel (backup workers): the replica of rank " +
+                         std::to_string(w) + " differs from rank 0's after training");
+}
+
+}  // namespace plait

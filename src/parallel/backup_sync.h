@@ -1,0 +1,138 @@
+// Backup workers for data parallelism without parameter servers (--backup-workers B,
+// docs/DATA_PARALLEL.md "Backup workers"): a step proceeds with the gradients of the
+// first N - B ranks to finish it, so a straggler does not stall the step, and a rank
+// whose thread fails leaves the run instead of ending it.
+//
+// It CHANGES THE MATH (off by default): a step's update is the mean gradient over the
+// sequences of the ranks that contributed (the divisor is their sequence count, not
+// --batch), and which ranks contribute depends on timing. A step is exact for its
+// contributors' sequences: equal, up to float addition order, to one worker training
+// on exactly those sequences.
+//
+// Protocol (a rank-0-led gather with a deadline, then a reply of the result). Each
+// rank w > 0 talks to rank 0 on a link group of its own ("backup-link-<w>": world
+// ranks {0, w}); rank 0 runs one handler thread per link. Per step t every rank w > 0
+// sends an UpHead (its gradient SUM over its share follows), then receives a DownHead
+// and the reduced gradient SUM of step t, which replaces its own; so every rank
+// applies the same update and the replicas stay bit-identical.
+//
+//   rank 0 (main thread)  computes its own share, waits until need - 1 other ranks'
+//                         gradients of step t have arrived (need = min(N - B, ranks
+//                         alive)), takes the first need - 1 to arrive, sums its own
+//                         and theirs IN RANK ORDER (so a given set always gives the
+//                         same bits), closes step t (keeps the result until every
+//                         live rank has fetched it) and goes on.
+//   handler of rank w     receives w's message of step t; if step t is still open it
+//                         reports the arrival, else (late) the gradient is dropped;
+//                         waits until step t is closed; replies with step t's result.
+//   rank w > 0            a rank that learns from a reply that steps up to c are
+//                         already closed (it is behind) skips computing them: it
+//                         sends a header only and applies their results, so a
+//                         persistent straggler catches up instead of falling behind.
+//
+// Rank 0 always contributes (it logs, evaluates and checkpoints the state after each
+// step). A rank w > 0 whose run fails (an exception on its thread; threads backend)
+// sends a "leave" header and ends: rank 0 drops it at once and continues on the others
+// (logged, metrics event `worker_dropped`). A rank that sends nothing within the
+// collective timeout (--timeout) is dropped the same way, with an error naming the rank
+// and the operation. At the end every live rank sends a hash of its parameters and rank
+// 0 checks they equal its own.
+//
+// Test hook: PLAIT_TEST_SLOW_RANK=w (w > 0) makes rank 0's handler hold rank w's
+// gradient until the step it belongs to has closed without it, so with B >= 1 rank w
+// never contributes, whatever the timing (the parameter server's hook, same meaning).
+#pragma once
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "comm/group.h"
+#include "parallel/replica.h"
+
+namespace plait {
+
+class BackupSync final : public GradSync {
+ public:
+  // Collective over `world` (every rank makes the link groups). `step` is the replica's
+  // step counter (read at each step); `seqs` its share. `backup` = B >= 1. `out`: rank
+  // 0's output (the log lines and events), null elsewhere.
+  BackupSync(comm::Group& world, int backup, const int64_t& step, const int64_t& seqs,
+             size_t floats, int64_t start, RunOutput* out, bool progress);
+  ~BackupSync() override;
+  BackupSync(const BackupSync&) = delete;
+  BackupSync& operator=(const BackupSync&) = delete;
+
+  void begin_step(std::vector<float>& grads) override;
+  void ready(size_t) override {}
+  double finish(double loss_sum) override;
+  bool wants_gradients() const override;
+  int64_t divisor(int64_t) const override { return last_seqs_; }
+
+  // Rank 0, after each finish(): the step's contributors and the ranks that left since
+  // the previous report (main thread only).
+  struct Report {
+    int64_t step = 0;
+    std::vector<int> contributed, dropped;  // world ranks, ascending
+    int64_t sequences = 0;
+    std::vector<std::pair<int, std::string>> left;  // rank, why
+    int alive = 0;
+  };
+  const Report& report() const { return report_; }
+
+  // A rank w > 0 whose run failed: tells rank 0 it leaves (best effort), then stops.
+  void leave(const std::string& why);
+  // The end of the run: ranks w > 0 send their parameters' hash; rank 0 waits for every
+  // live rank's and throws RuntimeError naming a rank whose hash differs from `mine`.
+  void end(uint64_t mine);
+
+ private:
+  struct Result;
+  void serve(int w);  // rank 0: the handler of rank w's link
+  double close_step(double loss_sum);  // rank 0
+  double fetch_step(double loss_sum);  // rank w > 0
+  void log_report();                   // rank 0: report_ into out_
+  void log_left();                     // rank 0: report_.left into out_
+
+  comm::Group world_;
+  std::vector<comm::Group> links_;  // rank 0: per rank w (index w; [0] unused); else [0]
+  int backup_;
+  int n_;
+  int rank_;
+  const int64_t& step_;
+  const int64_t& seqs_;
+  size_t floats_;
+  std::vector<float>* grads_ = nullptr;
+  int64_t last_seqs_ = 0;   // the sequences the last step's update is over
+  int64_t known_closed_;    // rank w > 0: steps rank 0 had closed at the last reply
+  bool computed_ = true;    // rank w > 0: this step's gradients were computed
+  int slow_ = -1;           // PLAIT_TEST_SLOW_RANK
+  Report report_;
+  RunOutput* out_ = nullptr;
+  bool progress_ = false;         // --progress: else a leaving rank is said on stderr
+  std::vector<int> last_logged_;  // the contributors the log last named
+
+  // rank 0, under m_
+  std::mutex m_;
+  std::condition_variable cv_;
+  int64_t closed_;                       // steps closed; the open step is closed_
+  std::vector<int> arrived_;             // ranks whose gradients of the open step arrived
+  bool deciding_ = false;                // the open step's contributors are being summed
+  std::vector<std::vector<float>> bufs_; // per rank: its last gradient sum
+  std::vector<double> loss_;             // per rank: its last loss sum
+  std::vector<int64_t> seqs_of_;         // per rank: its last share
+  std::vector<bool> alive_;
+  std::vector<int64_t> delivered_;       // per rank: steps whose results it has fetched
+  std::deque<std::shared_ptr<const Result>> history_;  // closed results not yet fetched by all
+  std::vector<std::pair<int, std::string>> left_;  // not yet reported
+  std::vector<uint64_t> hashes_;
+  std::vector<bool> ended_;
+  bool stop_ = false;
+  std::vector<std::thread> handlers_;
+};
+
+}  // namespace plait
