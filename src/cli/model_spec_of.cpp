@@ -12,4 +12,16 @@ plan::ModelSpec model_spec_of(const GPTConfig& c, int batch, const std::string& 
   return m;
 }
 
+plan::RunFlags run_flags_of(const TrainOptions& o) {
+  plan::RunFlags f;
+  f.workers = o.workers, f.dp = o.dp, f.tp = o.tp, f.pp = o.pp;
+  f.micro_batch = o.micro_batch, f.micro_batches = o.micro_batches;
+  f.schedule = o.schedule, f.sync = o.sync, f.servers = o.servers, f.stages = o.stages;
+  f.recompute = o.recompute == Recompute::block       ? plan::Recompute::full
+                : o.recompute == Recompute::selective ? plan::Recompute::selective
+                                                      : plan::Recompute::none;
+  f.zero = o.zero;
+  return f;
+}
+
 }  // namespace plait

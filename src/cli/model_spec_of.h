@@ -6,7 +6,9 @@
 #include <string>
 
 #include "model/config.h"
+#include "parallel/train_options.h"
 #include "plan/model_spec.h"
+#include "plan/simulate.h"
 
 namespace plait {
 
@@ -14,5 +16,8 @@ namespace plait {
 // errors naming `where`.
 plan::ModelSpec model_spec_of(const GPTConfig& c, int batch, const std::string& name,
                               const std::string& where);
+
+// The layout flags of a train command as the planner reads them (plan/simulate.h).
+plan::RunFlags run_flags_of(const TrainOptions& o);
 
 }  // namespace plait

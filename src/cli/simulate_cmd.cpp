@@ -37,18 +37,6 @@ plan::MachineProfile load_or_measure(const std::string& file) {
   return p;
 }
 
-plan::RunFlags run_flags(const TrainOptions& o) {
-  plan::RunFlags f;
-  f.workers = o.workers, f.dp = o.dp, f.tp = o.tp, f.pp = o.pp;
-  f.micro_batch = o.micro_batch, f.micro_batches = o.micro_batches;
-  f.schedule = o.schedule, f.sync = o.sync, f.servers = o.servers, f.stages = o.stages;
-  f.recompute = o.recompute == Recompute::block       ? plan::Recompute::full
-                : o.recompute == Recompute::selective ? plan::Recompute::selective
-                                                      : plan::Recompute::none;
-  f.zero = o.zero;
-  return f;
-}
-
 int run_simulate(const SimulateFlags& f, const CLI::App& cmd) {
   const TrainOptions& o = f.opt;
   const plan::ModelSpec m = model_spec_of(o.model, o.batch, "run", "plait simulate");
@@ -56,10 +44,10 @@ int run_simulate(const SimulateFlags& f, const CLI::App& cmd) {
   if (!o.intra_link.empty()) intra = parse_link(o.intra_link);
   if (!o.inter_link.empty()) inter = parse_link(o.inter_link);
   // bad flags fail before the machine is measured
-  plan::local_run_from_flags(m, run_flags(o), o.blas_threads, 1, o.ranks_per_node, intra, inter);
+  plan::local_run_from_flags(m, run_flags_of(o), o.blas_threads, 1, o.ranks_per_node, intra, inter);
   const plan::MachineProfile profile = load_or_measure(f.profile);
   const plan::LocalRun run = plan::local_run_from_flags(
-      m, run_flags(o), o.blas_threads, profile.cores, o.ranks_per_node, intra, inter);
+      m, run_flags_of(o), o.blas_threads, profile.cores, o.ranks_per_node, intra, inter);
   plan::Simulation s = plan::simulate(run, profile, o.steps);
   if (o.sync == SyncAlgorithm::mpi) s.notes.push_back("--sync mpi is costed as ring allreduce");
   std::string list;

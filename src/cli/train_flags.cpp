@@ -11,7 +11,7 @@
 #include "cli/model_spec_of.h"
 #include "cli/run_guard.h"
 #include "cli/stage_profile.h"
-#include "plan/auto_stages.h"
+#include "cli/stage_choice.h"
 #include "fault/weights.h"
 #include "layout/schedule.h"
 #include "layout/sync.h"
@@ -133,6 +133,17 @@ void add_layout_flags(CLI::App* cmd, TrainOptions& opt) {
          "the stages' --slowdown); profile: the same with a block and the head measured "
          "at start-up (default: balanced by block count)")
       ->delimiter(',');
+  cmd->add_option("--stage-memory", opt.stage_memory_gib,
+                  "GiB each pipeline stage may use: --stages auto chooses the fastest split "
+                  "within it (default: the available memory / the workers; MPI: no limit)");
+  cmd->add_option("--repartition-threshold", opt.repartition_threshold,
+                  "with --pp: when the measured busiest stage is this much slower than the "
+                  "measured costs' best split for --repartition-after steps, checkpoint and "
+                  "end with exit code 3 and the new --stages (restarted by --max-restarts); "
+                  "0: off (docs/BALANCE.md)");
+  cmd->add_option("--repartition-after", opt.repartition_after,
+                  "steps in a row over --repartition-threshold before a repartition")
+      ->capture_default_str();
   cmd->add_option("--micro-batches", opt.micro_batches,
                   "pipeline micro-batches per replica's share of the batch (default: pp)");
   named(cmd, "--schedule", "pipeline schedule: " + schedule_names(), "1f1b",
@@ -289,23 +300,9 @@ void adopt_init_config(const CLI::App& cmd, TrainOptions& opt) {
 
 void resolve_auto_stages(TrainOptions& opt) {
   if (!opt.stages_auto || opt.pp <= 1) return;
-  TrainOptions probe = opt;
-  resolve_tokenizer(probe);  // the head's cost depends on the vocabulary
-  const plan::ModelSpec m = model_spec_of(probe.model, opt.batch, "train", "--stages auto");
-  const plan::AutoStages model = plan::auto_stages(m, opt.pp);
-  // auto: the cost model's head and the stages' slowdowns; profile: a measured block
-  // and head instead of the cost model's (cli/stage_profile.h).
-  const StageProfile p = profile_stages(probe, model.head_blocks, opt.stages_profile);
-  opt.stages = plan::auto_stages_measured(opt.model.layers, p.head_blocks, p.scale).sizes;
-  if (opt.progress && first_process()) {
-    std::string sizes;
-    for (int s : opt.stages) {
-      if (!sizes.empty()) sizes += ',';
-      sizes += std::to_string(s);
-    }
-    std::fprintf(stderr, "stages %s: %s (%s; docs/BALANCE.md)\n",
-                 opt.stages_profile ? "profile" : "auto", sizes.c_str(), describe(p).c_str());
-  }
+  const StageChoice ch = choose_stages(opt);  // cli/stage_choice.h: cost within memory
+  opt.stages = ch.part.sizes;
+  if (opt.progress && first_process()) std::fprintf(stderr, "%s\n", ch.line.c_str());
 }
 
 bool first_process() {

@@ -36,8 +36,8 @@ bool given(const CLI::App& cmd, const std::string& flag);
 // Returns the line that explains a default layout ("" when the flags fixed it).
 std::string resolve_layout(const CLI::App& cmd, TrainOptions& opt);
 
-// --stages auto with a pipeline: opt.stages from the cost model (plan/auto_stages.h),
-// the vocabulary resolved for the head's cost; says so on stderr unless --no-progress.
+// --stages auto with a pipeline: opt.stages, the fastest split by cost within each
+// stage's memory (cli/stage_choice.h); says so on stderr unless --no-progress.
 void resolve_auto_stages(TrainOptions& opt);
 
 }  // namespace plait::cli

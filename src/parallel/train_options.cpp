@@ -138,6 +138,11 @@ void TrainOptions::validate_layout() const {
                      "gradient accumulation");
   if (model_parallel() && !speeds.empty())
     throw UsageError("--speeds balances data parallelism only; it cannot be used with --tp/--pp");
+  if (repartition_threshold > 0 && pp == 1)
+    throw UsageError("--repartition-threshold needs a pipeline (--pp > 1)");
+  if (repartition_threshold > 0 && checkpoint_dir.empty())
+    throw UsageError("--repartition-threshold needs --checkpoint-dir (the run restarts from "
+                     "its checkpoint with the new --stages)");
 }
 
 // Parameter servers (docs/DATA_PARALLEL.md, "Parameter server"): a mode, a bound

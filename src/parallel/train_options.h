@@ -107,6 +107,9 @@ struct TrainOptions {
   std::vector<int> stages;        // blocks per stage, e.g. 3,3,2 ("": balanced)
   bool stages_auto = false;       // --stages auto: the CLI sets `stages` by cost (plan/auto_stages.h)
   bool stages_profile = false;    // --stages profile: ... from a start-up profile (cli/stage_profile.h)
+  double stage_memory_gib = 0;    // --stage-memory: auto's per-stage limit (0: available / workers)
+  double repartition_threshold = 0;  // --repartition-threshold: restart with new stages (0: off)
+  int repartition_after = 5;      // --repartition-after K: ... when over it K steps in a row
   int micro_batches = 0;          // pipeline micro-batches per replica's share (0: pp)
   PipeSchedule schedule = PipeSchedule::one_f_one_b;
   // parameter-server architecture (docs/DATA_PARALLEL.md, "Parameter server")

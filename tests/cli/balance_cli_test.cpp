@@ -103,5 +103,36 @@ TEST(BalanceCli, StagesAutoChoosesByCost) {
   expect_usage_error(run_plait(base + "--stages x,1"), "--stages: 'x' is not a whole number");
 }
 
+// --stages auto within each stage's memory: with the last stage 3x slower the fastest
+// split is 5,1; a --stage-memory just below what 5,1 needs (its first stage: the
+// embedding and 5 blocks) makes auto take the fastest split that fits, 4,2, and say
+// why; a limit nothing fits is one line, exit 2.
+TEST(BalanceCli, StagesAutoWithinStageMemory) {
+  TempDir d;
+  write_file(d / "c.txt", small_corpus());
+  const std::string base = "train --data " + (d / "c.txt") +
+                           " --layers 6 --dim 16 --heads 2 --ctx 8 --batch 4 --steps 2 --pp 2 "
+                           "--stages auto --slowdown 1:3 ";
+  const Result free = run_plait(base);
+  ASSERT_EQ(free.code, 0) << free.err;
+  const std::string key = "stages auto: 5,1 (cost model: the LM head counts as 1.23 blocks; "
+                          "stage slowdowns 1 3; memory: busiest stage ";
+  const size_t at = free.err.find(key);
+  ASSERT_NE(at, std::string::npos) << free.err;
+  const double need_mib = std::stod(free.err.substr(at + key.size()));
+  ASSERT_GT(need_mib, 0);
+  std::ostringstream limit;
+  limit.precision(9);
+  limit << need_mib * 0.97 / 1024;  // GiB
+  const Result bound = run_plait(base + "--stage-memory " + limit.str());
+  ASSERT_EQ(bound.code, 0) << bound.err;
+  EXPECT_NE(bound.err.find("stages auto: 4,2 ("), std::string::npos) << bound.err;
+  EXPECT_NE(bound.err.find("the fastest split 5,1 needs"), std::string::npos) << bound.err;
+  EXPECT_NE(bound.err.find("stages of 4,2 blocks"), std::string::npos) << bound.err;
+  expect_usage_error(run_plait(base + "--stage-memory 0.0001"),
+                     "--stages auto: no split of 6 blocks into 2 pipeline stages fits");
+  expect_usage_error(run_plait(base + "--stage-memory -1"), "--stage-memory");
+}
+
 }  // namespace
 }  // namespace plait::test

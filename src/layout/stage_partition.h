@@ -1,0 +1,50 @@
+// Choosing the blocks per pipeline stage by cost, within each stage's memory
+// (--stages auto, the planner's uneven splits, repartitioning during a run).
+//
+// Stage s holding k blocks is busy scale[s] x (k + extra[s]) block-times per
+// micro-batch (extra: the embedding's or the LM head's work, in blocks; scale: how many
+// times slower the stage runs) and needs fixed_bytes[s] + k x block_bytes[s] of memory
+// (both linear in k: weights, gradients, moments and saved activations grow by one
+// block's worth per block; what the stage holds beside its blocks is fixed). A
+// partition is feasible when every stage holds at least one block and fits the limit;
+// the best feasible one has the least busiest stage. Exact: dynamic programming over
+// prefixes, O(P x L²).
+#pragma once
+#include <string>
+#include <vector>
+
+namespace plait {
+
+struct StageCosts {
+  std::vector<double> extra;        // per stage: work beside its blocks, in blocks
+  std::vector<double> scale;        // per stage: times slower (1 on equal hardware)
+  std::vector<double> fixed_bytes;  // per stage: memory beside its blocks (empty: 0)
+  std::vector<double> block_bytes;  // per stage: memory per block it holds (empty: 0)
+  double limit_bytes = 0;           // each stage's memory at most this; 0: no limit
+};
+
+struct StagePartition {
+  std::vector<int> sizes;       // the best feasible partition: sum = layers, each >= 1
+  double busiest = 0;           // its busiest stage, scale x (blocks + extra)
+  double peak_bytes = 0;        // its largest stage memory
+  std::vector<int> fastest;     // the best partition when memory is ignored
+  double fastest_busiest = 0;   // ... its busiest stage
+  double fastest_peak_bytes = 0;  // ... and its largest stage memory
+  bool memory_bound() const { return sizes != fastest; }  // the limit changed the choice
+};
+
+// Busiest stage and largest memory of `sizes` under `c`.
+double busiest_stage(const std::vector<int>& sizes, const StageCosts& c);
+double peak_stage_bytes(const std::vector<int>& sizes, const StageCosts& c);
+
+// The best feasible partition of `layers` blocks over c.scale.size() stages. Among
+// equally busy partitions the earlier stages take more blocks. UsageError when the
+// sizes of the vectors disagree, unless 1 <= stages <= layers, or when no partition
+// fits the limit: "no split of 6 blocks into 2 pipeline stages fits 1.0 MiB per stage;
+// the least memory, 3,3, needs 1.4 MiB (stage 0)".
+StagePartition partition_stages(int layers, const StageCosts& c);
+
+// "4,2"
+std::string stages_string(const std::vector<int>& sizes);
+
+}  // namespace plait

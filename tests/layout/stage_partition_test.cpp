@@ -1,0 +1,106 @@
+// The stage partition by cost within each stage's memory: the best feasible split for
+// given costs, memory per block and a limit (table-driven), checked against every
+// partition; a clear error when none fits.
+#include "layout/stage_partition.h"
+
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <limits>
+#include <string>
+
+#include "util/error.h"
+
+namespace plait {
+namespace {
+
+// Every partition of `layers` blocks over P stages, each >= 1.
+void each_partition(int layers, int P, const std::function<void(const std::vector<int>&)>& f) {
+  std::vector<int> sz(P, 1);
+  std::function<void(int, int)> rec = [&](int s, int left) {
+    if (s == P - 1) {
+      sz[s] = left;
+      if (left >= 1) f(sz);
+      return;
+    }
+    for (int k = 1; k <= left - (P - 1 - s); ++k) sz[s] = k, rec(s + 1, left - k);
+  };
+  rec(0, layers);
+}
+
+StageCosts costs(std::vector<double> extra, std::vector<double> scale, std::vector<double> fixed,
+                 std::vector<double> per_block, double limit) {
+  StageCosts c;
+  c.extra = std::move(extra), c.scale = std::move(scale);
+  c.fixed_bytes = std::move(fixed), c.block_bytes = std::move(per_block);
+  c.limit_bytes = limit;
+  return c;
+}
+
+TEST(StagePartition, BestFeasibleSplitTable) {
+  struct Case {
+    const char* what;
+    int layers;
+    StageCosts c;
+    std::vector<int> want, fastest;
+  };
+  const Case cases[] = {
+      {"no limit: the head of 1.7 blocks", 6, costs({0, 1.7}, {1, 1}, {}, {}, 0), {4, 2}, {4, 2}},
+      {"a limit everything fits", 6, costs({0, 1.7}, {1, 1}, {10, 10}, {1, 1}, 100), {4, 2}, {4, 2}},
+      // the last stage 3x slower wants 5,1 (5 vs 4.5), but 5 blocks of 10 bytes on top of
+      // the first stage's 30 (the embedding) exceed 70: 4,2 (4 vs 7.5) is the best that fits
+      {"the fastest split does not fit", 6, costs({0, 0.5}, {1, 3}, {30, 5}, {10, 10}, 70),
+       {4, 2}, {5, 1}},
+      // stage 0 keeps 4 micro-batches of activations in flight (1F1B), stage 3 one: a
+      // block costs 4x the memory on the first stage; even 2,2,2,2 overflows stage 0
+      {"in-flight activations push blocks to the later stages", 8,
+       costs({0, 0, 0, 0}, {1, 1, 1, 1}, {0, 0, 0, 0}, {40, 30, 20, 10}, 60), {1, 2, 3, 2},
+       {2, 2, 2, 2}},
+      {"a tight limit: the only feasible split", 3, costs({0, 0}, {1, 1}, {0, 0}, {10, 10}, 20),
+       {2, 1}, {2, 1}},
+      {"ties: the earlier stage takes more", 7, costs({0, 0}, {1, 1}, {0, 0}, {1, 1}, 100), {4, 3},
+       {4, 3}},
+      {"a slow middle stage and memory", 9, costs({0, 0, 1}, {1, 2, 1}, {0, 0, 0}, {5, 5, 5}, 20),
+       {4, 2, 3}, {4, 2, 3}},
+      {"a slow middle stage, memory too tight for 4 blocks", 9,
+       costs({0, 0, 1}, {1, 2, 1}, {0, 0, 0}, {5, 5, 5}, 15), {3, 3, 3}, {4, 2, 3}},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.what);
+    const StagePartition p = partition_stages(c.layers, c.c);
+    EXPECT_EQ(p.sizes, c.want);
+    EXPECT_EQ(p.fastest, c.fastest);
+    EXPECT_EQ(p.memory_bound(), c.want != c.fastest);
+    EXPECT_DOUBLE_EQ(p.busiest, busiest_stage(p.sizes, c.c));
+    if (c.c.limit_bytes > 0) {
+      EXPECT_LE(p.peak_bytes, c.c.limit_bytes);
+    }
+    // No feasible partition has a less busy busiest stage; no partition at all a less
+    // busy one than `fastest`.
+    each_partition(c.layers, static_cast<int>(c.c.scale.size()), [&](const std::vector<int>& sz) {
+      EXPECT_GE(busiest_stage(sz, c.c) + 1e-12, p.fastest_busiest);
+      if (c.c.limit_bytes == 0 || peak_stage_bytes(sz, c.c) <= c.c.limit_bytes) {
+        EXPECT_GE(busiest_stage(sz, c.c) + 1e-12, p.busiest);
+      }
+    });
+  }
+}
+
+TEST(StagePartition, NothingFitsIsAClearError) {
+  try {
+    partition_stages(6, costs({0, 0}, {1, 1}, {1 << 20, 0}, {1 << 20, 1 << 20}, 3 << 20));
+    FAIL() << "expected a UsageError";
+  } catch (const UsageError& e) {
+    // least memory: 2,4 (3 MiB and 4 MiB) or 3,3 (4 and 3): 4 MiB either way
+    EXPECT_EQ(std::string(e.what()),
+              "no split of 6 blocks into 2 pipeline stages fits 3.0 MiB per stage; the one "
+              "needing the least memory, 3,3, needs 4.0 MiB (stage 0)");
+  }
+  EXPECT_THROW(partition_stages(2, costs({0, 0, 0}, {1, 1, 1}, {}, {}, 0)), UsageError);
+  EXPECT_THROW(partition_stages(4, costs({0}, {1, 1}, {}, {}, 0)), UsageError);
+  EXPECT_THROW(partition_stages(4, costs({0, 0}, {1, 1}, {0}, {}, 0)), UsageError);
+  EXPECT_EQ(stages_string({4, 2, 1}), "4,2,1");
+}
+
+}  // namespace
+}  // namespace plait
