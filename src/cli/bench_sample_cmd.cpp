@@ -35,6 +35,7 @@
 #include "cli/torch_peer.h"
 #include "fault/safetensors.h"
 #include "infer/engine.h"
+#include "infer/mesh_decoder.h"
 #include "model/gpt.h"
 #include "tensor/blas.h"
 #include "util/error.h"
@@ -228,6 +229,7 @@ struct LayoutRun {
   std::string name;
   InferLayout layout;
   std::vector<double> token_s, batch_tok_s, one_tok_s;
+  std::vector<double> allreduce_share;  // tp: rank 0's time in the tensor allreduces / the latency run's
   std::vector<std::vector<int32_t>> tokens;  // the last round's (one sequence, then the batch)
 };
 
@@ -281,7 +283,10 @@ json compare_layouts(const BenchSampleArgs& a) {
       if (!L.layout.parallel() && L.layout.blas_threads == 0) L.layout.blas_threads = cores;
       run_generation(L.layout, m.config(), m.params, a.batch, [&](infer::StepModel& model) {
         run_on(model, {prompts[0]}, 2, false);  // warm-up: threads, first products
+        const auto* mesh = dynamic_cast<const infer::MeshDecoder*>(&model);
+        const double ar0 = mesh ? mesh->allreduce_seconds() : 0;
         const Run one = run_on(model, {prompts[0]}, a.tokens, false);
+        if (mesh) L.allreduce_share.push_back((mesh->allreduce_seconds() - ar0) / one.total_s);
         const Run many = run_on(model, prompts, a.batch_tokens, false);
         L.token_s.push_back(one.decode_s / (a.tokens - 1));
         L.one_tok_s.push_back(a.tokens / one.total_s);
@@ -289,8 +294,11 @@ json compare_layouts(const BenchSampleArgs& a) {
         L.tokens = many.tokens;
         L.tokens.insert(L.tokens.begin(), one.tokens[0]);
       });
-      std::fprintf(stderr, "round %d %-10s %.2f ms/token, batch %d: %.1f tok/s\n", round + 1,
+      std::fprintf(stderr, "round %d %-10s %.2f ms/token, batch %d: %.1f tok/s", round + 1,
                    L.name.c_str(), 1e3 * L.token_s.back(), a.batch, L.batch_tok_s.back());
+      if (L.layout.tp > 1)
+        std::fprintf(stderr, ", %.0f%% of the latency run in tp allreduces", 100 * L.allreduce_share.back());
+      std::fprintf(stderr, "\n");
     }
   }
   json out = json::array();
@@ -305,6 +313,8 @@ json compare_layouts(const BenchSampleArgs& a) {
                    {"one_tok_s", one}, {"batch_tok_s", b}, {"batch_tok_s_rounds", L.batch_tok_s},
                    {"batch_ratio", b / base_batch}, {"batch_over_one", b / one},
                    {"same_tokens", L.tokens == runs[0].tokens}});
+    if (!L.allreduce_share.empty() && L.layout.tp > 1)
+      out.back()["tp_allreduce_share"] = median(L.allreduce_share);
     std::fprintf(stderr, "%-10s %.2f ms/token (%.2fx of %s) | batch %d %.1f tok/s (%.2fx; %.1fx one sequence) | %s tokens\n",
                  L.name.c_str(), 1e3 * t, t / base_token, runs[0].name.c_str(), a.batch, b,
                  b / base_batch, b / one, L.tokens == runs[0].tokens ? "the same" : "DIFFERENT");

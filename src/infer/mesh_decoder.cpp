@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <cstring>
 #include <string>
+#include <thread>
 
 #include "comm/collectives.h"
+#include "comm/latency_allreduce.h"
 #include "layout/stages.h"
 #include "util/error.h"
 
@@ -26,47 +28,16 @@ ShardLayout shard_layout(const GPTConfig& cfg, const MeshLayout& m, const MeshCo
   return {m.tp, me.tp, begin, begin + sizes[me.pp], me.pp == 0, me.pp == m.pp - 1};
 }
 
-// The tensor group's allreduce for generation. A pass's rows are a few KB (one row
-// of C floats per sequence when decoding), so a message's latency is the cost, not
-// bandwidth: every rank sends its whole partial sum to every other rank, on the
-// group's point-to-point context, and adds all T of them in rank order. One exchange
-// (a ring takes 2(T-1) steps), and every rank adds the same floats in the same order,
-// so the replicated rows stay bit-identical across the tensor group.
-class ExchangeAllreduce {
- public:
-  explicit ExchangeAllreduce(comm::Group g) : g_(std::move(g)) {}
-  void run(float* v, size_t n) {
-    const int T = g_.size(), r = g_.rank();
-    parts_.resize(size_t(T) * n);
-    std::copy_n(v, n, parts_.data() + size_t(r) * n);
-    const uint64_t tag = seq_++ % (g_.max_tag() + 1);
-    std::vector<comm::Request> reqs;
-    for (int q = 0; q < T; ++q) {
-      if (q == r) continue;
-      reqs.push_back(g_.irecv(q, tag, std::as_writable_bytes(std::span<float>(parts_.data() + size_t(q) * n, n))));
-      reqs.push_back(g_.isend(q, tag, std::as_bytes(std::span<const float>(parts_.data() + size_t(r) * n, n))));
-    }
-    for (auto& q : reqs) g_.wait(q);
-    std::copy_n(parts_.data(), n, v);
-    for (int q = 1; q < T; ++q) {
-      const float* p = parts_.data() + size_t(q) * n;
-      for (size_t i = 0; i < n; ++i) v[i] += p[i];
-    }
-  }
+// The tensor group's allreduce: a pass's rows are a few KB (one row of C floats per
+// sequence when decoding), so latency is the cost (comm/latency_allreduce.h). Up to
+// kSharedFloats floats go through memory the threads share; a bigger pass (a long
+// prompt's prefill) through one exchange of messages.
+constexpr size_t kSharedFloats = size_t(1) << 16;
 
- private:
-  comm::Group g_;
-  std::vector<float> parts_;  // [T, n]: rank q's partial sum at q * n
-  uint64_t seq_ = 0;
-};
-
-TensorSplit tensor_split(comm::Group& tp, int tp_rank) {
+TensorSplit tensor_split(std::shared_ptr<comm::LatencyAllreduce> ar, int tp_rank) {
   TensorSplit s;
   s.adds_bias = tp_rank == 0;
-  if (tp.size() > 1) {
-    auto ar = std::make_shared<ExchangeAllreduce>(tp);
-    s.allreduce = [ar](float* p, size_t n) { ar->run(p, n); };
-  }
+  if (ar) s.allreduce = [ar](float* p, size_t n) { ar->run(p, n); };
   return s;
 }
 
@@ -117,11 +88,17 @@ MeshDecoder::MeshDecoder(comm::Comm& c, const GPTConfig& cfg, const MeshLayout& 
   params_.resize(table.total());
   gather_shard(whole, full, table, params_);
   groups_ = m.pp;
-  dec_ = std::make_unique<Decoder>(table, params_, slots, tensor_split(tp_, me_.tp));
+  if (m.tp > 1) {
+    const bool spin = world_.size() <= static_cast<int>(std::thread::hardware_concurrency());
+    allreduce_ = std::make_shared<comm::LatencyAllreduce>(tp_, kSharedFloats, spin);
+  }
+  dec_ = std::make_unique<Decoder>(table, params_, slots, tensor_split(allreduce_, me_.tp));
   local_logits_ = m.pp == 1;
 }
 
 MeshDecoder::~MeshDecoder() = default;
+
+double MeshDecoder::allreduce_seconds() const { return allreduce_ ? allreduce_->seconds() : 0; }
 
 void MeshDecoder::post(int peer, std::vector<std::byte> buf) {
   Pending p{std::move(buf), {}};

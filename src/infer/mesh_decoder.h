@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "comm/comm.h"
+#include "comm/latency_allreduce.h"
 #include "infer/decoder.h"
 #include "layout/mesh_shape.h"
 
@@ -67,6 +68,8 @@ class MeshDecoder : public StepModel {
   const float* logits(int f) const override;
 
   const ShardLayout& layout() const { return dec_->layout(); }
+  // This rank's time in the tensor group's allreduces so far (waits included).
+  double allreduce_seconds() const;
 
  private:
   struct Pending;
@@ -81,6 +84,7 @@ class MeshDecoder : public StepModel {
   MeshCoord me_;
   int groups_ = 1;
   std::vector<float> params_;  // this rank's shard (ShardTable's layout)
+  std::shared_ptr<comm::LatencyAllreduce> allreduce_;  // tp > 1
   std::unique_ptr<Decoder> dec_;
   std::deque<std::pair<int, int>> in_flight_;  // rank 0: (group, F), oldest first
   std::vector<float> logits_;                  // rank 0 with pp > 1: the collected pass's
