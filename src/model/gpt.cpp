@@ -35,12 +35,16 @@ void init_gpt2(const ParamTable& t, std::span<float> arena, uint64_t seed) {
 using Range = std::pair<size_t, size_t>;
 Range range_of(const ShardSpec& s) { return {s.local.offset, s.local.offset + s.local.size}; }
 
-// A gate's hold on arena ranges for a scope: acquired in order, released in reverse.
+// A gate's hold on arena ranges for a scope: acquired in order, released in reverse;
+// `next` (empty: none) is the unit the pass acquires after this one, hinted once this
+// one is held.
 class GateHold {
  public:
-  GateHold(ParamGate* gate, std::initializer_list<Range> ranges) : gate_(gate), ranges_(ranges) {
-    if (gate_)
-      for (const auto& [b, e] : ranges_) gate_->acquire(b, e);
+  GateHold(ParamGate* gate, std::initializer_list<Range> ranges, std::vector<Range> next = {})
+      : gate_(gate), ranges_(ranges) {
+    if (!gate_) return;
+    for (const auto& [b, e] : ranges_) gate_->acquire(b, e);
+    if (!next.empty()) gate_->prefetch(next);
   }
   ~GateHold() {
     if (gate_)
@@ -58,6 +62,8 @@ Range block_range(const ShardTable& t, int l) {
   return {t.block(l, BlockTensor::ln1_w).local.offset, range_of(t.block(l, BlockTensor::fcproj_b)).second};
 }
 Range lnf_range(const ShardTable& t) { return {t.lnf_w().local.offset, range_of(t.lnf_b()).second}; }
+// The head's unit: the final norm and the tied head (wte).
+std::vector<Range> head_unit(const ShardTable& t) { return {lnf_range(t), range_of(t.wte())}; }
 
 }  // namespace
 
@@ -149,8 +155,16 @@ double GPT::forward(int micro, int B, int T, const int32_t* tokens, const float*
   ensure_scratch(B, T);
   StageActivations& a = slots_.open(micro, stage_shape(), B, T);
   std::span<const float> P(params);
+  // ZeRO-3's hint: the unit the forward pass uses after block l - 1 (the embeddings')
+  const auto next = [&](int l) -> std::vector<Range> {
+    if (!gate_) return {};
+    if (l < layout().layer_end) return {block_range(shards_, l)};
+    // (not from the embeddings of a stage without blocks: the head's wte is theirs)
+    return layout().last && l > layout().layer_begin ? head_unit(shards_) : std::vector<Range>{};
+  };
   if (layout().first) {
-    GateHold hold(gate_, {range_of(shards_.wte()), range_of(shards_.wpe())});
+    GateHold hold(gate_, {range_of(shards_.wte()), range_of(shards_.wpe())},
+                  next(layout().layer_begin));
     std::copy(tokens, tokens + N, a.tokens.begin());
     k::encoder_forward(a.x.data(), tokens, at(P, shards_.wte().local), at(P, shards_.wpe().local),
                        B, T, c.dim);
@@ -161,7 +175,7 @@ double GPT::forward(int micro, int B, int T, const int32_t* tokens, const float*
   const float* in = a.x.data();
   for (int l = layout().layer_begin; l < layout().layer_end; ++l) {
     BlockActivations& b = a.blocks[l - layout().layer_begin];
-    GateHold hold(gate_, {block_range(shards_, l)});
+    GateHold hold(gate_, {block_range(shards_, l)}, next(l + 1));
     block_forward_kept(b, in, sh, l);
     in = b.out.data();
   }
@@ -276,8 +290,13 @@ const float* GPT::backward(int micro, const float* dout,
     throw RuntimeError("backward() needs a forward() with targets");
   const auto& c = config();
   std::span<float> G(grads);
+  // ZeRO-3's hint: the unit the backward pass uses after block l + 1 (the head's)
+  const auto next = [&](int l) -> std::vector<Range> {
+    if (!gate_ || l < layout().layer_begin) return {};
+    return {block_range(shards_, l)};
+  };
   if (layout().last) {
-    GateHold hold(gate_, {lnf_range(shards_), range_of(shards_.wte())});
+    GateHold hold(gate_, {lnf_range(shards_), range_of(shards_.wte())}, next(layout().layer_end - 1));
     head_backward(a, a.blocks.empty() ? a.x.data() : a.blocks.back().out.data());
     if (on_ready) on_ready(shards_.lnf_w().local.offset);
   } else {
@@ -287,7 +306,7 @@ const float* GPT::backward(int micro, const float* dout,
   for (int l = layout().layer_end - 1; l >= layout().layer_begin; --l) {
     const int i = l - layout().layer_begin;
     const float* x = i > 0 ? a.blocks[i - 1].out.data() : a.x.data();
-    GateHold hold(gate_, {block_range(shards_, l)});  // recomputation reads them too
+    GateHold hold(gate_, {block_range(shards_, l)}, next(l - 1));  // recomputation reads them too
     block_backward_kept(a.blocks[i], x, sh, l);
     if (on_ready) on_ready(shards_.block(l, BlockTensor::ln1_w).local.offset);
   }

@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <functional>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include "model/block.h"
@@ -36,11 +37,15 @@ namespace plait {
 // parameter arena and after it is done with it; the range's floats are valid only in
 // between (acquire may be collective: every rank of a data-parallel group acquires
 // the same ranges in the same order, as their passes are the same).
+// prefetch(next) tells it, right after a unit's acquire, the ranges the pass will
+// acquire next (in that order), so that it may gather them while the current unit
+// computes; every rank of the group sends the same hints too.
 class ParamGate {
  public:
   virtual ~ParamGate() = default;
   virtual void acquire(size_t begin, size_t end) = 0;
   virtual void release(size_t begin, size_t end) = 0;
+  virtual void prefetch(std::span<const std::pair<size_t, size_t>> next) { (void)next; }
 };
 
 class GPT {
@@ -118,6 +123,9 @@ class GPT {
   // ZeRO-3: the passes acquire each unit's parameters from `gate` just before using
   // them and release them after: the embeddings, each block, the final norm with the
   // head (wte), in the forward pass and again in the backward pass (nullptr: none).
+  // Once a unit is acquired, the pass hints the next unit of the same pass (forward:
+  // embeddings, blocks b..e-1, head; backward: head, blocks e-1..b); the first unit of
+  // each pass has no hint.
   void set_param_gate(ParamGate* gate) { gate_ = gate; }
 
  private:

@@ -144,6 +144,7 @@ TrainSummary run_dp_rank(comm::Comm& c, const TrainOptions& opt, const RunData& 
     s = run_replica(r);
     if (opt.zero == 3) zero.shard_params();  // the last checkpoint gathered them
     s.parameter_bytes = pages::resident_bytes(r.model.params);
+    s.parameter_peak_bytes = zero.parameter_peak_bytes();
     if (opt.zero == 3) {
       r.model.set_param_gate(nullptr);
       zero.gather_params();  // every replica whole again, for the check below

@@ -60,6 +60,7 @@ void RunOutput::end(const TrainSummary& s) {
   if (s.gradient_bytes > 0) j["gradient_bytes_per_rank"] = s.gradient_bytes;
   if (s.gradient_peak_bytes > 0) j["gradient_peak_bytes_per_rank"] = s.gradient_peak_bytes;
   if (s.parameter_bytes > 0) j["parameter_bytes_per_rank"] = s.parameter_bytes;
+  if (s.parameter_peak_bytes > 0) j["parameter_peak_bytes_per_rank"] = s.parameter_peak_bytes;
   if (s.checkpoint_s > 0) j["checkpoint_s"] = s.checkpoint_s, j["loop_s"] = s.loop_s;
   metrics_.write(j);
   if (trace_.enabled()) trace_.write(opt_.trace_path);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <stdexcept>
 
 #include "util/pages.h"
 
@@ -21,6 +22,20 @@ Zero::Zero(int stage, comm::Group group, size_t total, AdamW& adam, comm::Group 
   const size_t lo = shard_.offset, hi = shard_.offset + shard_.count;
   for (const auto& [b, e] : counted)
     if (std::max(b, lo) < std::min(e, hi)) counted_.push_back({std::max(b, lo), std::min(e, hi)});
+  if (stage_ == 3) {
+    prefetch_group_ = group_.dup("zero-params");  // collective, like the caller's dup
+    thread_ = std::thread([this] { prefetch_loop(); });
+  }
+}
+
+Zero::~Zero() {
+  if (!thread_.joinable()) return;
+  {
+    std::lock_guard lock(m_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
 }
 
 double Zero::step(std::span<float> params, std::span<float> grads, double& loss_sum,
@@ -55,15 +70,83 @@ void Zero::release_unowned(std::span<float> grads) const {
   pages::release(grads.subspan(shard_.offset + shard_.count));
 }
 
-void Zero::acquire(size_t begin, size_t end) {
-  if (whole_) return;  // gathered for a checkpoint: every rank holds every unit
-  for (int r = 0; r < group_.size(); ++r) {
-    const comm::Shard s = comm::shard_of(total_, group_.size(), r);
+size_t Zero::gather(comm::Group& g, size_t begin, size_t end) {
+  size_t floats = 0;
+  for (int r = 0; r < g.size(); ++r) {
+    const comm::Shard s = comm::shard_of(total_, g.size(), r);
     const size_t lo = std::max(begin, s.offset), hi = std::min(end, s.offset + s.count);
     if (lo >= hi) continue;
-    comm::broadcast(group_, std::as_writable_bytes(params_.subspan(lo, hi - lo)), r);
-    if (r != group_.rank()) gathered_floats_ += hi - lo;
+    comm::broadcast(g, std::as_writable_bytes(params_.subspan(lo, hi - lo)), r);
+    if (r != g.rank()) floats += hi - lo;
   }
+  return floats;
+}
+
+void Zero::gathered(size_t floats) {
+  gathered_floats_ += floats;
+  peak_bytes_ = std::max(peak_bytes_, pages::resident_bytes(params_));
+}
+
+void Zero::acquire(size_t begin, size_t end) {
+  if (whole_) return;  // gathered for a checkpoint: every rank holds every unit
+  {
+    std::unique_lock lock(m_);
+    if (!hinted_.empty()) {
+      cv_.wait(lock, [&] { return fetched_ > 0 || error_; });
+      if (error_) std::rethrow_exception(error_);
+      if (hinted_.front() != ArenaRange{begin, end})
+        throw std::logic_error("ZeRO-3: a pass acquired parameters it did not hint next");
+      hinted_.pop_front();
+      --fetched_;
+      return;
+    }
+  }
+  const size_t floats = gather(group_, begin, end);
+  std::lock_guard lock(m_);
+  gathered(floats);
+}
+
+void Zero::prefetch(std::span<const ArenaRange> next) {
+  if (whole_ || !thread_.joinable()) return;
+  {
+    std::lock_guard lock(m_);
+    hinted_.insert(hinted_.end(), next.begin(), next.end());
+  }
+  cv_.notify_all();
+}
+
+// Gathers the hinted ranges in order until stopped or a broadcast fails.
+void Zero::prefetch_loop() {
+  std::unique_lock lock(m_);
+  for (;;) {
+    cv_.wait(lock, [&] { return stop_ || fetched_ < hinted_.size(); });
+    if (stop_) return;
+    const ArenaRange r = hinted_[fetched_];
+    lock.unlock();
+    size_t floats = 0;
+    try {
+      floats = gather(prefetch_group_, r.first, r.second);
+    } catch (...) {
+      lock.lock();
+      error_ = std::current_exception();
+      cv_.notify_all();
+      return;
+    }
+    lock.lock();
+    gathered(floats);
+    ++fetched_;
+    cv_.notify_all();
+  }
+}
+
+size_t Zero::gathered_floats() const {
+  std::lock_guard lock(m_);
+  return gathered_floats_;
+}
+
+size_t Zero::parameter_peak_bytes() const {
+  std::lock_guard lock(m_);
+  return peak_bytes_;
 }
 
 void Zero::release(size_t begin, size_t end) {

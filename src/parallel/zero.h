@@ -27,8 +27,13 @@
 // uninterrupted one exactly. Checkpoints stay layout-free: the moments are gathered
 // for a save.
 #pragma once
+#include <condition_variable>
 #include <cstddef>
+#include <deque>
+#include <exception>
+#include <mutex>
 #include <span>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -69,16 +74,27 @@ class Zero final : public ParamGate {
   void gather_moments(AdamW& full);
 
   // Stage 3. The parameters outside the shard are released (shard_params, at set-up
-  // and after a gather) and each unit a pass uses is gathered from its owners just
-  // before (acquire: one broadcast per owner of part of it, collective over the group)
-  // and released after. gather_params: collective, the whole arena (a checkpoint, the
-  // end of a run).
+  // and after a gather) and each unit a pass uses is gathered from its owners (one
+  // broadcast per owner of part of it, collective over the group) and released after.
+  // A unit the pass hinted (prefetch) is gathered ahead by a communication thread on a
+  // group of its own while the current unit computes, and acquire waits for it; an
+  // unhinted one (the first of each pass) is gathered by acquire itself. Hinted units
+  // are gathered in hint order and must be acquired in that order (every rank of the
+  // group hints and acquires the same units in the same order: their passes are the
+  // same). During a pass a rank holds its shard, the unit in use and the next one.
+  // gather_params: collective, the whole arena (a checkpoint, the end of a run).
   void acquire(size_t begin, size_t end) override;
   void release(size_t begin, size_t end) override;
+  void prefetch(std::span<const ArenaRange> next) override;
   void bind_params(std::span<float> params) { params_ = params; }
   void shard_params();
   void gather_params();
-  size_t gathered_floats() const { return gathered_floats_; }  // by acquire, all steps
+  ~Zero() override;
+  Zero(const Zero&) = delete;
+  Zero& operator=(const Zero&) = delete;
+  size_t gathered_floats() const;  // received for units, all steps
+  // The most of the parameter arena resident (bytes), sampled after each unit's gather.
+  size_t parameter_peak_bytes() const;
   // This rank's optimizer bytes (m and v of its shard).
   size_t optimizer_bytes() const { return 2 * shard_.count * sizeof(float); }
 
@@ -91,8 +107,22 @@ class Zero final : public ParamGate {
   comm::Shard shard_;
   std::vector<ArenaRange> counted_;  // within the shard
   std::span<float> params_;          // stage 3: the arena the gate serves
-  size_t gathered_floats_ = 0;
   bool whole_ = false;  // stage 3: gather_params() ran, shard_params() not yet
+
+  // Stage 3: one unit range from its owners over `g`; returns the floats received.
+  size_t gather(comm::Group& g, size_t begin, size_t end);
+  void gathered(size_t floats);  // counts them, samples the residency (m_ held)
+  void prefetch_loop();          // the communication thread
+
+  comm::Group prefetch_group_;  // stage 3: used by the communication thread only
+  mutable std::mutex m_;
+  std::condition_variable cv_;
+  std::deque<ArenaRange> hinted_;  // in hint order; the first `fetched_` are gathered
+  size_t fetched_ = 0;
+  size_t gathered_floats_ = 0, peak_bytes_ = 0;
+  bool stop_ = false;
+  std::exception_ptr error_;
+  std::thread thread_;  // stage 3; last: starts once everything above exists
 };
 
 }  // namespace plait

@@ -15,6 +15,7 @@
 #include "comm/comm.h"
 #include "parallel/grad_buckets.h"
 #include "parallel/trainer.h"
+#include "parallel/zero.h"
 #include "train_helpers.h"
 #include "util/error.h"
 
@@ -218,6 +219,47 @@ TEST(ZeroReduce, RootGetsTheRingReduceScattersBits) {
         if (c.rank() != root) continue;
         for (size_t i = 0; i < s.count; ++i) EXPECT_EQ(part[i], ring[s.offset + i]) << n << " " << i;
       }
+    });
+  }
+}
+
+TEST(ZeroGate, HintedUnitsArriveGatheredAndInOrder) {
+  // a 100-float arena in units [0,30) [30,60) [60,100): every shard holds rank+1 + i/1000;
+  // the first unit is gathered by acquire, the others by the prefetching thread
+  for (int n : {2, 3}) {
+    comm::ThreadsOptions threads;
+    threads.world = n;
+    comm::run_threads(threads, [n](comm::Comm& c) {
+      const size_t total = 100;
+      AdamW adam(std::span<const ParamSpec>{}, total, {});
+      plait::Zero z(3, c.world().dup("zero"), total, adam);
+      std::vector<float> params(total);
+      auto want = [&](size_t i) {
+        for (int r = 0; r < n; ++r) {
+          const comm::Shard s = comm::shard_of(total, n, r);
+          if (i >= s.offset && i < s.offset + s.count) return float(r + 1) + float(i) / 1000;
+        }
+        return 0.0f;
+      };
+      for (size_t i = 0; i < total; ++i) params[i] = want(i);
+      z.bind_params(params);
+      z.shard_params();  // the others' floats read 0 now
+      const comm::Shard mine = z.shard();
+      EXPECT_EQ(params[(mine.offset + mine.count) % total], 0.0f);  // the next shard's first
+      const std::vector<ArenaRange> units = {{0, 30}, {30, 60}, {60, 100}};
+      for (int pass = 0; pass < 2; ++pass) {
+        for (size_t u = 0; u < units.size(); ++u) {
+          z.acquire(units[u].first, units[u].second);
+          if (u + 1 < units.size()) z.prefetch(std::span(&units[u + 1], 1));
+          for (size_t i = units[u].first; i < units[u].second; ++i)
+            ASSERT_EQ(params[i], want(i)) << n << " " << i;
+          z.release(units[u].first, units[u].second);
+        }
+      }
+      EXPECT_EQ(z.gathered_floats(), 2 * (total - mine.count));
+      // a pass that acquires something else than it hinted is a bug, said so
+      z.prefetch(std::span(&units[2], 1));
+      EXPECT_THROW(z.acquire(0, 30), std::logic_error);
     });
   }
 }
