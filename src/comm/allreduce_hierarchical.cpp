@@ -43,8 +43,7 @@ class AllreduceHierarchical final : public Allreduce {
     const Chunks chunks(data, dtype_size(dtype), k);
     ring_reduce_scatter(p, local_, chunks, 0);
     const Chunks pieces(chunks[local_.me], dtype_size(dtype), q);
-    ring_reduce_scatter(p, inter_, pieces, k);
-    ring_allgather(p, inter_, pieces, k + q);
+    ring_allreduce(p, inter_, pieces, k);
     ring_allgather(p, local_, chunks, k + 2 * q);
   }
 

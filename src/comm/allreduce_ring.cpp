@@ -4,7 +4,9 @@
 // reduce-scatter, p-1 steps, every rank sends one chunk to its right neighbour and
 // adds the chunk arriving from its left one into its own copy, so after p-1 steps
 // rank i holds chunk i summed over all ranks (in the fixed order x[i+1] + ... + x[i]).
-// In the allgather, p-1 more steps, the finished chunks travel once around the ring.
+// In the allgather, p-1 more steps, the finished chunks travel once around the ring
+// (p-2 on the threads backend, where the last reduce-scatter step hands each finished
+// chunk back to the rank it came from: ring.h).
 //
 // Cost: 2(p-1) steps of n/p bytes on every link at once, i.e. 2(p-1)/p · n bytes per
 // rank: bandwidth-optimal, but 2(p-1) latencies, and across nodes every step runs at
@@ -29,8 +31,7 @@ class AllreduceRing final : public Allreduce {
     Primitives p(group_, "allreduce(ring)", dtype);
     if (ring_.n() == 1 || data.empty()) return;
     const Chunks chunks(data, dtype_size(dtype), ring_.n());
-    ring_reduce_scatter(p, ring_, chunks, 0);
-    ring_allgather(p, ring_, chunks, ring_.n());
+    ring_allreduce(p, ring_, chunks, 0);
   }
 
  private:

@@ -162,6 +162,8 @@ Request MpiTransport::isend(int peer, std::uint64_t tag, ConstBytes data) {
 }
 
 Request MpiTransport::irecv(int peer, std::uint64_t tag, Bytes dst, Arrive how, DType dtype) {
+  if (how == Arrive::sum_back)  // sums_back() is false: the collectives never ask
+    throw RuntimeError("group '" + name_ + "': the MPI transport cannot return sums to a sender");
   auto r = std::make_unique<Recv>();
   r->peer = peer;
   r->dst = dst;

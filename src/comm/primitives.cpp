@@ -35,6 +35,14 @@ void Primitives::recv_reduce(int peer, int step, Bytes dst) {
   recvs_.push_back(t_.irecv(peer, tag(step), dst, Arrive::sum, dtype_));
 }
 
+void Primitives::send_back(int peer, int step, Bytes data) {
+  sends_.push_back(t_.isend_back(peer, tag(step), data));
+}
+
+void Primitives::recv_reduce_back(int peer, int step, Bytes dst) {
+  recvs_.push_back(t_.irecv(peer, tag(step), dst, Arrive::sum_back, dtype_));
+}
+
 void Primitives::wait() {
   for (Request& r : recvs_) t_.wait(r, op_);
   for (Request& r : sends_) t_.wait(r, op_);
@@ -51,6 +59,12 @@ void Primitives::send_recv_reduce(int to, ConstBytes out, int from, Bytes acc, i
 void Primitives::send_recv_copy(int to, ConstBytes out, int from, Bytes dst, int step) {
   send(to, step, out);
   recv_copy(from, step, dst);
+  wait();
+}
+
+void Primitives::send_recv_reduce_back(int to, Bytes out, int from, Bytes acc, int step) {
+  send_back(to, step, out);
+  recv_reduce_back(from, step, acc);
   wait();
 }
 

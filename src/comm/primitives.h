@@ -3,6 +3,9 @@
 //   send(peer, step, data)          post data to peer
 //   recv_copy(peer, step, dst)      post a receive that copies into dst
 //   recv_reduce(peer, step, dst)    post a receive that adds into dst (dst += message)
+//   send_back(peer, step, data)     post data to peer, lending it for the sums
+//   recv_reduce_back(peer, step, dst)  post a receive that adds into dst and writes the
+//                                   sums back over the sender's data (where sums_back())
 //   wait()                          complete everything posted: the receives in the
 //                                   order they were posted (so the sums happen in that
 //                                   order, whatever the arrival order), then the sends
@@ -33,14 +36,21 @@ class Primitives {
   int rank() const { return t_.rank(); }
   int size() const { return t_.size(); }
   const OpLabel& label() const { return op_; }
+  // Whether the transport can return sums to the sender (Transport::sums_back).
+  bool sums_back() const { return t_.sums_back(); }
 
   void send(int peer, int step, ConstBytes data);
   void recv_copy(int peer, int step, Bytes dst);
   void recv_reduce(int peer, int step, Bytes dst);
+  void send_back(int peer, int step, Bytes data);
+  void recv_reduce_back(int peer, int step, Bytes dst);
   void wait();
 
   void send_recv_reduce(int to, ConstBytes out, int from, Bytes acc, int step);
   void send_recv_copy(int to, ConstBytes out, int from, Bytes dst, int step);
+  // send_recv_reduce, with `out` lent to `to` (which returns its sums into it) and the
+  // sums of `acc` returned to `from`.
+  void send_recv_reduce_back(int to, Bytes out, int from, Bytes acc, int step);
 
  private:
   // (sequence number, a hash of the operation's name, step): a rank that skipped a

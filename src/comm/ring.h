@@ -13,6 +13,16 @@
 //     arriving from the left.
 //
 // Each step moves one chunk per link, all links at once: n-1 steps of size/n bytes.
+//
+// ring_allreduce is the two phases back to back. Where the transport can return sums
+// into the sender's memory (Transport::sums_back: the threads backend), its last
+// reduce-scatter step does: position i, finishing chunk i from its left neighbour's
+// partial sum, writes the total back over that partial in the same pass, so the left
+// neighbour ends the reduce-scatter holding chunks i-1 and i, and the allgather needs
+// only n-2 steps (send chunk i-s, take chunk i-s-1). Same sums in the same order (the
+// total is copied, never re-added); with 2 ranks the allreduce is one step, in which
+// each rank reads and writes its half of both buffers once: the fewest memory passes
+// an allreduce can make.
 #pragma once
 #include <vector>
 
@@ -35,5 +45,7 @@ Ring make_ring(std::vector<int> ranks, int me);
 // Tags use steps first_step .. first_step + ring.n() - 2.
 void ring_reduce_scatter(Primitives& p, const Ring& ring, const Chunks& chunks, int first_step);
 void ring_allgather(Primitives& p, const Ring& ring, const Chunks& chunks, int first_step);
+// Tags use steps first_step .. first_step + 2 ring.n() - 3.
+void ring_allreduce(Primitives& p, const Ring& ring, const Chunks& chunks, int first_step);
 
 }  // namespace plait::comm

@@ -144,6 +144,15 @@ ThreadsTransport::ThreadsTransport(std::shared_ptr<ThreadsWorld> world, std::vec
 }
 
 Request ThreadsTransport::isend(int peer, std::uint64_t tag, ConstBytes data) {
+  return post_send(peer, tag, data, nullptr);
+}
+
+Request ThreadsTransport::isend_back(int peer, std::uint64_t tag, Bytes data) {
+  return post_send(peer, tag, data, data.data());
+}
+
+Request ThreadsTransport::post_send(int peer, std::uint64_t tag, ConstBytes data,
+                                    std::byte* back) {
   if (world_->aborted()) world_->throw_aborted(world_rank());
   auto msg = std::make_shared<Message>();
   msg->src = world_rank();
@@ -151,6 +160,7 @@ Request ThreadsTransport::isend(int peer, std::uint64_t tag, ConstBytes data) {
   msg->ctx = ctx_;
   msg->tag = tag;
   msg->data = data.data();
+  msg->back = back;
   msg->bytes = data.size();
   if (world_->links().enabled()) msg->sent = world_->links().depart(msg->src, msg->dst, msg->bytes);
 
@@ -232,6 +242,12 @@ void ThreadsTransport::wait_recv(Recv& r, const OpLabel& op) {
     fail(op, who(msg->src) + " sent " + std::to_string(msg->bytes) + " bytes where " +
                  std::to_string(r.dst.size()) + " were expected");
   }
+  if ((r.how == Arrive::sum_back) != (msg->back != nullptr)) {
+    release_sender(*msg, Message::refused);
+    fail(op, who(msg->src) + (msg->back ? " lent its bytes for the sums, where a plain message"
+                                        : " sent a plain message, where one taking the sums") +
+                 " was expected");
+  }
   int expected = Message::posted;
   if (!msg->state.compare_exchange_strong(expected, Message::reading))
     fail(op, who(msg->src) + " withdrew its message");
@@ -242,10 +258,11 @@ void ThreadsTransport::wait_recv(Recv& r, const OpLabel& op) {
 
 void ThreadsTransport::take(Recv& r, Message& msg) {
   if (msg.bytes == 0) return;
-  if (r.how == Arrive::copy)
-    std::memcpy(r.dst.data(), msg.data, msg.bytes);
-  else
-    reduce_sum(r.dtype, r.dst.data(), msg.data, msg.bytes);
+  switch (r.how) {
+    case Arrive::copy: std::memcpy(r.dst.data(), msg.data, msg.bytes); break;
+    case Arrive::sum: reduce_sum(r.dtype, r.dst.data(), msg.data, msg.bytes); break;
+    case Arrive::sum_back: reduce_sum_back(r.dtype, r.dst.data(), msg.back, msg.bytes); break;
+  }
 }
 
 // Sleeps until the emulated link would have delivered the message.

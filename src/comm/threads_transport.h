@@ -59,6 +59,7 @@ struct Message {
   int src = 0, dst = 0;  // world ranks
   std::uint64_t ctx = 0, tag = 0;
   const std::byte* data = nullptr;
+  std::byte* back = nullptr;  // isend_back: `data`, lent for the receiver to write sums into
   std::size_t bytes = 0;
   EmulatedLinks::Clock::time_point sent{};  // emulation: its last byte left the sender
   std::atomic<int> state{posted};
@@ -126,6 +127,10 @@ class ThreadsTransport final : public Transport {
 
   Request isend(int peer, std::uint64_t tag, ConstBytes data) override;
   Request irecv(int peer, std::uint64_t tag, Bytes dst, Arrive how, DType dtype) override;
+  // Sums go back into the sender's memory in the receiver's one pass; not with
+  // emulated links (whose α-β times count the allgather's messages).
+  bool sums_back() const override { return !world_->links().enabled(); }
+  Request isend_back(int peer, std::uint64_t tag, Bytes data) override;
   void wait(Request& r, const OpLabel& op) override;
 
   std::shared_ptr<Transport> split(int color, int key, const std::vector<int>& members,
@@ -139,6 +144,7 @@ class ThreadsTransport final : public Transport {
  private:
   struct Send;
   struct Recv;
+  Request post_send(int peer, std::uint64_t tag, ConstBytes data, std::byte* back);
   void wait_send(Send& s, const OpLabel& op);
   void wait_recv(Recv& r, const OpLabel& op);
   void take(Recv& r, Message& msg);

@@ -38,8 +38,10 @@ enum class DType : std::uint8_t { f32, f64 };
 std::size_t dtype_size(DType t);
 const char* to_string(DType t);
 
-// What a receive does with the bytes that arrive.
-enum class Arrive : std::uint8_t { copy, sum };
+// What a receive does with the bytes that arrive. sum_back: add them into `dst`, then
+// write the sums back over the sender's bytes, which it lent with isend_back (only on a
+// transport whose sums_back() is true; the two ends must agree).
+enum class Arrive : std::uint8_t { copy, sum, sum_back };
 
 // The operation a wait belongs to, for error messages: e.g. {"allreduce(ring)", 7}.
 // `collective`: seq is a collective sequence number (unique per group), not a tag.
@@ -79,6 +81,16 @@ class Transport {
 
   virtual Request isend(int peer, std::uint64_t tag, ConstBytes data) = 0;
   virtual Request irecv(int peer, std::uint64_t tag, Bytes dst, Arrive how, DType dtype) = 0;
+
+  // Whether a summing receive can write its sums back into the sender's memory
+  // (Arrive::sum_back matched with isend_back): the threads backend, where the
+  // receiver reads the sender's bytes in place, so the sender gets the result without
+  // a second message. A collective uses it only where it is true (on every rank: it
+  // is a property of the backend, not of the rank).
+  virtual bool sums_back() const { return false; }
+  // A send whose bytes the receiver (an Arrive::sum_back receive) overwrites with the
+  // sums; when the request completes, `data` holds them. Only where sums_back().
+  virtual Request isend_back(int peer, std::uint64_t tag, Bytes data);
   // Completes `r` (a no-op if it is not pending); throws TimeoutError or RuntimeError.
   virtual void wait(Request& r, const OpLabel& op) = 0;
 

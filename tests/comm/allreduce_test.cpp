@@ -88,6 +88,44 @@ TEST(Allreduce, DeterministicBitsOnEveryRankAndRun) {
   }
 }
 
+// The ring's documented order: chunk c is x[c+1] + x[c+2] + ... + x[c], added left to
+// right in float. The same bits whether the last reduce-scatter step returns the sums
+// to its sender (threads, no emulated links) or the allgather carries them (emulated
+// links: the plain two-phase ring).
+TEST(Allreduce, RingAddsInRingOrderWithOrWithoutReturnedSums) {
+  for (int p : {2, 3, 4, 5}) {
+    const std::size_t n = 4099;
+    std::vector<std::vector<float>> x(p, std::vector<float>(n));
+    std::mt19937 rng(11 + p);
+    std::normal_distribution<float> dist(0.0f, 1.0f);
+    for (auto& in : x)
+      for (float& e : in) e = dist(rng);
+    std::vector<float> want(n);
+    for (int c = 0; c < p; ++c) {
+      const Shard s = shard_of(n, p, c);
+      for (std::size_t j = s.offset; j < s.offset + s.count; ++j) {
+        float acc = x[(c + 1) % p][j];
+        for (int k = 2; k <= p; ++k) acc += x[(c + k) % p][j];
+        want[j] = acc;
+      }
+    }
+    for (bool linked : {false, true}) {
+      ThreadsOptions o = test::threads(p);
+      if (linked) o.intra = LinkSpec{1e-6, 1e12};
+      Findings wrong;
+      run_threads(o, [&](Comm& c) {
+        if (c.world().transport().sums_back() == linked) wrong.add("unexpected sums_back");
+        std::vector<float> v = x[c.rank()];
+        allreduce(c.world(), std::span<float>(v), {Algorithm::ring});
+        if (std::memcmp(v.data(), want.data(), n * sizeof(float)) != 0)
+          wrong.add("p " + std::to_string(p) + (linked ? " linked" : "") + " rank " +
+                    std::to_string(c.rank()) + " differs from the ring order");
+      });
+      for (const std::string& w : wrong.items()) ADD_FAILURE() << w;
+    }
+  }
+}
+
 TEST(Allreduce, DoublesSum) {
   run_threads(test::threads(3), [&](Comm& c) {
     for (Algorithm a : {Algorithm::ring, Algorithm::halving_doubling, Algorithm::ps}) {

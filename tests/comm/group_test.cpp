@@ -104,6 +104,58 @@ TEST(PointToPoint, SizeMismatchFailsBothSides) {
   EXPECT_EQ(failures, 2);
 }
 
+// Threads backend: a summing receive returns its sums into the sender's lent bytes
+// (the ring allreduce's last reduce-scatter step); not offered with emulated links.
+TEST(PointToPoint, SumsBackReachTheSenderInOnePass) {
+  Findings wrong;
+  run_threads(test::threads(2), [&](Comm& c) {
+    Transport& t = c.world().transport();
+    if (!t.sums_back()) wrong.add("threads transport without emulated links offers no sums_back");
+    std::vector<float> v = {1.5f, 2.0f, -3.0f};
+    if (c.rank() == 0) {
+      Request r = t.isend_back(1, 9, std::as_writable_bytes(std::span(v)));
+      t.wait(r, OpLabel{});
+    } else {
+      v = {10.0f, 20.0f, 30.0f};
+      Request r = t.irecv(0, 9, std::as_writable_bytes(std::span(v)), Arrive::sum_back, DType::f32);
+      t.wait(r, OpLabel{});
+    }
+    if (v != std::vector<float>{11.5f, 22.0f, 27.0f})
+      wrong.add("rank " + std::to_string(c.rank()) + " does not hold the sums");
+  });
+  ThreadsOptions linked = test::threads(2);
+  linked.intra = LinkSpec{1e-6, 1e12};
+  run_threads(linked, [&](Comm& c) {
+    if (c.world().transport().sums_back()) wrong.add("sums_back offered with emulated links");
+  });
+  for (const std::string& w : wrong.items()) ADD_FAILURE() << w;
+}
+
+// A lent send met by a plain summing receive (or the reverse) fails on both sides
+// instead of leaving the sender with its old bytes.
+TEST(PointToPoint, SumsBackMismatchFailsBothSides) {
+  for (bool lend : {true, false}) {
+    Findings failed;
+    run_threads(test::threads(2, 0, 5), [&](Comm& c) {
+      Transport& t = c.world().transport();
+      std::vector<float> v(4, 1.0f);
+      const Bytes b = std::as_writable_bytes(std::span(v));
+      try {
+        Request r = c.rank() == 0 ? (lend ? t.isend_back(1, 3, b) : t.isend(1, 3, b))
+                                  : t.irecv(0, 3, b, lend ? Arrive::sum : Arrive::sum_back,
+                                            DType::f32);
+        t.wait(r, OpLabel{});
+      } catch (const RuntimeError& e) {
+        failed.add(e.what());
+      }
+    });
+    const auto got = failed.items();
+    EXPECT_EQ(got.size(), 2u) << "lend " << lend;
+    for (const std::string& w : got)
+      EXPECT_TRUE(w.find("rank") != std::string::npos) << w;
+  }
+}
+
 TEST(PointToPoint, RejectsBadTagAndPeer) {
   EXPECT_THROW(run_threads(test::threads(2),
                            [](Comm& c) {
