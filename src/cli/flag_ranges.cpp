@@ -101,6 +101,7 @@ const std::map<std::string, FlagRange>& table() {
       {"--heartbeat-timeout", closed(0, 86400)},
       // supervision
       {"--max-restarts", closed(0, 1000)},
+      {"--metrics-port", closed(0, 65535)},
       {"--max-nonfinite", closed(1, 1000000)},
       {"--min-workers", closed(0, kRanks)},
       {"--memory-snapshot-every", closed(0, kInt)},

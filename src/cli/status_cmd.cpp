@@ -2,6 +2,10 @@
 // "Status"): the newest committed checkpoint, the ranks' heartbeats (alive: published
 // within kAliveSeconds), the last step any rank reached, the supervisor's restarts and
 // the watchdog's last stall report.
+#include <signal.h>
+
+#include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -12,6 +16,7 @@
 #include "cli/registry.h"
 #include "fault/checkpoint_names.h"
 #include "fault/heartbeat.h"
+#include "fault/monitor.h"
 #include "fault/supervisor.h"
 #include "util/error.h"
 
@@ -43,6 +48,14 @@ void add_elastic(const std::string& dir, nlohmann::json& j) {
   j["shrinks"] = shrinks;
 }
 
+// Alive: not ended, its heartbeat published lately, and (on this host) its process
+// exists: a killed run's files stay fresh for a moment, an ended run's say so.
+bool alive_rank(const fault::Beat& b) {
+  static const std::string here = fault::host_name();
+  if (b.finished || b.beat_age >= kAliveSeconds) return false;
+  return b.host != here || b.pid <= 0 || ::kill(static_cast<pid_t>(b.pid), 0) == 0 || errno == EPERM;
+}
+
 nlohmann::json status_of(const std::string& dir) {
   if (!fs::is_directory(dir))
     throw UsageError("status: '" + dir + "' is not a run directory (give --checkpoint-dir's)");
@@ -53,19 +66,30 @@ nlohmann::json status_of(const std::string& dir) {
   j["last_checkpoint"] = latest.empty() ? nlohmann::json() : nlohmann::json(latest);
   if (!latest.empty() && ckpt::parse_step_dir(latest, ckpt_step)) j["checkpoint_step"] = ckpt_step;
   int64_t last = ckpt_step;
-  int alive = 0;
+  int alive = 0, ended = 0, failed = 0;
   nlohmann::json ranks = nlohmann::json::array();
-  for (const fault::Beat& b : fault::read_beat_files(dir)) {
-    const bool up = !b.finished && b.beat_age < kAliveSeconds;
+  const std::vector<fault::Beat> beats = fault::read_beat_files(dir);
+  for (const fault::Beat& b : beats) {
+    const bool up = alive_rank(b);
     alive += up;
+    ended += b.finished;
+    failed += b.phase == "failed";
     last = std::max(last, b.step);
     ranks.push_back({{"rank", b.rank}, {"host", b.host}, {"pid", b.pid}, {"step", b.step},
                      {"phase", b.phase}, {"activity", b.activity}, {"alive", up},
                      {"finished", b.finished}, {"heartbeat_age_s", b.beat_age},
                      {"progress_age_s", b.progress_age}});
   }
+  const fault::RunScalars run = fault::read_scalars_file(dir);  // the logging rank's
+  last = std::max(last, run.step);
+  if (run.step >= 0) {
+    j["loss"] = std::isfinite(run.loss) ? nlohmann::json(run.loss) : nlohmann::json();
+    j["tokens_per_s"] = run.tokens_per_s;
+  }
   j["last_step"] = last;
   j["alive_ranks"] = alive;
+  j["state"] = beats.empty() ? "unknown" : alive > 0 ? "running" : failed > 0 ? "failed"
+               : ended == static_cast<int>(beats.size()) ? "finished" : "stopped";
   j["ranks"] = ranks;
   j["restarts"] = fault::recorded_restarts(dir);
   add_elastic(dir, j);
@@ -78,7 +102,11 @@ void print_text(const nlohmann::json& j) {
   std::printf("run %s\n", j["run_dir"].get<std::string>().c_str());
   std::printf("last checkpoint: %s\n",
               j["last_checkpoint"].is_null() ? "none" : j["last_checkpoint"].get<std::string>().c_str());
-  std::printf("last step: %lld\n", static_cast<long long>(j["last_step"].get<int64_t>()));
+  std::printf("state: %s\n", j["state"].get<std::string>().c_str());
+  std::printf("last step: %lld", static_cast<long long>(j["last_step"].get<int64_t>()));
+  if (j.contains("loss") && !j["loss"].is_null())
+    std::printf(" (loss %.4f, %.0f tokens/s)", j["loss"].get<double>(), j["tokens_per_s"].get<double>());
+  std::printf("\n");
   std::printf("restarts: %d\n", j["restarts"].get<int>());
   if (j.contains("workers")) {
     std::printf("workers: %d", j["workers"].get<int>());
@@ -91,7 +119,7 @@ void print_text(const nlohmann::json& j) {
   for (const auto& r : j["ranks"])
     std::printf("  rank %d on %s (pid %ld): %s, step %lld, %s, heartbeat %.1f s ago%s%s\n",
                 r["rank"].get<int>(), r["host"].get<std::string>().c_str(), r["pid"].get<long>(),
-                r["alive"].get<bool>() ? "alive" : (r["finished"].get<bool>() ? "finished" : "silent"),
+                r["alive"].get<bool>() ? "alive" : (r["finished"].get<bool>() ? "ended" : "silent"),
                 static_cast<long long>(r["step"].get<int64_t>()),
                 r["phase"].get<std::string>().c_str(), r["heartbeat_age_s"].get<double>(),
                 r["activity"].get<std::string>().empty() ? "" : ", ",

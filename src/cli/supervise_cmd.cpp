@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <functional>
@@ -18,7 +19,9 @@
 
 #include "cli/registry.h"
 #include "fault/memory_snapshot.h"
+#include "fault/metrics_server.h"
 #include "fault/supervisor.h"
+#include "parallel/run_monitor.h"
 #include "util/error.h"
 
 namespace plait::cli {
@@ -111,6 +114,28 @@ void check_min_workers(int min, int workers, int unit, int restarts, const std::
                      (unit > 1 ? ", and whole --ranks-per-node nodes" : "") + ")");
 }
 
+// --metrics-port under a supervisor: the supervisor serves /metrics and /healthz for
+// the whole supervision, from the run directory's files (the children's heartbeat
+// files and RUN/heartbeat/metrics.json, supervisor.json, latest), so the port and the
+// restarts counter survive every restart; the children, told by kMetricsServedEnv,
+// only write the files. Null when the port is not asked for.
+std::unique_ptr<fault::MetricsServer> supervisor_metrics(const std::string& dir, int port,
+                                                         const std::string& host, double limit_s) {
+  if (port < 0) return nullptr;
+  auto view = [dir] {
+    fault::MonitorView v;
+    v.run = fault::read_scalars_file(dir);
+    v.beats = fault::read_beat_files(dir);
+    fault::add_run_dir(dir, v);
+    return v;
+  };
+  auto server = std::make_unique<fault::MetricsServer>(host, port, std::move(view), limit_s);
+  setenv(kMetricsServedEnv, "1", 1);
+  std::fprintf(stderr, "metrics: http://%s:%d/metrics and /healthz (served by the supervisor)\n",
+               host.c_str(), server->port());
+  return server;
+}
+
 void check_restarts(int k, const char* flag) {
   if (k < 0 || k > 1000)
     throw UsageError(std::string(flag) + " must be between 0 and 1000, got " + std::to_string(k));
@@ -173,7 +198,10 @@ int supervise_train(const TrainOptions& opt) {
   so.max_restarts = opt.max_restarts;
   so.run_dir = opt.checkpoint_dir;
   so.memory_snapshots = opt.memory_snapshot_every > 0;
+  so.log_path = opt.log_path;
   if (opt.min_workers > 0) add_elastic_train(opt, so);
+  const auto metrics = supervisor_metrics(opt.checkpoint_dir, opt.metrics_port, opt.metrics_host,
+                                          opt.heartbeat_timeout_s);
   return fault::supervise(so);
 }
 
@@ -205,6 +233,14 @@ int run_launch(const LaunchOptions& lo) {
   const std::string every = value_of(lo.train, "--memory-snapshot-every");
   const bool snapshots = !every.empty() && every != "0";
   if (snapshots) argv.insert(argv.begin() + 3, {"-x", fault::kMemorySnapshotEnv});
+  const std::string port = value_of(lo.train, "--metrics-port");
+  if (!port.empty() && port.find_first_not_of("0123456789") != std::string::npos)
+    throw UsageError("--metrics-port: '" + port + "' is not a port number");
+  std::string host = value_of(lo.train, "--metrics-host");
+  const auto metrics = supervisor_metrics(dir, port.empty() ? -1 : std::atoi(port.c_str()),
+                                          host.empty() ? "127.0.0.1" : host,
+                                          std::atof(value_of(lo.train, "--heartbeat-timeout").c_str()));
+  if (metrics) argv.insert(argv.begin() + 3, {"-x", kMetricsServedEnv});
   fault::SuperviseOptions so;
   so.argv = argv;
   so.restart_argv = with_resume(argv);
@@ -212,6 +248,7 @@ int run_launch(const LaunchOptions& lo) {
   so.run_dir = dir;
   so.what = "mpirun job";
   so.memory_snapshots = snapshots;
+  so.log_path = value_of(lo.train, "--log");
   if (lo.min_np > 0) {
     const int unit = int_value_of(lo.train, "--tp", 1) * int_value_of(lo.train, "--pp", 1);
     check_min_workers(lo.min_np, lo.np, unit, lo.max_restarts, "--np");

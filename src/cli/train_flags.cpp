@@ -239,6 +239,13 @@ void add_fault_flags(CLI::App* cmd, TrainOptions& opt) {
   cmd->add_option("--max-nonfinite", opt.max_nonfinite,
                   "--on-nonfinite skip|rollback: give up (exit 1) after this many")
       ->capture_default_str();
+  cmd->add_option("--metrics-port", opt.metrics_port,
+                  "serve Prometheus metrics on GET /metrics and health on GET /healthz at this "
+                  "port (rank 0; under --max-restarts or plait launch the supervisor serves "
+                  "them across restarts; 0: any free port, printed)");
+  cmd->add_option("--metrics-host", opt.metrics_host,
+                  "the address --metrics-port listens on (0.0.0.0: every interface)")
+      ->capture_default_str();
   cmd->add_option("--max-restarts", opt.max_restarts,
                   "run the training as a child process and restart it from the newest "
                   "checkpoint when it dies or hangs, up to K times (threads backend; MPI: "

@@ -20,6 +20,8 @@ struct Heartbeats::Slot {
   const char* phase = "start";
   Clock::time_point changed;
   double slowest = 0;
+  std::int64_t timed_step = -1;
+  double step_s = 0, compute_s = 0, wait_s = 0;
   std::function<std::string()> activity;
 };
 
@@ -81,6 +83,16 @@ void Heartbeats::beat(const char* phase, std::int64_t step) {
   s.changed = now;
 }
 
+void Heartbeats::timing(std::int64_t step, double step_s, double compute_s, double wait_s) {
+  if (!current.hb) return;
+  Slot& s = *current.hb->slots_[current.rank];
+  std::lock_guard lock(s.m);
+  s.timed_step = step;
+  s.step_s = step_s;
+  s.compute_s = compute_s;
+  s.wait_s = wait_s;
+}
+
 std::vector<Beat> Heartbeats::snapshot() const {
   static const std::string host = host_name();
   std::vector<Beat> out;
@@ -98,6 +110,10 @@ std::vector<Beat> Heartbeats::snapshot() const {
       b.progress_age = seconds(now - s.changed);
       b.slowest = s.slowest;
       b.finished = s.finished;
+      b.timed_step = s.timed_step;
+      b.step_s = s.step_s;
+      b.compute_s = s.compute_s;
+      b.wait_s = s.wait_s;
       activity = s.activity;
     }
     b.host = host;
@@ -116,7 +132,9 @@ void write_beat_file(const std::string& dir, const Beat& b) {
                             {"pid", b.pid},           {"step", b.step},
                             {"phase", b.phase},       {"activity", b.activity},
                             {"progress_age", b.progress_age}, {"slowest", b.slowest},
-                            {"finished", b.finished}, {"time", unix_now()}};
+                            {"finished", b.finished}, {"time", unix_now()},
+                            {"timed_step", b.timed_step}, {"step_s", b.step_s},
+                            {"compute_s", b.compute_s}, {"wait_s", b.wait_s}};
   const std::string name = "rank-" + std::to_string(b.rank) + ".json";
   const fs::path tmp = d / (".tmp-" + name);
   {
@@ -146,6 +164,10 @@ std::vector<Beat> read_beat_files(const std::string& dir) {
     b.activity = j.value("activity", "");
     b.slowest = j.value("slowest", 0.0);
     b.finished = j.value("finished", false);
+    b.timed_step = j.value("timed_step", std::int64_t{-1});
+    b.step_s = j.value("step_s", 0.0);
+    b.compute_s = j.value("compute_s", 0.0);
+    b.wait_s = j.value("wait_s", 0.0);
     b.beat_age = std::max(0.0, now - j.value("time", now));
     b.progress_age = j.value("progress_age", 0.0) + b.beat_age;
     out.push_back(std::move(b));

@@ -53,6 +53,10 @@ struct Beat {
   double slowest = 0;        // the longest phase so far, seconds
   double beat_age = 0;       // seconds since this beat was published (files: > 0)
   bool finished = false;
+  // The rank's newest completed step (timing()): its number (0-based, -1: none yet),
+  // wall seconds, and of them forward+backward and waiting for other ranks.
+  std::int64_t timed_step = -1;
+  double step_s = 0, compute_s = 0, wait_s = 0;
 };
 
 class Heartbeats {
@@ -78,6 +82,9 @@ class Heartbeats {
   static int current_rank();
   // Publishes a phase change of the calling thread's rank (no-op outside a scope).
   static void beat(const char* phase, std::int64_t step);
+  // Publishes the timing of the calling thread's rank's completed step `step`
+  // (no-op outside a scope): what /metrics and the metrics log show per rank.
+  static void timing(std::int64_t step, double step_s, double compute_s, double wait_s);
 
   // The slots' state now (ranks that never entered a scope are left out).
   std::vector<Beat> snapshot() const;

@@ -117,6 +117,14 @@ std::string failure_of(const std::string& run_dir, const std::string& how,
   return "ended with " + how;
 }
 
+// One line appended to the child's metrics log (no child runs meanwhile).
+void log_event(const std::string& path, nlohmann::json e) {
+  if (path.empty()) return;
+  e["time"] = unix_now();
+  std::ofstream f(path, std::ios::app);
+  f << e.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
+}
+
 std::string times(int n) { return n == 2 ? "twice" : std::to_string(n) + " times"; }
 
 // Heartbeat files of ranks a shrunk job no longer has (so `plait status` shows the
@@ -215,7 +223,11 @@ int supervise(const SuperviseOptions& o) {
     rec.event({{"event", "end"}, {"pid", pid}, {"how", how}, {"code", code}});
     if (code == 0 || code == 2 || g_stop) return code;
     const std::string now = latest_checkpoint(o.run_dir);
+    log_event(o.log_path, {{"event", "failure"}, {"by", "supervisor"}, {"pid", pid},
+                           {"how", how}, {"why", failure_of(o.run_dir, how, started)},
+                           {"checkpoint", now}, {"attempt", attempt}});
     if (attempt >= o.max_restarts) {
+      log_event(o.log_path, {{"event", "gave_up"}, {"restarts", attempt}});
       std::fprintf(stderr, "supervisor: the %s (pid %d) ended with %s; no restarts left (%d used)\n",
                    o.what.c_str(), static_cast<int>(pid), how.c_str(), attempt);
       return 1;
@@ -229,14 +241,18 @@ int supervise(const SuperviseOptions& o) {
       forget_ranks_from(o.run_dir, n);
       rec.set("workers", n);
       rec.event({{"event", "shrink"}, {"from", before}, {"to", n}, {"why", why}});
+      log_event(o.log_path, {{"event", "shrink"}, {"from", before}, {"to", n}, {"why", why}});
       std::fprintf(stderr, "supervisor: elastic shrink from %d to %d workers (--min-workers %d), "
                    "same global batch: the %s %s\n", before, n, o.min_workers, o.what.c_str(),
                    why.c_str());
     }
     rec.restarted();
+    const std::string point = restart_point(o.run_dir, snapshots.dir());
+    log_event(o.log_path, {{"event", "restart"}, {"restart", attempt + 1},
+                           {"max_restarts", o.max_restarts}, {"from", point}});
     std::fprintf(stderr, "supervisor: the %s (pid %d) ended with %s; restart %d of %d from %s\n",
                  o.what.c_str(), static_cast<int>(pid), how.c_str(), attempt + 1, o.max_restarts,
-                 restart_point(o.run_dir, snapshots.dir()).c_str());
+                 point.c_str());
   }
 }
 

@@ -39,6 +39,10 @@ struct SuperviseOptions {
   // child's snapshots, hands it over in PLAIT_MEMORY_SNAPSHOT_DIR, and removes it at
   // the end (fault/memory_snapshot.h).
   bool memory_snapshots = false;
+  // The child's --log (metrics JSON lines; "" none): between two children the
+  // supervisor appends its own events there (failure, shrink, restart, gave_up), so the
+  // log tells the whole run's story.
+  std::string log_path;
 };
 
 // Failures in a row, with no new checkpoint between them, that make the supervisor

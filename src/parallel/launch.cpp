@@ -12,6 +12,7 @@
 
 #include "fault/heartbeat.h"
 #include "fault/supervisor.h"
+#include "parallel/run_monitor.h"
 #include "tensor/blas.h"
 #include "util/error.h"
 #include "util/link.h"
@@ -45,23 +46,46 @@ namespace {
   std::_Exit(1);
 }
 
+// The last heartbeat files of this process's ranks say that they ended ("done" or
+// "failed"), so that `plait status` never shows the ranks of an ended run alive.
+void publish_ended(const std::string& dir, const fault::Heartbeats& beats, const char* phase) {
+  if (dir.empty()) return;
+  for (fault::Beat b : beats.snapshot()) {
+    b.finished = true;
+    b.phase = phase;
+    b.activity.clear();
+    fault::write_beat_file(dir, b);
+  }
+}
+
+int64_t tokens_per_step(const TrainOptions& opt) {
+  return static_cast<int64_t>(opt.batch) * opt.model.ctx;
+}
+
 }  // namespace
 
 TrainSummary launch_threads(const TrainOptions& opt, const RankRun& run) {
   set_blas_threads(opt.effective_blas_threads());
+  fault::Heartbeats beats(opt.workers + opt.servers);
+  fault::Monitor monitor(tokens_per_step(opt));
+  const BeatSource live = [&beats] { return beats.snapshot(); };
+  // before loading the data: a port in use is refused at once
+  const auto server = start_metrics_server(opt, monitor, live);
   const RunData data(opt);
   RunOutput out(opt);
+  out.set_monitor(&monitor);
+  if (!opt.log_path.empty()) out.set_ranks(live);
   TrainSummary summary;
-  fault::Heartbeats beats(opt.workers + opt.servers);
   if (!opt.checkpoint_dir.empty())
     std::filesystem::create_directories(opt.checkpoint_dir + "/heartbeat");
-  auto publish = [&] {  // for `plait status`
+  auto publish = [&] {  // for `plait status` and a supervisor's /metrics
     if (opt.checkpoint_dir.empty()) return;
     for (const fault::Beat& b : beats.snapshot()) fault::write_beat_file(opt.checkpoint_dir, b);
+    publish_scalars(opt, monitor);
   };
-  fault::Watchdog watchdog([&] { return beats.snapshot(); }, opt.heartbeat_timeout_s,
-                           [&](const std::string& report) { end_stalled_run(opt, report); },
-                           publish);
+  std::optional<fault::Watchdog> watchdog;
+  watchdog.emplace(live, opt.heartbeat_timeout_s,
+                   [&](const std::string& report) { end_stalled_run(opt, report); }, publish);
   try {
     comm::run_threads(threads_options(opt), [&](comm::Comm& c) {
       fault::Heartbeats::Scope scope(beats, c.rank(), c.activity_source());
@@ -70,8 +94,14 @@ TrainSummary launch_threads(const TrainOptions& opt, const RankRun& run) {
     });
   } catch (const std::exception& e) {
     fault::record_failure(opt.checkpoint_dir, e.what());  // for the supervisor's report
+    watchdog.reset();
+    publish_ended(opt.checkpoint_dir, beats, "failed");
+    out.event({{"event", "failure"}, {"step", monitor.scalars().step}, {"error", e.what()}});
     throw;
   }
+  watchdog.reset();
+  publish();
+  publish_ended(opt.checkpoint_dir, beats, "done");
   out.end(summary);
   return summary;
 }
@@ -127,19 +157,23 @@ namespace {
 
 // Under MPI every rank publishes a file beside the checkpoints; rank 0 watches them all
 // (files older than its watchdog are a previous run's and are left out).
-std::unique_ptr<fault::Watchdog> mpi_watchdog(const TrainOptions& opt, int rank, fault::Heartbeats& beats) {
+// Rank 0 keeps what it read in `cache` (the metrics log and /metrics read it there).
+std::unique_ptr<fault::Watchdog> mpi_watchdog(const TrainOptions& opt, int rank, fault::Heartbeats& beats,
+                                              BeatCache& cache, const fault::Monitor& monitor) {
   std::filesystem::create_directories(opt.checkpoint_dir + "/heartbeat");
   const auto started = std::chrono::steady_clock::now();
-  auto source = [&opt, rank, started]() -> std::vector<fault::Beat> {
+  auto source = [&opt, &cache, rank, started]() -> std::vector<fault::Beat> {
     if (rank != 0) return {};
     const double up =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     std::vector<fault::Beat> all = fault::read_beat_files(opt.checkpoint_dir);
     std::erase_if(all, [&](const fault::Beat& b) { return b.beat_age > up; });
+    cache.set(all);
     return all;
   };
-  auto publish = [&opt, &beats] {
+  auto publish = [&opt, &beats, &monitor, rank] {
     for (const fault::Beat& b : beats.snapshot()) fault::write_beat_file(opt.checkpoint_dir, b);
+    if (rank == 0) publish_scalars(opt, monitor);
   };
   return std::make_unique<fault::Watchdog>(source, opt.heartbeat_timeout_s,
                          [&opt](const std::string& r) { end_stalled_run(opt, r); }, publish);
@@ -157,19 +191,34 @@ TrainSummary launch_mpi(const TrainOptions& opt, const RankRun& run) {
     const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     set_blas_threads(local.blas_threads > 0 ? local.blas_threads
                                             : std::max(1, cores / c.world().local_size()));
+    fault::Heartbeats beats(c.size());
+    fault::Monitor monitor(tokens_per_step(local));
+    BeatCache cache;  // rank 0 with --checkpoint-dir: every rank's file
+    const bool files = !local.checkpoint_dir.empty();
+    const BeatSource ranks = [&] { return files ? cache.get() : beats.snapshot(); };
+    std::unique_ptr<fault::MetricsServer> server;  // before loading: a taken port fails at once
+    if (c.rank() == 0) server = start_metrics_server(local, monitor, ranks);
     std::optional<RunData> data;  // server ranks never read the corpus
     if (c.rank() < local.workers) data.emplace(local);
     RunOutput out(local);
-    fault::Heartbeats beats(c.size());
+    out.set_monitor(&monitor);
+    if (!local.log_path.empty()) out.set_ranks(ranks);
     fault::Heartbeats::Scope scope(beats, c.rank(), c.activity_source());
     std::unique_ptr<fault::Watchdog> watchdog;
-    if (!local.checkpoint_dir.empty()) watchdog = mpi_watchdog(local, c.rank(), beats);
+    if (files) watchdog = mpi_watchdog(local, c.rank(), beats, cache, monitor);
     try {
       summary = run(c, local, data ? &*data : nullptr, out);
     } catch (const std::exception& e) {
       fault::record_failure(local.checkpoint_dir, e.what());  // for the supervisor's report
+      watchdog.reset();
+      publish_ended(local.checkpoint_dir, beats, "failed");
+      out.event({{"event", "failure"}, {"step", monitor.scalars().step}, {"rank", c.rank()},
+                 {"error", e.what()}});
       throw;
     }
+    watchdog.reset();
+    if (c.rank() == 0) publish_scalars(local, monitor);
+    publish_ended(local.checkpoint_dir, beats, "done");
     out.end(summary);  // ranks other than 0: only their trace file
   });
   return summary;

@@ -51,6 +51,7 @@ class MeshWorker : public StepRunner {
   // collective (every rank takes part).
   StepResult run_step(int64_t t, bool checkpoint_after) override;
   BalanceHook* balance_hook() override { return balance; }
+  StepTiming step_timing() const override { return timing; }
   // Takes the sequences [first_seq, first_seq + count) of every global batch from the
   // next step (count: a multiple of the pipeline's micro-batches when pp > 1).
   void set_share(int64_t first_seq, int64_t count);

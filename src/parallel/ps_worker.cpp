@@ -99,6 +99,7 @@ class PsWorker : public StepRunner {
   double validation_loss() override { return r_.validation_loss(); }
   std::string save(int64_t steps) override { return r_.save(steps); }
   BalanceHook* balance_hook() override { return r_.balance; }
+  StepTiming step_timing() const override { return r_.timing; }
   void wait_for_checkpoints() override { r_.wait_for_checkpoints(); }
 
   // After the last step: tells every server this worker is done.

@@ -66,12 +66,6 @@ class GradSync {
   virtual int64_t divisor(int64_t batch) const { return batch; }
 };
 
-// One step's timing on this rank: compute (forward+backward, with any --slowdown) and
-// waiting for the other ranks (the gradient and loss reduction), seconds.
-struct StepTiming {
-  double compute_s = 0, wait_s = 0;
-};
-
 struct Replica : StepRunner {
   const TrainOptions& opt;
   const RunData& data;
@@ -110,6 +104,7 @@ struct Replica : StepRunner {
   std::string nonfinite_tensor() const override;
   int64_t rollback(int64_t failed) override;
   BalanceHook* balance_hook() override { return balance; }
+  StepTiming step_timing() const override { return timing; }
   // Takes the share [first, first + count) of every global batch from the next step.
   void set_share(int64_t first, int64_t count);
   // The gradient SUM of this rank's share of batch `step`, accumulated into

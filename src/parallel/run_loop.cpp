@@ -211,7 +211,11 @@ TrainSummary run_loop(StepRunner& r, const TrainOptions& opt, const LoopRoles& r
     maybe_stall_for_test(opt.checkpoint_dir, t);
     maybe_kill_for_test(opt.checkpoint_dir, t);
     maybe_fail_for_test(opt.checkpoint_dir, t);
+    const auto s0 = Clock::now();
     const StepResult res = r.run_step(t, checkpoint || snapshot);
+    const StepTiming timing = r.step_timing();
+    fault::Heartbeats::timing(t, std::chrono::duration<double>(Clock::now() - s0).count(),
+                              timing.compute_s, timing.wait_s);
     const bool ok = finite(res);
     if (!ok) {
       const int64_t next = on_nonfinite(r, res, t, opt, roles, faults);

@@ -31,6 +31,12 @@ struct StepResult {
                          // server worker dropped as a late backup, which skips ahead
 };
 
+// One step's timing on this rank: compute (forward+backward, with any --slowdown) and
+// waiting for the other ranks (the gradient and loss reduction), seconds.
+struct StepTiming {
+  double compute_s = 0, wait_s = 0;
+};
+
 // Measuring speeds and re-splitting the batch after a step (docs/BALANCE.md).
 class BalanceHook {
  public:
@@ -75,6 +81,9 @@ class StepRunner {
   virtual std::string describe() const = 0;
   // The balancing of this runner's ranks, if any.
   virtual BalanceHook* balance_hook() { return nullptr; }
+  // The last step's compute and waiting on this rank (zeros: not measured), published
+  // with the heartbeat after every step (/metrics, the metrics log).
+  virtual StepTiming step_timing() const { return {}; }
 };
 
 // run_step of a runner whose every step is synchronous (one worker, data parallel,

@@ -6,6 +6,20 @@
 #include "parallel/train_summary.h"
 
 namespace plait {
+namespace {
+
+// One entry per rank: the newest step it completed (1-based, as logged) and that
+// step's wall, compute and waiting seconds.
+nlohmann::json rank_timing(const std::vector<fault::Beat>& beats) {
+  nlohmann::json a = nlohmann::json::array();
+  for (const fault::Beat& b : beats)
+    if (b.timed_step >= 0)  // parameter servers run no steps
+      a.push_back({{"rank", b.rank}, {"step", b.timed_step + 1}, {"step_s", b.step_s},
+                 {"compute_s", b.compute_s}, {"wait_s", b.wait_s}});
+  return a;
+}
+
+}  // namespace
 
 RunOutput::RunOutput(const TrainOptions& opt)
     : opt_(opt),
@@ -45,9 +59,11 @@ void RunOutput::step(int64_t step, double loss, float lr, double grad_norm,
     if (std::isfinite(st) && st > 0) j["tok_per_s"] = tokens_per_step_ / st;
   }
   if (val_loss) j["val_loss"] = *val_loss;
+  if (ranks_) j["rank_timing"] = rank_timing(ranks_());
   j.update(attached_);
   attached_ = nlohmann::json::object();
   metrics_.write(j);
+  if (monitor_) monitor_->step(step, loss);
   if (trace_.enabled()) trace_.counter("loss", 0, trace_.now_us(), {{"loss", loss}});
 }
 

@@ -2,10 +2,13 @@
 // metrics log (JSON lines) and the timeline (Chrome trace). Owned by rank 0.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 
+#include "fault/heartbeat.h"
+#include "fault/monitor.h"
 #include "obs/metrics.h"
 #include "obs/progress.h"
 #include "obs/trace.h"
@@ -34,6 +37,12 @@ class RunOutput {
     if (progress_) progress_->set(name, value);
   }
 
+  // --metrics-port: each logged step goes to `m` too (fault/monitor.h).
+  void set_monitor(fault::Monitor* m) { monitor_ = m; }
+  // Every rank's newest heartbeat: each metrics line gets the per-rank timing of the
+  // newest step each rank has completed ("rank_timing").
+  void set_ranks(std::function<std::vector<fault::Beat>()> ranks) { ranks_ = std::move(ranks); }
+
   obs::Trace& trace() { return trace_; }
   double now() const { return trace_.now_us(); }
   // A complete event from `start_us` to now on rank `rank`'s lane.
@@ -47,6 +56,8 @@ class RunOutput {
   std::unique_ptr<obs::Progress> progress_;
   int64_t tokens_per_step_ = 0;
   nlohmann::json attached_ = nlohmann::json::object();
+  fault::Monitor* monitor_ = nullptr;
+  std::function<std::vector<fault::Beat>()> ranks_;
 };
 
 }  // namespace plait

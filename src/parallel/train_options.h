@@ -131,6 +131,8 @@ struct TrainOptions {
   std::string memory_snapshot_dir;  // the supervisor's directory for it (fault/memory_snapshot.h)
   NonFinite on_nonfinite = NonFinite::stop;
   int max_nonfinite = 3;          // skip / rollback: give up (exit 1) after this many
+  int metrics_port = -1;          // /metrics and /healthz on this port (0: any; -1: off)
+  std::string metrics_host = "127.0.0.1";  // the address they listen on
 
   int effective_warmup() const;
   // The learning rate per step: warm-up to lr, cosine decay to lr/10 at `steps`.

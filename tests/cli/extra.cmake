@@ -1,6 +1,9 @@
 # Extra CLI tests (included by the top-level CMakeLists.txt with name=cli,
 # dir=tests/cli).
 #
+# metrics_port_test.cpp scrapes --metrics-port with httplib's client.
+target_link_libraries(test_cli PRIVATE PkgConfig::HTTPLIB)
+
 # The README's run path on a fresh clone of the repository: make_run_fresh_clone.sh
 # clones the source tree into a temporary directory and runs `make demo` there with
 # the built binary and 5 steps (needs git and the fortunes corpus that

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <sstream>
 
 #include <nlohmann/json.hpp>
 
@@ -54,6 +55,53 @@ TEST_F(Supervisor, KilledChildIsRestartedAndWeightsAreByteIdentical) {
   EXPECT_EQ(j["restarts"], 2);
   EXPECT_EQ(j["last_checkpoint"], "step-00000016");
   EXPECT_EQ(j["last_step"], 16);
+}
+
+// The metrics log tells the whole story (the supervisor appends its failure and
+// restart events between two children; every step line has each rank's timing), and
+// `plait status` of the finished run shows no rank alive.
+TEST_F(Supervisor, LogHasRestartEventsAndStatusOfTheEndedRun) {
+  Result r = run_plait(args(d, "log") + " --max-restarts 2 --log " + (d / "log.jsonl"),
+                       "PLAIT_TEST_KILL=1:6");
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::istringstream log(slurp(d / "log.jsonl"));
+  int failures = 0, restarts = 0, timed = 0;
+  for (std::string line; std::getline(log, line);) {
+    const auto j = nlohmann::json::parse(line);
+    const std::string ev = j.value("event", "");
+    if (ev == "failure") {
+      ++failures;
+      EXPECT_EQ(j["how"], "signal 9 (Killed)") << line;
+      EXPECT_EQ(j["checkpoint"], "step-00000004") << line;
+    }
+    if (ev == "restart") {
+      ++restarts;
+      EXPECT_EQ(j["from"], "step-00000004") << line;
+      EXPECT_EQ(failures, 1) << "the restart follows the failure";
+    }
+    if (j.contains("rank_timing")) {
+      ++timed;
+      EXPECT_EQ(j["rank_timing"].size(), 2u) << line;
+    }
+  }
+  EXPECT_EQ(failures, 1);
+  EXPECT_EQ(restarts, 1);
+  EXPECT_GE(timed, 16);  // steps 5 and 6 are logged twice (before and after the kill)
+  r = run_plait("status --json " + (d / "log"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["state"], "finished");
+  EXPECT_EQ(j["alive_ranks"], 0);
+  EXPECT_EQ(j["restarts"], 1);
+  EXPECT_EQ(j["last_step"], 16);
+  EXPECT_TRUE(j["loss"].is_number()) << r.out;
+  ASSERT_EQ(j["ranks"].size(), 2u);
+  for (const auto& rank : j["ranks"]) {
+    EXPECT_FALSE(rank["alive"].get<bool>()) << rank;
+    EXPECT_EQ(rank["phase"], "done") << rank;
+  }
+  r = run_plait("status " + (d / "log"));
+  EXPECT_NE(r.out.find("state: finished"), std::string::npos) << r.out;
 }
 
 TEST_F(Supervisor, HangEndedByTheWatchdogIsRestarted) {
