@@ -206,6 +206,22 @@ def set_blas_threads(n):
     return h.openblas_get_num_threads()
 
 
+def profile(step, rows, steps=3):
+    """Self CPU time per aten op over `steps` steps, per step, to stderr."""
+    from torch.profiler import profile as prof, ProfilerActivity
+    with prof(activities=[ProfilerActivity.CPU]) as p:
+        for _ in range(steps):
+            step()
+    ev = sorted(p.key_averages(), key=lambda e: -e.self_cpu_time_total)
+    total = sum(e.self_cpu_time_total for e in ev)
+    print(f"# torch.profiler, {steps} steps: self CPU ms per step (share)", file=sys.stderr)
+    for e in ev[:rows]:
+        print(f"{e.key:40s} {e.self_cpu_time_total / 1e3 / steps:9.2f} ms "
+              f"({100 * e.self_cpu_time_total / total:4.1f}%)  calls/step {e.count // steps}",
+              file=sys.stderr)
+    print(f"{'total':40s} {total / 1e3 / steps:9.2f} ms", file=sys.stderr)
+
+
 def main():
     if "--check" in sys.argv:
         return 0
@@ -221,6 +237,9 @@ def main():
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--profile", type=int, default=0, metavar="ROWS",
+                   help="after the timed steps, profile 3 more (torch.profiler) and print "
+                        "the ROWS aten ops with the most self CPU time per step")
     p.add_argument("--generate", help="safetensors weights: greedy generation instead")
     p.add_argument("--prompt-ids", default="10", help="comma-separated prompt ids")
     p.add_argument("--tokens", type=int, default=32)
@@ -235,16 +254,22 @@ def main():
     opt = torch.optim.AdamW(model.parameters(), lr=3e-4)
     x = torch.randint(0, a.vocab, (a.batch, a.ctx))
     y = torch.randint(0, a.vocab, (a.batch, a.ctx))
-    times = []
-    for i in range(a.warmup + a.steps):
-        t0 = time.perf_counter()
+    def step():
         opt.zero_grad(set_to_none=True)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.precision == "bf16"):
             loss = model(x, y)
         loss.backward()
         opt.step()
+        return loss
+
+    times = []
+    for i in range(a.warmup + a.steps):
+        t0 = time.perf_counter()
+        loss = step()
         if i >= a.warmup:
             times.append(time.perf_counter() - t0)
+    if a.profile:
+        profile(step, a.profile)
     times.sort()
     med = times[len(times) // 2]
     n_params = sum(p.numel() for p in model.parameters())
