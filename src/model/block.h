@@ -40,13 +40,14 @@ struct BlockShape {
 //     OUT rows, y_r = x W_r^T + b_r; x is replicated, the outputs stay split;
 //   row-parallel (both c_proj): rank r holds the matching block of IN columns,
 //     y = sum_r y_r W_r^T + b: each rank's product is a partial sum closed by ONE
-//     allreduce over the tensor group; the bias is added by one rank only
-//     (`adds_bias`), so the sum holds it once.
+//     allreduce over the tensor group; the training block adds the bias after that
+//     allreduce, on every rank (the generation decoders add it before, on the rank with
+//     `adds_bias` only), so the sum holds it once.
 // Backward mirrors it: d(x) of a column-parallel product is a partial sum (one
 // allreduce), d(y_r) of a row-parallel one needs none. Layer norms and the row-parallel
 // biases are replicated: every rank computes identical gradients for them.
 struct TensorSplit {
-  bool adds_bias = true;                            // this rank adds row-parallel biases
+  bool adds_bias = true;  // this rank adds row-parallel biases before the sum (decoders)
   std::function<void(float* data, size_t n)> allreduce;  // sum over the tensor group
 };
 

@@ -220,17 +220,15 @@ void GPT::head_backward(StageActivations& a, const float* out) {
   std::span<float> G(grads);
   // d(sum over sequences of mean over T) / d(token loss) = 1/T
   std::fill_n(dlosses_.begin(), N, 1.0f / static_cast<float>(a.T));
-  float* dlogits = logits_.data();  // the logits are no longer needed
-  std::fill_n(logits_.begin(), static_cast<size_t>(N) * Vp, 0.0f);
+  float* dlogits = logits_.data();  // the logits are no longer needed: overwritten
   k::softmax_crossentropy_backward(dlogits, a.probs.data(), a.targets.data(), dlosses_.data(), N,
-                                   V, Vp);
+                                   V, Vp, k::Into::overwrite);
   float* dlnf = scratch_.dln.data();
   k::matmul_backward<float>(dlnf, at(G, shards_.wte().local), nullptr, dlogits, a.lnf.data(),
                             at(P, shards_.wte().local), N, C, Vp, k::Into::overwrite);
-  std::fill_n(dres_.begin(), static_cast<size_t>(N) * C, 0.0f);
   k::layernorm_backward(dres_.data(), at(G, shards_.lnf_w().local), at(G, shards_.lnf_b().local),
                         dlnf, out, at(P, shards_.lnf_w().local), a.lnf_mean.data(),
-                        a.lnf_rstd.data(), N, C);
+                        a.lnf_rstd.data(), N, C, k::Into::overwrite);
 }
 
 // Block l's forward, keeping what recompute_ keeps in `kept`: none, everything;

@@ -221,11 +221,14 @@ void attention_forward(F* out, F* att, const F* qkv, int B, int T, int C, int NH
 
 template <class F>
 void attention_backward(F* dqkv, F* datt, const F* dout, const F* qkv, const F* att, int B,
-                        int T, int C, int NH) {
+                        int T, int C, int NH, Into mode) {
   // dqkv[B,T,3C], datt[B,NH,T,T] scratch, dout[B,T,C], qkv[B,T,3C], att[B,NH,T,T]
   const int hs = C / NH, C3 = 3 * C;
   const int Tp = round_up(T, kW<F>), hp = round_up(hs, kW<F>);
   const F scale = F(1) / std::sqrt(F(hs));
+  // every element of dq, dk, dv is one tile's result (rows [0, T), columns [0, hs)):
+  // overwriting writes all of dqkv
+  const bool add = mode == Into::accumulate;
   Scratch<F>& s = scratch<F>(T, hs);
   F *vT = s[0], *kp = s[1], *qp = s[2], *dp = s[3];  // vT [hs][Tp]; kp, qp, dp [T][hp]
   for (int b = 0; b < B; b++) {
@@ -247,12 +250,12 @@ void attention_backward(F* dqkv, F* datt, const F* dout, const F* qkv, const F* 
         causal_softmax_backward_row(da + size_t(t) * T, a + size_t(t) * T, t, T);
       // dq[t] += scale * sum_{j <= t} dpre[t][j] k[j]
       RowProduct<F>{da, size_t(T), 1, kp, size_t(hp), T, T, hs, Span::to_diag}.run(dq, C3, scale,
-                                                                                 true);
+                                                                                 add);
       // dk[j] += scale * sum_{t >= j} dpre[t][j] q[t];  dv[j] += sum_{t >= j} att[t][j] d[t]
       RowProduct<F>{da, 1, size_t(T), qp, size_t(hp), T, T, hs, Span::from_diag}.run(dk, C3,
-                                                                                      scale, true);
+                                                                                      scale, add);
       RowProduct<F>{a, 1, size_t(T), dp, size_t(hp), T, T, hs, Span::from_diag}.run(dv, C3, F(1),
-                                                                                   true);
+                                                                                   add);
     }
   }
 }
@@ -260,7 +263,7 @@ void attention_backward(F* dqkv, F* datt, const F* dout, const F* qkv, const F* 
 #define PLAIT_INSTANTIATE(F)                                                            \
   template void attention_forward<F>(F*, F*, const F*, int, int, int, int);             \
   template void attention_backward<F>(F*, F*, const F*, const F*, const F*, int, int, int, \
-                                      int);
+                                      int, Into);
 PLAIT_INSTANTIATE(float)
 PLAIT_INSTANTIATE(double)
 #undef PLAIT_INSTANTIATE

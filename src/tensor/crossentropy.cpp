@@ -32,14 +32,20 @@ void softmax_crossentropy_forward(F* probs, F* losses, const F* logits,
 
 template <class F>
 void softmax_crossentropy_backward(F* dlogits, const F* probs, const int32_t* targets,
-                                   const F* dlosses, int N, int V, int Vp) {
-  // dlogits[N,Vp] (columns [V, Vp) untouched), probs[N,Vp], targets[N], dlosses[N]
+                                   const F* dlosses, int N, int V, int Vp, Into mode) {
+  // dlogits[N,Vp] (columns [V, Vp) untouched, or 0 when overwriting), probs[N,Vp],
+  // targets[N], dlosses[N]
   if (Vp < V) Vp = V;
   for (int n = 0; n < N; n++) {
     const F* p = probs + size_t(n) * Vp;
     F* dz = dlogits + size_t(n) * Vp;
     const F dl = dlosses[n];
-    for (int v = 0; v < V; v++) dz[v] += p[v] * dl;
+    if (mode == Into::accumulate) {
+      for (int v = 0; v < V; v++) dz[v] += p[v] * dl;
+    } else {  // 0 + x: the accumulating path's values into zeros, bit for bit
+      for (int v = 0; v < V; v++) dz[v] = p[v] * dl;
+      for (int v = V; v < Vp; v++) dz[v] = F(0);
+    }
     dz[targets[n]] -= dl;
   }
 }
@@ -48,7 +54,7 @@ void softmax_crossentropy_backward(F* dlogits, const F* probs, const int32_t* ta
   template void softmax_crossentropy_forward<F>(F*, F*, const F*, const int32_t*, int, int, \
                                                 int);                                       \
   template void softmax_crossentropy_backward<F>(F*, const F*, const int32_t*, const F*, int, \
-                                                 int, int);
+                                                 int, int, Into);
 PLAIT_INSTANTIATE(float)
 PLAIT_INSTANTIATE(double)
 #undef PLAIT_INSTANTIATE

@@ -42,9 +42,35 @@ void gelu_backward(F* dinp, const F* inp, const F* dout, size_t n, Into mode) {
     for (size_t i = 0; i < n; i++) dinp[i] = gelu_grad(inp[i]) * dout[i];
 }
 
-#define PLAIT_INSTANTIATE(F)                                    \
-  template void gelu_forward<F>(F*, const F*, size_t);          \
-  template void gelu_backward<F>(F*, const F*, const F*, size_t, Into);
+template <class F>
+void bias_gelu_forward(F* out, F* pre, const F* bias, int N, int H) {
+  // out[N,H], pre[N,H] (bias added in place), bias[H]; row by row, so a row of pre is
+  // still in cache when the GELU reads it
+  for (int n = 0; n < N; n++) {
+    F* p = pre + size_t(n) * H;
+    F* o = out + size_t(n) * H;
+    for (int j = 0; j < H; j++) p[j] += bias[j];
+    gelu_forward(o, p, size_t(H));
+  }
+}
+
+template <class F>
+void bias_gelu_backward(F* dpre, F* dbias, const F* pre, const F* dout, int N, int H) {
+  // dpre[N,H] overwritten, dbias[H] or nullptr, pre[N,H], dout[N,H]
+  for (int n = 0; n < N; n++) {
+    const size_t off = size_t(n) * H;
+    F* d = dpre + off;
+    gelu_backward(d, pre + off, dout + off, size_t(H), Into::overwrite);
+    if (dbias)
+      for (int j = 0; j < H; j++) dbias[j] += d[j];  // rows in order, as matmul_backward
+  }
+}
+
+#define PLAIT_INSTANTIATE(F)                                            \
+  template void gelu_forward<F>(F*, const F*, size_t);                  \
+  template void gelu_backward<F>(F*, const F*, const F*, size_t, Into); \
+  template void bias_gelu_forward<F>(F*, F*, const F*, int, int);       \
+  template void bias_gelu_backward<F>(F*, F*, const F*, const F*, int, int);
 PLAIT_INSTANTIATE(float)
 PLAIT_INSTANTIATE(double)
 #undef PLAIT_INSTANTIATE

@@ -19,6 +19,11 @@
 
 namespace plait::kernels {
 
+// How a backward kernel writes a gradient output: add into it (the default, see above)
+// or overwrite it (the same values as accumulating into zeros, without the zeroing
+// pass or reading the old values).
+enum class Into { accumulate, overwrite };
+
 // out[B,T,C] = wte[tokens[b,t], :] + wpe[t, :]
 template <class F>
 void encoder_forward(F* out, const int32_t* tokens, const F* wte, const F* wpe,
@@ -33,9 +38,11 @@ void encoder_backward(F* dwte, F* dwpe, const F* dout, const int32_t* tokens,
 template <class F>
 void layernorm_forward(F* out, F* mean, F* rstd, const F* inp, const F* w, const F* b,
                        int N, int C);
+// dinp += ... (= with Into::overwrite); dw, db accumulate.
 template <class F>
 void layernorm_backward(F* dinp, F* dw, F* db, const F* dout, const F* inp, const F* w,
-                        const F* mean, const F* rstd, int N, int C);
+                        const F* mean, const F* rstd, int N, int C,
+                        Into mode = Into::accumulate);
 
 // out[N,OC] = inp[N,C] . weight[OC,C]^T + bias[OC]   (bias may be nullptr)
 template <class F>
@@ -45,7 +52,6 @@ void matmul_forward(F* out, const F* inp, const F* weight, const F* bias,
 // dweight[OC,C] += dout^T . inp;  dbias[OC] += column sums of dout (dbias may be nullptr)
 // dinp may be nullptr (no gradient needed for the input). Overwriting gives the same
 // values as accumulating into zeros, without the zeroing pass or reading dinp.
-enum class Into { accumulate, overwrite };
 template <class F>
 void matmul_backward(F* dinp, F* dweight, F* dbias, const F* dout, const F* inp,
                      const F* weight, int N, int C, int OC, Into dinp_mode = Into::accumulate);
@@ -57,10 +63,10 @@ void matmul_backward(F* dinp, F* dweight, F* dbias, const F* dout, const F* inp,
 // C and NH may be a tensor-parallel shard's (a subset of the heads): hs = C/NH.
 template <class F>
 void attention_forward(F* out, F* att, const F* qkv, int B, int T, int C, int NH);
-// dqkv[B,T,3C] += ...; datt[B,NH,T,T] is scratch (overwritten).
+// dqkv[B,T,3C] += ... (= with Into::overwrite); datt[B,NH,T,T] is scratch (overwritten).
 template <class F>
 void attention_backward(F* dqkv, F* datt, const F* dout, const F* qkv, const F* att,
-                        int B, int T, int C, int NH);
+                        int B, int T, int C, int NH, Into mode = Into::accumulate);
 
 // out = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
 template <class F>
@@ -69,6 +75,14 @@ void gelu_forward(F* out, const F* inp, size_t n);
 template <class F>
 void gelu_backward(F* dinp, const F* inp, const F* dout, size_t n,
                    Into mode = Into::accumulate);
+// A product's bias and the GELU after it in one pass (c_fc computed without its bias):
+// pre[N,H] += bias[H] in place (pre becomes the layer's output), out[N,H] = gelu(pre).
+template <class F>
+void bias_gelu_forward(F* out, F* pre, const F* bias, int N, int H);
+// dpre[N,H] = gelu'(pre) * dout (overwritten), and dbias[H] += column sums of dpre, in
+// the same pass and the same order of sums as matmul_backward's (dbias may be nullptr).
+template <class F>
+void bias_gelu_backward(F* dpre, F* dbias, const F* pre, const F* dout, int N, int H);
 
 // out = a + b
 template <class F>
@@ -76,6 +90,10 @@ void residual_forward(F* out, const F* a, const F* b, size_t n);
 // da += dout; db += dout
 template <class F>
 void residual_backward(F* da, F* db, const F* dout, size_t n);
+// out[N,C] = a + (b + bias[C]) per row (bias may be nullptr): the residual add of a
+// projection computed without its bias. out may alias a or b.
+template <class F>
+void residual_bias_forward(F* out, const F* a, const F* b, const F* bias, int N, int C);
 
 // probs[N,V] = softmax(logits); losses[N] = -log probs[n, targets[n]]
 // Rows are Vp apart (0: V); columns [V, Vp) of a padded vocabulary are masked out:
@@ -84,8 +102,10 @@ template <class F>
 void softmax_crossentropy_forward(F* probs, F* losses, const F* logits,
                                   const int32_t* targets, int N, int V, int Vp = 0);
 // dlogits[N,V] += (probs - onehot(targets)) * dlosses[n]
+// (= with Into::overwrite, which also writes 0 into the padded columns [V, Vp))
 template <class F>
 void softmax_crossentropy_backward(F* dlogits, const F* probs, const int32_t* targets,
-                                   const F* dlosses, int N, int V, int Vp = 0);
+                                   const F* dlosses, int N, int V, int Vp = 0,
+                                   Into mode = Into::accumulate);
 
 }  // namespace plait::kernels

@@ -33,7 +33,7 @@ void layernorm_forward(F* out, F* mean, F* rstd, const F* inp, const F* w, const
 
 template <class F>
 void layernorm_backward(F* dinp, F* dw, F* db, const F* dout, const F* inp, const F* w,
-                        const F* mean, const F* rstd, int N, int C) {
+                        const F* mean, const F* rstd, int N, int C, Into mode) {
   // dinp[N,C], dw[C], db[C], dout[N,C], inp[N,C], w[C], mean[N], rstd[N]
   for (int n = 0; n < N; n++) {
     const F* x = inp + size_t(n) * C;
@@ -48,15 +48,19 @@ void layernorm_backward(F* dinp, F* dw, F* db, const F* dout, const F* inp, cons
       db[i] += d[i];
       dw[i] += (x[i] - m) * s * d[i];
     }
-    for (int i = 0; i < C; i++)
-      dx[i] += s * (w[i] * d[i] - dnorm_mean - (x[i] - m) * s * dnorm_norm_mean);
+    if (mode == Into::accumulate)
+      for (int i = 0; i < C; i++)
+        dx[i] += s * (w[i] * d[i] - dnorm_mean - (x[i] - m) * s * dnorm_norm_mean);
+    else
+      for (int i = 0; i < C; i++)
+        dx[i] = s * (w[i] * d[i] - dnorm_mean - (x[i] - m) * s * dnorm_norm_mean);
   }
 }
 
 #define PLAIT_INSTANTIATE(F)                                                            \
   template void layernorm_forward<F>(F*, F*, F*, const F*, const F*, const F*, int, int); \
   template void layernorm_backward<F>(F*, F*, F*, const F*, const F*, const F*, const F*,   \
-                                      const F*, int, int);
+                                      const F*, int, int, Into);
 PLAIT_INSTANTIATE(float)
 PLAIT_INSTANTIATE(double)
 #undef PLAIT_INSTANTIATE

@@ -35,12 +35,12 @@ struct Attention {
     return out;
   }
   double loss() const { return weighted_sum(forward(), R); }
-  Vec backward(Vec dqkv, double datt_fill = 0) const {
+  Vec backward(Vec dqkv, double datt_fill = 0, k::Into mode = k::Into::accumulate) const {
     Vec att;
     forward(&att);
     Vec datt(att_size(), datt_fill);
     k::attention_backward(dqkv.data(), datt.data(), R.data(), qkv.data(), att.data(), s.B,
-                          s.T, s.C, s.NH);
+                          s.T, s.C, s.NH, mode);
     return dqkv;
   }
 };
@@ -125,6 +125,15 @@ TEST_P(AttentionTest, BackwardAccumulatesAndOverwritesScratch) {
   // datt starts as NaN: any scratch entry read before being written would poison dqkv.
   const Vec acc = a.backward(seed, std::numeric_limits<double>::quiet_NaN());
   expect_near_all("dqkv", acc, plus(seed, g));
+}
+
+TEST_P(AttentionTest, OverwritingWritesEveryElementAsAccumulatingIntoZeros) {
+  Attention a{GetParam()};
+  const Vec g = a.backward(Vec(a.qkv.size()));
+  // dqkv starts as NaN: an element the overwriting pass left unwritten stays NaN.
+  const Vec o = a.backward(Vec(a.qkv.size(), std::numeric_limits<double>::quiet_NaN()), 0,
+                           k::Into::overwrite);
+  expect_near_all("dqkv", o, g, 0);
 }
 
 TEST_P(AttentionTest, FloatAgreesWithDouble) {

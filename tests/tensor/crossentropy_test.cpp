@@ -1,4 +1,5 @@
 #include <cmath>
+#include <limits>
 
 #include "check.h"
 #include "tensor/kernels.h"
@@ -57,6 +58,25 @@ TEST(CrossEntropy, BackwardAccumulates) {
 }
 
 // Huge logits: the max is subtracted, so float neither overflows nor loses the loss.
+// Overwriting a padded dlogits (NaN before) gives the accumulating values into zeros,
+// and 0 in the padded columns.
+TEST(CrossEntropy, OverwritingWritesEveryColumn) {
+  CrossEntropy ce;
+  const Vec dlogits = ce.backward(Vec(N * V));
+  constexpr int Vp = V + 3;
+  Vec logits(N * Vp, 0.0), probs(N * Vp), losses(N);
+  for (int n = 0; n < N; n++)
+    for (int v = 0; v < V; v++) logits[n * Vp + v] = ce.logits[n * V + v];
+  k::softmax_crossentropy_forward(probs.data(), losses.data(), logits.data(), ce.targets.data(),
+                                  N, V, Vp);
+  Vec o(N * Vp, std::numeric_limits<double>::quiet_NaN());
+  k::softmax_crossentropy_backward(o.data(), probs.data(), ce.targets.data(), ce.R.data(), N, V,
+                                   Vp, k::Into::overwrite);
+  for (int n = 0; n < N; n++)
+    for (int v = 0; v < Vp; v++)
+      ASSERT_EQ(o[n * Vp + v], v < V ? dlogits[n * V + v] : 0.0) << n << "," << v;
+}
+
 TEST(CrossEntropy, FloatAgreesWithDoubleOnLargeLogits) {
   CrossEntropy ce;
   for (auto& z : ce.logits) z *= 40.0;

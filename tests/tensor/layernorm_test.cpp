@@ -1,4 +1,5 @@
 #include <cmath>
+#include <limits>
 
 #include "check.h"
 #include "tensor/kernels.h"
@@ -29,10 +30,10 @@ struct LayerNorm {
     return out;
   }
   double loss() { return weighted_sum(forward(), R); }
-  Grads backward(Grads g) {
+  Grads backward(Grads g, k::Into mode = k::Into::accumulate) {
     forward();
     k::layernorm_backward(g.dinp.data(), g.dw.data(), g.db.data(), R.data(), inp.data(),
-                          w.data(), mean.data(), rstd.data(), N, C);
+                          w.data(), mean.data(), rstd.data(), N, C, mode);
     return g;
   }
 };
@@ -72,6 +73,17 @@ TEST(LayerNorm, BackwardAccumulates) {
 }
 
 // Rows whose mean dwarfs their spread: the two-pass variance keeps float accurate.
+TEST(LayerNorm, OverwritingDinpEqualsAccumulatingIntoZeros) {
+  LayerNorm ln;
+  const Grads g = ln.backward(Grads{});
+  Grads nan;  // dinp NaN: overwritten; dw, db still accumulate (from zeros here)
+  std::fill(nan.dinp.begin(), nan.dinp.end(), std::numeric_limits<double>::quiet_NaN());
+  const Grads o = ln.backward(nan, k::Into::overwrite);
+  expect_near_all("dinp", o.dinp, g.dinp, 0);
+  expect_near_all("dw", o.dw, g.dw, 0);
+  expect_near_all("db", o.db, g.db, 0);
+}
+
 TEST(LayerNorm, FloatAgreesWithDoubleOnOffsetRows) {
   LayerNorm ln;
   for (auto& x : ln.inp) x += 100.0;

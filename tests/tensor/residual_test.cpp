@@ -33,6 +33,26 @@ TEST(Residual, ForwardAddsAndBackwardAccumulates) {
   expect_near_all("db", db, plus(b, d), 0);
 }
 
+// out = a + (b + bias) per row of [rows, cols]; without a bias, residual_forward.
+TEST(Residual, BiasForwardAddsTheBiasToEveryRow) {
+  constexpr int rows = 5, cols = 7;
+  Rng rng(54);
+  const Vec a = random_vec(rows * cols, rng), b = random_vec(rows * cols, rng),
+            bias = random_vec(cols, rng);
+  Vec out(rows * cols), plain(rows * cols);
+  k::residual_bias_forward(out.data(), a.data(), b.data(), bias.data(), rows, cols);
+  for (int r = 0; r < rows; r++)
+    for (int c = 0; c < cols; c++)
+      ASSERT_EQ(out[r * cols + c], a[r * cols + c] + (b[r * cols + c] + bias[c])) << r << "," << c;
+  k::residual_bias_forward<double>(out.data(), a.data(), b.data(), nullptr, rows, cols);
+  k::residual_forward(plain.data(), a.data(), b.data(), size_t(rows) * cols);
+  expect_near_all("out", out, plain, 0);
+  Vec alias = b;  // out may alias b
+  k::residual_bias_forward(alias.data(), a.data(), alias.data(), bias.data(), rows, cols);
+  for (int i = 0; i < rows * cols; i++)
+    ASSERT_EQ(alias[i], a[i] + (b[i] + bias[i % cols])) << i;
+}
+
 TEST(Residual, FloatAgreesWithDouble) {
   Rng rng(53);
   const Vec a = random_vec(n, rng), b = random_vec(n, rng);
