@@ -69,6 +69,58 @@ std::string zero_line(const Zero& z, size_t total, int ranks) {
   return buf;
 }
 
+// Whether every rank runs as many micro-batches each step, whatever the shares do
+// (--balance auto may move sequences): ZeRO-2/3 may then reduce each micro-batch.
+bool equal_micro_batches(const TrainOptions& opt, const std::vector<int64_t>& shares) {
+  if (opt.micro_batch <= 0 || opt.balance_mode() == BalanceMode::automatic) return false;
+  const auto count = [&](int64_t share) { return (share + opt.micro_batch - 1) / opt.micro_batch; };
+  for (int64_t s : shares)
+    if (count(s) != count(shares[0])) return false;
+  return count(shares[0]) > 1;
+}
+
+// --zero 1|2|3 (zero.h): every stage reduces the gradient buckets to their owners
+// during the backward pass; stages 2 and 3 release the others' pages, and with several
+// micro-batches (as many on every rank) reduce each micro-batch's.
+TrainSummary run_zero_rank(Replica& r, comm::Group& world, const std::vector<int64_t>& shares,
+                           RunOutput& out) {
+  const TrainOptions& opt = r.opt;
+  const size_t total = r.model.table().total();
+  // dup is collective: every rank makes the groups in the same order.
+  Zero zero(opt.zero, world.dup("zero"), total, r.adam, {}, {}, /*bucketed=*/true);
+  if (r.rank == 0) out.message(zero_line(zero, total, world.size()));
+  r.zero = &zero;
+  BucketReducer sync(world.dup("zero-grads"), owned_buckets(total, bucket_floats(opt), world.size()),
+                     /*release=*/opt.zero >= 2, r.trace, r.rank);
+  if (opt.zero >= 2) {
+    zero.release_unowned(r.model.grads);
+    sync.reduce_each_micro_batch(equal_micro_batches(opt, shares));
+  }
+  r.sync = &sync;
+  if (opt.zero == 3) {
+    zero.bind_params(r.model.params);
+    zero.shard_params();
+    r.model.set_param_gate(&zero);
+  }
+  TrainSummary s = run_replica(r);
+  if (opt.zero == 3) zero.shard_params();  // the last checkpoint gathered them
+  s.parameter_bytes = pages::resident_bytes(r.model.params);
+  s.parameter_peak_bytes = zero.parameter_peak_bytes();
+  if (opt.zero == 3) {
+    r.model.set_param_gate(nullptr);
+    zero.gather_params();  // every replica whole again, for the caller's check
+  }
+  s.optimizer_bytes = zero.optimizer_bytes();
+  if (opt.zero >= 2) {
+    s.gradient_peak_bytes = sync.residency().peak;
+    s.gradient_between_bytes = sync.residency().between;
+  }
+  s.gradient_bytes = pages::resident_bytes(r.model.grads);
+  r.sync = nullptr;
+  r.zero = nullptr;
+  return s;
+}
+
 // --backup-workers B (backup_sync.h): no balancing (its exchange of timings every step
 // would make everyone wait for the straggler the backups exist to drop) and no world
 // collective after the start, so a rank may fall behind or leave. Under threads a rank
@@ -124,37 +176,11 @@ TrainSummary run_dp_rank(comm::Comm& c, const TrainOptions& opt, const RunData& 
   if (opt.resume) balance.restore(r.resumed_extra);
   r.balance = &balance;
   TrainSummary s;
-  const size_t total = r.model.table().total();
   if (opt.zero > 0) {
-    // dup is collective: every rank makes the groups in the same order.
-    Zero zero(opt.zero, world.dup("zero"), total, r.adam, {}, {}, /*bucketed=*/true);
-    if (rank == 0) out.message(zero_line(zero, total, c.size()));
-    r.zero = &zero;
-    // every stage reduces the buckets to their owners during the backward pass
-    auto sync = std::make_unique<BucketReducer>(
-        world.dup("zero-grads"), owned_buckets(total, bucket_floats(opt), c.size()),
-        /*release=*/opt.zero >= 2, r.trace, rank);
-    if (opt.zero >= 2) zero.release_unowned(r.model.grads);
-    r.sync = sync.get();
-    if (opt.zero == 3) {
-      zero.bind_params(r.model.params);
-      zero.shard_params();
-      r.model.set_param_gate(&zero);
-    }
-    s = run_replica(r);
-    if (opt.zero == 3) zero.shard_params();  // the last checkpoint gathered them
-    s.parameter_bytes = pages::resident_bytes(r.model.params);
-    s.parameter_peak_bytes = zero.parameter_peak_bytes();
-    if (opt.zero == 3) {
-      r.model.set_param_gate(nullptr);
-      zero.gather_params();  // every replica whole again, for the check below
-    }
-    s.optimizer_bytes = zero.optimizer_bytes();
-    if (opt.zero >= 2) s.gradient_peak_bytes = sync->residency().peak;
-    s.gradient_bytes = pages::resident_bytes(r.model.grads);
+    s = run_zero_rank(r, world, shares, out);
   } else {
-    BucketReducer sync(world.dup("dp-grads"), world, choice.algorithm, total, bucket_floats(opt),
-                       r.trace, rank);
+    BucketReducer sync(world.dup("dp-grads"), world, choice.algorithm, r.model.table().total(),
+                       bucket_floats(opt), r.trace, rank);
     r.sync = &sync;
     s = run_replica(r);
   }

@@ -84,7 +84,7 @@ void BucketReducer::ready(size_t offset) {
   if (more) cv_.notify_all();
 }
 
-double BucketReducer::finish(double loss_sum) {
+void BucketReducer::wait_all() {
   ready(0);
   const auto t0 = std::chrono::steady_clock::now();
   {
@@ -93,6 +93,21 @@ double BucketReducer::finish(double loss_sum) {
     if (error_) std::rethrow_exception(error_);
   }
   wait_s_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+void BucketReducer::next_round() {
+  wait_all();  // the comm thread is idle now
+  if (release_) {
+    const size_t now = pages::resident_bytes(std::span<const float>(grads_, total_));
+    residency_.between = std::max(residency_.between, now);
+  }
+  std::lock_guard lock(m_);
+  handed_ = done_ = 0;
+  run_begin_ = run_end_ = total_ + 1;  // no run released yet in this round
+}
+
+double BucketReducer::finish(double loss_sum) {
+  wait_all();
   if (owned_) return loss_sum;
   loss_ar_->run(std::span<double>(&loss_sum, 1));
   return loss_sum;

@@ -54,7 +54,8 @@ std::vector<Bucket> owned_buckets(size_t total, size_t floats, int parts);
 // What a BucketReducer measures of the gradient arena (ZeRO-2): resident bytes
 // (util/pages.h) sampled by the comm thread before and after each release.
 struct GradResidency {
-  size_t peak = 0;  // the most seen during any step
+  size_t peak = 0;     // the most seen during any step
+  size_t between = 0;  // the most seen between two micro-batches (each reduced)
 };
 
 class BucketReducer final : public GradSync {
@@ -74,13 +75,20 @@ class BucketReducer final : public GradSync {
   void begin_step(std::vector<float>& grads) override;
   void ready(size_t offset) override;
   double finish(double loss_sum) override;
+  // ZeRO-2/3 with several micro-batches per step (every rank as many): reduce each
+  // micro-batch's gradients to their owners, so that between micro-batches a rank holds
+  // only its shard (the owner's shard accumulates the reduced sums).
+  void reduce_each_micro_batch(bool on) { each_micro_batch_ = on; }
+  bool reduces_each_micro_batch() const override { return each_micro_batch_; }
+  void next_round() override;
 
   size_t buckets() const { return buckets_.size(); }
   double wait_s() const { return wait_s_; }  // time finish() spent waiting, all steps
   const GradResidency& residency() const { return residency_; }  // ZeRO-2/3
 
  private:
-  void loop();  // the communication thread
+  void loop();      // the communication thread
+  void wait_all();  // hands over every bucket, waits until all are reduced
   void reduce(size_t i);
   void sample_residency();  // ZeRO-2: the arena's resident bytes into residency_
 
@@ -91,6 +99,7 @@ class BucketReducer final : public GradSync {
   int rank_;
   bool owned_ = false;    // ZeRO buckets
   bool release_ = false;  // ZeRO-2/3: release the others' buckets' pages
+  bool each_micro_batch_ = false;
   size_t total_ = 0;    // floats in the arena
   GradResidency residency_;
   size_t run_begin_ = 0, run_end_ = 0;  // comm thread: the released run [begin, end)

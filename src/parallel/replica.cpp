@@ -113,10 +113,15 @@ double Replica::accumulate() {
     data.sampler.fill(step + data_shift, first_seq + done, b, inputs_.data(), targets_.data());
     loss_sum += static_cast<double>(model.forward(inputs_.data(), targets_.data(), b, T)) * b;
     const bool last = done + mb >= seqs;
-    if (sync && last && opt.overlap)
+    // ZeRO-2/3 (each micro-batch reduced): the previous one's reduction is done before
+    // this backward pass adds to the arena; its forward pass overlapped it
+    const bool rounds = sync && sync->reduces_each_micro_batch();
+    if (rounds && done > 0) sync->next_round();
+    if (sync && (last || rounds) && opt.overlap)
       model.backward([this](size_t offset) { sync->ready(offset); });
     else
       model.backward();
+    if (rounds && !last) sync->ready(0);
     balance::throttle(slow, m0);
   }
   timing.compute_s = seconds_since(t0);

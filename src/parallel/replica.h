@@ -64,6 +64,11 @@ class GradSync {
   // The sequences the reduced gradient of the last finish() sums over: the global
   // `batch`, except with backup workers (the contributors' sequences).
   virtual int64_t divisor(int64_t batch) const { return batch; }
+  // ZeRO-2/3 with several micro-batches: every micro-batch's gradients are reduced
+  // (ready() during its backward pass, ready(0) after it), and next_round() waits for
+  // that before the next micro-batch's backward pass adds to the arena again.
+  virtual bool reduces_each_micro_batch() const { return false; }
+  virtual void next_round() {}
 };
 
 struct Replica : StepRunner {

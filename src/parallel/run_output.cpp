@@ -75,6 +75,8 @@ void RunOutput::end(const TrainSummary& s) {
   if (s.optimizer_bytes > 0) j["optimizer_bytes_per_rank"] = s.optimizer_bytes;
   if (s.gradient_bytes > 0) j["gradient_bytes_per_rank"] = s.gradient_bytes;
   if (s.gradient_peak_bytes > 0) j["gradient_peak_bytes_per_rank"] = s.gradient_peak_bytes;
+  if (s.gradient_between_bytes > 0)
+    j["gradient_between_micro_batches_bytes_per_rank"] = s.gradient_between_bytes;
   if (s.parameter_bytes > 0) j["parameter_bytes_per_rank"] = s.parameter_bytes;
   if (s.parameter_peak_bytes > 0) j["parameter_peak_bytes_per_rank"] = s.parameter_peak_bytes;
   if (s.checkpoint_s > 0) j["checkpoint_s"] = s.checkpoint_s, j["loop_s"] = s.loop_s;

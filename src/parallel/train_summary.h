@@ -40,6 +40,7 @@ struct TrainSummary {
   size_t optimizer_bytes = 0;  // --zero: this (the logging) rank's AdamW moments bytes
   size_t gradient_bytes = 0;   // --zero: its gradient arena's resident bytes at the end
   size_t gradient_peak_bytes = 0;  // --zero 2: the most resident during a step (sampled)
+  size_t gradient_between_bytes = 0;  // --zero 2 with micro-batches: the most between two
   size_t parameter_bytes = 0;  // --zero 3: its parameter arena's resident bytes at the end
   size_t parameter_peak_bytes = 0;  // --zero 3: the most resident during a pass (sampled)
   std::vector<RankMemory> memory;  // model-parallel runs: every rank's, by world rank
