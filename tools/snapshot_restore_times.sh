@@ -4,6 +4,9 @@
 # posix_fadvise DONTNEED, so it is read from the device) and warm (in the page cache,
 # e.g. just written). Each figure is the "resumed from step N ... in X ms" line of
 # `train --resume` (parallel/train_state.cpp: load + verify sizes, XXH64, fingerprint).
+# Then the same for 2 workers on 2 emulated nodes (--ranks-per-node 1): from the PEER's
+# copy (parallel/peer_snapshot.h: rank 1 loads DIR/peer and broadcasts the state to
+# rank 0, whose own copy is missing) vs from the disk, cold.
 # usage: tools/snapshot_restore_times.sh PLAIT REPS [model flags...]
 #   e.g. tools/snapshot_restore_times.sh build/plait 5 --layers 8 --dim 512
 set -eu
@@ -37,5 +40,22 @@ for i in $(seq "$reps"); do
   cat "$d/warm"/step-00000002/* >/dev/null
   w=$(resume "$d/warm" "$shm/empty")
   echo "rep $i: memory $m ms, disk cold $c ms, disk warm $w ms"
+done
+two="$model --steps 1000 --batch 4 --eval-every 0 --workers 2 --ranks-per-node 1 --no-progress"
+resume2() {  # resume2 DIR SNAPSHOT_DIR: the restore line of a 2-worker run
+  PLAIT_SUPERVISED=1 PLAIT_MEMORY_SNAPSHOT_DIR=$2 "$plait" train $two --resume \
+    --stop-after 1 --checkpoint-dir "$1" --max-restarts 1 --memory-snapshot-every 1000 2>&1 |
+    grep -o 'resumed from .* in [0-9.]* ms' | sed 's/.* in \([0-9.]*\) ms/\1/'
+}
+mkdir -p "$shm/peeronly/peer" && cp -r "$d/run/step-00000002" "$shm/peeronly/peer/" &&
+  echo step-00000002 >"$shm/peeronly/peer/latest"
+for i in $(seq "$reps"); do
+  rm -rf "$d/mem" "$d/cold" "$shm/empty" && mkdir "$shm/empty"
+  cp -r "$d/run" "$d/mem" && rm -rf "$d/mem/step-00000002" && echo step-00000001 >"$d/mem/latest"
+  cp -r "$d/run" "$d/cold"
+  p=$(resume2 "$d/mem" "$shm/peeronly")
+  evict "$d/cold"
+  c=$(resume2 "$d/cold" "$shm/empty")
+  echo "rep $i, 2 workers: peer's memory copy $p ms, disk cold $c ms"
 done
 echo "checkpoint: $(du -sh "$d/run/step-00000002" | cut -f1)"

@@ -11,6 +11,7 @@
 #include "cli/train_flags.h"
 #include "fault/checkpoint.h"
 #include "fault/memory_snapshot.h"
+#include "parallel/peer_snapshot.h"
 #include "util/error.h"
 #include "util/files.h"
 
@@ -150,7 +151,21 @@ bool apply_resume(const CLI::App& cmd, Resume mode, TrainOptions& opt) {
   if (mode == Resume::no) return true;
   if (opt.checkpoint_dir.empty())
     throw UsageError("--resume needs --checkpoint-dir (where to find the latest checkpoint)");
-  const int64_t in_memory = fault::latest_step(opt.memory_snapshot_dir);
+  lose_snapshot_for_test(opt.memory_snapshot_dir, opt.checkpoint_dir);
+  // this node's memory snapshots: rank 0's copy, or the peer's (parallel/peer_snapshot.h)
+  std::string mem_dir = opt.memory_snapshot_dir;
+  int64_t in_memory = fault::latest_step(mem_dir);
+  if (!mem_dir.empty() && fault::latest_step(peer_snapshot_dir(mem_dir)) > in_memory) {
+    mem_dir = peer_snapshot_dir(mem_dir);
+    in_memory = fault::latest_step(mem_dir);
+  }
+  if (mode == Resume::auto_ && !has_checkpoint(opt.checkpoint_dir) && in_memory < 0 &&
+      !opt.memory_snapshot_dir.empty()) {
+    // another node may hold the peer's copy: the ranks decide together (start_replica),
+    // starting a new run when nobody has anything
+    opt.resume = true;
+    return true;
+  }
   if (mode == Resume::auto_ && !has_checkpoint(opt.checkpoint_dir) && in_memory < 0) {
     if (opt.progress && first_process())
       std::fprintf(stderr, "--resume auto: no checkpoint in %s yet, starting a new run\n",
@@ -160,7 +175,7 @@ bool apply_resume(const CLI::App& cmd, Resume mode, TrainOptions& opt) {
   // The settings of the checkpoint the run resumes from (parallel/train_state.h's
   // start_state: the memory snapshot when it is newer; both hold the same options).
   const fs::path ckpt = in_memory > fault::latest_step(opt.checkpoint_dir)
-                            ? latest_checkpoint(opt.memory_snapshot_dir)
+                            ? latest_checkpoint(mem_dir)
                             : latest_checkpoint(opt.checkpoint_dir);
   take_settings(cmd, ckpt, opt);
   opt.resume = true;

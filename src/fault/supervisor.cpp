@@ -182,7 +182,10 @@ class SnapshotDir {
 // snapshot when it is newer (the child verifies it and falls back to the disk).
 std::string restart_point(const std::string& run_dir, const std::string& snapshots) {
   const std::string disk = latest_checkpoint(run_dir);
-  const int64_t mem = latest_step(snapshots);
+  // this node's copies: rank 0's, and the peer's when the peer is on this node too
+  // (parallel/peer_snapshot.h; the training process decides among every node's)
+  const int64_t mem = std::max(latest_step(snapshots),
+                               snapshots.empty() ? -1 : latest_step(snapshots + "/peer"));
   if (mem >= 0 && mem > latest_step(run_dir))
     return ckpt::step_dir_name(mem) + " in the memory snapshot (disk: " +
            (disk.empty() ? "none" : disk) + ")";

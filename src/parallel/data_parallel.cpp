@@ -12,6 +12,7 @@
 #include "parallel/backup_sync.h"
 #include "parallel/dp_balance.h"
 #include "parallel/grad_buckets.h"
+#include "parallel/peer_snapshot.h"
 #include "parallel/zero.h"
 #include "util/error.h"
 #include "util/pages.h"
@@ -128,7 +129,7 @@ TrainSummary run_zero_rank(Replica& r, comm::Group& world, const std::vector<int
 // failure ends the process, and so mpirun's job, as without backups.
 TrainSummary run_backup_rank(Replica& r, comm::Group& world, RunOutput& out, bool mpi) {
   const TrainOptions& opt = r.opt;
-  r.start();
+  start_replica(r, world);
   BackupSync sync(world, opt.backup_workers, r.step, r.seqs, r.model.table().total(), r.step,
                   r.out, opt.progress);
   r.sync = &sync;
@@ -168,11 +169,13 @@ TrainSummary run_dp_rank(comm::Comm& c, const TrainOptions& opt, const RunData& 
   if (rank == 0) r.out = &out;
   else if (out.trace().enabled()) out.trace().name_rank(rank);
   comm::Group world = c.world();
+  // ZeRO: only rank 0 gathers the whole moments, so only it can snapshot them
+  if (opt.zero == 0) r.snapshot_peer = snapshot_peer(world);
   if (opt.backup_workers > 0) return run_backup_rank(r, world, out, mpi);
   r.barrier = [&world] { comm::barrier(world); };  // --on-nonfinite rollback
   // Every rank measures; under --balance auto every rank re-splits identically.
   DpBalance balance(world, replica_target(r), shares, balance_config(opt));
-  r.start();
+  start_replica(r, world);
   if (opt.resume) balance.restore(r.resumed_extra);
   r.balance = &balance;
   TrainSummary s;

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "fault/finite.h"
@@ -206,11 +207,15 @@ std::string Replica::save(int64_t steps) {
   return writer_->submit(d).string();
 }
 
+// Rank 0 commits into the supervisor's directory, the peer (peer_snapshot.h) a copy of
+// its own bit-identical replica into dir/peer on its node; other ranks keep none.
 void Replica::snapshot(int64_t steps, const std::string& dir) {
+  if (out == nullptr && rank != snapshot_peer) return;
+  const std::string where = out ? dir : (std::filesystem::path(dir) / "peer").string();
   const CheckpointData d =
       train_state_data(data.fingerprint(opt), steps, model, zero ? gathered_ : adam,
                        *data.dataset.tokenizer, balance ? balance->state() : nlohmann::json());
-  if (!snapshots_) snapshots_ = std::make_unique<CheckpointWriter>(dir, 1);
+  if (!snapshots_) snapshots_ = std::make_unique<CheckpointWriter>(where, 1);
   snapshots_->submit(d);
 }
 

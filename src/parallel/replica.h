@@ -91,6 +91,7 @@ struct Replica : StepRunner {
   // rollback moved past a failed window); kept in checkpoints' extra.data_shift.
   int64_t data_shift = 0;
   std::function<void()> barrier;    // over the data-parallel ranks (null: one worker)
+  int snapshot_peer = -1;           // the rank keeping the second memory snapshot (peer_snapshot.h)
 
   Replica(const TrainOptions& o, const RunData& d, int rank, int64_t first_seq, int64_t seqs);
 

@@ -244,8 +244,8 @@ TrainSummary run_loop(StepRunner& r, const TrainOptions& opt, const LoopRoles& r
       if (std::getenv("PLAIT_TEST_PAUSE_AFTER_CHECKPOINT")) r.wait_for_checkpoints();
       maybe_pause_for_test(opt.checkpoint_dir, done);
     }
-    if (roles.checkpoints && snapshot) {
-      fault::Heartbeats::beat("checkpoint", t);
+    if (snapshot) {  // every rank: the runner knows which ranks keep a copy
+      if (roles.checkpoints) fault::Heartbeats::beat("checkpoint", t);
       r.snapshot(done, opt.memory_snapshot_dir);
     }
   }

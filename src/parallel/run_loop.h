@@ -67,6 +67,7 @@ class StepRunner {
   // Commits a snapshot of the state after `steps` steps into `dir` (keeping only the
   // newest), in the background like save(); wait_for_checkpoints() waits for it too.
   // --memory-snapshot-every (fault/memory_snapshot.h); runners without it do nothing.
+  // Called on every rank; the runner decides which ranks keep a copy (peer_snapshot.h).
   virtual void snapshot(int64_t /*steps*/, const std::string& /*dir*/) {}
   // After a step whose loss or gradient norm is not finite (its update was not
   // applied): the first non-finite tensor this rank holds, in the parameter table's

@@ -142,9 +142,24 @@ int64_t resume_state(const TrainOptions& opt, const nlohmann::json& fingerprint,
 
 }  // namespace
 
+bool has_disk_checkpoint(const std::string& run_dir) {
+  try {
+    latest_checkpoint(run_dir);
+    return true;
+  } catch (const UsageError&) {
+    return false;
+  }
+}
+
 int64_t start_state(const TrainOptions& opt, const nlohmann::json& fingerprint, GPT& model,
                     AdamW& adam, nlohmann::json* extra) {
-  if (opt.resume) {
+  // --resume auto under a supervisor with memory snapshots resumes even when this node
+  // has nothing (a peer might: peer_snapshot.h); with nothing anywhere it starts anew
+  const bool nothing = !opt.memory_snapshot_dir.empty() &&
+                       fault::latest_step(opt.memory_snapshot_dir) < 0 &&
+                       fault::latest_step(opt.memory_snapshot_dir + "/peer") < 0 &&
+                       !has_disk_checkpoint(opt.checkpoint_dir);
+  if (opt.resume && !nothing) {
     const int64_t step = resume_state(opt, fingerprint, model, adam, extra);
     check_resumable(opt, step);
     return step;

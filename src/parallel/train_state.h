@@ -55,6 +55,9 @@ int64_t load_train_state(const std::string& run_dir, const nlohmann::json& finge
 int64_t start_state(const TrainOptions& opt, const nlohmann::json& fingerprint, GPT& model,
                     AdamW& adam, nlohmann::json* extra = nullptr);
 
+// Whether `run_dir` holds a committed checkpoint (fault/checkpoint.h's latest_checkpoint).
+bool has_disk_checkpoint(const std::string& run_dir);
+
 // UsageError naming the first option of `want` that the checkpoint was not made with.
 void check_fingerprint(const LoadedCheckpoint& ck, const nlohmann::json& want);
 

@@ -64,6 +64,34 @@ TEST_F(MemorySnapshot, OlderSnapshotLosesToTheDisk) {
   EXPECT_NE(r.err.find("resumed from step 8 on disk"), std::string::npos) << r.err;
 }
 
+// The peer's copy (parallel/peer_snapshot.h): 2 workers on 2 emulated nodes, so rank 1
+// keeps a second snapshot in DIR/peer. Killed at step 7 with rank 0's copy lost (as if
+// its node had gone with its /dev/shm, PLAIT_TEST_LOSE_SNAPSHOT=primary): the restart
+// restores step 6 from the peer's copy, sent to rank 0, and ends byte-identical.
+TEST_F(MemorySnapshot, PeerCopyRestoresWhenRankZerosCopyIsLost) {
+  const std::string two = " --ranks-per-node 1 --max-restarts 2 --memory-snapshot-every 2";
+  Result r = run_plait(args(d, "ref") + " --ranks-per-node 1");
+  ASSERT_EQ(r.code, 0) << r.err;
+  r = run_plait(args(d, "peer") + two, "PLAIT_TEST_KILL=1:7 PLAIT_TEST_LOSE_SNAPSHOT=primary");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("resumed from step 6 in the memory snapshot on rank 1's node (the "
+                       "peer's copy; rank 0's node has none"), std::string::npos) << r.err;
+  for (const char* f : {"model.safetensors", "optimizer.safetensors"})
+    EXPECT_TRUE(slurp(d.path / "ref" / "step-00000016" / f) ==
+                slurp(d.path / "peer" / "step-00000016" / f)) << f << " differs";
+  // Both copies lost at step 13: the disk's step 8, and still byte-identical.
+  r = run_plait(args(d, "disk2") + two, "PLAIT_TEST_KILL=0:13 PLAIT_TEST_LOSE_SNAPSHOT=all");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("resumed from step 8 on disk"), std::string::npos) << r.err;
+  EXPECT_TRUE(slurp(d.path / "ref" / "step-00000016" / "model.safetensors") ==
+              slurp(d.path / "disk2" / "step-00000016" / "model.safetensors"));
+  // Without the loss, rank 0's own copy is used.
+  r = run_plait(args(d, "own") + two, "PLAIT_TEST_KILL=1:7");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("resumed from step 6 in the memory snapshot on rank 0's node (rank 0's "
+                       "copy"), std::string::npos) << r.err;
+}
+
 TEST_F(MemorySnapshot, UsageErrors) {
   Result r = run_plait(args(d, "u1") + " --memory-snapshot-every 2");
   EXPECT_EQ(r.code, 2) << r.err;

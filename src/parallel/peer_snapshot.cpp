@@ -1,0 +1,157 @@
+#include "parallel/peer_snapshot.h"
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <span>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "comm/collectives.h"
+#include "fault/checkpoint.h"
+#include "fault/checkpoint_names.h"
+#include "fault/memory_snapshot.h"
+#include "parallel/train_state.h"
+#include "util/error.h"
+
+namespace plait {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+double ms_since(Clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+}
+
+}  // namespace
+
+// PLAIT_TEST_LOSE_SNAPSHOT=primary|all: rank 0's copy (and the peer's) deleted, once per
+// run directory (marker RUN/test-lost-snapshot).
+void lose_snapshot_for_test(const std::string& dir, const std::string& run_dir) {
+  const char* env = std::getenv("PLAIT_TEST_LOSE_SNAPSHOT");
+  if (!env || run_dir.empty() || dir.empty()) return;
+  const fs::path mark = fs::path(run_dir) / "test-lost-snapshot";
+  std::error_code ec;
+  if (fs::exists(mark, ec)) return;
+  if (std::FILE* f = std::fopen(mark.c_str(), "w")) std::fclose(f);
+  for (const auto& e : fs::directory_iterator(dir, ec))
+    if (e.path().filename() != "peer") fs::remove_all(e.path(), ec);
+  if (std::strcmp(env, "all") == 0) fs::remove_all(peer_snapshot_dir(dir), ec);
+}
+
+namespace {
+
+// The snapshot this rank can read on its own node: rank 0's node holds the primary
+// copy, the peer's node the peer's. {-1, ""} when none.
+std::pair<int64_t, std::string> local_snapshot(const comm::Group& world, const std::string& dir) {
+  std::pair<int64_t, std::string> best{-1, ""};
+  const int me = world.node(world.rank());
+  const int peer = snapshot_peer(world);
+  if (me == world.node(0)) best = {fault::latest_step(dir), dir};
+  if (peer >= 0 && me == world.node(peer)) {
+    const std::string p = peer_snapshot_dir(dir);
+    const int64_t s = fault::latest_step(p);
+    if (s > best.first) best = {s, p};
+  }
+  return best;
+}
+
+struct Loaded {
+  int64_t step = 0;
+  nlohmann::json extra;
+};
+
+// Every rank takes `src`'s state: parameters, both moments, the step and the extra.
+void send_state(comm::Group& world, int src, Replica& r, Loaded& got) {
+  comm::broadcast(world, std::as_writable_bytes(std::span<float>(r.model.params)), src);
+  comm::broadcast(world, std::as_writable_bytes(std::span<float>(r.adam.m)), src);
+  comm::broadcast(world, std::as_writable_bytes(std::span<float>(r.adam.v)), src);
+  std::string extra = world.rank() == src ? got.extra.dump() : std::string();
+  int64_t head[2] = {got.step, static_cast<int64_t>(extra.size())};
+  comm::broadcast(world, std::as_writable_bytes(std::span<int64_t>(head, 2)), src);
+  extra.resize(static_cast<size_t>(head[1]));
+  comm::broadcast(world, std::as_writable_bytes(std::span<char>(extra.data(), extra.size())), src);
+  got.step = head[0];
+  got.extra = nlohmann::json::parse(extra);
+}
+
+// The collective resume; returns where it came from, for rank 0's line.
+std::string resume_from_peers(Replica& r, comm::Group& world, Loaded& got) {
+  const TrainOptions& opt = r.opt;
+  const std::string& dir = opt.memory_snapshot_dir;
+  const auto fp = r.data.fingerprint(opt);
+  const auto [mine, path] = local_snapshot(world, dir);
+  std::vector<int64_t> all(world.size());
+  comm::allgather_bytes(world, std::as_bytes(std::span<const int64_t>(&mine, 1)),
+                        std::as_writable_bytes(std::span<int64_t>(all)));
+  int src = 0;
+  for (int k = 1; k < world.size(); ++k)
+    if (all[k] > all[src]) src = k;
+  std::string why;
+  if (all[src] > fault::latest_step(opt.checkpoint_dir)) {
+    int64_t ok = 0;  // src: the snapshot loaded and verified
+    if (world.rank() == src) {
+      try {
+        got.step = load_train_state(path, fp, r.model, r.adam, &got.extra);
+        ok = 1;
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "the memory snapshot on rank %d's node is unusable (%s); resuming "
+                     "from the disk\n", src, e.what());
+      }
+    }
+    comm::broadcast(world, std::as_writable_bytes(std::span<int64_t>(&ok, 1)), src);
+    if (ok) {
+      send_state(world, src, r, got);
+      const bool peer_copy = src != 0 && world.node(src) != world.node(0);
+      return std::string("in the memory snapshot on rank ") + std::to_string(src) + "'s node (" +
+             (src == 0 || !peer_copy ? "rank 0's copy" : "the peer's copy") +
+             (all[0] < 0 && src != 0 ? "; rank 0's node has none" : "") + ", sent to " +
+             std::to_string(world.size() - 1) + " ranks)";
+    }
+  }
+  if (!has_disk_checkpoint(opt.checkpoint_dir)) {
+    r.model.init_weights(opt.seed);  // nothing anywhere: a new run (--resume auto)
+    got = {};
+    return "";
+  }
+  got.step = load_train_state(opt.checkpoint_dir, fp, r.model, r.adam, &got.extra);
+  return "on disk";
+}
+
+}  // namespace
+
+int snapshot_peer(const comm::Group& world) {
+  if (world.size() < 2) return -1;
+  for (int k = 1; k < world.size(); ++k)
+    if (world.node(k) != world.node(0)) return k;
+  return 1;
+}
+
+std::string peer_snapshot_dir(const std::string& dir) { return (fs::path(dir) / "peer").string(); }
+
+void start_replica(Replica& r, comm::Group& world) {
+  const TrainOptions& opt = r.opt;
+  if (!opt.resume || opt.memory_snapshot_dir.empty() || world.size() < 2) {
+    r.start();
+    return;
+  }
+  const auto t0 = Clock::now();
+  Loaded got;
+  const std::string from = resume_from_peers(r, world, got);
+  if (world.rank() == 0 && from.empty())
+    std::fprintf(stderr, "--resume auto: no memory snapshot on any node and no checkpoint in %s: "
+                 "starting a new run\n", opt.checkpoint_dir.c_str());
+  else if (world.rank() == 0)
+    std::fprintf(stderr, "resumed from step %lld %s in %.1f ms\n", static_cast<long long>(got.step),
+                 from.c_str(), ms_since(t0));
+  check_resumable(opt, got.step);
+  r.step = got.step;
+  r.resumed_extra = got.extra;
+  if (got.extra.is_object()) r.data_shift = got.extra.value("data_shift", int64_t{0});
+}
+
+}  // namespace plait
