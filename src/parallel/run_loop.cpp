@@ -75,13 +75,27 @@ void maybe_kill_for_test(const std::string& run_dir, int64_t step) {
   }
 }
 
+// Test hook: PLAIT_TEST_SIGSTOP=R:S makes world rank R stop its whole process with
+// SIGSTOP as it starts step S (once per run directory): a real stop, heartbeat thread
+// included, as `kill -STOP` from outside (MPI: rank 0's watchdog sees the rank's file
+// stop changing; the supervisor restarts the job).
+void maybe_sigstop_for_test(const std::string& run_dir, int64_t step) {
+  const char* env = std::getenv("PLAIT_TEST_SIGSTOP");
+  if (!env || run_dir.empty()) return;
+  int rank = -1;
+  long long at = -1;
+  if (std::sscanf(env, "%d:%lld", &rank, &at) != 2) return;
+  if (rank != std::max(0, fault::Heartbeats::current_rank()) || at != step) return;
+  if (first_time(run_dir, "sigstopped", rank, at)) std::raise(SIGSTOP);
+}
+
 // Whether a PLAIT_TEST_KILL or PLAIT_TEST_STALL hook of any rank fires at step t or
 // t + 1. The checkpointing rank then lets its background writes finish first, so a
 // test's fault meets the same committed checkpoints whatever the writer's speed: every
 // checkpoint due before the faulty step is committed before the others can pass the
 // step before it (as with inline writes). Faults DURING a write: PLAIT_TEST_CRASH_AT.
 bool test_fault_near(int64_t t) {
-  for (const char* var : {"PLAIT_TEST_KILL", "PLAIT_TEST_STALL"}) {
+  for (const char* var : {"PLAIT_TEST_KILL", "PLAIT_TEST_STALL", "PLAIT_TEST_SIGSTOP"}) {
     const char* env = std::getenv(var);
     for (const char* p = env; p && *p;) {
       int rank = -1;
@@ -211,6 +225,7 @@ TrainSummary run_loop(StepRunner& r, const TrainOptions& opt, const LoopRoles& r
     maybe_stall_for_test(opt.checkpoint_dir, t);
     maybe_kill_for_test(opt.checkpoint_dir, t);
     maybe_fail_for_test(opt.checkpoint_dir, t);
+    maybe_sigstop_for_test(opt.checkpoint_dir, t);
     const auto s0 = Clock::now();
     const StepResult res = r.run_step(t, checkpoint || snapshot);
     const StepTiming timing = r.step_timing();

@@ -64,6 +64,20 @@ add_test(NAME cli_mpi_launch_restart
 set_tests_properties(cli_mpi_launch_restart PROPERTIES TIMEOUT 180
   ENVIRONMENT ASAN_OPTIONS=detect_leaks=0)
 
+# SIGSTOP of an MPI rank: detected by the watchdog, restarted by plait launch
+# (mpi_sigstop_recovery.sh).
+add_test(NAME cli_mpi_sigstop_recovery
+         COMMAND sh ${dir}/mpi_sigstop_recovery.sh ${MPIEXEC_EXECUTABLE} $<TARGET_FILE:plait>
+                 ${PROJECT_SOURCE_DIR}/docs/ARCHITECTURE.md)
+set_tests_properties(cli_mpi_sigstop_recovery PROPERTIES TIMEOUT 180
+  ENVIRONMENT ASAN_OPTIONS=detect_leaks=0)
+
+# Two MPI trials of tools/chaos.sh under plait launch (the script runs 20 or more).
+add_test(NAME cli_chaos_mpi
+         COMMAND sh ${PROJECT_SOURCE_DIR}/tools/chaos.sh $<TARGET_FILE:plait> 2 mpi
+                 ${MPIEXEC_EXECUTABLE} 5)
+set_tests_properties(cli_chaos_mpi PROPERTIES TIMEOUT 300 ENVIRONMENT ASAN_OPTIONS=detect_leaks=0)
+
 # A few trials of tools/chaos.sh (the script runs 20 or more): random kill -9 under the
 # supervisor, byte-identical weights (fixed seed, so a failure repeats).
 add_test(NAME cli_chaos_threads
