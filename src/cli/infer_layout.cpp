@@ -4,11 +4,13 @@
 #include <thread>
 
 #include "comm/comm.h"
+#include "fault/weights.h"
 #include "infer/decoder.h"
 #include "infer/mesh_decoder.h"
 #include "layout/stages.h"
 #include "tensor/blas.h"
 #include "util/error.h"
+#include "util/machine.h"
 
 namespace plait::cli {
 
@@ -40,9 +42,9 @@ int cores() { return static_cast<int>(std::max(1u, std::thread::hardware_concurr
 
 // Every rank's part: rank 0 leads, the others serve its passes.
 void rank_main(comm::Comm& c, const InferLayout& l, const GPTConfig& cfg,
-               std::span<const float> params, int slots,
+               const infer::ShardLoader& load, int slots,
                const std::function<void(infer::StepModel&)>& lead) {
-  infer::MeshDecoder mesh(c, cfg, {l.tp, l.pp, l.stages}, params, slots);
+  infer::MeshDecoder mesh(c, cfg, {l.tp, l.pp, l.stages}, load, slots);
   if (!mesh.leader()) return mesh.follow();
   lead(mesh);
   mesh.finish();
@@ -51,9 +53,25 @@ void rank_main(comm::Comm& c, const InferLayout& l, const GPTConfig& cfg,
 
 void run_generation(const InferLayout& l, const GPTConfig& cfg, std::span<const float> params,
                     int slots, const std::function<void(infer::StepModel&)>& lead) {
+  if (!l.parallel()) {
+    check_infer_layout(l, cfg);
+    if (l.blas_threads > 0) set_blas_threads(l.blas_threads);
+    infer::Decoder dec(cfg, params, slots);
+    return lead(dec);
+  }
+  run_generation(l, cfg, infer::whole_arena_loader(cfg, params), slots, lead);
+}
+
+void run_generation(const InferLayout& l, const GPTConfig& cfg, const infer::ShardLoader& load,
+                    int slots, const std::function<void(infer::StepModel&)>& lead,
+                    const std::function<void()>& on_start) {
   check_infer_layout(l, cfg);
   if (!l.parallel()) {
+    if (on_start) on_start();
     if (l.blas_threads > 0) set_blas_threads(l.blas_threads);
+    const ShardTable whole(cfg, ShardLayout::whole(cfg));  // ParamTable(cfg)'s layout
+    std::vector<float> params(whole.total());
+    load(whole, params);
     infer::Decoder dec(cfg, params, slots);
     return lead(dec);
   }
@@ -61,16 +79,29 @@ void run_generation(const InferLayout& l, const GPTConfig& cfg, std::span<const 
     comm::MpiOptions o;
     o.timeout_s = 0;  // followers wait for rank 0's next pass as long as it serves
     return comm::run_mpi(o, [&](comm::Comm& c) {
+      if (on_start) on_start();
       set_blas_threads(l.blas_threads > 0 ? l.blas_threads
                                           : std::max(1, cores() / c.world().local_size()));
-      rank_main(c, l, cfg, params, slots, lead);
+      rank_main(c, l, cfg, load, slots, lead);
     });
   }
   set_blas_threads(l.blas_threads > 0 ? l.blas_threads : std::max(1, cores() / (l.tp * l.pp)));
+  if (on_start) on_start();
   comm::ThreadsOptions o;
   o.world = l.tp * l.pp;
   o.timeout_s = 0;
-  comm::run_threads(o, [&](comm::Comm& c) { rank_main(c, l, cfg, params, slots, lead); });
+  comm::run_threads(o, [&](comm::Comm& c) { rank_main(c, l, cfg, load, slots, lead); });
 }
+
+infer::ShardLoader weights_loader(const std::string& path) {
+  return [path](const ShardTable& table, std::span<float> out) {
+    const WeightSource src = WeightSource::open(path);
+    require_memory(sizeof(float) * double(table.total()),
+                   "this rank's shard of the model of '" + src.where().string() + "'");
+    read_weights(src, table, out);
+  };
+}
+
+GPTConfig weights_config(const std::string& path) { return WeightSource::open(path).config(); }
 
 }  // namespace plait::cli

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "infer/mesh_decoder.h"
 #include "infer/step_model.h"
 #include "model/config.h"
 
@@ -32,5 +33,19 @@ void check_infer_layout(const InferLayout& l, const GPTConfig& cfg);
 // rank 0 only (the others print nothing).
 void run_generation(const InferLayout& l, const GPTConfig& cfg, std::span<const float> params,
                     int slots, const std::function<void(infer::StepModel&)>& lead);
+// The same, each rank filling its own shard with `load` (one worker: the whole model).
+// `on_start` (if set) runs on every rank first, under MPI after MPI_Init (which may
+// install its own signal handlers): serve catches SIGTERM there.
+void run_generation(const InferLayout& l, const GPTConfig& cfg, const infer::ShardLoader& load,
+                    int slots, const std::function<void(infer::StepModel&)>& lead,
+                    const std::function<void()>& on_start = {});
+
+// Reads only the table's boxes from the weights at `path` (a run or checkpoint
+// directory, or a safetensors file: fault/weights.h), each rank opening the files
+// itself: a model too large for one process loads, rank by rank.
+infer::ShardLoader weights_loader(const std::string& path);
+
+// The model config of the weights at `path`, without reading the tensors.
+GPTConfig weights_config(const std::string& path);
 
 }  // namespace plait::cli

@@ -135,18 +135,20 @@ int run_sample(const SampleArgs& a) {
   if (a.layout.blas_threads < 0) throw UsageError("--blas-threads must not be negative");
   if (!a.prompts_file.empty() && !a.prompt.empty())
     throw UsageError("--prompt and --prompts exclude each other");
-  GPT model = load_model(a.checkpoint);
-  check_infer_layout(a.layout, model.config());
+  // each rank reads only its slices of the weights (one worker: all of them)
+  const GPTConfig cfg = weights_config(a.checkpoint);
+  check_infer_layout(a.layout, cfg);
+  const infer::ShardLoader load = weights_loader(a.checkpoint);
   const auto tok = weights_tokenizer(WeightSource::open(a.checkpoint));
   int rc = 0;
   if (a.prompts_file.empty()) {
-    run_generation(a.layout, model.config(), model.params, 1,
+    run_generation(a.layout, cfg, load, 1,
                    [&](infer::StepModel& m) { rc = run_one(a, m, *tok); });
     return rc;
   }
   const auto prompts = read_prompts(a, *tok);
   // with a pipeline of P stages, the --batch slots form P micro-batches
-  run_generation(a.layout, model.config(), model.params,
+  run_generation(a.layout, cfg, load,
                  static_cast<int>(std::min<size_t>(a.batch, prompts.size())),
                  [&](infer::StepModel& m) { rc = run_prompts(a, prompts, m, *tok); });
   return rc;

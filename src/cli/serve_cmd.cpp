@@ -41,15 +41,23 @@ int run_serve(ServeArgs a) {
     throw UsageError("--queue " + std::to_string(a.opt.queue_limit) + ": the server needs " +
                      std::to_string(a.opt.queue_limit + 8) + " threads, this process may start " +
                      std::to_string(thread_headroom()));
-  GPT model = load_model(a.checkpoint);
-  check_infer_layout(a.layout, model.config());
+  // each rank reads only its slices of the weights (one worker: all of them)
+  const GPTConfig cfg = weights_config(a.checkpoint);
+  check_infer_layout(a.layout, cfg);
   const auto tok = weights_tokenizer(WeightSource::open(a.checkpoint));
   a.opt.model_name = std::filesystem::path(a.checkpoint).lexically_normal().filename().string();
   if (a.opt.model_name.empty())
     a.opt.model_name = std::filesystem::path(a.checkpoint).lexically_normal().parent_path().filename().string();
+  // Every rank catches the signals (under MPI after MPI_Init): a signal to every rank
+  // must not end the followers while rank 0 still needs them to stop the server,
+  // collect the passes in flight and tell them to end.
+  const auto catch_signals = [] {
+    std::signal(SIGINT, on_signal);
+    std::signal(SIGTERM, on_signal);
+  };
   // rank 0 serves (under MPI the other ranks only compute their shards)
   bool served = false;
-  run_generation(a.layout, model.config(), model.params, a.batch, [&](infer::StepModel& m) {
+  run_generation(a.layout, cfg, weights_loader(a.checkpoint), a.batch, [&](infer::StepModel& m) {
     served = true;
     serve::Server server(m, *tok, a.opt);
     const int port = server.bind();
@@ -60,8 +68,6 @@ int run_serve(ServeArgs a) {
                                        std::to_string(a.layout.pp)).c_str()
                                     : "");
     std::fflush(stdout);
-    std::signal(SIGINT, on_signal);
-    std::signal(SIGTERM, on_signal);
     std::thread watch([&] {
       while (!g_stop) std::this_thread::sleep_for(std::chrono::milliseconds(100));
       server.stop();
@@ -69,8 +75,11 @@ int run_serve(ServeArgs a) {
     server.run();
     g_stop = true;
     watch.join();
-  });
-  if (served) std::printf("plait serve: stopped\n");
+  }, catch_signals);
+  if (served) {
+    std::printf("plait serve: stopped\n");
+    std::fflush(stdout);
+  }
   return 0;
 }
 

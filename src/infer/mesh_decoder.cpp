@@ -70,6 +70,21 @@ std::vector<std::byte> bytes_of(std::span<const T> v) {
 
 MeshDecoder::MeshDecoder(comm::Comm& c, const GPTConfig& cfg, const MeshLayout& m,
                          std::span<const float> full, int slots)
+    : MeshDecoder(c, cfg, m, whole_arena_loader(cfg, full), slots) {}
+
+ShardLoader whole_arena_loader(const GPTConfig& cfg, std::span<const float> full) {
+  return [cfg, full](const ShardTable& table, std::span<float> out) {
+    const ParamTable whole(cfg);
+    if (full.size() != whole.total())
+      throw UsageError("model-parallel generation: the parameter arena has " +
+                       std::to_string(full.size()) + " floats, the model needs " +
+                       std::to_string(whole.total()));
+    gather_shard(whole, full, table, out);
+  };
+}
+
+MeshDecoder::MeshDecoder(comm::Comm& c, const GPTConfig& cfg, const MeshLayout& m,
+                         const ShardLoader& load, int slots)
     : world_(c.world()), shape_{1, m.tp, m.pp} {
   if (m.tp < 1 || m.pp < 1) throw UsageError("--tp and --pp must be at least 1");
   if (world_.size() != m.world())
@@ -80,13 +95,8 @@ MeshDecoder::MeshDecoder(comm::Comm& c, const GPTConfig& cfg, const MeshLayout& 
   const ShardLayout layout = shard_layout(cfg, m, me_);
   tp_ = world_.split(me_.pp, me_.tp, "tp");
   const ShardTable table(cfg, layout);
-  const ParamTable whole(cfg);
-  if (full.size() != whole.total())
-    throw UsageError("model-parallel generation: the parameter arena has " +
-                     std::to_string(full.size()) + " floats, the model needs " +
-                     std::to_string(whole.total()));
   params_.resize(table.total());
-  gather_shard(whole, full, table, params_);
+  load(table, params_);
   groups_ = m.pp;
   if (m.tp > 1) {
     const bool spin = world_.size() <= static_cast<int>(std::thread::hardware_concurrency());

@@ -26,6 +26,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <span>
@@ -44,11 +45,21 @@ struct MeshLayout {
   int world() const { return tp * pp; }
 };
 
+// Fills one rank's parameter arena (laid out by the table: its stage's blocks, its
+// heads and hidden units) with its slices of the model: from the whole model's arena
+// (whole_arena_loader), or straight from a checkpoint, reading only the rank's boxes
+// (cli/infer_layout.h: a model too large for one process loads).
+using ShardLoader = std::function<void(const ShardTable& table, std::span<float> out)>;
+ShardLoader whole_arena_loader(const GPTConfig& cfg, std::span<const float> full);
+
 class MeshDecoder : public StepModel {
  public:
-  // Collective over c.world(), whose size must be m.world(). `full`: the whole model's
-  // arena (ParamTable(cfg)'s layout); this rank copies its shard. UsageError for a
-  // split the model does not allow (naming --tp, --pp or --stages).
+  // Collective over c.world(), whose size must be m.world(). `load` fills this rank's
+  // shard; `full`: the whole model's arena (ParamTable(cfg)'s layout), borrowed while
+  // the constructor copies its shard. UsageError for a split the model does not allow
+  // (naming --tp, --pp or --stages).
+  MeshDecoder(comm::Comm& c, const GPTConfig& cfg, const MeshLayout& m, const ShardLoader& load,
+              int slots);
   MeshDecoder(comm::Comm& c, const GPTConfig& cfg, const MeshLayout& m,
               std::span<const float> full, int slots);
   ~MeshDecoder() override;
@@ -68,6 +79,8 @@ class MeshDecoder : public StepModel {
   const float* logits(int f) const override;
 
   const ShardLayout& layout() const { return dec_->layout(); }
+  // This rank's parameters (ShardTable(cfg, its layout)'s arena).
+  std::span<const float> shard_params() const { return params_; }
   // This rank's time in the tensor group's allreduces so far (waits included).
   double allreduce_seconds() const;
 

@@ -91,6 +91,14 @@ add_test(NAME cli_mpi_sample_matches_one_worker
 set_tests_properties(cli_mpi_sample_matches_one_worker PROPERTIES TIMEOUT 300
   ENVIRONMENT ASAN_OPTIONS=detect_leaks=0)
 
+# plait serve under mpirun (rank 0 serves, rank 1 follows) answers one worker's greedy
+# text and stops cleanly on SIGTERM (mpi_serve_matches_threads.sh).
+add_test(NAME cli_mpi_serve_matches_one_worker
+         COMMAND bash ${dir}/mpi_serve_matches_threads.sh ${MPIEXEC_EXECUTABLE}
+                 $<TARGET_FILE:plait> ${PROJECT_SOURCE_DIR}/tests/fixtures/gpt2_hf/model.safetensors)
+set_tests_properties(cli_mpi_serve_matches_one_worker PROPERTIES TIMEOUT 300
+  ENVIRONMENT ASAN_OPTIONS=detect_leaks=0)
+
 # tools/chaos.sh with elastic shrink: 3 workers, --min-workers 2, rank 2's node lost in some
 # trials; shrunk runs within 1e-5 of the uninterrupted one (seed 3: trials 1-3 shrink).
 add_test(NAME cli_chaos_threads_shrink
