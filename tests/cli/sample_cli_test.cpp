@@ -181,5 +181,21 @@ TEST(BenchSampleCli, JsonHasEveryRatioAndTheSameTokens) {
   EXPECT_NE(bad.err.find("--tokens"), std::string::npos) << bad.err;
 }
 
+// The PyTorch peer (tools/torch_gpt.py --generate, its own KV cache) generates the same
+// greedy tokens as plait from the same weights, and both rates are reported. Skipped,
+// with the reason, where /usr/bin/python3 has no torch (scripts/setup.sh does not
+// install it).
+TEST(BenchSampleCli, PyTorchPeerGeneratesTheSameGreedyTokens) {
+  const Result r = run_plait(
+      "bench sample --layers 2 --dim 32 --heads 2 --ctx 24 --tokens 8 --batch 2 "
+      "--batch-tokens 2 --batch-ctx 16 --reps 1 --blas-threads 1 --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto peer = nlohmann::json::parse(r.out).at("peer");
+  if (peer.contains("skipped")) GTEST_SKIP() << "PyTorch peer: " << peer["skipped"].get<std::string>();
+  EXPECT_TRUE(peer.at("same_tokens").get<bool>()) << peer;
+  EXPECT_GT(peer.at("decode_tok_s").get<double>(), 0) << peer;
+  EXPECT_GT(peer.at("plait_decode_tok_s").get<double>(), 0) << peer;
+}
+
 }  // namespace
 }  // namespace plait::test
