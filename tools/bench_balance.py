@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Balancing benchmarks (docs/BALANCE.md): `plait train` with emulated slow ranks
-(--slowdown), --balance auto against the equal split (--balance off), the variants of
+(--slowdown), --balance auto (with work stealing within each step, and without:
+--steal off) against the equal split (--balance off), the variants of
 each case taking turns round by round (every other round reversed) so that a shared
 machine's load hits them alike. Figures come from the metrics log (--log):
 
@@ -23,12 +24,18 @@ import argparse, json, os, statistics, subprocess, sys, tempfile
 
 CASES = {
     # name: [(label, extra args)], the ratios to report
+    # auto: with work stealing within each step (the default under auto); nosteal: the
+    # re-split alone (--steal off)
     "two": [("equal", ["--workers", "2", "--slowdown", "1:2", "--balance", "off"]),
-            ("auto", ["--workers", "2", "--slowdown", "1:2", "--balance", "auto"])],
+            ("auto", ["--workers", "2", "--slowdown", "1:2", "--balance", "auto"]),
+            ("nosteal", ["--workers", "2", "--slowdown", "1:2", "--balance", "auto",
+                         "--steal", "off"])],
     "three": [("equal", ["--workers", "3", "--slowdown", "1:1.67", "--slowdown", "2:3.33",
                          "--balance", "off"]),
               ("auto", ["--workers", "3", "--slowdown", "1:1.67", "--slowdown", "2:3.33",
-                        "--balance", "auto"])],
+                        "--balance", "auto"]),
+              ("nosteal", ["--workers", "3", "--slowdown", "1:1.67", "--slowdown", "2:3.33",
+                           "--balance", "auto", "--steal", "off"])],
     "midrun": [("auto", ["--workers", "2", "--slowdown", "1:2@{mid}", "--balance", "auto"])],
     "overhead": [("off", ["--workers", "2", "--balance", "off"]),
                  ("auto", ["--workers", "2", "--balance", "auto"])],
@@ -69,8 +76,9 @@ def figures(steps, batch, ctx, mid=None):
         # slowest rank's compute (1 = every rank finished together); `compute` = the
         # slowest rank's compute over the step (the rest: waiting for the reduction,
         # optimizer, logging).
-        def own_ideal(s):
-            return batch / sum(n / c for n, c in zip(s["rank_share"], s["rank_compute_s"]) if c > 0)
+        def own_ideal(s):  # rank_run: what each rank ran under work stealing
+            ran = s.get("rank_run", s["rank_share"])
+            return batch / sum(n / c for n, c in zip(ran, s["rank_compute_s"]) if c > 0)
         f["balance"] = statistics.median(own_ideal(s) / max(s["rank_compute_s"]) for s in half)
         f["compute"] = statistics.median(max(s["rank_compute_s"]) / s["step_s"] for s in half)
     if mid is not None and "ideal" in f:
@@ -126,10 +134,14 @@ def main():
             out.append(("auto / equal tok/s", *ratio("auto", "equal")))
             out.append(("auto tok/s / ideal", *ratio("auto", "auto", "tok/s", "ideal")))
             out.append(("equal tok/s / ideal", *ratio("equal", "equal", "tok/s", "ideal")))
-            for key, what in (("balance", "in-step balance (own ideal / slowest compute)"),
-                              ("compute", "slowest compute / step")):
-                xs = [f[key] for f in res["auto"]]
-                out.append((f"auto {what}", statistics.median(xs), xs))
+            out.append(("nosteal / equal tok/s", *ratio("nosteal", "equal")))
+            out.append(("nosteal tok/s / ideal", *ratio("nosteal", "nosteal", "tok/s", "ideal")))
+            out.append(("auto / nosteal tok/s", *ratio("auto", "nosteal")))
+            for label in ("auto", "nosteal"):
+                for key, what in (("balance", "in-step balance (own ideal / slowest compute)"),
+                                  ("compute", "slowest compute / step")):
+                    xs = [f[key] for f in res[label]]
+                    out.append((f"{label} {what}", statistics.median(xs), xs))
         elif case == "midrun":
             for key in ("recovery_ideal", "recovery_own"):
                 xs = [f[key] for f in res["auto"]]

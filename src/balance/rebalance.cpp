@@ -75,6 +75,8 @@ std::optional<Proposal> Balancer::observe(int64_t done, std::span<const RankSamp
 
 void Balancer::restore(std::span<const int64_t> shares, std::span<const double> costs) {
   if (shares.size() != shares_.size() || costs.size() != shares_.size()) return;
+  for (int64_t s : shares)  // another pipeline's micro-batches: not a split of this run
+    if (s < 0 || s % cfg_.granule != 0) return;
   if (std::accumulate(shares.begin(), shares.end(), int64_t{0}) !=
       std::accumulate(shares_.begin(), shares_.end(), int64_t{0}))
     return;

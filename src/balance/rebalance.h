@@ -69,7 +69,8 @@ class Balancer {
   const std::vector<int64_t>& shares() const { return shares_; }
   const SpeedMeter& meter() const { return meter_; }
   const BalanceConfig& config() const { return cfg_; }
-  // A checkpoint's state; ignored (the current state kept) when its rank count differs.
+  // A checkpoint's state; ignored (the current state kept) when its rank count or total
+  // differs or a share is not a multiple of the granule.
   void restore(std::span<const int64_t> shares, std::span<const double> costs);
 
  private:

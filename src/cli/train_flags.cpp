@@ -182,6 +182,10 @@ void add_sync_flags(CLI::App* cmd, TrainOptions& opt) {
         "data-parallel shares: auto (re-split by measured speed), static (equal or "
         "--speeds; says when auto would re-split), off (equal) (default: static)",
         "", [&opt](const std::string& s) { opt.balance = parse_balance_flag(s); });
+  named(cmd, "--steal",
+        "--balance auto: ranks claim a quarter of every share chunk by chunk as they "
+        "finish (work stealing within a step): on, off, or the smallest chunk in sequences",
+        "on", [&opt](const std::string& s) { opt.steal = parse_steal_flag(s); });
   cmd->add_option("--balance-every", opt.balance_every,
                   "--balance auto: consider a new split every K steps")
       ->capture_default_str();

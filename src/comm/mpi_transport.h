@@ -66,6 +66,7 @@ class MpiTransport final : public Transport {
   std::shared_ptr<Transport> dup(const std::string& name) override;
   std::uint64_t max_tag() const override { return static_cast<std::uint64_t>(tag_ub_); }
   bool native_allreduce(Bytes data, DType dtype, const OpLabel& op) override;
+  MPI_Comm comm() const { return comm_; }  // for RMA windows (shared_counter.h)
 
  private:
   struct Send;

@@ -11,6 +11,7 @@
 #include "fault/hash.h"
 #include "parallel/backup_sync.h"
 #include "parallel/dp_balance.h"
+#include "parallel/dp_steal.h"
 #include "parallel/grad_buckets.h"
 #include "parallel/peer_snapshot.h"
 #include "parallel/zero.h"
@@ -173,6 +174,19 @@ TrainSummary run_dp_rank(comm::Comm& c, const TrainOptions& opt, const RunData& 
   if (opt.zero == 0) r.snapshot_peer = snapshot_peer(world);
   if (opt.backup_workers > 0) return run_backup_rank(r, world, out, mpi);
   r.barrier = [&world] { comm::barrier(world); };  // --on-nonfinite rollback
+  // --balance auto: work stealing within each step (dp_steal.h; not with ZeRO, whose
+  // reduce-scatter follows the whole step anyway).
+  std::unique_ptr<WorkSteal> steal;
+  if (opt.steal_chunk() > 0 && opt.zero == 0 && c.size() > 1) {
+    comm::Group claims = world.dup("steal");  // collective: every rank, in this order
+    steal = std::make_unique<WorkSteal>(claims, opt.steal_chunk(), opt.micro_batch);
+    r.steal = steal.get();
+    if (rank == 0)
+      out.message("balance: work stealing within each step: a quarter of every share is "
+                  "claimed chunk by chunk (>= " + std::to_string(opt.steal_chunk()) +
+                  " sequences) as ranks finish" +
+                  (steal->fixed_order() ? " (PLAIT_TEST_STEAL_ORDER: a fixed assignment)" : ""));
+  }
   // Every rank measures; under --balance auto every rank re-splits identically.
   DpBalance balance(world, replica_target(r), shares, balance_config(opt));
   start_replica(r, world);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <iterator>
+#include <numeric>
 #include <cstdlib>
 #include <span>
 #include <string>
@@ -10,6 +11,7 @@
 #include "balance/split.h"
 #include "comm/collectives.h"
 #include "obs/progress.h"
+#include "parallel/dp_steal.h"
 
 namespace plait {
 namespace {
@@ -52,8 +54,12 @@ BalanceTarget replica_target(Replica& r) {
   BalanceTarget t;
   t.set_share = [&r](int64_t first, int64_t count) { r.set_share(first, count); };
   t.timing = [&r] { return r.timing; };
-  t.seqs = [&r] { return r.seqs; };
+  t.seqs = [&r] { return r.timing.seqs; };
   t.mode = r.opt.balance_mode();
+  if (r.steal) {
+    t.set_split = [&r](const std::vector<int64_t>& shares) { r.steal->set_shares(shares); };
+    t.stealing = true;
+  }
   return t;
 }
 
@@ -74,6 +80,7 @@ void DpBalance::apply() {
   const auto starts = balance::split_starts(shares);
   const int u = unit(group_.rank());
   t_.set_share(starts[u], shares[u]);
+  if (t_.set_split) t_.set_split(shares);
 }
 
 void DpBalance::restore(const nlohmann::json& extra) {
@@ -172,6 +179,11 @@ void DpBalance::report(const std::vector<balance::RankSample>& all,
   const auto speeds = bal_.meter().speeds();
   out.attach("rank_speed", speeds);
   out.attach("rank_share", used);
+  std::vector<int64_t> ran;
+  for (const auto& s : all) ran.push_back(s.seqs);
+  // (none in a step that was no sample: the invocation's first)
+  if (t_.stealing && std::accumulate(ran.begin(), ran.end(), int64_t{0}) > 0)
+    out.attach("rank_run", ran);
   out.attach("rank_compute_s", compute);
   out.attach("rank_wait_s", wait);
   out.show("shares", shares_text(bal_.shares()));

@@ -45,7 +45,10 @@ namespace plait {
 struct BalanceTarget {
   std::function<void(int64_t first, int64_t count)> set_share;
   std::function<StepTiming()> timing;  // this rank's last step
-  std::function<int64_t()> seqs;       // this rank's unit's sequences in it
+  std::function<int64_t()> seqs;       // this rank's unit's sequences in it (run)
+  // Every unit's share, each time the split is set (work stealing plans with it); may be null.
+  std::function<void(const std::vector<int64_t>&)> set_split;
+  bool stealing = false;  // units claim sequences within a step: log what each ran
   BalanceMode mode = BalanceMode::fixed;
   std::vector<int> unit_of;  // group rank -> unit (rank order); empty: unit = rank
 };

@@ -26,8 +26,9 @@ std::vector<NamedTensor> owned_boxes(const ShardTable& t, std::span<const float>
 std::string save_stage_state(const std::string& run_dir, const nlohmann::json& fingerprint,
                              int64_t step, const GPT& model, const AdamW& adam,
                              int keep_last, const ShardWriter& writer, bool writes,
-                             const data::Tokenizer& tok) {
+                             const data::Tokenizer& tok, const nlohmann::json& balance) {
   CheckpointData d = run_checkpoint(step, model.config(), fingerprint, tok);
+  if (!balance.is_null()) d.extra["balance"] = balance;
   if (writes) {
     d.model = owned_boxes(model.shards(), model.params);
     d.opt_m = owned_boxes(model.shards(), adam.m);

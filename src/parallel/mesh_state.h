@@ -18,10 +18,12 @@
 namespace plait {
 
 // Collective over the writer's world: every rank calls it for the same step. Only
-// ranks with `writes` (one data-parallel replica) contribute tensors.
+// ranks with `writes` (one data-parallel replica) contribute tensors. `balance` (if not
+// null): the replicas' balancer state (docs/BALANCE.md), kept in the manifest's
+// extra.balance.
 std::string save_stage_state(const std::string& run_dir, const nlohmann::json& fingerprint,
                              int64_t step, const GPT& model, const AdamW& adam,
                              int keep_last, const ShardWriter& writer, bool writes,
-                             const data::Tokenizer& tok);
+                             const data::Tokenizer& tok, const nlohmann::json& balance);
 
 }  // namespace plait

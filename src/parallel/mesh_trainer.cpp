@@ -82,6 +82,7 @@ TrainSummary run_mesh_rank(comm::Comm& c, const TrainOptions& opt, const RunData
     balance::BalanceConfig cfg = balance_config(opt);
     if (opt.pp > 1) cfg.granule = w.micro_batches();
     balance.emplace(w.world, std::move(t), balance::split_equal(opt.batch, w.shape.dp), cfg);
+    if (opt.resume) balance->restore(w.resumed_extra);  // the saved split and costs
     w.balance = &*balance;
   }
   TrainSummary sum = run_loop(w, opt, {w.out, true, true}, w.step, end_step(opt, w.step));

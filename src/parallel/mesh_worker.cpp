@@ -92,7 +92,7 @@ void MeshWorker::set_share(int64_t first_seq, int64_t count) {
 // Loads or initialises the state; under --zero then keeps this rank's shard of the
 // moments. Collective over the dp group (Group::dup).
 void MeshWorker::start() {
-  step = start_state(opt, data.fingerprint(opt), model, adam);
+  step = start_state(opt, data.fingerprint(opt), model, adam, &resumed_extra);
   if (opt.zero == 0) return;
   std::vector<ArenaRange> counted;  // the norm counts each float of a replica once
   for (const ShardSpec& s : model.shards().specs())
@@ -304,7 +304,8 @@ std::string MeshWorker::save(int64_t s) {
   ShardWriter w{rank, world.size(), [this] { comm::barrier(world); }};
   return save_stage_state(opt.checkpoint_dir, data.fingerprint(opt), s, model,
                           zero_ ? gathered_ : adam,
-                          opt.keep_checkpoints, w, me.dp == 0, *data.dataset.tokenizer);
+                          opt.keep_checkpoints, w, me.dp == 0, *data.dataset.tokenizer,
+                          balance ? balance->state() : nlohmann::json());
 }
 
 size_t MeshWorker::optimizer_bytes() const {

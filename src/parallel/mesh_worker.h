@@ -84,6 +84,7 @@ class MeshWorker : public StepRunner {
   // pace), wait = its data-parallel allreduce.
   StepTiming timing;
   BalanceHook* balance = nullptr;  // --balance over the replicas (dp > 1)
+  nlohmann::json resumed_extra;     // the checkpoint's "extra" after start() resumed
 
  private:
   bool first() const { return model.layout().first; }

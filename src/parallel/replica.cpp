@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "fault/finite.h"
+#include "parallel/dp_steal.h"
 #include "parallel/evaluate.h"
 #include "parallel/memory_report.h"
 #include "parallel/train_state.h"
@@ -92,40 +93,62 @@ double Replica::validation_loss() {
   return evaluate(model, data.val, b, opt.eval_windows).loss;
 }
 
-// Gradient of the sum of the per-sequence losses of this rank's share, accumulated
-// into model.grads in micro-batches. Only the LAST micro-batch reports readiness to
-// the sync: before it, every gradient still has contributions to come.
-// Returns the local loss sum.
-double Replica::accumulate() {
+double Replica::micro_batch(int64_t first, int b, bool first_mb, bool last, double slow) {
   const int T = data.sampler.ctx();
-  // The share may change between steps (balancing): micro-batches of the whole share
-  // when --micro-batch is 0.
-  const int64_t mb = opt.micro_batch > 0 ? opt.micro_batch : std::max<int64_t>(1, seqs);
-  if (inputs_.size() < static_cast<size_t>(mb) * T) {
-    inputs_.resize(static_cast<size_t>(mb) * T);
+  if (inputs_.size() < static_cast<size_t>(b) * T) {
+    inputs_.resize(static_cast<size_t>(b) * T);
     targets_.resize(inputs_.size());
   }
+  const auto m0 = Clock::now();
+  data.sampler.fill(step + data_shift, first, b, inputs_.data(), targets_.data());
+  const double loss = static_cast<double>(model.forward(inputs_.data(), targets_.data(), b, T)) * b;
+  // ZeRO-2/3 (each micro-batch reduced): the previous one's reduction is done before
+  // this backward pass adds to the arena; its forward pass overlapped it
+  const bool rounds = sync && sync->reduces_each_micro_batch();
+  if (rounds && !first_mb) sync->next_round();
+  if (sync && (last || rounds) && opt.overlap)
+    model.backward([this](size_t offset) { sync->ready(offset); });
+  else
+    model.backward();
+  if (rounds && !last) sync->ready(0);
+  balance::throttle(slow, m0);
+  return loss;
+}
+
+// Gradient of the sum of the per-sequence losses of this rank's share, accumulated
+// into model.grads in micro-batches. Only the LAST micro-batch reports readiness to
+// the sync: before it, every gradient still has contributions to come. Under work
+// stealing no micro-batch is known to be the last before the pool is empty, so the
+// reduction starts at finish() (GradSync::finish hands every bucket over).
+// Returns the local loss sum.
+double Replica::accumulate() {
   const double slow = balance::slowdown_at(opt.slowdowns, rank, step);
   const auto t0 = Clock::now();
   double loss_sum = 0;
-  for (int64_t done = 0; done < seqs; done += mb) {
-    const auto m0 = Clock::now();
-    const int b = static_cast<int>(std::min<int64_t>(mb, seqs - done));
-    data.sampler.fill(step + data_shift, first_seq + done, b, inputs_.data(), targets_.data());
-    loss_sum += static_cast<double>(model.forward(inputs_.data(), targets_.data(), b, T)) * b;
-    const bool last = done + mb >= seqs;
-    // ZeRO-2/3 (each micro-batch reduced): the previous one's reduction is done before
-    // this backward pass adds to the arena; its forward pass overlapped it
-    const bool rounds = sync && sync->reduces_each_micro_batch();
-    if (rounds && done > 0) sync->next_round();
-    if (sync && (last || rounds) && opt.overlap)
-      model.backward([this](size_t offset) { sync->ready(offset); });
-    else
-      model.backward();
-    if (rounds && !last) sync->ready(0);
-    balance::throttle(slow, m0);
+  int64_t ran = 0;
+  if (steal) {
+    steal->begin_step(step);
+    for (auto m = steal->next(); m.count > 0; m = steal->next()) {
+      loss_sum += micro_batch(m.first, static_cast<int>(m.count), ran == 0, false, slow);
+      ran += m.count;
+    }
+  } else {
+    // The share may change between steps (balancing): micro-batches of the whole share
+    // when --micro-batch is 0.
+    const int64_t mb = opt.micro_batch > 0 ? opt.micro_batch : std::max<int64_t>(1, seqs);
+    const size_t floats = static_cast<size_t>(mb) * data.sampler.ctx();
+    if (inputs_.size() < floats) {
+      inputs_.resize(floats);
+      targets_.resize(floats);
+    }
+    for (int64_t done = 0; done < seqs; done += mb) {
+      const int b = static_cast<int>(std::min<int64_t>(mb, seqs - done));
+      loss_sum += micro_batch(first_seq + done, b, done == 0, done + mb >= seqs, slow);
+    }
+    ran = seqs;
   }
   timing.compute_s = seconds_since(t0);
+  timing.seqs = ran;
   return loss_sum;
 }
 

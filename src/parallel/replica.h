@@ -71,6 +71,8 @@ class GradSync {
   virtual void next_round() {}
 };
 
+class WorkSteal;  // parallel/dp_steal.h
+
 struct Replica : StepRunner {
   const TrainOptions& opt;
   const RunData& data;
@@ -84,6 +86,7 @@ struct Replica : StepRunner {
   GradSync* sync = nullptr;         // null: one worker (ZeRO: owned buckets)
   BalanceHook* balance = nullptr;   // data parallelism's (dp_balance.h); null otherwise
   Zero* zero = nullptr;             // --zero 1|2|3: the sharded update (zero.h)
+  WorkSteal* steal = nullptr;       // --balance auto: micro-batches claimed within a step
   int64_t step = 0;
   StepTiming timing;                // of the last step
   nlohmann::json resumed_extra;     // the checkpoint's "extra" after start() resumed
@@ -117,11 +120,17 @@ struct Replica : StepRunner {
   // model.grads (zero them first); returns the loss sum. train_step's first half, also
   // used by parameter-server workers (param_server.h). Sets timing.compute_s; a
   // --slowdown of this rank sleeps (FACTOR - 1) x each micro-batch's time after it.
+  // With `steal`, the micro-batches are the ones it hands out (dp_steal.h).
   double accumulate();
   // This rank's bytes by kind (parallel/memory_report.h).
   RankMemory memory() const;
 
  private:
+  // One micro-batch [first, first + b) of batch `step` (`first_mb`: the step's first;
+  // `last`: its last, known in advance): forward, backward (reporting ready gradients
+  // to the sync when last, or for each micro-batch under ZeRO-2/3's rounds), the
+  // --slowdown throttle; its loss sum.
+  double micro_batch(int64_t first, int b, bool first_mb, bool last, double slow);
   bool memory_logged_ = false;  // the memory line follows the invocation's first step
   std::vector<int32_t> inputs_, targets_;
   AdamW gathered_;  // ZeRO, rank 0: the full moments for the next save

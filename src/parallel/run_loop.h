@@ -35,6 +35,7 @@ struct StepResult {
 // waiting for the other ranks (the gradient and loss reduction), seconds.
 struct StepTiming {
   double compute_s = 0, wait_s = 0;
+  int64_t seqs = 0;  // sequences run (a replica's share; under work stealing what it claimed)
 };
 
 // Measuring speeds and re-splitting the batch after a step (docs/BALANCE.md).

@@ -40,6 +40,18 @@ const char* to_string(BalanceMode m) {
   return "?";
 }
 
+int parse_steal_flag(const std::string& text) {
+  if (text == "on") return 1;
+  if (text == "off") return 0;
+  const bool digits = !text.empty() && text.size() <= 7 &&
+                      text.find_first_not_of("0123456789") == std::string::npos;
+  const int n = digits ? std::stoi(text) : 0;
+  if (n < 1)
+    throw UsageError("--steal must be on, off or the smallest stolen chunk in sequences (>= 1), "
+                     "got '" + text + "'");
+  return n;
+}
+
 namespace {
 
 // `parse(text)`, its UsageError prefixed with the flag.
@@ -207,6 +219,12 @@ void TrainOptions::validate_balance() const {
                      std::to_string(balance_threshold));
   if (balance == BalanceMode::off && !speeds.empty())
     throw UsageError("--balance off is the equal split; drop --speeds (or use --balance static)");
+  if (steal.value_or(0) > 0 && balance_mode() != BalanceMode::automatic)
+    throw UsageError("--steal balances within a step under --balance auto; add --balance auto "
+                     "or drop --steal");
+  if (steal.value_or(0) > batch)
+    throw UsageError("--steal " + std::to_string(*steal) + ": the smallest chunk is larger than "
+                     "--batch " + std::to_string(batch));
   if (balance == BalanceMode::automatic && backup_workers > 0)
     throw UsageError("--balance auto cannot be combined with --backup-workers (backup workers "
                      "drop the slow worker's push instead)");

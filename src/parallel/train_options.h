@@ -45,6 +45,7 @@ std::optional<SyncAlgorithm> parse_sync_flag(const std::string& text);  // --syn
 comm::Backend parse_backend_flag(const std::string& text);          // --backend
 PsMode parse_ps_mode(const std::string& text);                      // --ps-mode
 BalanceMode parse_balance_flag(const std::string& text);            // --balance
+int parse_steal_flag(const std::string& text);  // --steal on|off|N: the smallest chunk, 0 off
 
 struct TrainOptions {
   // model and data
@@ -97,6 +98,7 @@ struct TrainOptions {
   std::optional<BalanceMode> balance;  // none: fixed (bit-reproducible runs)
   int balance_every = 5;          // automatic: consider a new split every K steps
   double balance_threshold = 0.1;   // automatic: minimum predicted gain of a new split
+  std::optional<int> steal;       // --steal: work stealing's smallest chunk, 0 off (none: on)
   std::vector<balance::Slowdown> slowdowns;  // emulated slow ranks (--slowdown)
   std::string intra_link;         // emulated link inside a node, "LAT:BW" ("": real speed)
   std::string inter_link;         // emulated link between nodes, "LAT:BW" ("": real speed)
@@ -143,6 +145,10 @@ struct TrainOptions {
   bool model_parallel() const { return tp > 1 || pp > 1; }
   BalanceMode balance_mode() const {
     return balance.value_or(BalanceMode::fixed);
+  }
+  // Work stealing within a step (--balance auto, --steal): its smallest chunk, 0 when off.
+  int steal_chunk() const {
+    return balance_mode() == BalanceMode::automatic ? steal.value_or(1) : 0;
   }
   int effective_blas_threads() const;
   void validate() const;

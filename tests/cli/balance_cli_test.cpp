@@ -33,6 +33,11 @@ TEST(BalanceCli, BadValuesExit2WithOneLine) {
   expect_usage_error(run_plait(base + "--balance off --speeds 1,2"), "--balance off");
   expect_usage_error(run_plait(base + "--servers 1 --backup-workers 1 --balance auto"),
                      "--balance auto");
+  for (const char* bad : {"sometimes", "0", "-2", "1.5"})
+    expect_usage_error(run_plait(base + "--balance auto --steal '" + bad + "'"), "--steal");
+  expect_usage_error(run_plait(base + "--steal on"), "--balance auto");  // static by default
+  expect_usage_error(run_plait(base + "--balance off --steal 2"), "--balance auto");
+  expect_usage_error(run_plait(base + "--balance auto --steal 9"), "larger than --batch");
 }
 
 TEST(BalanceCli, SlowedRankIsMeasuredAndTheBatchReSplit) {
@@ -49,11 +54,13 @@ TEST(BalanceCli, SlowedRankIsMeasuredAndTheBatchReSplit) {
     const auto j = nlohmann::json::parse(line);
     if (!j.contains("loss") || j.contains("event")) continue;
     ++steps;
-    for (const char* key : {"rank_speed", "rank_share", "rank_compute_s", "rank_wait_s"}) {
+    for (const char* key :
+         {"rank_speed", "rank_share", "rank_run", "rank_compute_s", "rank_wait_s"}) {
       ASSERT_TRUE(j.contains(key)) << key << " missing: " << line;
       EXPECT_EQ(j[key].size(), 2u) << line;
     }
     EXPECT_EQ(j["rank_share"][0].get<int>() + j["rank_share"][1].get<int>(), 8) << line;
+    EXPECT_EQ(j["rank_run"][0].get<int>() + j["rank_run"][1].get<int>(), 8) << line;
   }
   EXPECT_EQ(steps, 8);
   // 20x slower on rank 1 moves sequences to rank 0 at the first look (step 2): the

@@ -2,6 +2,9 @@
 // global batches (losses and final weights within 1e-5 relative), for every
 // synchronous method and N in {2, 3, 4}; buckets are cut from the end of the arena.
 #include <gtest/gtest.h>
+
+#include <numeric>
+#include <set>
 #include <unistd.h>
 
 #include <cmath>
@@ -143,15 +146,41 @@ struct FakeCosts {
   ~FakeCosts() { ::unsetenv("PLAIT_TEST_BALANCE_COSTS"); }
 };
 
-// The per-step shares rank 0 logged (metrics "rank_share").
-std::vector<std::vector<int64_t>> logged_shares(const TrainOptions& o) {
+// PLAIT_TEST_STEAL_ORDER=1 while alive: work stealing's pool chunks go to ranks by a
+// fixed rule of (step, chunk) instead of a race for the counter (parallel/dp_steal.h).
+struct FixedClaims {
+  FixedClaims() { ::setenv("PLAIT_TEST_STEAL_ORDER", "1", 1); }
+  ~FixedClaims() { ::unsetenv("PLAIT_TEST_STEAL_ORDER"); }
+};
+
+// The per-step shares rank 0 logged (metrics "rank_share"; "rank_run": the sequences
+// each rank ran under work stealing).
+std::vector<std::vector<int64_t>> logged_shares(const TrainOptions& o,
+                                                const char* key = "rank_share") {
   std::vector<std::vector<int64_t>> out;
   std::ifstream in(o.log_path);
   for (std::string line; std::getline(in, line);) {
     const auto j = nlohmann::json::parse(line);
-    if (j.contains("rank_share")) out.push_back(j["rank_share"].get<std::vector<int64_t>>());
+    if (j.contains(key)) out.push_back(j[key].get<std::vector<int64_t>>());
   }
   return out;
+}
+
+// Steps whose sequences were run in other amounts than the split gave (stolen); every
+// logged step ran the whole batch. (The first step of a run is no sample: no rank_run.)
+int stolen_steps(const TrainOptions& o) {
+  std::ifstream in(o.log_path);
+  int n = 0, logged = 0;
+  for (std::string line; std::getline(in, line);) {
+    const auto j = nlohmann::json::parse(line);
+    if (!j.contains("rank_run")) continue;
+    const auto ran = j["rank_run"].get<std::vector<int64_t>>();
+    EXPECT_EQ(std::accumulate(ran.begin(), ran.end(), int64_t{0}), o.batch) << line;
+    n += ran != j["rank_share"].get<std::vector<int64_t>>();
+    ++logged;
+  }
+  EXPECT_GE(logged, o.steps - 1);
+  return n;
 }
 
 TrainOptions rebalancing(const fs::path& dir, int workers) {
@@ -181,6 +210,7 @@ TEST_F(DataParallel, SplitChangingEveryStepMatchesOneWorker) {
 
 TEST_F(DataParallel, RebalancedRunResumesBitIdentical) {
   const FakeCosts fake;
+  const FixedClaims fixed;  // stealing within steps too, in a repeatable order
   const Result whole = run(rebalancing(dir_->path, 3), dir_->path, "rb_whole");
   TrainOptions a = rebalancing(dir_->path, 3);
   a.checkpoint_dir = (dir_->path / "rb_split").string();
@@ -196,8 +226,40 @@ TEST_F(DataParallel, RebalancedRunResumesBitIdentical) {
   EXPECT_EQ(shares.size(), 20u);
   EXPECT_EQ(shares, logged_shares(w));  // the same split sequence
   EXPECT_NE(shares[7], shares[6]);      // step 8 (after the checkpoint) re-split
+  EXPECT_EQ(logged_shares(a, "rank_run"), logged_shares(w, "rank_run"));
+  EXPECT_GE(stolen_steps(w), 10);  // the hook's claims differ from the split on most steps
   EXPECT_EQ(split.losses, whole.losses);
   EXPECT_TRUE(split.weights == whole.weights);
+}
+
+// Work stealing (--balance auto): whichever rank runs a pool chunk, the model is one
+// worker's within 1e-5. Fixed claims that change every step (some steps one rank takes
+// the whole pool), in pieces of --micro-batch 2, on a split that changes every step.
+TEST_F(DataParallel, StolenChunksInAnyAssignmentMatchOneWorker) {
+  const FakeCosts fake;
+  const FixedClaims fixed;
+  TrainOptions o = rebalancing(dir_->path, 3);
+  o.micro_batch = 2;
+  o.steal = 1;
+  const Result r = run(o, dir_->path, "stolen");
+  expect_close(r, *baseline_, "fixed claims of the pool");
+  o.log_path = (dir_->path / "stolen.jsonl").string();
+  EXPECT_GE(stolen_steps(o), 10);
+  std::set<std::vector<int64_t>> patterns;
+  for (const auto& ran : logged_shares(o, "rank_run")) patterns.insert(ran);
+  EXPECT_GE(patterns.size(), 5u);
+}
+
+// The same through the real shared counter: a rank slowed 4x leaves pool chunks to the
+// others (which ones is a race; any is exact).
+TEST_F(DataParallel, StealingWithASlowRankMatchesOneWorker) {
+  TrainOptions o = tiny(dir_->path, 3, "ring");
+  o.balance = BalanceMode::automatic;
+  o.slowdowns = {balance::parse_slowdown("2:4")};
+  const Result r = run(o, dir_->path, "stealing");
+  expect_close(r, *baseline_, "work stealing, rank 2 slowed 4x");
+  o.log_path = (dir_->path / "stealing.jsonl").string();
+  (void)stolen_steps(o);  // every step ran the whole batch (the sums are checked inside)
 }
 
 TEST_F(DataParallel, SlowedRankRebalancedStillMatchesOneWorker) {

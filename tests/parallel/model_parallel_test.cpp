@@ -129,6 +129,49 @@ TEST_F(ModelParallel, ReplicasRebalancedEveryStepMatchOneWorker) {
   ::unsetenv("PLAIT_TEST_BALANCE_COSTS");
 }
 
+// A mesh checkpoint keeps the replicas' balancer state (extra.balance): a resumed
+// --balance auto run starts from the saved split and costs, so with the test hook's
+// costs it re-splits exactly as the uninterrupted run and is bit-identical to it.
+TEST_F(ModelParallel, RebalancedMeshRunResumesFromTheSavedSplit) {
+  ::setenv("PLAIT_TEST_BALANCE_COSTS", "1", 1);
+  auto opts = [&](const std::string& name) {
+    TrainOptions o = tiny(dir_->path, Layout{2, 1, 2});
+    o.balance = BalanceMode::automatic;
+    o.balance_every = 1;
+    o.balance_threshold = 0;
+    o.checkpoint_dir = (dir_->path / name).string();
+    o.log_path = (dir_->path / (name + ".jsonl")).string();
+    return o;
+  };
+  auto shares = [&](const std::string& name) {
+    std::vector<nlohmann::json> out;
+    std::ifstream in(dir_->path / (name + ".jsonl"));
+    for (std::string line; std::getline(in, line);) {
+      const auto j = nlohmann::json::parse(line);
+      if (j.contains("rank_share")) out.push_back(j["rank_share"]);
+    }
+    return out;
+  };
+  const Result whole = run(opts("mesh_rb_whole"), dir_->path, "mesh_rb_whole");
+  TrainOptions a = opts("mesh_rb_split");
+  a.stop_after = 2;  // the hook's costs have moved the split to 6/2 by then
+  train(a);
+  const LoadedCheckpoint ck = load_checkpoint(a.checkpoint_dir);
+  ASSERT_TRUE(ck.extra().contains("balance")) << ck.extra().dump();
+  const auto saved = ck.extra()["balance"]["shares"];
+  EXPECT_NE(saved, (nlohmann::json{4, 4}));  // a moved split (and costs) to resume from
+  TrainOptions b = opts("mesh_rb_split");
+  b.resume = true;
+  const Result split = run(b, dir_->path, "mesh_rb_split");
+  ::unsetenv("PLAIT_TEST_BALANCE_COSTS");
+  const auto w = shares("mesh_rb_whole"), s = shares("mesh_rb_split");
+  ASSERT_EQ(w.size(), 10u);
+  EXPECT_EQ(s, w);               // the same split at every step, across the restart
+  EXPECT_EQ(w[a.stop_after], saved);  // the first resumed step runs the saved split
+  EXPECT_EQ(split.losses, whole.losses);
+  EXPECT_TRUE(split.weights == whole.weights);
+}
+
 // With GPT-2's BPE vocabulary (50257, padded to 50304 and masked), layouts still
 // train the same model as one worker: the padded head splits and ties like any other.
 TEST_F(ModelParallel, LayoutsMatchOneWorkerWithAGpt2Vocabulary) {

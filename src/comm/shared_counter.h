@@ -1,0 +1,32 @@
+// A counter every rank of a group can fetch-and-add, atomically: the dispenser of
+// work stealing's micro-batches (balance/steal.h, parallel/dp_steal.h).
+//
+// Threads: one std::atomic shared by the group's threads (rank 0 makes it and hands
+// its address to the others over the group; in-process, an address is a fine message).
+// MPI: one int64 in an RMA window of rank 0 (MPI_Win_allocate over a private duplicate
+// of the group's communicator, passive target: MPI_Win_lock_all once, then
+// MPI_Fetch_and_op + MPI_Win_flush per claim); ranks of one machine reach it through
+// shared memory without rank 0 taking part.
+#pragma once
+#include <cstdint>
+#include <memory>
+
+#include "comm/group.h"
+
+namespace plait::comm {
+
+class SharedCounter {
+ public:
+  virtual ~SharedCounter() = default;
+  // Adds `delta` and returns the value before, atomically over the whole group.
+  virtual int64_t fetch_add(int64_t delta) = 0;
+};
+
+// Collective over `group` (every member calls it, at the same point): a counter at 0.
+// Null (on every rank alike) for an MPI group whose transport is not MpiTransport itself
+// (--intra-link/--inter-link wrap it).
+// Destroying it is collective too under MPI (MPI_Win_free), except while an exception
+// unwinds (then the window is left to MPI_Finalize or the process's end).
+std::unique_ptr<SharedCounter> make_shared_counter(Group& group);
+
+}  // namespace plait::comm

@@ -1,0 +1,64 @@
+#include "parallel/dp_steal.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <string>
+
+#include "util/error.h"
+
+namespace plait {
+
+WorkSteal::WorkSteal(comm::Group& group, int64_t min_chunk, int64_t micro_batch)
+    : unit_(group.rank()), units_(group.size()), min_chunk_(min_chunk), micro_batch_(micro_batch) {
+  const char* env = std::getenv("PLAIT_TEST_STEAL_ORDER");
+  fixed_ = env != nullptr && std::string(env) == "1";
+  counter_ = comm::make_shared_counter(group);  // collective, also under the hook
+  if (!counter_ && !fixed_)
+    throw RuntimeError("work stealing: no shared counter for group '" + group.name() + "'");
+}
+
+void WorkSteal::begin_step(int64_t step) {
+  step_ = step;
+  plan_ = balance::steal_plan(shares_, kPoolFraction, min_chunk_);
+  base_ = next_base_;
+  next_base_ = base_ + plan_.claims_per_step(units_);
+  own_ = {plan_.own_first.at(unit_), plan_.own.at(unit_)};
+  held_ = {};
+  pool_empty_ = false;
+  fixed_k_ = 0;
+}
+
+balance::SeqRange WorkSteal::claim() {
+  if (pool_empty_) return {};
+  if (fixed_) {
+    const auto n = static_cast<int64_t>(plan_.chunks.size());
+    for (; fixed_k_ < n; ++fixed_k_) {
+      const int64_t k = fixed_k_;
+      if ((7 * step_ + 3 * k + step_ * k) % units_ == unit_) {
+        ++fixed_k_;
+        return plan_.chunk(k);
+      }
+    }
+    pool_empty_ = true;
+    return {};
+  }
+  const balance::SeqRange c = plan_.chunk(counter_->fetch_add(1) - base_);
+  if (c.count == 0) pool_empty_ = true;
+  return c;
+}
+
+balance::SeqRange WorkSteal::next() {
+  // The own part first, in micro-batches (whole when --micro-batch is 0).
+  if (own_.count == 0 && held_.count == 0) {
+    held_ = claim();
+    if (held_.count == 0) return {};
+  }
+  balance::SeqRange& src = own_.count > 0 ? own_ : held_;
+  const int64_t b = micro_batch_ > 0 ? std::min(micro_batch_, src.count) : src.count;
+  const balance::SeqRange piece{src.first, b};
+  src.first += b;
+  src.count -= b;
+  return piece;
+}
+
+}  // namespace plait

@@ -1,0 +1,64 @@
+// Work stealing within a step for data-parallel replicas (--balance auto; docs/BALANCE.md
+// "Balancing within a step"): the micro-batches a Replica runs in a step.
+//
+// Each step follows balance::steal_plan of the current split (DpBalance hands it every
+// new one): the rank runs its own part first (in micro-batches of --micro-batch, or in
+// one when 0), then claims pool chunks from a counter shared by the group
+// (comm/shared_counter.h) until the pool is empty; a chunk larger than --micro-batch
+// runs in pieces of it. A rank that stalls thus leaves the pool to the others, and the
+// step ends when the last chunk does, not when the slowest rank's whole share does.
+//
+// The counter is never reset: every rank claims until it gets nothing, exactly once per
+// step, so each step consumes claims_per_step() values and every rank knows where the
+// next step's claims begin. No rank can claim for step t + 1 before every claim of step
+// t: it leaves step t only when the gradient reduction has every rank's sums, which each
+// rank hands over after its last (empty) claim.
+//
+// Test hook: PLAIT_TEST_STEAL_ORDER=1 replaces the counter by a fixed assignment (pool
+// chunk k of step t goes to unit (7t + 3k + tk) mod units): every run, and a resumed
+// one, then runs the same sequences on the same ranks in the same order.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "balance/steal.h"
+#include "comm/group.h"
+#include "comm/shared_counter.h"
+
+namespace plait {
+
+class WorkSteal {
+ public:
+  static constexpr double kPoolFraction = 0.25;  // of every share, claimed in chunks
+
+  // Collective over `group` (its ranks are the units). min_chunk: the smallest pool
+  // chunk; micro_batch: --micro-batch (0: own part in one pass, chunks whole).
+  WorkSteal(comm::Group& group, int64_t min_chunk, int64_t micro_batch);
+
+  // The split of the coming steps (identical on every rank).
+  void set_shares(const std::vector<int64_t>& shares) { shares_ = shares; }
+  // A step begins (the step's index, for the test hook).
+  void begin_step(int64_t step);
+  // This rank's next micro-batch of the step; count 0 when nothing is left for it.
+  balance::SeqRange next();
+  // Whether the counter is the test hook's fixed assignment.
+  bool fixed_order() const { return fixed_; }
+
+ private:
+  balance::SeqRange claim();  // the next pool chunk of this rank (count 0: none left)
+
+  int unit_ = 0, units_ = 1;
+  int64_t min_chunk_ = 1, micro_batch_ = 0;
+  std::vector<int64_t> shares_;
+  std::unique_ptr<comm::SharedCounter> counter_;
+  bool fixed_ = false;
+  balance::StealPlan plan_;
+  int64_t step_ = 0;
+  int64_t base_ = 0, next_base_ = 0;  // counter values: this step's first claim, the next's
+  balance::SeqRange own_, held_;      // what is left of the own part, of the claimed chunk
+  bool pool_empty_ = false;           // this rank's empty claim of the step was made
+  int64_t fixed_k_ = 0;               // test hook: the next pool chunk to look at
+};
+
+}  // namespace plait
