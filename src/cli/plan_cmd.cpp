@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 
+#include "balance/slowdown.h"
 #include "cli/calibrate.h"
 #include "cli/registry.h"
 #include "plan/plan_report.h"
@@ -22,7 +23,25 @@ struct PlanFlags {
   int gpus = 0, batch = 0, top = 10;
   double memory_fraction = 0.9, large_after_days = 1;
   bool json = false, explain = false;
+  std::vector<std::string> slowdowns;  // --slowdown RANK:FACTOR
 };
+
+// --slowdown RANK:FACTOR (train's syntax, without @STEP): device RANK of every layout's
+// placement computes FACTOR times slower (plan/step_cost.h).
+std::vector<std::pair<int, double>> parse_plan_slowdowns(const std::vector<std::string>& v,
+                                                         int devices) {
+  std::vector<std::pair<int, double>> out;
+  for (const std::string& text : v) {
+    const balance::Slowdown s = balance::parse_slowdown(text);
+    if (s.from != 0)
+      throw UsageError("--slowdown '" + text + "': plan has no steps; give RANK:FACTOR");
+    if (s.rank >= devices)
+      throw UsageError("--slowdown '" + text + "': device " + std::to_string(s.rank) +
+                       " does not exist (--gpus " + std::to_string(devices) + ")");
+    out.emplace_back(s.rank, s.factor);
+  }
+  return out;
+}
 
 // "local": this machine, measured now, one device per core (the workers `plait
 // train` runs by default); else a preset or a JSON file (plan/cluster_spec.h).
@@ -52,6 +71,7 @@ int run_plan(const PlanFlags& f) {
   o.step.framework =
       plan::load_framework(!f.framework.empty() ? f.framework
                                                 : f.cluster == "local" ? "plait" : "megatron");
+  o.step.slowdowns = parse_plan_slowdowns(f.slowdowns, o.devices);
   const plan::PlanResult result = plan::plan(model, cluster, o);
   const plan::PlanReportInput in{model,  cluster, o, result, baseline ? &*baseline : nullptr,
                                  f.top, f.explain};
@@ -93,6 +113,9 @@ Registrar reg("plan", [](Context& ctx) {
   cmd->add_flag("--explain", f->explain,
                 "break the recommendation's step down by operation class (GEMM, attention, "
                 "element-wise, communication, bubble, optimizer)");
+  cmd->add_option("--slowdown", f->slowdowns,
+                  "RANK:FACTOR (repeatable): device RANK computes FACTOR times slower; its "
+                  "pipeline stage gets fewer blocks (--stages in the train command)");
   cmd->add_flag("--json", f->json, "machine-readable output");
   cmd->callback([&ctx, f] { ctx.rc = run_plan(*f); });
 });

@@ -28,7 +28,7 @@ constexpr const char* kNotModelled[] = {
     "--data", "--val-data", "--tokenizer", "--dtype", "--lr", "--warmup", "--weight-decay", "--clip", "--seed", "--eval-every",
     "--eval-windows", "--checkpoint-dir", "--checkpoint-every", "--keep-checkpoints",
     "--resume", "--stop-after", "--log", "--trace", "--no-progress", "--bucket-mb",
-    "--no-overlap", "--speeds", "--ps-mode", "--staleness", "--backup-workers", "--gemm", "--precision"};
+    "--no-overlap", "--speeds", "--repartition-threshold", "--repartition-after", "--ps-mode", "--staleness", "--backup-workers", "--gemm", "--precision"};
 
 plan::MachineProfile load_or_measure(const std::string& file) {
   if (!file.empty()) return plan::MachineProfile::load(file);
@@ -72,6 +72,7 @@ Registrar reg("simulate", [](Context& ctx) {
     adopt_init_config(*cmd, f->opt);  // as train does: the model is the weights'
     const std::string layout = resolve_layout(*cmd, f->opt);
     f->opt.validate();
+    resolve_auto_stages(f->opt);  // --stages auto: the split train would choose
     if (!layout.empty()) std::cerr << layout << "\n";
     ctx.rc = run_simulate(*f, *cmd);
   });

@@ -52,6 +52,16 @@ StageCosts stage_costs(const TrainOptions& opt, const plan::ModelSpec& m, const 
   return c;
 }
 
+StageCosts repartition_costs(const TrainOptions& opt) {
+  TrainOptions probe = opt;
+  resolve_tokenizer(probe);
+  const plan::ModelSpec m = model_spec_of(probe.model, opt.batch, "train", "--repartition-threshold");
+  StageProfile p;  // the cost model's head; the scale is measured during the run
+  p.scale.assign(static_cast<size_t>(opt.pp), 1.0);
+  p.head_blocks = plan::auto_stages(m, opt.pp).head_blocks;
+  return stage_costs(probe, m, p);
+}
+
 StageChoice choose_stages(const TrainOptions& opt) {
   TrainOptions probe = opt;
   resolve_tokenizer(probe);  // the head's cost and memory depend on the vocabulary

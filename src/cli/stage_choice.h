@@ -31,4 +31,8 @@ struct StageChoice {
 // The choice for opt; UsageError naming --stage-memory when no split fits.
 StageChoice choose_stages(const TrainOptions& opt);
 
+// --repartition-threshold's costs: the cost model's LM head on the last stage and each
+// stage's memory and limit (the run measures the rest: parallel/stage_repartition.h).
+StageCosts repartition_costs(const TrainOptions& opt);
+
 }  // namespace plait

@@ -10,6 +10,7 @@
 #include "cli/run_guard.h"
 #include "cli/supervise_cmd.h"
 #include "cli/train_flags.h"
+#include "fault/supervisor.h"
 #include "parallel/trainer.h"
 
 namespace plait::cli {
@@ -47,7 +48,8 @@ void add_train(Context& ctx) {
     prepare_outputs(*opt);
     const RunGuard guard(*opt);  // locked, writable, not another run's (--overwrite)
     record_run(*cmd, *opt);
-    train(*opt);
+    // --repartition-threshold: checkpointed and ended for new stages (RUN_DIR/repartition)
+    if (!train(*opt).restage.empty()) ctx.rc = fault::kRepartitionExit;
   });
 }
 

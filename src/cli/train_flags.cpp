@@ -310,6 +310,7 @@ void adopt_init_config(const CLI::App& cmd, TrainOptions& opt) {
 }
 
 void resolve_auto_stages(TrainOptions& opt) {
+  if (opt.repartition_threshold > 0 && opt.pp > 1) opt.stage_costs = repartition_costs(opt);
   if (!opt.stages_auto || opt.pp <= 1) return;
   const StageChoice ch = choose_stages(opt);  // cli/stage_choice.h: cost within memory
   opt.stages = ch.part.sizes;

@@ -37,7 +37,8 @@ bool given(const CLI::App& cmd, const std::string& flag);
 std::string resolve_layout(const CLI::App& cmd, TrainOptions& opt);
 
 // --stages auto with a pipeline: opt.stages, the fastest split by cost within each
-// stage's memory (cli/stage_choice.h); says so on stderr unless --no-progress.
+// stage's memory (cli/stage_choice.h); says so on stderr unless --no-progress. With
+// --repartition-threshold also opt.stage_costs (the head's work, the stages' memory).
 void resolve_auto_stages(TrainOptions& opt);
 
 }  // namespace plait::cli

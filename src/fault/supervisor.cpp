@@ -192,7 +192,43 @@ std::string restart_point(const std::string& run_dir, const std::string& snapsho
   return disk.empty() ? "the start (no checkpoint yet)" : disk;
 }
 
+fs::path repartition_path(const std::string& run_dir) { return fs::path(run_dir) / "repartition"; }
+
+// argv with --stages set to `stages` (its value replaced where given, else appended).
+std::vector<std::string> with_stages(std::vector<std::string> argv, const std::string& stages) {
+  for (std::size_t i = 0; i < argv.size(); ++i) {
+    if (argv[i] == "--stages" && i + 1 < argv.size()) {
+      argv[i + 1] = stages;
+      return argv;
+    }
+    if (argv[i].rfind("--stages=", 0) == 0) {
+      argv[i] = "--stages=" + stages;
+      return argv;
+    }
+  }
+  argv.insert(argv.end(), {"--stages", stages});
+  return argv;
+}
+
 }  // namespace
+
+void write_repartition(const std::string& run_dir, const std::string& stages,
+                       const std::string& why) {
+  const fs::path tmp = repartition_path(run_dir).string() + ".tmp";
+  {
+    std::ofstream f(tmp, std::ios::trunc);
+    f << stages << '\n' << why << '\n';
+  }
+  std::error_code ec;
+  fs::rename(tmp, repartition_path(run_dir), ec);
+}
+
+std::string read_repartition(const std::string& run_dir) {
+  std::ifstream f(repartition_path(run_dir));
+  std::string stages;
+  std::getline(f, stages);
+  return stages;
+}
 
 int supervise(const SuperviseOptions& o) {
   setenv("PLAIT_SUPERVISED", "1", 1);  // the child trains instead of supervising
@@ -204,13 +240,15 @@ int supervise(const SuperviseOptions& o) {
   Record rec(o.run_dir, o.max_restarts);
   Elastic elastic(o);
   if (o.memory_snapshots) rec.set("memory_snapshot_dir", snapshots.dir());
-  std::vector<std::string> restart_argv = o.restart_argv;
+  std::vector<std::string> base_argv = o.restart_argv;  // with a repartition's --stages
+  std::vector<std::string> restart_argv = base_argv;
   if (o.workers > 0) rec.set("workers", o.workers);
   for (int attempt = 0;; ++attempt) {
     const std::vector<std::string>& argv = attempt == 0 ? o.argv : restart_argv;
     const std::string from = latest_checkpoint(o.run_dir);
     std::error_code ec;
     fs::remove(fs::path(o.run_dir) / "heartbeat" / "failed.txt", ec);
+    fs::remove(repartition_path(o.run_dir), ec);
     const auto started = fs::file_time_type::clock::now();
     const pid_t pid = start(argv);
     g_child = pid;
@@ -225,6 +263,18 @@ int supervise(const SuperviseOptions& o) {
     const std::string how = ending(status, &code);
     rec.event({{"event", "end"}, {"pid", pid}, {"how", how}, {"code", code}});
     if (code == 0 || code == 2 || g_stop) return code;
+    const std::string stages = code == kRepartitionExit ? read_repartition(o.run_dir) : "";
+    if (!stages.empty()) {  // not a failure: a restart with new pipeline stages
+      if (attempt >= o.max_restarts) return code;
+      base_argv = with_stages(base_argv, stages);
+      restart_argv = with_stages(restart_argv, stages);
+      rec.restarted();
+      rec.event({{"event", "repartition"}, {"stages", stages}, {"checkpoint", latest_checkpoint(o.run_dir)}});
+      std::fprintf(stderr, "supervisor: the %s asked for new pipeline stages; restart %d of %d "
+                   "from %s with --stages %s\n", o.what.c_str(), attempt + 1, o.max_restarts,
+                   latest_checkpoint(o.run_dir).c_str(), stages.c_str());
+      continue;
+    }
     const std::string now = latest_checkpoint(o.run_dir);
     log_event(o.log_path, {{"event", "failure"}, {"by", "supervisor"}, {"pid", pid},
                            {"how", how}, {"why", failure_of(o.run_dir, how, started)},
@@ -240,7 +290,7 @@ int supervise(const SuperviseOptions& o) {
       const std::string why = "failed " + times(kShrinkAfter) +
                               " in a row with no new checkpoint (last: " +
                               failure_of(o.run_dir, how, started) + ")";
-      restart_argv = o.resize(o.restart_argv, n);
+      restart_argv = o.resize(base_argv, n);
       forget_ranks_from(o.run_dir, n);
       rec.set("workers", n);
       rec.event({{"event", "shrink"}, {"from", before}, {"to", n}, {"why", why}});

@@ -45,12 +45,24 @@ struct SuperviseOptions {
   std::string log_path;
 };
 
+// Repartitioning (--repartition-threshold, docs/BALANCE.md): a training process that
+// committed a checkpoint and ended to be restarted with new pipeline stages exits
+// with kRepartitionExit after writing them to RUN_DIR/repartition ("4,2" and a line
+// saying why). The supervisor restarts it with --resume auto --stages 4,2; each such
+// restart uses one of --max-restarts (a bound on repartitioning back and forth).
+inline constexpr int kRepartitionExit = 3;
+void write_repartition(const std::string& run_dir, const std::string& stages,
+                       const std::string& why);
+// The stages RUN_DIR/repartition names ("" when none).
+std::string read_repartition(const std::string& run_dir);
+
 // Failures in a row, with no new checkpoint between them, that make the supervisor
 // shrink the job.
 inline constexpr int kShrinkAfter = 2;
 
 // Runs the child until it succeeds, fails with exit code 2, or has failed
-// max_restarts + 1 times; returns the exit code to end with (0, 1 or 2).
+// max_restarts + 1 times; returns the exit code to end with (0, 1, 2, or
+// kRepartitionExit when the child asked for new stages with no restart left).
 int supervise(const SuperviseOptions& o);
 
 // RUN_DIR/supervisor.json's restart count (0 when there is none).

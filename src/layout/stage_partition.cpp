@@ -114,4 +114,31 @@ std::string stages_string(const std::vector<int>& sizes) {
   return s;
 }
 
+RepartitionAdvice advise_repartition(const std::vector<int>& sizes,
+                                     const std::vector<double>& busy, StageCosts c) {
+  const size_t P = sizes.size();
+  if (busy.size() != P || (!c.extra.empty() && c.extra.size() != P))
+    throw UsageError("repartition: " + std::to_string(busy.size()) + " busy times for " +
+                     std::to_string(P) + " stages");
+  if (c.extra.empty()) c.extra.assign(P, 0.0);
+  int layers = 0;
+  for (int k : sizes) layers += k;
+  c.scale.resize(P);
+  RepartitionAdvice a;
+  for (size_t s = 0; s < P; ++s) {
+    c.scale[s] = std::max(busy[s], 0.0) / (sizes[s] + c.extra[s]);
+    a.measured = std::max(a.measured, busy[s]);
+  }
+  if (std::any_of(busy.begin(), busy.end(), [](double b) { return !(b > 0); })) {
+    a.best = sizes, a.predicted = a.measured;  // a stage with no time: nothing to go on
+    return a;
+  }
+  // The current partition stays feasible whatever the limit says: it runs now.
+  if (c.limit_bytes > 0) c.limit_bytes = std::max(c.limit_bytes, peak_stage_bytes(sizes, c));
+  const StagePartition p = partition_stages(layers, c);
+  a.best = p.sizes;
+  a.predicted = p.busiest;
+  return a;
+}
+
 }  // namespace plait

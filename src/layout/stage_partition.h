@@ -47,4 +47,22 @@ StagePartition partition_stages(int layers, const StageCosts& c);
 // "4,2"
 std::string stages_string(const std::vector<int>& sizes);
 
+// Repartitioning during a run (--repartition-threshold, docs/BALANCE.md): what the
+// measured busy time per stage of the partition `sizes` predicts. Stage s's cost per
+// unit of work, busy[s] / (sizes[s] + c.extra[s]), becomes its scale (c.scale is
+// ignored), so a stage slower than its blocks explain (a slow rank, a heavier head
+// than the cost model's) counts as slower hardware; the best partition under those
+// costs and c's memory is `best`, its predicted busiest stage `predicted`, in busy's
+// units. With `best` == sizes, predicted == measured (so too when a busy time is not
+// positive: nothing to go on).
+struct RepartitionAdvice {
+  std::vector<int> best;
+  double measured = 0;   // the busiest stage now: max busy[s]
+  double predicted = 0;  // the busiest stage of `best`, predicted
+  // How much slower the run is now than the best partition predicts (0.25: 25%).
+  double excess() const { return predicted > 0 ? measured / predicted - 1 : 0; }
+};
+RepartitionAdvice advise_repartition(const std::vector<int>& sizes,
+                                     const std::vector<double>& busy, StageCosts c);
+
 }  // namespace plait

@@ -10,6 +10,8 @@
 #include "balance/split.h"
 #include "parallel/dp_balance.h"
 #include "parallel/mesh_worker.h"
+#include "parallel/stage_repartition.h"
+#include "layout/stages.h"
 
 namespace plait {
 namespace {
@@ -85,7 +87,12 @@ TrainSummary run_mesh_rank(comm::Comm& c, const TrainOptions& opt, const RunData
     if (opt.resume) balance->restore(w.resumed_extra);  // the saved split and costs
     w.balance = &*balance;
   }
-  TrainSummary sum = run_loop(w, opt, {w.out, true, true}, w.step, end_step(opt, w.step));
+  std::optional<StageRepartition> restage;  // --repartition-threshold
+  if (opt.repartition_threshold > 0 && w.shape.pp > 1)
+    restage.emplace(w.world, opt, w.shape, stage_sizes(opt.stages, opt.model.layers, opt.pp),
+                    [&w] { return w.busy_s; });
+  TrainSummary sum = run_loop(w, opt, {w.out, true, true, restage ? &*restage : nullptr}, w.step,
+                              end_step(opt, w.step));
   sum.memory = gather_memory(w.world, w.memory());
   if (opt.zero > 0) {
     sum.optimizer_bytes = w.optimizer_bytes();

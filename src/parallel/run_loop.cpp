@@ -242,6 +242,9 @@ TrainSummary run_loop(StepRunner& r, const TrainOptions& opt, const LoopRoles& r
     const int64_t done = t + 1;
     t = res.next;
     if (BalanceHook* b = r.balance_hook()) b->after_step(done, roles.out);
+    // new pipeline stages: checkpoint now and end (the process exits 3); never after
+    // the invocation's last step (every rank skips it alike)
+    const bool restage = roles.restage && done < end && roles.restage->after_step(done, roles.out);
     if (ok) sum.last_loss = res.loss;
     std::optional<double> val;
     if (roles.evaluates && (due(opt.eval_every, done) || done == opt.steps)) {
@@ -251,7 +254,7 @@ TrainSummary run_loop(StepRunner& r, const TrainOptions& opt, const LoopRoles& r
       sum.last_val_loss = *val;
     }
     if (roles.out && ok) roles.out->step(done, res.loss, res.lr, res.grad_norm, val);
-    if (roles.checkpoints && checkpoint) {
+    if (roles.checkpoints && (checkpoint || restage)) {
       fault::Heartbeats::beat("checkpoint", t);
       const auto c0 = Clock::now();
       sum.checkpoint = r.save(done);
@@ -259,9 +262,13 @@ TrainSummary run_loop(StepRunner& r, const TrainOptions& opt, const LoopRoles& r
       if (std::getenv("PLAIT_TEST_PAUSE_AFTER_CHECKPOINT")) r.wait_for_checkpoints();
       maybe_pause_for_test(opt.checkpoint_dir, done);
     }
-    if (snapshot) {  // every rank: the runner knows which ranks keep a copy
+    if (snapshot && !restage) {  // every rank: the runner knows which ranks keep a copy
       if (roles.checkpoints) fault::Heartbeats::beat("checkpoint", t);
       r.snapshot(done, opt.memory_snapshot_dir);
+    }
+    if (restage) {
+      sum.restage = roles.restage->stages();
+      break;
     }
   }
   fault::Heartbeats::beat("checkpoint", t);

@@ -16,6 +16,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "parallel/run_output.h"
 #include "parallel/train_options.h"
@@ -49,6 +50,16 @@ class BalanceHook {
   // What a checkpoint keeps so a resumed run splits as the uninterrupted one would
   // (null: nothing).
   virtual nlohmann::json state() const = 0;
+};
+
+// Ending the invocation for new pipeline stages (parallel/stage_repartition.h).
+class RestageHook {
+ public:
+  virtual ~RestageHook() = default;
+  // After the step that made `done` steps (collective over the runner's ranks): true
+  // when the run should commit a checkpoint now and end, to restart with stages().
+  virtual bool after_step(int64_t done, RunOutput* out) = 0;
+  virtual std::vector<int> stages() const = 0;
 };
 
 // One rank of one architecture, as the loop drives it.
@@ -105,6 +116,7 @@ struct LoopRoles {
   RunOutput* out = nullptr;  // the logging rank's output (null elsewhere)
   bool evaluates = false;    // this rank computes validation losses
   bool checkpoints = false;  // this rank takes part in checkpoints
+  RestageHook* restage = nullptr;  // --repartition-threshold (a pipeline mesh), or none
 };
 
 // Runs steps [start, end); every rank of the run calls it with the same bounds.

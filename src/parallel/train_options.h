@@ -12,6 +12,7 @@
 #include "balance/slowdown.h"
 #include "comm/group.h"
 #include "layout/schedule.h"
+#include "layout/stage_partition.h"
 #include "layout/sync.h"
 #include "data/dataset.h"
 #include "model/adamw.h"
@@ -112,6 +113,7 @@ struct TrainOptions {
   double stage_memory_gib = 0;    // --stage-memory: auto's per-stage limit (0: available / workers)
   double repartition_threshold = 0;  // --repartition-threshold: restart with new stages (0: off)
   int repartition_after = 5;      // --repartition-after K: ... when over it K steps in a row
+  StageCosts stage_costs;         // the CLI's: the head's work and each stage's memory (cli/stage_choice.h)
   int micro_batches = 0;          // pipeline micro-batches per replica's share (0: pp)
   PipeSchedule schedule = PipeSchedule::one_f_one_b;
   // parameter-server architecture (docs/DATA_PARALLEL.md, "Parameter server")

@@ -44,6 +44,8 @@ struct TrainSummary {
   size_t parameter_bytes = 0;  // --zero 3: its parameter arena's resident bytes at the end
   size_t parameter_peak_bytes = 0;  // --zero 3: the most resident during a pass (sampled)
   std::vector<RankMemory> memory;  // model-parallel runs: every rank's, by world rank
+  std::vector<int> restage;    // --repartition-threshold: the stages to restart with
+                               // (the run checkpointed and ended early), else empty
 };
 
 }  // namespace plait

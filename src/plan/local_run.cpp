@@ -298,6 +298,8 @@ LocalPrediction predict_local(const LocalRun& run, const MachineProfile& p) {
   Rates no_gemm = rates;
   no_gemm.gemm = std::numeric_limits<double>::infinity();
   auto compute = [&](int rank, Part part, double s, double gemm_share = 0) {
+    if ((part == kForward || part == kBackward) && static_cast<size_t>(rank) < run.slowdown.size())
+      s *= run.slowdown[static_cast<size_t>(rank)];  // --slowdown (the trainer sleeps)
     if (s > 0)
       e.ranks[rank].ops.push_back(
           {Op::compute, part, s, 0, 1 + (worker_threads - 1) * gemm_share});

@@ -55,6 +55,8 @@ struct LocalRun {
   int zero = 0;             // ZeRO stage (--zero): the memory model's sharding
   int ranks_per_node = 0;   // emulated nodes (0: one node)
   std::optional<LinkSpec> intra, inter;  // emulated links (--intra-link/--inter-link)
+  std::vector<double> slowdown;  // per world rank: its forwards and backwards take this
+                                 // many times as long (--slowdown); empty: none
 
   bool mesh() const { return layout.tp > 1 || layout.pp > 1; }
   int workers() const { return layout.devices(); }

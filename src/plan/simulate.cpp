@@ -1,9 +1,11 @@
 #include "plan/simulate.h"
 
 #include <algorithm>
+#include <functional>
 #include <sstream>
 
 #include "layout/schedule.h"
+#include "layout/stage_partition.h"
 #include "layout/stages.h"
 #include "plan/framework.h"
 #include "plan/memory_model.h"
@@ -74,6 +76,13 @@ LocalRun local_run_from_flags(const ModelSpec& m, const RunFlags& f, int blas_th
   r.ranks_per_node = ranks_per_node;
   r.intra = intra;
   r.inter = inter;
+  for (const auto& [rank, factor] : f.slowdowns) {
+    need(rank >= 0 && rank < r.workers(), "--slowdown names rank " + std::to_string(rank) +
+                                             ", which a run of " + std::to_string(r.workers()) +
+                                             " workers lacks");
+    r.slowdown.resize(static_cast<size_t>(r.workers()), 1.0);
+    r.slowdown[static_cast<size_t>(rank)] = factor;
+  }
   if (!f.sync && f.servers == 0) {  // the trainer's choice
     const int D = r.layout.dp;
     const int per_node = ranks_per_node > 0 ? std::clamp(ranks_per_node / r.layout.tp, 1, D) : D;
@@ -81,6 +90,40 @@ LocalRun local_run_from_flags(const ModelSpec& m, const RunFlags& f, int blas_th
   }
   return r;
 }
+
+namespace {
+
+// Every partition of `layers` blocks over P stages (each >= 1), the earlier stages'
+// larger sizes first; false when there are more than kMaxStageSearch.
+bool each_partition(int layers, int P, const std::function<void(const std::vector<int>&)>& f) {
+  double count = 1;  // C(layers - 1, P - 1)
+  for (int i = 1; i < P; ++i) count = count * (layers - i) / i;
+  if (count > kMaxStageSearch) return false;
+  std::vector<int> sz(static_cast<size_t>(P), 1);
+  std::function<void(int, int)> rec = [&](int s, int left) {
+    if (s == P - 1) {
+      sz[static_cast<size_t>(s)] = left;
+      f(sz);
+      return;
+    }
+    for (int k = left - (P - 1 - s); k >= 1; --k) sz[static_cast<size_t>(s)] = k, rec(s + 1, left - k);
+  };
+  rec(0, layers);
+  return true;
+}
+
+// The fastest --stages by the local model (ties: the earlier stages larger).
+void search_stages(const LocalRun& run, const MachineProfile& profile, Simulation& s) {
+  if (run.layout.pp <= 1) return;
+  LocalRun r = run;
+  each_partition(run.model.layers, run.layout.pp, [&](const std::vector<int>& sz) {
+    r.stages = sz;
+    const double t = predict_local(r, profile).step_s;
+    if (s.best_stages.empty() || t < s.best_step_s * (1 - 1e-9)) s.best_stages = sz, s.best_step_s = t;
+  });
+}
+
+}  // namespace
 
 Simulation simulate(const LocalRun& run, const MachineProfile& profile, long long steps) {
   const ModelSpec& m = run.model;
@@ -91,7 +134,7 @@ Simulation simulate(const LocalRun& run, const MachineProfile& profile, long lon
   so.framework = load_framework("plait");
   so.framework.zero_stage = run.zero;
   Simulation s{m, l, run, machine, step_cost(m, machine, l, so), predict_local(run, profile),
-               steps, {}};
+               steps, {}, {}, 0};
   // Memory of the trainer's micro-batch: data parallelism's --micro-batch b runs
   // micro-batches of b (the last one smaller), not of the even split.
   Layout mem = l;
@@ -131,6 +174,7 @@ Simulation simulate(const LocalRun& run, const MachineProfile& profile, long lon
   if (s.cost.memory.total() > machine.device.memory_bytes)
     s.notes.push_back("does not fit: " + human_bytes(s.cost.memory.total()) + " per worker, " +
                       human_bytes(machine.device.memory_bytes) + " available");
+  search_stages(run, profile, s);
   return s;
 }
 
@@ -169,6 +213,15 @@ std::string simulate_text(const Simulation& s) {
     o << "  pipeline " << human_seconds(p.pipeline_s) << " on rank 0, " << l.micro_batches
       << " micro-batches over " << l.pp << " stages; bubble " << percent(p.bubble_fraction)
       << " (ideal " << percent(ideal_bubble(l.pp, l.micro_batches)) << ")\n";
+  if (!s.best_stages.empty()) {
+    const std::vector<int> now = s.run.stages.empty() ? balance_stages(m.layers, l.pp) : s.run.stages;
+    o << "  stages " << stages_string(now) << "; the fastest of every split by this model: "
+      << stages_string(s.best_stages) << ", step " << human_seconds(s.best_step_s);
+    if (s.best_stages != now)
+      o << " (" << fixed(c.step_s / s.best_step_s, 2) << "x faster): train with --stages "
+        << stages_string(s.best_stages);
+    o << "\n";
+  }
   o << "  cores: up to " << fixed(p.peak_threads, 0) << " threads compute at once, each at "
     << percent(p.peak_share, 0) << " of a core\n";
   o << "memory   " << human_bytes(c.memory.total()) << " per worker (weights "
@@ -219,6 +272,9 @@ nlohmann::json simulate_json(const Simulation& s) {
           {"tokens_per_s", c.tokens_per_s()},
           {"run_s", c.step_s * s.steps},
           {"steps", s.steps},
+          {"stages", s.run.stages.empty() && l.pp > 0 ? balance_stages(s.model.layers, l.pp) : s.run.stages},
+          {"best_stages", s.best_stages},
+          {"best_step_s", s.best_step_s},
           {"pipeline_s", c.pipeline_s},
           {"bubble_fraction", c.bubble_fraction},
           {"forward_s", c.forward_s},

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "plan/local_run.h"
@@ -26,6 +27,7 @@ struct RunFlags {
   std::vector<int> stages;  // --stages: blocks per pipeline stage
   Recompute recompute = Recompute::none;  // --recompute (block: Recompute::full)
   int zero = 0;             // --zero: ZeRO stage of the data-parallel axis
+  std::vector<std::pair<int, double>> slowdowns;  // --slowdown RANK:FACTOR (at step 0)
 };
 
 // The layout a run with these flags uses, checked as the trainer checks it: dp·tp·pp =
@@ -53,7 +55,13 @@ struct Simulation {
   LocalPrediction local;  // the step time
   long long steps = 0;
   std::vector<std::string> notes;  // assumptions that apply to this run
+  // A pipeline: the fastest --stages by the local model among every partition (when
+  // there are at most kMaxStageSearch), and its step; empty when not searched.
+  std::vector<int> best_stages;
+  double best_step_s = 0;
 };
+
+inline constexpr long long kMaxStageSearch = 2000;
 
 Simulation simulate(const LocalRun& run, const MachineProfile& profile, long long steps);
 

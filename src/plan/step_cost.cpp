@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "layout/stage_partition.h"
 #include "layout/stages.h"
 #include "plan/flops.h"
 #include "plan/layer_cost.h"
@@ -30,13 +31,18 @@ struct StageWork {
 
 // Blocks per stage: the layout's, or the partition whose busiest stage is least with
 // the embedding and the head counted in blocks of this layer time.
-std::vector<int> partition(const ModelSpec& m, const Layout& l, const StageWork& w) {
+std::vector<int> partition(const ModelSpec& m, const Layout& l, const StageWork& w,
+                           const std::vector<double>& scale) {
   if (!l.stages.empty()) return l.stages;
   if (l.pp == 1) return {m.layers};
   std::vector<double> extra(l.pp, 0);
   extra.front() += w.embedding.seconds() / w.layer_s();
   extra.back() += w.head.seconds() / w.layer_s();
-  return balance_stages_weighted(m.layers, extra);
+  if (std::all_of(scale.begin(), scale.end(), [](double x) { return x == 1; }))
+    return balance_stages_weighted(m.layers, extra);
+  StageCosts c;
+  c.extra = extra, c.scale = scale;
+  return partition_stages(m.layers, c).sizes;
 }
 
 // Fills the per-micro-batch fields of `s` (the slowest stage's) and the pipeline.
@@ -59,25 +65,28 @@ void pipeline_costs(const ModelSpec& m, const ClusterSpec& c, const Layout& l,
   w.embedding = embedding_cost(m, c.device, shape);
   w.head = head_cost(m, c.device, fw, shape);
   w.p2p = l.pp > 1 ? 2 * stage_link(c, l).seconds(act_msg) : 0;
-  s.stages = partition(m, l, w);
+  const std::vector<double> scale = stage_slowdowns(l, opt);
+  s.stages = partition(m, l, w, scale);
 
   int slowest = 0;
   s.stage_s.assign(l.pp, 0);
   double sum = 0;
   for (int i = 0; i < l.pp; ++i) {
-    s.stage_s[i] = w.stage_s(s.stages[i], i == 0, i == l.pp - 1);
+    s.stage_s[i] = scale[i] * w.stage_s(s.stages[i], i == 0, i == l.pp - 1);
     sum += s.stage_s[i];
     if (s.stage_s[i] > s.stage_s[slowest]) slowest = i;
   }
   const int n = s.stages[slowest];
   const bool first = slowest == 0, last = slowest == l.pp - 1;
   const PassCost ends = (first ? w.embedding : PassCost{}) + (last ? w.head : PassCost{});
-  const PassCost compute = w.compute(n, first, last);
+  PassCost compute = w.compute(n, first, last);
+  for (OpTime* o : {&compute.gemm, &compute.attention, &compute.elementwise})
+    o->seconds *= scale[slowest];  // a slow device: the same work, longer
   s.gemm = compute.gemm, s.attention = compute.attention, s.elementwise = compute.elementwise;
-  s.forward_s = n * lc.forward.seconds() + ends.seconds() / 3;
-  s.backward_s = n * lc.backward.seconds() + ends.seconds() * 2 / 3;
-  s.recompute_s = n * lc.recompute.seconds();
-  s.tensor_comm_s = n * w.layer_comm;
+  s.forward_s = scale[slowest] * (n * lc.forward.seconds() + ends.seconds() / 3);
+  s.backward_s = scale[slowest] * (n * lc.backward.seconds() + ends.seconds() * 2 / 3);
+  s.recompute_s = scale[slowest] * n * lc.recompute.seconds();
+  s.tensor_comm_s = scale[slowest] * n * w.layer_comm;
   s.p2p_s = w.p2p;
   s.micro_batch_s = s.stage_s[slowest];
   s.micro_batches = l.micro_batches;
@@ -124,6 +133,17 @@ double executed_flops_per_token(const ModelSpec& m, const Layout& l, const Frame
 }
 
 }  // namespace
+
+std::vector<double> stage_slowdowns(const Layout& l, const StepOptions& opt) {
+  std::vector<double> scale(static_cast<size_t>(std::max(1, l.pp)), 1.0);
+  const int per_stage = l.tp * l.dp;  // rank = tp_rank + tp·(dp_rank + dp·stage)
+  for (const auto& [rank, factor] : opt.slowdowns)
+    if (rank >= 0 && rank < l.devices()) {
+      double& s = scale[static_cast<size_t>(rank / per_stage)];
+      s = std::max(s, factor);
+    }
+  return scale;
+}
 
 double StepCost::comm_exposed_s() const {
   return (tensor_comm_s + p2p_s) * micro_batches + dp_exposed_s;

@@ -30,6 +30,7 @@
 // M × the slowest stage's GEMM, attention, element-wise, tensor comm and p2p time, the
 // bubble, the exposed dp sync and the optimizer.
 #pragma once
+#include <utility>
 #include <vector>
 
 #include "plan/cluster_spec.h"
@@ -45,7 +46,16 @@ struct StepOptions {
   Framework framework;                     // what the training framework does (framework.h)
   bool overlap = true;                     // allow the framework's dp overlap (false: none)
   double bucket_bytes = 25.0 * (1 << 20);  // gradient bucket (PyTorch DDP's default)
+  // Slow devices (plan --slowdown RANK:FACTOR): device `rank` of the layout's placement
+  // computes FACTOR times slower. A stage runs at its slowest device's pace (a
+  // pipeline stage waits for its tensor group, a replica's stage for the others at the
+  // data-parallel reduction), and the blocks are split by cost with it
+  // (layout/stage_partition.h). Ranks beyond a layout's devices are idle in it.
+  std::vector<std::pair<int, double>> slowdowns;
 };
+
+// Per stage of `l`: its slowest device's factor (1 when none is slow).
+std::vector<double> stage_slowdowns(const Layout& l, const StepOptions& opt);
 
 // One operation class of the breakdown: seconds of one step on the critical path, and
 // the efficiency it was costed at (achieved FLOP/s or bytes/s over the device's peak).

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <functional>
 #include <limits>
 #include <string>
@@ -100,6 +101,40 @@ TEST(StagePartition, NothingFitsIsAClearError) {
   EXPECT_THROW(partition_stages(4, costs({0}, {1, 1}, {}, {}, 0)), UsageError);
   EXPECT_THROW(partition_stages(4, costs({0, 0}, {1, 1}, {0}, {}, 0)), UsageError);
   EXPECT_EQ(stages_string({4, 2, 1}), "4,2,1");
+}
+
+// Repartitioning: measured busy times per stage become per-stage costs; the advice is
+// the best partition under them and how much faster it is predicted to be.
+TEST(StagePartition, RepartitionAdviceTable) {
+  struct Case {
+    const char* what;
+    std::vector<int> sizes;
+    std::vector<double> busy;
+    StageCosts c;
+    std::vector<int> best;
+    double excess;
+  };
+  const Case cases[] = {
+      // stage 1 runs 2x slower per block: 4,2 (4 and 2 x 2) instead of 3,3 (3 and 6)
+      {"a slow stage", {3, 3}, {3, 6}, costs({0, 0}, {1, 1}, {}, {}, 0), {4, 2}, 6.0 / 4 - 1},
+      {"balanced already", {4, 2}, {4, 4}, costs({0, 0}, {1, 1}, {}, {}, 0), {4, 2}, 0},
+      // a head worth 1 block on the last stage: busy 3 and 4 are one unit each per
+      // block-time; 4,2 predicts the same busiest stage (4): nothing to gain
+      {"the head explains it", {3, 3}, {3, 4}, costs({0, 1}, {1, 1}, {}, {}, 0), {4, 2}, 0},
+      // the same slow stage, but the first stage cannot hold a fourth block
+      {"memory keeps it", {3, 3}, {3, 6}, costs({0, 0}, {1, 1}, {0, 0}, {10, 10}, 35), {3, 3}, 0},
+      // three stages, the middle one 3x slower: 4,1,3 predicts 4 (max 4, 3, 3) against 6
+      {"three stages", {3, 2, 3}, {3, 6, 3}, costs({0, 0, 0}, {1, 1, 1}, {}, {}, 0), {4, 1, 3},
+       6.0 / 4 - 1},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.what);
+    const RepartitionAdvice a = advise_repartition(c.sizes, c.busy, c.c);
+    EXPECT_EQ(a.best, c.best);
+    EXPECT_NEAR(a.excess(), c.excess, 1e-12);
+    EXPECT_DOUBLE_EQ(a.measured, *std::max_element(c.busy.begin(), c.busy.end()));
+  }
+  EXPECT_THROW(advise_repartition({3, 3}, {1}, StageCosts{}), UsageError);
 }
 
 }  // namespace
