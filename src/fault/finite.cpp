@@ -1,5 +1,6 @@
 #include "fault/finite.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstdio>
@@ -44,6 +45,28 @@ std::string first_nonfinite(std::span<const ParamSpec> specs, std::span<const fl
   for (const ParamSpec& s : specs)
     if (!all_finite(grads.subspan(s.offset, s.size))) return s.name + " grad";
   return "";
+}
+
+int64_t first_nonfinite_index(std::span<const ParamSpec> specs, std::span<const float> params,
+                              std::span<const float> grads, size_t lo, size_t hi) {
+  const auto bad = [&](std::span<const float> arena, const ParamSpec& s) {
+    const size_t b = std::max(lo, s.offset), e = std::min(hi, s.offset + s.size);
+    for (size_t i = b; i < e && i < arena.size(); ++i)
+      if (!std::isfinite(arena[i])) return true;
+    return false;
+  };
+  const auto n = static_cast<int64_t>(specs.size());
+  for (int64_t i = 0; i < n; ++i)
+    if (bad(params, specs[i])) return i;
+  for (int64_t i = 0; i < n; ++i)
+    if (bad(grads, specs[i])) return n + i;
+  return -1;
+}
+
+std::string nonfinite_name(std::span<const ParamSpec> specs, int64_t index) {
+  const auto n = static_cast<int64_t>(specs.size());
+  if (index < 0 || index >= 2 * n) return "";
+  return specs[index % n].name + (index >= n ? " grad" : "");
 }
 
 bool inject_nan_for_test(std::span<const ParamSpec> specs, int64_t step, std::span<float> grads) {

@@ -23,6 +23,14 @@ void check_finite(std::span<const float> values, const std::string& where, const
 std::string first_nonfinite(std::span<const ParamSpec> specs, std::span<const float> params,
                             std::span<const float> grads);
 
+// The same as an index, looking only at arena floats in [lo, hi): i for specs[i]'s
+// parameters, specs.size() + i for its gradients; -1 when all are finite. Ranks that
+// each hold part of the arena (ZeRO shards) take the smallest index over the ranks.
+int64_t first_nonfinite_index(std::span<const ParamSpec> specs, std::span<const float> params,
+                              std::span<const float> grads, size_t lo, size_t hi);
+// The name of such an index ("NAME" or "NAME grad"; "" for -1).
+std::string nonfinite_name(std::span<const ParamSpec> specs, int64_t index);
+
 // Test hook: PLAIT_TEST_NAN_AT=STEP[+][:TENSOR] puts a NaN into the gradient of TENSOR
 // (default transformer.h.0.mlp.c_fc.weight), element 0, at step STEP (0-based; with
 // '+': at every step from STEP on, a run that keeps diverging), after the gradients are

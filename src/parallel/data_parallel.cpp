@@ -12,6 +12,7 @@
 #include "parallel/backup_sync.h"
 #include "parallel/dp_balance.h"
 #include "parallel/dp_steal.h"
+#include "parallel/group_min.h"
 #include "parallel/grad_buckets.h"
 #include "parallel/peer_snapshot.h"
 #include "parallel/zero.h"
@@ -187,6 +188,7 @@ TrainSummary run_dp_rank(comm::Comm& c, const TrainOptions& opt, const RunData& 
                   " sequences) as ranks finish" +
                   (steal->fixed_order() ? " (PLAIT_TEST_STEAL_ORDER: a fixed assignment)" : ""));
   }
+  r.min_over_ranks = [&world](int64_t v) { return min_over(world, v); };  // --on-nonfinite
   // Every rank measures; under --balance auto every rank re-splits identically.
   DpBalance balance(world, replica_target(r), shares, balance_config(opt));
   start_replica(r, world);

@@ -5,7 +5,9 @@
 #include <cmath>
 #include <cstdio>
 
+#include "fault/finite.h"
 #include "layout/stages.h"
+#include "parallel/group_min.h"
 #include "parallel/memory_report.h"
 #include "parallel/mesh_state.h"
 #include "parallel/train_state.h"
@@ -212,6 +214,37 @@ double MeshWorker::zero_update(double loss, double& norm) {
   return sum / opt.model.ctx / opt.batch;
 }
 
+// This rank's boxes as parameter specs (full tensors' names, local offsets).
+static std::vector<ParamSpec> local_specs(const ShardTable& t) {
+  std::vector<ParamSpec> out;
+  for (const ShardSpec& s : t.specs()) out.push_back(s.local);
+  return out;
+}
+
+void MeshWorker::inject_nan(std::vector<float>& grads) {
+  if (!nan_injected_) nan_injected_ = inject_nan_for_test(local_specs(model.shards()), step, grads);
+}
+
+std::string MeshWorker::nonfinite_tensor() const {
+  const std::vector<ParamSpec> full = ParamTable(opt.model).specs();
+  const auto n = static_cast<int64_t>(full.size());
+  size_t lo = 0, hi = model.params.size();
+  if (zero_) lo = zero_->shard().offset, hi = lo + zero_->shard().count;
+  int64_t mine = INT64_MAX;
+  for (const ShardSpec& s : model.shards().specs()) {
+    if (!s.owner) continue;
+    const std::vector<ParamSpec> one{s.local};
+    const int64_t k = first_nonfinite_index(one, model.params, model.grads, lo, hi);
+    if (k < 0) continue;
+    int64_t i = 0;
+    while (i < n && full[i].name != s.local.name) ++i;
+    mine = std::min(mine, (k == 0 ? 0 : n) + i);
+  }
+  // the group is not changed by a collective; the runner's interface is const
+  const int64_t first = min_over(const_cast<comm::Group&>(world), mine);
+  return first == INT64_MAX ? "" : nonfinite_name(full, first);
+}
+
 double MeshWorker::train_step(double& norm) {
   if (zero_) zero_->zero_grads(model.grads);
   else model.zero_grads();
@@ -226,6 +259,7 @@ double MeshWorker::train_step(double& norm) {
     comm::allreduce(groups.embed, std::span<float>(model.grads.data() + wte.offset, wte.size));
   }
   if (zero_) {  // the reduction, the loss and norm, the update and the allgather
+    inject_nan(model.grads);
     const double mean = zero_update(loss, norm);
     timing.wait_s = std::chrono::duration<double>(Clock::now() - w0).count();
     return mean;
@@ -242,7 +276,11 @@ double MeshWorker::train_step(double& norm) {
   t0 = trace ? trace->now_us() : 0;
   const float inv_batch = 1.0f / static_cast<float>(opt.batch);
   for (float& g : model.grads) g *= inv_batch;
+  inject_nan(model.grads);
   norm = global_grad_norm();
+  // A non-finite step changes nothing: the run loop decides (--on-nonfinite). The norm
+  // and the loss sum are the same on every rank, so every rank skips alike.
+  if (!std::isfinite(norm) || !std::isfinite(sum)) return sum / opt.model.ctx / opt.batch;
   clip_to(model.grads, norm, opt.adamw.clip_norm);
   adam.step(model.params, model.grads, schedule.at(step), step + 1);
   traced("optimizer", -1, "compute", obs::kLaneCompute, t0);

@@ -60,6 +60,9 @@ class MeshWorker : public StepRunner {
   double validation_loss() override;
   std::string save(int64_t step) override;
   std::string describe() const override;
+  // Collective over the world: the first non-finite tensor in the whole model's table
+  // order, over every rank's owned boxes (under --zero: its shard of the arena).
+  std::string nonfinite_tensor() const override;
 
   const TrainOptions& opt;
   const RunData& data;
@@ -97,11 +100,13 @@ class MeshWorker : public StepRunner {
   void backward_op(int micro);
   void finish_sends();
   double global_grad_norm();
+  void inject_nan(std::vector<float>& grads);  // the PLAIT_TEST_NAN_AT hook
   double zero_update(double loss, double& norm);  // the step's end under --zero
   // A trace event from t0 to now named `what` (and the micro-batch, if >= 0).
   void traced(const char* what, int micro, const char* cat, int lane, double t0);
 
   bool memory_logged_ = false;  // the memory line follows the invocation's first step
+  bool nan_injected_ = false;   // the PLAIT_TEST_NAN_AT hook fired (once per rank)
   PipeSchedule kind_;
   int micro_batches_ = 1;
   int64_t share_ = 0, first_seq_ = 0, mb_ = 0;

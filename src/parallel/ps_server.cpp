@@ -273,7 +273,10 @@ class Server {
     }
     if (L_.servers > 1) comm::allreduce(servers_, std::span<double>(&sq, 1));
     const double norm = std::sqrt(sq);
-    if (opt_.adamw.clip_norm > 0) {
+    // --on-nonfinite: a step whose global norm or loss is not finite updates nothing
+    // (every server sees the same norm and loss); the workers are told by the reply
+    const bool finite = std::isfinite(norm) && std::isfinite(loss_sum);
+    if (finite && opt_.adamw.clip_norm > 0) {
       const double coef = opt_.adamw.clip_norm / (norm + 1e-6);
       if (coef < 1.0) {
         const float c = static_cast<float>(coef);
@@ -281,7 +284,7 @@ class Server {
       }
     }
     const float lr = schedule_.at(t);
-    adam_.step_shard(params_, grads_, lr, t + 1);
+    if (finite) adam_.step_shard(params_, grads_, lr, t + 1);
     std::lock_guard lk(m_);
     stats_ = ReplyHead{};
     stats_.stats_step = t;
@@ -300,7 +303,8 @@ class Server {
   void apply_async(std::unique_lock<std::mutex>& lk, int w, const PushHead& h) {
     const int64_t t = h.step;
     const float base_lr = schedule_.at(t);
-    if (h.seqs > 0) {
+    if (h.seqs > 0 && std::isfinite(h.grad_norm) && std::isfinite(h.loss_sum)) {
+      // (a non-finite push updates nothing: --on-nonfinite)
       // The mean gradient over w's sequences, clipped by its own norm, with the step's
       // learning rate scaled by w's share of the batch.
       const double norm = h.grad_norm / static_cast<double>(h.seqs);

@@ -24,6 +24,7 @@
 
 #include "balance/split.h"
 #include "comm/comm.h"
+#include "fault/finite.h"
 #include "model/params.h"
 #include "parallel/dp_balance.h"
 #include "parallel/param_server.h"
@@ -68,6 +69,8 @@ class PsWorker : public StepRunner {
     h.step = t;
     h.seqs = r_.seqs;
     h.loss_sum = r_.accumulate();
+    if (!nan_injected_)
+      nan_injected_ = inject_nan_for_test(r_.model.table().specs(), t, r_.model.grads);
     if (mode_ != PsMode::sync) h.grad_norm = grad_norm(r_.model.grads);
     h.want_moments = r_.out && checkpoint_after;
     const auto w0 = std::chrono::steady_clock::now();
@@ -100,6 +103,8 @@ class PsWorker : public StepRunner {
   std::string save(int64_t steps) override { return r_.save(steps); }
   BalanceHook* balance_hook() override { return r_.balance; }
   StepTiming step_timing() const override { return r_.timing; }
+  // worker 0's own gradient sum (another worker's NaN is not seen here)
+  std::string nonfinite_tensor() const override { return r_.nonfinite_tensor(); }
   void wait_for_checkpoints() override { r_.wait_for_checkpoints(); }
 
   // After the last step: tells every server this worker is done.
@@ -192,6 +197,7 @@ class PsWorker : public StepRunner {
   const Roles L_;
   comm::Group& link_;
   const PsMode mode_;
+  bool nan_injected_ = false;  // the PLAIT_TEST_NAN_AT hook fired (once per worker)
   int64_t next_ = 0;
   std::vector<uint8_t> ranks_;
   std::vector<int32_t> stale_;  // async, stale: server 0's staleness per worker

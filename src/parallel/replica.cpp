@@ -1,7 +1,9 @@
 #include "parallel/replica.h"
 
+
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -175,6 +177,14 @@ double Replica::train_step(double& norm) {
   }
   const double t2 = trace ? trace->now_us() : 0;
   if (zero) {
+    if (!nan_injected_) {  // into the shard that owns the tensor's first float only:
+      // elsewhere the page is released (stages 2, 3) and a NaN written there would stay
+      std::vector<ParamSpec> owned;
+      const comm::Shard s = zero->shard();
+      for (const ParamSpec& p : model.table().specs())
+        if (p.offset >= s.offset && p.offset < s.offset + s.count) owned.push_back(p);
+      nan_injected_ = inject_nan_for_test(owned, step, model.grads);
+    }
     norm = zero->step(model.params, model.grads, loss_sum, opt.batch, schedule.at(step), step + 1);
     if (trace && trace->enabled())
       trace->complete("zero update", "comm", rank, obs::kLaneCompute, t2, trace->now_us() - t2);
@@ -250,7 +260,14 @@ void Replica::wait_for_checkpoints() {
 std::string Replica::describe() const { return describe_replica(*this); }
 
 std::string Replica::nonfinite_tensor() const {
-  return first_nonfinite(model.table().specs(), model.params, model.grads);
+  if (!zero || !min_over_ranks) return first_nonfinite(model.table().specs(), model.params, model.grads);
+  // ZeRO: this rank's shard holds its part of the reduced gradients (and, stage 3, of
+  // the parameters); the first over the ranks is the first of the model
+  const comm::Shard s = zero->shard();
+  const int64_t mine = first_nonfinite_index(model.table().specs(), model.params, model.grads,
+                                             s.offset, s.offset + s.count);
+  const int64_t first = min_over_ranks(mine < 0 ? INT64_MAX : mine);
+  return first == INT64_MAX ? "" : nonfinite_name(model.table().specs(), first);
 }
 
 int64_t Replica::rollback(int64_t failed) {

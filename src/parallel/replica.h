@@ -95,6 +95,9 @@ struct Replica : StepRunner {
   int64_t data_shift = 0;
   std::function<void()> barrier;    // over the data-parallel ranks (null: one worker)
   int snapshot_peer = -1;           // the rank keeping the second memory snapshot (peer_snapshot.h)
+  // The smallest of every data-parallel rank's value (ZeRO: naming the first
+  // non-finite tensor, each rank looking at its shard); null: one worker.
+  std::function<int64_t(int64_t)> min_over_ranks;
 
   Replica(const TrainOptions& o, const RunData& d, int rank, int64_t first_seq, int64_t seqs);
 

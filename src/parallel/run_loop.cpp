@@ -140,10 +140,9 @@ void maybe_fail_at_start_for_test(int64_t start) {
 }
 
 // "step 12 is not finite (loss nan, gradient norm nan; first non-finite tensor: X)"
-std::string nonfinite_line(const StepRunner& r, const StepResult& res, int64_t t) {
+std::string nonfinite_line(const std::string& tensor, const StepResult& res, int64_t t) {
   char buf[96];
   std::snprintf(buf, sizeof buf, "loss %g, gradient norm %g", res.loss, res.grad_norm);
-  const std::string tensor = r.nonfinite_tensor();
   return "step " + std::to_string(t + 1) + " is not finite (" + buf +
          "; first non-finite tensor: " + (tensor.empty() ? "none, the loss overflowed" : tensor) +
          ")";
@@ -161,7 +160,9 @@ bool finite(const StepResult& res) {
 // Returns the step to train next; `faults` counts skips and rollbacks.
 int64_t on_nonfinite(StepRunner& r, const StepResult& res, int64_t t, const TrainOptions& opt,
                      const LoopRoles& roles, int& faults) {
-  const std::string what = nonfinite_line(r, res, t);
+  // every rank, once: a collective where the tensors are spread over ranks
+  const std::string tensor = r.nonfinite_tensor();
+  const std::string what = nonfinite_line(tensor, res, t);
   if (opt.on_nonfinite == NonFinite::stop)
     throw RuntimeError(what + ": stopped before any checkpoint of it (the last committed one "
                        "is intact); try a lower --lr, --clip 1, or --on-nonfinite skip|rollback");
@@ -184,7 +185,7 @@ int64_t on_nonfinite(StepRunner& r, const StepResult& res, int64_t t, const Trai
     if (opt.progress) roles.out->message(line);
     else std::fprintf(stderr, "%s\n", line.c_str());  // a fault is said even without progress
     roles.out->event({{"event", "nonfinite"}, {"step", t + 1}, {"action", to_string(opt.on_nonfinite)},
-                      {"tensor", r.nonfinite_tensor()}, {"resumed_at", next}, {"count", faults}});
+                      {"tensor", tensor}, {"resumed_at", next}, {"count", faults}});
   }
   return next;
 }

@@ -84,7 +84,8 @@ class StepRunner {
   // After a step whose loss or gradient norm is not finite (its update was not
   // applied): the first non-finite tensor this rank holds, in the parameter table's
   // order, parameters before gradients ("transformer.h.2.attn.c_attn.weight grad"),
-  // or "" when every tensor is finite (the loss alone overflowed).
+  // or "" when every tensor is finite (the loss alone overflowed). Every rank of the
+  // loop calls it once per such step: it may be a collective (mesh, ZeRO shards).
   virtual std::string nonfinite_tensor() const { return ""; }
   // --on-nonfinite rollback after step `failed` (collective over the runner's ranks):
   // reloads the newest committed checkpoint, shifts the data order so that its steps

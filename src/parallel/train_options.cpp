@@ -286,11 +286,15 @@ static void validate_nonfinite(const TrainOptions& o) {
   const std::string flag = std::string("--on-nonfinite ") + to_string(o.on_nonfinite);
   if (o.max_nonfinite < 1 || o.max_nonfinite > 1000000)
     throw UsageError("--max-nonfinite must be 1..1000000, got " + std::to_string(o.max_nonfinite));
-  if (o.servers > 0)
-    throw UsageError(flag + ": not with --servers (the servers apply the updates); use stop");
-  if (o.model_parallel() || o.zero > 0)
-    throw UsageError(flag + ": not with --tp/--pp or --zero yet; use stop");
-  if (o.on_nonfinite == NonFinite::rollback && o.checkpoint_dir.empty())
+  // skip works in every architecture (each drops the update where it is applied:
+  // replicas, mesh ranks, ZeRO shards, parameter servers); rollback reloads a whole
+  // replica's state and is not done where the state is spread over shards or servers
+  const bool rollback = o.on_nonfinite == NonFinite::rollback;
+  if (rollback && o.servers > 0)
+    throw UsageError(flag + ": not with --servers (the servers hold the state); use skip or stop");
+  if (rollback && (o.model_parallel() || o.zero > 0))
+    throw UsageError(flag + ": not with --tp/--pp or --zero (sharded state); use skip or stop");
+  if (rollback && o.checkpoint_dir.empty())
     throw UsageError(flag + " needs --checkpoint-dir (the checkpoint it rolls back to)");
 }
 

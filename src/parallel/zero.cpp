@@ -53,6 +53,9 @@ double Zero::step(std::span<float> params, std::span<float> grads, double& loss_
   comm::allreduce(norm_group_, std::span<double>(sums));
   loss_sum = sums[0];
   const double norm = std::sqrt(sums[1]);
+  // --on-nonfinite: no update anywhere (the parameters are still the same on every
+  // rank, so nothing to gather either); every rank sees the same global sums
+  if (!std::isfinite(norm) || !std::isfinite(loss_sum)) return norm;
   clip_to(mine, norm, adam_.config().clip_norm);
   adam_.step_range(params, grads, lr, t, shard_.offset, shard_.count);
   if (stage_ < 3) comm::allgather(group_, params);

@@ -4,6 +4,7 @@
 // non-finite state, and the step that was not finite changes nothing.
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <cstring>
 #include <filesystem>
 #include <sstream>
@@ -128,9 +129,61 @@ TEST_F(NonFinite, BadFlagsAreUsageErrors) {
   r = run_plait("train --steps 2 --no-progress --on-nonfinite rollback");
   EXPECT_EQ(r.code, 2) << r.err;
   EXPECT_NE(r.err.find("--checkpoint-dir"), std::string::npos) << r.err;
-  r = run_plait(args("x", "--on-nonfinite skip --tp 2"));
+  r = run_plait(args("x", "--on-nonfinite rollback --tp 2"));
   EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("not with --tp/--pp or --zero (sharded state); use skip or stop"),
+            std::string::npos) << r.err;
+  r = run_plait(args("x", "--on-nonfinite rollback --zero 1"));
+  EXPECT_EQ(r.code, 2) << r.err;
+  r = run_plait(args("x", "--on-nonfinite rollback --servers 1"));
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("not with --servers"), std::string::npos) << r.err;
 }
+
+// skip and stop in every architecture: tensor and pipeline parallelism (the tensor is
+// named by a collective over the ranks' boxes), ZeRO 1-3 (over the shards), and the
+// parameter server (the servers drop the update; sync and async).
+class NonFiniteLayout : public NonFinite, public ::testing::WithParamInterface<const char*> {
+ protected:
+  std::string layout_args(const std::string& run, const std::string& more) const {
+    return "train --data " + (d / "c.txt") +
+           " --layers 2 --dim 32 --heads 4 --ctx 16 --batch 4 --steps 6 --eval-every 0"
+           " --workers 2 --no-progress --keep-checkpoints 20 --checkpoint-every 1"
+           " --checkpoint-dir " + (d / run) + " --log " + (d / (run + ".jsonl")) + " " +
+           GetParam() + " " + more;
+  }
+};
+
+TEST_P(NonFiniteLayout, SkipDropsTheUpdate) {
+  const Result r = run_plait(layout_args("skip", "--on-nonfinite skip"), nan_at(3));
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("update skipped"), std::string::npos) << r.err;
+  EXPECT_TRUE(same_state(d.path / "skip" / "step-00000003", d.path / "skip" / "step-00000004"));
+  EXPECT_FALSE(same_state(d.path / "skip" / "step-00000004", d.path / "skip" / "step-00000005"));
+  const auto ev = events("skip", "nonfinite");
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0]["step"], 4);
+  EXPECT_EQ(ev[0]["tensor"], std::string(kTensor) + " grad");
+}
+
+TEST_P(NonFiniteLayout, StopNamesTheFirstNonFiniteTensor) {
+  const Result r = run_plait(layout_args("stop", ""), nan_at(3));
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_NE(r.err.find("step 4 is not finite"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(std::string("first non-finite tensor: ") + kTensor + " grad"),
+            std::string::npos) << r.err;
+  EXPECT_EQ(latest_checkpoint(d.path / "stop"), d.path / "stop" / "step-00000003");
+}
+
+INSTANTIATE_TEST_SUITE_P(Layouts, NonFiniteLayout,
+                         ::testing::Values("--tp 2", "--pp 2", "--zero 1", "--zero 2", "--zero 3",
+                                           "--servers 1"),
+                         [](const ::testing::TestParamInfo<const char*>& i) {
+                           std::string n;
+                           for (const char* c = i.param; *c; ++c)
+                             if (std::isalnum(static_cast<unsigned char>(*c))) n += *c;
+                           return n;
+                         });
 
 }  // namespace
 }  // namespace plait::test
