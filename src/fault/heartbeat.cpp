@@ -180,6 +180,12 @@ namespace {
 
 bool waiting(const Beat& b) { return b.activity.rfind("waiting", 0) == 0; }
 
+// Frozen is judged against the publish period, not the stall limit: a rank that stops
+// just after publishing looks younger than the peer that has been waiting for it.
+bool frozen(const Beat& b, double limit_s) {
+  return b.beat_age > std::min(limit_s, kFrozenBeatSeconds);
+}
+
 std::string fixed(double x) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.1f", x);
@@ -208,7 +214,7 @@ std::string stall_report(const std::vector<Beat>& beats, double limit_s) {
   if (!stall) return "";
   // The rank the others wait for: frozen first, then not waiting, then behind.
   const auto key = [&](const Beat* b) {
-    return std::make_tuple(b->beat_age > limit_s ? 0 : 1, waiting(*b) ? 1 : 0, b->step, b->rank);
+    return std::make_tuple(frozen(*b, limit_s) ? 0 : 1, waiting(*b) ? 1 : 0, b->step, b->rank);
   };
   const Beat& c = **std::min_element(active.begin(), active.end(),
                                      [&](const Beat* a, const Beat* b) { return key(a) < key(b); });
@@ -218,7 +224,7 @@ std::string stall_report(const std::vector<Beat>& beats, double limit_s) {
     << " s) in ";
   if (c.phase == "step") s << "step " << c.step << ": ";
   else s << "the " << c.phase << " after step " << c.step << ": ";
-  if (c.beat_age > limit_s)
+  if (frozen(c, limit_s))
     s << "its heartbeat stopped " << fixed(c.beat_age) << " s ago (process stopped or gone)";
   else
     s << (c.activity.empty() ? "no activity known" : c.activity);

@@ -40,6 +40,10 @@ namespace plait::fault {
 inline constexpr double kPublishSeconds = 0.25;
 inline constexpr double kAutoBaseSeconds = 10.0;
 inline constexpr double kAutoFactor = 3.0;
+// A rank's heartbeat thread publishes every kPublishSeconds whatever its training
+// thread does, so a beat older than this many publishes means the process is stopped
+// or gone (SIGSTOP, a dead node), not merely waiting.
+inline constexpr double kFrozenBeatSeconds = 4 * kPublishSeconds;
 
 // One rank's published state, as the watchdog sees it.
 struct Beat {

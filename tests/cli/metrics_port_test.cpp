@@ -164,7 +164,13 @@ TEST_F(MetricsPort, SupervisorServesAcrossARestart) {
   ASSERT_GT(port, 0) << err;
   EXPECT_EQ(err.find("metrics: http"), err.rfind("metrics: http")) << "only the supervisor serves: " << err;
   httplib::Client cli("127.0.0.1", port);
-  const auto res = cli.Get("/metrics");
+  // The held child publishes its files every heartbeat period; the pause can come
+  // before the first publish, so read until step 6 is there (bounded, not timed).
+  httplib::Result res = cli.Get("/metrics");
+  for (int i = 0; i < 200 && res && parse(res->body).count("plait_rank_step{rank=\"1\"}") == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    res = cli.Get("/metrics");
+  }
   ASSERT_TRUE(res) << "no answer on port " << port;
   const auto m = parse(res->body);
   EXPECT_EQ(m.at("plait_restarts_total"), 1);

@@ -42,6 +42,18 @@ TEST(StallReport, AFrozenProcessComesFirst) {
   EXPECT_NE(r.find("heartbeat stopped"), std::string::npos) << r;
 }
 
+TEST(StallReport, AProcessStoppedJustAfterPublishingIsStillTheOneBlamed) {
+  // Rank 0 waits 2.2 s for rank 1, which published once more 0.3 s into that wait and
+  // then stopped: its beat (1.9 s) is younger than the limit but far older than the
+  // publish period, so rank 1 is the frozen one.
+  std::vector<Beat> beats = {beat(0, 5, 2.2, "waiting in allreduce(direct) #5 of group 'dp-grads' for rank 1"),
+                             beat(1, 5, 1.9, "waiting in allreduce(direct) #5 of group 'dp-grads' for rank 0")};
+  beats[1].beat_age = 1.9;
+  const std::string r = stall_report(beats, 2.0);
+  EXPECT_NE(r.find("heartbeat: rank 1 on host"), std::string::npos) << r;
+  EXPECT_NE(r.find("heartbeat stopped"), std::string::npos) << r;
+}
+
 TEST(StallReport, NothingBelowTheLimitOrAfterTheEnd) {
   std::vector<Beat> beats = {beat(0, 5, 4.0, "not communicating"),
                              beat(1, 5, 4.0, "not communicating")};
