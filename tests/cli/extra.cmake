@@ -120,3 +120,6 @@ add_test(NAME cli_mpi_balance
                  ${PROJECT_SOURCE_DIR}/docs/ARCHITECTURE.md)
 set_tests_properties(cli_mpi_balance PROPERTIES TIMEOUT 120
   ENVIRONMENT ASAN_OPTIONS=detect_leaks=0)
+
+# tests/cli/mpi_metrics_port_test.cpp runs mpirun itself (--metrics-port under MPI).
+target_compile_definitions(test_cli PRIVATE PLAIT_MPIEXEC="${MPIEXEC_EXECUTABLE}")
