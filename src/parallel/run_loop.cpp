@@ -6,11 +6,11 @@
 #include <cstdio>
 #include <csignal>
 #include <cstdlib>
-#include <cstring>
 #include <optional>
 #include <thread>
 
 #include "fault/heartbeat.h"
+#include "fault/test_hooks.h"
 #include "util/error.h"
 
 namespace plait {
@@ -43,99 +43,45 @@ bool first_time(const std::string& run_dir, const char* what, int rank, long lon
   return true;
 }
 
-// Test hook: with PLAIT_TEST_STALL=R:S world rank R stops (sleeps for good) as it
-// starts step S (0-based), still publishing heartbeats, as a rank stuck in a kernel or
-// a dead device would; the watchdog must report it and end the run.
-void maybe_stall_for_test(const std::string& run_dir, int64_t step) {
-  const char* env = std::getenv("PLAIT_TEST_STALL");
-  if (!env) return;
-  int rank = -1;
-  long long at = -1;
-  if (std::sscanf(env, "%d:%lld", &rank, &at) != 2) return;
-  if (rank != fault::Heartbeats::current_rank() || at != step) return;
-  if (!first_time(run_dir, "stalled", rank, at)) return;
-  for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
-}
+// The rank a hook's R names: the calling thread's world rank (0 outside any heartbeat
+// scope, as a single process is rank 0).
+int hook_rank() { return std::max(0, fault::Heartbeats::current_rank()); }
 
-// Test hook: PLAIT_TEST_KILL=R:S[,R:S...] makes world rank R SIGKILL its whole process
-// as it starts step S (0-based), as the OOM killer would (once per run directory).
-void maybe_kill_for_test(const std::string& run_dir, int64_t step) {
-  const char* env = std::getenv("PLAIT_TEST_KILL");
-  if (!env || run_dir.empty()) return;
-  const int me = std::max(0, fault::Heartbeats::current_rank());
-  for (const char* p = env; *p;) {
-    int rank = -1;
-    long long at = -1;
-    if (std::sscanf(p, "%d:%lld", &rank, &at) == 2 && rank == me && at == step &&
-        first_time(run_dir, "killed", rank, at))
-      std::raise(SIGKILL);
-    const char* comma = std::strchr(p, ',');
-    if (!comma) break;
-    p = comma + 1;
-  }
-}
-
-// Test hook: PLAIT_TEST_SIGSTOP=R:S makes world rank R stop its whole process with
-// SIGSTOP as it starts step S (once per run directory): a real stop, heartbeat thread
-// included, as `kill -STOP` from outside (MPI: rank 0's watchdog sees the rank's file
-// stop changing; the supervisor restarts the job).
-void maybe_sigstop_for_test(const std::string& run_dir, int64_t step) {
-  const char* env = std::getenv("PLAIT_TEST_SIGSTOP");
-  if (!env || run_dir.empty()) return;
-  int rank = -1;
-  long long at = -1;
-  if (std::sscanf(env, "%d:%lld", &rank, &at) != 2) return;
-  if (rank != std::max(0, fault::Heartbeats::current_rank()) || at != step) return;
-  if (first_time(run_dir, "sigstopped", rank, at)) std::raise(SIGSTOP);
-}
-
-// Whether a PLAIT_TEST_KILL or PLAIT_TEST_STALL hook of any rank fires at step t or
-// t + 1. The checkpointing rank then lets its background writes finish first, so a
-// test's fault meets the same committed checkpoints whatever the writer's speed: every
-// checkpoint due before the faulty step is committed before the others can pass the
-// step before it (as with inline writes). Faults DURING a write: PLAIT_TEST_CRASH_AT.
-bool test_fault_near(int64_t t) {
-  for (const char* var : {"PLAIT_TEST_KILL", "PLAIT_TEST_STALL", "PLAIT_TEST_SIGSTOP"}) {
-    const char* env = std::getenv(var);
-    for (const char* p = env; p && *p;) {
-      int rank = -1;
-      long long at = -1;
-      if (std::sscanf(p, "%d:%lld", &rank, &at) == 2 && (at == t || at == t + 1)) return true;
-      const char* comma = std::strchr(p, ',');
-      if (!comma) break;
-      p = comma + 1;
-    }
-  }
-  return false;
-}
-
-// Test hook: PLAIT_TEST_FAIL_AT=R:S makes world rank R fail (RuntimeError) as it starts
-// step S (0-based), once per run directory: a rank whose thread dies mid-run (with
-// --backup-workers it leaves and the run goes on; otherwise the run fails).
-void maybe_fail_for_test(const std::string& run_dir, int64_t step) {
-  const char* env = std::getenv("PLAIT_TEST_FAIL_AT");
-  if (!env) return;
-  int rank = -1;
-  long long at = -1;
-  if (std::sscanf(env, "%d:%lld", &rank, &at) != 2) return;
-  if (rank != std::max(0, fault::Heartbeats::current_rank()) || at != step) return;
-  if (!first_time(run_dir, "failed", rank, at)) return;
-  throw RuntimeError("rank " + std::to_string(rank) + " failed at step " + std::to_string(at + 1) +
-                     " (test hook PLAIT_TEST_FAIL_AT)");
+// The rank-and-step test hooks (fault/test_hooks.h) as the loop meets them at the start
+// of step t. KILL, STALL and SIGSTOP fire once per run directory (first_time), so the
+// restarted run goes past them; KILL and SIGSTOP need a run directory.
+//   STALL: sleep for good, still publishing heartbeats, as a rank stuck in a kernel or a
+//     dead device would; the watchdog must report it and end the run. Only inside a
+//     heartbeat scope (current_rank() itself, not hook_rank()): without one no watchdog
+//     would ever end the sleep.
+//   KILL: SIGKILL the whole process, as the OOM killer would.
+//   FAIL_AT: a RuntimeError, a rank whose thread dies mid-run (with --backup-workers it
+//     leaves and the run goes on; otherwise the run fails).
+//   SIGSTOP: stop the whole process, heartbeat thread included, as `kill -STOP` from
+//     outside (MPI: rank 0's watchdog sees the rank's file stop changing).
+void meet_test_faults(const fault::RankStepHooks& hooks, const std::string& run_dir, int64_t t) {
+  using H = fault::RankStepHooks;
+  const int stall_rank = fault::Heartbeats::current_rank();
+  if (hooks.fires(H::stall, stall_rank, t) && first_time(run_dir, "stalled", stall_rank, t))
+    for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
+  const int me = hook_rank();
+  if (!run_dir.empty() && hooks.fires(H::kill, me, t) && first_time(run_dir, "killed", me, t))
+    std::raise(SIGKILL);
+  if (hooks.fires(H::fail_at, me, t) && first_time(run_dir, "failed", me, t))
+    throw RuntimeError("rank " + std::to_string(me) + " failed at step " + std::to_string(t + 1) +
+                       " (test hook PLAIT_TEST_FAIL_AT)");
+  if (!run_dir.empty() && hooks.fires(H::sigstop, me, t) && first_time(run_dir, "sigstopped", me, t))
+    std::raise(SIGSTOP);
 }
 
 // Test hook: PLAIT_TEST_FAIL_AT_START=R[@S] makes world rank R fail (RuntimeError) as
 // it starts training, in every run that starts at step S or later (0 when not given),
 // as a rank whose node is gone would. Not one-shot: only a run without rank R gets
 // past it (elastic shrink, --min-workers).
-void maybe_fail_at_start_for_test(int64_t start) {
-  const char* env = std::getenv("PLAIT_TEST_FAIL_AT_START");
-  if (!env) return;
-  int rank = -1;
-  long long from = 0;
-  if (std::sscanf(env, "%d@%lld", &rank, &from) < 1) return;
-  if (rank != std::max(0, fault::Heartbeats::current_rank()) || start < from) return;
-  throw RuntimeError("rank " + std::to_string(rank) + " failed at the start of step " +
+void maybe_fail_at_start_for_test(const fault::RankStepHooks& hooks, int64_t start) {
+  const auto& at = hooks.fail_at_start();
+  if (!at || at->rank != hook_rank() || start < at->step) return;
+  throw RuntimeError("rank " + std::to_string(at->rank) + " failed at the start of step " +
                      std::to_string(start) + " (test hook PLAIT_TEST_FAIL_AT_START: its node is gone)");
 }
 
@@ -213,7 +159,8 @@ TrainSummary run_loop(StepRunner& r, const TrainOptions& opt, const LoopRoles& r
   sum.first_step = sum.step = start;
   if (roles.out) roles.out->begin(start, end, r.describe());
   const auto t_start = Clock::now();
-  maybe_fail_at_start_for_test(start);
+  const auto hooks = fault::RankStepHooks::from_env();  // a malformed one fails here
+  maybe_fail_at_start_for_test(hooks, start);
   int64_t t = start;
   int faults = 0;  // non-finite steps skipped or rolled back
   while (t < end) {
@@ -222,11 +169,13 @@ TrainSummary run_loop(StepRunner& r, const TrainOptions& opt, const LoopRoles& r
     const bool snapshot = !checkpoint && !opt.memory_snapshot_dir.empty() &&
                           due(opt.memory_snapshot_every, t + 1);
     fault::Heartbeats::beat("step", t);
-    if (test_fault_near(t)) r.wait_for_checkpoints();
-    maybe_stall_for_test(opt.checkpoint_dir, t);
-    maybe_kill_for_test(opt.checkpoint_dir, t);
-    maybe_fail_for_test(opt.checkpoint_dir, t);
-    maybe_sigstop_for_test(opt.checkpoint_dir, t);
+    // A kill, stall or sigstop at t or t + 1: the checkpointing rank lets its background
+    // writes finish first, so a test's fault meets the same committed checkpoints
+    // whatever the writer's speed: every checkpoint due before the faulty step is
+    // committed before the others can pass the step before it (as with inline writes).
+    // Faults DURING a write: PLAIT_TEST_CRASH_AT.
+    if (hooks.fault_near(t)) r.wait_for_checkpoints();
+    meet_test_faults(hooks, opt.checkpoint_dir, t);
     const auto s0 = Clock::now();
     const StepResult res = r.run_step(t, checkpoint || snapshot);
     const StepTiming timing = r.step_timing();

@@ -30,6 +30,16 @@ TEST(FaultFlags, TimeoutsAreRangeChecked) {
   }
 }
 
+// A malformed rank-and-step hook (fault/test_hooks.h) is refused at the start of the
+// run, not silently ignored.
+TEST(FaultFlags, MalformedTestHookIsAUsageError) {
+  TempDir d;
+  write_file(d / "c.txt", small_corpus());
+  const Result r = run_plait(args(d) + " --workers 2", "PLAIT_TEST_KILL=1:x");
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("PLAIT_TEST_KILL='1:x': bad entry '1:x'"), std::string::npos) << r.err;
+}
+
 TEST(Heartbeat, StalledRankIsReportedAndTheRunEnds) {
   TempDir d;
   write_file(d / "c.txt", small_corpus());
