@@ -41,7 +41,7 @@ BucketReducer::BucketReducer(comm::Group grads_group, std::vector<Bucket> owned,
       owned_(true),
       release_(release),
       total_(buckets_.empty() ? 0 : buckets_.front().end),
-      thread_([this] { loop(); }) {}
+      comm_([this](const size_t& i) { reduce(i); }) {}
 
 BucketReducer::BucketReducer(comm::Group grads_group, comm::Group loss_group,
                              comm::Algorithm algorithm, size_t total, size_t bucket_floats,
@@ -54,44 +54,27 @@ BucketReducer::BucketReducer(comm::Group grads_group, comm::Group loss_group,
       trace_(trace && trace->enabled() ? trace : nullptr),
       rank_(rank),
       total_(total),
-      thread_([this] { loop(); }) {}
+      comm_([this](const size_t& i) { reduce(i); }) {}
 
-BucketReducer::~BucketReducer() {
-  {
-    std::lock_guard lock(m_);
-    stop_ = true;
-  }
-  cv_.notify_all();
-  thread_.join();
-}
+BucketReducer::~BucketReducer() = default;
 
+// The comm thread is idle: the previous round's wait_all waited for it.
 void BucketReducer::begin_step(std::vector<float>& grads) {
-  std::lock_guard lock(m_);
+  comm_.clear();
+  handed_ = 0;
   grads_ = grads.data();
-  handed_ = done_ = 0;
   run_begin_ = run_end_ = grads.size() + 1;  // no run released yet
 }
 
 void BucketReducer::ready(size_t offset) {
-  bool more = false;
-  {
-    std::lock_guard lock(m_);
-    while (handed_ < buckets_.size() && buckets_[handed_].begin >= offset) {
-      ++handed_;
-      more = true;
-    }
-  }
-  if (more) cv_.notify_all();
+  for (; handed_ < buckets_.size() && buckets_[handed_].begin >= offset; ++handed_)
+    comm_.push(handed_);
 }
 
 void BucketReducer::wait_all() {
   ready(0);
   const auto t0 = std::chrono::steady_clock::now();
-  {
-    std::unique_lock lock(m_);
-    cv_.wait(lock, [&] { return done_ == buckets_.size() || error_; });
-    if (error_) std::rethrow_exception(error_);
-  }
+  comm_.wait_all();
   wait_s_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
@@ -101,8 +84,8 @@ void BucketReducer::next_round() {
     const size_t now = pages::resident_bytes(std::span<const float>(grads_, total_));
     residency_.between = std::max(residency_.between, now);
   }
-  std::lock_guard lock(m_);
-  handed_ = done_ = 0;
+  comm_.clear();
+  handed_ = 0;
   run_begin_ = run_end_ = total_ + 1;  // no run released yet in this round
 }
 
@@ -140,28 +123,6 @@ void BucketReducer::reduce(size_t i) {
 void BucketReducer::sample_residency() {
   const size_t now = pages::resident_bytes(std::span<const float>(grads_, total_));
   residency_.peak = std::max(residency_.peak, now);
-}
-
-// Reduces handed-over buckets in index order until stopped or an allreduce fails.
-void BucketReducer::loop() {
-  std::unique_lock lock(m_);
-  for (;;) {
-    cv_.wait(lock, [&] { return stop_ || done_ < handed_; });
-    if (stop_) return;
-    const size_t i = done_;
-    lock.unlock();
-    try {
-      reduce(i);
-    } catch (...) {
-      lock.lock();
-      error_ = std::current_exception();
-      cv_.notify_all();
-      return;
-    }
-    lock.lock();
-    ++done_;
-    if (done_ == buckets_.size()) cv_.notify_all();
-  }
 }
 
 }  // namespace plait

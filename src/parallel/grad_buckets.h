@@ -24,18 +24,15 @@
 // holds only its shard; stage 1 keeps them (scratch until the next step zeroes them).
 // The loss sum is left to the caller (ZeRO's one allreduce of the loss and the norm).
 #pragma once
-#include <condition_variable>
 #include <cstddef>
-#include <exception>
 #include <memory>
-#include <mutex>
-#include <thread>
 #include <vector>
 
 #include "comm/collectives.h"
 #include "comm/group.h"
 #include "obs/trace.h"
 #include "parallel/replica.h"
+#include "util/ordered_worker.h"
 
 namespace plait {
 
@@ -87,9 +84,8 @@ class BucketReducer final : public GradSync {
   const GradResidency& residency() const { return residency_; }  // ZeRO-2/3
 
  private:
-  void loop();      // the communication thread
   void wait_all();  // hands over every bucket, waits until all are reduced
-  void reduce(size_t i);
+  void reduce(size_t i);  // on the comm thread
   void sample_residency();  // ZeRO-2: the arena's resident bytes into residency_
 
   comm::Group grads_group_, loss_group_;
@@ -106,13 +102,9 @@ class BucketReducer final : public GradSync {
   float* grads_ = nullptr;
   double wait_s_ = 0;
 
-  std::mutex m_;
-  std::condition_variable cv_;
-  size_t handed_ = 0;  // buckets handed to the comm thread this step
-  size_t done_ = 0;    // buckets it has reduced this step
-  bool stop_ = false;
-  std::exception_ptr error_;
-  std::thread thread_;  // last: starts once everything above exists
+  size_t handed_ = 0;  // buckets handed to the comm thread this round
+  OrderedWorker<size_t> comm_;  // the comm thread, reducing buckets by index; last:
+                                // starts once everything above exists
 };
 
 }  // namespace plait
