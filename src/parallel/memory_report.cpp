@@ -8,7 +8,7 @@
 
 namespace plait {
 
-RankMemory measure_memory(const GPT& model, const AdamW& adam) {
+RankMemory measure_memory(const GPT& model, const AdamW& adam, const Zero* zero) {
   RankMemory m;
   constexpr double kFloat = sizeof(float);
   m.param_floats = model.params.size();
@@ -19,6 +19,10 @@ RankMemory measure_memory(const GPT& model, const AdamW& adam) {
   m.workspace = kFloat * (model.activation_floats() - model.slot_floats_held());
   m.peak_micro_batches = model.peak_in_flight();
   m.peak_rss = peak_rss_bytes();
+  if (zero) {
+    const Zero::Held h = zero->held(model.params, model.grads);
+    m.weights = h.params, m.grads = h.grads, m.comm = h.gathered;
+  }
   return m;
 }
 

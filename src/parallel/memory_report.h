@@ -10,12 +10,16 @@
 #include "model/adamw.h"
 #include "model/gpt.h"
 #include "parallel/train_summary.h"
+#include "parallel/zero.h"
 
 namespace plait {
 
 // weights, grads, activations (the slots kept) and workspace (the model's scratch) of
-// `model`; optimizer of `adam`; comm 0 (the caller adds its message buffers).
-RankMemory measure_memory(const GPT& model, const AdamW& adam);
+// `model`; optimizer of `adam`; comm 0 (the caller adds its message buffers). With
+// `zero` (--zero 1|2|3) the weights and gradients are what it holds of the arenas
+// (Zero::held: stage 3 the parameters' shard, stages 2 and 3 the gradients' shard,
+// resident bytes) and comm counts stage 3's gathered units.
+RankMemory measure_memory(const GPT& model, const AdamW& adam, const Zero* zero = nullptr);
 
 double peak_rss_bytes();  // this process's, 0 where getrusage does not say
 

@@ -353,7 +353,7 @@ size_t MeshWorker::optimizer_bytes() const {
 size_t MeshWorker::gradient_bytes() const { return pages::resident_bytes(model.grads); }
 
 RankMemory MeshWorker::memory() const {
-  RankMemory m = measure_memory(model, adam);
+  RankMemory m = measure_memory(model, adam, zero_.get());
   m.rank = rank, m.dp = me.dp, m.tp = me.tp, m.pp = me.pp;
   m.param_floats = model.shards().total();
   m.model_floats = ParamTable(opt.model).total();
@@ -362,7 +362,7 @@ RankMemory MeshWorker::memory() const {
   // the pipeline's messages: the received activation or gradient, each micro-batch's d(x)
   double msg = static_cast<double>(recv_.size());
   for (const auto& b : bwd_bufs_) msg += static_cast<double>(b.size());
-  m.comm = sizeof(float) * msg;
+  m.comm += sizeof(float) * msg;
   m.workspace += sizeof(int32_t) * static_cast<double>(inputs_.size() + targets_.size());
   return m;
 }

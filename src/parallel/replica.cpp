@@ -209,10 +209,18 @@ StepResult Replica::run_step(int64_t t, bool checkpoint_after) {
   StepResult res = synchronous_step(*this, t);
   // the training step's memory (before a checkpoint's gathers below, which are counted
   // as comm from then on)
-  if (!memory_logged_ && out) {
-    const std::vector<RankMemory> mine{memory()};
-    out->message(memory_kinds_line(mine));
-    out->event(memory_kinds_event(mine, to_string(opt.recompute)));
+  if (!memory_logged_) {  // --zero: every rank's (their shards differ), a collective
+    std::vector<RankMemory> all{memory()};
+    if (zero) {
+      all.resize(static_cast<size_t>(zero->group().size()));
+      const RankMemory mine = all[0];
+      comm::allgather_bytes(zero->group(), std::as_bytes(std::span<const RankMemory>(&mine, 1)),
+                            std::as_writable_bytes(std::span<RankMemory>(all)));
+    }
+    if (out) {
+      out->message(memory_kinds_line(all));
+      out->event(memory_kinds_event(all, to_string(opt.recompute)));
+    }
   }
   memory_logged_ = true;
   // ZeRO: every rank takes part in gathering the moments; rank 0 alone saves.
@@ -222,10 +230,10 @@ StepResult Replica::run_step(int64_t t, bool checkpoint_after) {
 }
 
 RankMemory Replica::memory() const {
-  RankMemory m = measure_memory(model, adam);
+  RankMemory m = measure_memory(model, adam, zero);
   m.rank = m.dp = rank;
   m.model_floats = model.params.size();
-  m.comm = static_cast<double>(gathered_.state_bytes());  // ZeRO-1: the moments gathered to save
+  m.comm += static_cast<double>(gathered_.state_bytes());  // ZeRO-1: the moments gathered to save
   m.workspace += sizeof(int32_t) * static_cast<double>(inputs_.size() + targets_.size());
   return m;
 }

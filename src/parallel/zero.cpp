@@ -90,11 +90,30 @@ void Zero::gathered(size_t floats) {
   peak_bytes_ = std::max(peak_bytes_, pages::resident_bytes(params_));
 }
 
+size_t Zero::outside(size_t begin, size_t end) const {
+  const size_t lo = std::max(begin, shard_.offset), hi = std::min(end, shard_.offset + shard_.count);
+  return (end - begin) - (lo < hi ? hi - lo : 0);
+}
+
+void Zero::hold(size_t begin, size_t end) {
+  held_ += outside(begin, end);
+  held_peak_ = std::max(held_peak_, held_);
+}
+
+Zero::Held Zero::held(std::span<const float> params, std::span<const float> grads) const {
+  constexpr double kFloat = sizeof(float);
+  Held h;
+  h.params = stage_ >= 3 ? static_cast<double>(pages::resident_bytes(params)) : kFloat * params.size();
+  h.grads = stage_ >= 2 ? static_cast<double>(pages::resident_bytes(grads)) : kFloat * grads.size();
+  h.gathered = kFloat * static_cast<double>(held_peak_);
+  return h;
+}
+
 void Zero::acquire(size_t begin, size_t end) {
   if (whole_) return;  // gathered for a checkpoint: every rank holds every unit
   {
     std::unique_lock lock(m_);
-    if (!hinted_.empty()) {
+    if (!hinted_.empty()) {  // counted in held_ when it was hinted
       cv_.wait(lock, [&] { return fetched_ > 0 || error_; });
       if (error_) std::rethrow_exception(error_);
       if (hinted_.front() != ArenaRange{begin, end})
@@ -104,6 +123,7 @@ void Zero::acquire(size_t begin, size_t end) {
       return;
     }
   }
+  hold(begin, end);
   const size_t floats = gather(group_, begin, end);
   std::lock_guard lock(m_);
   gathered(floats);
@@ -111,6 +131,7 @@ void Zero::acquire(size_t begin, size_t end) {
 
 void Zero::prefetch(std::span<const ArenaRange> next) {
   if (whole_ || !thread_.joinable()) return;
+  for (const auto& [b, e] : next) hold(b, e);
   {
     std::lock_guard lock(m_);
     hinted_.insert(hinted_.end(), next.begin(), next.end());
@@ -154,6 +175,7 @@ size_t Zero::parameter_peak_bytes() const {
 
 void Zero::release(size_t begin, size_t end) {
   if (whole_) return;
+  held_ -= std::min(held_, outside(begin, end));
   const size_t lo = shard_.offset, hi = shard_.offset + shard_.count;
   if (begin < std::min(end, lo)) pages::release(params_.subspan(begin, std::min(end, lo) - begin));
   if (std::max(begin, hi) < end) pages::release(params_.subspan(std::max(begin, hi), end - std::max(begin, hi)));

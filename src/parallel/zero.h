@@ -97,6 +97,20 @@ class Zero final : public ParamGate {
   size_t parameter_peak_bytes() const;
   // This rank's optimizer bytes (m and v of its shard).
   size_t optimizer_bytes() const { return 2 * shard_.count * sizeof(float); }
+  comm::Group& group() { return group_; }  // the data-parallel ranks (training thread)
+
+  // What this rank holds of its arenas, in bytes (docs/MEMORY.md "Memory by kind";
+  // memory_report.h reports them): `params` and `grads` are what is resident of the
+  // arenas now (mincore) where the stage shards them (stage 3 the parameters, stages
+  // 2 and 3 the gradients: between steps the shard plus the pages at its edges), else
+  // the whole arena; `gathered` (stage 3) the most floats of gathered units outside the
+  // shard held at once during a pass: the unit in use and the one hinted after it,
+  // counted from the hint on, so the figure does not depend on when the communication
+  // thread's gather lands (the bound the memory plan must leave room for).
+  struct Held {
+    double params = 0, grads = 0, gathered = 0;
+  };
+  Held held(std::span<const float> params, std::span<const float> grads) const;
 
  private:
   int stage_;
@@ -112,6 +126,8 @@ class Zero final : public ParamGate {
   // Stage 3: one unit range from its owners over `g`; returns the floats received.
   size_t gather(comm::Group& g, size_t begin, size_t end);
   void gathered(size_t floats);  // counts them, samples the residency (m_ held)
+  size_t outside(size_t begin, size_t end) const;  // floats of [begin, end) not in the shard
+  void hold(size_t begin, size_t end);             // training thread: held_ and its peak
   void prefetch_loop();          // the communication thread
 
   comm::Group prefetch_group_;  // stage 3: used by the communication thread only
@@ -120,6 +136,9 @@ class Zero final : public ParamGate {
   std::deque<ArenaRange> hinted_;  // in hint order; the first `fetched_` are gathered
   size_t fetched_ = 0;
   size_t gathered_floats_ = 0, peak_bytes_ = 0;
+  // Training thread only: floats outside the shard of the units acquired or hinted and
+  // not yet released, and their most at once (Held::gathered).
+  size_t held_ = 0, held_peak_ = 0;
   bool stop_ = false;
   std::exception_ptr error_;
   std::thread thread_;  // stage 3; last: starts once everything above exists

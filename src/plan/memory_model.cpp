@@ -1,6 +1,9 @@
 #include "plan/memory_model.h"
 
+#include <algorithm>
 #include <cmath>
+#include <utility>
+#include <vector>
 
 #include "layout/schedule.h"
 #include "layout/stages.h"
@@ -27,6 +30,41 @@ double params_of(const ModelSpec& m, const Layout& l, int stage, int layers) {
     if (!m.tied_embeddings || l.pp > 1) p += m.vocab * h / t;  // the head (or its copy)
   }
   return p;
+}
+
+// ZeRO-3 (fp32, plait's gate): the most floats outside a dp rank's shard of the units a
+// pass holds at once, the busiest dp rank's. The stage's arena is [wte Vp·C, wpe T·C]
+// (first stage), its blocks, [ln_f 2C, wte's copy Vp·C with pp > 1] (last stage); the
+// units are the embeddings (wte, wpe), each block and the head (ln_f, wte); a pass holds
+// the unit in use and the one hinted after it: (embeddings, first block), (block,
+// next block), (last block, head), the same pairs backward; a stage without blocks one
+// unit at a time.
+double zero3_gathered_floats(double Vp, double C, double T, double block, int layers, bool first,
+                             bool last, bool copy, int dp) {
+  using Range = std::pair<double, double>;
+  std::vector<std::vector<Range>> units;  // in forward order
+  double at = 0;
+  if (first) units.push_back({{0, Vp * C}, {Vp * C, Vp * C + T * C}}), at = Vp * C + T * C;
+  for (int l = 0; l < layers; ++l, at += block) units.push_back({{at, at + block}});
+  if (last) units.push_back({{at, at + 2 * C}, copy ? Range{at + 2 * C, at + 2 * C + Vp * C} : Range{0, Vp * C}});
+  const double total = at + (last ? 2 * C + (copy ? Vp * C : 0) : 0);
+  double most = 0;
+  for (int r = 0; r < dp; ++r) {
+    // comm::shard_of: the first total mod dp shards one float longer
+    const double base = std::floor(total / dp), extra = total - base * dp;
+    const double lo = r * base + std::min<double>(r, extra), hi = lo + base + (r < extra ? 1 : 0);
+    const auto outside = [&](const std::vector<Range>& u) {
+      double n = 0;
+      for (const auto& [b, e] : u) n += (e - b) - std::max(0.0, std::min(e, hi) - std::max(b, lo));
+      return n;
+    };
+    for (size_t i = 0; i < units.size(); ++i) {
+      double held = outside(units[i]);
+      if (i + 1 < units.size() && layers > 0) held += outside(units[i + 1]);
+      most = std::max(most, held);
+    }
+  }
+  return most;
 }
 
 }  // namespace
@@ -81,6 +119,9 @@ MemoryEstimate plait_stage_memory(const ModelSpec& m, const Layout& l, int stage
                           (last ? N * Vp + 2 * N : 0) + 2 * N);
   if (mesh)
     e.comm = kFloat * N * C * (1 + (first ? 0 : l.micro_batches));
+  if (zero_stage >= 3 && l.dp > 1)
+    e.comm += kFloat * zero3_gathered_floats(Vp, C, T, 12 * C * C / t + 7 * C / t + 6 * C, layers,
+                                             first, last, !first, l.dp);
   return e;
 }
 
@@ -97,7 +138,7 @@ MemoryEstimate stage_memory(const ModelSpec& m, Format f, const Layout& l, int s
   const double dp = l.dp;
   MemoryEstimate e;
   e.weights = params * b.weight / (fw.zero_stage >= 3 ? dp : 1);
-  e.grads = params * b.grad / (fw.zero_stage >= 3 ? dp : 1);
+  e.grads = params * b.grad / (fw.zero_stage >= 2 ? dp : 1);
   e.optimizer = params * b.optimizer / (fw.zero_stage >= 1 ? dp : 1);
   e.activations = in_flight * layers * kept_layer;
   e.workspace = full_layer;

@@ -59,8 +59,7 @@ MemoryEstimate stage_memory(const ModelSpec& m, Format f, const Layout& l, int s
 // (docs/MEMORY.md, "Memory by kind"; N = b·T tokens of a micro-batch, t = tp, floats):
 //   weights    first stage wte Vp·C + wpe T·C; per block 12C²/t + 7C/t + 6C (the
 //              row-parallel biases and layer norms replicated); last stage ln_f 2C and,
-//              with pp > 1, wte's copy; gradients the same; AdamW m and v 2× (÷ dp
-//              under ZeRO-1)
+//              with pp > 1, wte's copy; gradients the same; AdamW m and v 2×
 //   activations  slots in flight (1 without a pipeline; the schedule's peak with one)
 //              × (the stage input N·C (+ N tokens first) + per block what --recompute
 //              keeps: none N(4C + 12C/t + 4) + b·NH/t·T², selective without the T²
@@ -71,6 +70,10 @@ MemoryEstimate stage_memory(const ModelSpec& m, Format f, const Layout& l, int s
 //              token ids 2N
 //   comm       pipeline meshes: the received message N·C, and on stages after the
 //              first one d(x) buffer N·C per micro-batch
+// `zero_stage` (--zero, over l.dp ranks): 1 divides the optimizer by dp, 2 the
+// gradients too, 3 the weights too, and then comm adds the gathered units a pass holds
+// at once outside the busiest dp rank's shard (two consecutive units: embeddings,
+// blocks, head; parallel/zero.h)
 MemoryEstimate plait_stage_memory(const ModelSpec& m, const Layout& l, int stage, int zero_stage);
 
 // The busiest device: the stage needing the most.

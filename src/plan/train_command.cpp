@@ -12,6 +12,19 @@ void add(std::vector<std::string>& argv, const char* flag, long long value) {
   argv.push_back(std::to_string(value));
 }
 
+}  // namespace
+
+int train_zero_stage(const ModelSpec& m, const Layout& l, int zero) {
+  if (zero < 3 || l.dp <= 1) return zero;
+  // train's --zero 3 needs as many micro-batches on every replica (train_options.cpp)
+  const long long D = l.dp, lo = m.batch / D, hi = (m.batch + D - 1) / D;
+  const bool mesh = l.tp > 1 || l.pp > 1;
+  const long long mb = !mesh && l.micro_batches > 1 ? l.micro_batch : hi;
+  return lo > 0 && (lo + mb - 1) / mb == (hi + mb - 1) / mb ? 3 : 2;
+}
+
+namespace {
+
 // The flags both commands share: model, batch, steps, mesh, micro-batching, sync.
 std::vector<std::string> common_flags(const ModelSpec& m, const Layout& l, double tokens,
                                       bool mpi, int zero) {
@@ -45,9 +58,9 @@ std::vector<std::string> common_flags(const ModelSpec& m, const Layout& l, doubl
   } else if (l.micro_batches > 1) {
     add(a, "--micro-batch", l.micro_batch);
   }
-  // ZeRO-1 reduce-scatters and allgathers (no --sync); train has it for data parallelism
-  const bool zero1 = zero >= 1 && l.dp > 1 && !mesh;
-  if (zero1) add(a, "--zero", 1);
+  // ZeRO on the data-parallel axis of any layout: it reduce-scatters and gathers
+  // itself (no --sync)
+  if (zero >= 1 && l.dp > 1) add(a, "--zero", train_zero_stage(m, l, zero));
   else if (l.dp > 1) a.insert(a.end(), {"--sync", to_string(l.sync)});
   if (l.recompute != Recompute::none)
     a.insert(a.end(), {"--recompute", l.recompute == Recompute::full ? "block" : "selective"});
@@ -68,12 +81,11 @@ TrainCommand train_command(const ModelSpec& m, const ClusterSpec& c, const Layou
                 "--backend", "mpi"};
   for (auto& f : common_flags(m, l, tokens, true, zero_stage)) t.mpi_argv.push_back(f);
   t.mpi_argv.insert(t.mpi_argv.end(), {"--checkpoint-dir", dir});
-  if (zero_stage >= 2 && l.dp > 1)
-    t.notes.push_back("the plan assumes ZeRO stage " + std::to_string(zero_stage) +
-                      "; plait train runs ZeRO-1 (--zero 1) for data parallelism");
-  if (zero_stage >= 1 && l.dp > 1 && (l.tp > 1 || l.pp > 1))
-    t.notes.push_back("the plan shards the optimizer (ZeRO); plait train's --zero 1 is for "
-                      "data parallelism alone, so this mesh keeps whole moments per rank");
+  if (zero_stage >= 3 && l.dp > 1 && train_zero_stage(m, l, zero_stage) != zero_stage)
+    t.notes.push_back("the plan assumes ZeRO stage 3; the batch of " + std::to_string(m.batch) +
+                      " gives the " + std::to_string(l.dp) + " replicas unequal micro-batch "
+                      "counts, which train's --zero 3 refuses, so the command runs --zero 2 "
+                      "(whole parameters on every rank)");
   if (m.batch % l.dp != 0 && (l.tp > 1 || l.pp > 1))
     t.notes.push_back("the plan splits the batch of " + std::to_string(m.batch) + " unevenly over " +
                       std::to_string(l.dp) + " replicas; plait train's mesh needs --batch to " +

@@ -11,14 +11,14 @@
 //   --micro-batch b                          without one, when b is less than a
 //                                            data-parallel rank's share
 //   --sync NAME                              with dp > 1 (not with --zero)
-//   --zero 1                                 the framework shards the optimizer (ZeRO)
-//                                            and the layout is data parallelism alone
+//   --zero N                                 with dp > 1, the framework's ZeRO stage
+//                                            (train_zero_stage)
 //   --recompute block|selective              the layout recomputes (full: block)
 //   --ranks-per-node K                       threads only, when the layout spans nodes
 //                                            (MPI detects its nodes)
 //   --checkpoint-dir runs/MODEL
-// What train cannot do as planned is listed in `notes` (ZeRO beyond stage 1 or with a
-// mesh; a vocabulary other than the byte tokenizer's 256).
+// What train cannot do as planned is listed in `notes` (ZeRO-3 over replicas with
+// unequal micro-batch counts; a vocabulary other than the byte tokenizer's 256).
 #pragma once
 #include <string>
 #include <vector>
@@ -34,6 +34,11 @@ struct TrainCommand {
   std::vector<std::string> mpi_argv;  // mpirun -np N build/plait train --backend mpi ...
   std::vector<std::string> notes;     // where train departs from the plan
 };
+
+// The --zero stage train runs for the framework's `zero` stage: the same, except 2 for
+// 3 where the replicas' shares of the batch would run unequal micro-batch counts
+// (--zero 3 gathers each block collectively, so every replica runs as many).
+int train_zero_stage(const ModelSpec& m, const Layout& l, int zero);
 
 TrainCommand train_command(const ModelSpec& m, const ClusterSpec& c, const Layout& l,
                            double tokens, int zero_stage = 0);

@@ -1,7 +1,8 @@
 // Plan -> train: every layout `plait plan --cluster local` ranks comes with the `plait
 // train` command that runs it (--workers/--dp/--tp/--pp, micro-batches, schedule,
 // --recompute, --zero), and those commands train at the tiny scale; the memory such a
-// run measures agrees with `plait simulate` on the same flags within 10% per kind.
+// run measures agrees with `plait simulate` on the same flags within 10% per kind, for
+// the ZeRO stages the deepspeed and fsdp frameworks plan too (on dp x tp and dp x pp).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -34,8 +35,8 @@ std::string args_of(std::vector<std::string> argv, int steps) {
   return a;
 }
 
-nlohmann::json plan_json() {
-  const Result p = run_plait("plan --model tiny --cluster local --tokens 2K --json");
+nlohmann::json plan_json(const std::string& extra = "") {
+  const Result p = run_plait("plan --model tiny --cluster local --tokens 2K --json" + extra);
   EXPECT_EQ(p.code, 0) << p.err;
   return nlohmann::json::parse(p.out);
 }
@@ -61,15 +62,14 @@ TEST(PlanTrain, RankedLayoutsTrainWithTheirCommands) {
   EXPECT_GE(ran, 2);
 }
 
-// The recommended command's memory, measured by train, against simulate's prediction.
-TEST(PlanTrain, RecommendedRunsMemoryAgreesWithSimulate) {
-  const auto j = plan_json();
-  auto argv = j["command_argv"].get<std::vector<std::string>>();
+// Runs `argv` (a plan's train command) for one step; its busiest rank's memory by kind,
+// measured by train, against simulate's prediction on the same flags (10% each).
+void expect_memory_agrees(std::vector<std::string> argv, const std::string& what) {
   TempDir d;
   const std::string log = d / "m.jsonl";
   const Result r = run_plait(args_of(argv, 1) + " --no-progress --log " + log,
                              "cd " + d.path.string() + " &&");
-  ASSERT_EQ(r.code, 0) << r.err;
+  ASSERT_EQ(r.code, 0) << what << "\n" << r.err;
   nlohmann::json ranks;
   std::istringstream in(slurp(log));
   for (std::string line; std::getline(in, line);) {
@@ -86,8 +86,38 @@ TEST(PlanTrain, RecommendedRunsMemoryAgreesWithSimulate) {
   const auto mem = nlohmann::json::parse(s.out)["memory"];
   for (const char* kind : {"weights", "grads", "optimizer", "activations", "workspace", "comm"}) {
     const double got = busiest[kind].get<double>(), want = mem[kind].get<double>();
-    EXPECT_NEAR(got, want, 0.1 * std::max(got, want)) << kind << ": " << j["command"];
+    EXPECT_NEAR(got, want, 0.1 * std::max(got, want)) << kind << ": " << what;
   }
+}
+
+// The recommended command's memory, measured by train, against simulate's prediction.
+TEST(PlanTrain, RecommendedRunsMemoryAgreesWithSimulate) {
+  const auto j = plan_json();
+  expect_memory_agrees(j["command_argv"].get<std::vector<std::string>>(), j["command"]);
+}
+
+// Frameworks that shard over the data-parallel axis (deepspeed: ZeRO-1, fsdp: ZeRO-3),
+// planned for 4 devices: every ranked layout with dp > 1, tp and pp ones included,
+// runs with the --zero its command prints, and its memory agrees with simulate's.
+TEST(PlanTrain, ZeroLayoutsRunAndTheirMemoryAgreesWithSimulate) {
+  int ran = 0;
+  for (const char* fw : {"deepspeed", "fsdp"}) {
+    const auto j = plan_json(std::string(" --gpus 4 --framework ") + fw);
+    std::set<std::string> seen;
+    bool mesh = false;
+    for (const auto& row : j["ranked"]) {
+      const auto argv = row["command_argv"].get<std::vector<std::string>>();
+      const std::string cmd = args_of(argv, 1);
+      if (row["dp"].get<int>() < 2 || !seen.insert(cmd).second) continue;
+      const std::string stage = std::string(fw) == "fsdp" ? "'--zero' '3'" : "'--zero' '1'";
+      EXPECT_NE(cmd.find(stage), std::string::npos) << fw << ": " << cmd;
+      mesh = mesh || row["tp"].get<int>() > 1 || row["pp"].get<int>() > 1;
+      expect_memory_agrees(argv, std::string(fw) + ":" + cmd);
+      ++ran;
+    }
+    EXPECT_TRUE(mesh) << fw << ": no tp or pp layout with dp > 1 ranked";
+  }
+  EXPECT_GE(ran, 4);
 }
 
 }  // namespace
