@@ -28,16 +28,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using Result = test::RunResult;
-using test::corpus_text;
 using test::expect_close;
-
-struct TempDir : test::TempDir {
-  TempDir() : test::TempDir("plait_dp") {}
-};
-
-Result run(const TrainOptions& o, const fs::path& dir, const std::string& name) {
-  return test::run_training(o, dir, name);
-}
 
 TrainOptions tiny(const fs::path& dir, int workers, const std::string& sync) {
   TrainOptions o = test::small_run(dir, workers);
@@ -46,22 +37,11 @@ TrainOptions tiny(const fs::path& dir, int workers, const std::string& sync) {
   return o;
 }
 
-class DataParallel : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    dir_ = new TempDir;
-    std::ofstream(dir_->path / "c.txt") << corpus_text();
-    baseline_ = new Result(run(tiny(dir_->path, 1, ""), dir_->path, "one"));
-  }
-  static void TearDownTestSuite() {
-    delete baseline_;
-    delete dir_;
-  }
-  static TempDir* dir_;
-  static Result* baseline_;
+class DataParallel : public test::TrainingSuite<DataParallel> {
+ public:
+  static constexpr const char* kDir = "plait_dp";
+  static TrainOptions baseline_options(const fs::path& dir) { return tiny(dir, 1, ""); }
 };
-TempDir* DataParallel::dir_ = nullptr;
-Result* DataParallel::baseline_ = nullptr;
 
 TEST_F(DataParallel, EverySyncMethodMatchesOneWorker) {
   ASSERT_EQ(baseline_->losses.size(), 20u);
@@ -72,7 +52,7 @@ TEST_F(DataParallel, EverySyncMethodMatchesOneWorker) {
       // hierarchical: nodes of 2 where N is even, of 1 otherwise
       if (std::string(sync) == "hierarchical") o.ranks_per_node = n % 2 == 0 ? 2 : 1;
       const std::string name = std::string(sync) + std::to_string(n);
-      expect_close(run(o, dir_->path, name), *baseline_, name);
+      expect_close(run(o, name), *baseline_, name);
     }
   }
 }
@@ -80,11 +60,11 @@ TEST_F(DataParallel, EverySyncMethodMatchesOneWorker) {
 TEST_F(DataParallel, ChosenSyncWithoutOverlapAndEmptySharesMatch) {
   TrainOptions o = tiny(dir_->path, 3, "");
   o.overlap = false;
-  expect_close(run(o, dir_->path, "auto3"), *baseline_, "auto, no overlap");
+  expect_close(run(o, "auto3"), *baseline_, "auto, no overlap");
   // batch 3 over 4 workers: one worker has no sequence and still takes part
   TrainOptions small1 = tiny(dir_->path, 1, ""), small4 = tiny(dir_->path, 4, "ring");
   small1.batch = small4.batch = 3;
-  expect_close(run(small4, dir_->path, "b3w4"), run(small1, dir_->path, "b3w1"),
+  expect_close(run(small4, "b3w4"), run(small1, "b3w1"),
                "batch 3 on 4 workers");
 }
 
@@ -93,7 +73,7 @@ TEST_F(DataParallel, EmulatedSlowLinksChangeTimingNotResults) {
   o.ranks_per_node = 2;
   o.inter_link = "10us:2GB/s";
   o.intra_link = "1us:20GB/s";
-  expect_close(run(o, dir_->path, "emulated"), *baseline_, "emulated links");
+  expect_close(run(o, "emulated"), *baseline_, "emulated links");
   o.inter_link = "fast";
   EXPECT_THROW(o.validate(), UsageError);
 }
@@ -101,7 +81,7 @@ TEST_F(DataParallel, EmulatedSlowLinksChangeTimingNotResults) {
 TEST_F(DataParallel, ProportionalSharesMatchOneWorker) {
   TrainOptions o = tiny(dir_->path, 3, "ring");
   o.speeds = {1, 2, 3};  // 2, 4 and 6 of the 12 sequences
-  expect_close(run(o, dir_->path, "speeds"), *baseline_, "proportional shares");
+  expect_close(run(o, "speeds"), *baseline_, "proportional shares");
   o.speeds = {1, 2};
   EXPECT_THROW(o.validate(), UsageError);
   o.speeds = {1, -1, 2};
@@ -116,7 +96,7 @@ TEST_F(DataParallel, ResumeIntoAnotherWorkerCount) {
   train(a);
   TrainOptions b = tiny(dir_->path, 3, "ring");
   b.resume = true;
-  const Result r = run(b, dir_->path, "resumed");
+  const Result r = run(b, "resumed");
   EXPECT_EQ(r.losses.size(), 20u);  // the metrics log is appended to on resume
   expect_close(r, *baseline_, "2 workers then 3");
 }
@@ -126,7 +106,7 @@ TEST_F(DataParallel, ResumeIntoAnotherWorkerCount) {
 TEST_F(DataParallel, ResumedRunIsBitIdenticalToUninterrupted) {
   TrainOptions whole_opt = tiny(dir_->path, 3, "ring");
   whole_opt.balance = BalanceMode::fixed;
-  const Result whole = run(whole_opt, dir_->path, "whole3");
+  const Result whole = run(whole_opt, "whole3");
   TrainOptions a = whole_opt;
   a.checkpoint_dir = (dir_->path / "split3").string();
   a.log_path = (dir_->path / "split3.jsonl").string();
@@ -134,7 +114,7 @@ TEST_F(DataParallel, ResumedRunIsBitIdenticalToUninterrupted) {
   train(a);
   TrainOptions b = whole_opt;
   b.resume = true;
-  const Result split = run(b, dir_->path, "split3");
+  const Result split = run(b, "split3");
   EXPECT_EQ(split.losses, whole.losses);
   EXPECT_TRUE(split.weights == whole.weights);
 }
@@ -194,7 +174,7 @@ TrainOptions rebalancing(const fs::path& dir, int workers) {
 TEST_F(DataParallel, SplitChangingEveryStepMatchesOneWorker) {
   const FakeCosts fake;
   TrainOptions o = rebalancing(dir_->path, 3);
-  const Result r = run(o, dir_->path, "rebalanced");
+  const Result r = run(o, "rebalanced");
   expect_close(r, *baseline_, "split changing every step");
   o.log_path = (dir_->path / "rebalanced.jsonl").string();
   const auto shares = logged_shares(o);
@@ -211,7 +191,7 @@ TEST_F(DataParallel, SplitChangingEveryStepMatchesOneWorker) {
 TEST_F(DataParallel, RebalancedRunResumesBitIdentical) {
   const FakeCosts fake;
   const FixedClaims fixed;  // stealing within steps too, in a repeatable order
-  const Result whole = run(rebalancing(dir_->path, 3), dir_->path, "rb_whole");
+  const Result whole = run(rebalancing(dir_->path, 3), "rb_whole");
   TrainOptions a = rebalancing(dir_->path, 3);
   a.checkpoint_dir = (dir_->path / "rb_split").string();
   a.log_path = (dir_->path / "rb_split.jsonl").string();
@@ -219,7 +199,7 @@ TEST_F(DataParallel, RebalancedRunResumesBitIdentical) {
   train(a);
   TrainOptions b = rebalancing(dir_->path, 3);
   b.resume = true;
-  const Result split = run(b, dir_->path, "rb_split");
+  const Result split = run(b, "rb_split");
   TrainOptions w = rebalancing(dir_->path, 3);
   w.log_path = (dir_->path / "rb_whole.jsonl").string();
   const auto shares = logged_shares(a);  // the log a started, b appended to
@@ -241,7 +221,7 @@ TEST_F(DataParallel, StolenChunksInAnyAssignmentMatchOneWorker) {
   TrainOptions o = rebalancing(dir_->path, 3);
   o.micro_batch = 2;
   o.steal = 1;
-  const Result r = run(o, dir_->path, "stolen");
+  const Result r = run(o, "stolen");
   expect_close(r, *baseline_, "fixed claims of the pool");
   o.log_path = (dir_->path / "stolen.jsonl").string();
   EXPECT_GE(stolen_steps(o), 10);
@@ -256,7 +236,7 @@ TEST_F(DataParallel, StealingWithASlowRankMatchesOneWorker) {
   TrainOptions o = tiny(dir_->path, 3, "ring");
   o.balance = BalanceMode::automatic;
   o.slowdowns = {balance::parse_slowdown("2:4")};
-  const Result r = run(o, dir_->path, "stealing");
+  const Result r = run(o, "stealing");
   expect_close(r, *baseline_, "work stealing, rank 2 slowed 4x");
   o.log_path = (dir_->path / "stealing.jsonl").string();
   (void)stolen_steps(o);  // every step ran the whole batch (the sums are checked inside)
@@ -267,7 +247,7 @@ TEST_F(DataParallel, SlowedRankRebalancedStillMatchesOneWorker) {
   o.slowdowns = {balance::parse_slowdown("1:3@4")};
   o.balance = BalanceMode::automatic;
   o.balance_every = 2;
-  expect_close(run(o, dir_->path, "slowed"), *baseline_, "rank 1 slowed 3x from step 4");
+  expect_close(run(o, "slowed"), *baseline_, "rank 1 slowed 3x from step 4");
   o.slowdowns = {balance::parse_slowdown("2:3")};  // no rank 2 among 2 workers
   EXPECT_THROW(o.validate(), UsageError);
   o.slowdowns.clear();

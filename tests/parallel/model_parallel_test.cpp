@@ -28,16 +28,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using Result = test::RunResult;
-using test::corpus_text;
 using test::expect_close;
-
-struct TempDir : test::TempDir {
-  TempDir() : test::TempDir("plait_mp") {}
-};
-
-Result run(const TrainOptions& o, const fs::path& dir, const std::string& name) {
-  return test::run_training(o, dir, name);
-}
 
 struct Layout {
   int dp = 1, tp = 1, pp = 1;
@@ -67,22 +58,11 @@ TrainOptions tiny(const fs::path& dir, const Layout& l) {
   return o;
 }
 
-class ModelParallel : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    dir_ = new TempDir;
-    std::ofstream(dir_->path / "c.txt") << corpus_text();
-    baseline_ = new Result(run(tiny(dir_->path, Layout{}), dir_->path, "one"));
-  }
-  static void TearDownTestSuite() {
-    delete baseline_;
-    delete dir_;
-  }
-  static TempDir* dir_;
-  static Result* baseline_;
+class ModelParallel : public test::TrainingSuite<ModelParallel> {
+ public:
+  static constexpr const char* kDir = "plait_mp";
+  static TrainOptions baseline_options(const fs::path& dir) { return tiny(dir, Layout{}); }
 };
-TempDir* ModelParallel::dir_ = nullptr;
-Result* ModelParallel::baseline_ = nullptr;
 
 TEST_F(ModelParallel, EveryLayoutMatchesOneWorker) {
   ASSERT_EQ(baseline_->losses.size(), 10u);
@@ -91,7 +71,7 @@ TEST_F(ModelParallel, EveryLayoutMatchesOneWorker) {
       {1, 2, 1}, {1, 4, 1}, {1, 1, 2, "gpipe"}, {1, 1, 2, "1f1b"}, {1, 1, 4, "1f1b"},
       {2, 2, 1}, {2, 1, 2}, {1, 2, 2}, {2, 2, 2}, {1, 1, 2, "1f1b", 4}};
   for (const Layout& l : layouts)
-    expect_close(run(tiny(dir_->path, l), dir_->path, l.name()), *baseline_, l.name());
+    expect_close(run(tiny(dir_->path, l), l.name()), *baseline_, l.name());
 }
 
 // --balance auto over tp/pp replicas: PLAIT_TEST_BALANCE_COSTS=1 gives deterministic
@@ -106,7 +86,7 @@ TEST_F(ModelParallel, ReplicasRebalancedEveryStepMatchOneWorker) {
     o.balance_every = 1;
     o.balance_threshold = 0;
     const std::string name = "balanced_" + l.name();
-    const Result r = run(o, dir_->path, name);
+    const Result r = run(o, name);
     expect_close(r, *baseline_, name);
     std::ifstream in(dir_->path / (name + ".jsonl"));
     std::vector<nlohmann::json> shares;
@@ -152,7 +132,7 @@ TEST_F(ModelParallel, RebalancedMeshRunResumesFromTheSavedSplit) {
     }
     return out;
   };
-  const Result whole = run(opts("mesh_rb_whole"), dir_->path, "mesh_rb_whole");
+  const Result whole = run(opts("mesh_rb_whole"), "mesh_rb_whole");
   TrainOptions a = opts("mesh_rb_split");
   a.stop_after = 2;  // the hook's costs have moved the split to 6/2 by then
   train(a);
@@ -162,7 +142,7 @@ TEST_F(ModelParallel, RebalancedMeshRunResumesFromTheSavedSplit) {
   EXPECT_NE(saved, (nlohmann::json{4, 4}));  // a moved split (and costs) to resume from
   TrainOptions b = opts("mesh_rb_split");
   b.resume = true;
-  const Result split = run(b, dir_->path, "mesh_rb_split");
+  const Result split = run(b, "mesh_rb_split");
   ::unsetenv("PLAIT_TEST_BALANCE_COSTS");
   const auto w = shares("mesh_rb_whole"), s = shares("mesh_rb_split");
   ASSERT_EQ(w.size(), 10u);
@@ -183,11 +163,11 @@ TEST_F(ModelParallel, LayoutsMatchOneWorkerWithAGpt2Vocabulary) {
     o.steps = 4;
     return o;
   };
-  const Result one = run(bpe(Layout{}), dir_->path, "bpe_one");
+  const Result one = run(bpe(Layout{}), "bpe_one");
   ASSERT_EQ(one.weights.size(), load_model(dir_->path / "bpe_one").params.size());
   EXPECT_EQ(load_model((dir_->path / "bpe_one").string()).config().vocab, 50257);
   for (const Layout& l : std::vector<Layout>{{2, 1, 1}, {1, 2, 1}, {1, 1, 2}, {2, 2, 2}})
-    expect_close(run(bpe(l), dir_->path, "bpe_" + l.name()), one, "bpe " + l.name());
+    expect_close(run(bpe(l), "bpe_" + l.name()), one, "bpe " + l.name());
 }
 
 // The data-parallel axis of a hybrid takes any sync method.
@@ -196,14 +176,14 @@ TEST_F(ModelParallel, HybridWithEverySyncMethod) {
     TrainOptions o = tiny(dir_->path, {2, 2, 1});
     o.sync = parse_sync_flag(sync);
     o.ranks_per_node = 2;  // the tensor pairs share a node; replicas cross nodes
-    expect_close(run(o, dir_->path, std::string("dp2tp2_") + sync), *baseline_, sync);
+    expect_close(run(o, std::string("dp2tp2_") + sync), *baseline_, sync);
   }
 }
 
 TEST_F(ModelParallel, TiedEmbeddingCopiesStayEqualAndStagesAreUserGiven) {
   TrainOptions o = tiny(dir_->path, {1, 1, 3, "gpipe", 2});
   o.stages = {1, 2, 1};
-  expect_close(run(o, dir_->path, "stages121"), *baseline_, "--stages 1,2,1");
+  expect_close(run(o, "stages121"), *baseline_, "--stages 1,2,1");
 }
 
 // Save under one layout, resume under another: the run continues as if uninterrupted.
@@ -221,7 +201,7 @@ TEST_F(ModelParallel, ResumeUnderAnotherLayout) {
     train(first);
     TrainOptions second = tiny(dir_->path, b);
     second.resume = true;
-    expect_close(run(second, dir_->path, name), *baseline_, a.name() + " -> " + b.name());
+    expect_close(run(second, name), *baseline_, a.name() + " -> " + b.name());
   }
 }
 
@@ -280,8 +260,8 @@ TEST(ShardTable, MemoryShrinksToAboutOneOverTP) {
 }
 
 TEST_F(ModelParallel, GPipeKeepsMMicroBatchesAlive1F1BAtMostP) {
-  const Result g = run(tiny(dir_->path, {1, 1, 2, "gpipe", 4}), dir_->path, "mem_gpipe");
-  const Result f = run(tiny(dir_->path, {1, 1, 2, "1f1b", 4}), dir_->path, "mem_1f1b");
+  const Result g = run(tiny(dir_->path, {1, 1, 2, "gpipe", 4}), "mem_gpipe");
+  const Result f = run(tiny(dir_->path, {1, 1, 2, "1f1b", 4}), "mem_1f1b");
   ASSERT_EQ(g.summary.memory.size(), 2u);
   ASSERT_EQ(f.summary.memory.size(), 2u);
   for (const RankMemory& m : g.summary.memory) EXPECT_EQ(m.peak_micro_batches, 4) << m.rank;

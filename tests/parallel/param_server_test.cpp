@@ -29,16 +29,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using Result = test::RunResult;
-using test::corpus_text;
 using test::expect_close;
-
-struct TempDir : test::TempDir {
-  TempDir() : test::TempDir("plait_ps") {}
-};
-
-Result run(const TrainOptions& o, const fs::path& dir, const std::string& name) {
-  return test::run_training(o, dir, name);
-}
 
 TrainOptions tiny(const fs::path& dir, int workers, int servers) {
   TrainOptions o = test::small_run(dir, workers, GPTConfig{256, 32, 2, 32, 2});
@@ -46,22 +37,11 @@ TrainOptions tiny(const fs::path& dir, int workers, int servers) {
   return o;
 }
 
-class ParamServer : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    dir_ = new TempDir;
-    std::ofstream(dir_->path / "c.txt") << corpus_text();
-    baseline_ = new Result(run(tiny(dir_->path, 1, 0), dir_->path, "one"));
-  }
-  static void TearDownTestSuite() {
-    delete baseline_;
-    delete dir_;
-  }
-  static TempDir* dir_;
-  static Result* baseline_;
+class ParamServer : public test::TrainingSuite<ParamServer> {
+ public:
+  static constexpr const char* kDir = "plait_ps";
+  static TrainOptions baseline_options(const fs::path& dir) { return tiny(dir, 1, 0); }
 };
-TempDir* ParamServer::dir_ = nullptr;
-Result* ParamServer::baseline_ = nullptr;
 
 TEST_F(ParamServer, SyncMatchesOneWorker) {
   ASSERT_EQ(baseline_->losses.size(), 20u);
@@ -69,7 +49,7 @@ TEST_F(ParamServer, SyncMatchesOneWorker) {
   for (int k : {1, 2})
     for (int n : {2, 3, 4}) {
       const std::string name = "sync_n" + std::to_string(n) + "_k" + std::to_string(k);
-      expect_close(run(tiny(dir_->path, n, k), dir_->path, name), *baseline_, name);
+      expect_close(run(tiny(dir_->path, n, k), name), *baseline_, name);
     }
 }
 
@@ -89,7 +69,7 @@ TEST_F(ParamServer, CheckpointsResumeAcrossLayouts) {
   train(b);
   TrainOptions c = tiny(dir_->path, 1, 0);  // and back to one worker, no servers
   c.resume = true;
-  const Result r = run(c, dir_->path, "resumed");
+  const Result r = run(c, "resumed");
   EXPECT_EQ(r.losses.size(), 20u);
   expect_close(r, *baseline_, "ps 2x1, then 3x2, then one worker");
 }
@@ -104,12 +84,12 @@ TEST_F(ParamServer, AsyncAndStaleEndNearSync) {
     o.staleness = staleness;
     return o;
   };
-  const Result sync = run(longer("sync", 0), dir_->path, "long_sync");
+  const Result sync = run(longer("sync", 0), "long_sync");
   ASSERT_EQ(sync.losses.size(), 80u);
   EXPECT_LT(sync.val_loss, baseline_->val_loss);  // 80 steps learn more than 20
   for (const auto& [mode, s] : {std::pair{"async", 0}, std::pair{"stale", 2}, std::pair{"stale", 0}}) {
     const std::string name = std::string("long_") + mode + std::to_string(s);
-    const Result r = run(longer(mode, s), dir_->path, name);
+    const Result r = run(longer(mode, s), name);
     EXPECT_EQ(r.losses.size(), 80u) << name;
     EXPECT_EQ(r.summary.step, 80) << name;
     EXPECT_LE(test::rel(r.val_loss, sync.val_loss), 0.05)
@@ -125,7 +105,7 @@ TEST_F(ParamServer, BackupWorkersDropTheSlowRank) {
     o.steps = 8;
     o.backup_workers = 1;
     ::setenv("PLAIT_TEST_SLOW_RANK", "2", 1);
-    const Result r = run(o, dir_->path, "backup" + std::to_string(k));
+    const Result r = run(o, "backup" + std::to_string(k));
     ::unsetenv("PLAIT_TEST_SLOW_RANK");
     EXPECT_EQ(r.summary.step, 8);
     EXPECT_EQ(r.losses.size(), 8u);
@@ -202,7 +182,7 @@ TEST_F(ParamServer, SyncSplitChangingEveryStepMatchesOneWorker) {
     o.balance_every = 1;
     o.balance_threshold = 0;
     const std::string name = "balanced_k" + std::to_string(k);
-    const Result r = run(o, dir_->path, name);
+    const Result r = run(o, name);
     expect_close(r, *baseline_, name);
     const auto lines = step_lines(dir_->path / (name + ".jsonl"));
     ASSERT_EQ(lines.size(), 20u);
@@ -228,7 +208,7 @@ TEST_F(ParamServer, StaleModeRebalancesAndLogsStaleness) {
   o.balance = BalanceMode::automatic;
   o.balance_every = 4;
   o.balance_threshold = 0;
-  const Result r = run(o, dir_->path, "stale_balanced");
+  const Result r = run(o, "stale_balanced");
   EXPECT_EQ(r.summary.step, 12);
   const auto lines = step_lines(dir_->path / "stale_balanced.jsonl");
   ASSERT_EQ(lines.size(), 12u);

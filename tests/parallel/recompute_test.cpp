@@ -18,10 +18,6 @@ namespace {
 namespace fs = std::filesystem;
 using Result = test::RunResult;
 
-struct TempDir : test::TempDir {
-  TempDir() : test::TempDir("plait_recompute") {}
-};
-
 struct Layout {
   int dp = 1, tp = 1, pp = 1;
   std::string name() const {
@@ -40,19 +36,10 @@ TrainOptions tiny(const fs::path& dir, const Layout& l, Recompute r) {
   return o;
 }
 
-class RecomputeRun : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    dir_ = new TempDir;
-    std::ofstream(dir_->path / "c.txt") << test::corpus_text();
-  }
-  static void TearDownTestSuite() { delete dir_; }
-  static Result run(const TrainOptions& o, const std::string& name) {
-    return test::run_training(o, dir_->path, name);
-  }
-  static TempDir* dir_;
+class RecomputeRun : public test::TrainingSuite<RecomputeRun> {
+ public:
+  static constexpr const char* kDir = "plait_recompute";
 };
-TempDir* RecomputeRun::dir_ = nullptr;
 
 void expect_identical(const Result& got, const Result& want, const std::string& what) {
   ASSERT_EQ(got.losses.size(), want.losses.size()) << what;

@@ -33,7 +33,6 @@ struct TempDir {
   ~TempDir() { fs::remove_all(path); }
 };
 
-// A few KB of word-like text, fixed by its seed.
 // The small run the parallel tests compare layouts on: `workers` workers of `model`
 // training 20 steps of batch 12 on <dir>/c.txt, one BLAS thread each, no evaluation
 // until the end, no progress line.
@@ -52,6 +51,7 @@ inline TrainOptions small_run(const fs::path& dir, int workers,
   return o;
 }
 
+// A few KB of word-like text, fixed by its seed.
 inline std::string corpus_text() {
   const char* words[] = {"the ", "cat ", "sat ", "on ", "a ", "mat, ", "and ", "dog ",
                          "ran. ", "we ", "see ", "it\n"};
@@ -85,6 +85,35 @@ inline RunResult run_training(TrainOptions o, const fs::path& dir, const std::st
   r.weights = load_model(r.summary.checkpoint).params;
   return r;
 }
+
+// A test suite's shared training directory: a TempDir named after Suite::kDir with the
+// corpus in c.txt, made before the suite's first test and removed after its last; and,
+// when Suite has a public `static TrainOptions baseline_options(const fs::path& dir)`,
+// the run its tests compare with, trained once there as "one". Suite is the fixture
+// class itself (CRTP), so each suite has statics of its own.
+template <class Suite>
+class TrainingSuite : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new TempDir(Suite::kDir);
+    std::ofstream(dir_->path / "c.txt") << corpus_text();
+    if constexpr (requires(const fs::path& d) { Suite::baseline_options(d); })
+      baseline_ = new RunResult(run(Suite::baseline_options(dir_->path), "one"));
+  }
+  static void TearDownTestSuite() {
+    delete baseline_;
+    baseline_ = nullptr;
+    delete dir_;
+    dir_ = nullptr;
+  }
+  // Trains `o` in the suite's directory as `name` (run_training).
+  static RunResult run(const TrainOptions& o, const std::string& name) {
+    return run_training(o, dir_->path, name);
+  }
+
+  static inline TempDir* dir_ = nullptr;
+  static inline RunResult* baseline_ = nullptr;  // with baseline_options only
+};
 
 inline double rel(double a, double b) { return std::abs(a - b) / std::max(std::abs(b), 1e-30); }
 

@@ -19,10 +19,6 @@ namespace fs = std::filesystem;
 using Result = test::RunResult;
 using test::expect_close;
 
-struct TempDir : test::TempDir {
-  TempDir() : test::TempDir("plait_zero_mesh") {}
-};
-
 enum class Mp { none, tp2, pp2 };
 
 // 2 blocks of dim 32, 4 heads; 6 steps of 24 sequences (two micro-batches per replica
@@ -55,22 +51,11 @@ std::string case_name(const ::testing::TestParamInfo<Case>& info) {
 }
 
 // One-worker baseline per suite.
-class ZeroMeshBase : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    dir_ = new TempDir;
-    std::ofstream(dir_->path / "c.txt") << test::corpus_text();
-    baseline_ = new Result(test::run_training(tiny(dir_->path, 0, 1, Mp::none), dir_->path, "one"));
-  }
-  static void TearDownTestSuite() {
-    delete baseline_;
-    delete dir_;
-  }
-  static TempDir* dir_;
-  static Result* baseline_;
+class ZeroMeshBase : public test::TrainingSuite<ZeroMeshBase> {
+ public:
+  static constexpr const char* kDir = "plait_zero_mesh";
+  static TrainOptions baseline_options(const fs::path& dir) { return tiny(dir, 0, 1, Mp::none); }
 };
-TempDir* ZeroMeshBase::dir_ = nullptr;
-Result* ZeroMeshBase::baseline_ = nullptr;
 
 class ZeroMesh : public ZeroMeshBase, public ::testing::WithParamInterface<Case> {};
 class ZeroMeshResume : public ZeroMeshBase {};

@@ -26,10 +26,6 @@ namespace fs = std::filesystem;
 using Result = test::RunResult;
 using test::expect_close;
 
-struct TempDir : test::TempDir {
-  TempDir() : test::TempDir("plait_zero") {}
-};
-
 // Buckets of about 2000 floats: the model's ~35k-float arena is cut into many, so
 // stage 2's buckets cross shard boundaries.
 TrainOptions tiny(const fs::path& dir, int workers, int zero) {
@@ -39,20 +35,12 @@ TrainOptions tiny(const fs::path& dir, int workers, int zero) {
   return o;
 }
 
-class Zero : public ::testing::Test {
+class Zero : public test::TrainingSuite<Zero> {
+ public:
+  static constexpr const char* kDir = "plait_zero";
+  static TrainOptions baseline_options(const fs::path& dir) { return tiny(dir, 1, 0); }
+
  protected:
-  static void SetUpTestSuite() {
-    dir_ = new TempDir;
-    std::ofstream(dir_->path / "c.txt") << test::corpus_text();
-    baseline_ = new Result(test::run_training(tiny(dir_->path, 1, 0), dir_->path, "one"));
-  }
-  static void TearDownTestSuite() {
-    delete baseline_;
-    delete dir_;
-  }
-  static Result run(const TrainOptions& o, const std::string& name) {
-    return test::run_training(o, dir_->path, name);
-  }
   // Trains the first 10 steps with `first` into dir/name; resumes them with `second`.
   static Result split(TrainOptions first, TrainOptions second, const std::string& name) {
     first.checkpoint_dir = (dir_->path / name).string();
@@ -62,11 +50,7 @@ class Zero : public ::testing::Test {
     second.resume = true;
     return run(second, name);
   }
-  static TempDir* dir_;
-  static Result* baseline_;
 };
-TempDir* Zero::dir_ = nullptr;
-Result* Zero::baseline_ = nullptr;
 
 TEST_F(Zero, ShardedMomentsMatchOneWorker) {
   ASSERT_EQ(baseline_->losses.size(), 20u);
