@@ -18,10 +18,8 @@ namespace {
 namespace fs = std::filesystem;
 
 std::string args(const TempDir& d, const std::string& run, int workers = 1) {
-  return "train --data " + (d / "c.txt") +
-         " --layers 1 --dim 32 --heads 4 --ctx 16 --batch 4 --steps 8 --eval-every 0"
-         " --checkpoint-every 2 --no-progress --workers " + std::to_string(workers) +
-         " --checkpoint-dir " + (d / run);
+  return tiny_train_args(d, run, "--batch 4 --steps 8 --checkpoint-every 2 --workers " +
+                                 std::to_string(workers));
 }
 
 void expect_same_final(const TempDir& d, const std::string& a, const std::string& b) {
@@ -45,11 +43,7 @@ void expect_only_committed(const fs::path& run) {
   }
 }
 
-class CheckpointCrash : public ::testing::TestWithParam<const char*> {
- protected:
-  void SetUp() override { write_file(d / "c.txt", small_corpus()); }
-  TempDir d;
-};
+class CheckpointCrash : public CorpusTest, public ::testing::WithParamInterface<const char*> {};
 
 TEST_P(CheckpointCrash, PreviousCheckpointStaysAndResumeIsByteIdentical) {
   const std::string phase = GetParam();

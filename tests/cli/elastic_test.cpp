@@ -19,10 +19,8 @@ namespace plait::test {
 namespace {
 
 std::string args(const TempDir& d, const std::string& run, int workers) {
-  return "train --data " + (d / "c.txt") +
-         " --layers 1 --dim 32 --heads 4 --ctx 16 --batch 6 --steps 12 --eval-every 0"
-         " --checkpoint-every 4 --no-progress --workers " + std::to_string(workers) +
-         " --checkpoint-dir " + (d / run);
+  return tiny_train_args(d, run, "--batch 6 --steps 12 --checkpoint-every 4 --workers " +
+                                 std::to_string(workers));
 }
 
 // |a - b| / |b| over every weight (the project's exactness measure).
@@ -39,11 +37,7 @@ double rel_l2(const WeightSource& a, const WeightSource& b) {
   return std::sqrt(d / n);
 }
 
-class Elastic : public ::testing::Test {
- protected:
-  void SetUp() override { write_file(d / "c.txt", small_corpus()); }
-  TempDir d;
-};
+class Elastic : public CorpusTest {};
 
 TEST_F(Elastic, LostRankShrinksTheRunWithTheSameGlobalBatch) {
   Result r = run_plait(args(d, "ref", 3));

@@ -13,9 +13,7 @@ namespace plait::test {
 namespace {
 
 std::string args(const TempDir& d) {
-  return "train --data " + (d / "c.txt") +
-         " --layers 1 --dim 32 --heads 4 --ctx 16 --batch 4 --steps 8 --eval-every 0"
-         " --no-progress --checkpoint-dir " + (d / "run");
+  return tiny_train_args(d, "run", "--batch 4 --steps 8");
 }
 
 TEST(FaultFlags, TimeoutsAreRangeChecked) {

@@ -18,16 +18,10 @@ namespace {
 namespace fs = std::filesystem;
 
 std::string args(const TempDir& d, const std::string& run) {
-  return "train --data " + (d / "c.txt") +
-         " --layers 1 --dim 32 --heads 4 --ctx 16 --batch 4 --steps 16 --eval-every 0"
-         " --checkpoint-every 8 --workers 2 --no-progress --checkpoint-dir " + (d / run);
+  return tiny_train_args(d, run, "--batch 4 --steps 16 --checkpoint-every 8 --workers 2");
 }
 
-class MemorySnapshot : public ::testing::Test {
- protected:
-  void SetUp() override { write_file(d / "c.txt", small_corpus()); }
-  TempDir d;
-};
+class MemorySnapshot : public CorpusTest {};
 
 TEST_F(MemorySnapshot, KillResumesFromTheNewerSnapshotByteIdentical) {
   Result r = run_plait(args(d, "ref"));

@@ -26,10 +26,8 @@ namespace {
 namespace fs = std::filesystem;
 
 std::string args(const TempDir& d, const std::string& run) {
-  return "train --data " + (d / "c.txt") +
-         " --layers 1 --dim 32 --heads 4 --ctx 16 --batch 4 --steps 8 --eval-every 0"
-         " --checkpoint-every 2 --workers 2 --no-progress --heartbeat-timeout 600"
-         " --metrics-port 0 --checkpoint-dir " + (d / run);
+  return tiny_train_args(d, run, "--batch 4 --steps 8 --checkpoint-every 2 --workers 2"
+                                 " --heartbeat-timeout 600 --metrics-port 0");
 }
 
 // Starts plait in the background; returns its pid (stderr goes to `err`).
@@ -78,11 +76,7 @@ std::map<std::string, double> parse(const std::string& text) {
   return out;
 }
 
-class MetricsPort : public ::testing::Test {
- protected:
-  void SetUp() override { write_file(d / "c.txt", small_corpus()); }
-  TempDir d;
-};
+class MetricsPort : public CorpusTest {};
 
 TEST_F(MetricsPort, ScrapedDuringARun) {
   const pid_t pid = start(args(d, "run") + " --log " + (d / "log.jsonl"),

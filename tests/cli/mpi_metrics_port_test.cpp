@@ -29,10 +29,8 @@ const char* kMpiEnv =
     "OMPI_MCA_rmaps_base_oversubscribe=1 OMPI_MCA_btl_vader_single_copy_mechanism=none";
 
 std::string train_args(const TempDir& d, const std::string& run) {
-  return "train --data " + (d / "c.txt") +
-         " --layers 1 --dim 32 --heads 4 --ctx 16 --batch 4 --steps 8 --eval-every 0"
-         " --checkpoint-every 2 --no-progress --heartbeat-timeout 600 --metrics-port 0"
-         " --checkpoint-dir " + (d / run);
+  return tiny_train_args(d, run, "--batch 4 --steps 8 --checkpoint-every 2"
+                                 " --heartbeat-timeout 600 --metrics-port 0");
 }
 
 // Runs `cmd` (with `env`) in the background; its pid (stderr goes to `err`).
@@ -96,11 +94,7 @@ std::map<std::string, double> scrape_both_ranks(httplib::Client& cli, double ste
   return m;
 }
 
-class MpiMetricsPort : public ::testing::Test {
- protected:
-  void SetUp() override { write_file(d / "c.txt", small_corpus()); }
-  TempDir d;
-};
+class MpiMetricsPort : public CorpusTest {};
 
 TEST_F(MpiMetricsPort, RankZeroServesUnderMpirun) {
   const pid_t pid = start(std::string(PLAIT_MPIEXEC) + " -np 2 " + PLAIT_BINARY + " " +

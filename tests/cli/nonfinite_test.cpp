@@ -20,14 +20,12 @@ namespace {
 namespace fs = std::filesystem;
 const char* kTensor = "transformer.h.0.attn.c_attn.weight";
 
-class NonFinite : public ::testing::Test {
+class NonFinite : public CorpusTest {
  protected:
-  void SetUp() override { write_file(d / "c.txt", small_corpus()); }
   std::string args(const std::string& run, const std::string& more = "", int every = 1) const {
-    return "train --data " + (d / "c.txt") +
-           " --layers 1 --dim 32 --heads 4 --ctx 16 --batch 4 --steps 8 --eval-every 0"
-           " --workers 2 --no-progress --keep-checkpoints 20 --checkpoint-every " +
-           std::to_string(every) + " --checkpoint-dir " + (d / run) + " --log " + (d / (run + ".jsonl")) + " " + more;
+    return tiny_train_args(d, run, "--batch 4 --steps 8 --workers 2 --keep-checkpoints 20"
+                                   " --checkpoint-every " + std::to_string(every)) +
+           " --log " + (d / (run + ".jsonl")) + " " + more;
   }
   std::vector<nlohmann::json> events(const std::string& run, const std::string& kind) const {
     std::vector<nlohmann::json> out;
@@ -38,7 +36,6 @@ class NonFinite : public ::testing::Test {
     }
     return out;
   }
-  TempDir d;
 };
 
 std::string nan_at(int step) {

@@ -17,15 +17,13 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class Repartition : public ::testing::Test {
+class Repartition : public CorpusTest {
  protected:
-  void SetUp() override { write_file(d / "c.txt", small_corpus()); }
   std::string args(const std::string& run) const {
     return "train --data " + (d / "c.txt") +
            " --layers 4 --dim 16 --heads 2 --ctx 8 --batch 4 --steps 6 --eval-every 0 --pp 2"
            " --no-progress --checkpoint-dir " + (d / run);
   }
-  TempDir d;
 };
 
 TEST_F(Repartition, SupervisorRestartsWithNewStagesSameWeights) {

@@ -1,6 +1,7 @@
 // Runs the built `plait` binary (PLAIT_BINARY) in a shell and captures its exit code,
 // stdout and stderr, for tests of the command line as a user sees it.
 #pragma once
+#include <gtest/gtest.h>
 #include <sys/wait.h>
 
 #include <cstdlib>
@@ -57,6 +58,23 @@ inline std::string small_corpus() {
   for (int i = 0; i < 200; ++i)
     s += "The quick brown fox jumps over the lazy dog number " + std::to_string(i) + ".\n";
   return s;
+}
+
+// A test with a fresh TempDir `d` whose c.txt holds small_corpus().
+class CorpusTest : public ::testing::Test {
+ protected:
+  void SetUp() override { write_file(d / "c.txt", small_corpus()); }
+  TempDir d;
+};
+
+// `plait train` of a 1-block model (dim 32, 4 heads, context 16) on d/c.txt, with no
+// evaluation and no progress line, checkpoints in d/<run>; `flags` says the rest
+// (batch, steps, workers, checkpoint period, ...).
+inline std::string tiny_train_args(const TempDir& d, const std::string& run,
+                                   const std::string& flags) {
+  return "train --data " + (d / "c.txt") +
+         " --layers 1 --dim 32 --heads 4 --ctx 16 --eval-every 0 --no-progress " + flags +
+         " --checkpoint-dir " + (d / run);
 }
 
 }  // namespace plait::test

@@ -18,9 +18,7 @@ namespace {
 namespace fs = std::filesystem;
 
 std::string args(const TempDir& d, const std::string& run) {
-  return "train --data " + (d / "c.txt") +
-         " --layers 1 --dim 32 --heads 4 --ctx 16 --batch 4 --steps 16 --eval-every 0"
-         " --checkpoint-every 4 --workers 2 --no-progress --checkpoint-dir " + (d / run);
+  return tiny_train_args(d, run, "--batch 4 --steps 16 --checkpoint-every 4 --workers 2");
 }
 
 void expect_same_final(const TempDir& d, const std::string& a, const std::string& b) {
@@ -34,11 +32,7 @@ void expect_same_final(const TempDir& d, const std::string& a, const std::string
   ASSERT_TRUE(fs::exists(d.path / a / "step-00000016" / "manifest.json"));
 }
 
-class Supervisor : public ::testing::Test {
- protected:
-  void SetUp() override { write_file(d / "c.txt", small_corpus()); }
-  TempDir d;
-};
+class Supervisor : public CorpusTest {};
 
 TEST_F(Supervisor, KilledChildIsRestartedAndWeightsAreByteIdentical) {
   Result r = run_plait(args(d, "ref"));
