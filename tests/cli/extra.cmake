@@ -27,56 +27,43 @@ set_tests_properties(cli_serve_smoke PROPERTIES TIMEOUT 300)
 if(CMAKE_CXX_FLAGS MATCHES "sanitize=thread")
   return()
 endif()
-add_test(NAME cli_mpi_init_from_matches_threads
-         COMMAND sh ${dir}/mpi_init_from_matches_threads.sh ${MPIEXEC_EXECUTABLE}
-                 $<TARGET_FILE:plait> ${PROJECT_SOURCE_DIR}/docs/ARCHITECTURE.md
-                 ${PROJECT_SOURCE_DIR}/tests/fixtures/gpt2_hf)
-set_tests_properties(cli_mpi_init_from_matches_threads PROPERTIES TIMEOUT 300
-  ENVIRONMENT ASAN_OPTIONS=detect_leaks=0)
+plait_mpi_test(cli_mpi_init_from_matches_threads 300
+  sh ${dir}/mpi_init_from_matches_threads.sh ${MPIEXEC_EXECUTABLE}
+  $<TARGET_FILE:plait> ${PROJECT_SOURCE_DIR}/docs/ARCHITECTURE.md
+  ${PROJECT_SOURCE_DIR}/tests/fixtures/gpt2_hf)
 
 # docs/LAUNCH.md's hostfile launch (2 nodes x 2 ranks) with localhost slots standing
 # in for the two nodes (mpi_hostfile.sh).
-add_test(NAME cli_mpi_hostfile_two_nodes
-         COMMAND sh ${dir}/mpi_hostfile.sh ${MPIEXEC_EXECUTABLE} $<TARGET_FILE:plait>
-                 ${PROJECT_SOURCE_DIR}/docs/ARCHITECTURE.md)
-set_tests_properties(cli_mpi_hostfile_two_nodes PROPERTIES TIMEOUT 300
-  ENVIRONMENT ASAN_OPTIONS=detect_leaks=0)
+plait_mpi_test(cli_mpi_hostfile_two_nodes 300
+  sh ${dir}/mpi_hostfile.sh ${MPIEXEC_EXECUTABLE} $<TARGET_FILE:plait>
+  ${PROJECT_SOURCE_DIR}/docs/ARCHITECTURE.md)
 
 # A stalled MPI rank is reported by the heartbeat watchdog and ends the job
 # (mpi_heartbeat_stall.sh).
-add_test(NAME cli_mpi_heartbeat_stall
-         COMMAND sh ${dir}/mpi_heartbeat_stall.sh ${MPIEXEC_EXECUTABLE} $<TARGET_FILE:plait>
-                 ${PROJECT_SOURCE_DIR}/docs/ARCHITECTURE.md)
-set_tests_properties(cli_mpi_heartbeat_stall PROPERTIES TIMEOUT 120
-  ENVIRONMENT ASAN_OPTIONS=detect_leaks=0)
+plait_mpi_test(cli_mpi_heartbeat_stall 120
+  sh ${dir}/mpi_heartbeat_stall.sh ${MPIEXEC_EXECUTABLE} $<TARGET_FILE:plait>
+  ${PROJECT_SOURCE_DIR}/docs/ARCHITECTURE.md)
 
 # Ranks exit when their mpirun is killed (mpi_orphans.sh).
-add_test(NAME cli_mpi_ranks_die_with_launcher
-         COMMAND sh ${dir}/mpi_orphans.sh ${MPIEXEC_EXECUTABLE} $<TARGET_FILE:plait>
-                 ${PROJECT_SOURCE_DIR}/docs/ARCHITECTURE.md)
-set_tests_properties(cli_mpi_ranks_die_with_launcher PROPERTIES TIMEOUT 120
-  ENVIRONMENT ASAN_OPTIONS=detect_leaks=0)
+plait_mpi_test(cli_mpi_ranks_die_with_launcher 120
+  sh ${dir}/mpi_orphans.sh ${MPIEXEC_EXECUTABLE} $<TARGET_FILE:plait>
+  ${PROJECT_SOURCE_DIR}/docs/ARCHITECTURE.md)
 
 # plait launch restarts a killed MPI job from its checkpoint (mpi_launch_restart.sh).
-add_test(NAME cli_mpi_launch_restart
-         COMMAND sh ${dir}/mpi_launch_restart.sh ${MPIEXEC_EXECUTABLE} $<TARGET_FILE:plait>
-                 ${PROJECT_SOURCE_DIR}/docs/ARCHITECTURE.md)
-set_tests_properties(cli_mpi_launch_restart PROPERTIES TIMEOUT 180
-  ENVIRONMENT ASAN_OPTIONS=detect_leaks=0)
+plait_mpi_test(cli_mpi_launch_restart 180
+  sh ${dir}/mpi_launch_restart.sh ${MPIEXEC_EXECUTABLE} $<TARGET_FILE:plait>
+  ${PROJECT_SOURCE_DIR}/docs/ARCHITECTURE.md)
 
 # SIGSTOP of an MPI rank: detected by the watchdog, restarted by plait launch
 # (mpi_sigstop_recovery.sh).
-add_test(NAME cli_mpi_sigstop_recovery
-         COMMAND sh ${dir}/mpi_sigstop_recovery.sh ${MPIEXEC_EXECUTABLE} $<TARGET_FILE:plait>
-                 ${PROJECT_SOURCE_DIR}/docs/ARCHITECTURE.md)
-set_tests_properties(cli_mpi_sigstop_recovery PROPERTIES TIMEOUT 180
-  ENVIRONMENT ASAN_OPTIONS=detect_leaks=0)
+plait_mpi_test(cli_mpi_sigstop_recovery 180
+  sh ${dir}/mpi_sigstop_recovery.sh ${MPIEXEC_EXECUTABLE} $<TARGET_FILE:plait>
+  ${PROJECT_SOURCE_DIR}/docs/ARCHITECTURE.md)
 
 # Two MPI trials of tools/chaos.sh under plait launch (the script runs 20 or more).
-add_test(NAME cli_chaos_mpi
-         COMMAND sh ${PROJECT_SOURCE_DIR}/tools/chaos.sh $<TARGET_FILE:plait> 2 mpi
-                 ${MPIEXEC_EXECUTABLE} 5)
-set_tests_properties(cli_chaos_mpi PROPERTIES TIMEOUT 300 ENVIRONMENT ASAN_OPTIONS=detect_leaks=0)
+plait_mpi_test(cli_chaos_mpi 300
+  sh ${PROJECT_SOURCE_DIR}/tools/chaos.sh $<TARGET_FILE:plait> 2 mpi
+  ${MPIEXEC_EXECUTABLE} 5)
 
 # A few trials of tools/chaos.sh (the script runs 20 or more): random kill -9 under the
 # supervisor, byte-identical weights (fixed seed, so a failure repeats).
@@ -85,19 +72,15 @@ add_test(NAME cli_chaos_threads
 set_tests_properties(cli_chaos_threads PROPERTIES TIMEOUT 300)
 
 # Model-parallel generation under mpirun equals one worker (mpi_sample_matches_threads.sh).
-add_test(NAME cli_mpi_sample_matches_one_worker
-         COMMAND sh ${dir}/mpi_sample_matches_threads.sh ${MPIEXEC_EXECUTABLE}
-                 $<TARGET_FILE:plait> ${PROJECT_SOURCE_DIR}/tests/fixtures/gpt2_hf/model.safetensors)
-set_tests_properties(cli_mpi_sample_matches_one_worker PROPERTIES TIMEOUT 300
-  ENVIRONMENT ASAN_OPTIONS=detect_leaks=0)
+plait_mpi_test(cli_mpi_sample_matches_one_worker 300
+  sh ${dir}/mpi_sample_matches_threads.sh ${MPIEXEC_EXECUTABLE}
+  $<TARGET_FILE:plait> ${PROJECT_SOURCE_DIR}/tests/fixtures/gpt2_hf/model.safetensors)
 
 # plait serve under mpirun (rank 0 serves, rank 1 follows) answers one worker's greedy
 # text and stops cleanly on SIGTERM (mpi_serve_matches_threads.sh).
-add_test(NAME cli_mpi_serve_matches_one_worker
-         COMMAND bash ${dir}/mpi_serve_matches_threads.sh ${MPIEXEC_EXECUTABLE}
-                 $<TARGET_FILE:plait> ${PROJECT_SOURCE_DIR}/tests/fixtures/gpt2_hf/model.safetensors)
-set_tests_properties(cli_mpi_serve_matches_one_worker PROPERTIES TIMEOUT 300
-  ENVIRONMENT ASAN_OPTIONS=detect_leaks=0)
+plait_mpi_test(cli_mpi_serve_matches_one_worker 300
+  bash ${dir}/mpi_serve_matches_threads.sh ${MPIEXEC_EXECUTABLE}
+  $<TARGET_FILE:plait> ${PROJECT_SOURCE_DIR}/tests/fixtures/gpt2_hf/model.safetensors)
 
 # tools/chaos.sh with elastic shrink: 3 workers, --min-workers 2, rank 2's node lost in some
 # trials; shrunk runs within 1e-5 of the uninterrupted one (seed 3: trials 1-3 shrink).
@@ -107,19 +90,15 @@ add_test(NAME cli_chaos_threads_shrink
 set_tests_properties(cli_chaos_threads_shrink PROPERTIES TIMEOUT 300)
 # plait launch --min-workers: rank 2 of 3 is killed and its node stays lost, the job
 # continues on 2 ranks within 1e-5 of the uninterrupted 3-rank run (one chaos trial).
-add_test(NAME cli_mpi_launch_shrink
-         COMMAND sh ${PROJECT_SOURCE_DIR}/tools/chaos.sh $<TARGET_FILE:plait> 1 mpi-shrink
-                 ${MPIEXEC_EXECUTABLE} 5)
-set_tests_properties(cli_mpi_launch_shrink PROPERTIES TIMEOUT 300
-  ENVIRONMENT ASAN_OPTIONS=detect_leaks=0)
+plait_mpi_test(cli_mpi_launch_shrink 300
+  sh ${PROJECT_SOURCE_DIR}/tools/chaos.sh $<TARGET_FILE:plait> 1 mpi-shrink
+  ${MPIEXEC_EXECUTABLE} 5)
 
 # --balance auto under mpirun re-splits a batch with a slowed rank and trains the equal
 # split's model within 1e-5 (mpi_balance.sh).
-add_test(NAME cli_mpi_balance
-         COMMAND sh ${dir}/mpi_balance.sh ${MPIEXEC_EXECUTABLE} $<TARGET_FILE:plait>
-                 ${PROJECT_SOURCE_DIR}/docs/ARCHITECTURE.md)
-set_tests_properties(cli_mpi_balance PROPERTIES TIMEOUT 120
-  ENVIRONMENT ASAN_OPTIONS=detect_leaks=0)
+plait_mpi_test(cli_mpi_balance 120
+  sh ${dir}/mpi_balance.sh ${MPIEXEC_EXECUTABLE} $<TARGET_FILE:plait>
+  ${PROJECT_SOURCE_DIR}/docs/ARCHITECTURE.md)
 
 # tests/cli/mpi_metrics_port_test.cpp runs mpirun itself (--metrics-port under MPI).
 target_compile_definitions(test_cli PRIVATE PLAIT_MPIEXEC="${MPIEXEC_EXECUTABLE}")

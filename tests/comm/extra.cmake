@@ -24,9 +24,8 @@ foreach(np 2 3 4)
   if(np EQUAL 4)
     set(rpn 2)
   endif()
-  add_test(NAME comm_mpi_np${np}
-           COMMAND ${comm_mpirun} -np ${np} $<TARGET_FILE:comm_mpi_check> --ranks-per-node ${rpn})
-  set_tests_properties(comm_mpi_np${np} PROPERTIES TIMEOUT 300 ENVIRONMENT ASAN_OPTIONS=detect_leaks=0)
+  plait_mpi_test(comm_mpi_np${np} 300
+    ${comm_mpirun} -np ${np} $<TARGET_FILE:comm_mpi_check> --ranks-per-node ${rpn})
 endforeach()
 
 add_test(NAME comm_mpi_skip_names_missing_rank
@@ -35,7 +34,6 @@ set_tests_properties(comm_mpi_skip_names_missing_rank PROPERTIES TIMEOUT 60
   ENVIRONMENT ASAN_OPTIONS=detect_leaks=0
   PASS_REGULAR_EXPRESSION "allreduce\\(ring\\) #1 in group 'world' \\(rank 0 of 2\\) waited 0.5 s for rank 1")
 
-add_test(NAME comm_mpi_bench_np2
-         COMMAND ${comm_mpirun} -np 2 $<TARGET_FILE:plait> bench comm --backend mpi --algo all
-                 --sizes 4K:1M --reps 2)
-set_tests_properties(comm_mpi_bench_np2 PROPERTIES TIMEOUT 300 ENVIRONMENT ASAN_OPTIONS=detect_leaks=0)
+plait_mpi_test(comm_mpi_bench_np2 300
+  ${comm_mpirun} -np 2 $<TARGET_FILE:plait> bench comm --backend mpi --algo all
+  --sizes 4K:1M --reps 2)
