@@ -20,7 +20,9 @@ machine's load hits them alike. Figures come from the metrics log (--log):
 of measuring (case overhead: this binary's --balance off and auto vs it, no slowdown).
 Prints a Markdown table of medians with every per-round ratio, the load before/after.
 """
-import argparse, json, os, statistics, subprocess, sys, tempfile
+import argparse, statistics, sys, tempfile
+
+from benchlib import load, model_args, step_records, train
 
 CASES = {
     # name: [(label, extra args)], the ratios to report
@@ -42,25 +44,9 @@ CASES = {
 }
 
 
-def load():
-    with open("/proc/loadavg") as f:
-        return " ".join(f.read().split()[:3])
-
-
 def run(plait, args, tmp):
-    log = os.path.join(tmp, "m.jsonl")
-    if os.path.exists(log):
-        os.remove(log)
-    cmd = [plait, "train"] + args + ["--log", log, "--no-progress", "--eval-every", "0"]
-    out = subprocess.run(cmd, capture_output=True, text=True)
-    if out.returncode != 0:
-        sys.exit(f"failed ({out.returncode}): {' '.join(cmd)}\n{out.stderr}")
-    steps = []
-    for line in open(log):
-        j = json.loads(line)
-        if "loss" in j and "event" not in j:
-            steps.append(j)
-    return steps, out.stderr
+    records, out = train(plait, args + ["--no-progress"], tmp)
+    return step_records(records), out.stderr
 
 
 def figures(steps, batch, ctx, mid=None):
@@ -105,7 +91,7 @@ def main():
     ap.add_argument("--mid", type=int, default=20, help="midrun: the step the slowdown starts")
     ap.add_argument("args", nargs=argparse.REMAINDER)
     a = ap.parse_args()
-    model = a.args[1:] if a.args[:1] == ["--"] else a.args
+    model = model_args(a.args)
     batch, ctx = value(model, "--batch", 16), value(model, "--ctx", 128)
     before = load()
     rows = []

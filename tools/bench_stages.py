@@ -8,25 +8,15 @@ round, auto's over the best hand-picked split's.
 
     tools/bench_stages.py [--plait build/plait] [--runs 3] -- TRAIN_ARGS (with --layers L --pp 2)
 """
-import argparse, json, os, statistics, subprocess, sys, tempfile
+import argparse, statistics, sys, tempfile
 
-
-def load():
-    with open("/proc/loadavg") as f:
-        return " ".join(f.read().split()[:3])
+from benchlib import load, model_args, train
 
 
 def run(plait, args, tmp):
-    log = os.path.join(tmp, "m.jsonl")
-    if os.path.exists(log):
-        os.remove(log)
-    cmd = [plait, "train"] + args + ["--log", log, "--eval-every", "0"]
-    out = subprocess.run(cmd, capture_output=True, text=True)
-    if out.returncode != 0:
-        sys.exit(f"failed ({out.returncode}): {' '.join(cmd)}\n{out.stderr}")
+    records, out = train(plait, args, tmp)
     chose = next((l for l in out.stderr.splitlines() if l.startswith("stages auto")), "")
-    for line in open(log):
-        j = json.loads(line)
+    for j in records:
         if j.get("event") == "end":
             return j["tok_per_s"], chose
     sys.exit("no end event in the log")
@@ -38,7 +28,7 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("args", nargs=argparse.REMAINDER)
     a = ap.parse_args()
-    model = a.args[1:] if a.args[:1] == ["--"] else a.args
+    model = model_args(a.args)
     layers = int(model[model.index("--layers") + 1])
     variants = [(f"{k},{layers - k}", ["--stages", f"{k},{layers - k}"]) for k in range(1, layers)]
     variants.append(("auto", ["--stages", "auto"]))

@@ -17,32 +17,21 @@
 
 Prints Markdown tables, the load average before and after.
 """
-import argparse, json, os, re, statistics, subprocess, sys, tempfile
+import argparse, os, re, statistics, sys, tempfile
 
-
-def load():
-    with open("/proc/loadavg") as f:
-        return " ".join(f.read().split()[:3])
+from benchlib import load, model_args, step_records, train
 
 
 def run(plait, args, tmp):
-    log = os.path.join(tmp, "m.jsonl")
-    if os.path.exists(log):
-        os.remove(log)
-    cmd = [plait, "train"] + args + ["--log", log, "--eval-every", "0",
-                                     "--checkpoint-dir", os.path.join(tmp, "ck"), "--overwrite"]
-    out = subprocess.run(cmd, capture_output=True, text=True)
-    if out.returncode != 0:
-        sys.exit(f"failed ({out.returncode}): {' '.join(cmd)}\n{out.stderr}")
-    steps, end, weights = [], {}, 0
-    for line in open(log):
-        j = json.loads(line)
+    records, out = train(plait, args + ["--checkpoint-dir", os.path.join(tmp, "ck"), "--overwrite"],
+                         tmp)
+    end, weights = {}, 0
+    for j in records:
         if j.get("event") == "end":
             end = j
         elif j.get("event") == "memory" and j.get("ranks"):
             weights = j["ranks"][0].get("weights", 0)  # bytes of the arena (whole below ZeRO-3)
-        elif "loss" in j and "event" not in j:
-            steps.append(j)
+    steps = step_records(records)
     m = re.search(r"training (\d+) parameters", out.stderr + out.stdout)
     psi = int(m.group(1)) if m else int(weights) // 4  # --no-progress: no start-up line
     half = steps[len(steps) // 2:]
@@ -58,7 +47,7 @@ def main():
     ap.add_argument("--memory-only", action="store_true")
     ap.add_argument("args", nargs=argparse.REMAINDER)
     a = ap.parse_args()
-    model = a.args[1:] if a.args[:1] == ["--"] else a.args
+    model = model_args(a.args)
     stages = [int(s) for s in a.stages.split(",")]
     before = load()
     times = {z: [] for z in stages}
