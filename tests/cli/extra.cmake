@@ -27,37 +27,30 @@ set_tests_properties(cli_serve_smoke PROPERTIES TIMEOUT 300)
 if(CMAKE_CXX_FLAGS MATCHES "sanitize=thread")
   return()
 endif()
-plait_mpi_test(cli_mpi_init_from_matches_threads 300
-  sh ${dir}/mpi_init_from_matches_threads.sh ${MPIEXEC_EXECUTABLE}
-  $<TARGET_FILE:plait> ${PROJECT_SOURCE_DIR}/docs/ARCHITECTURE.md
-  ${PROJECT_SOURCE_DIR}/tests/fixtures/gpt2_hf)
+plait_mpi_script_test(cli_mpi_init_from_matches_threads 300 ${dir}/mpi_init_from_matches_threads.sh
+  ${PROJECT_SOURCE_DIR}/docs/ARCHITECTURE.md ${PROJECT_SOURCE_DIR}/tests/fixtures/gpt2_hf)
 
 # docs/LAUNCH.md's hostfile launch (2 nodes x 2 ranks) with localhost slots standing
 # in for the two nodes (mpi_hostfile.sh).
-plait_mpi_test(cli_mpi_hostfile_two_nodes 300
-  sh ${dir}/mpi_hostfile.sh ${MPIEXEC_EXECUTABLE} $<TARGET_FILE:plait>
+plait_mpi_script_test(cli_mpi_hostfile_two_nodes 300 ${dir}/mpi_hostfile.sh
   ${PROJECT_SOURCE_DIR}/docs/ARCHITECTURE.md)
 
 # A stalled MPI rank is reported by the heartbeat watchdog and ends the job
 # (mpi_heartbeat_stall.sh).
-plait_mpi_test(cli_mpi_heartbeat_stall 120
-  sh ${dir}/mpi_heartbeat_stall.sh ${MPIEXEC_EXECUTABLE} $<TARGET_FILE:plait>
+plait_mpi_script_test(cli_mpi_heartbeat_stall 120 ${dir}/mpi_heartbeat_stall.sh
   ${PROJECT_SOURCE_DIR}/docs/ARCHITECTURE.md)
 
 # Ranks exit when their mpirun is killed (mpi_orphans.sh).
-plait_mpi_test(cli_mpi_ranks_die_with_launcher 120
-  sh ${dir}/mpi_orphans.sh ${MPIEXEC_EXECUTABLE} $<TARGET_FILE:plait>
+plait_mpi_script_test(cli_mpi_ranks_die_with_launcher 120 ${dir}/mpi_orphans.sh
   ${PROJECT_SOURCE_DIR}/docs/ARCHITECTURE.md)
 
 # plait launch restarts a killed MPI job from its checkpoint (mpi_launch_restart.sh).
-plait_mpi_test(cli_mpi_launch_restart 180
-  sh ${dir}/mpi_launch_restart.sh ${MPIEXEC_EXECUTABLE} $<TARGET_FILE:plait>
+plait_mpi_script_test(cli_mpi_launch_restart 180 ${dir}/mpi_launch_restart.sh
   ${PROJECT_SOURCE_DIR}/docs/ARCHITECTURE.md)
 
 # SIGSTOP of an MPI rank: detected by the watchdog, restarted by plait launch
 # (mpi_sigstop_recovery.sh).
-plait_mpi_test(cli_mpi_sigstop_recovery 180
-  sh ${dir}/mpi_sigstop_recovery.sh ${MPIEXEC_EXECUTABLE} $<TARGET_FILE:plait>
+plait_mpi_script_test(cli_mpi_sigstop_recovery 180 ${dir}/mpi_sigstop_recovery.sh
   ${PROJECT_SOURCE_DIR}/docs/ARCHITECTURE.md)
 
 # Two MPI trials of tools/chaos.sh under plait launch (the script runs 20 or more).
@@ -72,9 +65,8 @@ add_test(NAME cli_chaos_threads
 set_tests_properties(cli_chaos_threads PROPERTIES TIMEOUT 300)
 
 # Model-parallel generation under mpirun equals one worker (mpi_sample_matches_threads.sh).
-plait_mpi_test(cli_mpi_sample_matches_one_worker 300
-  sh ${dir}/mpi_sample_matches_threads.sh ${MPIEXEC_EXECUTABLE}
-  $<TARGET_FILE:plait> ${PROJECT_SOURCE_DIR}/tests/fixtures/gpt2_hf/model.safetensors)
+plait_mpi_script_test(cli_mpi_sample_matches_one_worker 300 ${dir}/mpi_sample_matches_threads.sh
+  ${PROJECT_SOURCE_DIR}/tests/fixtures/gpt2_hf/model.safetensors)
 
 # plait serve under mpirun (rank 0 serves, rank 1 follows) answers one worker's greedy
 # text and stops cleanly on SIGTERM (mpi_serve_matches_threads.sh).
@@ -96,8 +88,7 @@ plait_mpi_test(cli_mpi_launch_shrink 300
 
 # --balance auto under mpirun re-splits a batch with a slowed rank and trains the equal
 # split's model within 1e-5 (mpi_balance.sh).
-plait_mpi_test(cli_mpi_balance 120
-  sh ${dir}/mpi_balance.sh ${MPIEXEC_EXECUTABLE} $<TARGET_FILE:plait>
+plait_mpi_script_test(cli_mpi_balance 120 ${dir}/mpi_balance.sh
   ${PROJECT_SOURCE_DIR}/docs/ARCHITECTURE.md)
 
 # tests/cli/mpi_metrics_port_test.cpp runs mpirun itself (--metrics-port under MPI).

@@ -11,9 +11,8 @@ foreach(cfg "2;ring;0" "3;ring;0" "4;hierarchical;2")
   list(GET cfg 0 np)
   list(GET cfg 1 sync)
   list(GET cfg 2 rpn)
-  plait_mpi_test(parallel_mpi_matches_threads_np${np}_${sync} 300
-    sh ${dir}/mpi_matches_threads.sh ${MPIEXEC_EXECUTABLE} $<TARGET_FILE:plait>
-    ${PROJECT_SOURCE_DIR}/docs/ARCHITECTURE.md ${np} ${sync} ${rpn})
+  plait_mpi_script_test(parallel_mpi_matches_threads_np${np}_${sync} 300
+    ${dir}/mpi_matches_threads.sh ${PROJECT_SOURCE_DIR}/docs/ARCHITECTURE.md ${np} ${sync} ${rpn})
 endforeach()
 # Model-parallel layouts under mpirun equal the threads backend shard for shard.
 foreach(cfg "4;--tp;2;--pp;2" "2;--pp;2;--schedule;gpipe" "4;--dp;2;--tp;2")
@@ -21,20 +20,17 @@ foreach(cfg "4;--tp;2;--pp;2" "2;--pp;2;--schedule;gpipe" "4;--dp;2;--tp;2")
   list(SUBLIST cfg 1 -1 layout)
   string(REPLACE ";" "" tag "${layout}")
   string(REPLACE "--" "_" tag "${tag}")
-  plait_mpi_test(parallel_mpi_mesh_matches_threads_np${np}${tag} 300
-    sh ${dir}/mpi_mesh_matches_threads.sh ${MPIEXEC_EXECUTABLE}
-    $<TARGET_FILE:plait> ${PROJECT_SOURCE_DIR}/docs/ARCHITECTURE.md ${np} ${layout})
+  plait_mpi_script_test(parallel_mpi_mesh_matches_threads_np${np}${tag} 300
+    ${dir}/mpi_mesh_matches_threads.sh ${PROJECT_SOURCE_DIR}/docs/ARCHITECTURE.md ${np} ${layout})
 endforeach()
 # Backup workers under mpirun: a held rank is dropped, the result is the others' mean.
-plait_mpi_test(parallel_mpi_backup_workers 300
-  sh ${dir}/mpi_backup_workers.sh ${MPIEXEC_EXECUTABLE} $<TARGET_FILE:plait>
+plait_mpi_script_test(parallel_mpi_backup_workers 300 ${dir}/mpi_backup_workers.sh
   ${PROJECT_SOURCE_DIR}/docs/ARCHITECTURE.md ${PROJECT_SOURCE_DIR}/tools/weights_diff.py)
 # ZeRO under mpirun equals the threads backend byte for byte (weights and moments), in
 # micro-batches (stages 2 and 3 reduce each one): stage 1 and 3 on 2 ranks, 2 on 3.
 foreach(cfg "2;1" "3;2" "2;3")
   list(GET cfg 0 np)
   list(GET cfg 1 zero)
-  plait_mpi_test(parallel_mpi_zero_matches_threads_np${np}_zero${zero} 300
-    sh ${dir}/mpi_zero_matches_threads.sh ${MPIEXEC_EXECUTABLE} $<TARGET_FILE:plait>
-    ${PROJECT_SOURCE_DIR}/docs/ARCHITECTURE.md ${np} ${zero})
+  plait_mpi_script_test(parallel_mpi_zero_matches_threads_np${np}_zero${zero} 300
+    ${dir}/mpi_zero_matches_threads.sh ${PROJECT_SOURCE_DIR}/docs/ARCHITECTURE.md ${np} ${zero})
 endforeach()
