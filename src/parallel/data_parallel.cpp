@@ -82,6 +82,34 @@ bool equal_micro_batches(const TrainOptions& opt, const std::vector<int64_t>& sh
   return count(shares[0]) > 1;
 }
 
+// The sizes the ZeRO page pools are cut to (util/page_pool.h), in floats: the tied wte
+// (written first and last by the backward pass), the largest block (the most written
+// between two of its ready() calls) and the largest unit ZeRO-3 gathers (the
+// embeddings, a block, the head: ln_f and wte).
+struct UnitSizes {
+  size_t wte = 0, block = 0, unit = 0;
+};
+
+UnitSizes unit_sizes(const ParamTable& t) {
+  UnitSizes u;
+  std::vector<size_t> blocks;
+  size_t wpe = 0, lnf = 0;
+  const std::string h = "transformer.h.";
+  for (const ParamSpec& p : t.specs()) {
+    if (p.name == "transformer.wte.weight") u.wte = p.offset + p.size;
+    else if (p.name == "transformer.wpe.weight") wpe = p.size;
+    else if (p.name.rfind("transformer.ln_f.", 0) == 0) lnf += p.size;
+    else if (p.name.rfind(h, 0) == 0) {
+      const size_t i = std::stoul(p.name.substr(h.size()));
+      if (blocks.size() <= i) blocks.resize(i + 1);
+      blocks[i] += p.size;
+    }
+  }
+  for (size_t b : blocks) u.block = std::max(u.block, b);
+  u.unit = std::max({u.wte + wpe, u.block, u.wte + lnf});
+  return u;
+}
+
 // --zero 1|2|3 (zero.h): every stage reduces the gradient buckets to their owners
 // during the backward pass; stages 2 and 3 release the others' pages, and with several
 // micro-batches (as many on every rank) reduce each micro-batch's.
@@ -93,15 +121,21 @@ TrainSummary run_zero_rank(Replica& r, comm::Group& world, const std::vector<int
   Zero zero(opt.zero, world.dup("zero"), total, r.adam, {}, {}, /*bucketed=*/true);
   if (r.rank == 0) out.message(zero_line(zero, total, world.size()));
   r.zero = &zero;
+  // stages 2, 3: the other ranks' buckets borrow pooled pages (grad_buckets.h): the
+  // tied wte's, the next block's and two buckets' more (in reduction) at most
+  const UnitSizes u = unit_sizes(r.model.table());
+  const BucketPooling pooling{true, u.wte, u.block};
   BucketReducer sync(world.dup("zero-grads"), owned_buckets(total, bucket_floats(opt), world.size()),
-                     /*release=*/opt.zero >= 2, r.trace, r.rank);
+                     /*release=*/opt.zero >= 2, r.trace, r.rank, pooling);
   if (opt.zero >= 2) {
     zero.release_unowned(r.model.grads);
     sync.reduce_each_micro_batch(equal_micro_batches(opt, shares));
   }
   r.sync = &sync;
   if (opt.zero == 3) {
-    zero.bind_params(r.model.params);
+    // the units' gathered floats in pooled pages: two units live at once (one computing,
+    // the next prefetched), twice that as the cap for slots of unequal sizes
+    zero.bind_params(r.model.params, 4 * u.unit * sizeof(float), u.unit * sizeof(float));
     zero.shard_params();
     r.model.set_param_gate(&zero);
   }
@@ -119,6 +153,8 @@ TrainSummary run_zero_rank(Replica& r, comm::Group& world, const std::vector<int
     s.gradient_between_bytes = sync.residency().between;
   }
   s.gradient_bytes = pages::resident_bytes(r.model.grads);
+  s.gradient_pool_bytes = sync.pool_bytes();
+  s.parameter_pool_bytes = zero.pool_bytes();
   r.sync = nullptr;
   r.zero = nullptr;
   return s;

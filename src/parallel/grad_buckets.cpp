@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <span>
 
 #include "util/pages.h"
@@ -32,8 +33,18 @@ std::vector<Bucket> owned_buckets(size_t total, size_t floats, int parts) {
   return out;
 }
 
+namespace {
+
+size_t max_bucket_bytes(const std::vector<Bucket>& buckets) {
+  size_t most = 0;
+  for (const Bucket& b : buckets) most = std::max(most, b.end - b.begin);
+  return most * sizeof(float);
+}
+
+}  // namespace
+
 BucketReducer::BucketReducer(comm::Group grads_group, std::vector<Bucket> owned, bool release,
-                             obs::Trace* trace, int rank)
+                             obs::Trace* trace, int rank, BucketPooling pooling)
     : grads_group_(std::move(grads_group)),
       buckets_(std::move(owned)),
       trace_(trace && trace->enabled() ? trace : nullptr),
@@ -41,7 +52,22 @@ BucketReducer::BucketReducer(comm::Group grads_group, std::vector<Bucket> owned,
       owned_(true),
       release_(release),
       total_(buckets_.empty() ? 0 : buckets_.front().end),
-      comm_([this](const size_t& i) { reduce(i); }) {}
+      pooling_(pooling),
+      comm_([this](const size_t& i) { reduce(i); }) {
+  if (!release || !pooling.on || buckets_.empty()) return;
+  const size_t page = pages::page_bytes(), slot = max_bucket_bytes(buckets_) + page;
+  size_t early = 0, others = 0;  // the early windows' bytes (in pages); the other windows
+  for (const Bucket& b : buckets_) {
+    if (b.owner == grads_group_.rank()) continue;
+    if (b.begin < pooling.early_end) early += ((b.end - b.begin) * sizeof(float) + page - 1) / page * page;
+    else ++others;
+  }
+  // the windows the next unit writes (one may straddle its upper end) and one more, in
+  // reduction; never more slots than windows
+  const size_t next = (pooling.ahead * sizeof(float) + slot - 1) / slot + 1;
+  early_pool_ = std::make_unique<PagePool>(early, /*zeroed=*/true);
+  pool_ = std::make_unique<PagePool>(std::min(next + 1, others) * slot, /*zeroed=*/true, slot);
+}
 
 BucketReducer::BucketReducer(comm::Group grads_group, comm::Group loss_group,
                              comm::Algorithm algorithm, size_t total, size_t bucket_floats,
@@ -61,14 +87,49 @@ BucketReducer::~BucketReducer() = default;
 // The comm thread is idle: the previous round's wait_all waited for it.
 void BucketReducer::begin_step(std::vector<float>& grads) {
   comm_.clear();
-  handed_ = 0;
+  handed_ = popped_ = 0;
   grads_ = grads.data();
   run_begin_ = run_end_ = grads.size() + 1;  // no run released yet
+}
+
+void BucketReducer::pass_begins(bool opens_round) {
+  lending_ = pool_ && opens_round;
+  if (!lending_) return;
+  // the comm thread is idle (begin_step or next_round waited) and every window given back
+  const int me = grads_group_.rank();
+  for (const Bucket& b : buckets_)
+    if (b.owner != me && b.begin < pooling_.early_end) early_pool_->lend(window(b));
+  next_lend_ = 0;
+  lend_ahead(total_);
+}
+
+void BucketReducer::lend_ahead(size_t offset) {
+  const int me = grads_group_.rank();
+  for (; next_lend_ < buckets_.size(); ++next_lend_) {
+    const Bucket& b = buckets_[next_lend_];
+    if (b.owner == me || b.begin < pooling_.early_end) continue;  // owned; lent at the start
+    if (b.end > offset) continue;  // the pass has written it already: fresh pages
+    if (b.end + pooling_.ahead <= offset) return;  // not written by the next unit: later
+    if (!lend_or_wait(b)) return;  // at the cap: later, if still in time
+  }
+}
+
+// At the cap, waits while the comm thread has buckets in hand (each it reduces may
+// give a slot back; every rank has handed over the oldest of them, so it finishes),
+// rather than let the pass fault fresh pages in: the pool bounds the step's peak.
+bool BucketReducer::lend_or_wait(const Bucket& b) {
+  for (;;) {
+    if (pool_->lend(window(b))) return true;
+    if (popped_ == handed_) return false;  // nothing will come back: fresh pages
+    comm_.pop_done();  // the oldest bucket handed over, reduced (and given back)
+    ++popped_;
+  }
 }
 
 void BucketReducer::ready(size_t offset) {
   for (; handed_ < buckets_.size() && buckets_[handed_].begin >= offset; ++handed_)
     comm_.push(handed_);
+  if (lending_) lend_ahead(offset);  // after: the buckets just handed over may come back
 }
 
 void BucketReducer::wait_all() {
@@ -85,7 +146,7 @@ void BucketReducer::next_round() {
     residency_.between = std::max(residency_.between, now);
   }
   comm_.clear();
-  handed_ = 0;
+  handed_ = popped_ = 0;
   run_begin_ = run_end_ = total_ + 1;  // no run released yet in this round
 }
 
@@ -108,7 +169,12 @@ void BucketReducer::reduce(size_t i) {
       // the bucket released before it are whole now and go too
       if (b.end != run_begin_) run_end_ = b.end;
       run_begin_ = b.begin;
-      pages::release(std::span<float>(grads_ + run_begin_, run_end_ - run_begin_));
+      if (pool_) {
+        pool_of(b).give_back(g);  // its slot back to the pool, or else its pages released
+        release_shared_page(b.end);
+      } else {
+        pages::release(std::span<float>(grads_ + run_begin_, run_end_ - run_begin_));
+      }
     }
   } else {
     grads_ar_->run(g);
@@ -118,6 +184,20 @@ void BucketReducer::reduce(size_t i) {
                      "comm", rank_, obs::kLaneComm,
                      t0, trace_->now_us() - t0,
                      {{"bytes", (b.end - b.begin) * sizeof(float)}});
+}
+
+// The page that holds arena offset `at` and the float before it, when the released run
+// covers it whole now (the bucket below `at` was just released, the one above before).
+void BucketReducer::release_shared_page(size_t at) {
+  const auto ps = static_cast<std::uintptr_t>(pages::page_bytes());
+  const auto base = reinterpret_cast<std::uintptr_t>(grads_);
+  const auto a = reinterpret_cast<std::uintptr_t>(grads_ + at);
+  if (a % ps == 0) return;  // no page straddles `at`
+  const std::uintptr_t lo = a / ps * ps, hi = lo + ps;
+  if (lo < base) return;
+  const size_t first = (lo - base) / sizeof(float), last = (hi - base) / sizeof(float);
+  if (first < run_begin_ || last > run_end_) return;  // part of it is still in use
+  pages::release(std::span<float>(grads_ + first, last - first));
 }
 
 void BucketReducer::sample_residency() {

@@ -108,6 +108,7 @@ double Replica::micro_batch(int64_t first, int b, bool first_mb, bool last, doub
   // this backward pass adds to the arena; its forward pass overlapped it
   const bool rounds = sync && sync->reduces_each_micro_batch();
   if (rounds && !first_mb) sync->next_round();
+  if (sync) sync->pass_begins(first_mb || rounds);
   if (sync && (last || rounds) && opt.overlap)
     model.backward([this](size_t offset) { sync->ready(offset); });
   else

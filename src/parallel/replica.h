@@ -69,6 +69,10 @@ class GradSync {
   // that before the next micro-batch's backward pass adds to the arena again.
   virtual bool reduces_each_micro_batch() const { return false; }
   virtual void next_round() {}
+  // Called before each backward pass: `opens_round` when nothing has been added to the
+  // arena since the last reduction (the step's first micro-batch, or each one when each
+  // is reduced), so the pass writes every gradient afresh.
+  virtual void pass_begins(bool opens_round) { (void)opens_round; }
 };
 
 class WorkSteal;  // parallel/dp_steal.h

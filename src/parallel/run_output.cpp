@@ -79,6 +79,8 @@ void RunOutput::end(const TrainSummary& s) {
     j["gradient_between_micro_batches_bytes_per_rank"] = s.gradient_between_bytes;
   if (s.parameter_bytes > 0) j["parameter_bytes_per_rank"] = s.parameter_bytes;
   if (s.parameter_peak_bytes > 0) j["parameter_peak_bytes_per_rank"] = s.parameter_peak_bytes;
+  if (s.gradient_pool_bytes > 0) j["gradient_pool_bytes_per_rank"] = s.gradient_pool_bytes;
+  if (s.parameter_pool_bytes > 0) j["parameter_pool_bytes_per_rank"] = s.parameter_pool_bytes;
   if (s.checkpoint_s > 0) j["checkpoint_s"] = s.checkpoint_s, j["loop_s"] = s.loop_s;
   metrics_.write(j);
   if (trace_.enabled()) trace_.write(opt_.trace_path);

@@ -43,6 +43,9 @@ struct TrainSummary {
   size_t gradient_between_bytes = 0;  // --zero 2 with micro-batches: the most between two
   size_t parameter_bytes = 0;  // --zero 3: its parameter arena's resident bytes at the end
   size_t parameter_peak_bytes = 0;  // --zero 3: the most resident during a pass (sampled)
+  // --zero 2|3: the page pools' bytes (util/page_pool.h), held besides the arenas'
+  // resident pages: the gradient windows' (2, 3) and the gathered units' (3)
+  size_t gradient_pool_bytes = 0, parameter_pool_bytes = 0;
   std::vector<RankMemory> memory;  // model-parallel runs: every rank's, by world rank
   std::vector<int> restage;    // --repartition-threshold: the stages to restart with
                                // (the run checkpointed and ended early), else empty

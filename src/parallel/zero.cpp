@@ -73,7 +73,27 @@ void Zero::release_unowned(std::span<float> grads) const {
   pages::release(grads.subspan(shard_.offset + shard_.count));
 }
 
+void Zero::bind_params(std::span<float> params, size_t pool_cap_bytes, size_t unit_bytes) {
+  params_ = params;
+  if (pool_cap_bytes > 0)
+    pool_ = std::make_unique<PagePool>(pool_cap_bytes, /*zeroed=*/false, unit_bytes);
+}
+
+void Zero::lend_unowned(size_t begin, size_t end) {
+  if (!pool_) return;
+  const size_t lo = shard_.offset, hi = shard_.offset + shard_.count;
+  if (begin < std::min(end, lo)) pool_->lend(params_.subspan(begin, std::min(end, lo) - begin));
+  if (std::max(begin, hi) < end) pool_->lend(params_.subspan(std::max(begin, hi), end - std::max(begin, hi)));
+}
+
+void Zero::free_range(size_t begin, size_t end) {
+  const std::span<float> s = params_.subspan(begin, end - begin);
+  if (pool_) pool_->give_back(s);
+  else pages::release(s);
+}
+
 size_t Zero::gather(comm::Group& g, size_t begin, size_t end) {
+  lend_unowned(begin, end);  // every float of [begin, end) is written below
   size_t floats = 0;
   for (int r = 0; r < g.size(); ++r) {
     const comm::Shard s = comm::shard_of(total_, g.size(), r);
@@ -177,8 +197,8 @@ void Zero::release(size_t begin, size_t end) {
   if (whole_) return;
   held_ -= std::min(held_, outside(begin, end));
   const size_t lo = shard_.offset, hi = shard_.offset + shard_.count;
-  if (begin < std::min(end, lo)) pages::release(params_.subspan(begin, std::min(end, lo) - begin));
-  if (std::max(begin, hi) < end) pages::release(params_.subspan(std::max(begin, hi), end - std::max(begin, hi)));
+  if (begin < std::min(end, lo)) free_range(begin, std::min(end, lo));
+  if (std::max(begin, hi) < end) free_range(std::max(begin, hi), end);
 }
 
 void Zero::shard_params() {

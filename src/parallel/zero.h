@@ -31,6 +31,7 @@
 #include <cstddef>
 #include <deque>
 #include <exception>
+#include <memory>
 #include <mutex>
 #include <span>
 #include <thread>
@@ -41,6 +42,7 @@
 #include "comm/group.h"
 #include "model/adamw.h"
 #include "model/gpt.h"
+#include "util/page_pool.h"
 
 namespace plait {
 
@@ -86,7 +88,12 @@ class Zero final : public ParamGate {
   void acquire(size_t begin, size_t end) override;
   void release(size_t begin, size_t end) override;
   void prefetch(std::span<const ArenaRange> next) override;
-  void bind_params(std::span<float> params) { params_ = params; }
+  // `pool_cap_bytes` > 0: the units' gathered floats outside the shard live in pages
+  // a PagePool (util/page_pool.h) lends at the gather and takes back at the release,
+  // up to that many bytes at once, instead of pages faulted in and released each time;
+  // its slots are cut to `unit_bytes` (the largest unit) at least.
+  void bind_params(std::span<float> params, size_t pool_cap_bytes = 0, size_t unit_bytes = 0);
+  size_t pool_bytes() const { return pool_ ? pool_->bytes() : 0; }
   void shard_params();
   void gather_params();
   ~Zero() override;
@@ -129,6 +136,9 @@ class Zero final : public ParamGate {
   size_t outside(size_t begin, size_t end) const;  // floats of [begin, end) not in the shard
   void hold(size_t begin, size_t end);             // training thread: held_ and its peak
   void prefetch_loop();          // the communication thread
+  void lend_unowned(size_t begin, size_t end);  // stage 3 with a pool: before a gather
+  void free_range(size_t begin, size_t end);    // back to the pool, or released
+  std::unique_ptr<PagePool> pool_;
 
   comm::Group prefetch_group_;  // stage 3: used by the communication thread only
   mutable std::mutex m_;

@@ -17,6 +17,8 @@ std::uintptr_t page_size() {
 
 }  // namespace
 
+std::size_t page_bytes() { return page_size(); }
+
 void release(std::span<float> range) {
   if (range.empty()) return;
   const std::uintptr_t ps = page_size();

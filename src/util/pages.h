@@ -13,6 +13,8 @@
 
 namespace plait::pages {
 
+// The page size in bytes.
+std::size_t page_bytes();
 // Sets every float of `range` to 0, returning its whole pages to the OS.
 void release(std::span<float> range);
 // Bytes of `range` backed by resident pages (whole pages, clipped to the range).

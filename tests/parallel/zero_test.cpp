@@ -88,6 +88,8 @@ TEST_F(Zero, ShardedGradientsMatchOneWorkerAndStageOneBitForBit) {
     EXPECT_LE(end.value("gradient_peak_bytes_per_rank", total * sizeof(float) + 1),
               total * sizeof(float)) << name;
     EXPECT_GE(end.value("gradient_peak_bytes_per_rank", size_t{0}), shard) << name;
+    // the other ranks' buckets borrowed pooled pages (grad_buckets.h) rather than fresh
+    EXPECT_GT(end.value("gradient_pool_bytes_per_rank", size_t{0}), 0u) << name;
   }
 }
 
@@ -107,6 +109,8 @@ TEST_F(Zero, ShardedParametersMatchStageTwoBitForBit) {
     const size_t held = r.events.back().value("parameter_bytes_per_rank", size_t{0});
     EXPECT_GE(held, shard) << name;
     EXPECT_LE(held, shard + 4 * 4096) << name;
+    // the gathered units lived in pooled pages (zero.h), not in pages faulted per gather
+    EXPECT_GT(r.events.back().value("parameter_pool_bytes_per_rank", size_t{0}), 0u) << name;
   }
 }
 
