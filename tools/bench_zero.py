@@ -10,7 +10,9 @@
              event (gradient and parameter bytes are resident bytes measured with
              mincore after the last step, util/pages.h), against the fp32 formula
              per rank: parameters 4Ψ (/D at stage 3), gradients 4Ψ (/D at stages 2-3),
-             AdamW moments 8Ψ (/D at stages 1-3)
+             AdamW moments 8Ψ (/D at stages 1-3); the page pools' bytes (stages 2-3:
+             the gradient windows', stage 3: the gathered units') held beside them; and
+             rank 0's memory by kind (the `memory` event) with the pools added
 
     tools/bench_zero.py [--plait build/plait] [--runs 5] [--workers 2] [--stages 0,1,2,3]
         [--memory-only] -- MODEL_ARGS...
@@ -26,15 +28,18 @@ def run(plait, args, tmp):
     records, out = train(plait, args + ["--checkpoint-dir", os.path.join(tmp, "ck"), "--overwrite"],
                          tmp)
     end, weights = {}, 0
+    kinds = {}
     for j in records:
         if j.get("event") == "end":
             end = j
         elif j.get("event") == "memory" and j.get("ranks"):
             weights = j["ranks"][0].get("weights", 0)  # bytes of the arena (whole below ZeRO-3)
+            kinds = j["ranks"][0]
     steps = step_records(records)
     m = re.search(r"training (\d+) parameters", out.stderr + out.stdout)
     psi = int(m.group(1)) if m else int(weights) // 4  # --no-progress: no start-up line
     half = steps[len(steps) // 2:]
+    end = dict(end, kinds=kinds)
     return statistics.median(s["step_s"] for s in half), end, psi
 
 
@@ -82,9 +87,26 @@ def main():
             if got is None:
                 continue
             print(f"| {z} | {kind} | {got} | {f:.0f} | {got / f:.3f} |")
+        for kind in ("gradient", "parameter"):  # the page pools beside the arenas
+            pool = e.get(f"{kind}_pool_bytes_per_rank")
+            if pool is not None:
+                print(f"| {z} | {kind} page pool (util/page_pool.h) | {pool} | | |")
         if "gradient_peak_bytes_per_rank" in e:
             g = e["gradient_peak_bytes_per_rank"]
             print(f"| {z} | gradient, peak during a step (sampled) | {g} | {4 * psi:.0f} (4Ψ) | {g / (4 * psi):.3f} |")
+    # rank 0's memory by kind (the `memory` event after the first step, MB) and the pools
+    # the end event adds; "held" = the kinds' total + the pools
+    cols = ["weights", "grads", "optimizer", "activations", "comm", "workspace"]
+    print("\n| --zero | " + " | ".join(cols) + " | gradient pool | parameter pool | held | peak RSS (process) |")
+    print("|---" * (len(cols) + 5) + "|")
+    for z in stages:
+        e = ends.get(z, {})
+        k = e.get("kinds", {})
+        pools = [e.get("gradient_pool_bytes_per_rank", 0), e.get("parameter_pool_bytes_per_rank", 0)]
+        held = sum(k.get(c, 0) for c in cols) + sum(pools)
+        print(f"| {z} | " + " | ".join(f"{k.get(c, 0) / 1e6:.3f}" for c in cols) + " | "
+              + " | ".join(f"{p / 1e6:.3f}" for p in pools)
+              + f" | {held / 1e6:.3f} | {k.get('peak_rss', 0) / 1e6:.1f} |")
 
 
 if __name__ == "__main__":
