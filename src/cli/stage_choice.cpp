@@ -49,6 +49,8 @@ StageCosts stage_costs(const TrainOptions& opt, const plan::ModelSpec& m, const 
     c.fixed_bytes.push_back(one - (two - one));
   }
   c.limit_bytes = limit_bytes(opt);
+  c.micro_batches = opt.micro_batches > 0 ? opt.micro_batches : opt.pp;  // the least step
+  c.schedule = opt.schedule;
   return c;
 }
 
@@ -84,8 +86,12 @@ StageChoice choose_stages(const TrainOptions& opt) {
   if (ch.part.memory_bound())
     mem += "; the fastest split " + stages_string(ch.part.fastest) + " needs " +
            mib(ch.part.fastest_peak_bytes) + ", over the limit";
+  char step[160];
+  std::snprintf(step, sizeof step,
+                "; predicted %s step of %d micro-batches %.3g block-times, busiest stage %.3g",
+                to_string(c.schedule), c.micro_batches, ch.part.step, ch.part.busiest);
   ch.line = std::string("stages ") + mode + ": " + stages_string(ch.part.sizes) + " (" +
-            describe(p) + "; " + mem + "; docs/BALANCE.md)";
+            describe(p) + "; " + mem + step + "; docs/BALANCE.md)";
   return ch;
 }
 

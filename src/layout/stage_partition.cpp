@@ -42,6 +42,66 @@ std::vector<int> least_max(int layers, int P, const std::function<double(size_t,
   return sizes;
 }
 
+// C(n, k), saturating above `cap` (the count only decides exhaustive or not).
+double choose_capped(int n, int k, double cap) {
+  double r = 1;
+  for (int i = 1; i <= k && r <= cap; ++i) r = r * (n - k + i) / i;
+  return r;
+}
+
+// Orders candidate partitions: the shorter step, then the less busy stage; within a
+// relative 1e-12 both are a tie (the earlier candidate stays).
+bool better(double step, double busy, double best_step, double best_busy) {
+  const double eps = 1e-12 * std::max(1.0, std::abs(best_step));
+  if (step < best_step - eps) return true;
+  return step <= best_step + eps && busy < best_busy - 1e-12 * std::max(1.0, std::abs(best_busy));
+}
+
+// The partition with the least simulated step among those `ok` accepts, from `start`
+// (feasible, the least-busiest one): every partition when there are at most
+// kExhaustivePartitions (the first stage's largest sizes first, so ties favour the
+// earlier stages), else moves of one block across one boundary while one shortens it.
+std::vector<int> least_step(int layers, const StageCosts& c, std::vector<int> start,
+                            const std::function<bool(size_t, int)>& ok) {
+  const int P = static_cast<int>(start.size());
+  std::vector<int> best = start;
+  double best_step = pipeline_step(best, c), best_busy = busiest_stage(best, c);
+  auto consider = [&](const std::vector<int>& sizes) {
+    for (size_t s = 0; s < sizes.size(); ++s)
+      if (!ok(s, sizes[s])) return false;
+    const double step = pipeline_step(sizes, c), busy = busiest_stage(sizes, c);
+    if (!better(step, busy, best_step, best_busy)) return false;
+    best = sizes, best_step = step, best_busy = busy;
+    return true;
+  };
+  if (choose_capped(layers - 1, P - 1, kExhaustivePartitions) <= kExhaustivePartitions) {
+    std::vector<int> sizes(P);
+    std::function<void(int, int)> walk = [&](int s, int left) {
+      if (s == P - 1) {
+        sizes[s] = left;
+        consider(sizes);
+        return;
+      }
+      for (int k = left - (P - 1 - s); k >= 1; --k) sizes[s] = k, walk(s + 1, left - k);
+    };
+    walk(0, layers);
+    return best;
+  }
+  for (bool moved = true; moved;) {
+    moved = false;
+    for (int s = 0; s + 1 < P && !moved; ++s)
+      for (int dir : {1, -1}) {
+        std::vector<int> next = best;
+        next[s] += dir, next[s + 1] -= dir;
+        if (next[s] >= 1 && next[s + 1] >= 1 && consider(next)) {
+          moved = true;
+          break;
+        }
+      }
+  }
+  return best;
+}
+
 std::string mib(double bytes) {
   char buf[48];
   const double m = bytes / (1024.0 * 1024.0);
@@ -75,6 +135,15 @@ double peak_stage_bytes(const std::vector<int>& sizes, const StageCosts& c) {
   return b;
 }
 
+double pipeline_step(const std::vector<int>& sizes, const StageCosts& c) {
+  std::vector<double> f, b;
+  for (size_t s = 0; s < sizes.size(); ++s) {
+    const double t = stage_busy(c, s, sizes[s]);  // forward + backward, backward = 2 forward
+    f.push_back(t / 3), b.push_back(2 * t / 3);
+  }
+  return simulate_pipeline(c.schedule, c.micro_batches, f, b).makespan;
+}
+
 StagePartition partition_stages(int layers, const StageCosts& c) {
   check_costs(layers, c);
   const int P = static_cast<int>(c.scale.size());
@@ -99,6 +168,15 @@ StagePartition partition_stages(int layers, const StageCosts& c) {
                      " per stage; the one needing the least memory, " + stages_string(least) +
                      ", needs " + mib(peak_stage_bytes(least, c)) + " (stage " +
                      std::to_string(worst) + ")");
+  }
+  if (c.micro_batches > 0) {  // the least step, searched from the least busiest stage
+    r.fastest = least_step(layers, c, r.fastest, [](size_t, int) { return true; });
+    r.fastest_busiest = busiest_stage(r.fastest, c);
+    r.fastest_peak_bytes = peak_stage_bytes(r.fastest, c);
+    r.sizes = least_step(layers, c, r.sizes, [&](size_t s, int k) {
+      return !limited || stage_bytes(c, s, k) <= c.limit_bytes;
+    });
+    r.step = pipeline_step(r.sizes, c);
   }
   r.busiest = busiest_stage(r.sizes, c);
   r.peak_bytes = peak_stage_bytes(r.sizes, c);
@@ -138,6 +216,10 @@ RepartitionAdvice advise_repartition(const std::vector<int>& sizes,
   const StagePartition p = partition_stages(layers, c);
   a.best = p.sizes;
   a.predicted = p.busiest;
+  if (c.micro_batches > 0) {  // steps: busy[s] is a whole step's, M micro-batches' work
+    a.measured = pipeline_step(sizes, c) / c.micro_batches;
+    a.predicted = p.step / c.micro_batches;
+  }
   return a;
 }
 

@@ -114,6 +114,10 @@ void fit_servers(TrainOptions& local, int world) {
     throw UsageError("--servers " + std::to_string(local.servers) + " needs more ranks: mpirun "
                      "started " + std::to_string(world) + " (workers are the other ranks)");
   local.workers = world - local.servers;
+  if (!local.speeds.empty() && static_cast<int>(local.speeds.size()) != local.workers)
+    throw UsageError("--speeds gives " + std::to_string(local.speeds.size()) + " speeds but there are " +
+                     std::to_string(local.workers) + " workers (mpirun's ranks minus --servers " +
+                     std::to_string(local.servers) + ")");
   if (local.backup_workers >= local.workers)
     throw UsageError("--backup-workers " + std::to_string(local.backup_workers) +
                      " must be below the " + std::to_string(local.workers) + " workers");

@@ -10,6 +10,7 @@
 #include "balance/split.h"
 #include "parallel/dp_balance.h"
 #include "parallel/mesh_worker.h"
+#include "parallel/mesh_shares.h"
 #include "parallel/stage_repartition.h"
 #include "layout/stages.h"
 
@@ -83,7 +84,9 @@ TrainSummary run_mesh_rank(comm::Comm& c, const TrainOptions& opt, const RunData
     for (int r = 0; r < w.world.size(); ++r) t.unit_of.push_back(mesh_coord(w.shape, r).dp);
     balance::BalanceConfig cfg = balance_config(opt);
     if (opt.pp > 1) cfg.granule = w.micro_batches();
-    balance.emplace(w.world, std::move(t), balance::split_equal(opt.batch, w.shape.dp), cfg);
+    // Equal, or by --speeds (a replica as fast as its slowest rank).
+    balance.emplace(w.world, std::move(t),
+                    mesh_shares(opt.batch, opt.speeds, w.shape, opt.pp > 1 ? w.micro_batches() : 1), cfg);
     if (opt.resume) balance->restore(w.resumed_extra);  // the saved split and costs
     w.balance = &*balance;
   }

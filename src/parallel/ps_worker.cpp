@@ -221,7 +221,8 @@ TrainSummary run_ps_rank(comm::Comm& c, const TrainOptions& opt, const RunData* 
     serve(opt, L, c.rank() - N, links, servers);
     return {};
   }
-  const auto shares = balance::split_equal(opt.batch, N);
+  const auto shares = opt.speeds.empty() ? balance::split_equal(opt.batch, N)
+                                          : balance::split_proportional(opt.batch, opt.speeds);
   const auto starts = balance::split_starts(shares);
   Replica r(opt, *data, c.rank(), starts[c.rank()], shares[c.rank()]);
   if (c.rank() == 0) {

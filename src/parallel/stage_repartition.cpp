@@ -107,7 +107,10 @@ void StageRepartition::announce(int64_t done, const std::vector<double>& busy, d
                   "(threshold %.0f%% for %d steps)", (measured / predicted - 1) * 100,
                   ms(predicted).c_str(), stages_string(next_).c_str(),
                   opt_.repartition_threshold * 100, opt_.repartition_after);
-    reason = "the busiest stage takes " + ms(measured) + " per step, " + buf;
+    reason = (opt_.stage_costs.micro_batches > 0 ? "a step of these stages takes " + ms(measured) +
+                                                      " (simulated from their busy times), "
+                                                : "the busiest stage takes " + ms(measured) +
+                                                      " per step, ") + buf;
   }
   const std::string line = "repartition: after step " + std::to_string(done) + " stages " +
                            stages_string(sizes_) + " -> " + stages_string(next_) +

@@ -11,6 +11,7 @@
 #include "balance/split.h"
 #include "comm/collectives.h"
 #include "layout/stages.h"
+#include "parallel/mesh_shares.h"
 #include "util/error.h"
 #include "util/link.h"
 
@@ -148,8 +149,10 @@ void TrainOptions::validate_layout() const {
   if (micro_batches > 0 && pp == 1)
     throw UsageError("--micro-batches needs a pipeline (--pp > 1); use --micro-batch for "
                      "gradient accumulation");
-  if (model_parallel() && !speeds.empty())
-    throw UsageError("--speeds balances data parallelism only; it cannot be used with --tp/--pp");
+  // --speeds: one per rank, a replica as fast as its slowest rank (parallel/mesh_shares.h);
+  // under MPI once the world is known (fit_workers).
+  if (model_parallel() && !speeds.empty() && (backend != comm::Backend::mpi || D * tp * pp == workers))
+    (void)mesh_shares(batch, speeds, MeshShape{D, tp, pp}, pp > 1 ? M : 1);
   if (repartition_threshold > 0 && pp == 1)
     throw UsageError("--repartition-threshold needs a pipeline (--pp > 1)");
   if (repartition_threshold > 0 && checkpoint_dir.empty())
@@ -159,7 +162,7 @@ void TrainOptions::validate_layout() const {
 
 // Parameter servers (docs/DATA_PARALLEL.md, "Parameter server"): a mode, a bound
 // for stale, backup workers for sync only and fewer than the workers; no mesh, no
-// uneven shares, no allreduce to choose.
+// allreduce to choose (--speeds: the workers' first shares, as in data parallelism).
 void TrainOptions::validate_ps() const {
   require_non_negative(servers, "--servers");
   require_non_negative(staleness, "--staleness");
@@ -184,8 +187,6 @@ void TrainOptions::validate_ps() const {
   if (model_parallel())
     throw UsageError("--servers cannot be combined with --tp/--pp (parameter servers serve "
                      "data-parallel workers)");
-  if (!speeds.empty())
-    throw UsageError("--speeds cannot be combined with --servers (workers start from equal shares; --balance auto re-splits them)");
   if (sync)
     throw UsageError("--sync chooses an allreduce; with --servers the servers reduce (drop --sync)");
   if (ranks_per_node > 0 || !intra_link.empty() || !inter_link.empty())

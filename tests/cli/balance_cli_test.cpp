@@ -38,6 +38,14 @@ TEST(BalanceCli, BadValuesExit2WithOneLine) {
   expect_usage_error(run_plait(base + "--steal on"), "--balance auto");  // static by default
   expect_usage_error(run_plait(base + "--balance off --steal 2"), "--balance auto");
   expect_usage_error(run_plait(base + "--balance auto --steal 9"), "larger than --batch");
+  // --speeds with a mesh: one per rank; every replica needs a whole micro-batch
+  const std::string mesh = "train --data " + (d / "c.txt") +
+                           " --layers 2 --dim 16 --heads 2 --ctx 8 --batch 8 --steps 4 --no-progress"
+                           " --workers 4 --pp 2 ";
+  expect_usage_error(run_plait(mesh + "--speeds 1,1,1"), "--speeds gives 3 speeds");
+  expect_usage_error(run_plait(mesh + "--speeds 1,1,1,0.01"),
+                     "--speeds: replica 1 (speed 0.010000, its slowest rank's) gets no micro-batches");
+  expect_usage_error(run_plait(base + "--servers 1 --speeds 1,2,3"), "--speeds gives 3 speeds");
 }
 
 TEST(BalanceCli, SlowedRankIsMeasuredAndTheBatchReSplit) {

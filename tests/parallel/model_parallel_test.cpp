@@ -109,6 +109,35 @@ TEST_F(ModelParallel, ReplicasRebalancedEveryStepMatchOneWorker) {
   ::unsetenv("PLAIT_TEST_BALANCE_COSTS");
 }
 
+// --speeds over a mesh, one per world rank: a replica is as fast as its slowest rank,
+// shares are proportional in whole micro-batches with a pipeline, fixed (static), and
+// every layout still trains one worker's model. dp2 x pp2: ranks 0, 2 are replica 0,
+// ranks 1, 3 replica 1 (rank = tp + T (dp + D pp)); rank 3 at 0.3 makes replica 1
+// 0.3 against 1: 4 micro-batches of 2 split 3/1, shares 6/2. dp2 x tp2: ranks 0, 1
+// are replica 0, its slowest 0.5 against 1: 8 split 3/5 (largest remainder).
+TEST_F(ModelParallel, SpeedsSplitReplicasByTheirSlowestRank) {
+  struct Case {
+    Layout l;
+    std::vector<double> speeds;
+    std::vector<int64_t> shares;
+  };
+  for (const Case& c : {Case{{2, 1, 2}, {1, 1, 1, 0.3}, {6, 2}}, Case{{2, 2, 1}, {1, 0.5, 1, 1}, {3, 5}}}) {
+    TrainOptions o = tiny(dir_->path, c.l);
+    o.speeds = c.speeds;
+    const std::string name = "speeds_" + c.l.name();
+    expect_close(run(o, dir_->path, name), *baseline_, name);
+    std::ifstream in(dir_->path / (name + ".jsonl"));
+    int lines = 0;
+    for (std::string line; std::getline(in, line);) {
+      const auto j = nlohmann::json::parse(line);
+      if (!j.contains("rank_share")) continue;
+      EXPECT_EQ(j["rank_share"].get<std::vector<int64_t>>(), c.shares) << name;
+      ++lines;
+    }
+    EXPECT_EQ(lines, 10) << name;
+  }
+}
+
 // A mesh checkpoint keeps the replicas' balancer state (extra.balance): a resumed
 // --balance auto run starts from the saved split and costs, so with the test hook's
 // costs it re-splits exactly as the uninterrupted run and is bit-identical to it.

@@ -196,6 +196,23 @@ TEST_F(ParamServer, SyncSplitChangingEveryStepMatchesOneWorker) {
   }
 }
 
+// --speeds with parameter servers: the workers start from shares proportional to
+// their speeds (1, 2, 3: 2/4/6 of 12), fixed under --balance static, and the servers
+// still train one worker's model (they divide the pushed sums by the global batch).
+TEST_F(ParamServer, SpeedsSplitTheWorkersAndMatchOneWorker) {
+  for (int k : {1, 2}) {
+    TrainOptions o = tiny(dir_->path, 3, k);
+    o.speeds = {1, 2, 3};
+    const std::string name = "speeds_k" + std::to_string(k);
+    const Result r = run(o, dir_->path, name);
+    expect_close(r, *baseline_, name);
+    const auto lines = step_lines(dir_->path / (name + ".jsonl"));
+    ASSERT_EQ(lines.size(), 20u);
+    for (const auto& l : lines)
+      EXPECT_EQ(l["rank_share"].get<std::vector<int64_t>>(), (std::vector<int64_t>{2, 4, 6}));
+  }
+}
+
 // Stale mode: timings are exchanged once per --balance-every window (rank 0 logs the
 // shares then); the fake costs differ by rank over the first window, so the split
 // moves. Every step logs the servers' staleness of each worker.
