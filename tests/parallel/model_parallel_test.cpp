@@ -125,7 +125,7 @@ TEST_F(ModelParallel, SpeedsSplitReplicasByTheirSlowestRank) {
     TrainOptions o = tiny(dir_->path, c.l);
     o.speeds = c.speeds;
     const std::string name = "speeds_" + c.l.name();
-    expect_close(run(o, dir_->path, name), *baseline_, name);
+    expect_close(run(o, name), *baseline_, name);
     std::ifstream in(dir_->path / (name + ".jsonl"));
     int lines = 0;
     for (std::string line; std::getline(in, line);) {

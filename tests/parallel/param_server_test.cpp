@@ -204,7 +204,7 @@ TEST_F(ParamServer, SpeedsSplitTheWorkersAndMatchOneWorker) {
     TrainOptions o = tiny(dir_->path, 3, k);
     o.speeds = {1, 2, 3};
     const std::string name = "speeds_k" + std::to_string(k);
-    const Result r = run(o, dir_->path, name);
+    const Result r = run(o, name);
     expect_close(r, *baseline_, name);
     const auto lines = step_lines(dir_->path / (name + ".jsonl"));
     ASSERT_EQ(lines.size(), 20u);
