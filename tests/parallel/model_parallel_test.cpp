@@ -121,7 +121,10 @@ TEST_F(ModelParallel, SpeedsSplitReplicasByTheirSlowestRank) {
     std::vector<double> speeds;
     std::vector<int64_t> shares;
   };
-  for (const Case& c : {Case{{2, 1, 2}, {1, 1, 1, 0.3}, {6, 2}}, Case{{2, 2, 1}, {1, 0.5, 1, 1}, {3, 5}}}) {
+  std::vector<Case> cases(2);
+  cases[0].l = Layout{2, 1, 2}, cases[0].speeds = {1, 1, 1, 0.3}, cases[0].shares = {6, 2};
+  cases[1].l = Layout{2, 2, 1}, cases[1].speeds = {1, 0.5, 1, 1}, cases[1].shares = {3, 5};
+  for (const Case& c : cases) {
     TrainOptions o = tiny(dir_->path, c.l);
     o.speeds = c.speeds;
     const std::string name = "speeds_" + c.l.name();
