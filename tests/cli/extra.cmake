@@ -96,8 +96,5 @@ target_compile_definitions(test_cli PRIVATE PLAIT_MPIEXEC="${MPIEXEC_EXECUTABLE}
 
 # Repartitioning under plait launch: the MPI job exits 3 for new stages, is restarted
 # with them and matches a hand stop+resume byte for byte (mpi_repartition.sh).
-add_test(NAME cli_mpi_repartition
-         COMMAND sh ${dir}/mpi_repartition.sh ${MPIEXEC_EXECUTABLE} $<TARGET_FILE:plait>
-                 ${PROJECT_SOURCE_DIR}/docs/ARCHITECTURE.md)
-set_tests_properties(cli_mpi_repartition PROPERTIES TIMEOUT 180
-  ENVIRONMENT ASAN_OPTIONS=detect_leaks=0)
+plait_mpi_script_test(cli_mpi_repartition 180 ${dir}/mpi_repartition.sh
+  ${PROJECT_SOURCE_DIR}/docs/ARCHITECTURE.md)
