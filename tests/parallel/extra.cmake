@@ -15,7 +15,9 @@ foreach(cfg "2;ring;0" "3;ring;0" "4;hierarchical;2")
     ${dir}/mpi_matches_threads.sh ${PROJECT_SOURCE_DIR}/docs/ARCHITECTURE.md ${np} ${sync} ${rpn})
 endforeach()
 # Model-parallel layouts under mpirun equal the threads backend shard for shard.
-foreach(cfg "4;--tp;2;--pp;2" "2;--pp;2;--schedule;gpipe" "4;--dp;2;--tp;2")
+# With ZeRO on the dp axis: the dp rank 0 of each coordinate writes its shards.
+foreach(cfg "4;--tp;2;--pp;2" "2;--pp;2;--schedule;gpipe" "4;--dp;2;--tp;2"
+            "4;--dp;2;--tp;2;--zero;2" "4;--dp;2;--pp;2;--zero;3")
   list(GET cfg 0 np)
   list(SUBLIST cfg 1 -1 layout)
   string(REPLACE ";" "" tag "${layout}")
