@@ -60,7 +60,8 @@ nlohmann::json memory_kinds_event(const std::vector<RankMemory>& all, const std:
                      {"weights", m.weights}, {"grads", m.grads}, {"optimizer", m.optimizer},
                      {"activations", m.activations}, {"comm", m.comm},
                      {"workspace", m.workspace}, {"total", m.total()},
-                     {"peak_micro_batches", m.peak_micro_batches}, {"peak_rss", m.peak_rss}});
+                     {"peak_micro_batches", m.peak_micro_batches}, {"peak_rss", m.peak_rss},
+                     {"param_floats", m.param_floats}});
   return {{"event", "memory"}, {"recompute", recompute}, {"ranks", ranks}};
 }
 
