@@ -136,5 +136,35 @@ TEST(PlannerStages, SimulateFindsTheFastestSplit) {
   EXPECT_THROW(local_run_from_flags(m, f, 1, 4, 0, {}, {}), UsageError);
 }
 
+// The framework's ZeRO stage reaches train's command in every layout with dp > 1 (no
+// --sync beside it); ZeRO-3 over replicas whose micro-batch counts would differ (batch
+// 16 over 3 replicas: 6, 5, 5 sequences in micro-batches of 5: 2, 1, 1) runs --zero 2,
+// with a note.
+TEST(PlannerStages, TrainCommandCarriesTheZeroStage) {
+  const ClusterSpec& c = *find_cluster_preset("a100-80gb");
+  const ModelSpec m = spec(8, 256, 64, 256);
+  Layout mesh;
+  mesh.dp = 2, mesh.tp = 2;
+  const TrainCommand t3 = train_command(m, c, mesh, 1e6, 3);
+  EXPECT_TRUE(contains(t3.argv, "--zero", "3"));
+  EXPECT_TRUE(contains(t3.argv, "--tp", "2"));
+  EXPECT_EQ(std::count(t3.argv.begin(), t3.argv.end(), "--sync"), 0);
+  EXPECT_TRUE(t3.notes.empty());
+  Layout piped = pipeline(2);
+  piped.dp = 2, piped.micro_batches = 4;
+  EXPECT_TRUE(contains(train_command(m, c, piped, 1e6, 1).argv, "--zero", "1"));
+  Layout uneven;
+  uneven.dp = 3, uneven.micro_batch = 5, uneven.micro_batches = 2;
+  const TrainCommand t2 = train_command(m, c, uneven, 1e6, 3);
+  EXPECT_TRUE(contains(t2.argv, "--zero", "2"));
+  ASSERT_EQ(t2.notes.size(), 1u);
+  EXPECT_NE(t2.notes[0].find("--zero 2"), std::string::npos);
+  Layout even;
+  even.dp = 4, even.micro_batch = 2, even.micro_batches = 2;
+  EXPECT_TRUE(contains(train_command(m, c, even, 1e6, 3).argv, "--zero", "3"));
+  const TrainCommand alone = train_command(m, c, Layout{}, 1e6, 3);  // nothing to shard
+  EXPECT_EQ(std::count(alone.argv.begin(), alone.argv.end(), "--zero"), 0);
+}
+
 }  // namespace
 }  // namespace plait::plan
