@@ -199,6 +199,8 @@ int supervise_train(const TrainOptions& opt) {
   so.run_dir = opt.checkpoint_dir;
   so.memory_snapshots = opt.memory_snapshot_every > 0;
   so.log_path = opt.log_path;
+  // a child stopped whole (its watchdog too) is found from its heartbeat files
+  so.hang_timeout_s = opt.heartbeat_timeout_s;
   if (opt.min_workers > 0) add_elastic_train(opt, so);
   const auto metrics = supervisor_metrics(opt.checkpoint_dir, opt.metrics_port, opt.metrics_host,
                                           opt.heartbeat_timeout_s);

@@ -2,8 +2,14 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <set>
+
+#include <nlohmann/json.hpp>
 
 #include "fault/checkpoint_names.h"
 #include "util/error.h"
@@ -35,6 +41,30 @@ int64_t latest_step(const std::string& dir) {
   std::error_code ec;
   if (!fs::exists(fs::path(dir) / name / ckpt::kManifest, ec)) return -1;
   return step;
+}
+
+int64_t newest_snapshot_step(const std::string& dir) {
+  if (dir.empty()) return -1;
+  int64_t best = std::max(latest_step(dir), latest_step((fs::path(dir) / "peer").string()));
+  std::map<int64_t, std::set<int>> pieces;  // step -> the ranks whose piece is there
+  int world = 0;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    const std::string name = e.path().filename().string();
+    int r = -1;
+    if (std::sscanf(name.c_str(), "rank-%d", &r) != 1 && std::sscanf(name.c_str(), "copy-%d", &r) != 1)
+      continue;
+    const int64_t step = latest_step(e.path().string());
+    if (step < 0) continue;
+    pieces[step].insert(r);
+    std::ifstream f(e.path() / ckpt::step_dir_name(step) / ckpt::kManifest);
+    const auto j = nlohmann::json::parse(f, nullptr, false);
+    if (j.is_object()) world = j.value("extra", nlohmann::json::object())
+                                   .value("snapshot", nlohmann::json::object()).value("world", world);
+  }
+  for (const auto& [step, ranks] : pieces)
+    if (world > 0 && static_cast<int>(ranks.size()) == world) best = std::max(best, step);
+  return best;
 }
 
 }  // namespace plait::fault

@@ -30,4 +30,9 @@ void remove_memory_snapshot_dir(const std::string& dir);
 // verification: a cheap look for choosing where to resume from).
 int64_t latest_step(const std::string& dir);
 
+// The newest step a restart could restore from `dir` as this node sees it: the whole
+// state's snapshot (dir or dir/peer), or a step at which every rank's piece of a sharded
+// snapshot is there (dir/rank-R or dir/copy-R, parallel/shard_snapshot.h); -1 if none.
+int64_t newest_snapshot_step(const std::string& dir);
+
 }  // namespace plait::fault

@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -17,6 +18,8 @@
 #include <nlohmann/json.hpp>
 
 #include "fault/checkpoint_names.h"
+#include "fault/hang_watch.h"
+#include "fault/heartbeat.h"
 #include "fault/memory_snapshot.h"
 #include "util/error.h"
 
@@ -79,6 +82,58 @@ class Record {
   fs::path path_;
   nlohmann::json j_;
 };
+
+// Why a running child counts as hung, or "": its heartbeat files (hang_watch.h), or,
+// for a child stopped by a signal before it published any, how long it has been stopped
+// (`stopped_at`: when waitpid last saw it stop, 0 when running).
+std::string hang_of(const std::string& run_dir, double started_unix, double hang_s,
+                    double stopped_at, int stop_sig) {
+  std::string hung = hung_child_report(run_dir, started_unix, hang_s);
+  const double limit = hang_s > 0 ? hang_s : kAutoBaseSeconds;
+  if (hung.empty() && stopped_at > 0 && unix_now() - stopped_at > limit) {
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "hung: stopped by signal %d (%s) %.1f s ago (limit %.1f s), "
+                  "before it published a heartbeat", stop_sig, strsignal(stop_sig),
+                  unix_now() - stopped_at, limit);
+    hung = buf;
+  }
+  return hung;
+}
+
+// Waits for the child to end. With `hang_s` >= 0 it also reads the child's heartbeat
+// files every kPublishSeconds (hang_watch.h) and notes when the child is stopped by a
+// signal (WUNTRACED): a hung child is reported (stderr and RUN_DIR/heartbeat/
+// stalled.txt, which failure_of reads), killed with SIGKILL (which a stopped process
+// obeys too) and reaped; `hung` then holds the report.
+int wait_child(pid_t pid, const std::string& run_dir, double started_unix, double hang_s,
+               std::string* hung) {
+  int status = 0, stop_sig = 0;
+  double stopped_at = 0;
+  for (;;) {
+    const pid_t got = waitpid(pid, &status, hang_s < 0 ? 0 : WNOHANG | WUNTRACED | WCONTINUED);
+    if (got == pid && (WIFSTOPPED(status) || WIFCONTINUED(status))) {
+      stopped_at = WIFSTOPPED(status) ? unix_now() : 0;
+      stop_sig = WIFSTOPPED(status) ? WSTOPSIG(status) : 0;
+      continue;
+    }
+    if (got == pid) return status;
+    if (got < 0 && errno != EINTR) return status;
+    if (got != 0 || hang_s < 0) continue;
+    const timespec poll = {0, static_cast<long>(kPublishSeconds * 1e9)};
+    nanosleep(&poll, nullptr);
+    if (g_stop) continue;  // SIGINT/SIGTERM went to the child: wait for it to end
+    *hung = hang_of(run_dir, started_unix, hang_s, stopped_at, stop_sig);
+    if (hung->empty()) continue;
+    std::fprintf(stderr, "supervisor: the child (pid %d) is %s; killing it\n",
+                 static_cast<int>(pid), hung->c_str());
+    if (std::FILE* f = std::fopen((fs::path(run_dir) / "heartbeat" / "stalled.txt").c_str(), "w")) {
+      std::fprintf(f, "supervisor: the child (pid %d) is %s\n", static_cast<int>(pid), hung->c_str());
+      std::fclose(f);
+    }
+    kill(pid, SIGKILL);
+    hang_s = -1;  // now reap it
+  }
+}
 
 pid_t start(const std::vector<std::string>& argv) {
   std::vector<char*> args;
@@ -182,10 +237,10 @@ class SnapshotDir {
 // snapshot when it is newer (the child verifies it and falls back to the disk).
 std::string restart_point(const std::string& run_dir, const std::string& snapshots) {
   const std::string disk = latest_checkpoint(run_dir);
-  // this node's copies: rank 0's, and the peer's when the peer is on this node too
-  // (parallel/peer_snapshot.h; the training process decides among every node's)
-  const int64_t mem = std::max(latest_step(snapshots),
-                               snapshots.empty() ? -1 : latest_step(snapshots + "/peer"));
+  // this node's copies: rank 0's, the peer's when the peer is on this node too, or
+  // every rank's piece (parallel/peer_snapshot.h, shard_snapshot.h; the training
+  // process decides among every node's)
+  const int64_t mem = newest_snapshot_step(snapshots);
   if (mem >= 0 && mem > latest_step(run_dir))
     return ckpt::step_dir_name(mem) + " in the memory snapshot (disk: " +
            (disk.empty() ? "none" : disk) + ")";
@@ -250,18 +305,20 @@ int supervise(const SuperviseOptions& o) {
     fs::remove(fs::path(o.run_dir) / "heartbeat" / "failed.txt", ec);
     fs::remove(repartition_path(o.run_dir), ec);
     const auto started = fs::file_time_type::clock::now();
+    const double started_unix = unix_now();
     const pid_t pid = start(argv);
     g_child = pid;
     nlohmann::json ev = {{"event", "start"}, {"pid", pid}, {"attempt", attempt}, {"checkpoint", from}};
     if (o.workers > 0) ev["workers"] = elastic.workers();
     rec.event(ev);
-    int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
+    std::string hung;
+    const int status = wait_child(pid, o.run_dir, started_unix, o.hang_timeout_s, &hung);
     g_child = 0;
     int code = 1;
-    const std::string how = ending(status, &code);
+    std::string how = ending(status, &code);
+    if (!hung.empty()) how = "a hang (heartbeats stopped; killed with SIGKILL)";
     rec.event({{"event", "end"}, {"pid", pid}, {"how", how}, {"code", code}});
+    if (!hung.empty()) rec.event({{"event", "hung"}, {"pid", pid}, {"report", hung}});
     if (code == 0 || code == 2 || g_stop) return code;
     const std::string stages = code == kRepartitionExit ? read_repartition(o.run_dir) : "";
     if (!stages.empty()) {  // not a failure: a restart with new pipeline stages

@@ -1,6 +1,7 @@
 // The supervisor (torchrun's elastic agent, in spirit): it starts the training as a
 // child process, waits for it, and when the child dies (kill -9, the OOM killer, a
-// crash) or ends itself because the heartbeat watchdog found a hang (exit 1), starts
+// crash), ends itself because the heartbeat watchdog found a hang (exit 1), or stops
+// publishing heartbeats altogether (stopped whole: hang_watch.h; then killed), starts
 // it again from the newest committed checkpoint, at most `max_restarts` times. It
 // outlives its workers: with the threads backend the child is `plait train` itself;
 // under MPI it is `mpirun ... plait train --backend mpi`, so a dead rank ends the job
@@ -43,6 +44,11 @@ struct SuperviseOptions {
   // supervisor appends its own events there (failure, shrink, restart, gave_up), so the
   // log tells the whole run's story.
   std::string log_path;
+  // Watching the child's heartbeat files while it runs (fault/hang_watch.h): a child
+  // whose heartbeats have all stopped for longer than this many seconds (0: the
+  // watchdog's auto limit) is hung, reported, killed and restarted like a dead one.
+  // Negative: the supervisor only waits for the child's exit.
+  double hang_timeout_s = -1;
 };
 
 // Repartitioning (--repartition-threshold, docs/BALANCE.md): a training process that

@@ -15,6 +15,7 @@
 #include "parallel/group_min.h"
 #include "parallel/grad_buckets.h"
 #include "parallel/peer_snapshot.h"
+#include "parallel/shard_snapshot.h"
 #include "parallel/zero.h"
 #include "util/error.h"
 #include "util/pages.h"
@@ -209,6 +210,12 @@ TrainSummary run_dp_rank(comm::Comm& c, const TrainOptions& opt, const RunData& 
   comm::Group world = c.world();
   // ZeRO: only rank 0 gathers the whole moments, so only it can snapshot them
   if (opt.zero == 0) r.snapshot_peer = snapshot_peer(world);
+  // ZeRO: every rank keeps its shard's piece, and a peer a copy (shard_snapshot.h)
+  std::unique_ptr<ShardSnapshots> pieces;
+  if (opt.zero > 0 && opt.memory_snapshot_every > 0 && !opt.memory_snapshot_dir.empty())
+    pieces = std::make_unique<ShardSnapshots>(world, world, r.model.table().total(),
+                                              piece_layout(opt, world.size()), opt.memory_snapshot_dir);
+  r.pieces = pieces.get();
   if (opt.backup_workers > 0) return run_backup_rank(r, world, out, mpi);
   r.barrier = [&world] { comm::barrier(world); };  // --on-nonfinite rollback
   // --balance auto: work stealing within each step (dp_steal.h; not with ZeRO, whose

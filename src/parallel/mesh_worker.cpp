@@ -74,6 +74,9 @@ MeshWorker::MeshWorker(comm::Comm& c, const TrainOptions& o, const RunData& d)
     ao.algorithm = sync.algorithm;
     dp_ar_ = comm::make_allreduce(groups.dp, ao);
   }
+  if (o.memory_snapshot_every > 0 && !o.memory_snapshot_dir.empty())  // collective (a dup)
+    pieces_ = std::make_unique<ShardSnapshots>(world, groups.dp, model.shards().total(),
+                                               piece_layout(o, world.size()), o.memory_snapshot_dir);
 }
 
 void MeshWorker::set_share(int64_t first_seq, int64_t count) {
@@ -94,7 +97,10 @@ void MeshWorker::set_share(int64_t first_seq, int64_t count) {
 // Loads or initialises the state; under --zero then keeps this rank's shard of the
 // moments. Collective over the dp group (Group::dup).
 void MeshWorker::start() {
-  step = start_state(opt, data.fingerprint(opt), model, adam, &resumed_extra);
+  step = -1;
+  if (pieces_ && opt.resume)  // from the ranks' memory when it is newer than the disk
+    step = restore_pieces(*pieces_, opt, data.fingerprint(opt), model, adam, resumed_extra, rank == 0);
+  if (step < 0) step = start_state(opt, data.fingerprint(opt), model, adam, &resumed_extra);
   if (opt.zero == 0) return;
   std::vector<ArenaRange> counted;  // the norm counts each float of a replica once
   for (const ShardSpec& s : model.shards().specs())
@@ -344,6 +350,18 @@ std::string MeshWorker::save(int64_t s) {
                           zero_ ? gathered_ : adam,
                           opt.keep_checkpoints, w, me.dp == 0, *data.dataset.tokenizer,
                           balance ? balance->state() : nlohmann::json());
+}
+
+// The piece of the arena this rank keeps (its ZeRO shard's moments are all it has).
+void MeshWorker::snapshot(int64_t steps, const std::string&) {
+  if (!pieces_) return;
+  CheckpointData meta = run_checkpoint(steps, model.config(), data.fingerprint(opt), *data.dataset.tokenizer);
+  if (balance) meta.extra["balance"] = balance->state();
+  pieces_->submit(std::move(meta), model.params, adam.m, adam.v);
+}
+
+void MeshWorker::wait_for_checkpoints() {
+  if (pieces_) pieces_->wait();
 }
 
 size_t MeshWorker::optimizer_bytes() const {

@@ -29,6 +29,7 @@
 #include "parallel/replica.h"
 #include "parallel/run_loop.h"
 #include "parallel/run_output.h"
+#include "parallel/shard_snapshot.h"
 #include "parallel/train_summary.h"
 #include "parallel/zero.h"
 
@@ -59,6 +60,10 @@ class MeshWorker : public StepRunner {
   int micro_batches() const { return micro_batches_; }
   double validation_loss() override;
   std::string save(int64_t step) override;
+  // --memory-snapshot-every: this rank's piece, kept on its node and a peer's
+  // (parallel/shard_snapshot.h); wait_for_checkpoints waits for its transfer and writes.
+  void snapshot(int64_t steps, const std::string& dir) override;
+  void wait_for_checkpoints() override;
   std::string describe() const override;
   // Collective over the world: the first non-finite tensor in the whole model's table
   // order, over every rank's owned boxes (under --zero: its shard of the arena).
@@ -115,6 +120,7 @@ class MeshWorker : public StepRunner {
   // (and the gradients, stage 2); made by start() once the state is loaded.
   std::unique_ptr<Zero> zero_;
   AdamW gathered_;  // --zero: the full moments of the coordinate, for a save
+  std::unique_ptr<ShardSnapshots> pieces_;  // --memory-snapshot-every (else null)
   std::vector<int32_t> inputs_, targets_;
   std::vector<float> recv_;  // [mb*T, C] an activation or its gradient
   std::map<int, comm::Request> fwd_sends_;  // micro-batch -> send of its output

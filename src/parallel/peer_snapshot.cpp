@@ -14,6 +14,7 @@
 #include "fault/checkpoint.h"
 #include "fault/checkpoint_names.h"
 #include "fault/memory_snapshot.h"
+#include "parallel/shard_snapshot.h"
 #include "parallel/train_state.h"
 #include "util/error.h"
 
@@ -34,6 +35,7 @@ double ms_since(Clock::time_point t0) {
 void lose_snapshot_for_test(const std::string& dir, const std::string& run_dir) {
   const char* env = std::getenv("PLAIT_TEST_LOSE_SNAPSHOT");
   if (!env || run_dir.empty() || dir.empty()) return;
+  if (std::strcmp(env, "primary") != 0 && std::strcmp(env, "all") != 0) return;  // node:R: shard_snapshot.h
   const fs::path mark = fs::path(run_dir) / "test-lost-snapshot";
   std::error_code ec;
   if (fs::exists(mark, ec)) return;
@@ -135,6 +137,17 @@ std::string peer_snapshot_dir(const std::string& dir) { return (fs::path(dir) / 
 
 void start_replica(Replica& r, comm::Group& world) {
   const TrainOptions& opt = r.opt;
+  if (r.pieces && opt.resume) {  // ZeRO: the ranks' pieces (shard_snapshot.h), else the disk
+    nlohmann::json extra;
+    const int64_t step = restore_pieces(*r.pieces, opt, r.data.fingerprint(opt), r.model, r.adam,
+                                        extra, world.rank() == 0);
+    if (step >= 0) {
+      r.step = step;
+      r.resumed_extra = extra;
+      r.data_shift = extra.value("data_shift", int64_t{0});
+      return;
+    }
+  }
   if (!opt.resume || opt.memory_snapshot_dir.empty() || world.size() < 2) {
     r.start();
     return;

@@ -13,6 +13,7 @@
 #include "parallel/dp_steal.h"
 #include "parallel/evaluate.h"
 #include "parallel/memory_report.h"
+#include "parallel/shard_snapshot.h"
 #include "parallel/train_state.h"
 #include "util/error.h"
 
@@ -252,6 +253,13 @@ std::string Replica::save(int64_t steps) {
 // Rank 0 commits into the supervisor's directory, the peer (peer_snapshot.h) a copy of
 // its own bit-identical replica into dir/peer on its node; other ranks keep none.
 void Replica::snapshot(int64_t steps, const std::string& dir) {
+  if (pieces) {  // ZeRO: every rank its shard (shard_snapshot.h)
+    CheckpointData meta = run_checkpoint(steps, model.config(), data.fingerprint(opt), *data.dataset.tokenizer);
+    if (balance) meta.extra["balance"] = balance->state();
+    if (data_shift != 0) meta.extra["data_shift"] = data_shift;
+    pieces->submit(std::move(meta), model.params, adam.m, adam.v);
+    return;
+  }
   if (out == nullptr && rank != snapshot_peer) return;
   const std::string where = out ? dir : (std::filesystem::path(dir) / "peer").string();
   const CheckpointData d =
@@ -264,6 +272,7 @@ void Replica::snapshot(int64_t steps, const std::string& dir) {
 void Replica::wait_for_checkpoints() {
   if (writer_) writer_->wait();
   if (snapshots_) snapshots_->wait();
+  if (pieces) pieces->wait();
 }
 
 std::string Replica::describe() const { return describe_replica(*this); }

@@ -75,7 +75,8 @@ class GradSync {
   virtual void pass_begins(bool opens_round) { (void)opens_round; }
 };
 
-class WorkSteal;  // parallel/dp_steal.h
+class WorkSteal;       // parallel/dp_steal.h
+class ShardSnapshots;  // parallel/shard_snapshot.h
 
 struct Replica : StepRunner {
   const TrainOptions& opt;
@@ -99,6 +100,7 @@ struct Replica : StepRunner {
   int64_t data_shift = 0;
   std::function<void()> barrier;    // over the data-parallel ranks (null: one worker)
   int snapshot_peer = -1;           // the rank keeping the second memory snapshot (peer_snapshot.h)
+  ShardSnapshots* pieces = nullptr;  // --zero with memory snapshots: this rank's piece (shard_snapshot.h)
   // The smallest of every data-parallel rank's value (ZeRO: naming the first
   // non-finite tensor, each rank looking at its shard); null: one worker.
   std::function<int64_t(int64_t)> min_over_ranks;

@@ -177,7 +177,7 @@ TrainSummary run_loop(StepRunner& r, const TrainOptions& opt, const LoopRoles& r
     if (hooks.fault_near(t)) r.wait_for_checkpoints();
     meet_test_faults(hooks, opt.checkpoint_dir, t);
     const auto s0 = Clock::now();
-    const StepResult res = r.run_step(t, checkpoint || snapshot);
+    const StepResult res = r.run_step(t, checkpoint);  // snapshots need no gathers
     const StepTiming timing = r.step_timing();
     fault::Heartbeats::timing(t, std::chrono::duration<double>(Clock::now() - s0).count(),
                               timing.compute_s, timing.wait_s);

@@ -330,9 +330,8 @@ void TrainOptions::validate() const {
   if (memory_snapshot_every > 0 && checkpoint_dir.empty())
     throw UsageError("--memory-snapshot-every needs --checkpoint-dir (a restart resumes from "
                      "the newer of the snapshot and the disk's checkpoint)");
-  if (memory_snapshot_every > 0 && (model_parallel() || servers > 0))
-    throw UsageError("--memory-snapshot-every: one worker and data parallelism only (not yet "
-                     "with --tp/--pp or --servers)");
+  if (memory_snapshot_every > 0 && servers > 0)
+    throw UsageError("--memory-snapshot-every: not with --servers (the servers hold the state)");
   if (min_workers > 0 && max_restarts == 0)
     throw UsageError("--min-workers needs --max-restarts K (it shrinks the job on a restart; "
                      "MPI: plait launch --min-workers)");

@@ -90,9 +90,9 @@ TEST_F(MemorySnapshot, UsageErrors) {
   Result r = run_plait(args(d, "u1") + " --memory-snapshot-every 2");
   EXPECT_EQ(r.code, 2) << r.err;
   EXPECT_NE(r.err.find("--memory-snapshot-every needs a supervisor"), std::string::npos) << r.err;
-  r = run_plait(args(d, "u2") + " --tp 2 --max-restarts 1 --memory-snapshot-every 2");
+  r = run_plait(args(d, "u2") + " --servers 1 --max-restarts 1 --memory-snapshot-every 2");
   EXPECT_EQ(r.code, 2) << r.err;
-  EXPECT_NE(r.err.find("not yet with --tp/--pp"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("not with --servers"), std::string::npos) << r.err;
 }
 
 }  // namespace

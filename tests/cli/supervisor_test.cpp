@@ -110,6 +110,34 @@ TEST_F(Supervisor, HangEndedByTheWatchdogIsRestarted) {
   expect_same_final(d, "ref", "hang");
 }
 
+// The whole training process stopped (PLAIT_TEST_SIGSTOP: rank 1 raises SIGSTOP, every
+// thread stops, the watchdog inside too): the supervisor sees the heartbeat files stop
+// (or, stopped before the first publish, the stop itself), reports the child hung with
+// each rank's last step, kills and restarts it. `timeout` bounds the test if detection
+// failed; nothing asserts how long it took.
+TEST_F(Supervisor, ChildStoppedWholeIsFoundFromItsHeartbeatsAndRestarted) {
+  Result r = run_plait(args(d, "ref"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  r = run_plait(args(d, "stop") + " --max-restarts 2 --heartbeat-timeout 2",
+                "PLAIT_TEST_SIGSTOP=1:9 timeout -k 10 300");
+  ASSERT_EQ(r.code, 0) << r.err;
+  // the heartbeat files went still; or, when the child stopped before its first publish,
+  // waitpid saw it stopped
+  const bool files = r.err.find("is hung: none of its 2 ranks' heartbeats changed for") != std::string::npos;
+  const bool stopped = r.err.find("is hung: stopped by signal 19") != std::string::npos;
+  EXPECT_TRUE(files || stopped) << r.err;
+  if (files) {
+    EXPECT_NE(r.err.find("their last heartbeats: rank 0 in "), std::string::npos) << r.err;
+  }
+  EXPECT_NE(r.err.find("ended with a hang (heartbeats stopped; killed with SIGKILL); restart 1 "
+                       "of 2 from step-00000008"), std::string::npos) << r.err;
+  expect_same_final(d, "ref", "stop");
+  const auto j = nlohmann::json::parse(slurp(d / "stop/supervisor.json"));
+  int hung = 0;
+  for (const auto& e : j["events"]) hung += e.value("event", "") == "hung";
+  EXPECT_EQ(hung, 1) << j.dump();
+}
+
 TEST_F(Supervisor, GivesUpAfterItsRestarts) {
   const Result r = run_plait(args(d, "out") + " --max-restarts 1", "PLAIT_TEST_KILL=0:2,0:3");
   EXPECT_EQ(r.code, 1) << r.err;
