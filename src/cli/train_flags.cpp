@@ -84,7 +84,7 @@ void add_output_flags(CLI::App* cmd, TrainOptions& opt) {
       ->capture_default_str();
   named(cmd, "--checkpoint-writer",
         "background (snapshot, then write on a thread of its own while training goes on) "
-        "or inline (write on the training thread); tp/pp checkpoints are always inline",
+        "or inline (write on the training thread); tp/pp: every rank's writer thread",
         "background", [&opt](const std::string& s) {
           if (s != "background" && s != "inline")
             throw UsageError("--checkpoint-writer: '" + s + "' is not background or inline");

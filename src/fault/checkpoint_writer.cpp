@@ -33,8 +33,9 @@ void copy_into(std::vector<NamedTensor>& ts, float*& at) {
 
 }  // namespace
 
-CheckpointWriter::CheckpointWriter(std::filesystem::path run_dir, int keep_last)
-    : run_dir_(std::move(run_dir)), keep_last_(keep_last) {}
+CheckpointWriter::CheckpointWriter(std::filesystem::path run_dir, int keep_last,
+                                   ShardWriter shard)
+    : run_dir_(std::move(run_dir)), keep_last_(keep_last), shard_(std::move(shard)) {}
 
 CheckpointWriter::~CheckpointWriter() {
   join();
@@ -78,7 +79,7 @@ std::filesystem::path CheckpointWriter::submit(const CheckpointData& data) {
   thread_ = std::thread([this, dir] {
     const auto w0 = Clock::now();
     try {
-      save_checkpoint(run_dir_, pending_, keep_last_);
+      save_checkpoint(run_dir_, pending_, keep_last_, shard_);
     } catch (const std::exception& e) {
       error_ = std::make_exception_ptr(CheckpointWriteError(
           "checkpoint write of '" + dir.string() + "' failed: " + e.what(), dir));

@@ -15,8 +15,12 @@
 //     the step) from the next submit() or wait() on the training thread; the destructor
 //     waits for the write in flight (and reports a failure nobody collected on stderr).
 //
-// For checkpoints written by one rank (ShardWriter world 1): a sharded save is a
-// collective whose barriers belong on the training thread.
+// Sharded checkpoints (a tensor/pipeline-parallel mesh, fault/checkpoint.h's
+// ShardWriter with world > 1): every rank has its own writer, and the writers run the
+// collective save among themselves; the ShardWriter's barrier must then be one the
+// writer threads may call while the training threads communicate (a group of their
+// own: comm::Group::dup), never the training thread's group. Every rank submits the
+// same steps in the same order, so the writers meet in the same collective saves.
 #pragma once
 #include <cstdint>
 #include <exception>
@@ -40,7 +44,8 @@ struct CheckpointWriteError : RuntimeError {
 
 class CheckpointWriter {
  public:
-  CheckpointWriter(std::filesystem::path run_dir, int keep_last);
+  // `shard`: who this rank is among the writers of one checkpoint (default: alone).
+  CheckpointWriter(std::filesystem::path run_dir, int keep_last, ShardWriter shard = {});
   ~CheckpointWriter();
   CheckpointWriter(const CheckpointWriter&) = delete;
   CheckpointWriter& operator=(const CheckpointWriter&) = delete;
@@ -64,6 +69,7 @@ class CheckpointWriter {
 
   std::filesystem::path run_dir_;
   int keep_last_;
+  ShardWriter shard_;
   CheckpointData pending_;      // the snapshot being written (tensors point into buffer_)
   std::vector<float> buffer_;   // every tensor of the snapshot, back to back
   std::thread thread_;

@@ -23,10 +23,9 @@ std::vector<NamedTensor> owned_boxes(const ShardTable& t, std::span<const float>
 
 }  // namespace
 
-std::string save_stage_state(const std::string& run_dir, const nlohmann::json& fingerprint,
-                             int64_t step, const GPT& model, const AdamW& adam,
-                             int keep_last, const ShardWriter& writer, bool writes,
-                             const data::Tokenizer& tok, const nlohmann::json& balance) {
+CheckpointData stage_state_data(const nlohmann::json& fingerprint, int64_t step,
+                                const GPT& model, const AdamW& adam, bool writes,
+                                const data::Tokenizer& tok, const nlohmann::json& balance) {
   CheckpointData d = run_checkpoint(step, model.config(), fingerprint, tok);
   if (!balance.is_null()) d.extra["balance"] = balance;
   if (writes) {
@@ -34,7 +33,7 @@ std::string save_stage_state(const std::string& run_dir, const nlohmann::json& f
     d.opt_m = owned_boxes(model.shards(), adam.m);
     d.opt_v = owned_boxes(model.shards(), adam.v);
   }
-  return save_checkpoint(run_dir, d, keep_last, writer).string();
+  return d;
 }
 
 }  // namespace plait

@@ -17,13 +17,14 @@
 
 namespace plait {
 
-// Collective over the writer's world: every rank calls it for the same step. Only
-// ranks with `writes` (one data-parallel replica) contribute tensors. `balance` (if not
-// null): the replicas' balancer state (docs/BALANCE.md), kept in the manifest's
-// extra.balance.
-std::string save_stage_state(const std::string& run_dir, const nlohmann::json& fingerprint,
-                             int64_t step, const GPT& model, const AdamW& adam,
-                             int keep_last, const ShardWriter& writer, bool writes,
-                             const data::Tokenizer& tok, const nlohmann::json& balance);
+// What a rank contributes to a checkpoint of the state after `step` steps: only ranks
+// with `writes` (one data-parallel replica) contribute tensors, views of `model` and
+// `adam` (no copies: save them, or snapshot them with fault/checkpoint_writer.h, before
+// they change). `balance` (if not null): the replicas' balancer state
+// (docs/BALANCE.md), kept in the manifest's extra.balance. save_checkpoint with a
+// ShardWriter over every rank of the mesh commits it (a collective).
+CheckpointData stage_state_data(const nlohmann::json& fingerprint, int64_t step,
+                                const GPT& model, const AdamW& adam, bool writes,
+                                const data::Tokenizer& tok, const nlohmann::json& balance);
 
 }  // namespace plait

@@ -77,6 +77,11 @@ MeshWorker::MeshWorker(comm::Comm& c, const TrainOptions& o, const RunData& d)
   if (o.memory_snapshot_every > 0 && !o.memory_snapshot_dir.empty())  // collective (a dup)
     pieces_ = std::make_unique<ShardSnapshots>(world, groups.dp, model.shards().total(),
                                                piece_layout(o, world.size()), o.memory_snapshot_dir);
+  if (!o.checkpoint_dir.empty() && o.checkpoint_background) {
+    writers_ = world.dup("checkpoint-writers");  // collective: every rank, here
+    ShardWriter w{rank, world.size(), [g = writers_]() mutable { comm::barrier(g); }};
+    writer_ = std::make_unique<CheckpointWriter>(o.checkpoint_dir, o.keep_checkpoints, std::move(w));
+  }
 }
 
 void MeshWorker::set_share(int64_t first_seq, int64_t count) {
@@ -101,6 +106,7 @@ void MeshWorker::start() {
   if (pieces_ && opt.resume)  // from the ranks' memory when it is newer than the disk
     step = restore_pieces(*pieces_, opt, data.fingerprint(opt), model, adam, resumed_extra, rank == 0);
   if (step < 0) step = start_state(opt, data.fingerprint(opt), model, adam, &resumed_extra);
+  if (resumed_extra.is_object()) data_shift = resumed_extra.value("data_shift", int64_t{0});
   if (opt.zero == 0) return;
   std::vector<ArenaRange> counted;  // the norm counts each float of a replica once
   for (const ShardSpec& s : model.shards().specs())
@@ -137,7 +143,7 @@ double MeshWorker::forward_op(int micro) {
   const int b = micro_size(micro), T = opt.model.ctx;
   const size_t n = static_cast<size_t>(b) * T * opt.model.dim;
   if (first() || last())
-    data.sampler.fill(step, first_seq_ + int64_t{micro} * mb_, b, inputs_.data(), targets_.data());
+    data.sampler.fill(step + data_shift, first_seq_ + int64_t{micro} * mb_, b, inputs_.data(), targets_.data());
   if (!first()) groups.pp.recv(me.pp - 1, tag_of(micro, true), bytes_of(recv_.data(), n));
   const double t0 = trace ? trace->now_us() : 0;
   const auto c0 = Clock::now();
@@ -345,11 +351,31 @@ double MeshWorker::validation_loss() {
 }
 
 std::string MeshWorker::save(int64_t s) {
-  ShardWriter w{rank, world.size(), [this] { comm::barrier(world); }};
-  return save_stage_state(opt.checkpoint_dir, data.fingerprint(opt), s, model,
-                          zero_ ? gathered_ : adam,
-                          opt.keep_checkpoints, w, me.dp == 0, *data.dataset.tokenizer,
-                          balance ? balance->state() : nlohmann::json());
+  CheckpointData d = stage_state_data(data.fingerprint(opt), s, model, zero_ ? gathered_ : adam,
+                                      me.dp == 0, *data.dataset.tokenizer,
+                                      balance ? balance->state() : nlohmann::json());
+  if (data_shift != 0) d.extra["data_shift"] = data_shift;
+  if (writer_) return writer_->submit(d).string();
+  const ShardWriter w{rank, world.size(), [this] { comm::barrier(world); }};
+  return save_checkpoint(opt.checkpoint_dir, d, opt.keep_checkpoints, w).string();
+}
+
+
+int64_t MeshWorker::rollback(int64_t failed) {
+  wait_for_checkpoints();
+  comm::barrier(world);  // the newest checkpoint is committed before any rank reads it
+  nlohmann::json extra;
+  int64_t c = 0;
+  if (zero_) {  // the whole coordinate's moments, of which this rank keeps its shard
+    AdamW full(model.shards().param_specs(), model.shards().total(), opt.adamw);
+    c = rollback_state(opt.checkpoint_dir, data.fingerprint(opt), model, full, &extra);
+    zero_->load_moments(full);
+  } else {
+    c = rollback_state(opt.checkpoint_dir, data.fingerprint(opt), model, adam, &extra);
+  }
+  data_shift += failed + 1 - c;  // steps c.. draw the batches after the failed window
+  step = c;
+  return c;
 }
 
 // The piece of the arena this rank keeps (its ZeRO shard's moments are all it has).
@@ -357,10 +383,14 @@ void MeshWorker::snapshot(int64_t steps, const std::string&) {
   if (!pieces_) return;
   CheckpointData meta = run_checkpoint(steps, model.config(), data.fingerprint(opt), *data.dataset.tokenizer);
   if (balance) meta.extra["balance"] = balance->state();
+  if (data_shift != 0) meta.extra["data_shift"] = data_shift;
   pieces_->submit(std::move(meta), model.params, adam.m, adam.v);
 }
 
+// A sharded commit ends with a barrier of every rank's writer, so this rank's write
+// being done means the checkpoint is committed for every rank.
 void MeshWorker::wait_for_checkpoints() {
+  if (writer_) writer_->wait();
   if (pieces_) pieces_->wait();
 }
 

@@ -22,6 +22,7 @@
 
 #include "comm/collectives.h"
 #include "comm/comm.h"
+#include "fault/checkpoint_writer.h"
 #include "model/adamw.h"
 #include "model/gpt.h"
 #include "parallel/mesh.h"
@@ -59,11 +60,17 @@ class MeshWorker : public StepRunner {
   int64_t share() const { return share_; }
   int micro_batches() const { return micro_batches_; }
   double validation_loss() override;
+  // Collective (every rank's boxes). --checkpoint-writer background: a snapshot here,
+  // the collective write on the ranks' writer threads (their own group, writers_).
   std::string save(int64_t step) override;
   // --memory-snapshot-every: this rank's piece, kept on its node and a peer's
-  // (parallel/shard_snapshot.h); wait_for_checkpoints waits for its transfer and writes.
+  // (parallel/shard_snapshot.h).
   void snapshot(int64_t steps, const std::string& dir) override;
+  // Waits for this rank's background checkpoint write and its snapshot transfer.
   void wait_for_checkpoints() override;
+  // --on-nonfinite rollback, collective: every rank reloads its boxes (under --zero:
+  // its shard of the moments) from the newest committed checkpoint.
+  int64_t rollback(int64_t failed) override;
   std::string describe() const override;
   // Collective over the world: the first non-finite tensor in the whole model's table
   // order, over every rank's owned boxes (under --zero: its shard of the arena).
@@ -93,6 +100,9 @@ class MeshWorker : public StepRunner {
   StepTiming timing;
   BalanceHook* balance = nullptr;  // --balance over the replicas (dp > 1)
   nlohmann::json resumed_extra;     // the checkpoint's "extra" after start() resumed
+  // Step s trains on the sampler's batch s + data_shift (0 unless --on-nonfinite
+  // rollback moved past a failed window); kept in checkpoints' extra.data_shift.
+  int64_t data_shift = 0;
 
  private:
   bool first() const { return model.layout().first; }
@@ -129,6 +139,10 @@ class MeshWorker : public StepRunner {
   // end of run_schedule).
   std::vector<std::vector<float>> bwd_bufs_;
   std::vector<comm::Request> bwd_sends_;
+  // --checkpoint-writer background: a dup of the world that only the writer threads
+  // use (their barriers), and this rank's writer (declared after: joined first).
+  comm::Group writers_;
+  std::unique_ptr<CheckpointWriter> writer_;
 };
 
 }  // namespace plait

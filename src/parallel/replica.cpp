@@ -293,10 +293,12 @@ int64_t Replica::rollback(int64_t failed) {
   if (barrier) barrier();  // ...before any rank reads it
   nlohmann::json extra;
   int64_t c = 0;
-  try {
-    c = load_train_state(opt.checkpoint_dir, data.fingerprint(opt), model, adam, &extra);
-  } catch (const UsageError& e) {  // no checkpoint yet: a failure of the run, not of its input
-    throw RuntimeError(std::string("--on-nonfinite rollback: nothing to roll back to: ") + e.what());
+  if (zero) {  // the whole moments, of which this rank keeps its shard
+    AdamW full(model.table(), opt.adamw);
+    c = rollback_state(opt.checkpoint_dir, data.fingerprint(opt), model, full, &extra);
+    zero->load_moments(full);
+  } else {
+    c = rollback_state(opt.checkpoint_dir, data.fingerprint(opt), model, adam, &extra);
   }
   data_shift += failed + 1 - c;  // steps c.. draw the batches after the failed window
   step = c;

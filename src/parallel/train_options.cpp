@@ -288,13 +288,12 @@ static void validate_nonfinite(const TrainOptions& o) {
   if (o.max_nonfinite < 1 || o.max_nonfinite > 1000000)
     throw UsageError("--max-nonfinite must be 1..1000000, got " + std::to_string(o.max_nonfinite));
   // skip works in every architecture (each drops the update where it is applied:
-  // replicas, mesh ranks, ZeRO shards, parameter servers); rollback reloads a whole
-  // replica's state and is not done where the state is spread over shards or servers
+  // replicas, mesh ranks, ZeRO shards, parameter servers); rollback reloads every
+  // rank's part of the state through the layout-free loader, which the parameter
+  // servers (they hold the state between the workers' pushes) do not do
   const bool rollback = o.on_nonfinite == NonFinite::rollback;
   if (rollback && o.servers > 0)
     throw UsageError(flag + ": not with --servers (the servers hold the state); use skip or stop");
-  if (rollback && (o.model_parallel() || o.zero > 0))
-    throw UsageError(flag + ": not with --tp/--pp or --zero (sharded state); use skip or stop");
   if (rollback && o.checkpoint_dir.empty())
     throw UsageError(flag + " needs --checkpoint-dir (the checkpoint it rolls back to)");
 }

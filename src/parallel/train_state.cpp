@@ -108,6 +108,15 @@ int64_t load_train_state(const std::string& run_dir, const nlohmann::json& finge
   return ck.step();
 }
 
+int64_t rollback_state(const std::string& run_dir, const nlohmann::json& fingerprint,
+                       GPT& model, AdamW& adam, nlohmann::json* extra) {
+  try {
+    return load_train_state(run_dir, fingerprint, model, adam, extra);
+  } catch (const UsageError& e) {
+    throw RuntimeError(std::string("--on-nonfinite rollback: nothing to roll back to: ") + e.what());
+  }
+}
+
 namespace {
 
 // --resume: from the memory snapshot when it is newer than the disk's newest checkpoint

@@ -48,6 +48,12 @@ std::string save_train_state(const std::string& run_dir, const nlohmann::json& f
 int64_t load_train_state(const std::string& run_dir, const nlohmann::json& fingerprint,
                          GPT& model, AdamW& adam, nlohmann::json* extra = nullptr);
 
+// --on-nonfinite rollback: load_train_state of the newest committed checkpoint of
+// run_dir, on every rank of any layout; RuntimeError (a failure of the run, not of its
+// input) when there is none yet.
+int64_t rollback_state(const std::string& run_dir, const nlohmann::json& fingerprint,
+                       GPT& model, AdamW& adam, nlohmann::json* extra);
+
 // The state a run starts from, for a model of any layout: the latest checkpoint
 // (--resume; UsageError when the run is already over), the weights of --init-from (a
 // new run from given weights, fresh optimizer), or GPT-2's initialisation from the

@@ -220,4 +220,10 @@ void Zero::gather_moments(AdamW& full) {
   comm::allgather(group_, std::span<float>(full.v));
 }
 
+void Zero::load_moments(const AdamW& full) {
+  const auto lo = static_cast<std::ptrdiff_t>(shard_.offset), n = static_cast<std::ptrdiff_t>(shard_.count);
+  std::copy(full.m.begin() + lo, full.m.begin() + lo + n, adam_.m.begin());
+  std::copy(full.v.begin() + lo, full.v.begin() + lo + n, adam_.v.begin());
+}
+
 }  // namespace plait

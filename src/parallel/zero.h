@@ -74,6 +74,9 @@ class Zero final : public ParamGate {
   void release_unowned(std::span<float> grads) const;
   // Collective: the full moments (every rank's shard), for a checkpoint.
   void gather_moments(AdamW& full);
+  // Keeps this rank's shard of `full` (whole moments loaded from a checkpoint:
+  // --on-nonfinite rollback) as its moments.
+  void load_moments(const AdamW& full);
 
   // Stage 3. The parameters outside the shard are released (shard_params, at set-up
   // and after a gather) and each unit a pass uses is gathered from its owners (one
