@@ -3,6 +3,7 @@
 // failure.
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <string>
 
@@ -36,9 +37,32 @@ bool report_unknown(const CLI::App& root, int argc, char** argv) {
   return true;
 }
 
+// Under `plait launch` with backup workers mpirun exits 0 whatever its ranks do (its
+// recovery flags, docs/DATA_PARALLEL.md), so each MPI rank leaves its exit code in
+// $PLAIT_EXIT_DIR/exit-rank-R for the supervisor. A killed rank leaves none.
+int recorded(int code) {
+  const char* dir = std::getenv("PLAIT_EXIT_DIR");
+  const char* rank = std::getenv("OMPI_COMM_WORLD_RANK");
+  if (!rank) rank = std::getenv("PMIX_RANK");
+  if (!dir || !rank) return code;
+  const std::string path = std::string(dir) + "/exit-rank-" + rank;
+  if (std::FILE* f = std::fopen((path + ".tmp").c_str(), "w")) {
+    std::fprintf(f, "%d\n", code);
+    std::fclose(f);
+    std::rename((path + ".tmp").c_str(), path.c_str());
+  }
+  return code;
+}
+
+int run(int argc, char** argv);
+
 }  // namespace
 
-int main(int argc, char** argv) {
+int main(int argc, char** argv) { return recorded(run(argc, argv)); }
+
+namespace {
+
+int run(int argc, char** argv) {
   plait::ensure_openblas_core(argv);  // may re-execute with OPENBLAS_CORETYPE set
   CLI::App root{"plait: train GPT-style language models across many workers"};
   root.require_subcommand(1);
@@ -78,3 +102,5 @@ int main(int argc, char** argv) {
   }
   return ctx.rc;
 }
+
+}  // namespace

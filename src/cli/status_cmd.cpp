@@ -34,7 +34,7 @@ std::string first_line(const fs::path& p) {
 }
 
 // The supervisor's elastic record (supervisor.json): the job's worker count now and
-// each shrink (from, to, why); absent when the run never was elastic.
+// each shrink (from, to, why) and grow (from, to, checkpoint); absent when the run never was elastic.
 void add_elastic(const std::string& dir, nlohmann::json& j) {
   std::ifstream f(fs::path(dir) / "supervisor.json");
   const nlohmann::json sup = nlohmann::json::parse(f, nullptr, false);
@@ -46,6 +46,12 @@ void add_elastic(const std::string& dir, nlohmann::json& j) {
       shrinks.push_back({{"from", e.value("from", 0)}, {"to", e.value("to", 0)},
                          {"why", e.value("why", "")}, {"time", e.value("time", 0.0)}});
   j["shrinks"] = shrinks;
+  nlohmann::json grows = nlohmann::json::array();  // back to the original count
+  for (const auto& e : sup.value("events", nlohmann::json::array()))
+    if (e.value("event", "") == "grow")
+      grows.push_back({{"from", e.value("from", 0)}, {"to", e.value("to", 0)},
+                       {"checkpoint", e.value("checkpoint", "")}, {"time", e.value("time", 0.0)}});
+  j["grows"] = grows;
 }
 
 // Alive: not ended, its heartbeat published lately, and (on this host) its process
@@ -112,6 +118,9 @@ void print_text(const nlohmann::json& j) {
     std::printf("workers: %d", j["workers"].get<int>());
     for (const auto& s : j["shrinks"])
       std::printf(" (shrunk from %d: %s)", s["from"].get<int>(), s["why"].get<std::string>().c_str());
+    for (const auto& g : j["grows"])
+      std::printf(" (grown back from %d at %s)", g["from"].get<int>(),
+                  g["checkpoint"].get<std::string>().c_str());
     std::printf("\n");
   }
   std::printf("alive ranks: %d of %zu with heartbeats\n", j["alive_ranks"].get<int>(),

@@ -136,6 +136,24 @@ std::unique_ptr<fault::MetricsServer> supervisor_metrics(const std::string& dir,
   return server;
 }
 
+// --backup-workers B in the train command: a rank that dies is dropped, not fatal. OpenMPI
+// 4 has no ULFM, but with these two flags mpirun leaves the other ranks running when one
+// ends (by a signal or with a non-zero code), and the survivors never talk to it again
+// (parallel/backup_sync.h); mpirun then exits 0 whatever its ranks did, so rank 0
+// leaves its exit code in the returned directory (PLAIT_EXIT_DIR) for the supervisor.
+// "" without backup workers.
+std::string backup_recovery(const std::vector<std::string>& train, const std::string& dir,
+                            std::vector<std::string>& argv) {
+  const std::string b = value_of(train, "--backup-workers");
+  if (b.empty() || b.find_first_not_of('0') == std::string::npos) return "";
+  const std::string exit_dir = dir + "/heartbeat";
+  std::filesystem::create_directories(exit_dir);
+  setenv("PLAIT_EXIT_DIR", exit_dir.c_str(), 1);
+  argv.insert(argv.begin() + 3, {"--enable-recovery", "--mca", "orte_abort_on_non_zero_status",
+                                 "0", "-x", "PLAIT_EXIT_DIR"});
+  return exit_dir;
+}
+
 void check_restarts(int k, const char* flag) {
   if (k < 0 || k > 1000)
     throw UsageError(std::string(flag) + " must be between 0 and 1000, got " + std::to_string(k));
@@ -166,6 +184,7 @@ void add_elastic_train(const TrainOptions& opt, fault::SuperviseOptions& so) {
   so.min_workers = opt.min_workers;
   so.unit = unit;
   so.resize = resizer("--workers", unit);
+  so.grow_every = has(so.argv, "--stop-after") ? 0 : opt.checkpoint_every;
 }
 
 }  // namespace
@@ -243,7 +262,9 @@ int run_launch(const LaunchOptions& lo) {
                                           host.empty() ? "127.0.0.1" : host,
                                           std::atof(value_of(lo.train, "--heartbeat-timeout").c_str()));
   if (metrics) argv.insert(argv.begin() + 3, {"-x", kMetricsServedEnv});
+  const std::string exit_dir = backup_recovery(lo.train, dir, argv);
   fault::SuperviseOptions so;
+  so.exit_dir = exit_dir;
   so.argv = argv;
   so.restart_argv = with_resume(argv);
   so.max_restarts = lo.max_restarts;
@@ -258,6 +279,7 @@ int run_launch(const LaunchOptions& lo) {
     so.min_workers = lo.min_np;
     so.unit = unit;
     so.resize = resizer("-np", unit);
+    so.grow_every = has(lo.train, "--stop-after") ? 0 : int_value_of(lo.train, "--checkpoint-every", 0);
   }
   return fault::supervise(so);
 }

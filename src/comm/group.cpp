@@ -140,6 +140,8 @@ Request Group::irecv(int peer, std::uint64_t tag, Bytes dst) {
 
 void Group::wait(Request& r) { s_->p2p->wait(r, OpLabel{"point-to-point", 0}); }
 
+bool Group::arrived(const Request& r) { return s_->p2p->arrived(r); }
+
 void Group::send(int peer, std::uint64_t tag, ConstBytes data) {
   Request r = isend(peer, tag, data);
   s_->p2p->wait(r, OpLabel{"send", tag});

@@ -66,6 +66,7 @@ class Group {
   Request isend(int peer, std::uint64_t tag, ConstBytes data);
   Request irecv(int peer, std::uint64_t tag, Bytes dst);
   void wait(Request& r);
+  bool arrived(const Request& r);  // Transport::arrived
   void send(int peer, std::uint64_t tag, ConstBytes data);
   void recv(int peer, std::uint64_t tag, Bytes dst);
   std::uint64_t max_tag() const;

@@ -230,6 +230,23 @@ void MpiTransport::wait(Request& req, const OpLabel& op) {
   req.reset();
 }
 
+// MPI_Request_get_status tests without completing (or freeing) the request: every
+// posted segment done (a summing receive posts kWindow at a time: those).
+bool MpiTransport::arrived(const Request& req) {
+  RequestState* st = req.state();
+  if (!st) return true;
+  const std::vector<MPI_Request>& reqs =
+      dynamic_cast<Send*>(st) ? static_cast<Send*>(st)->reqs : static_cast<Recv*>(st)->reqs;
+  MpiLock lock;
+  for (MPI_Request q : reqs) {
+    if (q == MPI_REQUEST_NULL) continue;
+    int flag = 0;
+    MPI_Request_get_status(q, &flag, MPI_STATUS_IGNORE);
+    if (!flag) return false;
+  }
+  return true;
+}
+
 // Completes segment after segment, adding each into its place as soon as it is in.
 void MpiTransport::wait_recv(Recv& r, const OpLabel& op) {
   for (std::size_t i = 0; i < r.reqs.size(); ++i) {

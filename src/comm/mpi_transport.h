@@ -60,6 +60,7 @@ class MpiTransport final : public Transport {
   Request isend(int peer, std::uint64_t tag, ConstBytes data) override;
   Request irecv(int peer, std::uint64_t tag, Bytes dst, Arrive how, DType dtype) override;
   void wait(Request& r, const OpLabel& op) override;
+  bool arrived(const Request& r) override;
 
   std::shared_ptr<Transport> split(int color, int key, const std::vector<int>& members,
                                    const std::string& name) override;

@@ -223,6 +223,14 @@ void ThreadsTransport::wait(Request& r, const OpLabel& op) {
   r.reset();
 }
 
+bool ThreadsTransport::arrived(const Request& r) {
+  RequestState* st = r.state();
+  if (!st) return true;
+  if (auto* s = dynamic_cast<Send*>(st))
+    return !s->msg || s->msg->state.load(std::memory_order_acquire) >= Message::consumed;
+  return static_cast<Recv*>(st)->pr.has_match.load(std::memory_order_acquire);
+}
+
 void ThreadsTransport::wait_send(Send& s, const OpLabel& op) {
   Message& m = *s.msg;
   block([&] { return m.state.load(std::memory_order_acquire) >= Message::consumed; }, m.dst, op);

@@ -132,6 +132,7 @@ class ThreadsTransport final : public Transport {
   bool sums_back() const override { return !world_->links().enabled(); }
   Request isend_back(int peer, std::uint64_t tag, Bytes data) override;
   void wait(Request& r, const OpLabel& op) override;
+  bool arrived(const Request& r) override;
 
   std::shared_ptr<Transport> split(int color, int key, const std::vector<int>& members,
                                    const std::string& name) override;

@@ -93,6 +93,11 @@ class Transport {
   virtual Request isend_back(int peer, std::uint64_t tag, Bytes data);
   // Completes `r` (a no-op if it is not pending); throws TimeoutError or RuntimeError.
   virtual void wait(Request& r, const OpLabel& op) = 0;
+  // Whether wait(r) would now go ahead without waiting for the peer: a receive's
+  // message has arrived, a send has been taken. Does not complete
+  // `r`. For a caller that must stop waiting on a peer it learns is gone (backup
+  // workers) instead of waiting for the timeout.
+  virtual bool arrived(const Request& r) = 0;
 
   // A new context for the members of this transport's group with the same `color`
   // (their ranks in this group, ordered by key, as every member computed it). Collective

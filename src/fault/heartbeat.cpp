@@ -145,6 +145,21 @@ void write_beat_file(const std::string& dir, const Beat& b) {
   fs::rename(tmp, d / name, ec);
 }
 
+namespace {
+std::mutex g_dropped_m;
+std::vector<int> g_dropped;
+}  // namespace
+
+void mark_rank_dropped(int rank) {
+  std::lock_guard lock(g_dropped_m);
+  g_dropped.push_back(rank);
+}
+
+bool rank_dropped(int rank) {
+  std::lock_guard lock(g_dropped_m);
+  return std::find(g_dropped.begin(), g_dropped.end(), rank) != g_dropped.end();
+}
+
 std::vector<Beat> read_beat_files(const std::string& dir) {
   std::vector<Beat> out;
   std::error_code ec;

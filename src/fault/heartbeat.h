@@ -128,6 +128,11 @@ class Watchdog {
   std::thread thread_;
 };
 
+// Ranks the run has let go while it goes on (backup workers drop a rank whose process
+// is gone, parallel/backup_sync.h): the MPI watchdog leaves them out. Process-wide.
+void mark_rank_dropped(int rank);
+bool rank_dropped(int rank);
+
 // This machine's name (gethostname).
 std::string host_name();
 

@@ -98,6 +98,13 @@ std::string prometheus_text(const MonitorView& v, double limit_s) {
       .sample(v.run.tokens_per_s);
   Family(o, "plait_restarts_total", "counter", "Restarts by the supervisor (--max-restarts, plait launch).")
       .sample(v.restarts);
+  if (v.workers > 0) {
+    Family(o, "plait_workers", "gauge", "Workers of the current run (elastic: --min-workers).")
+        .sample(v.workers);
+    Family(o, "plait_elastic_resizes_total", "counter",
+           "Elastic shrinks and grows by the supervisor so far.")
+        .sample(v.resizes);
+  }
   Family(o, "plait_checkpoint_step", "gauge", "Step of the newest committed checkpoint (-1: none).")
       .sample(static_cast<double>(v.checkpoint_step));
   Family(o, "plait_healthy", "gauge", "1 while /healthz answers 200.")
@@ -144,6 +151,13 @@ std::string unhealthy_reason(const MonitorView& v, double limit_s) {
 void add_run_dir(const std::string& run_dir, MonitorView& v) {
   if (run_dir.empty()) return;
   v.restarts = recorded_restarts(run_dir);
+  std::ifstream sup(fs::path(run_dir) / "supervisor.json");
+  const nlohmann::json j = nlohmann::json::parse(sup, nullptr, false);
+  if (j.is_object()) {
+    v.workers = j.value("workers", 0);
+    for (const auto& e : j.value("events", nlohmann::json::array()))
+      if (e.value("event", "") == "shrink" || e.value("event", "") == "grow") ++v.resizes;
+  }
   std::ifstream f(fs::path(run_dir) / ckpt::kLatest);
   std::string name;
   std::int64_t step = -1;

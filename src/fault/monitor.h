@@ -54,6 +54,9 @@ struct MonitorView {
   RunScalars run;
   std::vector<Beat> beats;       // every rank known (threads: live; MPI/supervisor: files)
   int restarts = 0;              // the supervisor's (RUN/supervisor.json)
+  // Elastic runs (--min-workers; RUN/supervisor.json): the workers of the current
+  // child (0: not elastic) and the shrinks and grows so far.
+  int workers = 0, resizes = 0;
   std::int64_t checkpoint_step = -1;  // the newest committed checkpoint (RUN/latest)
   std::string down;              // not "": unhealthy for this reason whatever the beats
 };
@@ -70,7 +73,8 @@ std::string prometheus_text(const MonitorView& v, double limit_s);
 // or the watchdog's stall report under `limit_s` (0: auto, heartbeat.h).
 std::string unhealthy_reason(const MonitorView& v, double limit_s);
 
-// The run directory's part of a view: restarts and the newest checkpoint's step.
+// The run directory's part of a view: restarts, the elastic worker count and resizes,
+// and the newest checkpoint's step.
 void add_run_dir(const std::string& run_dir, MonitorView& v);
 
 }  // namespace plait::fault

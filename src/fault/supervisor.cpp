@@ -156,6 +156,18 @@ std::string ending(int status, int* code) {
   return "signal " + std::to_string(sig) + " (" + strsignal(sig) + ")";
 }
 
+// The job's end as rank 0's recorded exit code says (o.exit_dir), when mpirun exited 0.
+std::string rank0_ending(const std::string& exit_dir, int* code) {
+  std::ifstream f(fs::path(exit_dir) / "exit-rank-0");
+  int c = -1;
+  if (!(f >> c) || c < 0) {
+    *code = 1;
+    return "no exit code from rank 0 (killed)";
+  }
+  *code = c;
+  return "exit code " + std::to_string(c) + " (rank 0's)";
+}
+
 // Why the child failed, in one line: the failure it recorded, else the watchdog's
 // report if this attempt wrote one, else how it ended.
 std::string failure_of(const std::string& run_dir, const std::string& how,
@@ -200,6 +212,7 @@ class Elastic {
  public:
   explicit Elastic(const SuperviseOptions& o) : o_(o), workers_(o.workers) {}
   int workers() const { return workers_; }
+  void set_workers(int n) { workers_ = n; }
 
   // After a failed attempt that started from checkpoint `from` and left `now`:
   // the new worker count when the job shrinks now, else 0.
@@ -216,6 +229,38 @@ class Elastic {
   int workers_;
   int stuck_ = 0;
 };
+
+// Growing back after a shrink (supervisor.h): which start is a try, and the shrunk
+// child's --stop-after.
+class Grow {
+ public:
+  explicit Grow(const SuperviseOptions& o) : o_(o) {}
+  // The argv of a start from checkpoint step `from` on `workers`: a shrunk start stops
+  // at the checkpoint boundary 2^failed_tries intervals on.
+  std::vector<std::string> argv_for(std::vector<std::string> argv, int workers, int64_t from) const {
+    if (o_.grow_every <= 0 || workers >= o_.workers) return argv;
+    const int64_t e = o_.grow_every, start = std::max<int64_t>(from, 0);
+    const int64_t until = (start / e + (int64_t{1} << std::min(failed, 20))) * e;
+    argv.insert(argv.end(), {"--stop-after", std::to_string(until - start)});
+    return argv;
+  }
+  bool trying = false;  // this start is a try on the full count
+  int failed = 0;       // tries that failed
+  int shrunk = 0;       // the count to return to after a failed try
+
+ private:
+  const SuperviseOptions& o_;
+};
+
+// The total steps of the run the newest checkpoint belongs to (-1: unknown).
+int64_t run_steps(const std::string& run_dir) {
+  const std::string name = latest_checkpoint(run_dir);
+  if (name.empty()) return -1;
+  std::ifstream f(fs::path(run_dir) / name / ckpt::kManifest);
+  const nlohmann::json j = nlohmann::json::parse(f, nullptr, false);
+  if (!j.is_object() || !j.contains("options")) return -1;
+  return j["options"].value("steps", int64_t{-1});
+}
 
 // The memory snapshot directory of one supervised run: made, handed to the children,
 // removed when supervision ends however it ends.
@@ -265,6 +310,49 @@ std::vector<std::string> with_stages(std::vector<std::string> argv, const std::s
   return argv;
 }
 
+// After a child ended with `code`: starts or ends a try at growing back (Grow). True
+// when the supervisor starts the next child at once, without using a restart.
+bool grow_back(const SuperviseOptions& o, int code, const std::string& from, Elastic& elastic,
+               Grow& grow, const std::vector<std::string>& base_argv,
+               std::vector<std::string>& restart_argv, Record& rec, const std::string& how,
+               fs::file_time_type started) {
+  if (o.grow_every <= 0 || o.workers == 0) return false;
+  const std::string now = latest_checkpoint(o.run_dir);
+  if (grow.trying) {
+    grow.trying = false;
+    if (code == 0 || code == 2 || now != from) return false;  // done, or a failure of its own
+    ++grow.failed;
+    const int n = grow.shrunk;
+    const int64_t next = static_cast<int64_t>(o.grow_every) << std::min(grow.failed, 20);
+    const std::string why = failure_of(o.run_dir, how, started);
+    elastic.set_workers(n);
+    restart_argv = o.resize(base_argv, n);
+    forget_ranks_from(o.run_dir, n);
+    rec.set("workers", n);
+    rec.event({{"event", "grow_failed"}, {"to", o.workers}, {"back_to", n}, {"why", why}});
+    log_event(o.log_path, {{"event", "grow_failed"}, {"to", o.workers}, {"back_to", n}, {"why", why}});
+    std::fprintf(stderr, "supervisor: growing back to %d workers failed (%s); continuing on %d "
+                 "from %s, next try in %lld steps\n", o.workers, why.c_str(), n, now.c_str(),
+                 static_cast<long long>(next));
+    return true;
+  }
+  const int before = elastic.workers();
+  if (code != 0 || before >= o.workers) return false;
+  const int64_t steps = run_steps(o.run_dir);
+  if (steps < 0 || latest_step(o.run_dir) >= steps) return false;  // the run is complete
+  grow.trying = true;
+  grow.shrunk = before;
+  elastic.set_workers(o.workers);
+  restart_argv = o.resize(base_argv, o.workers);
+  rec.set("workers", o.workers);
+  rec.event({{"event", "grow"}, {"from", before}, {"to", o.workers}, {"checkpoint", now}});
+  log_event(o.log_path, {{"event", "grow"}, {"from", before}, {"to", o.workers}, {"checkpoint", now}});
+  std::fprintf(stderr, "supervisor: the shrunk job (%d workers) stopped at %s, a checkpoint "
+               "boundary; growing back to %d workers, same global batch\n", before, now.c_str(),
+               o.workers);
+  return true;
+}
+
 }  // namespace
 
 void write_repartition(const std::string& run_dir, const std::string& stages,
@@ -294,16 +382,19 @@ int supervise(const SuperviseOptions& o) {
   sigaction(SIGTERM, &sa, nullptr);
   Record rec(o.run_dir, o.max_restarts);
   Elastic elastic(o);
+  Grow grow(o);
   if (o.memory_snapshots) rec.set("memory_snapshot_dir", snapshots.dir());
   std::vector<std::string> base_argv = o.restart_argv;  // with a repartition's --stages
   std::vector<std::string> restart_argv = base_argv;
   if (o.workers > 0) rec.set("workers", o.workers);
-  for (int attempt = 0;; ++attempt) {
-    const std::vector<std::string>& argv = attempt == 0 ? o.argv : restart_argv;
+  for (int attempt = 0, used = 0;; ++attempt) {  // used: restarts of max_restarts
     const std::string from = latest_checkpoint(o.run_dir);
+    const std::vector<std::string> argv =
+        attempt == 0 ? o.argv : grow.argv_for(restart_argv, elastic.workers(), latest_step(o.run_dir));
     std::error_code ec;
     fs::remove(fs::path(o.run_dir) / "heartbeat" / "failed.txt", ec);
     fs::remove(repartition_path(o.run_dir), ec);
+    if (!o.exit_dir.empty()) fs::remove(fs::path(o.exit_dir) / "exit-rank-0", ec);
     const auto started = fs::file_time_type::clock::now();
     const double started_unix = unix_now();
     const pid_t pid = start(argv);
@@ -316,30 +407,35 @@ int supervise(const SuperviseOptions& o) {
     g_child = 0;
     int code = 1;
     std::string how = ending(status, &code);
+    if (!o.exit_dir.empty() && code == 0 && hung.empty()) how = rank0_ending(o.exit_dir, &code);
     if (!hung.empty()) how = "a hang (heartbeats stopped; killed with SIGKILL)";
     rec.event({{"event", "end"}, {"pid", pid}, {"how", how}, {"code", code}});
     if (!hung.empty()) rec.event({{"event", "hung"}, {"pid", pid}, {"report", hung}});
+    if (!g_stop && grow_back(o, code, from, elastic, grow, base_argv, restart_argv, rec, how,
+                             started))
+      continue;
     if (code == 0 || code == 2 || g_stop) return code;
     const std::string stages = code == kRepartitionExit ? read_repartition(o.run_dir) : "";
     if (!stages.empty()) {  // not a failure: a restart with new pipeline stages
-      if (attempt >= o.max_restarts) return code;
+      if (used >= o.max_restarts) return code;
       base_argv = with_stages(base_argv, stages);
       restart_argv = with_stages(restart_argv, stages);
       rec.restarted();
       rec.event({{"event", "repartition"}, {"stages", stages}, {"checkpoint", latest_checkpoint(o.run_dir)}});
       std::fprintf(stderr, "supervisor: the %s asked for new pipeline stages; restart %d of %d "
-                   "from %s with --stages %s\n", o.what.c_str(), attempt + 1, o.max_restarts,
+                   "from %s with --stages %s\n", o.what.c_str(), used + 1, o.max_restarts,
                    latest_checkpoint(o.run_dir).c_str(), stages.c_str());
+      ++used;
       continue;
     }
     const std::string now = latest_checkpoint(o.run_dir);
     log_event(o.log_path, {{"event", "failure"}, {"by", "supervisor"}, {"pid", pid},
                            {"how", how}, {"why", failure_of(o.run_dir, how, started)},
                            {"checkpoint", now}, {"attempt", attempt}});
-    if (attempt >= o.max_restarts) {
-      log_event(o.log_path, {{"event", "gave_up"}, {"restarts", attempt}});
+    if (used >= o.max_restarts) {
+      log_event(o.log_path, {{"event", "gave_up"}, {"restarts", used}});
       std::fprintf(stderr, "supervisor: the %s (pid %d) ended with %s; no restarts left (%d used)\n",
-                   o.what.c_str(), static_cast<int>(pid), how.c_str(), attempt);
+                   o.what.c_str(), static_cast<int>(pid), how.c_str(), used);
       return 1;
     }
     const int before = elastic.workers();
@@ -358,11 +454,12 @@ int supervise(const SuperviseOptions& o) {
     }
     rec.restarted();
     const std::string point = restart_point(o.run_dir, snapshots.dir());
-    log_event(o.log_path, {{"event", "restart"}, {"restart", attempt + 1},
+    log_event(o.log_path, {{"event", "restart"}, {"restart", used + 1},
                            {"max_restarts", o.max_restarts}, {"from", point}});
     std::fprintf(stderr, "supervisor: the %s (pid %d) ended with %s; restart %d of %d from %s\n",
-                 o.what.c_str(), static_cast<int>(pid), how.c_str(), attempt + 1, o.max_restarts,
+                 o.what.c_str(), static_cast<int>(pid), how.c_str(), used + 1, o.max_restarts,
                  point.c_str());
+    ++used;
   }
 }
 

@@ -18,6 +18,15 @@
 // batch stays the same and the checkpoints are layout-free, so the result equals the
 // uninterrupted run's within float rounding (the gradient sums are added in another
 // order), no longer byte for byte.
+//
+// Growing back (grow_every > 0: the run's --checkpoint-every): a shrunk child runs with
+// --stop-after to the next checkpoint boundary; when it stops there with the run
+// unfinished, the supervisor starts the job on the original worker count from that
+// checkpoint (same global batch). A full-size start that fails before committing a
+// checkpoint (the capacity is not back) returns to the shrunk count at once, and the
+// next try comes after twice as many checkpoint intervals (1, 2, 4, ...). Neither a
+// stop to grow nor a failed try uses one of max_restarts: each follows at least one
+// checkpoint interval of progress. Events `grow` and `grow_failed`.
 #pragma once
 #include <functional>
 #include <string>
@@ -36,6 +45,7 @@ struct SuperviseOptions {
   // start on n workers made from restart_argv.
   int workers = 0, min_workers = 0, unit = 1;
   std::function<std::vector<std::string>(const std::vector<std::string>&, int)> resize;
+  int grow_every = 0;  // the run's --checkpoint-every; 0: a shrunk job never grows back
   // --memory-snapshot-every: the supervisor makes a directory in shared memory for the
   // child's snapshots, hands it over in PLAIT_MEMORY_SNAPSHOT_DIR, and removes it at
   // the end (fault/memory_snapshot.h).
@@ -49,6 +59,12 @@ struct SuperviseOptions {
   // watchdog's auto limit) is hung, reported, killed and restarted like a dead one.
   // Negative: the supervisor only waits for the child's exit.
   double hang_timeout_s = -1;
+  // Backup workers under MPI (docs/DATA_PARALLEL.md): mpirun runs with OpenMPI's
+  // recovery flags, so the job outlives a dead rank, and mpirun then exits 0 whatever
+  // its ranks did. The job's exit code is rank 0's, which it leaves in
+  // EXIT_DIR/exit-rank-0 (PLAIT_EXIT_DIR, tools/plait_main.cpp); none: rank 0 was
+  // killed, a failure. "" : mpirun's own exit code.
+  std::string exit_dir;
 };
 
 // Repartitioning (--repartition-threshold, docs/BALANCE.md): a training process that

@@ -6,9 +6,11 @@
 #include <cstdlib>
 #include <cstring>
 #include <span>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
+#include "fault/heartbeat.h"
 #include "util/error.h"
 
 namespace plait {
@@ -62,6 +64,12 @@ std::string rank_list(const std::vector<int>& ranks) {
 }
 
 }  // namespace
+
+bool mpirun_keeps_survivors() {
+  const char* recovery = std::getenv("OMPI_MCA_orte_enable_recovery");
+  const char* abort = std::getenv("OMPI_MCA_orte_abort_on_non_zero_status");
+  return recovery && std::string(recovery) == "1" && abort && std::string(abort) == "0";
+}
 
 // A closed step: what every rank applies.
 struct BackupSync::Result {
@@ -126,15 +134,22 @@ double BackupSync::fetch_step(double loss_sum) {
   up.loss_sum = loss_sum;
   up.seqs = seqs_;
   std::vector<float>& g = *grads_;
-  link.send(0, kUp, cbytes(up));
-  if (up.kind == kGrads) link.send(0, kUpGrad, std::as_bytes(std::span<const float>(g)));
   DownHead down;
-  link.recv(0, kDown, wbytes(down));
+  std::string why;
+  const bool reply =
+      send(link, 0, kUp, cbytes(up), &why) &&
+      (up.kind != kGrads || send(link, 0, kUpGrad, std::as_bytes(std::span<const float>(g)), &why)) &&
+      receive(link, 0, kDown, wbytes(down), &why);
+  if (!reply)
+    throw RuntimeError("backup workers: rank " + std::to_string(rank_) + " waited for rank 0 in "
+                       "step " + std::to_string(step_ + 1) + ", and rank 0 is gone: " + why);
   if (down.step != step_)
     throw RuntimeError("backup workers: rank " + std::to_string(rank_) + " asked for step " +
                        std::to_string(step_) + " and rank 0 replied with step " +
                        std::to_string(down.step));
-  link.recv(0, kDownGrad, std::as_writable_bytes(std::span<float>(g)));
+  if (!receive(link, 0, kDownGrad, std::as_writable_bytes(std::span<float>(g)), &why))
+    throw RuntimeError("backup workers: rank " + std::to_string(rank_) + " waited for rank 0's "
+                       "gradient of step " + std::to_string(step_ + 1) + ", and rank 0 is gone: " + why);
   known_closed_ = down.closed;
   last_seqs_ = down.seqs;
   return down.loss_sum;
@@ -237,6 +252,7 @@ void BackupSync::log_report() {
 void BackupSync::serve(int w) {
   comm::Group& link = links_[w];
   auto drop = [&](const std::string& why) {
+    mark_dropped(w, why);
     std::lock_guard lock(m_);
     alive_[w] = false;
     left_.emplace_back(w, why);
@@ -245,8 +261,13 @@ void BackupSync::serve(int w) {
   for (;;) {
     UpHead up;
     try {
-      link.recv(w, kUp, wbytes(up));
-      if (up.kind == kGrads) link.recv(w, kUpGrad, std::as_writable_bytes(std::span<float>(bufs_[w])));
+      std::string why;
+      if (!receive(link, w, kUp, wbytes(up), &why) ||
+          (up.kind == kGrads &&
+           !receive(link, w, kUpGrad, std::as_writable_bytes(std::span<float>(bufs_[w])), &why))) {
+        if (!why.empty()) drop(why);
+        return;
+      }
     } catch (const std::exception& e) {
       std::lock_guard lock(m_);
       if (stop_) return;  // rank 0 itself is failing
@@ -300,8 +321,12 @@ void BackupSync::serve(int w) {
       down.closed = closed_;
     }
     try {
-      link.send(w, kDown, cbytes(down));
-      link.send(w, kDownGrad, std::as_bytes(std::span<const float>(res->grads)));
+      std::string why;
+      if (!send(link, w, kDown, cbytes(down), &why) ||
+          !send(link, w, kDownGrad, std::as_bytes(std::span<const float>(res->grads)), &why)) {
+        if (!why.empty()) drop(why);
+        return;
+      }
     } catch (const std::exception& e) {
       drop(std::string("its reply failed: ") + e.what());
       return;
@@ -313,6 +338,79 @@ void BackupSync::serve(int w) {
     for (int v = 1; v < n_; ++v)
       if (alive_[v]) lowest = std::min(lowest, delivered_[v]);
     while (!history_.empty() && history_.front()->head.step < lowest) history_.pop_front();
+  }
+}
+
+bool BackupSync::send(comm::Group& link, int peer, std::uint64_t tag, comm::ConstBytes data,
+                      std::string* why) {
+  if (beat_dir_.empty()) {
+    link.send(peer, tag, data);
+    return true;
+  }
+  comm::Request q = link.isend(peer, tag, data);
+  return await(link, peer, q, why);
+}
+
+bool BackupSync::receive(comm::Group& link, int peer, std::uint64_t tag, comm::Bytes dst,
+                         std::string* why) {
+  if (beat_dir_.empty()) {
+    link.recv(peer, tag, dst);
+    return true;
+  }
+  comm::Request q = link.irecv(peer, tag, dst);
+  return await(link, peer, q, why);
+}
+
+bool BackupSync::await(comm::Group& link, int peer, comm::Request& q, std::string* why) {
+  const auto start = std::chrono::steady_clock::now();
+  auto next_look = start + std::chrono::duration<double>(kGoneSeconds);
+  const double limit = link.timeout() > 0 ? link.timeout() : 1e12;
+  while (!link.arrived(q)) {
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+    const auto now = std::chrono::steady_clock::now();
+    if (rank_ == 0) {
+      std::lock_guard lock(m_);
+      if (stop_) return false;  // rank 0 itself is failing (why stays empty)
+    }
+    if (now - start > std::chrono::duration<double>(limit))
+      throw TimeoutError("backup workers: rank " + std::to_string(rank_) + " waited " +
+                         std::to_string(static_cast<int>(limit)) + " s for rank " +
+                         std::to_string(peer) + " (--timeout)");
+    if (now < next_look) continue;
+    // only after kGoneSeconds of waiting: by then a live peer has rewritten its file
+    next_look = now + std::chrono::duration<double>(fault::kPublishSeconds);
+    *why = gone(link.world_rank(peer));
+    if (!why->empty()) return false;  // q is cancelled as it goes
+  }
+  link.wait(q);
+  return true;
+}
+
+std::string BackupSync::gone(int world_rank) const {
+  for (const fault::Beat& b : fault::read_beat_files(beat_dir_)) {
+    if (b.rank != world_rank) continue;
+    char text[160];
+    if (b.finished)
+      std::snprintf(text, sizeof text, "its process ended (heartbeat phase '%s')", b.phase.c_str());
+    else if (b.beat_age > kGoneSeconds)
+      std::snprintf(text, sizeof text, "its heartbeat stopped %.1f s ago (process gone or stopped)",
+                    b.beat_age);
+    else
+      return "";
+    return text;
+  }
+  return "";  // no file yet: not judged
+}
+
+void BackupSync::mark_dropped(int w, const std::string& why) {
+  if (beat_dir_.empty()) return;  // threads: the rank's own slot says it ended
+  fault::mark_rank_dropped(w);
+  for (fault::Beat b : fault::read_beat_files(beat_dir_)) {
+    if (b.rank != w) continue;
+    b.finished = true;
+    b.phase = "dropped";
+    b.activity = why;
+    fault::write_beat_file(beat_dir_, b);
   }
 }
 

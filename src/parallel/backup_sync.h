@@ -31,11 +31,21 @@
 //                         persistent straggler catches up instead of falling behind.
 //
 // Rank 0 always contributes (it logs, evaluates and checkpoints the state after each
-// step). A rank w > 0 whose run fails (an exception on its thread; threads backend)
-// sends a "leave" header and ends: rank 0 drops it at once and continues on the others
-// (logged, metrics event `worker_dropped`). A rank that sends nothing within the
-// collective timeout (--timeout) is dropped the same way, with an error naming the rank
-// and the operation. At the end every live rank sends a hash of its parameters and rank
+// step). A rank w > 0 whose run fails (an exception) sends a "leave" header and ends:
+// rank 0 drops it at once and continues on the others (logged, metrics event
+// `worker_dropped`). A rank that sends nothing within the collective timeout
+// (--timeout) is dropped the same way, with an error naming the rank and the operation.
+//
+// A process that dies (kill -9, the OOM killer; MPI) sends nothing. With
+// watch_heartbeats(RUN_DIR) (MPI with --checkpoint-dir) every wait on a peer is a poll
+// that also reads the peer's heartbeat file (fault/heartbeat.h; its process rewrites it
+// every 0.25 s whatever it does): a file that has stopped changing for kGoneSeconds, or
+// says its rank ended, means the process is gone (or stopped). Rank 0 then drops the
+// rank at once (and rewrites its file as ended, phase "dropped", so that the watchdog,
+// `plait status` and a supervisor see it ended); a rank w > 0 that finds rank 0 gone
+// fails. The job outlives the dead process only when mpirun lets it: OpenMPI's
+// `--enable-recovery --mca orte_abort_on_non_zero_status 0` (plait launch adds them,
+// docs/DATA_PARALLEL.md). At the end every live rank sends a hash of its parameters and rank
 // 0 checks they equal its own.
 //
 // Test hook: PLAIT_TEST_SLOW_RANK=w (w > 0) makes rank 0's handler hold rank w's
@@ -55,6 +65,11 @@
 #include "parallel/replica.h"
 
 namespace plait {
+
+// Whether this MPI rank's mpirun keeps the other ranks running when one dies (it was
+// started with --enable-recovery --mca orte_abort_on_non_zero_status 0, which mpirun
+// passes to its ranks as OMPI_MCA_* variables).
+bool mpirun_keeps_survivors();
 
 class BackupSync final : public GradSync {
  public:
@@ -86,6 +101,10 @@ class BackupSync final : public GradSync {
 
   // A rank w > 0 whose run failed: tells rank 0 it leaves (best effort), then stops.
   void leave(const std::string& why);
+  // Judges peers by their heartbeat files in RUN_DIR/heartbeat (see above); call before
+  // the first step.
+  void watch_heartbeats(const std::string& run_dir) { beat_dir_ = run_dir; }
+  static constexpr double kGoneSeconds = 2.0;
   // The end of the run: ranks w > 0 send their parameters' hash; rank 0 waits for every
   // live rank's and throws RuntimeError naming a rank whose hash differs from `mine`.
   void end(uint64_t mine);
@@ -97,6 +116,15 @@ class BackupSync final : public GradSync {
   double fetch_step(double loss_sum);  // rank w > 0
   void log_report();                   // rank 0: report_ into out_
   void log_left();                     // rank 0: report_.left into out_
+  // Sends to / receives from `peer` on `link`. With heartbeats watched the wait is a
+  // poll (await) that gives up, false with `why` set, when the peer's process is found
+  // gone (the request is abandoned: a receive cancelled, a send freed), or on rank 0
+  // when it is stopping (false, `why` empty).
+  bool send(comm::Group& link, int peer, std::uint64_t tag, comm::ConstBytes data, std::string* why);
+  bool receive(comm::Group& link, int peer, std::uint64_t tag, comm::Bytes dst, std::string* why);
+  bool await(comm::Group& link, int peer, comm::Request& q, std::string* why);
+  std::string gone(int world_rank) const;  // why the rank's process is gone, or ""
+  void mark_dropped(int w, const std::string& why);  // rank 0: the watchdog and its file
 
   comm::Group world_;
   std::vector<comm::Group> links_;  // rank 0: per rank w (index w; [0] unused); else [0]
@@ -115,6 +143,7 @@ class BackupSync final : public GradSync {
   RunOutput* out_ = nullptr;
   bool progress_ = false;         // --progress: else a leaving rank is said on stderr
   std::vector<int> last_logged_;  // the contributors the log last named
+  std::string beat_dir_;          // watch_heartbeats
 
   // rank 0, under m_
   std::mutex m_;

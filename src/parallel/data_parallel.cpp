@@ -163,28 +163,35 @@ TrainSummary run_zero_rank(Replica& r, comm::Group& world, const std::vector<int
 
 // --backup-workers B (backup_sync.h): no balancing (its exchange of timings every step
 // would make everyone wait for the straggler the backups exist to drop) and no world
-// collective after the start, so a rank may fall behind or leave. Under threads a rank
-// w > 0 whose run fails leaves the run (rank 0 continues without it); under MPI the
-// failure ends the process, and so mpirun's job, as without backups.
+// collective after the start, so a rank may fall behind or leave. A rank w > 0 whose
+// run fails leaves the run (rank 0 continues without it); under MPI its process then
+// ends with exit code 1, which ends mpirun's job unless mpirun runs with OpenMPI's
+// recovery flags (backup_sync.h), and ranks watch each other's heartbeat files.
 TrainSummary run_backup_rank(Replica& r, comm::Group& world, RunOutput& out, bool mpi) {
   const TrainOptions& opt = r.opt;
   start_replica(r, world);
   BackupSync sync(world, opt.backup_workers, r.step, r.seqs, r.model.table().total(), r.step,
                   r.out, opt.progress);
+  if (mpi && !opt.checkpoint_dir.empty()) sync.watch_heartbeats(opt.checkpoint_dir);
   r.sync = &sync;
   if (r.rank == 0)
     out.message("backup workers: each step takes the first " +
                 std::to_string(world.size() - opt.backup_workers) + " of " +
                 std::to_string(world.size()) + " workers' gradients (rank 0 always), the mean "
                 "over their sequences (--backup-workers " + std::to_string(opt.backup_workers) + ")");
+  if (r.rank == 0 && mpi && !mpirun_keeps_survivors())
+    out.message("backup workers: mpirun runs without --enable-recovery --mca "
+                "orte_abort_on_non_zero_status 0, so a rank that dies ends the job "
+                "(plait launch adds them)");
   TrainSummary s;
   try {
     s = run_replica(r);
   } catch (const UsageError&) {
     throw;
   } catch (const std::exception& e) {
-    if (r.rank == 0 || mpi) throw;
+    if (r.rank == 0) throw;
     sync.leave(e.what());
+    if (mpi) throw;  // the process ends; the others go on
     return {};  // this rank is out; the others go on
   }
   sync.end(xxh64(std::as_bytes(std::span<const float>(r.model.params))));

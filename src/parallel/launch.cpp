@@ -171,7 +171,9 @@ std::unique_ptr<fault::Watchdog> mpi_watchdog(const TrainOptions& opt, int rank,
     const double up =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     std::vector<fault::Beat> all = fault::read_beat_files(opt.checkpoint_dir);
-    std::erase_if(all, [&](const fault::Beat& b) { return b.beat_age > up; });
+    std::erase_if(all, [&](const fault::Beat& b) {
+      return b.beat_age > up || fault::rank_dropped(b.rank);  // a previous run's; dropped
+    });
     cache.set(all);
     return all;
   };

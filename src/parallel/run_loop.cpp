@@ -77,10 +77,22 @@ void meet_test_faults(const fault::RankStepHooks& hooks, const std::string& run_
 // Test hook: PLAIT_TEST_FAIL_AT_START=R[@S] makes world rank R fail (RuntimeError) as
 // it starts training, in every run that starts at step S or later (0 when not given),
 // as a rank whose node is gone would. Not one-shot: only a run without rank R gets
-// past it (elastic shrink, --min-workers).
-void maybe_fail_at_start_for_test(const fault::RankStepHooks& hooks, int64_t start) {
+// past it (elastic shrink, --min-workers). With PLAIT_TEST_FAIL_AT_START_RUNS=N only the
+// first N runs that meet it fail (marker files test-failstart-0-K in the run directory):
+// the node comes back (growing back).
+bool fail_again_for_test(const std::string& run_dir) {
+  const char* runs = std::getenv("PLAIT_TEST_FAIL_AT_START_RUNS");
+  if (!runs || run_dir.empty()) return true;
+  for (int k = 0; k < std::atoi(runs); ++k)
+    if (first_time(run_dir, "failstart", 0, k)) return true;
+  return false;
+}
+
+void maybe_fail_at_start_for_test(const fault::RankStepHooks& hooks, int64_t start,
+                                  const std::string& run_dir) {
   const auto& at = hooks.fail_at_start();
   if (!at || at->rank != hook_rank() || start < at->step) return;
+  if (!fail_again_for_test(run_dir)) return;
   throw RuntimeError("rank " + std::to_string(at->rank) + " failed at the start of step " +
                      std::to_string(start) + " (test hook PLAIT_TEST_FAIL_AT_START: its node is gone)");
 }
@@ -160,7 +172,7 @@ TrainSummary run_loop(StepRunner& r, const TrainOptions& opt, const LoopRoles& r
   if (roles.out) roles.out->begin(start, end, r.describe());
   const auto t_start = Clock::now();
   const auto hooks = fault::RankStepHooks::from_env();  // a malformed one fails here
-  maybe_fail_at_start_for_test(hooks, start);
+  maybe_fail_at_start_for_test(hooks, start, opt.checkpoint_dir);
   int64_t t = start;
   int faults = 0;  // non-finite steps skipped or rolled back
   while (t < end) {

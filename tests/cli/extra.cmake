@@ -98,3 +98,11 @@ target_compile_definitions(test_cli PRIVATE PLAIT_MPIEXEC="${MPIEXEC_EXECUTABLE}
 # with them and matches a hand stop+resume byte for byte (mpi_repartition.sh).
 plait_mpi_script_test(cli_mpi_repartition 180 ${dir}/mpi_repartition.sh
   ${PROJECT_SOURCE_DIR}/docs/ARCHITECTURE.md)
+
+# Backup workers under plait launch outlive a killed MPI rank (mpi_backup_kill.sh).
+plait_mpi_script_test(cli_mpi_backup_kill 300 ${dir}/mpi_backup_kill.sh
+  ${PROJECT_SOURCE_DIR}/docs/ARCHITECTURE.md ${PROJECT_SOURCE_DIR}/tools/weights_diff.py)
+
+# plait launch grows a shrunk job back when the lost node returns (mpi_launch_grow.sh).
+plait_mpi_script_test(cli_mpi_launch_grow 300 ${dir}/mpi_launch_grow.sh
+  ${PROJECT_SOURCE_DIR}/docs/ARCHITECTURE.md ${PROJECT_SOURCE_DIR}/tools/weights_diff.py)

@@ -1,0 +1,51 @@
+#!/bin/sh
+# Backup workers outlive a dead MPI process (docs/DATA_PARALLEL.md, "Backup workers").
+# plait launch runs mpirun with OpenMPI's recovery flags; rank 2 is held back every step
+# (PLAIT_TEST_SLOW_RANK=2, so ranks 0 and 1 contribute whatever the timing) and kills
+# itself with SIGKILL as it starts step 4 (PLAIT_TEST_KILL=2:4). Rank 0 finds its
+# heartbeat file still, drops it, and the job finishes with no restart; the final weights
+# equal one worker training on ranks 0 and 1's sequences (batch 8 of 12) within 1e-5.
+# Then rank 0 is killed (PLAIT_TEST_KILL=0:5): the others find it gone and end, mpirun
+# exits 0 but rank 0 left no exit code, so the supervisor restarts the job from step 4,
+# with the same result. A usage error (exit 2 on every rank) is not retried.
+# usage: mpi_backup_kill.sh MPIRUN PLAIT CORPUS WEIGHTS_DIFF_PY
+set -eu
+mpirun=$1 plait=$2 corpus=$3 diff=$4
+d=$(mktemp -d /tmp/plait-backup-kill-XXXXXX)
+trap 'rm -rf "$d"' EXIT
+args="train --data $corpus --layers 2 --dim 32 --heads 4 --ctx 16 --steps 8 --eval-every 0
+      --checkpoint-every 4 --no-progress"
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+export OMPI_MCA_rmaps_base_oversubscribe=1 OMPI_MCA_btl_vader_single_copy_mechanism=none
+fail() { echo "FAIL: $1"; cat "$d/err"; exit 1; }
+"$plait" $args --batch 8 --workers 1 --checkpoint-dir "$d/one"
+
+# 1. rank 2 dies: dropped, the run goes on
+PLAIT_TEST_SLOW_RANK=2 PLAIT_TEST_KILL=2:4 "$plait" launch --np 3 --mpirun "$mpirun" \
+  --max-restarts 0 -- $args --batch 12 --backup-workers 1 --checkpoint-dir "$d/a" \
+  --log "$d/a.jsonl" 2>"$d/err" || fail "the job with a dead rank 2 did not finish"
+grep -q "backup workers: rank 2 left at step [0-9]* (its heartbeat stopped" "$d/err" || fail "no drop line"
+grep '"event":"worker_dropped"' "$d/a.jsonl" | grep -q '"rank":2' || fail "no worker_dropped event"
+grep -q '"phase":"dropped"' "$d/a/heartbeat/rank-2.json" || fail "rank 2's heartbeat not marked"
+grep -q '"restarts": 0' "$d/a/supervisor.json" || fail "the job was restarted"
+if grep '"event":"backup_step"' "$d/a.jsonl" | grep -v '"contributed":\[0,1\]'; then
+  fail "a step did not take exactly ranks 0 and 1"
+fi
+python3 "$diff" "$d/a/step-00000008" "$d/one/step-00000008" --max 1e-5 || fail "weights"
+
+# 2. rank 0 dies: the others end, the supervisor restarts the job
+PLAIT_TEST_SLOW_RANK=2 PLAIT_TEST_KILL=0:5 "$plait" launch --np 3 --mpirun "$mpirun" \
+  --max-restarts 1 -- $args --batch 12 --backup-workers 1 --checkpoint-dir "$d/b" \
+  2>"$d/err" || fail "the job with a dead rank 0 was not recovered"
+grep -q "ended with no exit code from rank 0 (killed); restart 1 of 1 from step-00000004" "$d/err" ||
+  fail "no restart after rank 0's death"
+grep -q "and rank 0 is gone" "$d/err" || fail "the survivors did not say rank 0 is gone"
+python3 "$diff" "$d/b/step-00000008" "$d/one/step-00000008" --max 1e-5 || fail "weights after restart"
+
+# 3. bad usage on every rank: exit 2, no restart
+rc=0
+"$plait" launch --np 3 --mpirun "$mpirun" --max-restarts 2 -- $args --batch 12 \
+  --backup-workers 3 --checkpoint-dir "$d/c" 2>"$d/err" || rc=$?
+[ "$rc" = 2 ] || fail "a usage error ended with $rc, not 2"
+grep -q '"restarts": 0' "$d/c/supervisor.json" || fail "a usage error was retried"
+echo "ok: a dead rank 2 was dropped (equal to one worker on batch 8), a dead rank 0 restarted"
