@@ -94,6 +94,11 @@ plait_mpi_script_test(cli_mpi_balance 120 ${dir}/mpi_balance.sh
 # tests/cli/mpi_metrics_port_test.cpp runs mpirun itself (--metrics-port under MPI).
 target_compile_definitions(test_cli PRIVATE PLAIT_MPIEXEC="${MPIEXEC_EXECUTABLE}")
 
+# Repartitioning under plait launch: the MPI job exits 3 for new stages, is restarted
+# with them and matches a hand stop+resume byte for byte (mpi_repartition.sh).
+plait_mpi_script_test(cli_mpi_repartition 180 ${dir}/mpi_repartition.sh
+  ${PROJECT_SOURCE_DIR}/docs/ARCHITECTURE.md)
+
 # tests/cli/mpi_backup_kill.sh (a killed MPI rank under backup workers) is not registered
 # yet: its rank-0-killed case hangs (docs/FAULT_TOLERANCE.md, "Not done yet").
 
