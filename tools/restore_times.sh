@@ -37,10 +37,11 @@ for p in sys.argv[1:]:
 resume() {  # resume RUN_DIR SNAPSHOT_DIR LOSE: the restore's milliseconds
   PLAIT_SUPERVISED=1 PLAIT_MEMORY_SNAPSHOT_DIR=$2 PLAIT_TEST_LOSE_SNAPSHOT=$3 "$plait" train \
     $common --resume auto --stop-after 1 --memory-snapshot-every 1000 --checkpoint-dir "$1" 2>&1 |
-    grep -o 'resumed from .* in [0-9.]* ms' | sed 's/.* in \([0-9.]*\) ms/\1/'
+    grep -o 'resumed from .* in [0-9.]* ms' | tee -a "$d/lines" | sed 's/.* in \([0-9.]*\) ms/\1/'
 }
 median() { tr ' ' '\n' | grep . | sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 M="" P="" C="" W=""
+echo "load average at the start: $(cut -d' ' -f1-3 /proc/loadavg)"
 for i in $(seq "$reps"); do
   rm -rf "$d/mem" "$d/cold" "$d/warm" "$shm/m" "$shm/empty" && mkdir "$shm/empty"
   cp -r "$d/run" "$d/mem" && rm -rf "$d/mem"/step-* "$d/mem/latest"  # memory only
@@ -57,6 +58,9 @@ for i in $(seq "$reps"); do
   echo "rep $i ($layout): memory $m ms, peer's copy $p ms, disk cold $c ms, disk warm $w ms"
   M="$M $m" P="$P $p" C="$C $c" W="$W $w"
 done
+echo "what the restores said (times stripped):"
+sed 's/ in [0-9.]* ms$//' "$d/lines" | sort | uniq -c
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "median ($layout, $reps reps): memory $(echo $M | median) ms, peer's copy $(echo $P | median) ms," \
   "disk cold $(echo $C | median) ms, disk warm $(echo $W | median) ms;" \
   "checkpoint $(du -sh "$d/run/step-00000003" | cut -f1), memory $(du -sh "$shm/snap" | cut -f1)"
