@@ -9,6 +9,7 @@
 
 #include "cli/build_info.h"
 #include "cli/registry.h"
+#include "fault/supervisor.h"
 #include "tensor/openblas_core.h"
 #include "util/error.h"
 
@@ -37,28 +38,13 @@ bool report_unknown(const CLI::App& root, int argc, char** argv) {
   return true;
 }
 
-// Under `plait launch` with backup workers mpirun exits 0 whatever its ranks do (its
-// recovery flags, docs/DATA_PARALLEL.md), so each MPI rank leaves its exit code in
-// $PLAIT_EXIT_DIR/exit-rank-R for the supervisor. A killed rank leaves none.
-int recorded(int code) {
-  const char* dir = std::getenv("PLAIT_EXIT_DIR");
-  const char* rank = std::getenv("OMPI_COMM_WORLD_RANK");
-  if (!rank) rank = std::getenv("PMIX_RANK");
-  if (!dir || !rank) return code;
-  const std::string path = std::string(dir) + "/exit-rank-" + rank;
-  if (std::FILE* f = std::fopen((path + ".tmp").c_str(), "w")) {
-    std::fprintf(f, "%d\n", code);
-    std::fclose(f);
-    std::rename((path + ".tmp").c_str(), path.c_str());
-  }
-  return code;
-}
-
 int run(int argc, char** argv);
 
 }  // namespace
 
-int main(int argc, char** argv) { return recorded(run(argc, argv)); }
+// Under plait launch with backup workers each MPI rank leaves its exit code for the
+// supervisor (fault/supervisor.h).
+int main(int argc, char** argv) { return plait::fault::record_exit_code(run(argc, argv)); }
 
 namespace {
 

@@ -484,4 +484,18 @@ void record_failure(const std::string& run_dir, const std::string& message) {
   fs::rename(tmp, hb / "failed.txt", ec);
 }
 
+int record_exit_code(int code) {
+  const char* dir = std::getenv("PLAIT_EXIT_DIR");
+  const char* rank = std::getenv("OMPI_COMM_WORLD_RANK");
+  if (!rank) rank = std::getenv("PMIX_RANK");
+  if (!dir || !rank) return code;
+  const std::string path = std::string(dir) + "/exit-rank-" + rank;
+  if (std::FILE* f = std::fopen((path + ".tmp").c_str(), "w")) {
+    std::fprintf(f, "%d\n", code);
+    std::fclose(f);
+    std::rename((path + ".tmp").c_str(), path.c_str());
+  }
+  return code;
+}
+
 }  // namespace plait::fault

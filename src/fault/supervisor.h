@@ -94,4 +94,10 @@ int recorded_restarts(const std::string& run_dir);
 // supervisor's report; the training process calls it on a run-time error.
 void record_failure(const std::string& run_dir, const std::string& message);
 
+// Under `plait launch` with backup workers mpirun exits 0 whatever its ranks do (its
+// recovery flags, docs/DATA_PARALLEL.md), so each MPI rank leaves its exit code in
+// $PLAIT_EXIT_DIR/exit-rank-R for the supervisor: main's return, or a run ended by its
+// watchdog (exit 1). A killed rank leaves none. Returns `code`; a no-op outside mpirun.
+int record_exit_code(int code);
+
 }  // namespace plait::fault

@@ -136,20 +136,28 @@ double BackupSync::fetch_step(double loss_sum) {
   std::vector<float>& g = *grads_;
   DownHead down;
   std::string why;
+  const std::string step = "step " + std::to_string(step_ + 1);
   const bool reply =
-      send(link, 0, kUp, cbytes(up), &why) &&
-      (up.kind != kGrads || send(link, 0, kUpGrad, std::as_bytes(std::span<const float>(g)), &why)) &&
-      receive(link, 0, kDown, wbytes(down), &why);
-  if (!reply)
+      send(link, 0, kUp, cbytes(up), "sending its header of " + step, &why) &&
+      (up.kind != kGrads || send(link, 0, kUpGrad, std::as_bytes(std::span<const float>(g)),
+                                 "sending its gradients of " + step, &why)) &&
+      receive(link, 0, kDown, wbytes(down), "receiving rank 0's reply to " + step, &why);
+  if (!reply) {
+    rank0_gone_ = true;
     throw RuntimeError("backup workers: rank " + std::to_string(rank_) + " waited for rank 0 in "
-                       "step " + std::to_string(step_ + 1) + ", and rank 0 is gone: " + why);
+                       + step + ", and rank 0 is gone: " + why + "; ending (a job without "
+                       "rank 0 cannot go on: plait launch restarts it from the last checkpoint)");
+  }
   if (down.step != step_)
     throw RuntimeError("backup workers: rank " + std::to_string(rank_) + " asked for step " +
                        std::to_string(step_) + " and rank 0 replied with step " +
                        std::to_string(down.step));
-  if (!receive(link, 0, kDownGrad, std::as_writable_bytes(std::span<float>(g)), &why))
+  if (!receive(link, 0, kDownGrad, std::as_writable_bytes(std::span<float>(g)),
+               "receiving rank 0's gradient of " + step, &why)) {
+    rank0_gone_ = true;
     throw RuntimeError("backup workers: rank " + std::to_string(rank_) + " waited for rank 0's "
-                       "gradient of step " + std::to_string(step_ + 1) + ", and rank 0 is gone: " + why);
+                       "gradient of " + step + ", and rank 0 is gone: " + why + "; ending");
+  }
   known_closed_ = down.closed;
   last_seqs_ = down.seqs;
   return down.loss_sum;
@@ -262,9 +270,10 @@ void BackupSync::serve(int w) {
     UpHead up;
     try {
       std::string why;
-      if (!receive(link, w, kUp, wbytes(up), &why) ||
+      if (!receive(link, w, kUp, wbytes(up), "receiving its next message", &why) ||
           (up.kind == kGrads &&
-           !receive(link, w, kUpGrad, std::as_writable_bytes(std::span<float>(bufs_[w])), &why))) {
+           !receive(link, w, kUpGrad, std::as_writable_bytes(std::span<float>(bufs_[w])),
+                    "receiving its gradients of step " + std::to_string(up.step + 1), &why))) {
         if (!why.empty()) drop(why);
         return;
       }
@@ -322,8 +331,10 @@ void BackupSync::serve(int w) {
     }
     try {
       std::string why;
-      if (!send(link, w, kDown, cbytes(down), &why) ||
-          !send(link, w, kDownGrad, std::as_bytes(std::span<const float>(res->grads)), &why)) {
+      const std::string step = "step " + std::to_string(up.step + 1);
+      if (!send(link, w, kDown, cbytes(down), "sending its reply to " + step, &why) ||
+          !send(link, w, kDownGrad, std::as_bytes(std::span<const float>(res->grads)),
+                "sending the gradient of " + step, &why)) {
         if (!why.empty()) drop(why);
         return;
       }
@@ -342,26 +353,27 @@ void BackupSync::serve(int w) {
 }
 
 bool BackupSync::send(comm::Group& link, int peer, std::uint64_t tag, comm::ConstBytes data,
-                      std::string* why) {
-  if (beat_dir_.empty()) {
+                      const std::string& what, std::string* why) {
+  if (beat_dir_.empty()) {  // the transport's own timeout bounds it
     link.send(peer, tag, data);
     return true;
   }
   comm::Request q = link.isend(peer, tag, data);
-  return await(link, peer, q, why);
+  return await(link, peer, q, what, why);
 }
 
 bool BackupSync::receive(comm::Group& link, int peer, std::uint64_t tag, comm::Bytes dst,
-                         std::string* why) {
+                         const std::string& what, std::string* why) {
   if (beat_dir_.empty()) {
     link.recv(peer, tag, dst);
     return true;
   }
   comm::Request q = link.irecv(peer, tag, dst);
-  return await(link, peer, q, why);
+  return await(link, peer, q, what, why);
 }
 
-bool BackupSync::await(comm::Group& link, int peer, comm::Request& q, std::string* why) {
+bool BackupSync::await(comm::Group& link, int peer, comm::Request& q, const std::string& what,
+                       std::string* why) {
   const auto start = std::chrono::steady_clock::now();
   auto next_look = start + std::chrono::duration<double>(kGoneSeconds);
   const double limit = link.timeout() > 0 ? link.timeout() : 1e12;
@@ -375,7 +387,7 @@ bool BackupSync::await(comm::Group& link, int peer, comm::Request& q, std::strin
     if (now - start > std::chrono::duration<double>(limit))
       throw TimeoutError("backup workers: rank " + std::to_string(rank_) + " waited " +
                          std::to_string(static_cast<int>(limit)) + " s for rank " +
-                         std::to_string(peer) + " (--timeout)");
+                         std::to_string(link.world_rank(peer)) + ", " + what + " (--timeout)");
     if (now < next_look) continue;
     // only after kGoneSeconds of waiting: by then a live peer has rewritten its file
     next_look = now + std::chrono::duration<double>(fault::kPublishSeconds);
@@ -415,13 +427,14 @@ void BackupSync::mark_dropped(int w, const std::string& why) {
 }
 
 void BackupSync::leave(const std::string& why) {
-  if (rank_ == 0) return;
+  if (rank_ == 0 || rank0_gone_) return;
   UpHead up;
   up.step = step_;
   up.kind = kLeave;
   std::strncpy(up.why, why.c_str(), sizeof up.why - 1);
   try {
-    links_[rank_].send(0, kUp, cbytes(up));
+    std::string gone_why;
+    send(links_[rank_], 0, kUp, cbytes(up), "sending its leave message", &gone_why);
   } catch (const std::exception&) {  // rank 0 is gone too, or dropped us already
   }
 }
@@ -432,7 +445,12 @@ void BackupSync::end(uint64_t mine) {
     up.step = step_;
     up.kind = kEnd;
     up.hash = mine;
-    links_[rank_].send(0, kUp, cbytes(up));
+    std::string why;
+    if (!send(links_[rank_], 0, kUp, cbytes(up), "sending its end of the run", &why)) {
+      rank0_gone_ = true;
+      throw RuntimeError("backup workers: rank " + std::to_string(rank_) + " finished the run, "
+                         "and rank 0 is gone before taking its end message: " + why);
+    }
     return;
   }
   for (std::thread& t : handlers_) t.join();  // each ends at its rank's end or leave

@@ -120,9 +120,13 @@ class BackupSync final : public GradSync {
   // poll (await) that gives up, false with `why` set, when the peer's process is found
   // gone (the request is abandoned: a receive cancelled, a send freed), or on rank 0
   // when it is stopping (false, `why` empty).
-  bool send(comm::Group& link, int peer, std::uint64_t tag, comm::ConstBytes data, std::string* why);
-  bool receive(comm::Group& link, int peer, std::uint64_t tag, comm::Bytes dst, std::string* why);
-  bool await(comm::Group& link, int peer, comm::Request& q, std::string* why);
+  // `what`: the operation, for the --timeout error ("receiving rank 0's reply to step 5").
+  bool send(comm::Group& link, int peer, std::uint64_t tag, comm::ConstBytes data,
+            const std::string& what, std::string* why);
+  bool receive(comm::Group& link, int peer, std::uint64_t tag, comm::Bytes dst,
+               const std::string& what, std::string* why);
+  bool await(comm::Group& link, int peer, comm::Request& q, const std::string& what,
+             std::string* why);
   std::string gone(int world_rank) const;  // why the rank's process is gone, or ""
   void mark_dropped(int w, const std::string& why);  // rank 0: the watchdog and its file
 
@@ -138,6 +142,7 @@ class BackupSync final : public GradSync {
   int64_t last_seqs_ = 0;   // the sequences the last step's update is over
   int64_t known_closed_;    // rank w > 0: steps rank 0 had closed at the last reply
   bool computed_ = true;    // rank w > 0: this step's gradients were computed
+  bool rank0_gone_ = false; // rank w > 0: a wait found rank 0's process gone
   int slow_ = -1;           // PLAIT_TEST_SLOW_RANK
   Report report_;
   RunOutput* out_ = nullptr;

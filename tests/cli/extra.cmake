@@ -99,8 +99,11 @@ target_compile_definitions(test_cli PRIVATE PLAIT_MPIEXEC="${MPIEXEC_EXECUTABLE}
 plait_mpi_script_test(cli_mpi_repartition 180 ${dir}/mpi_repartition.sh
   ${PROJECT_SOURCE_DIR}/docs/ARCHITECTURE.md)
 
-# tests/cli/mpi_backup_kill.sh (a killed MPI rank under backup workers) is not registered
-# yet: its rank-0-killed case hangs (docs/FAULT_TOLERANCE.md, "Not done yet").
+# Backup workers under plait launch outlive a killed MPI rank 2 (dropped, no restart,
+# equal to one worker on the survivors' sequences within 1e-5); a killed rank 0 ends the
+# survivors with an error naming it and the job restarts (mpi_backup_kill.sh).
+plait_mpi_script_test(cli_mpi_backup_kill 300 ${dir}/mpi_backup_kill.sh
+  ${PROJECT_SOURCE_DIR}/docs/ARCHITECTURE.md ${PROJECT_SOURCE_DIR}/tools/weights_diff.py)
 
 # plait launch grows a shrunk job back when the lost node returns (mpi_launch_grow.sh).
 plait_mpi_script_test(cli_mpi_launch_grow 300 ${dir}/mpi_launch_grow.sh
