@@ -8,6 +8,9 @@
 //
 //   worker -> server   kPushHead PushHead; then, unless head.step < 0 ("done"),
 //                      kPushGrad  the shard of the gradient SUM (floats)
+//   worker 0 -> server kPushHead with step kRollback (--on-nonfinite rollback, sync),
+//                      then kInitParams, kInitM, kInitV: the shard of the checkpoint it
+//                      reloaded, step `seqs` opened again in epoch `epoch`; no reply
 //   server -> worker   kReplyHead ReplyHead; kReplyRanks N bytes (1: the rank
 //                      contributed to the step the statistics describe);
 //                      kReplyParams the shard; if the push asked, kReplyM, kReplyV
@@ -45,13 +48,17 @@ enum Tag : std::uint64_t {
 };
 
 
+inline constexpr std::int64_t kDone = -1, kRollback = -2;  // PushHead::step
+
 struct PushHead {
-  std::int64_t step = -1;      // the step (iteration) the gradient belongs to; -1: done
+  std::int64_t step = kDone;   // the step (iteration) the gradient belongs to; or kDone,
+                               // kRollback
   std::int64_t seqs = 0;       // sequences summed
   double loss_sum = 0;         // their losses' sum
   double grad_norm = 0;        // L2 norm of the gradient sum (async and stale use it)
   std::int32_t want_moments = 0;
   std::int32_t pad = 0;
+  std::int64_t epoch = 0;      // rollbacks before this push (a server waits for its own)
 };
 
 struct ReplyHead {

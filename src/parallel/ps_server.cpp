@@ -29,6 +29,13 @@
 //   - Worker 0 always contributes, so the step after it cannot close before worker 0
 //     has its reply: worker 0's reply is exactly the state after its step.
 //
+// --on-nonfinite rollback (sync): a step whose norm or loss is not finite closes with no
+// update on every server alike; every worker then rolls back (parallel/replica.h) and
+// worker 0 sends each server its shard of the reloaded checkpoint (a kRollback push).
+// The closing thread waits for that (the epoch moves on), then closes steps again from
+// the checkpoint's. A push of the new epoch that arrives before worker 0's rollback
+// waits for it.
+//
 // Async and stale: a handler applies its push under the lock as one AdamW update,
 // advances its worker's clock, and (stale) waits until every clock has reached
 // t + 1 - S before replying. The last iteration waits for every worker's last push,
@@ -162,6 +169,10 @@ class Server {
     for (;;) {
       PushHead h;
       link.recv(w, kPushHead, bytes_of(h));
+      if (h.step == kRollback) {
+        roll_back(link, h);
+        continue;
+      }
       if (h.step < 0) return;
       link.recv(w, kPushGrad, bytes_of(push_[w].data(), n_));
       ReplyHead r;
@@ -193,10 +204,31 @@ class Server {
     }
   }
 
+  // --on-nonfinite rollback, from worker 0's link: the checkpoint's shard; step
+  // h.seqs is the open step again, in epoch h.epoch.
+  void roll_back(comm::Group& link, const PushHead& h) {
+    std::vector<float> p(n_), m(n_), v(n_);
+    link.recv(0, kInitParams, bytes_of(p.data(), n_));
+    link.recv(0, kInitM, bytes_of(m.data(), n_));
+    link.recv(0, kInitV, bytes_of(v.data(), n_));
+    std::lock_guard lk(m_);
+    params_ = std::move(p);
+    adam_.m = std::move(m);
+    adam_.v = std::move(v);
+    closed_ = h.seqs;
+    epoch_ = h.epoch;
+    std::fill(arrived_.begin(), arrived_.end(), -1);
+    order_.clear();
+    decided_ = false;
+    cv_.notify_all();
+  }
+
   // Sync: registers w's push for the open step (or drops it, late), then waits until
   // the step it belongs to has closed.
   void offer_sync(std::unique_lock<std::mutex>& lk, int w, const PushHead& h) {
     const std::string step = "step " + std::to_string(h.step);
+    wait_for(lk, [&] { return epoch_ >= h.epoch; },
+             "worker 0's rollback before rank " + std::to_string(w) + "'s push of " + step);
     if (h.step > closed_)
       throw RuntimeError(who() + ": worker " + std::to_string(w) + " pushed " + step +
                          " but only " + std::to_string(closed_) + " steps are closed");
@@ -219,8 +251,13 @@ class Server {
     const int N = L_.workers;
     const int need = N - opt_.backup_workers;
     std::vector<uint8_t> set(N, 0);
-    for (int64_t t = start_; t < end_; ++t) {
+    for (int64_t t = start_; t < end_;) {
       const std::string step = "step " + std::to_string(t);
+      int64_t epoch = 0;  // before the step closes: a rollback can only follow its replies
+      {
+        std::lock_guard lk(m_);
+        epoch = epoch_;
+      }
       std::fill(set.begin(), set.end(), 0);
       if (k_ == 0) {
         std::unique_lock lk(m_);
@@ -244,13 +281,19 @@ class Server {
           return true;
         }, "the pushes of " + step + " from the ranks server 0 chose");
       }
-      apply_sync(t, set);
+      if (apply_sync(t, set) || opt_.on_nonfinite != NonFinite::rollback) {
+        ++t;
+        continue;
+      }
+      std::unique_lock lk(m_);  // every worker rolls back; worker 0 sends the state
+      wait_for(lk, [&] { return epoch_ > epoch; }, "worker 0's rollback after " + step);
+      t = closed_;
     }
   }
 
   // Sum in worker order, divide by the contributed sequences once, clip by the global
-  // norm, AdamW on the shard; then close step t.
-  void apply_sync(int64_t t, const std::vector<uint8_t>& set) {
+  // norm, AdamW on the shard; then close step t. Returns whether it was finite.
+  bool apply_sync(int64_t t, const std::vector<uint8_t>& set) {
     float* g = grads_.data();
     bool first = true;
     double loss_sum = 0;
@@ -297,6 +340,7 @@ class Server {
     order_.clear();
     decided_ = false;
     cv_.notify_all();
+    return finite;
   }
 
   // Async and stale: w's push is one AdamW update of its own, applied now.
@@ -367,6 +411,7 @@ class Server {
   std::mutex m_;
   std::condition_variable cv_;
   int64_t closed_ = 0;                 // sync: steps applied
+  int64_t epoch_ = 0;                  // sync: rollbacks taken (--on-nonfinite rollback)
   std::vector<int64_t> arrived_;       // sync: per worker, the step of its registered push
   std::vector<int> order_;             // sync: other workers' pushes of the open step, by arrival
   std::vector<uint8_t> contributors_;  // sync: the open step's contributors, once decided_

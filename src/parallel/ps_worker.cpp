@@ -48,11 +48,34 @@ class PsWorker : public StepRunner {
   // Worker 0: the state the run starts from, to every server.
   void send_init() {
     const InitHead h{r_.step};
+    send_state(kInitHead, bytes_of(h));
+  }
+
+  // --on-nonfinite rollback (sync; collective over the workers): every worker reloads
+  // the newest checkpoint and shifts its data (Replica::rollback); worker 0 sends the
+  // servers their shards of it, which reopens the checkpoint's step there.
+  int64_t rollback(int64_t failed) override {
+    const int64_t c = r_.rollback(failed);
+    ++epoch_;
+    next_ = c;
+    if (r_.out) {
+      PushHead h;
+      h.step = kRollback;
+      h.seqs = c;
+      h.epoch = epoch_;
+      send_state(kPushHead, bytes_of(h));
+    }
+    return c;
+  }
+
+  // The header `head` (tag `tag`), then the parameters and both moments, each server
+  // its shard.
+  void send_state(Tag tag, comm::ConstBytes head) {
     std::vector<comm::Request> sends;
     for (int k = 0; k < L_.servers; ++k) {
       const comm::Shard s = L_.shard(k);
       const int to = L_.server_rank(k);
-      sends.push_back(link_.isend(to, kInitHead, bytes_of(h)));
+      sends.push_back(link_.isend(to, tag, head));
       sends.push_back(link_.isend(to, kInitParams, bytes_of(r_.model.params.data() + s.offset, s.count)));
       sends.push_back(link_.isend(to, kInitM, bytes_of(r_.adam.m.data() + s.offset, s.count)));
       sends.push_back(link_.isend(to, kInitV, bytes_of(r_.adam.v.data() + s.offset, s.count)));
@@ -73,11 +96,17 @@ class PsWorker : public StepRunner {
       nan_injected_ = inject_nan_for_test(r_.model.table().specs(), t, r_.model.grads);
     if (mode_ != PsMode::sync) h.grad_norm = grad_norm(r_.model.grads);
     h.want_moments = r_.out && checkpoint_after;
+    h.epoch = epoch_;
     const auto w0 = std::chrono::steady_clock::now();
     const ReplyHead reply = push_pull(h);
     r_.timing.wait_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - w0).count();
     StepResult res;
     res.next = r_.step = next_;
+    if (!r_.out && r_.opt.on_nonfinite == NonFinite::rollback) {
+      // every worker learns the servers' loss and norm: all roll back at the same step
+      res.loss = reply.loss_sum / static_cast<double>(std::max<int64_t>(1, reply.seqs));
+      res.grad_norm = reply.grad_norm;
+    }
     if (!r_.out) return res;
     if (next_ != t + 1)
       throw RuntimeError("parameter server: worker 0 was answered step " +
@@ -198,6 +227,7 @@ class PsWorker : public StepRunner {
   comm::Group& link_;
   const PsMode mode_;
   bool nan_injected_ = false;  // the PLAIT_TEST_NAN_AT hook fired (once per worker)
+  int64_t epoch_ = 0;          // rollbacks taken (--on-nonfinite rollback)
   int64_t next_ = 0;
   std::vector<uint8_t> ranks_;
   std::vector<int32_t> stale_;  // async, stale: server 0's staleness per worker
@@ -238,6 +268,7 @@ TrainSummary run_ps_rank(comm::Comm& c, const TrainOptions& opt, const RunData* 
   const bool sync = opt.ps_mode == PsMode::sync;
   if (opt.backup_workers == 0 && (sync || opt.balance_mode() == BalanceMode::automatic))
     balance.emplace(workers, replica_target(r), shares, balance_config(opt), sync ? 1 : opt.balance_every);
+  r.barrier = [&workers] { comm::barrier(workers); };  // --on-nonfinite rollback
   r.start();
   if (balance) {
     if (opt.resume) balance->restore(r.resumed_extra);

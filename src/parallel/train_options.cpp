@@ -289,11 +289,15 @@ static void validate_nonfinite(const TrainOptions& o) {
     throw UsageError("--max-nonfinite must be 1..1000000, got " + std::to_string(o.max_nonfinite));
   // skip works in every architecture (each drops the update where it is applied:
   // replicas, mesh ranks, ZeRO shards, parameter servers); rollback reloads every
-  // rank's part of the state through the layout-free loader, which the parameter
-  // servers (they hold the state between the workers' pushes) do not do
+  // rank's part of the state through the layout-free loader (the synchronous
+  // parameter servers from worker 0); an asynchronous push is an update of its own
   const bool rollback = o.on_nonfinite == NonFinite::rollback;
-  if (rollback && o.servers > 0)
-    throw UsageError(flag + ": not with --servers (the servers hold the state); use skip or stop");
+  if (rollback && o.servers > 0 && o.ps_mode != PsMode::sync)
+    throw UsageError(flag + " with --servers needs --ps-mode sync (an asynchronous push is an "
+                     "update of its own); use skip or stop");
+  if (rollback && o.servers > 0 && o.backup_workers > 0)
+    throw UsageError(flag + " cannot be combined with --backup-workers (a dropped worker "
+                     "would not see the step fail); use stop or skip");
   if (rollback && o.checkpoint_dir.empty())
     throw UsageError(flag + " needs --checkpoint-dir (the checkpoint it rolls back to)");
 }

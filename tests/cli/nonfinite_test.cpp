@@ -147,9 +147,12 @@ TEST_F(NonFinite, BadFlagsAreUsageErrors) {
   r = run_plait("train --steps 2 --no-progress --on-nonfinite rollback");
   EXPECT_EQ(r.code, 2) << r.err;
   EXPECT_NE(r.err.find("--checkpoint-dir"), std::string::npos) << r.err;
-  r = run_plait(args("x", "--on-nonfinite rollback --servers 1"));
+  r = run_plait(args("x", "--on-nonfinite rollback --servers 1 --ps-mode async"));
   EXPECT_EQ(r.code, 2) << r.err;
-  EXPECT_NE(r.err.find("not with --servers"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("needs --ps-mode sync"), std::string::npos) << r.err;
+  r = run_plait(args("x", "--on-nonfinite rollback --servers 1 --backup-workers 1"));
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("--backup-workers"), std::string::npos) << r.err;
 }
 
 // skip and stop in every architecture: tensor and pipeline parallelism (the tensor is
@@ -198,7 +201,8 @@ INSTANTIATE_TEST_SUITE_P(Layouts, NonFiniteLayout,
                          });
 
 // rollback where the state is sharded: every mesh rank reloads its boxes, every ZeRO
-// rank its shard of the moments, through the layout-free loader. The run equals the
+// rank its shard of the moments, through the layout-free loader; under --servers
+// every worker reloads the checkpoint and worker 0 sends each server its shard. The run equals the
 // data-parallel rollback run of the same settings (within 1e-5: tensor and pipeline
 // splits and ZeRO-3 add in another order), keeps the shift in its checkpoints and
 // resumes from them exactly.
@@ -242,7 +246,8 @@ TEST_P(NonFiniteRollback, EqualsTheDataParallelRollback) {
 INSTANTIATE_TEST_SUITE_P(Layouts, NonFiniteRollback,
                          ::testing::Values("--workers 2 --tp 2", "--workers 2 --pp 2",
                                            "--workers 2 --zero 1", "--workers 2 --zero 3",
-                                           "--workers 4 --pp 2 --zero 2"),
+                                           "--workers 4 --pp 2 --zero 2",
+                                           "--workers 2 --servers 1", "--workers 2 --servers 2"),
                          [](const ::testing::TestParamInfo<const char*>& i) {
                            std::string n;
                            for (const char* c = i.param; *c; ++c)
