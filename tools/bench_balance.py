@@ -14,18 +14,18 @@ machine's load hits them alike. Figures come from the metrics log (--log):
             0.9 x its own final steady state)
 
     tools/bench_balance.py [--plait build/plait] [--runs 5] [--yardstick OTHER_PLAIT]
-        [--cases two,three,midrun,overhead] -- MODEL_ARGS...
+        [--cases two,three,midrun,overhead] [--keep DIR] -- MODEL_ARGS...
 
 --yardstick: a plait binary without balancing (e.g. main before it), for the overhead
 of measuring (case overhead: this binary's --balance off and auto vs it, no slowdown).
 Prints a Markdown table of medians with every per-round ratio, the load before/after.
 """
-import argparse, statistics, sys, tempfile
+import argparse, os, shutil, statistics, sys, tempfile
 
 from benchlib import load, model_args, step_records, train
 
 CASES = {
-    # name: [(label, extra args)], the ratios to report
+    # name: [(label, extra args[, extra environment])], the ratios to report
     # auto: with work stealing within each step (the default under auto); nosteal: the
     # re-split alone (--steal off)
     "two": [("equal", ["--workers", "2", "--slowdown", "1:2", "--balance", "off"]),
@@ -38,14 +38,20 @@ CASES = {
                         "--balance", "auto"]),
               ("nosteal", ["--workers", "3", "--slowdown", "1:1.67", "--slowdown", "2:3.33",
                            "--balance", "auto", "--steal", "off"])],
+    # the emulation before 2026-12-02 (PLAIT_SLOWDOWN_WALL=1, balance/slowdown.h): a slowed
+    # rank's sleep stretched its whole wall time, including its waits for a core
+    "threewall": [("equal", ["--workers", "3", "--slowdown", "1:1.67", "--slowdown", "2:3.33",
+                             "--balance", "off"], {"PLAIT_SLOWDOWN_WALL": "1"}),
+                  ("auto", ["--workers", "3", "--slowdown", "1:1.67", "--slowdown", "2:3.33",
+                            "--balance", "auto"], {"PLAIT_SLOWDOWN_WALL": "1"})],
     "midrun": [("auto", ["--workers", "2", "--slowdown", "1:2@{mid}", "--balance", "auto"])],
     "overhead": [("off", ["--workers", "2", "--balance", "off"]),
                  ("auto", ["--workers", "2", "--balance", "auto"])],
 }
 
 
-def run(plait, args, tmp):
-    records, out = train(plait, args + ["--no-progress"], tmp)
+def run(plait, args, tmp, env=None):
+    records, out = train(plait, args + ["--no-progress"], tmp, env)
     return step_records(records), out.stderr
 
 
@@ -88,6 +94,7 @@ def main():
     ap.add_argument("--yardstick", default="")
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--cases", default="two,three,midrun,overhead")
+    ap.add_argument("--keep", default="", help="copy every run's metrics log into this folder")
     ap.add_argument("--mid", type=int, default=20, help="midrun: the step the slowdown starts")
     ap.add_argument("args", nargs=argparse.REMAINDER)
     a = ap.parse_args()
@@ -97,14 +104,19 @@ def main():
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for case in a.cases.split(","):
-            variants = [(l, [x.format(mid=a.mid) for x in v]) for l, v in CASES[case]]
+            variants = [(v[0], [x.format(mid=a.mid) for x in v[1]], v[2] if len(v) > 2 else {})
+                        for v in CASES[case]]
             if case == "overhead" and a.yardstick:
-                variants.append(("yardstick", ["--workers", "2"]))
-            res = {l: [] for l, _ in variants}
+                variants.append(("yardstick", ["--workers", "2"], {}))
+            res = {l: [] for l, _, _ in variants}
             for r in range(a.runs):
-                for label, extra in (variants if r % 2 == 0 else variants[::-1]):
+                for label, extra, env in (variants if r % 2 == 0 else variants[::-1]):
                     plait = a.yardstick if label == "yardstick" else a.plait
-                    steps, _ = run(plait, model + extra, tmp)
+                    steps, _ = run(plait, model + extra, tmp, env)
+                    if a.keep:
+                        os.makedirs(a.keep, exist_ok=True)
+                        shutil.copy(os.path.join(tmp, "m.jsonl"),
+                                    os.path.join(a.keep, f"{case}-{label}-{r + 1}.jsonl"))
                     res[label].append(figures(steps, batch, ctx, a.mid if case == "midrun" else None))
                 print(f"{case}: round {r + 1}/{a.runs} done (load {load()})", file=sys.stderr)
             rows.append((case, variants, res))
@@ -116,14 +128,15 @@ def main():
             rs = [n[key_n] / d[key_d] for n, d in zip(res[num], res[den])]
             return statistics.median(rs), rs
         out = []
-        if case in ("two", "three"):
+        if case in ("two", "three", "threewall"):
             out.append(("auto / equal tok/s", *ratio("auto", "equal")))
             out.append(("auto tok/s / ideal", *ratio("auto", "auto", "tok/s", "ideal")))
             out.append(("equal tok/s / ideal", *ratio("equal", "equal", "tok/s", "ideal")))
-            out.append(("nosteal / equal tok/s", *ratio("nosteal", "equal")))
-            out.append(("nosteal tok/s / ideal", *ratio("nosteal", "nosteal", "tok/s", "ideal")))
-            out.append(("auto / nosteal tok/s", *ratio("auto", "nosteal")))
-            for label in ("auto", "nosteal"):
+            if "nosteal" in res:
+                out.append(("nosteal / equal tok/s", *ratio("nosteal", "equal")))
+                out.append(("nosteal tok/s / ideal", *ratio("nosteal", "nosteal", "tok/s", "ideal")))
+                out.append(("auto / nosteal tok/s", *ratio("auto", "nosteal")))
+            for label in [l for l in ("auto", "nosteal") if l in res]:
                 for key, what in (("balance", "in-step balance (own ideal / slowest compute)"),
                                   ("compute", "slowest compute / step")):
                     xs = [f[key] for f in res[label]]

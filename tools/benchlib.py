@@ -16,15 +16,16 @@ def model_args(rest):
     return rest[1:] if rest[:1] == ["--"] else rest
 
 
-def train(plait, args, tmp):
-    """Runs `plait train ARGS --log TMP/m.jsonl --eval-every 0`; exits with the command
-    and its stderr when it fails. Returns the log's records (one dict a line) and the
-    completed process (its stdout and stderr)."""
+def train(plait, args, tmp, env=None):
+    """Runs `plait train ARGS --log TMP/m.jsonl --eval-every 0` (with `env`'s variables
+    added to the environment); exits with the command and its stderr when it fails.
+    Returns the log's records (one dict a line) and the completed process (its stdout
+    and stderr)."""
     log = os.path.join(tmp, "m.jsonl")
     if os.path.exists(log):
         os.remove(log)
     cmd = [plait, "train"] + args + ["--log", log, "--eval-every", "0"]
-    out = subprocess.run(cmd, capture_output=True, text=True)
+    out = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **(env or {})})
     if out.returncode != 0:
         sys.exit(f"failed ({out.returncode}): {' '.join(cmd)}\n{out.stderr}")
     with open(log) as f:

@@ -1,8 +1,11 @@
 #include "balance/slowdown.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <thread>
 
 #include "util/error.h"
@@ -22,7 +25,26 @@ int64_t whole_number(const std::string& text, const std::string& s, const char* 
   return std::strtoll(s.c_str(), nullptr, 10);
 }
 
+// This thread's seconds spent runnable but waiting for a core (the second field of
+// /proc/thread-self/schedstat, in ns); 0 where unreadable or under PLAIT_SLOWDOWN_WALL=1.
+double queued_seconds() {
+  static const bool wall = [] {
+    const char* e = std::getenv("PLAIT_SLOWDOWN_WALL");
+    return e != nullptr && std::strcmp(e, "1") == 0;
+  }();
+  if (wall) return 0;
+  std::FILE* f = std::fopen("/proc/thread-self/schedstat", "r");
+  if (!f) return 0;
+  unsigned long long run_ns = 0, wait_ns = 0;
+  const int got = std::fscanf(f, "%llu %llu", &run_ns, &wait_ns);
+  std::fclose(f);
+  return got == 2 ? static_cast<double>(wait_ns) * 1e-9 : 0;
+}
+
 }  // namespace
+
+WorkStart::WorkStart(double f)
+    : factor(f), wall(std::chrono::steady_clock::now()), queued_s(f > 1 ? queued_seconds() : 0) {}
 
 Slowdown parse_slowdown(const std::string& text) {
   const size_t colon = text.find(':');
@@ -58,10 +80,18 @@ double slowdown_at(std::span<const Slowdown> schedule, int rank, int64_t step) {
   return factor;
 }
 
-void throttle(double factor, std::chrono::steady_clock::time_point start) {
-  if (!(factor > 1)) return;
-  const auto took = std::chrono::steady_clock::now() - start;
-  std::this_thread::sleep_for(std::chrono::duration<double>(took) * (factor - 1));
+double throttle_sleep_s(double factor, double wall_s, double queued_s) {
+  if (!(factor > 1)) return 0;
+  const double ran = std::max(0.0, wall_s - std::max(0.0, queued_s));
+  return std::max(0.0, factor * ran - wall_s);
+}
+
+void throttle(const WorkStart& start) {
+  if (!(start.factor > 1)) return;
+  const double wall =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start.wall).count();
+  const double s = throttle_sleep_s(start.factor, wall, queued_seconds() - start.queued_s);
+  if (s > 0) std::this_thread::sleep_for(std::chrono::duration<double>(s));
 }
 
 }  // namespace plait::balance

@@ -147,9 +147,10 @@ double MeshWorker::forward_op(int micro) {
   if (!first()) groups.pp.recv(me.pp - 1, tag_of(micro, true), bytes_of(recv_.data(), n));
   const double t0 = trace ? trace->now_us() : 0;
   const auto c0 = Clock::now();
+  const balance::WorkStart w0(balance::slowdown_at(opt.slowdowns, rank, step));  // --slowdown
   const double loss = model.forward(micro, b, T, inputs_.data(), recv_.data(),
                                     last() ? targets_.data() : nullptr);
-  balance::throttle(balance::slowdown_at(opt.slowdowns, rank, step), c0);  // --slowdown
+  balance::throttle(w0);
   const double dt = std::chrono::duration<double>(Clock::now() - c0).count();
   busy_s += dt;
   fwd_s += dt;
@@ -171,8 +172,9 @@ void MeshWorker::backward_op(int micro) {
   }
   const double t0 = trace ? trace->now_us() : 0;
   const auto c0 = Clock::now();
+  const balance::WorkStart w0(balance::slowdown_at(opt.slowdowns, rank, step));  // --slowdown
   const float* dx = model.backward(micro, last() ? nullptr : recv_.data());
-  balance::throttle(balance::slowdown_at(opt.slowdowns, rank, step), c0);  // --slowdown
+  balance::throttle(w0);
   const double dt = std::chrono::duration<double>(Clock::now() - c0).count();
   busy_s += dt;
   bwd_s += dt;

@@ -102,7 +102,7 @@ double Replica::micro_batch(int64_t first, int b, bool first_mb, bool last, doub
     inputs_.resize(static_cast<size_t>(b) * T);
     targets_.resize(inputs_.size());
   }
-  const auto m0 = Clock::now();
+  const balance::WorkStart m0(slow);
   data.sampler.fill(step + data_shift, first, b, inputs_.data(), targets_.data());
   const double loss = static_cast<double>(model.forward(inputs_.data(), targets_.data(), b, T)) * b;
   // ZeRO-2/3 (each micro-batch reduced): the previous one's reduction is done before
@@ -115,7 +115,7 @@ double Replica::micro_batch(int64_t first, int b, bool first_mb, bool last, doub
   else
     model.backward();
   if (rounds && !last) sync->ready(0);
-  balance::throttle(slow, m0);
+  balance::throttle(m0);
   return loss;
 }
 

@@ -163,5 +163,28 @@ TEST(Slowdown, ParsesAndSchedules) {
   }
 }
 
+// The throttle's sleep: a pass lasts factor x the time it ran on a core; the time it
+// waited for a core (another rank's compute on a shared machine) is not stretched.
+TEST(Slowdown, SleepStretchesOnlyTheTimeThePassRan) {
+  struct Row {
+    double factor, wall, queued, sleep;
+  };
+  for (const Row& r : std::vector<Row>{
+           {1, 0.010, 0, 0},             // no slowdown
+           {0.5, 0.010, 0, 0},           // never a speed-up
+           {2, 0.010, 0, 0.010},         // alone on its core: (factor - 1) x wall
+           {3.33, 0.003, 0, 0.00699},    //
+           {2, 0.010, 0.004, 0.002},     // ran 6 ms: lasts 12 ms
+           {3, 0.010, 0.006, 0.002},     // ran 4 ms: lasts 12 ms
+           {2, 0.010, 0.005, 0},         // ran 5 ms, lasted 10: nothing to add
+           {2, 0.010, 0.009, 0},         // waited longer than factor x ran: no sleep
+           {2, 0.010, 0.020, 0},         // (a clock glitch: queued > wall)
+           {2, 0.010, -1, 0.010},        // (a negative wait counts as none)
+       }) {
+    EXPECT_NEAR(throttle_sleep_s(r.factor, r.wall, r.queued), r.sleep, 1e-12)
+        << r.factor << " " << r.wall << " " << r.queued;
+  }
+}
+
 }  // namespace
 }  // namespace plait::balance
