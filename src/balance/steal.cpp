@@ -28,6 +28,7 @@ StealPlan steal_plan(std::span<const int64_t> shares, double pool_fraction, int6
     p.pool_first += s - given;
     pool += given;
   }
+  p.pool = pool;
   const auto units = static_cast<int64_t>(std::max<size_t>(1, shares.size()));
   for (int64_t left = pool; left > 0;) {
     const int64_t c = std::min(left, std::max(min_chunk, (left + 2 * units - 1) / (2 * units)));
@@ -35,6 +36,27 @@ StealPlan steal_plan(std::span<const int64_t> shares, double pool_fraction, int6
     left -= c;
   }
   return p;
+}
+
+int64_t claim_size(int64_t left, int unit, std::span<const double> costs, int64_t min_chunk) {
+  if (left <= 0) return 0;
+  const auto units = static_cast<int64_t>(std::max<size_t>(1, costs.size()));
+  const bool known = !costs.empty() && unit >= 0 && static_cast<size_t>(unit) < costs.size() &&
+                     std::all_of(costs.begin(), costs.end(), [](double c) { return c > 0; });
+  if (!known)
+    return std::min(left, std::max(min_chunk, (left + 2 * units - 1) / (2 * units)));
+  double all = 0, others = 0;
+  size_t fastest = 0;
+  for (size_t r = 0; r < costs.size(); ++r) {
+    all += 1 / costs[r];
+    if (static_cast<int>(r) != unit) others += 1 / costs[r];
+    if (costs[r] < costs[fastest]) fastest = r;
+  }
+  const double mine = 1 / costs[unit];
+  const auto part = static_cast<int64_t>(std::ceil(static_cast<double>(left) * mine / (2 * all)));
+  const int64_t n = std::min(left, std::max(min_chunk, part));
+  if (static_cast<size_t>(unit) == fastest) return n;
+  return static_cast<double>(n) * costs[unit] > static_cast<double>(left) / others ? 0 : n;
 }
 
 }  // namespace plait::balance

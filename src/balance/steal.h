@@ -10,18 +10,19 @@
 //                                        | own 0 | own 1 | ... | pool chunks  |
 //
 // Unit r first runs its own part [own_first[r], own_first[r] + own[r]): its share
-// minus floor(share x pool_fraction); the rest of every share makes the pool, cut into
-// `chunks` (guided self-scheduling: each chunk is ceil(left / (2 x units)) sequences,
-// at least min_chunk, so the first claims are large and the last ones small). Claim k
-// of a step (0-based, in the order a shared counter hands them out) is chunk k; claims
-// past the last chunk get nothing. Which rank runs a sequence changes only the order
-// of float additions (gradients are sums over sequences divided once by the batch).
+// minus floor(share x pool_fraction); the rest of every share makes the pool. Then it
+// claims from the pool's front, as it finishes, claim_size() sequences at a time
+// (heterogeneous guided self-scheduling: a unit's part, by its speed, of half of what is
+// left, so the first claims are large and the last ones small), through a counter
+// shared by the group (parallel/dp_steal.h); a unit that would finish a claim later
+// than the others would finish the whole rest leaves it to them. Which rank runs a
+// sequence changes only the order of float additions (gradients are sums over
+// sequences divided once by the batch).
 //
-// Every rank claims until it gets nothing, exactly once, so a step consumes exactly
-// claims_per_step() values of a counter that is never reset: every rank knows where
-// the next step's claims begin without another exchange.
+// `chunks` is the pool cut by the same rule for identical units (ceil(left / (2 x
+// units)), at least min_chunk): the fixed assignment of the test hook hands those out.
 //
-// A pure function of its arguments: every rank computes the same plan from the same
+// Pure functions of their arguments: every rank computes the same plan from the same
 // (allgathered) shares.
 #pragma once
 #include <cstdint>
@@ -39,15 +40,25 @@ struct StealPlan {
   int64_t pool_first = 0;               // the pool: [pool_first, total)
   std::vector<int64_t> chunks;          // the pool's chunk sizes in claim order
 
+  int64_t pool = 0;                     // its sequences
+
   // Chunk k of the pool (nothing past the last).
   SeqRange chunk(int64_t k) const;
-  // Counter values a step takes when each of `units` claims until it gets nothing.
-  int64_t claims_per_step(int units) const {
-    return static_cast<int64_t>(chunks.size()) + units;
-  }
 };
 
 // shares: the split (one per unit, rank order); pool_fraction in [0, 1]; min_chunk >= 1.
 StealPlan steal_plan(std::span<const int64_t> shares, double pool_fraction, int64_t min_chunk);
+
+// How many of the `left` unclaimed pool sequences unit `unit` claims, given every
+// unit's cost per sequence (`costs`, seconds; 0 = unknown):
+//   n = ceil(left x speed / (2 x the sum of the speeds)), at least min_chunk, at most left
+// (speed = 1 / cost); and 0, leaving the rest to the others, when those n would take it
+// longer than the others, all claiming, take for everything left:
+//   n x cost > left / (the sum of the other units' speeds).
+// A slow unit therefore takes small pieces early and none at the tail, where one of
+// its sequences would hold the whole step. The fastest unit (least cost, ties to the
+// lower) never declines, so the pool always empties. With a cost unknown, every unit
+// claims ceil(left / (2 x units)) (at least min_chunk) and none declines.
+int64_t claim_size(int64_t left, int unit, std::span<const double> costs, int64_t min_chunk);
 
 }  // namespace plait::balance

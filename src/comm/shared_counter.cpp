@@ -16,6 +16,10 @@ class AtomicCounter final : public SharedCounter {
  public:
   explicit AtomicCounter(std::shared_ptr<std::atomic<int64_t>> v) : v_(std::move(v)) {}
   int64_t fetch_add(int64_t delta) override { return v_->fetch_add(delta); }
+  int64_t compare_and_swap(int64_t expected, int64_t desired) override {
+    v_->compare_exchange_strong(expected, desired);  // expected becomes the value before
+    return expected;
+  }
 
  private:
   std::shared_ptr<std::atomic<int64_t>> v_;
@@ -66,6 +70,13 @@ class MpiCounter final : public SharedCounter {
     MpiLock lock;
     int64_t before = 0;
     MPI_Fetch_and_op(&delta, &before, MPI_INT64_T, 0, 0, MPI_SUM, win_);
+    MPI_Win_flush(0, win_);
+    return before;
+  }
+  int64_t compare_and_swap(int64_t expected, int64_t desired) override {
+    MpiLock lock;
+    int64_t before = 0;
+    MPI_Compare_and_swap(&desired, &expected, &before, MPI_INT64_T, 0, 0, win_);
     MPI_Win_flush(0, win_);
     return before;
   }

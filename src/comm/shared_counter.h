@@ -5,8 +5,8 @@
 // its address to the others over the group; in-process, an address is a fine message).
 // MPI: one int64 in an RMA window of rank 0 (MPI_Win_allocate over a private duplicate
 // of the group's communicator, passive target: MPI_Win_lock_all once, then
-// MPI_Fetch_and_op + MPI_Win_flush per claim); ranks of one machine reach it through
-// shared memory without rank 0 taking part.
+// MPI_Fetch_and_op or MPI_Compare_and_swap + MPI_Win_flush per operation); ranks of one
+// machine reach it through shared memory without rank 0 taking part.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -20,6 +20,8 @@ class SharedCounter {
   virtual ~SharedCounter() = default;
   // Adds `delta` and returns the value before, atomically over the whole group.
   virtual int64_t fetch_add(int64_t delta) = 0;
+  // Sets it to `desired` if it holds `expected`; returns the value before, atomically.
+  virtual int64_t compare_and_swap(int64_t expected, int64_t desired) = 0;
 };
 
 // Collective over `group` (every member calls it, at the same point): a counter at 0.

@@ -58,6 +58,7 @@ BalanceTarget replica_target(Replica& r) {
   t.mode = r.opt.balance_mode();
   if (r.steal) {
     t.set_split = [&r](const std::vector<int64_t>& shares) { r.steal->set_shares(shares); };
+    t.set_costs = [&r](const std::vector<double>& costs) { r.steal->set_costs(costs); };
     t.stealing = true;
   }
   return t;
@@ -81,6 +82,7 @@ void DpBalance::apply() {
   const int u = unit(group_.rank());
   t_.set_share(starts[u], shares[u]);
   if (t_.set_split) t_.set_split(shares);
+  if (t_.set_costs) t_.set_costs(bal_.meter().costs());
 }
 
 void DpBalance::restore(const nlohmann::json& extra) {
@@ -131,6 +133,7 @@ void DpBalance::after_step(int64_t done, RunOutput* out) {
   const std::vector<int64_t> used = bal_.shares();
   const auto moved = bal_.observe(done, samples);
   if (moved) apply();
+  else if (t_.set_costs) t_.set_costs(bal_.meter().costs());
   if (!out) return;
   out->attach("step_s", step_s);
   report(samples, used, *out);

@@ -48,6 +48,9 @@ struct BalanceTarget {
   std::function<int64_t()> seqs;       // this rank's unit's sequences in it (run)
   // Every unit's share, each time the split is set (work stealing plans with it); may be null.
   std::function<void(const std::vector<int64_t>&)> set_split;
+  // Every unit's smoothed cost per sequence, after every step (stealing sizes its claims
+  // by it: balance::claim_size); may be null.
+  std::function<void(const std::vector<double>&)> set_costs;
   bool stealing = false;  // units claim sequences within a step: log what each ran
   BalanceMode mode = BalanceMode::fixed;
   std::vector<int> unit_of;  // group rank -> unit (rank order); empty: unit = rank

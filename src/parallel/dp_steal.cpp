@@ -20,8 +20,8 @@ WorkSteal::WorkSteal(comm::Group& group, int64_t min_chunk, int64_t micro_batch)
 void WorkSteal::begin_step(int64_t step) {
   step_ = step;
   plan_ = balance::steal_plan(shares_, kPoolFraction, min_chunk_);
-  base_ = next_base_;
-  next_base_ = base_ + plan_.claims_per_step(units_);
+  base_ = seen_ = next_base_;
+  next_base_ = base_ + plan_.pool;
   own_ = {plan_.own_first.at(unit_), plan_.own.at(unit_)};
   held_ = {};
   pool_empty_ = false;
@@ -42,9 +42,21 @@ balance::SeqRange WorkSteal::claim() {
     pool_empty_ = true;
     return {};
   }
-  const balance::SeqRange c = plan_.chunk(counter_->fetch_add(1) - base_);
-  if (c.count == 0) pool_empty_ = true;
-  return c;
+  // From the value last seen (a guess: another rank may have claimed since): a claim
+  // succeeds when the counter still holds it, else the swap tells the current value.
+  for (int64_t at = seen_;;) {
+    const int64_t left = plan_.pool - (at - base_);
+    const int64_t n = left > 0 ? balance::claim_size(left, unit_, costs_, min_chunk_) : 0;
+    if (n == 0) break;
+    const int64_t was = counter_->compare_and_swap(at, at + n);
+    if (was == at) {
+      seen_ = at + n;
+      return {plan_.pool_first + (at - base_), n};
+    }
+    at = seen_ = was;
+  }
+  pool_empty_ = true;
+  return {};
 }
 
 balance::SeqRange WorkSteal::next() {

@@ -2,21 +2,24 @@
 // "Balancing within a step"): the micro-batches a Replica runs in a step.
 //
 // Each step follows balance::steal_plan of the current split (DpBalance hands it every
-// new one): the rank runs its own part first (in micro-batches of --micro-batch, or in
-// one when 0), then claims pool chunks from a counter shared by the group
-// (comm/shared_counter.h) until the pool is empty; a chunk larger than --micro-batch
-// runs in pieces of it. A rank that stalls thus leaves the pool to the others, and the
-// step ends when the last chunk does, not when the slowest rank's whole share does.
+// new one, and the measured costs after every step): the rank runs its own part first
+// (in micro-batches of --micro-batch, or in one when 0), then claims sequences from the
+// pool's front, balance::claim_size() at a time, through a counter shared by the group
+// (comm/shared_counter.h), until the pool is empty or the rest is better left to the
+// others; a claim larger than --micro-batch runs in pieces of it. A rank that stalls
+// thus leaves the pool to the others, and the step ends when the last claim does, not
+// when the slowest rank's whole share does.
 //
-// The counter is never reset: every rank claims until it gets nothing, exactly once per
-// step, so each step consumes claims_per_step() values and every rank knows where the
-// next step's claims begin. No rank can claim for step t + 1 before every claim of step
-// t: it leaves step t only when the gradient reduction has every rank's sums, which each
-// rank hands over after its last (empty) claim.
+// The counter holds the pool sequences claimed so far, never reset: a claim is a
+// compare-and-swap from the value the rank last saw to that plus its claim, made only
+// while sequences are left, so each step moves it by exactly the pool's size and every
+// rank knows where the next step's pool begins. No rank can claim for step t + 1 before
+// every claim of step t: it leaves step t only when the gradient reduction has every
+// rank's sums, which each rank hands over after its last claim.
 //
-// Test hook: PLAIT_TEST_STEAL_ORDER=1 replaces the counter by a fixed assignment (pool
-// chunk k of step t goes to unit (7t + 3k + tk) mod units): every run, and a resumed
-// one, then runs the same sequences on the same ranks in the same order.
+// Test hook: PLAIT_TEST_STEAL_ORDER=1 replaces the counter by a fixed assignment (the
+// plan's pool chunk k of step t goes to unit (7t + 3k + tk) mod units): every run, and
+// a resumed one, then runs the same sequences on the same ranks in the same order.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -38,6 +41,8 @@ class WorkSteal {
 
   // The split of the coming steps (identical on every rank).
   void set_shares(const std::vector<int64_t>& shares) { shares_ = shares; }
+  // Every unit's measured cost per sequence (seconds; 0 = unknown), for claim_size.
+  void set_costs(const std::vector<double>& costs) { costs_ = costs; }
   // A step begins (the step's index, for the test hook).
   void begin_step(int64_t step);
   // This rank's next micro-batch of the step; count 0 when nothing is left for it.
@@ -46,18 +51,20 @@ class WorkSteal {
   bool fixed_order() const { return fixed_; }
 
  private:
-  balance::SeqRange claim();  // the next pool chunk of this rank (count 0: none left)
+  balance::SeqRange claim();  // this rank's next pool claim (count 0: none for it)
 
   int unit_ = 0, units_ = 1;
   int64_t min_chunk_ = 1, micro_batch_ = 0;
   std::vector<int64_t> shares_;
+  std::vector<double> costs_;
   std::unique_ptr<comm::SharedCounter> counter_;
   bool fixed_ = false;
   balance::StealPlan plan_;
   int64_t step_ = 0;
-  int64_t base_ = 0, next_base_ = 0;  // counter values: this step's first claim, the next's
+  int64_t base_ = 0, next_base_ = 0;  // counter values: this step's pool start, the next's
+  int64_t seen_ = 0;                  // the counter's value as this rank last saw it
   balance::SeqRange own_, held_;      // what is left of the own part, of the claimed chunk
-  bool pool_empty_ = false;           // this rank's empty claim of the step was made
+  bool pool_empty_ = false;           // this rank claims nothing more this step
   int64_t fixed_k_ = 0;               // test hook: the next pool chunk to look at
 };
 

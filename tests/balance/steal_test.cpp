@@ -37,7 +37,7 @@ TEST(StealPlan, OwnPartsThenGuidedChunks) {
   EXPECT_EQ(p.chunk(4).first, 31);
   EXPECT_EQ(p.chunk(5).count, 0);  // past the last chunk: nothing
   EXPECT_EQ(p.chunk(-1).count, 0);
-  EXPECT_EQ(p.claims_per_step(2), 7);  // 5 chunks + one empty claim per unit
+  EXPECT_EQ(p.pool, 7);
   expect_partition(p, 32);
 }
 
@@ -61,6 +61,72 @@ TEST(StealPlan, TableOfSplits) {
     EXPECT_EQ(p.own, c.own);
     EXPECT_EQ(p.chunks, c.chunks);
     expect_partition(p, std::accumulate(c.shares.begin(), c.shares.end(), int64_t{0}));
+  }
+}
+
+// claim_size: a unit's part by speed of half of what is left; 0 where it would finish
+// later than the others finish everything left; the fastest never declines.
+TEST(ClaimSize, TableOfCostsAndPoolsLeft) {
+  using C = std::vector<double>;
+  struct Row {
+    int64_t left;
+    int unit;
+    C costs;
+    int64_t min_chunk, n;
+  };
+  const std::vector<Row> rows = {
+      {7, 0, {}, 1, 4},                 // no costs: ceil(7 / 2) (one unit)
+      {7, 1, {0, 0}, 1, 2},             // unknown: ceil(7 / 4), never 0
+      {1, 1, {0.001, 0}, 1, 1},
+      {8, 0, {1, 1}, 1, 2},             // equal: ceil(8 x 1 / (2 x 2))
+      {8, 1, {1, 1}, 1, 2},             // a tie: 2 x 1 <= 8 / 1
+      {1, 1, {1, 1}, 1, 1},             // 1 <= 1: takes the last one too
+      {1, 1, {1, 1.01}, 1, 0},          // a hair slower: leaves the last one
+      {1, 0, {1, 1.01}, 1, 1},          // the fastest never declines
+      {2, 1, {1, 1.01}, 1, 1},
+      {7, 0, {1, 1.0 / 0.6, 1.0 / 0.3}, 1, 2},  // ceil(7 x 1 / 3.8)
+      {7, 1, {1, 1.0 / 0.6, 1.0 / 0.3}, 1, 2},  // ceil(7 x 0.6 / 3.8) = 2: 3.33 <= 7 / 1.3
+      {7, 2, {1, 1.0 / 0.6, 1.0 / 0.3}, 1, 1},  // ceil(0.55) = 1: 3.33 <= 7 / 1.6
+      {5, 2, {1, 1.0 / 0.6, 1.0 / 0.3}, 1, 0},  // 3.33 > 5 / 1.6: leaves it
+      {3, 1, {1, 1.0 / 0.6, 1.0 / 0.3}, 1, 1},  // 1.67 <= 3 / 1.3
+      {2, 1, {1, 1.0 / 0.6, 1.0 / 0.3}, 1, 0},  // 1.67 > 2 / 1.3
+      {1, 0, {1, 1.0 / 0.6, 1.0 / 0.3}, 1, 1},
+      {7, 1, {1, 2}, 3, 3},             // min_chunk 3: 3 x 2 <= 7 / 1
+      {5, 1, {1, 2}, 3, 0},             // 3 x 2 > 5
+      {2, 0, {1, 2}, 3, 2},             // at most what is left
+      {40, 1, {1, 2}, 1, 7},            // ceil(40 x 0.5 / 3)
+      {0, 0, {1, 2}, 1, 0},             // nothing left
+  };
+  for (const Row& r : rows)
+    EXPECT_EQ(claim_size(r.left, r.unit, r.costs, r.min_chunk), r.n)
+        << "left " << r.left << " unit " << r.unit << " min_chunk " << r.min_chunk;
+}
+
+// Units claiming in the order they become free (an event simulation with the costs as
+// the true times): whatever the costs and start times, the pool empties, and a claim
+// never takes more than is left.
+TEST(ClaimSize, EveryPoolEmpties) {
+  using C = std::vector<double>;
+  for (const C& costs : {C{1, 1}, C{1, 2}, C{1, 1.0 / 0.6, 1.0 / 0.3}, C{5, 1, 3, 1},
+                         C{1, 1000}, C{0, 1}}) {
+    for (int64_t pool : {1, 2, 7, 13, 64}) {
+      std::vector<double> free_at(costs.size());
+      for (size_t u = 0; u < costs.size(); ++u) free_at[u] = 0.5 * static_cast<double>(u % 3);
+      std::vector<bool> out(costs.size(), false);
+      int64_t left = pool;
+      while (left > 0) {
+        size_t u = costs.size();
+        for (size_t i = 0; i < costs.size(); ++i)
+          if (!out[i] && (u == costs.size() || free_at[i] < free_at[u])) u = i;
+        ASSERT_LT(u, costs.size()) << "every unit stopped with " << left << " left";
+        const int64_t n = claim_size(left, static_cast<int>(u), costs, 1);
+        ASSERT_LE(n, left);
+        if (n == 0) out[u] = true;
+        left -= n;
+        free_at[u] += static_cast<double>(n) * (costs[u] > 0 ? costs[u] : 1);
+      }
+      EXPECT_EQ(left, 0);
+    }
   }
 }
 
