@@ -46,16 +46,8 @@ std::unique_ptr<SharedCounter> threads_counter(Group& g) {
 
 class MpiCounter final : public SharedCounter {
  public:
-  explicit MpiCounter(MPI_Comm comm) {
-    MpiLock lock;
-    MPI_Comm_dup(comm, &comm_);
-    int rank = 0;
-    MPI_Comm_rank(comm_, &rank);
-    const MPI_Aint bytes = rank == 0 ? sizeof(int64_t) : 0;
-    if (MPI_Win_allocate(bytes, sizeof(int64_t), MPI_INFO_NULL, comm_, &base_, &win_) !=
-        MPI_SUCCESS)
-      throw RuntimeError("work stealing: MPI_Win_allocate of the shared counter failed");
-    if (rank == 0) *base_ = 0;
+  // Takes `comm` (a private duplicate) and `win`, whose epoch it opens.
+  MpiCounter(MPI_Comm comm, MPI_Win win) : comm_(comm), win_(win) {
     MPI_Win_lock_all(MPI_MODE_NOCHECK, win_);
     MPI_Barrier(comm_);  // rank 0's zero is in place before anyone adds
   }
@@ -84,8 +76,35 @@ class MpiCounter final : public SharedCounter {
  private:
   MPI_Comm comm_ = MPI_COMM_NULL;
   MPI_Win win_ = MPI_WIN_NULL;
-  int64_t* base_ = nullptr;
 };
+
+// Null on every rank when the window cannot be made on some rank (OpenMPI picks an
+// osc component per window: without shared memory or an RDMA-capable transport, e.g.
+// osc/pt2pt under MPI_THREAD_MULTIPLE, MPI_Win_allocate fails). Errors return rather
+// than abort on the duplicate, and the ranks agree before using the window.
+std::unique_ptr<SharedCounter> mpi_counter(MPI_Comm group_comm) {
+  MpiLock lock;
+  MPI_Comm comm = MPI_COMM_NULL;
+  MPI_Comm_dup(group_comm, &comm);
+  MPI_Comm_set_errhandler(comm, MPI_ERRORS_RETURN);
+  int rank = 0;
+  MPI_Comm_rank(comm, &rank);
+  const MPI_Aint bytes = rank == 0 ? sizeof(int64_t) : 0;
+  int64_t* base = nullptr;
+  MPI_Win win = MPI_WIN_NULL;
+  int ok = MPI_Win_allocate(bytes, sizeof(int64_t), MPI_INFO_NULL, comm, &base, &win) ==
+           MPI_SUCCESS;
+  if (ok && rank == 0) *base = 0;
+  int all = 0;
+  MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, comm);
+  if (all == 0) {
+    // A window made on some ranks only cannot be freed (MPI_Win_free is collective over
+    // all of them); that is left to MPI_Finalize.
+    MPI_Comm_free(&comm);
+    return nullptr;
+  }
+  return std::make_unique<MpiCounter>(comm, win);
+}
 
 }  // namespace
 
@@ -93,7 +112,7 @@ std::unique_ptr<SharedCounter> make_shared_counter(Group& group) {
   if (group.backend() == Backend::threads) return threads_counter(group);
   auto* t = dynamic_cast<MpiTransport*>(&group.transport());
   if (t == nullptr) return nullptr;  // wrapped (emulated links): no communicator to hand
-  return std::make_unique<MpiCounter>(t->comm());
+  return mpi_counter(t->comm());
 }
 
 }  // namespace plait::comm

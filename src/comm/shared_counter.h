@@ -26,7 +26,7 @@ class SharedCounter {
 
 // Collective over `group` (every member calls it, at the same point): a counter at 0.
 // Null (on every rank alike) for an MPI group whose transport is not MpiTransport itself
-// (--intra-link/--inter-link wrap it).
+// (--intra-link/--inter-link wrap it), or whose MPI cannot make the RMA window.
 // Destroying it is collective too under MPI (MPI_Win_free), except while an exception
 // unwinds (then the window is left to MPI_Finalize or the process's end).
 std::unique_ptr<SharedCounter> make_shared_counter(Group& group);

@@ -231,8 +231,14 @@ TrainSummary run_dp_rank(comm::Comm& c, const TrainOptions& opt, const RunData& 
   if (opt.steal_chunk() > 0 && opt.zero == 0 && c.size() > 1) {
     comm::Group claims = world.dup("steal");  // collective: every rank, in this order
     steal = std::make_unique<WorkSteal>(claims, opt.steal_chunk(), opt.micro_batch);
+    if (!steal->usable()) {
+      steal.reset();
+      if (rank == 0)
+        out.message("balance: no work stealing within a step: this transport has no shared "
+                    "counter (emulated links, or MPI without an RMA window); re-splitting only");
+    }
     r.steal = steal.get();
-    if (rank == 0)
+    if (rank == 0 && steal)
       out.message("balance: work stealing within each step: a quarter of every share is "
                   "claimed chunk by chunk (>= " + std::to_string(opt.steal_chunk()) +
                   " sequences) as ranks finish" +

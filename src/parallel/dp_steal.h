@@ -35,7 +35,7 @@ class WorkSteal {
  public:
   static constexpr double kPoolFraction = 0.25;  // of every share, claimed in chunks
 
-  // Collective over `group` (its ranks are the units). min_chunk: the smallest pool
+  // Collective over `group` (its ranks are the units); see usable(). min_chunk: the smallest pool
   // chunk; micro_batch: --micro-batch (0: own part in one pass, chunks whole).
   WorkSteal(comm::Group& group, int64_t min_chunk, int64_t micro_batch);
 
@@ -49,6 +49,9 @@ class WorkSteal {
   balance::SeqRange next();
   // Whether the counter is the test hook's fixed assignment.
   bool fixed_order() const { return fixed_; }
+  // False (on every rank alike) when the group has no shared counter
+  // (comm::make_shared_counter gave none): the caller then runs without stealing.
+  bool usable() const { return counter_ != nullptr || fixed_; }
 
  private:
   balance::SeqRange claim();  // this rank's next pool claim (count 0: none for it)

@@ -1,7 +1,7 @@
 # The MPI backend under mpirun (included by the top-level CMakeLists.txt with
 # name=comm, dir=tests/comm). comm_mpi_check runs every collective against its closed
 # form on 2, 3 and 4 ranks (4 as 2 emulated nodes of 2, so that the hierarchical
-# allreduce is two-level); the skip test needs a rank's timeout to name the rank that
+# allreduce is two-level), and work stealing's shared counter (an RMA window); the skip test needs a rank's timeout to name the rank that
 # skipped an allreduce; the bench test runs `plait bench comm` (which checks every
 # result) with the MPI backend, MPI_Allreduce included.
 #
@@ -27,6 +27,13 @@ foreach(np 2 3 4)
   plait_mpi_test(comm_mpi_np${np} 300
     ${comm_mpirun} -np ${np} $<TARGET_FILE:comm_mpi_check> --ranks-per-node ${rpn})
 endforeach()
+
+# Work stealing's counter when OpenMPI may not make its RMA window (osc/rdma without an
+# RDMA-capable transport, osc/pt2pt under MPI_THREAD_MULTIPLE): the window's absence is
+# agreed by every rank (null counter, stealing off), not an abort; where one of them does
+# make it, the counter's checks run.
+plait_mpi_test(comm_mpi_counter_without_osc_sm 120
+  ${comm_mpirun} --mca osc rdma,pt2pt -np 2 $<TARGET_FILE:comm_mpi_check> --counter-only)
 
 add_test(NAME comm_mpi_skip_names_missing_rank
          COMMAND ${comm_mpirun} -np 2 $<TARGET_FILE:comm_mpi_check> --skip)

@@ -2,8 +2,12 @@
 //
 //   mpirun -np N comm_mpi_check [--ranks-per-node K]   every collective against its
 //       closed form; exits 1 (on every rank) if any rank saw a wrong result
+//   mpirun -np N comm_mpi_check --counter-only         work stealing's shared counter
+//       alone, which may be absent (null on every rank) but must not abort
 //   mpirun -np N comm_mpi_check --skip                  rank 1 skips an allreduce; the
 //       others must fail with a timeout naming it (ctest matches the message)
+#include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <mutex>
@@ -15,6 +19,7 @@
 
 #include "comm/collectives.h"
 #include "comm/comm.h"
+#include "comm/shared_counter.h"
 
 using namespace plait::comm;
 
@@ -128,23 +133,81 @@ void check_groups_and_p2p(Comm& comm, Checker& c) {
   collective.join();
 }
 
-int run_checks(const MpiOptions& o) {
-  int failed_ranks = 0, checks = 0;
+// Every rank learns how many ranks failed a check; rank 0 prints the verdict.
+void report(Comm& comm, Checker& c, int& failed_ranks) {
+  std::vector<int> fails(comm.size());
+  allgather_bytes(comm.world(), std::as_bytes(std::span(&c.failures, 1)),
+                  std::as_writable_bytes(std::span(fails)));
+  for (int f : fails) failed_ranks += f > 0;
+  if (comm.rank() == 0)
+    std::printf("mpi_check: %d checks per rank on %d ranks (%d nodes): %s\n", c.checks,
+                comm.size(), comm.world().node_count(), failed_ranks ? "FAILED" : "all passed");
+}
+
+// Work stealing's counter (comm/shared_counter.h) over the RMA window: every rank
+// claims pieces of rank + 1 by compare-and-swap until the range is gone; the pieces
+// cover it exactly once, the counter stops at its end and fetch_add loses no add.
+// may_be_absent: MPI may lack an RMA window (then null on every rank, not an abort).
+void check_shared_counter(Group& g, Checker& c, bool may_be_absent = false) {
+  constexpr int64_t kRange = 3000;
+  auto counter = make_shared_counter(g);
+  std::vector<int> made(g.size());
+  const int mine = counter != nullptr;
+  allgather_bytes(g, std::as_bytes(std::span(&mine, 1)), std::as_writable_bytes(std::span(made)));
+  c.expect(std::count(made.begin(), made.end(), mine) == g.size(),
+           "a shared counter on every rank or on none");
+  c.expect(counter != nullptr || may_be_absent, "a shared counter on an MPI group");
+  if (!counter) {
+    if (g.rank() == 0) std::printf("mpi_check: no shared counter (no RMA window)\n");
+    return;
+  }
+  std::vector<float> taken(kRange, 0.0f);
+  for (int64_t at = 0; at < kRange;) {
+    const int64_t n = std::min<int64_t>(kRange - at, g.rank() + 1);
+    const int64_t was = counter->compare_and_swap(at, at + n);
+    if (was != at) {
+      c.expect(was > at && was <= kRange, "compare-and-swap returned a value in range");
+      if (was <= at) return;
+      at = was;
+      continue;
+    }
+    for (int64_t i = at; i < at + n; ++i) taken[i] += 1.0f;
+    at += n;
+  }
+  allreduce(g, std::span<float>(taken));
+  bool once = true;
+  for (float t : taken) once = once && t == 1.0f;
+  c.expect(once, "compare-and-swap claims cover the range exactly once");
+  barrier(g);
+  c.expect(counter->fetch_add(0) == kRange, "the counter stops at the range's end");
+  barrier(g);
+  counter->fetch_add(1);
+  barrier(g);
+  c.expect(counter->fetch_add(0) == kRange + g.size(), "fetch_add loses no add");
+  barrier(g);  // every rank has read before the window is freed (collective)
+}
+
+// counter_only: the shared counter alone, which may be absent (the ctest that runs it
+// restricts OpenMPI to osc components that cannot make its window here).
+int run_checks(const MpiOptions& o, bool counter_only) {
+  int failed_ranks = 0;
   run_mpi(o, [&](Comm& comm) {
     Checker c;
     c.rank = comm.rank();
+    if (counter_only) {
+      check_shared_counter(comm.world(), c, true);
+      return report(comm, c, failed_ranks);
+    }
     check_allreduce(comm.world(), c);
     check_determinism(comm.world(), c);
     check_others(comm.world(), c);
     check_groups_and_p2p(comm, c);
-    std::vector<int> fails(comm.size());
-    allgather_bytes(comm.world(), std::as_bytes(std::span(&c.failures, 1)),
-                    std::as_writable_bytes(std::span(fails)));
-    for (int f : fails) failed_ranks += f > 0;
-    checks = c.checks;
-    if (comm.rank() == 0)
-      std::printf("mpi_check: %d checks per rank on %d ranks (%d nodes): %s\n", checks, comm.size(),
-                  comm.world().node_count(), failed_ranks ? "FAILED" : "all passed");
+    check_shared_counter(comm.world(), c);
+    {
+      Group halves = comm.world().split(comm.rank() % 2, comm.rank(), "halves");
+      check_shared_counter(halves, c);  // a split group's window (1 rank at -np 2)
+    }
+    report(comm, c, failed_ranks);
   });
   return failed_ranks ? 1 : 0;
 }
@@ -167,15 +230,17 @@ int run_skip(MpiOptions o) {
 
 int main(int argc, char** argv) {
   MpiOptions o;
-  bool skip = false;
+  bool skip = false, counter_only = false;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--skip") == 0)
       skip = true;
+    else if (std::strcmp(argv[i], "--counter-only") == 0)
+      counter_only = true;
     else if (std::strcmp(argv[i], "--ranks-per-node") == 0 && i + 1 < argc)
       o.ranks_per_node = std::atoi(argv[++i]);
   }
   try {
-    return skip ? run_skip(o) : run_checks(o);
+    return skip ? run_skip(o) : run_checks(o, counter_only);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "mpi_check: error: %s\n", e.what());
     return 1;
