@@ -128,6 +128,7 @@ TrainSummary run_zero_rank(Replica& r, comm::Group& world, const std::vector<int
   const BucketPooling pooling{true, u.wte, u.block};
   BucketReducer sync(world.dup("zero-grads"), owned_buckets(total, bucket_floats(opt), world.size()),
                      /*release=*/opt.zero >= 2, r.trace, r.rank, pooling);
+  zero.count_gradient_pool([&sync] { return sync.pool_bytes(); });
   if (opt.zero >= 2) {
     zero.release_unowned(r.model.grads);
     sync.reduce_each_micro_batch(equal_micro_batches(opt, shares));
@@ -136,7 +137,9 @@ TrainSummary run_zero_rank(Replica& r, comm::Group& world, const std::vector<int
   if (opt.zero == 3) {
     // the units' gathered floats in pooled pages: two units live at once (one computing,
     // the next prefetched), twice that as the cap for slots of unequal sizes
-    zero.bind_params(r.model.params, 4 * u.unit * sizeof(float), u.unit * sizeof(float));
+    const size_t page = pages::page_bytes();
+    const size_t slot = (u.unit * sizeof(float) + page - 1) / page * page;  // whole pages, as the cap
+    zero.bind_params(r.model.params, 4 * slot, slot);
     zero.shard_params();
     r.model.set_param_gate(&zero);
   }

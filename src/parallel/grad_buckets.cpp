@@ -55,7 +55,10 @@ BucketReducer::BucketReducer(comm::Group grads_group, std::vector<Bucket> owned,
       pooling_(pooling),
       comm_([this](const size_t& i) { reduce(i); }) {
   if (!release || !pooling.on || buckets_.empty()) return;
-  const size_t page = pages::page_bytes(), slot = max_bucket_bytes(buckets_) + page;
+  // whole pages: the pool cuts its slots up to pages and its cap down to them, so a cap
+  // of n slots must be n whole-page slots
+  const size_t page = pages::page_bytes();
+  const size_t slot = (max_bucket_bytes(buckets_) + page - 1) / page * page + page;
   size_t early = 0, others = 0;  // the early windows' bytes (in pages); the other windows
   for (const Bucket& b : buckets_) {
     if (b.owner == grads_group_.rank()) continue;

@@ -22,6 +22,7 @@ RankMemory measure_memory(const GPT& model, const AdamW& adam, const Zero* zero)
   if (zero) {
     const Zero::Held h = zero->held(model.params, model.grads);
     m.weights = h.params, m.grads = h.grads, m.comm = h.gathered;
+    m.grad_pool = h.grad_pool, m.param_pool = h.param_pool;
   }
   return m;
 }
@@ -50,6 +51,9 @@ std::string memory_kinds_line(const std::vector<RankMemory>& all) {
          mb(m.activations) + " (" + std::to_string(m.peak_micro_batches) +
          " micro-batch slot" + (m.peak_micro_batches == 1 ? "" : "s") + "), communication " +
          mb(m.comm) + ", workspace " + mb(m.workspace) + "; total " + mb(m.total()) +
+         (m.grad_pool + m.param_pool > 0
+              ? "; ZeRO page pools " + mb(m.grad_pool) + " gradients, " + mb(m.param_pool) + " parameters"
+              : std::string()) +
          "; peak RSS " + mb(m.peak_rss) + " (the process)";
 }
 
@@ -60,6 +64,7 @@ nlohmann::json memory_kinds_event(const std::vector<RankMemory>& all, const std:
                      {"weights", m.weights}, {"grads", m.grads}, {"optimizer", m.optimizer},
                      {"activations", m.activations}, {"comm", m.comm},
                      {"workspace", m.workspace}, {"total", m.total()},
+                     {"grad_pool", m.grad_pool}, {"param_pool", m.param_pool},
                      {"peak_micro_batches", m.peak_micro_batches}, {"peak_rss", m.peak_rss},
                      {"param_floats", m.param_floats}});
   return {{"event", "memory"}, {"recompute", recompute}, {"ranks", ranks}};

@@ -126,6 +126,8 @@ Zero::Held Zero::held(std::span<const float> params, std::span<const float> grad
   h.params = stage_ >= 3 ? static_cast<double>(pages::resident_bytes(params)) : kFloat * params.size();
   h.grads = stage_ >= 2 ? static_cast<double>(pages::resident_bytes(grads)) : kFloat * grads.size();
   h.gathered = kFloat * static_cast<double>(held_peak_);
+  h.param_pool = static_cast<double>(pool_bytes());
+  if (grad_pool_bytes_) h.grad_pool = static_cast<double>(grad_pool_bytes_());
   return h;
 }
 

@@ -31,6 +31,7 @@
 #include <cstddef>
 #include <deque>
 #include <exception>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <span>
@@ -117,10 +118,14 @@ class Zero final : public ParamGate {
   // shard held at once during a pass: the unit in use and the one hinted after it,
   // counted from the hint on, so the figure does not depend on when the communication
   // thread's gather lands (the bound the memory plan must leave room for).
+  // `grad_pool` and `param_pool`: the page pools' bytes (their slots, lent or free;
+  // zero without pools): the gradient buckets' (count_gradient_pool) and the units'.
   struct Held {
-    double params = 0, grads = 0, gathered = 0;
+    double params = 0, grads = 0, gathered = 0, grad_pool = 0, param_pool = 0;
   };
   Held held(std::span<const float> params, std::span<const float> grads) const;
+  // Where held() reads the gradient pool's bytes (the BucketReducer's pools).
+  void count_gradient_pool(std::function<size_t()> bytes) { grad_pool_bytes_ = std::move(bytes); }
 
  private:
   int stage_;
@@ -142,6 +147,7 @@ class Zero final : public ParamGate {
   void lend_unowned(size_t begin, size_t end);  // stage 3 with a pool: before a gather
   void free_range(size_t begin, size_t end);    // back to the pool, or released
   std::unique_ptr<PagePool> pool_;
+  std::function<size_t()> grad_pool_bytes_;
 
   comm::Group prefetch_group_;  // stage 3: used by the communication thread only
   mutable std::mutex m_;

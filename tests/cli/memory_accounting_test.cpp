@@ -168,6 +168,9 @@ TEST_F(MemoryAccounting, ZeroStagesShardByKind) {
       EXPECT_NEAR(r["optimizer"].get<double>(), 8 * psi / D, 0.8 * psi / D) << name;
       if (zero < 3) EXPECT_EQ(r["comm"].get<double>(), 0) << name;
       else EXPECT_GT(r["comm"].get<double>(), 0) << name;  // two blocks gathered at once
+      // the page pools: the others' gradient buckets (stages 2, 3), the units (stage 3)
+      EXPECT_EQ(r["grad_pool"].get<double>() > 0, zero >= 2) << name;
+      EXPECT_EQ(r["param_pool"].get<double>() > 0, zero >= 3) << name;
     }
 }
 
