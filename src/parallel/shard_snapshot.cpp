@@ -1,12 +1,14 @@
 #include "parallel/shard_snapshot.h"
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 
 #include "comm/collectives.h"
 #include "fault/checkpoint_names.h"
@@ -53,9 +55,16 @@ int64_t piece_step(const std::string& path, const std::string& layout, int r) {
   return step;
 }
 
-// Rank r's piece from `path`, verified, into `out` (3 x n floats); throws what is wrong.
+// Where a piece of n floats per array goes: its params, m and v (each n floats).
+using PieceSpans = std::array<std::span<float>, 3>;
+
+// Rank r's piece from `path`, verified, into `into(n)`'s spans (n: the piece's floats
+// per array); throws what is wrong. The files are verified (sizes, XXH64) before
+// anything is written; a failure after that sends every rank to the disk, whose load
+// writes every array whole.
 nlohmann::json load_piece(const std::string& path, const nlohmann::json& fingerprint,
-                          const std::string& layout, int r, int64_t step, std::vector<float>& out) {
+                          const std::string& layout, int r, int64_t step,
+                          const std::function<PieceSpans(size_t)>& into) {
   const LoadedCheckpoint ck = load_checkpoint(path);
   check_fingerprint(ck, fingerprint);
   const auto& s = ck.extra().at("snapshot");
@@ -63,11 +72,11 @@ nlohmann::json load_piece(const std::string& path, const nlohmann::json& fingerp
     throw UsageError("memory snapshot " + ck.dir().string() + " is not rank " + std::to_string(r) +
                      "'s piece of step " + std::to_string(step) + " in this layout");
   const size_t n = s.at("count").get<size_t>();
-  out.resize(3 * n);
+  const PieceSpans out = into(n);
   const std::vector<int64_t> shape{static_cast<int64_t>(n)};
-  ck.read(kName, shape, std::span<float>(out).subspan(0, n));
-  ck.read(std::string("m.") + kName, shape, std::span<float>(out).subspan(n, n));
-  ck.read(std::string("v.") + kName, shape, std::span<float>(out).subspan(2 * n, n));
+  ck.read(kName, shape, out[0]);
+  ck.read(std::string("m.") + kName, shape, out[1]);
+  ck.read(std::string("v.") + kName, shape, out[2]);
   return ck.extra();
 }
 
@@ -241,16 +250,33 @@ int64_t ShardSnapshots::restore(const nlohmann::json& fingerprint, int64_t disk_
                         std::as_writable_bytes(std::span<int64_t>(all)));
   const int64_t step = complete_step(all, w);
   if (step < 0 || step <= disk_step) return -1;
-  // every holder loads and verifies the pieces it restores; any failure: the disk
+  // every holder loads and verifies the pieces it restores; any failure: the disk.
+  // This rank's own piece, held here, goes straight into its arrays (no staging copy);
+  // a piece for another rank into a buffer that is sent.
+  const auto range = [&](std::span<float> a) {  // this rank's range of an array
+    return a.subspan(a.size() == arena_ ? offset_ : 0, count_);
+  };
+  const bool direct = holder(all, w, me, step).first == me;
   std::vector<std::vector<float>> got(w);
   nlohmann::json first_extra;
   int64_t ok = 1;
   for (int r = 0; r < w; ++r) {
     const auto [q, copy] = holder(all, w, r, step);
     if (q != me) continue;
+    const auto into = [&](size_t n) -> PieceSpans {
+      if (r == me) {
+        if (n != count_)
+          throw UsageError("rank " + std::to_string(r) + "'s piece holds " + std::to_string(n) +
+                           " floats per array, not " + std::to_string(count_));
+        return {range(params), range(m), range(v)};
+      }
+      got[r].resize(3 * n);
+      std::span<float> b(got[r]);
+      return {b.subspan(0, n), b.subspan(n, n), b.subspan(2 * n, n)};
+    };
     try {
       nlohmann::json e = load_piece(copy ? copy_dir(dir_, r) : own_dir(dir_, r), fingerprint,
-                                    layout_, r, step, got[r]);
+                                    layout_, r, step, into);
       if (r == 0) first_extra = std::move(e);
     } catch (const std::exception& e) {
       std::fprintf(stderr, "the memory snapshot of rank %d's piece is unusable (%s); resuming "
@@ -267,14 +293,13 @@ int64_t ShardSnapshots::restore(const nlohmann::json& fingerprint, int64_t disk_
     if (q == me && r != me) sends.push_back(xfer_.isend(r, kData, std::as_bytes(std::span<const float>(got[r]))));
   }
   std::vector<float>& piece = got[me];
-  if (const int q = holder(all, w, me, step).first; q != me) {
+  if (!direct) {
     piece.resize(3 * count_);
-    xfer_.recv(q, kData, std::as_writable_bytes(std::span<float>(piece)));
+    xfer_.recv(holder(all, w, me, step).first, kData, std::as_writable_bytes(std::span<float>(piece)));
   }
   for (auto& s : sends) xfer_.wait(s);
   const auto place = [&](std::span<float> a, size_t at) {
-    std::copy_n(piece.begin() + static_cast<ptrdiff_t>(at), count_,
-                a.size() == arena_ ? a.begin() + static_cast<ptrdiff_t>(offset_) : a.begin());
+    if (!direct) std::copy_n(piece.begin() + static_cast<ptrdiff_t>(at), count_, range(a).begin());
     if (a.size() == arena_) comm::allgather(replicas_, a);  // the group's pieces: its arena
   };
   place(params, 0);
