@@ -53,6 +53,11 @@ plait_mpi_script_test(cli_mpi_launch_restart 180 ${dir}/mpi_launch_restart.sh
 plait_mpi_script_test(cli_mpi_sigstop_recovery 180 ${dir}/mpi_sigstop_recovery.sh
   ${PROJECT_SOURCE_DIR}/docs/ARCHITECTURE.md)
 
+# --on-nonfinite rollback with 2 parameter servers under mpirun equals the threads
+# data-parallel rollback (mpi_ps_rollback.sh).
+plait_mpi_script_test(cli_mpi_ps_rollback 180 ${dir}/mpi_ps_rollback.sh
+  ${PROJECT_SOURCE_DIR}/docs/ARCHITECTURE.md)
+
 # Two MPI trials of tools/chaos.sh under plait launch (the script runs 20 or more).
 plait_mpi_test(cli_chaos_mpi 300
   sh ${PROJECT_SOURCE_DIR}/tools/chaos.sh $<TARGET_FILE:plait> 2 mpi
