@@ -272,6 +272,10 @@ int run_launch(const LaunchOptions& lo) {
   so.what = "mpirun job";
   so.memory_snapshots = snapshots;
   so.log_path = value_of(lo.train, "--log");
+  // a job whose every rank stopped (rank 0's watchdog too) is found from the ranks'
+  // heartbeat files, as under train --max-restarts (0: the watchdog's auto limit)
+  so.hang_timeout_s = std::atof(value_of(lo.train, "--heartbeat-timeout").c_str());
+  so.child_is_launcher = true;
   if (lo.min_np > 0) {
     const int unit = int_value_of(lo.train, "--tp", 1) * int_value_of(lo.train, "--pp", 1);
     check_min_workers(lo.min_np, lo.np, unit, lo.max_restarts, "--np");

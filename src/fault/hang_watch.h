@@ -12,8 +12,12 @@
 // hang is left to --timeout (the supervisor itself sees a child stopped by a signal
 // before its first publish: waitpid's WUNTRACED). Finished ranks ("done", "failed") are
 // left out.
+//
+// The child may be mpirun (plait launch): then the files are its ranks', one per
+// process, and the job is hung when every rank's process is stopped or stuck.
 #pragma once
 #include <string>
+#include <vector>
 
 namespace plait::fault {
 
@@ -23,5 +27,10 @@ namespace plait::fault {
 // since the epoch); `limit_s`: 0 picks kAutoBaseSeconds + kAutoFactor x the slowest
 // phase the ranks reported, as the watchdog's auto limit does.
 std::string hung_child_report(const std::string& run_dir, double started_unix, double limit_s);
+
+// The processes of the child's ranks (the heartbeat files it wrote since it started,
+// ranks not finished) that run on this host: what a supervisor of mpirun kills when
+// the job hangs (a stopped rank never sees its launcher go).
+std::vector<long> child_rank_pids(const std::string& run_dir, double started_unix);
 
 }  // namespace plait::fault

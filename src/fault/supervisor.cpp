@@ -14,6 +14,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <string>
 
 #include <nlohmann/json.hpp>
 
@@ -100,17 +102,57 @@ std::string hang_of(const std::string& run_dir, double started_unix, double hang
   return hung;
 }
 
-// Waits for the child to end. With `hang_s` >= 0 it also reads the child's heartbeat
-// files every kPublishSeconds (hang_watch.h) and notes when the child is stopped by a
-// signal (WUNTRACED): a hung child is reported (stderr and RUN_DIR/heartbeat/
-// stalled.txt, which failure_of reads), killed with SIGKILL (which a stopped process
-// obeys too) and reaped; `hung` then holds the report.
-int wait_child(pid_t pid, const std::string& run_dir, double started_unix, double hang_s,
-               std::string* hung) {
+// Whether `pid` runs under `ancestor` (its parent, or a parent's parent, ...): a pid
+// from a heartbeat file is killed only when it is still one of the child's processes.
+bool descends_from(long pid, pid_t ancestor) {
+  for (int depth = 0; depth < 8 && pid > 1; ++depth) {
+    std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+    std::string stat((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    const auto close = stat.rfind(')');  // the command name may hold spaces
+    if (close == std::string::npos) return false;
+    char state = 0;
+    long ppid = 0;
+    if (std::sscanf(stat.c_str() + close + 1, " %c %ld", &state, &ppid) != 2) return false;
+    if (ppid == ancestor) return true;
+    pid = ppid;
+  }
+  return false;
+}
+
+// Ends a hung child; returns when to SIGKILL the child itself (0: done already). A
+// training process is killed at once. A launcher's ranks on this host are killed first
+// (SIGKILL: stopped ones too), then the launcher gets SIGTERM to end the job (its ranks
+// elsewhere) and kLauncherGraceSeconds before its own SIGKILL. Says what it killed.
+double end_hung_child(pid_t pid, const SuperviseOptions& o, double started_unix) {
+  if (!o.child_is_launcher) {
+    kill(pid, SIGKILL);
+    std::fprintf(stderr, "supervisor: killed the %s (pid %d)\n", o.what.c_str(), static_cast<int>(pid));
+    return 0;
+  }
+  std::string killed;
+  for (long r : child_rank_pids(o.run_dir, started_unix)) {
+    if (!descends_from(r, pid) || kill(static_cast<pid_t>(r), SIGKILL) != 0) continue;
+    killed += (killed.empty() ? "" : ", ") + std::to_string(r);
+  }
+  kill(pid, SIGTERM);
+  std::fprintf(stderr, "supervisor: killed the ranks on this host (pids %s) with SIGKILL and "
+               "sent the %s (pid %d) SIGTERM (SIGKILL in %.0f s if it is still there)\n",
+               killed.empty() ? "none found" : killed.c_str(), o.what.c_str(),
+               static_cast<int>(pid), kLauncherGraceSeconds);
+  return unix_now() + kLauncherGraceSeconds;
+}
+
+// Waits for the child to end. With o.hang_timeout_s >= 0 it also reads the child's
+// heartbeat files every kPublishSeconds (hang_watch.h) and notes when the child is
+// stopped by a signal (WUNTRACED): a hung child is reported (stderr and RUN_DIR/
+// heartbeat/stalled.txt, which failure_of reads), ended (end_hung_child) and reaped;
+// `hung` then holds the report.
+int wait_child(pid_t pid, const SuperviseOptions& o, double started_unix, std::string* hung) {
+  const bool watch = o.hang_timeout_s >= 0;
   int status = 0, stop_sig = 0;
-  double stopped_at = 0;
+  double stopped_at = 0, kill_at = 0;  // kill_at: when the hung child gets SIGKILL
   for (;;) {
-    const pid_t got = waitpid(pid, &status, hang_s < 0 ? 0 : WNOHANG | WUNTRACED | WCONTINUED);
+    const pid_t got = waitpid(pid, &status, watch ? WNOHANG | WUNTRACED | WCONTINUED : 0);
     if (got == pid && (WIFSTOPPED(status) || WIFCONTINUED(status))) {
       stopped_at = WIFSTOPPED(status) ? unix_now() : 0;
       stop_sig = WIFSTOPPED(status) ? WSTOPSIG(status) : 0;
@@ -118,20 +160,27 @@ int wait_child(pid_t pid, const std::string& run_dir, double started_unix, doubl
     }
     if (got == pid) return status;
     if (got < 0 && errno != EINTR) return status;
-    if (got != 0 || hang_s < 0) continue;
+    if (got != 0 || !watch) continue;
     const timespec poll = {0, static_cast<long>(kPublishSeconds * 1e9)};
     nanosleep(&poll, nullptr);
+    if (!hung->empty()) {  // ended already: reap it, SIGKILL when its grace is over
+      if (kill_at > 0 && unix_now() >= kill_at) {
+        kill(pid, SIGKILL);
+        kill_at = 0;
+      }
+      continue;
+    }
     if (g_stop) continue;  // SIGINT/SIGTERM went to the child: wait for it to end
-    *hung = hang_of(run_dir, started_unix, hang_s, stopped_at, stop_sig);
+    *hung = hang_of(o.run_dir, started_unix, o.hang_timeout_s, stopped_at, stop_sig);
     if (hung->empty()) continue;
-    std::fprintf(stderr, "supervisor: the child (pid %d) is %s; killing it\n",
+    std::fprintf(stderr, "supervisor: the %s (pid %d) is %s\n", o.what.c_str(),
                  static_cast<int>(pid), hung->c_str());
-    if (std::FILE* f = std::fopen((fs::path(run_dir) / "heartbeat" / "stalled.txt").c_str(), "w")) {
-      std::fprintf(f, "supervisor: the child (pid %d) is %s\n", static_cast<int>(pid), hung->c_str());
+    if (std::FILE* f = std::fopen((fs::path(o.run_dir) / "heartbeat" / "stalled.txt").c_str(), "w")) {
+      std::fprintf(f, "supervisor: the %s (pid %d) is %s\n", o.what.c_str(),
+                   static_cast<int>(pid), hung->c_str());
       std::fclose(f);
     }
-    kill(pid, SIGKILL);
-    hang_s = -1;  // now reap it
+    kill_at = end_hung_child(pid, o, started_unix);
   }
 }
 
@@ -403,12 +452,14 @@ int supervise(const SuperviseOptions& o) {
     if (o.workers > 0) ev["workers"] = elastic.workers();
     rec.event(ev);
     std::string hung;
-    const int status = wait_child(pid, o.run_dir, started_unix, o.hang_timeout_s, &hung);
+    const int status = wait_child(pid, o, started_unix, &hung);
     g_child = 0;
     int code = 1;
     std::string how = ending(status, &code);
     if (!o.exit_dir.empty() && code == 0 && hung.empty()) how = rank0_ending(o.exit_dir, &code);
-    if (!hung.empty()) how = "a hang (heartbeats stopped; killed with SIGKILL)";
+    if (!hung.empty())
+      how = o.child_is_launcher ? "a hang (heartbeats stopped; its ranks killed)"
+                                : "a hang (heartbeats stopped; killed with SIGKILL)";
     rec.event({{"event", "end"}, {"pid", pid}, {"how", how}, {"code", code}});
     if (!hung.empty()) rec.event({{"event", "hung"}, {"pid", pid}, {"report", hung}});
     if (!g_stop && grow_back(o, code, from, elastic, grow, base_argv, restart_argv, rec, how,

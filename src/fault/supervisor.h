@@ -59,6 +59,11 @@ struct SuperviseOptions {
   // watchdog's auto limit) is hung, reported, killed and restarted like a dead one.
   // Negative: the supervisor only waits for the child's exit.
   double hang_timeout_s = -1;
+  // The child is a launcher (mpirun) whose ranks publish the heartbeat files. On a hang
+  // the supervisor SIGKILLs the ranks on this host first (a stopped rank never notices
+  // that its launcher is gone), then asks the launcher to end the job (SIGTERM: it ends
+  // the ranks on other hosts) and SIGKILLs it after kLauncherGraceSeconds.
+  bool child_is_launcher = false;
   // Backup workers under MPI (docs/DATA_PARALLEL.md): mpirun runs with OpenMPI's
   // recovery flags, so the job outlives a dead rank, and mpirun then exits 0 whatever
   // its ranks did. The job's exit code is rank 0's, which it leaves in
@@ -77,6 +82,9 @@ void write_repartition(const std::string& run_dir, const std::string& stages,
                        const std::string& why);
 // The stages RUN_DIR/repartition names ("" when none).
 std::string read_repartition(const std::string& run_dir);
+
+// How long a launcher (mpirun) gets to end a hung job after its local ranks were killed.
+inline constexpr double kLauncherGraceSeconds = 5.0;
 
 // Failures in a row, with no new checkpoint between them, that make the supervisor
 // shrink the job.

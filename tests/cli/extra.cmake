@@ -58,6 +58,11 @@ plait_mpi_script_test(cli_mpi_sigstop_recovery 180 ${dir}/mpi_sigstop_recovery.s
 plait_mpi_script_test(cli_mpi_ps_rollback 180 ${dir}/mpi_ps_rollback.sh
   ${PROJECT_SOURCE_DIR}/docs/ARCHITECTURE.md)
 
+# Every MPI rank SIGSTOPped: plait launch finds the job hung from the heartbeat files,
+# kills it and restarts it (mpi_launch_hang.sh).
+plait_mpi_script_test(cli_mpi_launch_hang 180 ${dir}/mpi_launch_hang.sh
+  ${PROJECT_SOURCE_DIR}/docs/ARCHITECTURE.md)
+
 # Two MPI trials of tools/chaos.sh under plait launch (the script runs 20 or more).
 plait_mpi_test(cli_chaos_mpi 300
   sh ${PROJECT_SOURCE_DIR}/tools/chaos.sh $<TARGET_FILE:plait> 2 mpi

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "fault/hang_watch.h"
+#include "fault/heartbeat.h"
 
 namespace plait::fault {
 namespace {
@@ -30,8 +31,9 @@ class HangWatch : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(dir); }
   // rank R's file as published `age` seconds ago
-  void beat(int rank, int64_t step, double age, bool finished = false) {
-    const nlohmann::json j = {{"rank", rank}, {"host", "h"}, {"pid", 7}, {"step", step},
+  void beat(int rank, int64_t step, double age, bool finished = false,
+            const std::string& host = "h", long pid = 7) {
+    const nlohmann::json j = {{"rank", rank}, {"host", host}, {"pid", pid}, {"step", step},
                               {"phase", "step"}, {"activity", rank == 0 ? "waiting in barrier #3 of group 'world' for rank 1" : ""},
                               {"progress_age", 0.0}, {"slowest", 1.0}, {"finished", finished},
                               {"time", now() - age}};
@@ -62,6 +64,15 @@ TEST_F(HangWatch, OneFreshRankOrNoneOfThisChildIsNotHung) {
   EXPECT_EQ(hung_child_report(dir.string(), now() - 60, 0), "");
   beat(0, 5, 14.0);
   EXPECT_NE(hung_child_report(dir.string(), now() - 60, 0).find("(limit 13.0 s"), std::string::npos);
+}
+
+// What plait launch kills on a hang: this child's unfinished ranks on this host.
+TEST_F(HangWatch, ChildRankPidsAreThisHostsUnfinishedRanksOfThisChild) {
+  beat(0, 5, 9.0, false, host_name(), 101);
+  beat(1, 5, 9.0, false, "elsewhere", 102);         // another host: mpirun's to end
+  beat(2, 5, 9.0, /*finished=*/true, host_name(), 103);
+  beat(3, 5, 90.0, false, host_name(), 104);        // the previous child's file
+  EXPECT_EQ(child_rank_pids(dir.string(), now() - 60), std::vector<long>{101});
 }
 
 }  // namespace
