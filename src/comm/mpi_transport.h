@@ -96,7 +96,8 @@ WaitBoard& mpi_wait_board();
 // RuntimeError if MPI was finalised.
 void mpi_initialize();
 // Stops the watchdog, then calls MPI_Finalize if `finalize` (not after a failure:
-// the other ranks may be blocked, and finalising would wait for them).
+// the other ranks may be blocked, and finalising would wait for them), and not under
+// mpirun's recovery flags (a dead peer can block the finalize fence).
 void mpi_shutdown(bool finalize);
 // World rank -> node index: ranks / ranks_per_node when > 0, otherwise the machines
 // found by MPI_Comm_split_type(MPI_COMM_TYPE_SHARED), numbered by their lowest rank.

@@ -7,7 +7,9 @@
 # equal one worker training on ranks 0 and 1's sequences (batch 8 of 12) within 1e-5.
 # Then rank 0 is killed (PLAIT_TEST_KILL=0:5): the others find it gone and end, mpirun
 # exits 0 but rank 0 left no exit code, so the supervisor restarts the job from step 4,
-# with the same result. A usage error (exit 2 on every rank) is not retried.
+# with the same result. A usage error (exit 2 on every rank) is not retried. Each job is
+# bounded by `timeout 120` so that a hang fails with its output rather than ctest's
+# bare timeout (a bound on a hang, not a timing assertion: each job takes seconds).
 # usage: mpi_backup_kill.sh MPIRUN PLAIT CORPUS WEIGHTS_DIFF_PY
 set -eu
 mpirun=$1 plait=$2 corpus=$3 diff=$4
@@ -21,7 +23,7 @@ fail() { echo "FAIL: $1"; cat "$d/err"; exit 1; }
 "$plait" $args --batch 8 --workers 1 --checkpoint-dir "$d/one"
 
 # 1. rank 2 dies: dropped, the run goes on
-PLAIT_TEST_SLOW_RANK=2 PLAIT_TEST_KILL=2:4 "$plait" launch --np 3 --mpirun "$mpirun" \
+PLAIT_TEST_SLOW_RANK=2 PLAIT_TEST_KILL=2:4 timeout 120 "$plait" launch --np 3 --mpirun "$mpirun" \
   --max-restarts 0 -- $args --batch 12 --backup-workers 1 --checkpoint-dir "$d/a" \
   --log "$d/a.jsonl" 2>"$d/err" || fail "the job with a dead rank 2 did not finish"
 grep -q "backup workers: rank 2 left at step [0-9]* (its heartbeat stopped" "$d/err" || fail "no drop line"
@@ -34,7 +36,7 @@ fi
 python3 "$diff" "$d/a/step-00000008" "$d/one/step-00000008" --max 1e-5 || fail "weights"
 
 # 2. rank 0 dies: the others end, the supervisor restarts the job
-PLAIT_TEST_SLOW_RANK=2 PLAIT_TEST_KILL=0:5 "$plait" launch --np 3 --mpirun "$mpirun" \
+PLAIT_TEST_SLOW_RANK=2 PLAIT_TEST_KILL=0:5 timeout 120 "$plait" launch --np 3 --mpirun "$mpirun" \
   --max-restarts 1 -- $args --batch 12 --backup-workers 1 --checkpoint-dir "$d/b" \
   2>"$d/err" || fail "the job with a dead rank 0 was not recovered"
 grep -q "ended with no exit code from rank 0 (killed); restart 1 of 1 from step-00000004" "$d/err" ||
@@ -44,7 +46,7 @@ python3 "$diff" "$d/b/step-00000008" "$d/one/step-00000008" --max 1e-5 || fail "
 
 # 3. bad usage on every rank: exit 2, no restart
 rc=0
-"$plait" launch --np 3 --mpirun "$mpirun" --max-restarts 2 -- $args --batch 12 \
+timeout 120 "$plait" launch --np 3 --mpirun "$mpirun" --max-restarts 2 -- $args --batch 12 \
   --backup-workers 3 --checkpoint-dir "$d/c" 2>"$d/err" || rc=$?
 [ "$rc" = 2 ] || fail "a usage error ended with $rc, not 2"
 grep -q '"restarts": 0' "$d/c/supervisor.json" || fail "a usage error was retried"
