@@ -38,7 +38,8 @@ StealPlan steal_plan(std::span<const int64_t> shares, double pool_fraction, int6
   return p;
 }
 
-int64_t claim_size(int64_t left, int unit, std::span<const double> costs, int64_t min_chunk) {
+int64_t claim_size(int64_t left, int unit, std::span<const double> costs, int64_t min_chunk,
+                   double pending) {
   if (left <= 0) return 0;
   const auto units = static_cast<int64_t>(std::max<size_t>(1, costs.size()));
   const bool known = !costs.empty() && unit >= 0 && static_cast<size_t>(unit) < costs.size() &&
@@ -56,7 +57,19 @@ int64_t claim_size(int64_t left, int unit, std::span<const double> costs, int64_
   const auto part = static_cast<int64_t>(std::ceil(static_cast<double>(left) * mine / (2 * all)));
   const int64_t n = std::min(left, std::max(min_chunk, part));
   if (static_cast<size_t>(unit) == fastest) return n;
-  return static_cast<double>(n) * costs[unit] > static_cast<double>(left) / others ? 0 : n;
+  const double others_done = (static_cast<double>(left) + std::max(0.0, pending)) / others;
+  return static_cast<double>(n) * costs[unit] > others_done ? 0 : n;
+}
+
+double own_left(const StealPlan& plan, std::span<const double> costs, int unit, double elapsed) {
+  if (costs.size() != plan.own.size() ||
+      !std::all_of(costs.begin(), costs.end(), [](double c) { return c > 0; }))
+    return 0;
+  double left = 0;
+  for (size_t r = 0; r < costs.size(); ++r)
+    if (static_cast<int>(r) != unit)
+      left += std::max(0.0, static_cast<double>(plan.own[r]) - std::max(0.0, elapsed) / costs[r]);
+  return left;
 }
 
 }  // namespace plait::balance

@@ -15,7 +15,8 @@
 // (heterogeneous guided self-scheduling: a unit's part, by its speed, of half of what is
 // left, so the first claims are large and the last ones small), through a counter
 // shared by the group (parallel/dp_steal.h); a unit that would finish a claim later
-// than the others would finish the whole rest leaves it to them. Which rank runs a
+// than the others would finish the whole rest (their own parts' remainder included)
+// leaves it to them. Which rank runs a
 // sequence changes only the order of float additions (gradients are sums over
 // sequences divided once by the batch).
 //
@@ -50,15 +51,27 @@ struct StealPlan {
 StealPlan steal_plan(std::span<const int64_t> shares, double pool_fraction, int64_t min_chunk);
 
 // How many of the `left` unclaimed pool sequences unit `unit` claims, given every
-// unit's cost per sequence (`costs`, seconds; 0 = unknown):
+// unit's cost per sequence (`costs`, seconds; 0 = unknown) and `pending`, the sequences
+// the other units still have to run of their own parts before they claim (an estimate,
+// own_left below):
 //   n = ceil(left x speed / (2 x the sum of the speeds)), at least min_chunk, at most left
 // (speed = 1 / cost); and 0, leaving the rest to the others, when those n would take it
-// longer than the others, all claiming, take for everything left:
-//   n x cost > left / (the sum of the other units' speeds).
+// longer than the others, all claiming once their own parts are done, take for
+// everything left:
+//   n x cost > (left + pending) / (the sum of the other units' speeds).
 // A slow unit therefore takes small pieces early and none at the tail, where one of
 // its sequences would hold the whole step. The fastest unit (least cost, ties to the
 // lower) never declines, so the pool always empties. With a cost unknown, every unit
 // claims ceil(left / (2 x units)) (at least min_chunk) and none declines.
-int64_t claim_size(int64_t left, int unit, std::span<const double> costs, int64_t min_chunk);
+int64_t claim_size(int64_t left, int unit, std::span<const double> costs, int64_t min_chunk,
+                   double pending = 0);
+
+// The sequences of their own parts that the units other than `unit` still have to run
+// `elapsed` seconds into the step, if each runs its own part at its cost from the
+// step's start: the sum over the others of max(0, own - elapsed / cost). 0 when a cost
+// is unknown. (Without it a slow unit that finished its own part early compared its
+// claim with the pool alone, as if the others were idle, and left them work it could
+// have done while they were still busy.)
+double own_left(const StealPlan& plan, std::span<const double> costs, int unit, double elapsed);
 
 }  // namespace plait::balance

@@ -1,6 +1,7 @@
 #include "parallel/dp_steal.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <string>
 
@@ -16,6 +17,7 @@ WorkSteal::WorkSteal(comm::Group& group, int64_t min_chunk, int64_t micro_batch)
 
 void WorkSteal::begin_step(int64_t step) {
   step_ = step;
+  began_ = Clock::now();
   plan_ = balance::steal_plan(shares_, kPoolFraction, min_chunk_);
   base_ = seen_ = next_base_;
   next_base_ = base_ + plan_.pool;
@@ -41,9 +43,11 @@ balance::SeqRange WorkSteal::claim() {
   }
   // From the value last seen (a guess: another rank may have claimed since): a claim
   // succeeds when the counter still holds it, else the swap tells the current value.
+  const double elapsed = std::chrono::duration<double>(Clock::now() - began_).count();
+  const double pending = balance::own_left(plan_, costs_, unit_, elapsed);
   for (int64_t at = seen_;;) {
     const int64_t left = plan_.pool - (at - base_);
-    const int64_t n = left > 0 ? balance::claim_size(left, unit_, costs_, min_chunk_) : 0;
+    const int64_t n = left > 0 ? balance::claim_size(left, unit_, costs_, min_chunk_, pending) : 0;
     if (n == 0) break;
     const int64_t was = counter_->compare_and_swap(at, at + n);
     if (was == at) {

@@ -6,7 +6,8 @@
 // (in micro-batches of --micro-batch, or in one when 0), then claims sequences from the
 // pool's front, balance::claim_size() at a time, through a counter shared by the group
 // (comm/shared_counter.h), until the pool is empty or the rest is better left to the
-// others; a claim larger than --micro-batch runs in pieces of it. A rank that stalls
+// others (the others' own parts estimated from the time since the step began,
+// balance::own_left); a claim larger than --micro-batch runs in pieces of it. A rank that stalls
 // thus leaves the pool to the others, and the step ends when the last claim does, not
 // when the slowest rank's whole share does.
 //
@@ -21,6 +22,7 @@
 // plan's pool chunk k of step t goes to unit (7t + 3k + tk) mod units): every run, and
 // a resumed one, then runs the same sequences on the same ranks in the same order.
 #pragma once
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -64,6 +66,8 @@ class WorkSteal {
   bool fixed_ = false;
   balance::StealPlan plan_;
   int64_t step_ = 0;
+  using Clock = std::chrono::steady_clock;
+  Clock::time_point began_;  // begin_step: the others' own parts are estimated from it
   int64_t base_ = 0, next_base_ = 0;  // counter values: this step's pool start, the next's
   int64_t seen_ = 0;                  // the counter's value as this rank last saw it
   balance::SeqRange own_, held_;      // what is left of the own part, of the claimed chunk

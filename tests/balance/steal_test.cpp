@@ -73,6 +73,7 @@ TEST(ClaimSize, TableOfCostsAndPoolsLeft) {
     int unit;
     C costs;
     int64_t min_chunk, n;
+    double pending = 0;  // the others' own parts still to run
   };
   const std::vector<Row> rows = {
       {7, 0, {}, 1, 4},                 // no costs: ceil(7 / 2) (one unit)
@@ -88,6 +89,10 @@ TEST(ClaimSize, TableOfCostsAndPoolsLeft) {
       {7, 1, {1, 1.0 / 0.6, 1.0 / 0.3}, 1, 2},  // ceil(7 x 0.6 / 3.8) = 2: 3.33 <= 7 / 1.3
       {7, 2, {1, 1.0 / 0.6, 1.0 / 0.3}, 1, 1},  // ceil(0.55) = 1: 3.33 <= 7 / 1.6
       {5, 2, {1, 1.0 / 0.6, 1.0 / 0.3}, 1, 0},  // 3.33 > 5 / 1.6: leaves it
+      {5, 2, {1, 1.0 / 0.6, 1.0 / 0.3}, 1, 1, 1},    // the others busy: 3.33 <= 6 / 1.6
+      {5, 2, {1, 1.0 / 0.6, 1.0 / 0.3}, 1, 0, 0.3},  // not busy enough: 3.33 > 5.3 / 1.6
+      {5, 2, {1, 1.0 / 0.6, 1.0 / 0.3}, 1, 0, -4},   // a negative estimate counts as 0
+      {1, 1, {1, 1.01}, 1, 1, 0.5},                  // 1.01 <= 1.5 / 1
       {3, 1, {1, 1.0 / 0.6, 1.0 / 0.3}, 1, 1},  // 1.67 <= 3 / 1.3
       {2, 1, {1, 1.0 / 0.6, 1.0 / 0.3}, 1, 0},  // 1.67 > 2 / 1.3
       {1, 0, {1, 1.0 / 0.6, 1.0 / 0.3}, 1, 1},
@@ -98,8 +103,27 @@ TEST(ClaimSize, TableOfCostsAndPoolsLeft) {
       {0, 0, {1, 2}, 1, 0},             // nothing left
   };
   for (const Row& r : rows)
-    EXPECT_EQ(claim_size(r.left, r.unit, r.costs, r.min_chunk), r.n)
-        << "left " << r.left << " unit " << r.unit << " min_chunk " << r.min_chunk;
+    EXPECT_EQ(claim_size(r.left, r.unit, r.costs, r.min_chunk, r.pending), r.n)
+        << "left " << r.left << " unit " << r.unit << " min_chunk " << r.min_chunk
+        << " pending " << r.pending;
+}
+
+// The others' own parts left at a time into the step: each unit runs its own part at
+// its cost from the step's start.
+TEST(OwnLeft, TableOfTimesIntoTheStep) {
+  const StealPlan p = steal_plan(V{18, 9, 5}, 0.25, 1);  // own parts 14, 7, 4
+  ASSERT_EQ(p.own, (V{14, 7, 4}));
+  const std::vector<double> costs = {1, 2, 4};
+  struct Row {
+    int unit;
+    double elapsed, left;
+  };
+  for (const Row& r : {Row{2, 0, 21}, Row{2, 4, 10 + 5}, Row{2, 10, 4 + 2}, Row{2, 14, 0},
+                       Row{0, 6, 4 + 2.5}, Row{1, 16, 0 + 0}, Row{0, -1, 11}})
+    EXPECT_DOUBLE_EQ(own_left(p, costs, r.unit, r.elapsed), r.left)
+        << "unit " << r.unit << " at " << r.elapsed << " s";
+  EXPECT_EQ(own_left(p, std::vector<double>{1, 0, 4}, 2, 1), 0) << "a cost unknown";
+  EXPECT_EQ(own_left(p, std::vector<double>{1, 2}, 2, 1), 0) << "costs of other units";
 }
 
 // Units claiming in the order they become free (an event simulation with the costs as
