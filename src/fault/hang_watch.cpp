@@ -31,20 +31,22 @@ double unix_now() {
 }
 
 // The child's ranks still at work: files written since it started, not finished.
-std::vector<Beat> child_beats(const std::string& run_dir, double started_unix) {
+std::vector<Beat> child_beats(const std::string& run_dir, double started_unix,
+                              bool finished_too = false) {
   const double now = unix_now();
   std::vector<Beat> mine;
   for (Beat& b : read_beat_files(run_dir))
-    if (!b.finished && now - b.beat_age >= started_unix) mine.push_back(std::move(b));
+    if ((finished_too || !b.finished) && now - b.beat_age >= started_unix)
+      mine.push_back(std::move(b));
   return mine;
 }
 
 }  // namespace
 
-std::vector<long> child_rank_pids(const std::string& run_dir, double started_unix) {
+std::vector<long> child_rank_pids(const std::string& run_dir, double started_unix, bool all) {
   const std::string here = host_name();
   std::vector<long> pids;
-  for (const Beat& b : child_beats(run_dir, started_unix))
+  for (const Beat& b : child_beats(run_dir, started_unix, all))
     if (b.host == here && b.pid > 0) pids.push_back(b.pid);
   return pids;
 }

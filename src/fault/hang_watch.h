@@ -31,6 +31,9 @@ std::string hung_child_report(const std::string& run_dir, double started_unix, d
 // The processes of the child's ranks (the heartbeat files it wrote since it started,
 // ranks not finished) that run on this host: what a supervisor of mpirun kills when
 // the job hangs (a stopped rank never sees its launcher go).
-std::vector<long> child_rank_pids(const std::string& run_dir, double started_unix);
+// `all`: finished ranks too (their process may linger: a rank dropped by backup
+// workers because it stopped).
+std::vector<long> child_rank_pids(const std::string& run_dir, double started_unix,
+                                  bool all = false);
 
 }  // namespace plait::fault

@@ -104,6 +104,7 @@ std::string hang_of(const std::string& run_dir, double started_unix, double hang
 
 // Whether `pid` runs under `ancestor` (its parent, or a parent's parent, ...): a pid
 // from a heartbeat file is killed only when it is still one of the child's processes.
+// A process that has ended (a zombie not yet reaped) is not.
 bool descends_from(long pid, pid_t ancestor) {
   for (int depth = 0; depth < 8 && pid > 1; ++depth) {
     std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
@@ -113,6 +114,7 @@ bool descends_from(long pid, pid_t ancestor) {
     char state = 0;
     long ppid = 0;
     if (std::sscanf(stat.c_str() + close + 1, " %c %ld", &state, &ppid) != 2) return false;
+    if (depth == 0 && (state == 'Z' || state == 'X')) return false;
     if (ppid == ancestor) return true;
     pid = ppid;
   }
@@ -123,14 +125,16 @@ bool descends_from(long pid, pid_t ancestor) {
 // training process is killed at once. A launcher's ranks on this host are killed first
 // (SIGKILL: stopped ones too), then the launcher gets SIGTERM to end the job (its ranks
 // elsewhere) and kLauncherGraceSeconds before its own SIGKILL. Says what it killed.
-double end_hung_child(pid_t pid, const SuperviseOptions& o, double started_unix) {
+// `all`: every rank process of the child still there, finished or not (a job that
+// lingers after rank 0 ended); else the unfinished ones.
+double end_hung_child(pid_t pid, const SuperviseOptions& o, double started_unix, bool all = false) {
   if (!o.child_is_launcher) {
     kill(pid, SIGKILL);
     std::fprintf(stderr, "supervisor: killed the %s (pid %d)\n", o.what.c_str(), static_cast<int>(pid));
     return 0;
   }
   std::string killed;
-  for (long r : child_rank_pids(o.run_dir, started_unix)) {
+  for (long r : child_rank_pids(o.run_dir, started_unix, all)) {
     if (!descends_from(r, pid) || kill(static_cast<pid_t>(r), SIGKILL) != 0) continue;
     killed += (killed.empty() ? "" : ", ") + std::to_string(r);
   }
@@ -147,10 +151,24 @@ double end_hung_child(pid_t pid, const SuperviseOptions& o, double started_unix)
 // stopped by a signal (WUNTRACED): a hung child is reported (stderr and RUN_DIR/
 // heartbeat/stalled.txt, which failure_of reads), ended (end_hung_child) and reaped;
 // `hung` then holds the report.
+// Backup workers under mpirun's recovery flags (o.exit_dir): how long ago rank 0 ended
+// (its exit code file), or a negative number while it runs. mpirun ends when its last
+// rank does, so a job still running long after rank 0 ended holds a rank that rank 0
+// dropped but whose process is stopped or stuck (a dead one would have ended).
+double rank0_ended_ago(const std::string& exit_dir, double started_unix) {
+  std::error_code ec;
+  const fs::path f = fs::path(exit_dir) / "exit-rank-0";
+  const auto t = fs::last_write_time(f, ec);
+  if (ec) return -1;
+  const double ago = std::chrono::duration<double>(fs::file_time_type::clock::now() - t).count();
+  return unix_now() - ago >= started_unix ? ago : -1;
+}
+
 int wait_child(pid_t pid, const SuperviseOptions& o, double started_unix, std::string* hung) {
   const bool watch = o.hang_timeout_s >= 0;
   int status = 0, stop_sig = 0;
   double stopped_at = 0, kill_at = 0;  // kill_at: when the hung child gets SIGKILL
+  bool ending = false;                 // hung, or lingering after rank 0's end
   for (;;) {
     const pid_t got = waitpid(pid, &status, watch ? WNOHANG | WUNTRACED | WCONTINUED : 0);
     if (got == pid && (WIFSTOPPED(status) || WIFCONTINUED(status))) {
@@ -163,7 +181,7 @@ int wait_child(pid_t pid, const SuperviseOptions& o, double started_unix, std::s
     if (got != 0 || !watch) continue;
     const timespec poll = {0, static_cast<long>(kPublishSeconds * 1e9)};
     nanosleep(&poll, nullptr);
-    if (!hung->empty()) {  // ended already: reap it, SIGKILL when its grace is over
+    if (ending) {  // ended already: reap it, SIGKILL when its grace is over
       if (kill_at > 0 && unix_now() >= kill_at) {
         kill(pid, SIGKILL);
         kill_at = 0;
@@ -171,6 +189,15 @@ int wait_child(pid_t pid, const SuperviseOptions& o, double started_unix, std::s
       continue;
     }
     if (g_stop) continue;  // SIGINT/SIGTERM went to the child: wait for it to end
+    const double ago = o.exit_dir.empty() ? -1 : rank0_ended_ago(o.exit_dir, started_unix);
+    if (ago > kLauncherGraceSeconds) {  // not a failure: rank 0's exit code says how it went
+      std::fprintf(stderr, "supervisor: rank 0 ended %.1f s ago and the %s (pid %d) still runs "
+                   "(a rank it dropped is stopped or stuck); ending it\n", ago, o.what.c_str(),
+                   static_cast<int>(pid));
+      kill_at = end_hung_child(pid, o, started_unix, /*all=*/true);
+      ending = true;
+      continue;
+    }
     *hung = hang_of(o.run_dir, started_unix, o.hang_timeout_s, stopped_at, stop_sig);
     if (hung->empty()) continue;
     std::fprintf(stderr, "supervisor: the %s (pid %d) is %s\n", o.what.c_str(),
@@ -181,6 +208,7 @@ int wait_child(pid_t pid, const SuperviseOptions& o, double started_unix, std::s
       std::fclose(f);
     }
     kill_at = end_hung_child(pid, o, started_unix);
+    ending = true;
   }
 }
 
@@ -456,7 +484,11 @@ int supervise(const SuperviseOptions& o) {
     g_child = 0;
     int code = 1;
     std::string how = ending(status, &code);
-    if (!o.exit_dir.empty() && code == 0 && hung.empty()) how = rank0_ending(o.exit_dir, &code);
+    // under the recovery flags mpirun exits 0 whatever its ranks did (or not 0 when the
+    // supervisor ended it after rank 0's end): rank 0's code is the job's
+    if (!o.exit_dir.empty() && hung.empty() &&
+        (code == 0 || rank0_ended_ago(o.exit_dir, started_unix) >= 0))
+      how = rank0_ending(o.exit_dir, &code);
     if (!hung.empty())
       how = o.child_is_launcher ? "a hang (heartbeats stopped; its ranks killed)"
                                 : "a hang (heartbeats stopped; killed with SIGKILL)";

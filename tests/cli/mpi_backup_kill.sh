@@ -7,7 +7,8 @@
 # equal one worker training on ranks 0 and 1's sequences (batch 8 of 12) within 1e-5.
 # Then rank 0 is killed (PLAIT_TEST_KILL=0:5): the others find it gone and end, mpirun
 # exits 0 but rank 0 left no exit code, so the supervisor restarts the job from step 4,
-# with the same result. A usage error (exit 2 on every rank) is not retried. Each job is
+# with the same result. Then rank 2 is stopped (PLAIT_TEST_SIGSTOP=2:4), not killed:
+# dropped all the same, and the launcher ends the job its process keeps alive. A usage error (exit 2 on every rank) is not retried. Each job is
 # bounded by `timeout 120` so that a hang fails with its output rather than ctest's
 # bare timeout (a bound on a hang, not a timing assertion: each job takes seconds).
 # usage: mpi_backup_kill.sh MPIRUN PLAIT CORPUS WEIGHTS_DIFF_PY
@@ -44,10 +45,25 @@ grep -q "ended with no exit code from rank 0 (killed); restart 1 of 1 from step-
 grep -q "and rank 0 is gone" "$d/err" || fail "the survivors did not say rank 0 is gone"
 python3 "$diff" "$d/b/step-00000008" "$d/one/step-00000008" --max 1e-5 || fail "weights after restart"
 
-# 3. bad usage on every rank: exit 2, no restart
+# 3. rank 2 stopped (SIGSTOP), not dead: dropped as a dead one is; its process never
+# ends, so mpirun would wait for it for ever: after rank 0 has ended, the launcher ends
+# the job (the stopped process with it), and rank 0's exit code 0 is the job's
+PLAIT_TEST_SLOW_RANK=2 PLAIT_TEST_SIGSTOP=2:4 timeout 120 "$plait" launch --np 3 --mpirun "$mpirun" \
+  --max-restarts 1 -- $args --batch 12 --backup-workers 1 --checkpoint-dir "$d/s" \
+  2>"$d/err" || fail "the job with a stopped rank 2 did not finish"
+grep -q "backup workers: rank 2 left at step [0-9]* (its heartbeat stopped" "$d/err" || fail "no drop line"
+grep -q "supervisor: rank 0 ended [0-9.]* s ago and the mpirun job (pid [0-9]*) still runs" "$d/err" ||
+  fail "the launcher did not end the job left running by the stopped rank"
+grep -q '"restarts": 0' "$d/s/supervisor.json" || fail "the job was restarted"
+pid=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['pid'])" "$d/s/heartbeat/rank-2.json")
+state=$(ps -o stat= -p "$pid" || true)
+case "$state" in ""|Z*) ;; *) fail "the stopped rank 2 (pid $pid) is still there ($state)" ;; esac
+python3 "$diff" "$d/s/step-00000008" "$d/one/step-00000008" --max 1e-5 || fail "weights (stopped rank)"
+
+# 4. bad usage on every rank: exit 2, no restart
 rc=0
 timeout 120 "$plait" launch --np 3 --mpirun "$mpirun" --max-restarts 2 -- $args --batch 12 \
   --backup-workers 3 --checkpoint-dir "$d/c" 2>"$d/err" || rc=$?
 [ "$rc" = 2 ] || fail "a usage error ended with $rc, not 2"
 grep -q '"restarts": 0' "$d/c/supervisor.json" || fail "a usage error was retried"
-echo "ok: a dead rank 2 was dropped (equal to one worker on batch 8), a dead rank 0 restarted"
+echo "ok: a dead rank 2 was dropped (equal to one worker on batch 8), a dead rank 0 restarted, a stopped rank 2 dropped and ended"

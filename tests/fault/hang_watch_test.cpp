@@ -73,6 +73,8 @@ TEST_F(HangWatch, ChildRankPidsAreThisHostsUnfinishedRanksOfThisChild) {
   beat(2, 5, 9.0, /*finished=*/true, host_name(), 103);
   beat(3, 5, 90.0, false, host_name(), 104);        // the previous child's file
   EXPECT_EQ(child_rank_pids(dir.string(), now() - 60), std::vector<long>{101});
+  // with the finished ones (a dropped rank's process may linger)
+  EXPECT_EQ(child_rank_pids(dir.string(), now() - 60, /*all=*/true), (std::vector<long>{101, 103}));
 }
 
 }  // namespace
