@@ -25,6 +25,7 @@ plan::RunFlags run_flags_of(const TrainOptions& o) {
                 : o.recompute == Recompute::selective ? plan::Recompute::selective
                                                       : plan::Recompute::none;
   f.zero = o.zero;
+  f.bucket_mb = o.bucket_mb;
   const int world = std::max(1, o.effective_dp()) * o.tp * o.pp;  // --slowdown at step 0
   for (int r = 0; r < world; ++r)
     if (const double x = balance::slowdown_at(o.slowdowns, r, 0); x != 1) f.slowdowns.emplace_back(r, x);

@@ -52,7 +52,8 @@ int run_simulate(const SimulateFlags& f, const CLI::App& cmd) {
   if (o.sync == SyncAlgorithm::mpi) s.notes.push_back("--sync mpi is costed as ring allreduce");
   std::string list;
   for (const char* flag : kNotModelled)
-    if (given(cmd, flag)) list += (list.empty() ? "" : " ") + std::string(flag);
+    if (given(cmd, flag) && !(o.zero >= 2 && std::string(flag) == "--bucket-mb"))  // the pools
+      list += (list.empty() ? "" : " ") + std::string(flag);
   if (!list.empty()) s.notes.push_back("not modelled (training only): " + list);
   if (f.json)
     std::cout << plan::simulate_json(s).dump(2) << "\n";

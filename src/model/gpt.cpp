@@ -35,16 +35,25 @@ void init_gpt2(const ParamTable& t, std::span<float> arena, uint64_t seed) {
 using Range = std::pair<size_t, size_t>;
 Range range_of(const ShardSpec& s) { return {s.local.offset, s.local.offset + s.local.size}; }
 
-// A gate's hold on arena ranges for a scope: acquired in order, released in reverse;
-// `next` (empty: none) is the unit the pass acquires after this one, hinted once this
-// one is held.
+// Ranges with adjacent ones joined (wte and wpe: one gather, one pooled window).
+std::vector<Range> joined(std::vector<Range> r) {
+  std::vector<Range> out;
+  for (const Range& x : r)
+    if (!out.empty() && out.back().second == x.first) out.back().second = x.second;
+    else out.push_back(x);
+  return out;
+}
+
+// A gate's hold on arena ranges for a scope: acquired in order (adjacent ones joined),
+// released in reverse; `next` (empty: none) is the unit the pass acquires after this
+// one, hinted once this one is held (joined alike, so it matches its acquisition).
 class GateHold {
  public:
   GateHold(ParamGate* gate, std::initializer_list<Range> ranges, std::vector<Range> next = {})
-      : gate_(gate), ranges_(ranges) {
+      : gate_(gate), ranges_(joined(ranges)) {
     if (!gate_) return;
     for (const auto& [b, e] : ranges_) gate_->acquire(b, e);
-    if (!next.empty()) gate_->prefetch(next);
+    if (!next.empty()) gate_->prefetch(joined(std::move(next)));
   }
   ~GateHold() {
     if (gate_)

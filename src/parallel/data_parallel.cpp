@@ -1,6 +1,7 @@
 #include "parallel/data_parallel.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <memory>
 #include <cstdio>
 #include <span>
@@ -83,31 +84,42 @@ bool equal_micro_batches(const TrainOptions& opt, const std::vector<int64_t>& sh
   return count(shares[0]) > 1;
 }
 
-// The sizes the ZeRO page pools are cut to (util/page_pool.h), in floats: the tied wte
-// (written first and last by the backward pass), the largest block (the most written
-// between two of its ready() calls) and the largest unit ZeRO-3 gathers (the
-// embeddings, a block, the head: ln_f and wte).
-struct UnitSizes {
-  size_t wte = 0, block = 0, unit = 0;
+// What the ZeRO page pools are cut to (util/page_pool.h), in floats: the end of the
+// tied wte (written first and last by the backward pass), the largest block (the most
+// written between two of its ready() calls), and the units ZeRO-3's passes gather, in
+// forward order: the embeddings (wte, wpe), each block, the head (ln_f and wte).
+struct PoolUnits {
+  size_t wte = 0, block = 0;
+  Zero::Units units;
 };
 
-UnitSizes unit_sizes(const ParamTable& t) {
-  UnitSizes u;
-  std::vector<size_t> blocks;
-  size_t wpe = 0, lnf = 0;
+PoolUnits pool_units(const ParamTable& t) {
+  PoolUnits u;
+  ArenaRange wte, wpe, lnf{SIZE_MAX, 0};
+  std::vector<ArenaRange> blocks;
   const std::string h = "transformer.h.";
+  const auto widen = [](ArenaRange& r, const ParamSpec& p) {
+    r = {std::min(r.first, p.offset), std::max(r.second, p.offset + p.size)};
+  };
   for (const ParamSpec& p : t.specs()) {
-    if (p.name == "transformer.wte.weight") u.wte = p.offset + p.size;
-    else if (p.name == "transformer.wpe.weight") wpe = p.size;
-    else if (p.name.rfind("transformer.ln_f.", 0) == 0) lnf += p.size;
+    if (p.name == "transformer.wte.weight") wte = {p.offset, p.offset + p.size};
+    else if (p.name == "transformer.wpe.weight") wpe = {p.offset, p.offset + p.size};
+    else if (p.name.rfind("transformer.ln_f.", 0) == 0) widen(lnf, p);
     else if (p.name.rfind(h, 0) == 0) {
       const size_t i = std::stoul(p.name.substr(h.size()));
-      if (blocks.size() <= i) blocks.resize(i + 1);
-      blocks[i] += p.size;
+      if (blocks.size() <= i) blocks.resize(i + 1, {SIZE_MAX, 0});
+      widen(blocks[i], p);
     }
   }
-  for (size_t b : blocks) u.block = std::max(u.block, b);
-  u.unit = std::max({u.wte + wpe, u.block, u.wte + lnf});
+  u.wte = wte.second;
+  // the gate joins adjacent ranges (model/gpt.cpp): wte and wpe are one window
+  if (wte.second == wpe.first) u.units.push_back({{wte.first, wpe.second}});
+  else u.units.push_back({wte, wpe});
+  for (const ArenaRange& b : blocks) {
+    u.block = std::max(u.block, b.second - b.first);
+    u.units.push_back({b});
+  }
+  u.units.push_back({lnf, wte});
   return u;
 }
 
@@ -124,7 +136,7 @@ TrainSummary run_zero_rank(Replica& r, comm::Group& world, const std::vector<int
   r.zero = &zero;
   // stages 2, 3: the other ranks' buckets borrow pooled pages (grad_buckets.h): the
   // tied wte's, the next block's and two buckets' more (in reduction) at most
-  const UnitSizes u = unit_sizes(r.model.table());
+  const PoolUnits u = pool_units(r.model.table());
   const BucketPooling pooling{true, u.wte, u.block};
   BucketReducer sync(world.dup("zero-grads"), owned_buckets(total, bucket_floats(opt), world.size()),
                      /*release=*/opt.zero >= 2, r.trace, r.rank, pooling);
@@ -136,10 +148,8 @@ TrainSummary run_zero_rank(Replica& r, comm::Group& world, const std::vector<int
   r.sync = &sync;
   if (opt.zero == 3) {
     // the units' gathered floats in pooled pages: two units live at once (one computing,
-    // the next prefetched), twice that as the cap for slots of unequal sizes
-    const size_t page = pages::page_bytes();
-    const size_t slot = (u.unit * sizeof(float) + page - 1) / page * page;  // whole pages, as the cap
-    zero.bind_params(r.model.params, 4 * slot, slot);
+    // the next prefetched)
+    zero.bind_params(r.model.params, u.units);
     zero.shard_params();
     r.model.set_param_gate(&zero);
   }

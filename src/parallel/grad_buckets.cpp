@@ -70,6 +70,7 @@ BucketReducer::BucketReducer(comm::Group grads_group, std::vector<Bucket> owned,
   const size_t next = (pooling.ahead * sizeof(float) + slot - 1) / slot + 1;
   early_pool_ = std::make_unique<PagePool>(early, /*zeroed=*/true);
   pool_ = std::make_unique<PagePool>(std::min(next + 1, others) * slot, /*zeroed=*/true, slot);
+  pool_->reserve();  // its bytes then do not depend on how far the comm thread lags
 }
 
 BucketReducer::BucketReducer(comm::Group grads_group, comm::Group loss_group,

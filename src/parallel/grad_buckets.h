@@ -138,7 +138,8 @@ class BucketReducer final : public GradSync {
   BucketPooling pooling_;
   // ZeRO-2/3 with pooling: the early windows' (exact sizes, all lent at a pass's start)
   // and the others' (slots of the largest bucket, as many as the next unit's windows
-  // and one more, being reduced; at most one per window)
+  // and one more, being reduced; at most one per window; reserved at set-up, so their
+  // bytes do not depend on timing: plan::zero_pools predicts them)
   std::unique_ptr<PagePool> pool_, early_pool_;
   PagePool& pool_of(const Bucket& b) { return b.begin < pooling_.early_end ? *early_pool_ : *pool_; }
   bool lending_ = false;  // main thread: this pass may lend at ready()

@@ -21,7 +21,9 @@ RankMemory measure_memory(const GPT& model, const AdamW& adam, const Zero* zero)
   m.peak_rss = peak_rss_bytes();
   if (zero) {
     const Zero::Held h = zero->held(model.params, model.grads);
-    m.weights = h.params, m.grads = h.grads, m.comm = h.gathered;
+    // the pools are communication buffers (the ZeRO paper's constant-size buffers):
+    // the gradient pool holds buckets on their way to their owners
+    m.weights = h.params, m.grads = h.grads, m.comm = h.gathered + h.grad_pool;
     m.grad_pool = h.grad_pool, m.param_pool = h.param_pool;
   }
   return m;

@@ -18,7 +18,9 @@ namespace plait {
 // `model`; optimizer of `adam`; comm 0 (the caller adds its message buffers). With
 // `zero` (--zero 1|2|3) the weights and gradients are what it holds of the arenas
 // (Zero::held: stage 3 the parameters' shard, stages 2 and 3 the gradients' shard,
-// resident bytes) and comm counts stage 3's gathered units.
+// resident bytes) and comm counts stage 3's gathered units and, under data
+// parallelism, ZeRO-2/3's page pools (their slots; the units live in the parameter
+// pool's).
 RankMemory measure_memory(const GPT& model, const AdamW& adam, const Zero* zero = nullptr);
 
 double peak_rss_bytes();  // this process's, 0 where getrusage does not say

@@ -20,9 +20,9 @@ struct RankMemory {
   // moments and decay mask, the activation slots kept (the peak in flight), buffers
   // for messages between ranks, and the rest of the model's scratch.
   double weights = 0, grads = 0, optimizer = 0, activations = 0, comm = 0, workspace = 0;
-  // ZeRO-2/3's page pools under data parallelism (util/page_pool.h), their slots,
-  // populated, lent or free: the gradient buckets' (stages 2, 3) and the gathered
-  // units' (stage 3).
+  // Of comm: ZeRO-2/3's page pools under data parallelism (util/page_pool.h), their
+  // slots, populated, lent or free: the gradient buckets' (stages 2, 3) and the
+  // gathered units' (stage 3).
   double grad_pool = 0, param_pool = 0;
   double peak_rss = 0;  // the process's peak resident set (every thread-rank together)
   double total() const { return weights + grads + optimizer + activations + comm + workspace; }

@@ -73,10 +73,31 @@ void Zero::release_unowned(std::span<float> grads) const {
   pages::release(grads.subspan(shard_.offset + shard_.count));
 }
 
-void Zero::bind_params(std::span<float> params, size_t pool_cap_bytes, size_t unit_bytes) {
+void Zero::bind_params(std::span<float> params, const Units& units) {
   params_ = params;
-  if (pool_cap_bytes > 0)
-    pool_ = std::make_unique<PagePool>(pool_cap_bytes, /*zeroed=*/false, unit_bytes);
+  if (units.empty()) return;
+  size_t unit = 0, slots = 0;
+  for (size_t i = 0; i < units.size(); ++i) {
+    size_t n = 0;
+    for (const auto& [b, e] : units[i]) n += e - b;
+    unit = std::max(unit, n);
+    const size_t w = windows(units[i]);
+    slots = std::max(slots, i + 1 < units.size() ? w + windows(units[i + 1]) : w);
+  }
+  const size_t page = pages::page_bytes();
+  const size_t slot = (unit * sizeof(float) + page - 1) / page * page;  // whole pages, as the cap
+  pool_ = std::make_unique<PagePool>(slots * slot, /*zeroed=*/false, slot);
+  pool_->reserve();
+}
+
+size_t Zero::windows(const std::vector<ArenaRange>& unit) const {
+  const size_t lo = shard_.offset, hi = shard_.offset + shard_.count;
+  size_t n = 0;
+  for (const auto& [b, e] : unit) {
+    if (b < std::min(e, lo)) n += PagePool::lendable(params_.subspan(b, std::min(e, lo) - b));
+    if (std::max(b, hi) < e) n += PagePool::lendable(params_.subspan(std::max(b, hi), e - std::max(b, hi)));
+  }
+  return n;
 }
 
 void Zero::lend_unowned(size_t begin, size_t end) {
@@ -125,8 +146,8 @@ Zero::Held Zero::held(std::span<const float> params, std::span<const float> grad
   Held h;
   h.params = stage_ >= 3 ? static_cast<double>(pages::resident_bytes(params)) : kFloat * params.size();
   h.grads = stage_ >= 2 ? static_cast<double>(pages::resident_bytes(grads)) : kFloat * grads.size();
-  h.gathered = kFloat * static_cast<double>(held_peak_);
   h.param_pool = static_cast<double>(pool_bytes());
+  h.gathered = pool_ ? h.param_pool : kFloat * static_cast<double>(held_peak_);
   if (grad_pool_bytes_) h.grad_pool = static_cast<double>(grad_pool_bytes_());
   return h;
 }

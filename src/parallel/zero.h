@@ -92,11 +92,16 @@ class Zero final : public ParamGate {
   void acquire(size_t begin, size_t end) override;
   void release(size_t begin, size_t end) override;
   void prefetch(std::span<const ArenaRange> next) override;
-  // `pool_cap_bytes` > 0: the units' gathered floats outside the shard live in pages
-  // a PagePool (util/page_pool.h) lends at the gather and takes back at the release,
-  // up to that many bytes at once, instead of pages faulted in and released each time;
-  // its slots are cut to `unit_bytes` (the largest unit) at least.
-  void bind_params(std::span<float> params, size_t pool_cap_bytes = 0, size_t unit_bytes = 0);
+  // `units` (not empty): the units the passes gather, in forward order, each as its
+  // ranges; their gathered floats outside the shard then live in pages a PagePool
+  // (util/page_pool.h) lends at the gather and takes back at the release, instead of
+  // pages faulted in and released each time: one slot of the largest unit's bytes per
+  // window (a range's part below or above the shard that holds a whole page), as many
+  // reserved at once as the two consecutive units with the most windows have (a pass
+  // holds the unit in use and the one hinted after it), so its bytes do not depend on
+  // when the prefetch lands (plan::zero_pools predicts them).
+  using Units = std::vector<std::vector<ArenaRange>>;
+  void bind_params(std::span<float> params, const Units& units = {});
   size_t pool_bytes() const { return pool_ ? pool_->bytes() : 0; }
   void shard_params();
   void gather_params();
@@ -117,7 +122,9 @@ class Zero final : public ParamGate {
   // the whole arena; `gathered` (stage 3) the most floats of gathered units outside the
   // shard held at once during a pass: the unit in use and the one hinted after it,
   // counted from the hint on, so the figure does not depend on when the communication
-  // thread's gather lands (the bound the memory plan must leave room for).
+  // thread's gather lands (the bound the memory plan must leave room for); where the
+  // units live in a page pool (bind_params), the pool's bytes instead (its slots hold
+  // them, and between steps it keeps them).
   // `grad_pool` and `param_pool`: the page pools' bytes (their slots, lent or free;
   // zero without pools): the gradient buckets' (count_gradient_pool) and the units'.
   struct Held {
@@ -142,6 +149,7 @@ class Zero final : public ParamGate {
   size_t gather(comm::Group& g, size_t begin, size_t end);
   void gathered(size_t floats);  // counts them, samples the residency (m_ held)
   size_t outside(size_t begin, size_t end) const;  // floats of [begin, end) not in the shard
+  size_t windows(const std::vector<ArenaRange>& unit) const;  // its lendable parts outside
   void hold(size_t begin, size_t end);             // training thread: held_ and its peak
   void prefetch_loop();          // the communication thread
   void lend_unowned(size_t begin, size_t end);  // stage 3 with a pool: before a gather

@@ -43,6 +43,8 @@ struct Framework {
   double grad_accum_bytes = 10;      // per parameter per micro-batch, streamed to add a
                                      // micro-batch's weight gradients into the sum
   std::string source = "Megatron-LM, Narayanan et al. 2021";
+  double bucket_mb = 4;  // gradient buckets (plait: --bucket-mb; its ZeRO-2/3 page pools
+                         // follow them: memory_model.h)
 };
 
 // The presets above; nullptr if unknown.

@@ -53,6 +53,7 @@ struct LocalRun {
   int blas_threads = 1;     // per worker
   int servers = 0;          // dedicated parameter-server ranks (--servers K)
   int zero = 0;             // ZeRO stage (--zero): the memory model's sharding
+  double bucket_mb = 4;     // --bucket-mb: the memory model's ZeRO-2/3 page pools
   int ranks_per_node = 0;   // emulated nodes (0: one node)
   std::optional<LinkSpec> intra, inter;  // emulated links (--intra-link/--inter-link)
   std::vector<double> slowdown;  // per world rank: its forwards and backwards take this

@@ -67,7 +67,109 @@ double zero3_gathered_floats(double Vp, double C, double T, double block, int la
   return most;
 }
 
+// comm::shard_of: dp rank r's shard [lo, hi) of `total` floats, the first total mod dp
+// shards one float longer.
+std::pair<double, double> shard_of(double total, int dp, int r) {
+  const double base = std::floor(total / dp), extra = total - base * dp;
+  const double lo = r * base + std::min<double>(r, extra);
+  return {lo, lo + base + (r < extra ? 1 : 0)};
+}
+
+constexpr double kPage = 4096;  // bytes
+double pages_up(double bytes) { return std::ceil(bytes / kPage) * kPage; }
+double pages_down(double bytes) { return std::floor(bytes / kPage) * kPage; }
+
+// The whole model's arena under data parallelism (one stage, no tensor split), floats:
+// wte Vp·C, wpe T·C, the blocks, ln_f 2C; its units in forward order (ZeRO-3's gate:
+// the embeddings, each block, the head = ln_f and the tied wte).
+struct DpArena {
+  double Vp, C, T, block, total;
+  int layers;
+  std::vector<std::vector<std::pair<double, double>>> units() const {
+    std::vector<std::vector<std::pair<double, double>>> u;
+    u.push_back({{0, Vp * C + T * C}});  // wte and wpe, adjacent: the gate joins them
+    for (int l = 0; l < layers; ++l) {
+      const double at = Vp * C + T * C + l * block;
+      u.push_back({{at, at + block}});
+    }
+    u.push_back({{total - 2 * C, total}, {0, Vp * C}});
+    return u;
+  }
+};
+
+// ZeRO-2/3's gradient pools of dp rank r (parallel/grad_buckets.h), bytes. The buckets
+// of `bucket` floats are cut from the arena's end and again at the shard boundaries;
+// the others' buckets borrow pooled pages: those starting inside wte (written first
+// and last) from a pool of their exact whole pages, the rest from slots of the largest
+// bucket rounded up to pages plus a page, min(ceil(block / slot) + 2, their number),
+// all reserved at the start.
+double grad_pool_bytes(const DpArena& a, double bucket, int dp, int r) {
+  std::vector<std::pair<double, int>> others;  // length, early (begins inside wte)
+  double most = 0;
+  for (double end = a.total; end > 0;) {
+    const double begin = std::max(0.0, end - bucket);
+    for (int o = 0; o < dp; ++o) {
+      const auto [lo, hi] = shard_of(a.total, dp, o);
+      const double b = std::max(begin, lo), e = std::min(end, hi);
+      if (b >= e) continue;
+      most = std::max(most, e - b);
+      if (o != r) others.push_back({e - b, b < a.Vp * a.C});
+    }
+    end = begin;
+  }
+  const double slot = pages_up(4 * most) + kPage;
+  double early = 0, main = 0;
+  for (const auto& [len, is_early] : others) is_early ? early += pages_down(4 * len) : ++main;
+  const double next = std::ceil(4 * a.block / slot) + 1;
+  return early + std::min(next + 1, main) * slot;
+}
+
+// ZeRO-3's parameter pool of dp rank r (parallel/zero.h): each window of a unit outside
+// the shard (a range's part below it, its part above it) with a whole page borrows a
+// slot of the largest unit's bytes (rounded up to pages) while the unit is held; a pass
+// holds the unit in use and the one hinted after it (zero3_gathered_floats' pairs): as
+// many slots reserved as the pair with the most windows has.
+double param_pool_bytes(const DpArena& a, int dp, int r) {
+  const auto [lo, hi] = shard_of(a.total, dp, r);
+  const auto units = a.units();
+  double unit = 0;
+  std::vector<int> windows;
+  for (const auto& u : units) {
+    double n = 0;
+    int w = 0;
+    for (const auto& [b, e] : u) {
+      n += e - b;
+      w += 4 * (std::min(e, lo) - b) >= kPage;  // below the shard
+      w += 4 * (e - std::max(b, hi)) >= kPage;  // above it
+    }
+    unit = std::max(unit, n);
+    windows.push_back(w);
+  }
+  int most = 0;
+  for (size_t i = 0; i + 1 < windows.size(); ++i) most = std::max(most, windows[i] + windows[i + 1]);
+  return most * pages_up(4 * unit);
+}
+
 }  // namespace
+
+ZeroPools zero_pools(const ModelSpec& m, const Layout& l, int zero_stage, double bucket_mb,
+                     int dp_rank) {
+  ZeroPools p;
+  if (zero_stage < 2 || l.dp < 2 || l.tp > 1 || l.pp > 1) return p;  // meshes: no pools
+  const double C = m.dim, Vp = std::ceil(m.vocab / 64.0) * 64, T = m.ctx;
+  const double block = 12 * C * C + 13 * C;
+  const DpArena a{Vp, C, T, block, Vp * C + T * C + m.layers * block + 2 * C, m.layers};
+  const double bucket = std::max(1.0, std::floor(bucket_mb * 1024 * 1024 / 4));
+  const auto of = [&](int r) {
+    return ZeroPools{grad_pool_bytes(a, bucket, l.dp, r), zero_stage >= 3 ? param_pool_bytes(a, l.dp, r) : 0};
+  };
+  if (dp_rank >= 0) return of(dp_rank);
+  for (int r = 0; r < l.dp; ++r) {
+    const ZeroPools q = of(r);
+    if (q.grads + q.params > p.grads + p.params) p = q;
+  }
+  return p;
+}
 
 double stage_params(const ModelSpec& m, const Layout& l, int stage) {
   return params_of(m, l, stage, layout_stages(m, l)[stage]);
@@ -92,7 +194,7 @@ double activation_bytes_per_token(const ModelSpec& m, Format f, int tp, bool rec
 }
 
 MemoryEstimate plait_stage_memory(const ModelSpec& m, const Layout& l, int stage,
-                                  int zero_stage) {
+                                  int zero_stage, double bucket_mb, int dp_rank) {
   const int layers = layout_stages(m, l)[stage];
   const bool first = stage == 0, last = stage == l.pp - 1;
   const double C = m.dim, t = l.tp, T = m.ctx, b = l.micro_batch, N = b * T;
@@ -119,7 +221,10 @@ MemoryEstimate plait_stage_memory(const ModelSpec& m, const Layout& l, int stage
                           (last ? N * Vp + 2 * N : 0) + 2 * N);
   if (mesh)
     e.comm = kFloat * N * C * (1 + (first ? 0 : l.micro_batches));
-  if (zero_stage >= 3 && l.dp > 1)
+  const ZeroPools pools = zero_pools(m, l, zero_stage, bucket_mb, dp_rank);
+  e.pools = pools.grads + pools.params;
+  e.comm += e.pools;  // the gathered units live in the parameter pool's slots
+  if (zero_stage >= 3 && l.dp > 1 && mesh)
     e.comm += kFloat * zero3_gathered_floats(Vp, C, T, 12 * C * C / t + 7 * C / t + 6 * C, layers,
                                              first, last, !first, l.dp);
   return e;
@@ -127,7 +232,7 @@ MemoryEstimate plait_stage_memory(const ModelSpec& m, const Layout& l, int stage
 
 MemoryEstimate stage_memory(const ModelSpec& m, Format f, const Layout& l, int stage,
                             const Framework& fw) {
-  if (f == Format::fp32) return plait_stage_memory(m, l, stage, fw.zero_stage);
+  if (f == Format::fp32) return plait_stage_memory(m, l, stage, fw.zero_stage, fw.bucket_mb);
   const FormatBytes b = format_bytes(f);
   const int layers = layout_stages(m, l)[stage];
   const double params = params_of(m, l, stage, layers);

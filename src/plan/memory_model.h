@@ -31,6 +31,7 @@ namespace plait::plan {
 // fp32 model of plait's trainer counts its pipeline messages; the mixed model none).
 struct MemoryEstimate {
   double weights = 0, grads = 0, optimizer = 0, activations = 0, workspace = 0, comm = 0;
+  double pools = 0;  // of comm: ZeRO-2/3's page pools (zero_pools), already in comm
   double total() const { return weights + grads + optimizer + activations + workspace + comm; }
 };
 
@@ -69,12 +70,32 @@ MemoryEstimate stage_memory(const ModelSpec& m, Format f, const Layout& l, int s
 //              gradient N·C, the last stage's logits N·Vp + 2N, the micro-batch's
 //              token ids 2N
 //   comm       pipeline meshes: the received message N·C, and on stages after the
-//              first one d(x) buffer N·C per micro-batch
+//              first one d(x) buffer N·C per micro-batch; ZeRO's (below)
 // `zero_stage` (--zero, over l.dp ranks): 1 divides the optimizer by dp, 2 the
-// gradients too, 3 the weights too, and then comm adds the gathered units a pass holds
-// at once outside the busiest dp rank's shard (two consecutive units: embeddings,
-// blocks, head; parallel/zero.h)
-MemoryEstimate plait_stage_memory(const ModelSpec& m, const Layout& l, int stage, int zero_stage);
+// gradients too, 3 the weights too. comm then adds, under data parallelism (no tp/pp),
+// the page pools (zero_pools, below: the gathered units live in the parameter pool),
+// and on a mesh the gathered units a pass holds at once outside the busiest dp rank's
+// shard (two consecutive units: embeddings, blocks, head; parallel/zero.h).
+// `bucket_mb`: train's --bucket-mb; `dp_rank`: that data-parallel rank's pools, or
+// (-1) the busiest's.
+MemoryEstimate plait_stage_memory(const ModelSpec& m, const Layout& l, int stage, int zero_stage,
+                                  double bucket_mb = 4.0, int dp_rank = -1);
+
+// ZeRO-2/3's page pools under data parallelism (util/page_pool.h), bytes per rank,
+// counted as communication buffers (the ZeRO paper's constant-size buffers): `grads`
+// the gradient buckets' (stages 2, 3; parallel/grad_buckets.h): the other ranks'
+// buckets inside wte at their size, plus min(ceil(block / slot) + 2, the other
+// buckets) slots of the largest bucket (+ a page): bounded by a block and two buckets
+// whatever the model's size; `params` the gathered units' (stage 3; parallel/zero.h):
+// the most windows outside the shard of two consecutive units, each a slot of the
+// largest unit (a block, or wte with wpe or ln_f). Zero without ZeRO-2/3, with one
+// data-parallel rank, or on a tp/pp mesh (no pools there). `dp_rank` < 0: the rank
+// whose pools are the largest.
+struct ZeroPools {
+  double grads = 0, params = 0;
+};
+ZeroPools zero_pools(const ModelSpec& m, const Layout& l, int zero_stage, double bucket_mb,
+                     int dp_rank = -1);
 
 // The busiest device: the stage needing the most.
 MemoryEstimate device_memory(const ModelSpec& m, Format f, const Layout& l,

@@ -71,6 +71,7 @@ LocalRun local_run_from_flags(const ModelSpec& m, const RunFlags& f, int blas_th
   r.micro_batch = r.mesh() ? 0 : f.micro_batch;
   r.servers = f.servers;
   r.zero = f.zero;
+  r.bucket_mb = f.bucket_mb;
   r.blas_threads = blas_threads > 0 ? blas_threads : std::max(1, cores / r.workers());
   need(ranks_per_node >= 0, "--ranks-per-node must be >= 0");
   r.ranks_per_node = ranks_per_node;
@@ -133,6 +134,7 @@ Simulation simulate(const LocalRun& run, const MachineProfile& profile, long lon
   StepOptions so;
   so.framework = load_framework("plait");
   so.framework.zero_stage = run.zero;
+  so.framework.bucket_mb = run.bucket_mb;
   Simulation s{m, l, run, machine, step_cost(m, machine, l, so), predict_local(run, profile),
                steps, {}, {}, 0};
   // Memory of the trainer's micro-batch: data parallelism's --micro-batch b runs
@@ -228,6 +230,7 @@ std::string simulate_text(const Simulation& s) {
     << human_bytes(c.memory.weights) << ", gradients " << human_bytes(c.memory.grads)
     << ", Adam moments " << human_bytes(c.memory.optimizer) << ", activations "
     << human_bytes(c.memory.activations) << ", communication " << human_bytes(c.memory.comm)
+    << (c.memory.pools > 0 ? " (ZeRO page pools " + human_bytes(c.memory.pools) + ")" : std::string())
     << ", workspace " << human_bytes(c.memory.workspace) << "; recompute "
     << to_string(l.recompute) << ")\n";
   for (const std::string& n : s.notes) o << "note     " << n << "\n";
@@ -291,6 +294,7 @@ nlohmann::json simulate_json(const Simulation& s) {
             {"optimizer", c.memory.optimizer},
             {"activations", c.memory.activations},
             {"comm", c.memory.comm},
+            {"pools", c.memory.pools},
             {"workspace", c.memory.workspace}}},
           {"recompute", to_string(l.recompute)},
           {"notes", s.notes}};

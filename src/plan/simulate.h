@@ -27,6 +27,7 @@ struct RunFlags {
   std::vector<int> stages;  // --stages: blocks per pipeline stage
   Recompute recompute = Recompute::none;  // --recompute (block: Recompute::full)
   int zero = 0;             // --zero: ZeRO stage of the data-parallel axis
+  double bucket_mb = 4;     // --bucket-mb (ZeRO-2/3's page pools follow it)
   std::vector<std::pair<int, double>> slowdowns;  // --slowdown RANK:FACTOR (at step 0)
 };
 

@@ -1,5 +1,6 @@
 #include "util/page_pool.h"
 
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -61,6 +62,19 @@ PagePool::~PagePool() {
   if (fd_ >= 0) ::close(fd_);
 }
 
+void PagePool::reserve() {
+  std::lock_guard lock(m_);
+  if (fd_ < 0 || slot_bytes_ == 0 || size_ + slot_bytes_ > cap_) return;
+  const std::size_t n = (cap_ - size_) / slot_bytes_, want = size_ + n * slot_bytes_;
+  // fallocate allocates the pages (it also sets the size); ftruncate alone leaves them
+  // to the first lend
+  if (::fallocate(fd_, 0, 0, static_cast<off_t>(want)) != 0 &&
+      ::ftruncate(fd_, static_cast<off_t>(want)) != 0)
+    return;
+  for (std::size_t i = 0; i < n; ++i) slots_.push_back({size_ + i * slot_bytes_, slot_bytes_});
+  size_ = want;
+}
+
 void PagePool::map_anonymous(std::uintptr_t at, std::size_t len) {
   void* p = ::mmap(reinterpret_cast<void*>(at), len, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
@@ -117,6 +131,11 @@ bool PagePool::give_back(std::span<float> window) {
   std::lock_guard lock(m_);
   slot->at = slot->len = 0;
   return true;
+}
+
+bool PagePool::lendable(std::span<const float> window) {
+  const auto [ib, ie] = inner_pages({const_cast<float*>(window.data()), window.size()});
+  return ie > ib;
 }
 
 std::size_t PagePool::bytes() const {

@@ -12,8 +12,8 @@
 // (the window reads zero and holds nothing) and the slot, still populated, waits for
 // the next window. The window's partial pages at each edge stay in the arena.
 //
-// Memory: the pool grows on demand, one slot (of at least `slot_bytes`) per window lent
-// at once, up to `cap` bytes; past it lend() refuses and the window simply takes fresh pages (the slow
+// Memory: the pool grows on demand (or at once: reserve()), one slot (of at least
+// `slot_bytes`) per window lent at once, up to `cap` bytes; past it lend() refuses and the window simply takes fresh pages (the slow
 // path, correct). bytes() is what the pool holds, lent or free: the most bytes ever
 // lent at once (counted separately from the arena's resident pages between steps).
 //
@@ -45,6 +45,10 @@ class PagePool {
   PagePool(const PagePool&) = delete;
   PagePool& operator=(const PagePool&) = delete;
 
+  // Cuts now as many slots of `slot_bytes` as the cap holds, their pages allocated, so
+  // that bytes() is the cap from the start rather than the most windows the timing of
+  // the callers ever made lent at once (what a memory plan can count on).
+  void reserve();
   // Backs the whole pages of `window` with a slot; false (nothing changed) when it has
   // no whole page, overlaps a lent window, or the pool is at its cap.
   bool lend(std::span<float> window);
@@ -52,6 +56,8 @@ class PagePool {
   // returns to the pool (true); any other window is released as pages::release does
   // (false).
   bool give_back(std::span<float> window);
+  // Whether `window` holds a whole page (else lend() refuses it).
+  static bool lendable(std::span<const float> window);
   std::size_t bytes() const;       // the pool's slots, lent or free
   std::size_t lent_bytes() const;  // lent now
   std::size_t lends() const;       // windows lent, all time

@@ -112,7 +112,8 @@ class MemoryAccounting : public ::testing::Test {
     const plan::Layout l = layout_of(o, c);
     for (const auto& r : ranks) {
       const int stage = r["pp"].get<int>();
-      const plan::MemoryEstimate e = plan::plait_stage_memory(m, l, stage, c.zero);
+      const plan::MemoryEstimate e =
+          plan::plait_stage_memory(m, l, stage, c.zero, o.bucket_mb, r["dp"].get<int>());
       const std::pair<const char*, double> kinds[] = {
           {"weights", e.weights},         {"grads", e.grads},         {"optimizer", e.optimizer},
           {"activations", e.activations}, {"workspace", e.workspace}, {"comm", e.comm}};
@@ -166,12 +167,55 @@ TEST_F(MemoryAccounting, ZeroStagesShardByKind) {
       EXPECT_NEAR(r["weights"].get<double>(), w, 0.1 * w) << name;
       EXPECT_NEAR(r["grads"].get<double>(), g, 0.1 * g) << name;
       EXPECT_NEAR(r["optimizer"].get<double>(), 8 * psi / D, 0.8 * psi / D) << name;
-      if (zero < 3) EXPECT_EQ(r["comm"].get<double>(), 0) << name;
-      else EXPECT_GT(r["comm"].get<double>(), 0) << name;  // two blocks gathered at once
-      // the page pools: the others' gradient buckets (stages 2, 3), the units (stage 3)
+      // comm: the page pools, the others' gradient buckets (stages 2, 3) and the
+      // gathered units (stage 3: two blocks at once), and nothing else
       EXPECT_EQ(r["grad_pool"].get<double>() > 0, zero >= 2) << name;
       EXPECT_EQ(r["param_pool"].get<double>() > 0, zero >= 3) << name;
+      EXPECT_EQ(r["comm"].get<double>(), r["grad_pool"].get<double>() + r["param_pool"].get<double>())
+          << name;
+      if (zero >= 3) {
+        EXPECT_GE(r["param_pool"].get<double>(), 2 * 4.0 * (12 * 64 * 64 + 13 * 64)) << name;
+      }
     }
+}
+
+// ZeRO-2's gradient side: the shard scales with the model (4Ψ/D), the pool stays
+// bounded by the block and bucket sizes (the next block's buckets and two more, plus
+// the other ranks' buckets inside wte), whatever the depth; every rank's pool as
+// simulate's model predicts it (plan::zero_pools).
+TEST_F(MemoryAccounting, ZeroGradientPoolIsBoundedWhileTheShardScales) {
+  const auto run = [](int layers) {
+    TrainOptions o = options(dir_->path, {2, 1, 1, 2, 0, Recompute::none});
+    o.model.layers = layers;
+    o.bucket_mb = 1.0 / 16;  // 16384 floats: a block (49,984 floats) is about 3 buckets
+    o.log_path = (dir_->path / ("pool" + std::to_string(layers) + ".jsonl")).string();
+    o.checkpoint_dir = (dir_->path / ("pool" + std::to_string(layers))).string();
+    train(o);
+    const auto ranks = measured(o.log_path);
+    const plan::ModelSpec m = model_spec_of(o.model, o.batch, "test", "test");
+    const plan::Layout l = layout_of(o, {2, 1, 1, 2, 0, Recompute::none});
+    for (const auto& r : ranks) {
+      const double want = plan::zero_pools(m, l, 2, o.bucket_mb, r["dp"].get<int>()).grads;
+      EXPECT_NEAR(r["grad_pool"].get<double>(), want, 0.1 * want) << layers << " rank " << r["rank"];
+    }
+    return ranks;
+  };
+  const auto r8 = run(8), r16 = run(16);
+  ASSERT_EQ(r8.size(), 2u);
+  ASSERT_EQ(r16.size(), 2u);
+  const double block = 4.0 * (12 * 64 * 64 + 13 * 64), wte = 4.0 * 256 * 64;
+  const double bound = block + 3 * (4.0 * 16384 + 2 * 4096) + wte;
+  const double psi8 = 418432, psi16 = psi8 + 8 * 49984;
+  for (int i = 0; i < 2; ++i) {
+    const double g8 = r8[i]["grads"].get<double>(), g16 = r16[i]["grads"].get<double>();
+    const double p8 = r8[i]["grad_pool"].get<double>(), p16 = r16[i]["grad_pool"].get<double>();
+    EXPECT_NEAR(g8, 4 * psi8 / 2, 0.05 * 4 * psi8 / 2) << "rank " << i;  // the shard
+    EXPECT_NEAR(g16, 4 * psi16 / 2, 0.05 * 4 * psi16 / 2) << "rank " << i;
+    EXPECT_GE(p8, block) << "rank " << i;  // at least the next block's buckets
+    EXPECT_LE(p8, bound) << "rank " << i;
+    EXPECT_LE(p16, bound) << "rank " << i;
+    EXPECT_NEAR(p16, p8, wte) << "rank " << i;  // only the buckets inside wte may differ
+  }
 }
 
 TEST_F(MemoryAccounting, ZeroOnTheDataParallelAxisOfMeshes) {

@@ -84,9 +84,15 @@ void expect_memory_agrees(std::vector<std::string> argv, const std::string& what
   const Result s = run_plait(args_of(argv, 1) + " --json", "cd " + d.path.string() + " &&");
   ASSERT_EQ(s.code, 0) << s.err;
   const auto mem = nlohmann::json::parse(s.out)["memory"];
+  const auto z = std::find(argv.begin(), argv.end(), "--zero");
+  const int zero = z != argv.end() && z + 1 != argv.end() ? std::stoi(*(z + 1)) : 0;
   for (const char* kind : {"weights", "grads", "optimizer", "activations", "workspace", "comm"}) {
     const double got = busiest[kind].get<double>(), want = mem[kind].get<double>();
-    EXPECT_NEAR(got, want, 0.1 * std::max(got, want)) << kind << ": " << what;
+    // a sharded arena is measured in resident pages: a page more at most at each edge
+    // of the shard and of each unit gathered (as MemoryAccounting allows)
+    const std::string k = kind;
+    const double pages = (k == "weights" && zero >= 3) || (k == "grads" && zero >= 2) ? 4096.0 * 12 : 0;
+    EXPECT_NEAR(got, want, 0.1 * std::max(got, want) + pages) << kind << ": " << what;
   }
 }
 

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 
 #include "plan/flops.h"
 #include "plan/memory_model.h"
@@ -54,6 +55,43 @@ TEST(Memory, ModelStateIsSixteenBytesPerParameter) {
     const MemoryEstimate e = device_memory(m, f, l);
     EXPECT_NEAR((e.weights + e.grads + e.optimizer) / m.params(), 16, 0.01) << to_string(f);
   }
+}
+
+// ZeRO-2/3's page pools (plait's data parallelism) follow the bucket and block sizes,
+// not the model's depth: as the layers grow the sharded gradients grow and the pools
+// do not; they exist only at stages 2 and 3 with dp > 1 and no tp/pp mesh.
+TEST(Memory, ZeroPoolsAreBoundedByBucketAndBlockNotByDepth) {
+  ModelSpec m = preset("demo");
+  Layout l;
+  l.dp = 2;
+  const double C = m.dim, block = 4 * (12 * C * C + 13 * C), bucket_mb = 0.25;
+  const double bucket = bucket_mb * 1024 * 1024, page = 4096;
+  const double wte = 4.0 * std::ceil(m.vocab / 64.0) * 64 * C;
+  m.layers = 8;
+  const ZeroPools p8 = zero_pools(m, l, 3, bucket_mb);
+  const double g8 = plait_stage_memory(m, l, 0, 3, bucket_mb).grads;
+  m.layers = 32;
+  const ZeroPools p32 = zero_pools(m, l, 3, bucket_mb);
+  EXPECT_GT(plait_stage_memory(m, l, 0, 3, bucket_mb).grads, 3.5 * g8);
+  EXPECT_NEAR(p32.grads, p8.grads, wte);  // the other ranks' buckets inside wte may differ
+  EXPECT_DOUBLE_EQ(p32.params, p8.params);
+  // the next block's buckets and two more, plus the others' buckets inside wte
+  EXPECT_GT(p32.grads, block);
+  EXPECT_LE(p32.grads, block + 3 * (bucket + 2 * page) + wte);
+  // two units gathered at once, each window a slot of the largest unit (here a block)
+  EXPECT_GE(p32.params, 2 * block);
+  EXPECT_LE(p32.params, 4 * (block + page));
+  // smaller buckets, a smaller gradient pool
+  EXPECT_LT(zero_pools(m, l, 2, bucket_mb / 4).grads, p32.grads);
+  EXPECT_EQ(zero_pools(m, l, 2, bucket_mb).params, 0);
+  EXPECT_EQ(zero_pools(m, l, 1, bucket_mb).grads, 0);
+  Layout mesh = l;
+  mesh.tp = 2;
+  EXPECT_EQ(zero_pools(m, mesh, 3, bucket_mb).grads + zero_pools(m, mesh, 3, bucket_mb).params, 0);
+  // in comm, and counted once
+  const MemoryEstimate e = plait_stage_memory(m, l, 0, 2, bucket_mb);
+  EXPECT_DOUBLE_EQ(e.pools, p32.grads);
+  EXPECT_DOUBLE_EQ(e.comm, e.pools);
 }
 
 TEST(Memory, ActivationsFollowKorthikantiAndShrinkWithTensorParallelism) {
