@@ -146,11 +146,6 @@ double end_hung_child(pid_t pid, const SuperviseOptions& o, double started_unix,
   return unix_now() + kLauncherGraceSeconds;
 }
 
-// Waits for the child to end. With o.hang_timeout_s >= 0 it also reads the child's
-// heartbeat files every kPublishSeconds (hang_watch.h) and notes when the child is
-// stopped by a signal (WUNTRACED): a hung child is reported (stderr and RUN_DIR/
-// heartbeat/stalled.txt, which failure_of reads), ended (end_hung_child) and reaped;
-// `hung` then holds the report.
 // Backup workers under mpirun's recovery flags (o.exit_dir): how long ago rank 0 ended
 // (its exit code file), or a negative number while it runs. mpirun ends when its last
 // rank does, so a job still running long after rank 0 ended holds a rank that rank 0
@@ -164,6 +159,12 @@ double rank0_ended_ago(const std::string& exit_dir, double started_unix) {
   return unix_now() - ago >= started_unix ? ago : -1;
 }
 
+// Waits for the child to end. With o.hang_timeout_s >= 0 it also reads the child's
+// heartbeat files every kPublishSeconds (hang_watch.h) and notes when the child is
+// stopped by a signal (WUNTRACED): a hung child is reported (stderr and RUN_DIR/
+// heartbeat/stalled.txt, which failure_of reads), ended (end_hung_child) and reaped;
+// `hung` then holds the report. A backup-worker job still running kLauncherGraceSeconds
+// after rank 0 ended is ended the same way, with no report (rank 0's exit code counts).
 int wait_child(pid_t pid, const SuperviseOptions& o, double started_unix, std::string* hung) {
   const bool watch = o.hang_timeout_s >= 0;
   int status = 0, stop_sig = 0;

@@ -62,7 +62,10 @@ struct SuperviseOptions {
   // The child is a launcher (mpirun) whose ranks publish the heartbeat files. On a hang
   // the supervisor SIGKILLs the ranks on this host first (a stopped rank never notices
   // that its launcher is gone), then asks the launcher to end the job (SIGTERM: it ends
-  // the ranks on other hosts) and SIGKILLs it after kLauncherGraceSeconds.
+  // the ranks on other hosts) and SIGKILLs it after kLauncherGraceSeconds. With
+  // exit_dir (backup workers) a job still running kLauncherGraceSeconds after rank 0
+  // ended (a rank it dropped is stopped or stuck) is ended the same way, and rank 0's
+  // exit code is the job's.
   bool child_is_launcher = false;
   // Backup workers under MPI (docs/DATA_PARALLEL.md): mpirun runs with OpenMPI's
   // recovery flags, so the job outlives a dead rank, and mpirun then exits 0 whatever
