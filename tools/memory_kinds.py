@@ -56,7 +56,9 @@ for name in sel:
     tag = name.replace(' ', '_')
     log = f'/tmp/plait_memory_kinds_{tag}_{mode}.jsonl'
     if os.path.exists(log): os.remove(log)
-    subprocess.run([B, 'train'] + flags + ['--steps', '2', '--log', log, '--checkpoint-dir',
+    # (a generous watchdog: ZeRO-3's evaluation of a deep model on a loaded machine
+    # may take longer than the default between two signs of progress)
+    subprocess.run([B, 'train'] + flags + ['--steps', '2', '--heartbeat-timeout', '600', '--log', log, '--checkpoint-dir',
                    f'/tmp/plait_memory_kinds_run_{tag}', '--overwrite'], check=True, capture_output=True)
     ranks = None
     for line in open(log):
