@@ -48,14 +48,15 @@ std::string memory_kinds_line(const std::vector<RankMemory>& all) {
   const RankMemory& m = *std::max_element(all.begin(), all.end(), [](const auto& a, const auto& b) {
     return a.total() < b.total();
   });
+  const std::string pools =
+      m.grad_pool + m.param_pool > 0
+          ? " (ZeRO page pools: " + mb(m.grad_pool) + " gradients, " + mb(m.param_pool) + " parameters)"
+          : "";
   return "memory of rank " + std::to_string(m.rank) + " (the largest): weights " + mb(m.weights) +
          ", gradients " + mb(m.grads) + ", optimizer " + mb(m.optimizer) + ", activations " +
          mb(m.activations) + " (" + std::to_string(m.peak_micro_batches) +
          " micro-batch slot" + (m.peak_micro_batches == 1 ? "" : "s") + "), communication " +
-         mb(m.comm) + ", workspace " + mb(m.workspace) + "; total " + mb(m.total()) +
-         (m.grad_pool + m.param_pool > 0
-              ? "; ZeRO page pools " + mb(m.grad_pool) + " gradients, " + mb(m.param_pool) + " parameters"
-              : std::string()) +
+         mb(m.comm) + pools + ", workspace " + mb(m.workspace) + "; total " + mb(m.total()) +
          "; peak RSS " + mb(m.peak_rss) + " (the process)";
 }
 
