@@ -12,7 +12,7 @@
              per rank: parameters 4Ψ (/D at stage 3), gradients 4Ψ (/D at stages 2-3),
              AdamW moments 8Ψ (/D at stages 1-3); the page pools' bytes (stages 2-3:
              the gradient windows', stage 3: the gathered units') held beside them; and
-             rank 0's memory by kind (the `memory` event) with the pools added
+             rank 0's memory by kind (the `memory` event), whose comm includes the pools
 
     tools/bench_zero.py [--plait build/plait] [--runs 5] [--workers 2] [--stages 0,1,2,3]
         [--memory-only] -- MODEL_ARGS...
@@ -37,7 +37,9 @@ def run(plait, args, tmp):
             kinds = j["ranks"][0]
     steps = step_records(records)
     m = re.search(r"training (\d+) parameters", out.stderr + out.stdout)
-    psi = int(m.group(1)) if m else int(weights) // 4  # --no-progress: no start-up line
+    # --no-progress: no start-up line; the arena's floats (not its resident weights,
+    # which ZeRO-3 shards)
+    psi = int(m.group(1)) if m else int(kinds.get("param_floats", int(weights) // 4))
     half = steps[len(steps) // 2:]
     end = dict(end, kinds=kinds)
     return statistics.median(s["step_s"] for s in half), end, psi
@@ -94,16 +96,17 @@ def main():
         if "gradient_peak_bytes_per_rank" in e:
             g = e["gradient_peak_bytes_per_rank"]
             print(f"| {z} | gradient, peak during a step (sampled) | {g} | {4 * psi:.0f} (4Ψ) | {g / (4 * psi):.3f} |")
-    # rank 0's memory by kind (the `memory` event after the first step, MB) and the pools
-    # the end event adds; "held" = the kinds' total + the pools
+    # rank 0's memory by kind (the `memory` event after the first step, MB); comm includes
+    # the page pools (docs/MEMORY.md), shown apart from the end event; "held" = the kinds'
+    # total
     cols = ["weights", "grads", "optimizer", "activations", "comm", "workspace"]
-    print("\n| --zero | " + " | ".join(cols) + " | gradient pool | parameter pool | held | peak RSS (process) |")
+    print("\n| --zero | " + " | ".join(cols) + " | of comm: gradient pool | parameter pool | held | peak RSS (process) |")
     print("|---" * (len(cols) + 5) + "|")
     for z in stages:
         e = ends.get(z, {})
         k = e.get("kinds", {})
         pools = [e.get("gradient_pool_bytes_per_rank", 0), e.get("parameter_pool_bytes_per_rank", 0)]
-        held = sum(k.get(c, 0) for c in cols) + sum(pools)
+        held = sum(k.get(c, 0) for c in cols)
         print(f"| {z} | " + " | ".join(f"{k.get(c, 0) / 1e6:.3f}" for c in cols) + " | "
               + " | ".join(f"{p / 1e6:.3f}" for p in pools)
               + f" | {held / 1e6:.3f} | {k.get('peak_rss', 0) / 1e6:.1f} |")
