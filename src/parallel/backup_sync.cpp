@@ -92,7 +92,12 @@ BackupSync::BackupSync(comm::Group& world, int backup, const int64_t& step, cons
       closed_(start) {
   links_.resize(n_);
   for (int w = 1; w < n_; ++w) links_[w] = world.dup("backup-link-" + std::to_string(w));
+  watch_.who = "backup workers: rank " + std::to_string(rank_);
   if (rank_ != 0) return;
+  watch_.stopping = [this] {  // rank 0 itself is failing
+    std::lock_guard lock(m_);
+    return stop_;
+  };
   slow_ = slow_rank_for_test();
   bufs_.resize(n_);
   loss_.assign(n_, 0);
@@ -260,7 +265,7 @@ void BackupSync::log_report() {
 void BackupSync::serve(int w) {
   comm::Group& link = links_[w];
   auto drop = [&](const std::string& why) {
-    mark_dropped(w, why);
+    watch_.mark_dropped(w, why);
     std::lock_guard lock(m_);
     alive_[w] = false;
     left_.emplace_back(w, why);
@@ -352,9 +357,9 @@ void BackupSync::serve(int w) {
   }
 }
 
-bool BackupSync::send(comm::Group& link, int peer, std::uint64_t tag, comm::ConstBytes data,
-                      const std::string& what, std::string* why) {
-  if (beat_dir_.empty()) {  // the transport's own timeout bounds it
+bool PeerWatch::send(comm::Group& link, int peer, std::uint64_t tag, comm::ConstBytes data,
+                     const std::string& what, std::string* why) const {
+  if (beat_dir.empty()) {  // the transport's own timeout bounds it
     link.send(peer, tag, data);
     return true;
   }
@@ -362,9 +367,9 @@ bool BackupSync::send(comm::Group& link, int peer, std::uint64_t tag, comm::Cons
   return await(link, peer, q, what, why);
 }
 
-bool BackupSync::receive(comm::Group& link, int peer, std::uint64_t tag, comm::Bytes dst,
-                         const std::string& what, std::string* why) {
-  if (beat_dir_.empty()) {
+bool PeerWatch::receive(comm::Group& link, int peer, std::uint64_t tag, comm::Bytes dst,
+                        const std::string& what, std::string* why) const {
+  if (beat_dir.empty()) {
     link.recv(peer, tag, dst);
     return true;
   }
@@ -372,22 +377,19 @@ bool BackupSync::receive(comm::Group& link, int peer, std::uint64_t tag, comm::B
   return await(link, peer, q, what, why);
 }
 
-bool BackupSync::await(comm::Group& link, int peer, comm::Request& q, const std::string& what,
-                       std::string* why) {
+bool PeerWatch::await(comm::Group& link, int peer, comm::Request& q, const std::string& what,
+                      std::string* why) const {
   const auto start = std::chrono::steady_clock::now();
   auto next_look = start + std::chrono::duration<double>(kGoneSeconds);
   const double limit = link.timeout() > 0 ? link.timeout() : 1e12;
   while (!link.arrived(q)) {
     std::this_thread::sleep_for(std::chrono::microseconds(200));
     const auto now = std::chrono::steady_clock::now();
-    if (rank_ == 0) {
-      std::lock_guard lock(m_);
-      if (stop_) return false;  // rank 0 itself is failing (why stays empty)
-    }
+    if (stopping && stopping()) return false;  // the waiter itself is failing (why stays empty)
     if (now - start > std::chrono::duration<double>(limit))
-      throw TimeoutError("backup workers: rank " + std::to_string(rank_) + " waited " +
-                         std::to_string(static_cast<int>(limit)) + " s for rank " +
-                         std::to_string(link.world_rank(peer)) + ", " + what + " (--timeout)");
+      throw TimeoutError(who + " waited " + std::to_string(static_cast<int>(limit)) +
+                         " s for rank " + std::to_string(link.world_rank(peer)) + ", " + what +
+                         " (--timeout)");
     if (now < next_look) continue;
     // only after kGoneSeconds of waiting: by then a live peer has rewritten its file
     next_look = now + std::chrono::duration<double>(fault::kPublishSeconds);
@@ -398,8 +400,8 @@ bool BackupSync::await(comm::Group& link, int peer, comm::Request& q, const std:
   return true;
 }
 
-std::string BackupSync::gone(int world_rank) const {
-  for (const fault::Beat& b : fault::read_beat_files(beat_dir_)) {
+std::string PeerWatch::gone(int world_rank) const {
+  for (const fault::Beat& b : fault::read_beat_files(beat_dir)) {
     if (b.rank != world_rank) continue;
     char text[160];
     if (b.finished)
@@ -414,15 +416,15 @@ std::string BackupSync::gone(int world_rank) const {
   return "";  // no file yet: not judged
 }
 
-void BackupSync::mark_dropped(int w, const std::string& why) {
-  if (beat_dir_.empty()) return;  // threads: the rank's own slot says it ended
+void PeerWatch::mark_dropped(int w, const std::string& why) const {
+  if (beat_dir.empty()) return;  // threads: the rank's own slot says it ended
   fault::mark_rank_dropped(w);
-  for (fault::Beat b : fault::read_beat_files(beat_dir_)) {
+  for (fault::Beat b : fault::read_beat_files(beat_dir)) {
     if (b.rank != w) continue;
     b.finished = true;
     b.phase = "dropped";
     b.activity = why;
-    fault::write_beat_file(beat_dir_, b);
+    fault::write_beat_file(beat_dir, b);
   }
 }
 

@@ -55,6 +55,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -70,6 +71,35 @@ namespace plait {
 // started with --enable-recovery --mca orte_abort_on_non_zero_status 0, which mpirun
 // passes to its ranks as OMPI_MCA_* variables).
 bool mpirun_keeps_survivors();
+
+// Waiting on a peer whose process may die without a word (kill -9, the OOM killer;
+// MPI under mpirun's recovery flags): backup workers' links (below) and the parameter
+// server's handlers of its workers (ps_server.cpp). With `beat_dir` (RUN_DIR, MPI with
+// --checkpoint-dir) a transfer is a poll that also reads the peer's heartbeat file
+// (fault/heartbeat.h; its process rewrites it every 0.25 s whatever it does): a file
+// that has stopped changing for kGoneSeconds, or says its rank ended, means the process
+// is gone (or stopped). Without it a transfer blocks, bounded by the transport's timeout.
+struct PeerWatch {
+  std::string beat_dir;             // empty: blocking transfers
+  std::string who;                  // the waiter, for the --timeout error ("backup workers: rank 0")
+  std::function<bool()> stopping;   // may be empty; true abandons a wait (false, `why` empty)
+  static constexpr double kGoneSeconds = 2.0;
+
+  // Sends to / receives from `peer` on `link`; false, with `why` set, when the peer's
+  // process is found gone (the request is abandoned: a receive cancelled, a send freed).
+  // `what`: the operation, for the --timeout error ("receiving rank 0's reply to step 5").
+  bool send(comm::Group& link, int peer, std::uint64_t tag, comm::ConstBytes data,
+            const std::string& what, std::string* why) const;
+  bool receive(comm::Group& link, int peer, std::uint64_t tag, comm::Bytes dst,
+               const std::string& what, std::string* why) const;
+  bool await(comm::Group& link, int peer, comm::Request& q, const std::string& what,
+             std::string* why) const;
+  std::string gone(int world_rank) const;  // why the rank's process is gone, or ""
+  // The dropped rank's file says it ended (phase "dropped", activity `why`), so that the
+  // watchdog, `plait status` and a supervisor see it ended; this process's watchdog
+  // leaves it out (fault::mark_rank_dropped). Nothing without beat_dir.
+  void mark_dropped(int world_rank, const std::string& why) const;
+};
 
 class BackupSync final : public GradSync {
  public:
@@ -103,8 +133,8 @@ class BackupSync final : public GradSync {
   void leave(const std::string& why);
   // Judges peers by their heartbeat files in RUN_DIR/heartbeat (see above); call before
   // the first step.
-  void watch_heartbeats(const std::string& run_dir) { beat_dir_ = run_dir; }
-  static constexpr double kGoneSeconds = 2.0;
+  void watch_heartbeats(const std::string& run_dir) { watch_.beat_dir = run_dir; }
+  static constexpr double kGoneSeconds = PeerWatch::kGoneSeconds;
   // The end of the run: ranks w > 0 send their parameters' hash; rank 0 waits for every
   // live rank's and throws RuntimeError naming a rank whose hash differs from `mine`.
   void end(uint64_t mine);
@@ -116,19 +146,15 @@ class BackupSync final : public GradSync {
   double fetch_step(double loss_sum);  // rank w > 0
   void log_report();                   // rank 0: report_ into out_
   void log_left();                     // rank 0: report_.left into out_
-  // Sends to / receives from `peer` on `link`. With heartbeats watched the wait is a
-  // poll (await) that gives up, false with `why` set, when the peer's process is found
-  // gone (the request is abandoned: a receive cancelled, a send freed), or on rank 0
-  // when it is stopping (false, `why` empty).
-  // `what`: the operation, for the --timeout error ("receiving rank 0's reply to step 5").
+  // PeerWatch's transfers on a link (rank 0 stops waiting when it is stopping)
   bool send(comm::Group& link, int peer, std::uint64_t tag, comm::ConstBytes data,
-            const std::string& what, std::string* why);
+            const std::string& what, std::string* why) {
+    return watch_.send(link, peer, tag, data, what, why);
+  }
   bool receive(comm::Group& link, int peer, std::uint64_t tag, comm::Bytes dst,
-               const std::string& what, std::string* why);
-  bool await(comm::Group& link, int peer, comm::Request& q, const std::string& what,
-             std::string* why);
-  std::string gone(int world_rank) const;  // why the rank's process is gone, or ""
-  void mark_dropped(int w, const std::string& why);  // rank 0: the watchdog and its file
+               const std::string& what, std::string* why) {
+    return watch_.receive(link, peer, tag, dst, what, why);
+  }
 
   comm::Group world_;
   std::vector<comm::Group> links_;  // rank 0: per rank w (index w; [0] unused); else [0]
@@ -148,7 +174,7 @@ class BackupSync final : public GradSync {
   RunOutput* out_ = nullptr;
   bool progress_ = false;         // --progress: else a leaving rank is said on stderr
   std::vector<int> last_logged_;  // the contributors the log last named
-  std::string beat_dir_;          // watch_heartbeats
+  PeerWatch watch_;               // its beat_dir: watch_heartbeats
 
   // rank 0, under m_
   std::mutex m_;

@@ -44,9 +44,18 @@
 // Every wait has the run's timeout and an error naming the server, its rank and what
 // it waited for; a handler that fails wakes the others, and the rank rethrows the
 // first failure once its threads have ended.
+//
+// Backup workers under MPI (with --checkpoint-dir): a worker's process may die without
+// a word (mpirun's recovery flags keep the others). A handler's transfers with its
+// worker are then PeerWatch polls (backup_sync.h) that read the worker's heartbeat
+// file: a worker w > 0 found gone is dropped (its file marked "dropped", a line on
+// stderr) and its handler ends; the steps close with the first N-B pushes as before,
+// and fail at once when fewer than N-B workers are left. Worker 0 found gone fails
+// the server (it always contributes).
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <condition_variable>
 #include <cstdlib>
 #include <exception>
@@ -56,6 +65,7 @@
 
 #include "model/adamw.h"
 #include "model/params.h"
+#include "parallel/backup_sync.h"
 #include "parallel/ps_protocol.h"
 #include "parallel/replica.h"
 #include "util/error.h"
@@ -98,6 +108,15 @@ class Server {
         last_ranks_(layout.workers, 0),
         slow_(test_slow_rank()) {
     timeout_s_ = links.empty() ? 600.0 : links[0].timeout();
+    alive_ = layout.workers;
+    if (opt.backup_workers > 0 && !opt.checkpoint_dir.empty() && !links.empty() &&
+        links[0].backend() == comm::Backend::mpi)
+      watch_.beat_dir = opt.checkpoint_dir;
+    watch_.who = who();
+    watch_.stopping = [this] {  // another thread of this server failed
+      std::lock_guard lk(m_);
+      return failed_;
+    };
     if (slow_ <= 0 || slow_ >= L_.workers || opt.backup_workers == 0 || mode_ != PsMode::sync)
       slow_ = -1;
   }
@@ -160,21 +179,31 @@ class Server {
     std::fill(clock_.begin(), clock_.end(), start_);
   }
 
-  // Handler of worker w: its pushes, one at a time, until it says done.
+  // Handler of worker w: its pushes, one at a time, until it says done (or, backup
+  // workers under MPI, its process is found gone: w is dropped).
   void handle(int w) {
     comm::Group& link = links_[w];
     std::vector<float> rp(n_), rm, rv;
     std::vector<uint8_t> ranks(L_.workers);
     std::vector<int32_t> stale(L_.workers);
+    std::string why;  // set when a transfer finds w's process gone
+    auto recv = [&](std::uint64_t tag, comm::Bytes dst, const std::string& what) {
+      return watch_.receive(link, w, tag, dst, what, &why);
+    };
+    auto send = [&](std::uint64_t tag, comm::ConstBytes data, const std::string& what) {
+      return watch_.send(link, w, tag, data, what, &why);
+    };
     for (;;) {
       PushHead h;
-      link.recv(w, kPushHead, bytes_of(h));
+      if (!recv(kPushHead, bytes_of(h), "receiving its next push")) return drop(w, why);
       if (h.step == kRollback) {
         roll_back(link, h);
         continue;
       }
       if (h.step < 0) return;
-      link.recv(w, kPushGrad, bytes_of(push_[w].data(), n_));
+      const std::string step = " of step " + std::to_string(h.step + 1);
+      if (!recv(kPushGrad, bytes_of(push_[w].data(), n_), "receiving its gradients" + step))
+        return drop(w, why);
       ReplyHead r;
       {
         std::unique_lock lk(m_);
@@ -192,16 +221,33 @@ class Server {
           rv = adam_.v;
         }
       }
-      link.send(w, kReplyHead, bytes_of(r));
-      link.send(w, kReplyRanks, std::as_bytes(std::span<const uint8_t>(ranks)));
-      link.send(w, kReplyParams, bytes_of(rp.data(), n_));
-      if (mode_ != PsMode::sync)
-        link.send(w, kReplyStale, std::as_bytes(std::span<const int32_t>(stale)));
-      if (h.want_moments) {
-        link.send(w, kReplyM, bytes_of(rm.data(), n_));
-        link.send(w, kReplyV, bytes_of(rv.data(), n_));
-      }
+      const std::string reply = "sending its reply" + step;
+      const bool sent =
+          send(kReplyHead, bytes_of(r), reply) &&
+          send(kReplyRanks, std::as_bytes(std::span<const uint8_t>(ranks)), reply) &&
+          send(kReplyParams, bytes_of(rp.data(), n_), reply) &&
+          (mode_ == PsMode::sync ||
+           send(kReplyStale, std::as_bytes(std::span<const int32_t>(stale)), reply)) &&
+          (!h.want_moments ||
+           (send(kReplyM, bytes_of(rm.data(), n_), reply) &&
+            send(kReplyV, bytes_of(rv.data(), n_), reply)));
+      if (!sent) return drop(w, why);
     }
+  }
+
+  // Worker w's process is gone (`why`; empty: this server is failing and stops
+  // waiting). Worker 0 always contributes, so its loss fails the server.
+  void drop(int w, const std::string& why) {
+    if (why.empty()) return;
+    if (w == 0)
+      throw RuntimeError(who() + ": worker 0 (rank 0), which every step needs, is gone: " + why);
+    watch_.mark_dropped(w, why);
+    std::lock_guard lk(m_);
+    --alive_;
+    std::fprintf(stderr, "%s: backup workers: worker %d dropped at step %lld (%s); %d of %d workers left\n",
+                 who().c_str(), w, static_cast<long long>(closed_ + 1), why.c_str(), alive_,
+                 L_.workers);
+    cv_.notify_all();
   }
 
   // --on-nonfinite rollback, from worker 0's link: the checkpoint's shard; step
@@ -261,9 +307,16 @@ class Server {
       std::fill(set.begin(), set.end(), 0);
       if (k_ == 0) {
         std::unique_lock lk(m_);
-        wait_for(lk, [&] {
+        const auto pushed = [&] {
           return arrived_[0] == t && static_cast<int>(order_.size()) >= need - 1;
-        }, "the pushes of " + step + " (worker 0 and " + std::to_string(need - 1) + " others)");
+        };
+        wait_for(lk, [&] { return pushed() || alive_ < need; },
+                 "the pushes of " + step + " (worker 0 and " + std::to_string(need - 1) + " others)");
+        if (!pushed())
+          throw RuntimeError(who() + ": " + step + " needs " + std::to_string(need) +
+                             " workers' pushes (--backup-workers " +
+                             std::to_string(opt_.backup_workers) + ") but only " +
+                             std::to_string(alive_) + " of " + std::to_string(N) + " are left");
         set[0] = 1;
         for (int i = 0; i < need - 1; ++i) set[order_[i]] = 1;
         contributors_ = set;
@@ -423,6 +476,8 @@ class Server {
   ReplyHead stats_;                    // the last closed step (sync) or applied push
   std::vector<uint8_t> last_ranks_;    // who contributed to it
   int slow_;
+  PeerWatch watch_;                    // backup workers under MPI: polls judging heartbeats
+  int alive_ = 0;                      // workers not dropped
   bool failed_ = false;
   std::exception_ptr error_;
 };

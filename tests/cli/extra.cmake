@@ -111,7 +111,8 @@ plait_mpi_script_test(cli_mpi_repartition 180 ${dir}/mpi_repartition.sh
 
 # Backup workers under plait launch outlive a killed MPI rank 2 (dropped, no restart,
 # equal to one worker on the survivors' sequences within 1e-5); a killed rank 0 ends the
-# survivors with an error naming it and the job restarts (mpi_backup_kill.sh).
+# survivors with an error naming it and the job restarts; under --servers 1 the server
+# drops a killed worker the same way (mpi_backup_kill.sh).
 plait_mpi_script_test(cli_mpi_backup_kill 300 ${dir}/mpi_backup_kill.sh
   ${PROJECT_SOURCE_DIR}/docs/ARCHITECTURE.md ${PROJECT_SOURCE_DIR}/tools/weights_diff.py)
 

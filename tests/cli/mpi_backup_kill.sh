@@ -8,7 +8,8 @@
 # Then rank 0 is killed (PLAIT_TEST_KILL=0:5): the others find it gone and end, mpirun
 # exits 0 but rank 0 left no exit code, so the supervisor restarts the job from step 4,
 # with the same result. Then rank 2 is stopped (PLAIT_TEST_SIGSTOP=2:4), not killed:
-# dropped all the same, and the launcher ends the job its process keeps alive. A usage error (exit 2 on every rank) is not retried. Each job is
+# dropped all the same, and the launcher ends the job its process keeps alive. Then the
+# parameter server's case (5, below). A usage error (exit 2 on every rank) is not retried. Each job is
 # bounded by `timeout 120` so that a hang fails with its output rather than ctest's
 # bare timeout (a bound on a hang, not a timing assertion: each job takes seconds).
 # usage: mpi_backup_kill.sh MPIRUN PLAIT CORPUS WEIGHTS_DIFF_PY
@@ -60,10 +61,28 @@ state=$(ps -o stat= -p "$pid" || true)
 case "$state" in ""|Z*) ;; *) fail "the stopped rank 2 (pid $pid) is still there ($state)" ;; esac
 python3 "$diff" "$d/s/step-00000008" "$d/one/step-00000008" --max 1e-5 || fail "weights (stopped rank)"
 
+# 5. parameter server: 3 workers + 1 server (--servers 1 --backup-workers 1); worker 2
+# is held back every step (PLAIT_TEST_SLOW_RANK=2: the server closes each step with
+# workers 0 and 1) and dies as it starts step 4. The server's handler finds its
+# heartbeat still, drops it, and the job ends with no restart: the same result as one
+# worker on the batch-8 sequences
+PLAIT_TEST_SLOW_RANK=2 PLAIT_TEST_KILL=2:4 timeout 120 "$plait" launch --np 4 --mpirun "$mpirun" \
+  --max-restarts 0 -- $args --batch 12 --servers 1 --backup-workers 1 --checkpoint-dir "$d/p" \
+  --log "$d/p.jsonl" 2>"$d/err" || fail "the parameter-server job with a dead worker 2 did not finish"
+grep -q "parameter server 0 (rank 3): backup workers: worker 2 dropped at step [0-9]* (its heartbeat stopped" \
+  "$d/err" || fail "the server did not drop worker 2"
+grep -q '"phase":"dropped"' "$d/p/heartbeat/rank-2.json" || fail "worker 2's heartbeat not marked"
+grep -q '"restarts": 0' "$d/p/supervisor.json" || fail "the parameter-server job was restarted"
+[ "$(grep -c '"event":"ps_step"' "$d/p.jsonl")" = 8 ] || fail "not 8 ps_step events"
+if grep '"event":"ps_step"' "$d/p.jsonl" | grep -v '"contributed":\[0,1\]'; then
+  fail "a parameter-server step did not take exactly workers 0 and 1"
+fi
+python3 "$diff" "$d/p/step-00000008" "$d/one/step-00000008" --max 1e-5 || fail "weights (server)"
+
 # 4. bad usage on every rank: exit 2, no restart
 rc=0
 timeout 120 "$plait" launch --np 3 --mpirun "$mpirun" --max-restarts 2 -- $args --batch 12 \
   --backup-workers 3 --checkpoint-dir "$d/c" 2>"$d/err" || rc=$?
 [ "$rc" = 2 ] || fail "a usage error ended with $rc, not 2"
 grep -q '"restarts": 0' "$d/c/supervisor.json" || fail "a usage error was retried"
-echo "ok: a dead rank 2 was dropped (equal to one worker on batch 8), a dead rank 0 restarted, a stopped rank 2 dropped and ended"
+echo "ok: a dead rank 2 was dropped (equal to one worker on batch 8), a dead rank 0 restarted, a stopped rank 2 dropped and ended, a dead parameter-server worker dropped"
