@@ -394,7 +394,9 @@ bool PeerWatch::await(comm::Group& link, int peer, comm::Request& q, const std::
     // only after kGoneSeconds of waiting: by then a live peer has rewritten its file
     next_look = now + std::chrono::duration<double>(fault::kPublishSeconds);
     *why = gone(link.world_rank(peer));
-    if (!why->empty()) return false;  // q is cancelled as it goes
+    if (why->empty()) continue;
+    if (!link.arrived(q)) return false;  // q is cancelled as it goes
+    why->clear();  // the peer ended after its message, which is here now
   }
   link.wait(q);
   return true;

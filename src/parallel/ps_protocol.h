@@ -20,6 +20,10 @@
 //   worker 0 -> server once, before the first push: kInitHead InitHead, then
 //                      kInitParams, kInitM, kInitV (the state a run starts from:
 //                      initialised from the seed, or loaded by --resume)
+//   server -> worker 0 once, after its "done": kEnd (one int64, the steps closed), sent
+//                      when every handler of the server has ended (each worker done or
+//                      dropped), so worker 0 (rank 0, whose exit is the job's under
+//                      plait launch) ends after the servers
 #pragma once
 #include <cstdint>
 #include <span>
@@ -45,6 +49,7 @@ enum Tag : std::uint64_t {
   kInitM,
   kInitV,
   kReplyStale,
+  kEnd,
 };
 
 
@@ -106,6 +111,10 @@ int test_slow_rank();
 // Server k's whole run: receives the initial state from worker 0, serves the N
 // workers on their links until each says done (and, in sync mode, closes the steps
 // up to end_step(opt, start)). `servers` is the servers-only group (server k is its rank k).
+// Backup workers under MPI with --checkpoint-dir: the waits between a worker and a
+// server judge the peer by its heartbeat file there (PeerWatch, backup_sync.h); else "".
+std::string watched_beat_dir(const TrainOptions& opt, const comm::Group& link);
+
 void serve(const TrainOptions& opt, const Roles& layout, int k, std::vector<comm::Group>& links,
            comm::Group& servers);
 

@@ -73,6 +73,12 @@
 namespace plait::ps {
 
 
+std::string watched_beat_dir(const TrainOptions& opt, const comm::Group& link) {
+  const bool watch = opt.backup_workers > 0 && !opt.checkpoint_dir.empty() &&
+                     link.backend() == comm::Backend::mpi;
+  return watch ? opt.checkpoint_dir : "";
+}
+
 int test_slow_rank() {
   const char* env = std::getenv("PLAIT_TEST_SLOW_RANK");
   return env && *env ? std::atoi(env) : -1;
@@ -109,9 +115,7 @@ class Server {
         slow_(test_slow_rank()) {
     timeout_s_ = links.empty() ? 600.0 : links[0].timeout();
     alive_ = layout.workers;
-    if (opt.backup_workers > 0 && !opt.checkpoint_dir.empty() && !links.empty() &&
-        links[0].backend() == comm::Backend::mpi)
-      watch_.beat_dir = opt.checkpoint_dir;
+    if (!links.empty()) watch_.beat_dir = watched_beat_dir(opt, links[0]);
     watch_.who = who();
     watch_.stopping = [this] {  // another thread of this server failed
       std::lock_guard lk(m_);
@@ -129,6 +133,8 @@ class Server {
     if (mode_ == PsMode::sync) guarded([&] { close_steps(); });
     for (auto& t : handlers) t.join();
     if (error_) std::rethrow_exception(error_);
+    const std::int64_t closed = closed_;  // every worker is done or dropped
+    links_[0].send(0, kEnd, bytes_of(closed));
   }
 
  private:
@@ -244,8 +250,8 @@ class Server {
     watch_.mark_dropped(w, why);
     std::lock_guard lk(m_);
     --alive_;
-    std::fprintf(stderr, "%s: backup workers: worker %d dropped at step %lld (%s); %d of %d workers left\n",
-                 who().c_str(), w, static_cast<long long>(closed_ + 1), why.c_str(), alive_,
+    std::fprintf(stderr, "%s: backup workers: worker %d dropped after %lld steps (%s); %d of %d workers left\n",
+                 who().c_str(), w, static_cast<long long>(closed_), why.c_str(), alive_,
                  L_.workers);
     cv_.notify_all();
   }

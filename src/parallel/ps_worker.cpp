@@ -26,6 +26,7 @@
 #include "comm/comm.h"
 #include "fault/finite.h"
 #include "model/params.h"
+#include "parallel/backup_sync.h"
 #include "parallel/dp_balance.h"
 #include "parallel/param_server.h"
 #include "parallel/ps_protocol.h"
@@ -136,10 +137,24 @@ class PsWorker : public StepRunner {
   std::string nonfinite_tensor() const override { return r_.nonfinite_tensor(); }
   void wait_for_checkpoints() override { r_.wait_for_checkpoints(); }
 
-  // After the last step: tells every server this worker is done.
+  // After the last step: tells every server this worker is done; worker 0 then waits
+  // until every server has ended (ps_protocol.h, kEnd). Under backup workers (MPI) a
+  // server found gone fails worker 0 (PeerWatch, backup_sync.h).
   void finish() {
     const PushHead done;  // step -1
     for (int k = 0; k < L_.servers; ++k) link_.send(L_.server_rank(k), kPushHead, bytes_of(done));
+    if (!r_.out) return;
+    PeerWatch watch{watched_beat_dir(r_.opt, link_), "parameter server: worker 0", {}};
+    for (int k = 0; k < L_.servers; ++k) {
+      std::int64_t closed = 0;
+      std::string why;
+      const std::string server = "parameter server " + std::to_string(k) + " (rank " +
+                                 std::to_string(L_.server_rank(k)) + ")";
+      if (!watch.receive(link_, L_.server_rank(k), kEnd, bytes_of(closed),
+                         "waiting for " + server + " to end", &why))
+        throw RuntimeError("parameter server: worker 0 waited for " + server +
+                           " to end, and it is gone: " + why);
+    }
   }
 
   std::string describe() const override {
