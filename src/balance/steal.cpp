@@ -38,6 +38,24 @@ StealPlan steal_plan(std::span<const int64_t> shares, double pool_fraction, int6
   return p;
 }
 
+double pool_fraction(std::span<const int64_t> shares, std::span<const double> costs,
+                     double band, double fraction) {
+  if (shares.size() <= 1) return 0;
+  if (costs.size() != shares.size() ||
+      !std::all_of(costs.begin(), costs.end(), [](double c) { return c > 0; }))
+    return fraction;
+  const auto [lo, hi] = std::minmax_element(costs.begin(), costs.end());
+  if (*hi > (1 + band) * *lo) return fraction;
+  double first = -1, last = -1;  // least and greatest predicted compute of a unit with a share
+  for (size_t r = 0; r < shares.size(); ++r) {
+    if (shares[r] <= 0) continue;
+    const double t = static_cast<double>(shares[r]) * costs[r];
+    first = first < 0 ? t : std::min(first, t);
+    last = std::max(last, t);
+  }
+  return last > (1 + band) * first ? fraction : 0;
+}
+
 int64_t claim_size(int64_t left, int unit, std::span<const double> costs, int64_t min_chunk,
                    double pending) {
   if (left <= 0) return 0;

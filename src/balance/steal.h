@@ -50,6 +50,20 @@ struct StealPlan {
 // shares: the split (one per unit, rank order); pool_fraction in [0, 1]; min_chunk >= 1.
 StealPlan steal_plan(std::span<const int64_t> shares, double pool_fraction, int64_t min_chunk);
 
+// The pool fraction of a step: `fraction`, or 0 (no pool: every sequence in its unit's
+// own part, as under --balance off) when every cost is known (> 0) and the units
+// agree within `band` (the rebalancing threshold, so noise inside it toggles nothing):
+//   max cost <= (1 + band) x min cost   (the speeds agree), and
+//   max shares[r] x costs[r] <= (1 + band) x min of it over units with a share
+//                                         (the split's predicted compute times agree).
+// Ranks of one speed on an even split finish together, and the pool would only add its
+// small passes and a tail of up to a sequence; once speeds differ (a mid-run slowdown)
+// the pool is back the next step. Units with no share count only through their speed.
+// One unit, or none: 0 (nobody to steal from). Costs and shares are identical on every
+// rank (allgathered), so every rank plans the same pool.
+double pool_fraction(std::span<const int64_t> shares, std::span<const double> costs,
+                     double band, double fraction);
+
 // How many of the `left` unclaimed pool sequences unit `unit` claims, given every
 // unit's cost per sequence (`costs`, seconds; 0 = unknown) and `pending`, the sequences
 // the other units still have to run of their own parts before they claim (an estimate,

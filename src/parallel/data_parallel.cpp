@@ -243,7 +243,8 @@ TrainSummary run_dp_rank(comm::Comm& c, const TrainOptions& opt, const RunData& 
   std::unique_ptr<WorkSteal> steal;
   if (opt.steal_chunk() > 0 && opt.zero == 0 && c.size() > 1) {
     comm::Group claims = world.dup("steal");  // collective: every rank, in this order
-    steal = std::make_unique<WorkSteal>(claims, opt.steal_chunk(), opt.micro_batch);
+    steal = std::make_unique<WorkSteal>(claims, opt.steal_chunk(), opt.micro_batch,
+                                        opt.balance_threshold);
     if (!steal->usable()) {
       steal.reset();
       if (rank == 0)
@@ -254,7 +255,7 @@ TrainSummary run_dp_rank(comm::Comm& c, const TrainOptions& opt, const RunData& 
     if (rank == 0 && steal)
       out.message("balance: work stealing within each step: a quarter of every share is "
                   "claimed chunk by chunk (>= " + std::to_string(opt.steal_chunk()) +
-                  " sequences) as ranks finish" +
+                  " sequences) as ranks finish, while their measured speeds differ" +
                   (steal->fixed_order() ? " (PLAIT_TEST_STEAL_ORDER: a fixed assignment)" : ""));
   }
   r.min_over_ranks = [&world](int64_t v) { return min_over(world, v); };  // --on-nonfinite

@@ -5,11 +5,14 @@
 #include <cstdlib>
 #include <string>
 
-
 namespace plait {
 
-WorkSteal::WorkSteal(comm::Group& group, int64_t min_chunk, int64_t micro_batch)
-    : unit_(group.rank()), units_(group.size()), min_chunk_(min_chunk), micro_batch_(micro_batch) {
+WorkSteal::WorkSteal(comm::Group& group, int64_t min_chunk, int64_t micro_batch, double band)
+    : unit_(group.rank()),
+      units_(group.size()),
+      min_chunk_(min_chunk),
+      micro_batch_(micro_batch),
+      band_(band) {
   const char* env = std::getenv("PLAIT_TEST_STEAL_ORDER");
   fixed_ = env != nullptr && std::string(env) == "1";
   counter_ = comm::make_shared_counter(group);  // collective, also under the hook
@@ -18,7 +21,8 @@ WorkSteal::WorkSteal(comm::Group& group, int64_t min_chunk, int64_t micro_batch)
 void WorkSteal::begin_step(int64_t step) {
   step_ = step;
   began_ = Clock::now();
-  plan_ = balance::steal_plan(shares_, kPoolFraction, min_chunk_);
+  plan_ = balance::steal_plan(
+      shares_, balance::pool_fraction(shares_, costs_, band_, kPoolFraction), min_chunk_);
   base_ = seen_ = next_base_;
   next_base_ = base_ + plan_.pool;
   own_ = {plan_.own_first.at(unit_), plan_.own.at(unit_)};

@@ -1,7 +1,9 @@
 // Work stealing within a step for data-parallel replicas (--balance auto; docs/BALANCE.md
 // "Balancing within a step"): the micro-batches a Replica runs in a step.
 //
-// Each step follows balance::steal_plan of the current split (DpBalance hands it every
+// Each step follows balance::steal_plan of the current split, with a pool of
+// kPoolFraction of every share, or none while the measured costs agree within `band`
+// (balance::pool_fraction; the step then runs as under --balance off) (DpBalance hands it every
 // new one, and the measured costs after every step): the rank runs its own part first
 // (in micro-batches of --micro-batch, or in one when 0), then claims sequences from the
 // pool's front, balance::claim_size() at a time, through a counter shared by the group
@@ -38,8 +40,9 @@ class WorkSteal {
   static constexpr double kPoolFraction = 0.25;  // of every share, claimed in chunks
 
   // Collective over `group` (its ranks are the units); see usable(). min_chunk: the smallest pool
-  // chunk; micro_batch: --micro-batch (0: own part in one pass, chunks whole).
-  WorkSteal(comm::Group& group, int64_t min_chunk, int64_t micro_batch);
+  // chunk; micro_batch: --micro-batch (0: own part in one pass, chunks whole); band: no pool
+  // while the units' costs agree within it (--balance-threshold; balance::pool_fraction).
+  WorkSteal(comm::Group& group, int64_t min_chunk, int64_t micro_batch, double band);
 
   // The split of the coming steps (identical on every rank).
   void set_shares(const std::vector<int64_t>& shares) { shares_ = shares; }
@@ -60,6 +63,7 @@ class WorkSteal {
 
   int unit_ = 0, units_ = 1;
   int64_t min_chunk_ = 1, micro_batch_ = 0;
+  double band_ = 0;
   std::vector<int64_t> shares_;
   std::vector<double> costs_;
   std::unique_ptr<comm::SharedCounter> counter_;

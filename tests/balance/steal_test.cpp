@@ -154,6 +154,41 @@ TEST(ClaimSize, EveryPoolEmpties) {
   }
 }
 
+// Whether a step has a pool (--balance auto): none while the units' measured speeds and
+// the split's predicted compute times agree within the band (0.1 here, the default
+// --balance-threshold); the pool (0.25) as soon as they differ or a cost is unknown.
+TEST(PoolFraction, TableOfSpeedsAndSplits) {
+  using C = std::vector<double>;
+  struct Row {
+    const char* what;
+    V shares;
+    C costs;
+    double pool;
+  };
+  const std::vector<Row> rows = {
+      {"equal speeds, even split", {16, 16}, {1, 1}, 0},
+      {"one rank 2x slower, even split", {16, 16}, {1, 2}, 0.25},
+      {"one rank 2x slower, split by speed", {22, 11}, {1, 2}, 0.25},
+      {"speeds inside the band", {16, 16}, {1, 1.08}, 0},
+      {"speeds 9% apart", {16, 16}, {1, 1.09}, 0},
+      {"speeds just outside the band", {16, 16}, {1, 1.12}, 0.25},
+      {"three ranks inside the band", {11, 11, 10}, {1.02, 1, 1.05}, 0},  // 11.22 / 10.5
+      {"speeds inside, the larger shares slower", {11, 11, 10}, {1.05, 1, 1.02}, 0.25},  // 11.55 / 10.2
+      {"three ranks, one 3.3x slower", {11, 11, 10}, {1, 1, 3.3}, 0.25},
+      {"equal speeds, shares a sequence apart", {11, 10}, {1, 1}, 0},
+      {"equal speeds, an uneven split (a slowdown ended)", {20, 12}, {1, 1}, 0.25},
+      {"a cost unknown (the first step)", {16, 16}, {0, 0}, 0.25},
+      {"one unknown", {16, 16}, {1, 0}, 0.25},
+      {"costs for other units", {16, 16}, {1}, 0.25},
+      {"a unit without a share, equal speeds", {32, 0}, {1, 1}, 0},
+      {"one unit: nobody to steal from", {32}, {1}, 0},
+  };
+  for (const Row& r : rows)
+    EXPECT_DOUBLE_EQ(pool_fraction(r.shares, r.costs, 0.1, 0.25), r.pool) << r.what;
+  EXPECT_EQ(pool_fraction(V{16, 16}, C{1, 1.01}, 0.0, 0.25), 0.25) << "band 0: exactly equal only";
+  EXPECT_EQ(pool_fraction(V{16, 16}, C{1, 1}, 0.0, 0.25), 0) << "band 0, equal";
+}
+
 TEST(StealPlan, RefusesBadArguments) {
   EXPECT_THROW(steal_plan(V{4, 4}, 1.5, 1), UsageError);
   EXPECT_THROW(steal_plan(V{4, 4}, 0.25, 0), UsageError);
