@@ -173,7 +173,8 @@ TEST(PoolFraction, TableOfSpeedsAndSplits) {
       {"speeds 9% apart", {16, 16}, {1, 1.09}, 0},
       {"speeds just outside the band", {16, 16}, {1, 1.12}, 0.25},
       {"three ranks inside the band", {11, 11, 10}, {1.02, 1, 1.05}, 0},  // 11.22 / 10.5
-      {"speeds inside, the larger shares slower", {11, 11, 10}, {1.05, 1, 1.02}, 0.25},  // 11.55 / 10.2
+      // 11.55 / 10.2 apart:
+      {"speeds inside, the larger shares slower", {11, 11, 10}, {1.05, 1, 1.02}, 0.25},
       {"three ranks, one 3.3x slower", {11, 11, 10}, {1, 1, 3.3}, 0.25},
       {"equal speeds, shares a sequence apart", {11, 10}, {1, 1}, 0},
       {"equal speeds, an uneven split (a slowdown ended)", {20, 12}, {1, 1}, 0.25},
