@@ -4,14 +4,14 @@
 // Each step follows balance::steal_plan of the current split (DpBalance hands it every
 // new one, and the measured costs after every step), with a pool of kPoolFraction of
 // every share, or none while the units' costs agree within `band`
-// (balance::pool_fraction: the step then runs as under --balance off). The rank runs
-// its own part first (in micro-batches of --micro-batch, or in one when 0), then claims
+// (balance::pool_fraction: the step then runs as under --balance off). The rank runs its
+// own part first (in micro-batches of --micro-batch, or in one when 0), then claims
 // sequences from the pool's front, balance::claim_size() at a time, through a counter
-// shared by the group (comm/shared_counter.h), until the pool is empty or the rest is better left to the
-// others (the others' own parts estimated from the time since the step began,
-// balance::own_left); a claim larger than --micro-batch runs in pieces of it. A rank that stalls
-// thus leaves the pool to the others, and the step ends when the last claim does, not
-// when the slowest rank's whole share does.
+// shared by the group (comm/shared_counter.h), until the pool is empty or the rest is
+// better left to the others (the others' own parts estimated from the time since the step
+// began, balance::own_left); a claim larger than --micro-batch runs in pieces of it. A
+// rank that stalls thus leaves the pool to the others, and the step ends when the last
+// claim does, not when the slowest rank's whole share does.
 //
 // The counter holds the pool sequences claimed so far, never reset: a claim is a
 // compare-and-swap from the value the rank last saw to that plus its claim, made only
