@@ -87,10 +87,18 @@ void check_tensor(const NamedTensor& t) {
       fail("slice lies outside the full shape " + safetensors::shape_str(t.full_shape));
 }
 
-// Writes one role's file (fsynced) and returns its manifest entry.
-json write_role_file(const stdfs::path& dir, const CheckpointData& d, const ShardWriter& w,
-                     const char* role, const std::vector<std::pair<std::string,
-                                                                   const std::vector<NamedTensor>*>>& groups) {
+using RoleGroups = std::vector<std::pair<std::string, const std::vector<NamedTensor>*>>;
+
+// One role's safetensors file, as save_checkpoint writes it: its name, its tensors (in
+// file order: the groups' boxes one after the other) and its metadata.
+struct RoleFile {
+  std::string file;
+  std::vector<safetensors::TensorOut> tensors;
+  std::map<std::string, std::string> metadata;
+};
+
+RoleFile role_file(const CheckpointData& d, const ShardWriter& w, const char* role,
+                   const RoleGroups& groups) {
   std::vector<NamedTensor> all;
   std::vector<std::string> keys, full_names;  // per box: its safetensors key, its tensor
   for (auto& [prefix, ts] : groups) {
@@ -101,24 +109,41 @@ json write_role_file(const stdfs::path& dir, const CheckpointData& d, const Shar
       full_names.push_back(prefix + t.name);
     }
   }
-  std::vector<safetensors::TensorOut> out;
+  RoleFile f{ckpt::file_name(role, w.rank, w.world), {}, file_metadata(d, role, all, keys, full_names)};
   for (size_t i = 0; i < all.size(); ++i)
-    out.push_back(safetensors::f32_tensor(keys[i], all[i].shape, all[i].data));
-  std::string file = ckpt::file_name(role, w.rank, w.world);
-  auto written =
-      safetensors::write_file(dir / file, out, file_metadata(d, role, all, keys, full_names));
-  return {{"file", file}, {"role", role}, {"rank", w.rank},
+    f.tensors.push_back(safetensors::f32_tensor(keys[i], all[i].shape, all[i].data));
+  return f;
+}
+
+RoleGroups model_groups(const CheckpointData& d) { return {{"", &d.model}}; }
+RoleGroups optimizer_groups(const CheckpointData& d) {
+  return {{ckpt::kMomentM, &d.opt_m}, {ckpt::kMomentV, &d.opt_v}};
+}
+
+// Writes one role's file (fsynced) and returns its manifest entry.
+json write_role_file(const stdfs::path& dir, const CheckpointData& d, const ShardWriter& w,
+                     const char* role, const RoleGroups& groups) {
+  const RoleFile f = role_file(d, w, role, groups);
+  auto written = safetensors::write_file(dir / f.file, f.tensors, f.metadata);
+  return {{"file", f.file}, {"role", role}, {"rank", w.rank},
           {"bytes", written.bytes}, {"xxh64", hex64(written.xxh64)}};
+}
+
+uint64_t role_data_offset(const CheckpointData& d, const ShardWriter& w, const char* role,
+                          const RoleGroups& groups) {
+  const RoleFile f = role_file(d, w, role, groups);
+  std::vector<safetensors::TensorSpec> specs;
+  for (const auto& t : f.tensors) specs.push_back({t.name, t.dtype, t.shape});
+  return safetensors::data_offset(specs, f.metadata);
 }
 
 // This rank's part of the manifest: its files (written and fsynced here) and its RNG.
 json write_rank_files(const stdfs::path& tmp, const CheckpointData& d, const ShardWriter& w) {
   json files = json::array();  // a rank with nothing of a role writes no file for it
-  if (!d.model.empty()) files.push_back(write_role_file(tmp, d, w, "model", {{"", &d.model}}));
+  if (!d.model.empty()) files.push_back(write_role_file(tmp, d, w, "model", model_groups(d)));
   fault::crash_point("data", d.step, tmp.parent_path());
   if (!d.opt_m.empty() || !d.opt_v.empty())
-    files.push_back(write_role_file(tmp, d, w, "optimizer",
-                                    {{ckpt::kMomentM, &d.opt_m}, {ckpt::kMomentV, &d.opt_v}}));
+    files.push_back(write_role_file(tmp, d, w, "optimizer", optimizer_groups(d)));
   return {{"rank", w.rank}, {"rng", d.rng}, {"files", files}};
 }
 
@@ -288,6 +313,18 @@ stdfs::path save_checkpoint(const stdfs::path& run_dir, const CheckpointData& da
     throw RuntimeError(std::string("checkpoint save in '") + run_dir.string() + "': " + e.what());
   }
   return run_dir / name;
+}
+
+CheckpointDataOffsets checkpoint_data_offsets(const CheckpointData& data, const ShardWriter& w) {
+  CheckpointDataOffsets o;
+  try {
+    if (!data.model.empty()) o.model = role_data_offset(data, w, "model", model_groups(data));
+    if (!data.opt_m.empty() || !data.opt_v.empty())
+      o.optimizer = role_data_offset(data, w, "optimizer", optimizer_groups(data));
+  } catch (const std::exception&) {
+    return {};  // a malformed tensor: save_checkpoint will say so
+  }
+  return o;
 }
 
 // ---- finding the checkpoint a path names ---------------------------------------------

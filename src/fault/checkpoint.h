@@ -89,6 +89,17 @@ std::filesystem::path save_checkpoint(const std::filesystem::path& run_dir,
                                       const CheckpointData& data, int keep_last,
                                       const ShardWriter& writer = {});
 
+// Where the tensor data of the files save_checkpoint(…, data, …, writer) writes starts
+// in each file (safetensors::data_offset; 0 for a role this rank writes no file for, or
+// when `data` is malformed). The background writer lays its snapshot out by these, so
+// the files' direct writes need no copy (fault/checkpoint_writer.h).
+struct CheckpointDataOffsets {
+  uint64_t model = 0;      // the model file: d.model's boxes, in order
+  uint64_t optimizer = 0;  // the optimizer file: d.opt_m's boxes, then d.opt_v's
+};
+CheckpointDataOffsets checkpoint_data_offsets(const CheckpointData& data,
+                                              const ShardWriter& writer = {});
+
 // The checkpoint that `path` names: itself if it holds a manifest.json, else the run
 // directory's `latest`, else its highest committed step-* directory. UsageError (one
 // line, naming the path) when there is none.

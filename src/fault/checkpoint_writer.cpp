@@ -1,11 +1,18 @@
 #include "fault/checkpoint_writer.h"
 
+#include <pthread.h>
+
+#include <array>
 #include <chrono>
+#include <string>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <new>
 #include <utility>
 
 #include "fault/checkpoint_names.h"
+#include "fault/fsutil.h"
 
 namespace plait {
 namespace {
@@ -60,13 +67,39 @@ void CheckpointWriter::wait() {
   if (std::exception_ptr e = std::exchange(error_, nullptr)) std::rethrow_exception(e);
 }
 
+// The files' data offsets (checkpoint_data_offsets: building both headers' JSON),
+// recomputed only when what their length mostly depends on changes: the number of the
+// step's digits, the tensors. A stale guess costs only a copy of the data on the writer
+// thread (the file's writes check the phase themselves), never a wrong byte.
+CheckpointDataOffsets CheckpointWriter::data_offsets(const CheckpointData& data) {
+  const std::array<size_t, 5> key{std::to_string(data.step).size(), data.model.size(),
+                                  data.opt_m.size(), data.opt_v.size(),
+                                  floats_of(data.model) + floats_of(data.opt_m)};
+  if (key != offsets_key_) offsets_ = checkpoint_data_offsets(data, shard_), offsets_key_ = key;
+  return offsets_;
+}
+
 // The memcpy on the training thread: after it the caller's arenas are free to change.
+// Each file's tensors lie back to back in the arena, starting at the file's data offset
+// modulo a block, so the file's direct writes send them to the disk from here, without
+// another copy (fs::DurableFile).
 void CheckpointWriter::snapshot(const CheckpointData& data) {
   pending_ = data;  // the JSON parts and the tensor list (still pointing at the caller's)
-  buffer_.resize(floats_of(pending_.model) + floats_of(pending_.opt_m) +
-                 floats_of(pending_.opt_v));
-  float* at = buffer_.data();
+  constexpr size_t kBlock = fs::kDirectAlign;
+  auto round_up = [](size_t n) { return (n + kBlock - 1) / kBlock * kBlock; };
+  const CheckpointDataOffsets off = data_offsets(data);
+  const size_t model_at = off.model % kBlock;
+  const size_t opt_at =
+      round_up(model_at + floats_of(data.model) * sizeof(float)) + off.optimizer % kBlock;
+  const size_t need = round_up(opt_at + (floats_of(data.opt_m) + floats_of(data.opt_v)) * sizeof(float));
+  if (need > arena_bytes_) {  // grows once; reused by every later snapshot
+    arena_.reset(static_cast<std::byte*>(std::aligned_alloc(kBlock, need)));
+    if (!arena_) throw std::bad_alloc();
+    arena_bytes_ = need;
+  }
+  float* at = reinterpret_cast<float*>(arena_.get() + model_at);
   copy_into(pending_.model, at);
+  at = reinterpret_cast<float*>(arena_.get() + opt_at);
   copy_into(pending_.opt_m, at);
   copy_into(pending_.opt_v, at);
 }
@@ -77,6 +110,7 @@ std::filesystem::path CheckpointWriter::submit(const CheckpointData& data) {
   snapshot(data);
   const std::filesystem::path dir = run_dir_ / ckpt::step_dir_name(data.step);
   thread_ = std::thread([this, dir] {
+    pthread_setname_np(pthread_self(), "plait-ckpt");  // for top -H, perf, gdb
     const auto w0 = Clock::now();
     try {
       save_checkpoint(run_dir_, pending_, keep_last_, shard_);

@@ -1,7 +1,10 @@
 // The background checkpoint writer (CheckFreq's split): the training thread only takes
-// a SNAPSHOT of the state (a copy of every tensor into the writer's buffer, plus the
+// a SNAPSHOT of the state (a copy of every tensor into the writer's arena, plus the
 // manifest's JSON); serialising, checksumming, writing, fsyncing and the atomic commit
-// of fault/checkpoint.h run on a thread of their own while training goes on.
+// of fault/checkpoint.h run on a thread of their own ("plait-ckpt") while training
+// goes on. The arena is laid out so that the files' O_DIRECT writes take the tensors
+// from it without another copy (fs::DurableFile's direct mode; the hash is the only
+// pass of the CPU over them), and it is reused by every snapshot.
 //
 // Ordering guarantees:
 //   - at most one write is in flight. submit() first WAITS for the write before it
@@ -22,9 +25,12 @@
 // own: comm::Group::dup), never the training thread's group. Every rank submits the
 // same steps in the same order, so the writers meet in the same collective saves.
 #pragma once
+#include <array>
 #include <cstdint>
+#include <cstdlib>
 #include <exception>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -66,12 +72,19 @@ class CheckpointWriter {
  private:
   void join();  // waits for the thread; keeps its failure in error_
   void snapshot(const CheckpointData& data);
+  CheckpointDataOffsets data_offsets(const CheckpointData& data);
 
   std::filesystem::path run_dir_;
   int keep_last_;
   ShardWriter shard_;
-  CheckpointData pending_;      // the snapshot being written (tensors point into buffer_)
-  std::vector<float> buffer_;   // every tensor of the snapshot, back to back
+  struct Free {
+    void operator()(std::byte* p) const { std::free(p); }
+  };
+  CheckpointData pending_;      // the snapshot being written (tensors point into arena_)
+  std::unique_ptr<std::byte, Free> arena_;  // every tensor of the snapshot (snapshot())
+  size_t arena_bytes_ = 0;
+  CheckpointDataOffsets offsets_;       // where the snapshot's files' data start
+  std::array<size_t, 5> offsets_key_{};  // what offsets_ was computed for (data_offsets)
   std::thread thread_;
   std::exception_ptr error_;    // the failure of the last write, until thrown
   double blocked_s_ = 0, write_s_ = 0, last_write_s_ = 0;

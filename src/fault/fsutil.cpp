@@ -4,12 +4,18 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <mutex>
+#include <new>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "util/error.h"
 #include "util/files.h"
@@ -23,10 +29,50 @@ namespace {
 
 }  // namespace
 
-DurableFile::DurableFile(const std::filesystem::path& path) : path_(path) {
+namespace {
+
+// Staging buffers of direct-mode files, kept for reuse: a checkpoint every step must
+// not allocate and fault in a fresh MiB per file. The pool is never destroyed (a
+// writer thread may hand its buffer back while the process exits).
+struct StagePool {
+  std::mutex mutex;
+  std::vector<std::byte*> free;
+};
+StagePool& stage_pool() {
+  static StagePool* pool = new StagePool;
+  return *pool;
+}
+
+std::shared_ptr<std::byte> acquire_stage() {
+  StagePool& pool = stage_pool();
+  std::byte* b = nullptr;
+  {
+    std::lock_guard lock(pool.mutex);
+    if (!pool.free.empty()) b = pool.free.back(), pool.free.pop_back();
+  }
+  if (b == nullptr) b = static_cast<std::byte*>(std::aligned_alloc(kDirectAlign, kStageBytes));
+  if (b == nullptr) throw std::bad_alloc();
+  return std::shared_ptr<std::byte>(b, [](std::byte* p) {
+    StagePool& pool = stage_pool();
+    std::lock_guard lock(pool.mutex);
+    if (pool.free.size() < 8) pool.free.push_back(p);
+    else std::free(p);
+  });
+}
+
+}  // namespace
+
+DurableFile::DurableFile(const std::filesystem::path& path, Mode mode) : path_(path) {
   // O_NOFOLLOW: a symbolic link planted under a name plait writes is never written
   // through; the mode is 0644 whatever the umask.
-  fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+  const int flags = O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW;
+  if (mode == Mode::Direct) {
+    stage_ = acquire_stage();
+    fd_ = ::open(path.c_str(), flags | O_DIRECT, 0644);
+    if (fd_ >= 0) direct_ = true;
+    else if (errno != EINVAL) fail("cannot create", path);  // EINVAL: no O_DIRECT here
+  }
+  if (fd_ < 0) fd_ = ::open(path.c_str(), flags, 0644);
   if (fd_ < 0) fail("cannot create", path);
   ::fchmod(fd_, 0644);
 }
@@ -35,17 +81,73 @@ DurableFile::~DurableFile() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-void DurableFile::write(const void* data, size_t n) {
-  const char* p = static_cast<const char*>(data);
+void DurableFile::leave_direct() {
+  if (!direct_) return;
+  const int fl = ::fcntl(fd_, F_GETFL);
+  if (fl < 0 || ::fcntl(fd_, F_SETFL, fl & ~O_DIRECT) != 0) fail("cannot clear O_DIRECT on", path_);
+  direct_ = false;
+}
+
+void DurableFile::write_fd(const std::byte* p, size_t n) {
   while (n > 0) {
     ssize_t w = ::write(fd_, p, n);
     if (w < 0 && errno == EINTR) continue;
+    if (w < 0 && errno == EINVAL && direct_) {  // this file system refuses O_DIRECT here
+      leave_direct();
+      continue;
+    }
     if (w < 0) fail("cannot write", path_);
-    p += w, n -= static_cast<size_t>(w), written_ += static_cast<size_t>(w);
+    p += w, n -= static_cast<size_t>(w);
+    if (n % kDirectAlign != 0) leave_direct();  // a short write: the rest is unaligned
+  }
+}
+
+// Whole blocks go out as they are (with O_DIRECT in direct mode); with `all`, the last
+// partial block too, through the page cache (O_DIRECT needs whole blocks).
+void DurableFile::flush_staged(bool all) {
+  const size_t whole = staged_ / kDirectAlign * kDirectAlign;
+  write_fd(stage_.get(), whole);
+  const size_t rest = staged_ - whole;
+  if (rest > 0 && all) {
+    leave_direct();
+    write_fd(stage_.get() + whole, rest);
+    staged_ = 0;
+    return;
+  }
+  if (rest > 0) std::memmove(stage_.get(), stage_.get() + whole, rest);
+  staged_ = rest;
+}
+
+bool DurableFile::without_copy(const void* p, size_t n) const {
+  return direct_ && n >= kDirectAlign &&
+         (reinterpret_cast<uintptr_t>(p) - staged_) % kDirectAlign == 0;
+}
+
+void DurableFile::write(const void* data, size_t n) {
+  const auto* p = static_cast<const std::byte*>(data);
+  written_ += n;
+  if (!stage_) return write_fd(p, n);
+  if (without_copy(p, n)) {
+    // Top the staged bytes up to a block boundary, write them, then the caller's
+    // whole blocks from where they are (staged_ starts at a block boundary of the file).
+    const size_t head = std::min(n, (kDirectAlign - staged_ % kDirectAlign) % kDirectAlign);
+    std::memcpy(stage_.get() + staged_, p, head);
+    staged_ += head, p += head, n -= head;
+    flush_staged(false);
+    const size_t whole = n / kDirectAlign * kDirectAlign;
+    write_fd(p, whole);
+    p += whole, n -= whole;
+  }
+  while (n > 0) {  // through the staging buffer: aligned, whole blocks for O_DIRECT
+    const size_t take = std::min(n, kStageBytes - staged_);
+    std::memcpy(stage_.get() + staged_, p, take);
+    staged_ += take, p += take, n -= take;
+    if (staged_ == kStageBytes) flush_staged(false);
   }
 }
 
 void DurableFile::close() {
+  if (stage_) flush_staged(true), stage_.reset();
   if (::fsync(fd_) != 0) fail("cannot fsync", path_);
   int fd = fd_;
   fd_ = -1;

@@ -66,6 +66,14 @@ struct TensorSpec {
   std::vector<int64_t> shape;
 };
 
+// Where the data section of the file write_file / StreamWriter writes for these tensors
+// and metadata starts: 8 + the padded header's length (a multiple of 8). A caller that
+// places the tensors' bytes in memory at this offset modulo fs::kDirectAlign lets the
+// file's direct writes take them without a copy (fs::DurableFile). Same exceptions as
+// write_file for a malformed request.
+uint64_t data_offset(const std::vector<TensorSpec>& tensors,
+                     const std::map<std::string, std::string>& metadata);
+
 // Writes a safetensors file without holding its tensors: the constructor writes the
 // header (every offset follows from the specs), then put() appends the data section
 // in spec order, in pieces of any size, so memory stays at what the caller holds.

@@ -103,5 +103,67 @@ TEST(CheckpointWriter, FailedWriteIsATypedErrorNamingThePath) {
   EXPECT_THROW(writer.submit(a.data(7)), CheckpointWriteError);  // the next submit throws it
 }
 
+// Tensors of a few MB (the files take the direct writes, from the snapshot arena)
+// whose sizes are not multiples of a block.
+struct BigArena {
+  std::vector<float> a = std::vector<float>(300001), b = std::vector<float>(70003);
+  BigArena() {
+    for (size_t i = 0; i < a.size(); ++i) a[i] = 0.5f * static_cast<float>(i % 977) - 1.0f;
+    for (size_t i = 0; i < b.size(); ++i) b[i] = -0.25f * static_cast<float>(i % 331);
+  }
+  CheckpointData data(int64_t step) const {
+    CheckpointData d = Arena().data(step);
+    d.model = {{"a", {300001}, a, {}, {}}, {"b", {70003}, b, {}, {}}};
+    d.opt_m = {{"a", {300001}, a, {}, {}}, {"b", {70003}, b, {}, {}}};
+    d.opt_v = {{"a", {300001}, a, {}, {}}, {"b", {70003}, b, {}, {}}};
+    return d;
+  }
+};
+
+// The background writer's files are the inline save's, byte for byte (the format does
+// not depend on how the bytes reached the disk).
+TEST(CheckpointWriter, FilesAreByteIdenticalToTheInlineSave) {
+  TempDir bg, in;
+  BigArena a;
+  {
+    CheckpointWriter writer(bg.path(), 0);
+    for (int s = 9; s <= 11; ++s) writer.submit(a.data(s));  // 9 -> 10: the headers grow
+    writer.wait();
+  }
+  for (int s = 9; s <= 11; ++s) save_checkpoint(in.path(), a.data(s), 0);
+  for (int s = 9; s <= 11; ++s) {
+    const std::string step = "step-000000" + std::string(s < 10 ? "0" : "") + std::to_string(s);
+    int files = 0;
+    for (const auto& e : std::filesystem::directory_iterator(in / step)) {
+      SCOPED_TRACE(e.path().string());
+      const std::string mine = read_bytes(bg / step / e.path().filename().string());
+      EXPECT_TRUE(mine == read_bytes(e.path())) << mine.size();
+      ++files;
+    }
+    EXPECT_EQ(files, 3);  // model, optimizer, manifest
+  }
+}
+
+// The offsets the snapshot is laid out by are where the written files' data starts.
+TEST(CheckpointWriter, DataOffsetsAreWhereTheFilesDataStarts) {
+  TempDir run;
+  BigArena a;
+  const CheckpointData d = a.data(12);
+  const CheckpointDataOffsets off = checkpoint_data_offsets(d);
+  const std::filesystem::path dir = save_checkpoint(run.path(), d, 0);
+  auto data_start = [](const std::filesystem::path& p) {
+    const std::string b = read_bytes(p);
+    uint64_t n = 0;
+    std::memcpy(&n, b.data(), 8);
+    return 8 + n;
+  };
+  EXPECT_EQ(off.model, data_start(dir / "model.safetensors"));
+  EXPECT_EQ(off.optimizer, data_start(dir / "optimizer.safetensors"));
+  EXPECT_NE(off.model, off.optimizer);
+  CheckpointData no_optimizer = d;
+  no_optimizer.opt_m.clear(), no_optimizer.opt_v.clear();
+  EXPECT_EQ(checkpoint_data_offsets(no_optimizer).optimizer, 0u);
+}
+
 }  // namespace
 }  // namespace plait
