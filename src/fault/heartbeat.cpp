@@ -83,6 +83,13 @@ void Heartbeats::beat(const char* phase, std::int64_t step) {
   s.changed = now;
 }
 
+void Heartbeats::progress() {
+  if (!current.hb) return;
+  Slot& s = *current.hb->slots_[current.rank];
+  std::lock_guard lock(s.m);
+  s.changed = Clock::now();
+}
+
 void Heartbeats::timing(std::int64_t step, double step_s, double compute_s, double wait_s) {
   if (!current.hb) return;
   Slot& s = *current.hb->slots_[current.rank];
@@ -224,8 +231,13 @@ std::string stall_report(const std::vector<Beat>& beats, double limit_s) {
     if (!all_measured) return "";
     limit_s = kAutoBaseSeconds + kAutoFactor * slowest;
   }
-  const bool stall = std::any_of(active.begin(), active.end(),
-                                 [&](const Beat* b) { return b->progress_age > limit_s; });
+  // someone alive is working: the ranks that wait for it are not stalled
+  const bool working = std::any_of(active.begin(), active.end(), [&](const Beat* b) {
+    return b->progress_age <= limit_s && !waiting(*b) && !frozen(*b, limit_s);
+  });
+  const bool stall = std::any_of(active.begin(), active.end(), [&](const Beat* b) {
+    return b->progress_age > limit_s && !(working && waiting(*b));
+  });
   if (!stall) return "";
   // The rank the others wait for: frozen first, then not waiting, then behind.
   const auto key = [&](const Beat* b) {

@@ -20,7 +20,9 @@
 // is no auto limit (the collective timeout, --timeout, covers start-up).
 //
 // Stalled: no progress for longer than the limit, past the first step (start-up and
-// parameter-server ranks, which run no steps, are left to --timeout), not finished. The report names
+// parameter-server ranks, which run no steps, are left to --timeout), not finished;
+// a rank waiting for others is not stalled while a live rank outside any wait makes
+// progress (rank 0 evaluating while the others wait in the next step). The report names
 // the rank that the others wait for: a rank whose own heartbeat is stale first, then
 // one that is not waiting for anyone, then the lowest step.
 #pragma once
@@ -86,6 +88,9 @@ class Heartbeats {
   static int current_rank();
   // Publishes a phase change of the calling thread's rank (no-op outside a scope).
   static void beat(const char* phase, std::int64_t step);
+  // Publishes progress inside a long phase (one evaluation pass), phase unchanged
+  // (no-op outside a scope): a final evaluation over many windows is not a stall.
+  static void progress();
   // Publishes the timing of the calling thread's rank's completed step `step`
   // (no-op outside a scope): what /metrics and the metrics log show per rank.
   static void timing(std::int64_t step, double step_s, double compute_s, double wait_s);

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <vector>
 
+#include "fault/heartbeat.h"
+
 namespace plait {
 
 EvalResult evaluate(GPT& model, const data::EvalWindows& w, int batch, int64_t max_windows) {
@@ -17,6 +19,7 @@ EvalResult evaluate(GPT& model, const data::EvalWindows& w, int batch, int64_t m
     w.fill(first, b, inputs.data(), targets.data());
     model.forward(inputs.data(), targets.data(), b, T);
     for (float l : model.token_losses()) sum += l;  // exactly b*T entries
+    fault::Heartbeats::progress();
   }
   EvalResult r;
   r.windows = n;

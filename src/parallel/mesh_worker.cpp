@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "fault/finite.h"
+#include "fault/heartbeat.h"
 #include "layout/stages.h"
 #include "parallel/group_min.h"
 #include "parallel/memory_report.h"
@@ -346,6 +347,7 @@ double MeshWorker::validation_loss() {
     sum += model.forward(micro, b, T, in.data(), recv_.data(), last() ? tg.data() : nullptr);
     if (!last()) groups.pp.send(me.pp + 1, tag_of(micro, true), bytes_of(model.output(micro), floats));
     model.release(micro);
+    fault::Heartbeats::progress();
   }
   if (!(last() && me.tp == 0) || (everyone && me.dp != 0)) sum = 0;
   comm::allreduce(world, std::span<double>(&sum, 1));

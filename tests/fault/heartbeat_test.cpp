@@ -77,6 +77,26 @@ TEST(StallReport, AutoLimitIsBasePlusFactorTimesSlowestPhase) {
   EXPECT_EQ(stall_report(beats, 0), "");
 }
 
+TEST(StallReport, RanksWaitingForARankThatIsWorkingAreNotStalled) {
+  // rank 0 evaluates (progress every pass) while rank 1 waits in the next step for it
+  std::vector<Beat> beats = {beat(0, 5, 1.0, "not communicating"),
+                             beat(1, 6, 9.0, "waiting in allreduce(ring) #12 of group 'world' for rank 0")};
+  beats[0].phase = "evaluation";
+  EXPECT_EQ(stall_report(beats, 5.0), "");
+  beats[0].progress_age = 9.5;  // the evaluation itself stopped
+  std::string r = stall_report(beats, 5.0);
+  EXPECT_NE(r.find("heartbeat: rank 0 on host"), std::string::npos) << r;
+  beats[0].progress_age = 1.0;
+  beats[0].beat_age = 3.0;  // its process stopped: no excuse for the waiting rank
+  r = stall_report(beats, 5.0);
+  EXPECT_NE(r.find("heartbeat: rank 0 on host"), std::string::npos) << r;
+  EXPECT_NE(r.find("heartbeat stopped"), std::string::npos) << r;
+  beats[0].beat_age = 0;
+  beats[0].activity = "waiting in barrier #3 of group 'world' for rank 1";  // both wait
+  r = stall_report(beats, 5.0);
+  EXPECT_NE(r, "");
+}
+
 TEST(BeatFiles, RoundTrip) {
   char tmpl[] = "/tmp/plait-beat-XXXXXX";
   const std::string dir = mkdtemp(tmpl);
