@@ -21,6 +21,10 @@ add_test(NAME cli_serve_smoke
                  ${PROJECT_SOURCE_DIR}/tests/fixtures/gpt2_hf/model.safetensors)
 set_tests_properties(cli_serve_smoke PROPERTIES TIMEOUT 300)
 
+# tests/cli/mpi_metrics_port_test.cpp runs mpirun itself (--metrics-port under MPI); it
+# is compiled in every build, the ThreadSanitizer one too (before the return below).
+target_compile_definitions(test_cli PRIVATE PLAIT_MPIEXEC="${MPIEXEC_EXECUTABLE}")
+
 # Fine-tuning from Hugging Face weights under mpirun equals the threads backend shard
 # for shard (mpi_init_from_matches_threads.sh). Not under ThreadSanitizer (OpenMPI is
 # not instrumented; see tests/comm/extra.cmake).
@@ -100,9 +104,6 @@ plait_mpi_test(cli_mpi_launch_shrink 300
 # split's model within 1e-5 (mpi_balance.sh).
 plait_mpi_script_test(cli_mpi_balance 120 ${dir}/mpi_balance.sh
   ${PROJECT_SOURCE_DIR}/docs/ARCHITECTURE.md)
-
-# tests/cli/mpi_metrics_port_test.cpp runs mpirun itself (--metrics-port under MPI).
-target_compile_definitions(test_cli PRIVATE PLAIT_MPIEXEC="${MPIEXEC_EXECUTABLE}")
 
 # Repartitioning under plait launch: the MPI job exits 3 for new stages, is restarted
 # with them and matches a hand stop+resume byte for byte (mpi_repartition.sh).

@@ -24,7 +24,9 @@ struct Source {
   std::unique_ptr<std::byte, decltype(&std::free)> mem{nullptr, &std::free};
   std::byte* at = nullptr;
   Source(size_t n, size_t phase) {
-    mem.reset(static_cast<std::byte*>(std::aligned_alloc(kDirectAlign, n + 2 * kDirectAlign)));
+    // aligned_alloc's size must be a multiple of the alignment (C11; the sanitizers check)
+    const size_t bytes = (n + 2 * kDirectAlign + kDirectAlign - 1) / kDirectAlign * kDirectAlign;
+    mem.reset(static_cast<std::byte*>(std::aligned_alloc(kDirectAlign, bytes)));
     at = mem.get() + phase;
     uint64_t x = 0x9E3779B97F4A7C15ull ^ n ^ (phase << 32);
     for (size_t i = 0; i < n; ++i) {
