@@ -490,9 +490,11 @@ int supervise(const SuperviseOptions& o) {
     if (!o.exit_dir.empty() && hung.empty() &&
         (code == 0 || rank0_ended_ago(o.exit_dir, started_unix) >= 0))
       how = rank0_ending(o.exit_dir, &code);
-    if (!hung.empty())
+    if (!hung.empty()) {
       how = o.child_is_launcher ? "a hang (heartbeats stopped; its ranks killed)"
                                 : "a hang (heartbeats stopped; killed with SIGKILL)";
+      code = code == 0 ? 1 : code;  // mpirun under the recovery flags exits 0 when ended
+    }
     rec.event({{"event", "end"}, {"pid", pid}, {"how", how}, {"code", code}});
     if (!hung.empty()) rec.event({{"event", "hung"}, {"pid", pid}, {"report", hung}});
     if (!g_stop && grow_back(o, code, from, elastic, grow, base_argv, restart_argv, rec, how,

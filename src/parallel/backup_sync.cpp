@@ -5,8 +5,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <span>
 #include <thread>
+
+#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
@@ -15,6 +19,8 @@
 
 namespace plait {
 namespace {
+
+namespace fs = std::filesystem;
 
 // Messages on rank w's link ("backup-link-<w>", a dup of the world; peers are world
 // ranks). The exchange alternates strictly (up, down, up, ...) and messages between
@@ -93,6 +99,7 @@ BackupSync::BackupSync(comm::Group& world, int backup, const int64_t& step, cons
   links_.resize(n_);
   for (int w = 1; w < n_; ++w) links_[w] = world.dup("backup-link-" + std::to_string(w));
   watch_.who = "backup workers: rank " + std::to_string(rank_);
+  watch_.self = world.world_rank();
   if (rank_ != 0) return;
   watch_.stopping = [this] {  // rank 0 itself is failing
     std::lock_guard lock(m_);
@@ -265,7 +272,12 @@ void BackupSync::log_report() {
 void BackupSync::serve(int w) {
   comm::Group& link = links_[w];
   auto drop = [&](const std::string& why) {
-    watch_.mark_dropped(w, why);
+    int64_t steps = 0;
+    {
+      std::lock_guard lock(m_);
+      steps = closed_;
+    }
+    watch_.mark_dropped(w, steps, why);
     std::lock_guard lock(m_);
     alive_[w] = false;
     left_.emplace_back(w, why);
@@ -382,21 +394,30 @@ bool PeerWatch::await(comm::Group& link, int peer, comm::Request& q, const std::
   const auto start = std::chrono::steady_clock::now();
   auto next_look = start + std::chrono::duration<double>(kGoneSeconds);
   const double limit = link.timeout() > 0 ? link.timeout() : 1e12;
+  bool waited = false;
   while (!link.arrived(q)) {
+    if (!waited) check_dropped();  // once per wait that waits: a dropped rank learns it at once
+    waited = true;
     std::this_thread::sleep_for(std::chrono::microseconds(200));
     const auto now = std::chrono::steady_clock::now();
     if (stopping && stopping()) return false;  // the waiter itself is failing (why stays empty)
+    if (now >= next_look) {
+      // only after kGoneSeconds of waiting: by then a live peer has rewritten its file.
+      // Before the --timeout check: a process resumed after a long stop was dropped.
+      next_look = now + std::chrono::duration<double>(fault::kPublishSeconds);
+      check_dropped();
+      *why = gone(link.world_rank(peer));
+      for (std::size_t i = 0; i < also.size() && why->empty(); ++i) *why = gone(also[i]);
+      if (!why->empty()) {
+        if (!link.arrived(q)) return false;  // q is cancelled as it goes
+        why->clear();  // the peer ended after its message, which is here now
+        continue;
+      }
+    }
     if (now - start > std::chrono::duration<double>(limit))
       throw TimeoutError(who + " waited " + std::to_string(static_cast<int>(limit)) +
                          " s for rank " + std::to_string(link.world_rank(peer)) + ", " + what +
                          " (--timeout)");
-    if (now < next_look) continue;
-    // only after kGoneSeconds of waiting: by then a live peer has rewritten its file
-    next_look = now + std::chrono::duration<double>(fault::kPublishSeconds);
-    *why = gone(link.world_rank(peer));
-    if (why->empty()) continue;
-    if (!link.arrived(q)) return false;  // q is cancelled as it goes
-    why->clear();  // the peer ended after its message, which is here now
   }
   link.wait(q);
   return true;
@@ -418,16 +439,61 @@ std::string PeerWatch::gone(int world_rank) const {
   return "";  // no file yet: not judged
 }
 
-void PeerWatch::mark_dropped(int w, const std::string& why) const {
+namespace {
+fs::path dropped_marker(const std::string& beat_dir, int rank) {
+  return fs::path(beat_dir) / "heartbeat" / ("dropped-rank-" + std::to_string(rank) + ".json");
+}
+}  // namespace
+
+void PeerWatch::mark_dropped(int w, std::int64_t steps, const std::string& why) const {
   if (beat_dir.empty()) return;  // threads: the rank's own slot says it ended
   fault::mark_rank_dropped(w);
+  long pid = 0;
   for (fault::Beat b : fault::read_beat_files(beat_dir)) {
     if (b.rank != w) continue;
+    pid = b.pid;
     b.finished = true;
     b.phase = "dropped";
     b.activity = why;
     fault::write_beat_file(beat_dir, b);
   }
+  // the marker for the rank itself (its own heartbeat thread would overwrite the above)
+  const fs::path marker = dropped_marker(beat_dir, w);
+  const fs::path tmp = marker.parent_path() / (".tmp-" + marker.filename().string());
+  {
+    std::ofstream f(tmp, std::ios::trunc);
+    f << nlohmann::json{{"pid", pid}, {"steps", steps}, {"by", self}, {"why", why}}.dump() << '\n';
+    if (!f) return;  // best effort: without it the rank waits until --timeout
+  }
+  std::error_code ec;
+  fs::rename(tmp, marker, ec);
+}
+
+void PeerWatch::check_dropped() const {
+  if (beat_dir.empty() || self < 0) return;
+  const fs::path marker = dropped_marker(beat_dir, self);
+  std::error_code ec;
+  if (!fs::exists(marker, ec)) return;
+  std::ifstream f(marker);
+  const nlohmann::json j = nlohmann::json::parse(f, nullptr, false);
+  // a previous attempt's marker (restarts share the directory) names another process
+  if (!j.is_object() || j.value("pid", 0L) != static_cast<long>(::getpid())) return;
+  throw Dropped(who, j.value("by", -1), j.value("steps", std::int64_t{0}), j.value("why", ""));
+}
+
+Dropped::Dropped(std::string who_, int by_, std::int64_t closed_, std::string why_)
+    : RuntimeError(who_ + " was dropped by rank " + std::to_string(by_) + ": " + why_),
+      who(std::move(who_)),
+      by(by_),
+      closed(closed_),
+      why(std::move(why_)) {}
+
+void say_dropped(const Dropped& e, std::int64_t step) {
+  std::fprintf(stderr, "plait: %s was dropped at step %lld by rank %d (%lld steps closed there): "
+               "%s; ending, the run goes on without it\n", e.who.c_str(),
+               static_cast<long long>(step + 1), e.by, static_cast<long long>(e.closed),
+               e.why.c_str());
+  fault::Heartbeats::beat("dropped", step);
 }
 
 void BackupSync::leave(const std::string& why) {

@@ -64,6 +64,7 @@
 
 #include "comm/group.h"
 #include "parallel/replica.h"
+#include "util/error.h"
 
 namespace plait {
 
@@ -79,10 +80,20 @@ bool mpirun_keeps_survivors();
 // (fault/heartbeat.h; its process rewrites it every 0.25 s whatever it does): a file
 // that has stopped changing for kGoneSeconds, or says its rank ended, means the process
 // is gone (or stopped). Without it a transfer blocks, bounded by the transport's timeout.
+//
+// A rank that was dropped while its process was stopped (SIGSTOP) and is then resumed
+// would wait for a reply that never comes: mark_dropped leaves a marker beside the
+// heartbeat files (heartbeat/dropped-rank-<r>.json: the dropped process's pid, the steps
+// closed, the dropper's rank and why), and a wait of the rank `self` whose process the
+// marker names throws Dropped instead (one line: who was dropped at which step, by whom).
 struct PeerWatch {
   std::string beat_dir;             // empty: blocking transfers
   std::string who;                  // the waiter, for the --timeout error ("backup workers: rank 0")
   std::function<bool()> stopping;   // may be empty; true abandons a wait (false, `why` empty)
+  int self = -1;                    // the waiter's world rank (for mark_dropped and Dropped)
+  std::vector<int> also;            // world ranks judged at each look besides the peer
+                                    // (a parameter-server worker cannot go on when any
+                                    // server, or worker 0, is gone)
   static constexpr double kGoneSeconds = 2.0;
 
   // Sends to / receives from `peer` on `link`; false, with `why` set, when the peer's
@@ -97,9 +108,27 @@ struct PeerWatch {
   std::string gone(int world_rank) const;  // why the rank's process is gone, or ""
   // The dropped rank's file says it ended (phase "dropped", activity `why`), so that the
   // watchdog, `plait status` and a supervisor see it ended; this process's watchdog
-  // leaves it out (fault::mark_rank_dropped). Nothing without beat_dir.
-  void mark_dropped(int world_rank, const std::string& why) const;
+  // leaves it out (fault::mark_rank_dropped); the marker above tells the rank itself,
+  // should its process resume. `steps`: the steps closed when it was dropped. Nothing
+  // without beat_dir.
+  void mark_dropped(int world_rank, std::int64_t steps, const std::string& why) const;
+  // Throws Dropped when a peer has dropped this process's rank (the marker above).
+  void check_dropped() const;
 };
+
+// A wait of a rank that its peers have dropped (PeerWatch::check_dropped): the run goes
+// on without it, so its process ends quietly (exit code 0) after saying so.
+struct Dropped : RuntimeError {
+  Dropped(std::string who, int by, std::int64_t closed, std::string why);
+  std::string who;            // PeerWatch::who of the dropped rank
+  int by = -1;                // the dropper's world rank
+  std::int64_t closed = 0;    // the steps it had closed then
+  std::string why;            // its reason ("its heartbeat stopped 2.1 s ago ...")
+};
+// What a dropped rank does instead of failing: one line on stderr naming `step` (the
+// rank's own, 0-based), and phase "dropped" in its heartbeat; the caller then returns
+// normally.
+void say_dropped(const Dropped& e, std::int64_t step);
 
 class BackupSync final : public GradSync {
  public:

@@ -201,6 +201,9 @@ TrainSummary run_backup_rank(Replica& r, comm::Group& world, RunOutput& out, boo
     s = run_replica(r);
   } catch (const UsageError&) {
     throw;
+  } catch (const Dropped& e) {  // stopped, dropped, then resumed: rank 0 goes on without it
+    say_dropped(e, r.step);
+    return {};
   } catch (const std::exception& e) {
     if (r.rank == 0) throw;
     sync.leave(e.what());

@@ -52,7 +52,7 @@ void publish_ended(const std::string& dir, const fault::Heartbeats& beats, const
   if (dir.empty()) return;
   for (fault::Beat b : beats.snapshot()) {
     b.finished = true;
-    b.phase = phase;
+    if (b.phase != "dropped") b.phase = phase;  // a backup worker its peers dropped
     b.activity.clear();
     fault::write_beat_file(dir, b);
   }

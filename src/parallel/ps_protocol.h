@@ -20,6 +20,8 @@
 //   worker 0 -> server once, before the first push: kInitHead InitHead, then
 //                      kInitParams, kInitM, kInitV (the state a run starts from:
 //                      initialised from the seed, or loaded by --resume)
+//   server 0 -> server k (sync, K > 1; on the servers' group): kContributors, N bytes
+//                      per step (1: the worker contributes to the open step)
 //   server -> worker 0 once, after its "done": kEnd (one int64, the steps closed), sent
 //                      when every handler of the server has ended (each worker done or
 //                      dropped), so worker 0 (rank 0, whose exit is the job's under
@@ -50,6 +52,7 @@ enum Tag : std::uint64_t {
   kInitV,
   kReplyStale,
   kEnd,
+  kContributors,
 };
 
 

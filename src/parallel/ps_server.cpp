@@ -51,7 +51,9 @@
 // file: a worker w > 0 found gone is dropped (its file marked "dropped", a line on
 // stderr) and its handler ends; the steps close with the first N-B pushes as before,
 // and fail at once when fewer than N-B workers are left. Worker 0 found gone fails
-// the server (it always contributes).
+// the server (it always contributes); the workers' waits for the replies watch the
+// servers and worker 0 the same way (ps_worker.cpp), so they end too. A follower server
+// receives each step's contributors from server 0 in a watched wait as well.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -117,6 +119,7 @@ class Server {
     alive_ = layout.workers;
     if (!links.empty()) watch_.beat_dir = watched_beat_dir(opt, links[0]);
     watch_.who = who();
+    watch_.self = layout.server_rank(k);
     watch_.stopping = [this] {  // another thread of this server failed
       std::lock_guard lk(m_);
       return failed_;
@@ -172,13 +175,19 @@ class Server {
     }
   }
 
+  // (watched like the pushes: worker 0 may die before it sends the state)
   void receive_init() {
     comm::Group& link = links_[0];
     InitHead h;
-    link.recv(0, kInitHead, bytes_of(h));
-    link.recv(0, kInitParams, bytes_of(params_.data(), n_));
-    link.recv(0, kInitM, bytes_of(adam_.m.data(), n_));
-    link.recv(0, kInitV, bytes_of(adam_.v.data(), n_));
+    std::string why;
+    const std::string what = "receiving the initial state from worker 0";
+    const bool got = watch_.receive(link, 0, kInitHead, bytes_of(h), what, &why) &&
+                     watch_.receive(link, 0, kInitParams, bytes_of(params_.data(), n_), what, &why) &&
+                     watch_.receive(link, 0, kInitM, bytes_of(adam_.m.data(), n_), what, &why) &&
+                     watch_.receive(link, 0, kInitV, bytes_of(adam_.v.data(), n_), what, &why);
+    if (!got)
+      throw RuntimeError(who() + ": worker 0 (rank 0) is gone before the first step: " + why +
+                         "; ending (plait launch restarts the job from the last checkpoint)");
     start_ = h.step;
     end_ = end_step(opt_, start_);
     closed_ = start_;
@@ -245,9 +254,16 @@ class Server {
   // waiting). Worker 0 always contributes, so its loss fails the server.
   void drop(int w, const std::string& why) {
     if (why.empty()) return;
+    int64_t steps = 0;
+    {
+      std::lock_guard lk(m_);
+      steps = closed_;
+    }
     if (w == 0)
-      throw RuntimeError(who() + ": worker 0 (rank 0), which every step needs, is gone: " + why);
-    watch_.mark_dropped(w, why);
+      throw RuntimeError(who() + ": worker 0 (rank 0), which every step needs, is gone in step " +
+                         std::to_string(steps + 1) + ": " + why + "; ending (plait launch "
+                         "restarts the job from the last checkpoint)");
+    watch_.mark_dropped(w, steps, why);
     std::lock_guard lk(m_);
     --alive_;
     std::fprintf(stderr, "%s: backup workers: worker %d dropped after %lld steps (%s); %d of %d workers left\n",
@@ -328,8 +344,7 @@ class Server {
         contributors_ = set;
         decided_ = true;
       }
-      if (L_.servers > 1)
-        comm::broadcast(servers_, std::as_writable_bytes(std::span<uint8_t>(set)), 0);
+      if (L_.servers > 1) share_contributors(set, step);
       if (k_ != 0) {
         std::unique_lock lk(m_);
         contributors_ = set;
@@ -348,6 +363,25 @@ class Server {
       wait_for(lk, [&] { return epoch_ > epoch; }, "worker 0's rollback after " + step);
       t = closed_;
     }
+  }
+
+  // Server 0 tells the others the contributors it chose (point-to-point on the servers'
+  // group, watched like a worker: a follower must not wait for a server 0 that failed).
+  void share_contributors(std::vector<uint8_t>& set, const std::string& step) {
+    const auto bytes = std::as_writable_bytes(std::span<uint8_t>(set));
+    std::string why;
+    const std::string what = "server 0's choice of the contributors to " + step;
+    bool ok = true;
+    if (k_ == 0) {
+      for (int k = 1; k < L_.servers && ok; ++k)
+        ok = watch_.send(servers_, k, kContributors, bytes, "sending " + what, &why);
+    } else {
+      ok = watch_.receive(servers_, 0, kContributors, bytes, "receiving " + what, &why);
+    }
+    if (ok) return;
+    throw RuntimeError(who() + ": stopped " + (k_ == 0 ? "sending " : "receiving ") + what +
+                       (why.empty() ? std::string(" (another thread of the server failed)")
+                                    : ": the peer is gone: " + why));
   }
 
   // Sum in worker order, divide by the contributed sequences once, clip by the global

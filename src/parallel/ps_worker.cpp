@@ -44,7 +44,18 @@ using namespace ps;
 class PsWorker : public StepRunner {
  public:
   PsWorker(Replica& r, const Roles& L, comm::Group& link)
-      : r_(r), L_(L), link_(link), mode_(r.opt.ps_mode) {}
+      : r_(r), L_(L), link_(link), mode_(r.opt.ps_mode) {
+    // Backup workers under MPI: the waits for the servers' replies judge the servers and
+    // worker 0 by their heartbeat files (PeerWatch): a server fails when worker 0 dies
+    // (it always contributes), and the other workers must then end, not wait for
+    // --timeout; a worker that the servers dropped while it was stopped learns it.
+    watch_.beat_dir = watched_beat_dir(r.opt, link);
+    watch_.self = r.rank;
+    watch_.who = "parameter server: worker " + std::to_string(r.rank) + " (rank " +
+                 std::to_string(r.rank) + ")";
+    for (int k = 0; k < L.servers; ++k) watch_.also.push_back(L.server_rank(k));
+    if (r.rank != 0) watch_.also.push_back(0);
+  }
 
   // Worker 0: the state the run starts from, to every server.
   void send_init() {
@@ -144,7 +155,8 @@ class PsWorker : public StepRunner {
     const PushHead done;  // step -1
     for (int k = 0; k < L_.servers; ++k) link_.send(L_.server_rank(k), kPushHead, bytes_of(done));
     if (!r_.out) return;
-    PeerWatch watch{watched_beat_dir(r_.opt, link_), "parameter server: worker 0", {}};
+    PeerWatch watch = watch_;  // each server on its own: they end one by one
+    watch.also.clear();
     for (int k = 0; k < L_.servers; ++k) {
       std::int64_t closed = 0;
       std::string why;
@@ -186,6 +198,7 @@ class PsWorker : public StepRunner {
     std::vector<std::vector<uint8_t>> ranks(K, std::vector<uint8_t>(L_.workers));
     std::vector<std::vector<int32_t>> stale(K, std::vector<int32_t>(L_.workers));
     std::vector<comm::Request> sends, recvs;
+    std::vector<int> send_to, recv_from;  // the server of each request
     for (int k = 0; k < K; ++k) {
       const comm::Shard s = L_.shard(k);
       const int to = L_.server_rank(k);
@@ -200,14 +213,45 @@ class PsWorker : public StepRunner {
         recvs.push_back(link_.irecv(to, kReplyM, bytes_of(r_.adam.m.data() + s.offset, s.count)));
         recvs.push_back(link_.irecv(to, kReplyV, bytes_of(r_.adam.v.data() + s.offset, s.count)));
       }
+      send_to.resize(sends.size(), k);
+      recv_from.resize(recvs.size(), k);
     }
-    for (auto& q : recvs) link_.wait(q);
-    for (auto& q : sends) link_.wait(q);
+    const std::string step = "step " + std::to_string(h.step + 1);
+    for (size_t i = 0; i < recvs.size(); ++i) await(recvs[i], recv_from[i], "receiving the reply to " + step);
+    for (size_t i = 0; i < sends.size(); ++i) await(sends[i], send_to[i], "sending its push of " + step);
     next_ = replies[0].next_step;
     for (const auto& rep : replies) next_ = std::min(next_, rep.next_step);
     ranks_ = ranks[0];
     stale_ = stale[0];
     return replies[0];
+  }
+
+  // Completes q, a transfer with server k; unwatched, a plain wait (the transport's
+  // timeout). A peer found gone ends this worker with one line naming the dead rank:
+  // worker 0 when it is gone (the servers fail after it), else the server.
+  void await(comm::Request& q, int k, const std::string& what) {
+    const int server = L_.server_rank(k);
+    if (watch_.beat_dir.empty()) {
+      link_.wait(q);
+      return;
+    }
+    std::string why;
+    if (watch_.await(link_, server, q, what + " (parameter server " + std::to_string(k) + ")", &why))
+      return;
+    std::string dead = r_.rank != 0 ? watch_.gone(0) : "";
+    std::string rank = "worker 0 (rank 0)";
+    for (int j = 0; j < L_.servers && dead.empty(); ++j) {
+      dead = watch_.gone(L_.server_rank(j));
+      rank = "parameter server " + std::to_string(j) + " (rank " + std::to_string(L_.server_rank(j)) + ")";
+    }
+    if (dead.empty()) {  // it came back between the looks: name what the wait saw
+      dead = why;
+      rank = "a peer of parameter server " + std::to_string(k) + " (rank " + std::to_string(server) + ")";
+    }
+    throw RuntimeError(watch_.who + " stopped " + what + " from parameter server " +
+                       std::to_string(k) + " (rank " + std::to_string(server) + "): " + rank +
+                       " is gone: " + dead + "; ending (plait launch restarts the job from the "
+                       "last checkpoint)");
   }
 
   // Async and stale: server 0's staleness of every worker's latest push (updates it
@@ -247,6 +291,7 @@ class PsWorker : public StepRunner {
   std::vector<uint8_t> ranks_;
   std::vector<int32_t> stale_;  // async, stale: server 0's staleness per worker
   std::vector<int> last_dropped_;
+  PeerWatch watch_;  // its beat_dir: backup workers under MPI with --checkpoint-dir
 };
 
 }  // namespace
@@ -292,7 +337,13 @@ TrainSummary run_ps_rank(comm::Comm& c, const TrainOptions& opt, const RunData* 
   PsWorker w(r, L, links[c.rank()]);
   if (c.rank() == 0) w.send_init();
   const bool chief = r.out != nullptr;
-  TrainSummary sum = run_loop(w, opt, {r.out, chief, chief}, r.step, end_step(opt, r.step));
+  TrainSummary sum;
+  try {
+    sum = run_loop(w, opt, {r.out, chief, chief}, r.step, end_step(opt, r.step));
+  } catch (const Dropped& e) {  // stopped, dropped, then resumed: the servers go on without it
+    say_dropped(e, r.step);
+    return {};
+  }
   w.finish();
   return sum;
 }
