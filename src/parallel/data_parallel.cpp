@@ -262,6 +262,11 @@ TrainSummary run_dp_rank(comm::Comm& c, const TrainOptions& opt, const RunData& 
                   (steal->fixed_order() ? " (PLAIT_TEST_STEAL_ORDER: a fixed assignment)" : ""));
   }
   r.min_over_ranks = [&world](int64_t v) { return min_over(world, v); };  // --on-nonfinite
+  // The loss sum and the balancer's timings in one exchange per step (not with ZeRO,
+  // whose update sums the loss with the gradient norm).
+  std::unique_ptr<StepExchange> exchange;
+  if (opt.zero == 0) exchange = std::make_unique<StepExchange>(world.dup("step-exchange"));
+  r.exchange = exchange.get();
   // Every rank measures; under --balance auto every rank re-splits identically.
   DpBalance balance(world, replica_target(r), shares, balance_config(opt));
   start_replica(r, world);
@@ -275,7 +280,9 @@ TrainSummary run_dp_rank(comm::Comm& c, const TrainOptions& opt, const RunData& 
                        bucket_floats(opt), r.trace, rank);
     r.sync = &sync;
     s = run_replica(r);
+    r.sync = nullptr;
   }
+  r.exchange = nullptr;
   check_replicas_equal(world, r.model);
   return s;
 }

@@ -17,6 +17,7 @@ namespace plait {
 namespace {
 
 constexpr int kFields = 3;  // per rank: compute_s, wait_s, seqs
+static_assert(kFields == StepExchange::kFields - 1, "the exchange's timings are ours");
 
 // The test hook's cost per sequence of `rank` at step `t`: 1..5 s, changing with both.
 double fake_cost(int64_t t, int rank) { return 1.0 + static_cast<double>((t * 7 + rank * 3) % 5); }
@@ -61,6 +62,7 @@ BalanceTarget replica_target(Replica& r) {
     t.set_costs = [&r](const std::vector<double>& costs) { r.steal->set_costs(costs); };
     t.stealing = true;
   }
+  t.exchange = r.exchange;
   return t;
 }
 
@@ -103,7 +105,8 @@ void DpBalance::after_step(int64_t done, RunOutput* out) {
   // This rank's timing of the step, summed over the window. The first step of an
   // invocation (JIT, page faults, cold caches) takes several times a normal one: not
   // a sample, unless the costs are the test hook's.
-  if (fake_costs_ || warm_) {
+  const bool sample = fake_costs_ || warm_;
+  if (sample) {
     const double seqs = static_cast<double>(t_.seqs());
     const StepTiming timing = t_.timing();
     acc_[0] += fake_costs_ ? seqs * fake_cost(done - 1, unit(group_.rank())) : timing.compute_s;
@@ -120,8 +123,23 @@ void DpBalance::after_step(int64_t done, RunOutput* out) {
   std::fill(std::begin(acc_), std::end(acc_), 0.0);
   acc_steps_ = 0;
   std::vector<double> all(static_cast<size_t>(kFields) * group_.size());
-  comm::allgather_bytes(group_, std::as_bytes(std::span<const double>(mine, kFields)),
-                        std::as_writable_bytes(std::span<double>(all)));
+  // The replica's exchange carried every rank's timing of this step already (with its
+  // loss sum): the same doubles an allgather of `mine` would give, in one exchange less.
+  const bool exchanged = t_.exchange && exchange_every_ == 1 && t_.exchange->calls() != exchanged_;
+  if (t_.exchange) exchanged_ = t_.exchange->calls();
+  if (exchanged) {
+    const std::span<const double> x = t_.exchange->timings();
+    for (int i = 0; sample && i < group_.size(); ++i) {
+      const double* in = x.data() + static_cast<size_t>(kFields) * i;
+      double* to = all.data() + static_cast<size_t>(kFields) * i;
+      to[0] = fake_costs_ ? in[2] * fake_cost(done - 1, unit(i)) : in[0];
+      to[1] = in[1];
+      to[2] = in[2];
+    }
+  } else {
+    comm::allgather_bytes(group_, std::as_bytes(std::span<const double>(mine, kFields)),
+                          std::as_writable_bytes(std::span<double>(all)));
+  }
   // A unit's sample: its slowest rank's compute and waiting, its sequences.
   std::vector<balance::RankSample> samples(bal_.shares().size());
   for (int i = 0; i < group_.size(); ++i) {

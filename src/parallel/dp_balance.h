@@ -35,6 +35,7 @@
 #include "comm/group.h"
 #include "parallel/replica.h"
 #include "parallel/run_loop.h"
+#include "parallel/step_exchange.h"
 
 namespace plait {
 
@@ -52,6 +53,9 @@ struct BalanceTarget {
   // by it: balance::claim_size); may be null.
   std::function<void(const std::vector<double>&)> set_costs;
   bool stealing = false;  // units claim sequences within a step: log what each ran
+  // The replica's exchange of loss and timings after each step (step_exchange.h): when
+  // it ran since the last after_step, its timings are used instead of an allgather.
+  const StepExchange* exchange = nullptr;
   BalanceMode mode = BalanceMode::fixed;
   std::vector<int> unit_of;  // group rank -> unit (rank order); empty: unit = rank
 };
@@ -91,6 +95,7 @@ class DpBalance final : public BalanceHook {
   bool fake_costs_ = false;
   bool warm_ = false;  // a step of this invocation has been run
   bool hinted_ = false;  // static mode: said once that auto would re-split
+  std::int64_t exchanged_ = 0;  // t_.exchange->calls() at the last after_step
   std::chrono::steady_clock::time_point last_;
 };
 

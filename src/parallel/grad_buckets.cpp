@@ -131,7 +131,10 @@ bool BucketReducer::lend_or_wait(const Bucket& b) {
 }
 
 void BucketReducer::ready(size_t offset) {
-  for (; handed_ < buckets_.size() && buckets_[handed_].begin >= offset; ++handed_)
+  // allreduced buckets: the last one (begin 0) is ready only once the backward pass is
+  // over, when nothing is left to overlap with: wait_all reduces it on this thread
+  const size_t handable = owned_ ? buckets_.size() : buckets_.size() - std::min<size_t>(1, buckets_.size());
+  for (; handed_ < handable && buckets_[handed_].begin >= offset; ++handed_)
     comm_.push(handed_);
   if (lending_) lend_ahead(offset);  // after: the buckets just handed over may come back
 }
@@ -140,6 +143,10 @@ void BucketReducer::wait_all() {
   ready(0);
   const auto t0 = std::chrono::steady_clock::now();
   comm_.wait_all();
+  // The buckets not handed over (allreduced: the last), in index order after the comm
+  // thread's: every rank reduces the same buckets in the same order on grads_group_,
+  // which the comm thread, idle now (the wait synchronised with it), no longer uses.
+  for (; handed_ < buckets_.size(); ++handed_) reduce(handed_);
   wait_s_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
@@ -153,6 +160,8 @@ void BucketReducer::next_round() {
   handed_ = popped_ = 0;
   run_begin_ = run_end_ = total_ + 1;  // no run released yet in this round
 }
+
+void BucketReducer::finish_gradients() { wait_all(); }
 
 double BucketReducer::finish(double loss_sum) {
   wait_all();

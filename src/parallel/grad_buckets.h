@@ -9,9 +9,13 @@
 //
 // Ordering per step (main thread):  begin_step -> ready(offset)* -> finish
 //   begin_step   the comm thread is idle (the previous finish waited for it);
-//   ready(o)     hands over every bucket whose begin >= o, in index order;
+//   ready(o)     hands over every bucket whose begin >= o, in index order, except
+//                the last allreduced one (begin 0, ready only when the pass is over);
 //   finish       hands over the rest (ready(0)), waits until the comm thread has
-//                reduced them all, then allreduces the loss sum on the main thread.
+//                reduced them all, reduces the last bucket itself (no hand-over to
+//                the comm thread and back when nothing is left to overlap: a tiny
+//                model's one bucket, or work stealing's whole arena), then allreduces
+//                the loss sum on the main thread (finish_gradients: not the loss).
 // Between begin_step and finish the main thread writes only gradients below the
 // ready offset it last reported, and the comm thread touches only buckets handed over:
 // they never share a float.
@@ -97,6 +101,7 @@ class BucketReducer final : public GradSync {
   void begin_step(std::vector<float>& grads) override;
   void ready(size_t offset) override;
   double finish(double loss_sum) override;
+  void finish_gradients() override;  // finish() without the loss allreduce
   // ZeRO-2/3 with several micro-batches per step (every rank as many): reduce each
   // micro-batch's gradients to their owners, so that between micro-batches a rank holds
   // only its shard (the owner's shard accumulates the reduced sums).

@@ -14,6 +14,7 @@
 #include "parallel/evaluate.h"
 #include "parallel/memory_report.h"
 #include "parallel/shard_snapshot.h"
+#include "parallel/step_exchange.h"
 #include "parallel/train_state.h"
 #include "util/error.h"
 
@@ -79,6 +80,10 @@ Replica::Replica(const TrainOptions& o, const RunData& d, int rank_, int64_t fir
       seqs(count),
       gathered_(std::span<const ParamSpec>{}, 0, o.adamw) {
   model.set_recompute(o.recompute);
+}
+
+void GradSync::finish_gradients() {
+  throw RuntimeError("this gradient sync sums the loss itself (GradSync::finish)");
 }
 
 void Replica::set_share(int64_t first, int64_t count) {
@@ -171,8 +176,14 @@ double Replica::train_step(double& norm) {
   if (sync) {
     const double t1 = trace ? trace->now_us() : 0;
     const auto w0 = Clock::now();
-    loss_sum = sync->finish(loss_sum);
-    timing.wait_s = seconds_since(w0);
+    if (exchange) {  // the timing sent is this step's: compute, then the gradients' wait
+      sync->finish_gradients();
+      timing.wait_s = seconds_since(w0);
+      loss_sum = exchange->run(loss_sum, timing);
+    } else {
+      loss_sum = sync->finish(loss_sum);
+      timing.wait_s = seconds_since(w0);
+    }
     if (trace && trace->enabled())
       trace->complete("wait for gradients", "comm", rank, obs::kLaneCompute, t1,
                       trace->now_us() - t1);

@@ -58,6 +58,9 @@ class GradSync {
   virtual void ready(size_t offset) = 0;
   // Waits for every gradient to be reduced; returns the global sum of `loss_sum`.
   virtual double finish(double loss_sum) = 0;
+  // finish() without the loss: the caller sums it in its StepExchange (step_exchange.h),
+  // together with the step's timings. Only for syncs that have it (BucketReducer).
+  virtual void finish_gradients();
   // Whether this rank computes its share's gradients this step (a backup worker that
   // is behind the others skips steps that closed without it: backup_sync.h).
   virtual bool wants_gradients() const { return true; }
@@ -76,6 +79,7 @@ class GradSync {
 };
 
 class WorkSteal;       // parallel/dp_steal.h
+class StepExchange;    // parallel/step_exchange.h
 class ShardSnapshots;  // parallel/shard_snapshot.h
 
 struct Replica : StepRunner {
@@ -92,6 +96,9 @@ struct Replica : StepRunner {
   BalanceHook* balance = nullptr;   // data parallelism's (dp_balance.h); null otherwise
   Zero* zero = nullptr;             // --zero 1|2|3: the sharded update (zero.h)
   WorkSteal* steal = nullptr;       // --balance auto: micro-batches claimed within a step
+  // With a sync: the loss sum and the step's timing in one exchange after the gradients
+  // (sync->finish_gradients()); null: sync->finish() sums the loss.
+  StepExchange* exchange = nullptr;
   int64_t step = 0;
   StepTiming timing;                // of the last step
   nlohmann::json resumed_extra;     // the checkpoint's "extra" after start() resumed

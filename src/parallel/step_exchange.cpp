@@ -1,0 +1,49 @@
+#include "parallel/step_exchange.h"
+
+#include <algorithm>
+#include <exception>
+
+namespace plait {
+
+StepExchange::StepExchange(comm::Group group)
+    : g_(std::move(group)),
+      all_(static_cast<size_t>(kFields) * g_.size()),
+      timings_(static_cast<size_t>(kFields - 1) * g_.size()) {}
+
+// The last call's sends: every peer that left that call's receives has taken them, so
+// the wait is short. A rank unwinding an error does not wait (a peer may be gone); the
+// requests' own clean-up unposts or forgets them.
+StepExchange::~StepExchange() {
+  if (std::uncaught_exceptions() > 0) return;
+  try {
+    for (auto& s : sends_) g_.wait(s);
+  } catch (...) {  // a destructor does not throw: the run has failed elsewhere
+  }
+}
+
+double StepExchange::run(double loss_sum, const StepTiming& timing) {
+  for (auto& s : sends_) g_.wait(s);  // the previous call's: mine_ is free again
+  sends_.clear();
+  recvs_.clear();
+  const int p = g_.size(), me = g_.rank();
+  mine_ = {loss_sum, timing.compute_s, timing.wait_s, static_cast<double>(timing.seqs)};
+  std::copy(mine_.begin(), mine_.end(), all_.begin() + static_cast<std::ptrdiff_t>(kFields * me));
+  const std::uint64_t tag = static_cast<std::uint64_t>(calls_++) % (g_.max_tag() + 1);
+  const auto record = [&](int q) {
+    return std::as_writable_bytes(std::span<double>(all_.data() + static_cast<size_t>(kFields) * q, kFields));
+  };
+  // receives first: a peer's send then finds its receive posted (threads: no queueing)
+  for (int k = 1; k < p; ++k) recvs_.push_back(g_.irecv((me - k + p) % p, tag, record((me - k + p) % p)));
+  for (int k = 1; k < p; ++k)
+    sends_.push_back(g_.isend((me + k) % p, tag, std::as_bytes(std::span<const double>(mine_))));
+  for (auto& r : recvs_) g_.wait(r);
+  double sum = 0;
+  for (int q = 0; q < p; ++q) {
+    sum += all_[static_cast<size_t>(kFields) * q];
+    for (int f = 1; f < kFields; ++f)
+      timings_[static_cast<size_t>(kFields - 1) * q + f - 1] = all_[static_cast<size_t>(kFields) * q + f];
+  }
+  return sum;
+}
+
+}  // namespace plait
