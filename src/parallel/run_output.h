@@ -40,7 +40,8 @@ class RunOutput {
   // --metrics-port: each logged step goes to `m` too (fault/monitor.h).
   void set_monitor(fault::Monitor* m) { monitor_ = m; }
   // Every rank's newest heartbeat: each metrics line gets the per-rank timing of the
-  // newest step each rank has completed ("rank_timing").
+  // newest step each rank has completed ("rank_timing"; none for a rank that has not
+  // completed one in this invocation yet: its first line may lack the others).
   void set_ranks(std::function<std::vector<fault::Beat>()> ranks) { ranks_ = std::move(ranks); }
 
   obs::Trace& trace() { return trace_; }

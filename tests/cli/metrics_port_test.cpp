@@ -112,7 +112,8 @@ TEST_F(MetricsPort, ScrapedDuringARun) {
   EXPECT_EQ(res->body, "ok: step 4\n");
   EXPECT_EQ(cli.Get("/nothing")->status, 404);
   end(pid, SIGKILL);
-  // the metrics log's lines carry every rank's timing
+  // the metrics log's lines carry every rank's timing (the first may lack rank 1's: it
+  // may not have finished its first step when rank 0 logs; nothing waits for heartbeats)
   std::istringstream log(slurp(d / "log.jsonl"));
   int timed = 0;
   for (std::string line; std::getline(log, line);) {
@@ -120,7 +121,8 @@ TEST_F(MetricsPort, ScrapedDuringARun) {
     if (!j.contains("rank_timing")) continue;
     ++timed;
     const auto& t = j["rank_timing"];
-    ASSERT_EQ(t.size(), 2u) << line;
+    ASSERT_EQ(t.size(), timed == 1 && t.size() == 1 ? 1u : 2u) << line;
+    EXPECT_EQ(t[0]["rank"], 0) << line;
     EXPECT_EQ(t[0]["step"], j["step"]) << line;  // the logging rank's own step
     EXPECT_GT(t[0]["step_s"].get<double>(), 0) << line;
     EXPECT_GE(t[0]["step_s"].get<double>(), t[0]["compute_s"].get<double>()) << line;

@@ -52,17 +52,21 @@ TEST_F(Supervisor, KilledChildIsRestartedAndWeightsAreByteIdentical) {
 }
 
 // The metrics log tells the whole story (the supervisor appends its failure and
-// restart events between two children; every step line has each rank's timing), and
-// `plait status` of the finished run shows no rank alive.
+// restart events between two children; every step line has each rank's timing, except
+// that an invocation's first line may lack a rank that has not finished its first step
+// yet: nothing after the step's exchange waits for the heartbeats), and `plait status`
+// of the finished run shows no rank alive.
 TEST_F(Supervisor, LogHasRestartEventsAndStatusOfTheEndedRun) {
   Result r = run_plait(args(d, "log") + " --max-restarts 2 --log " + (d / "log.jsonl"),
                        "PLAIT_TEST_KILL=1:6");
   ASSERT_EQ(r.code, 0) << r.err;
   std::istringstream log(slurp(d / "log.jsonl"));
   int failures = 0, restarts = 0, timed = 0;
+  bool first = false;  // the next step line is its invocation's first
   for (std::string line; std::getline(log, line);) {
     const auto j = nlohmann::json::parse(line);
     const std::string ev = j.value("event", "");
+    if (ev == "start") first = true;
     if (ev == "failure") {
       ++failures;
       EXPECT_EQ(j["how"], "signal 9 (Killed)") << line;
@@ -75,7 +79,9 @@ TEST_F(Supervisor, LogHasRestartEventsAndStatusOfTheEndedRun) {
     }
     if (j.contains("rank_timing")) {
       ++timed;
-      EXPECT_EQ(j["rank_timing"].size(), 2u) << line;
+      if (first) EXPECT_GE(j["rank_timing"].size(), 1u) << line;
+      else EXPECT_EQ(j["rank_timing"].size(), 2u) << line;
+      first = false;
     }
   }
   EXPECT_EQ(failures, 1);
