@@ -9,10 +9,17 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <memory>
+#include <thread>
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "comm/collectives.h"
 #include "fault/checkpoint_names.h"
 #include "fault/memory_snapshot.h"
+#include "fault/safetensors.h"
 #include "parallel/group_min.h"
 #include "parallel/run_loop.h"
 #include "parallel/train_state.h"
@@ -58,6 +65,26 @@ int64_t piece_step(const std::string& path, const std::string& layout, int r) {
 // Where a piece of n floats per array goes: its params, m and v (each n floats).
 using PieceSpans = std::array<std::span<float>, 3>;
 
+// Rank r's piece of `step` in `path`, opened and verified (sizes, XXH64, the options'
+// fingerprint, layout, rank and step); throws what is wrong.
+LoadedCheckpoint open_piece(const std::string& path, const nlohmann::json& fingerprint,
+                            const std::string& layout, int r, int64_t step) {
+  LoadedCheckpoint ck = load_checkpoint(path);
+  check_fingerprint(ck, fingerprint);
+  const auto& s = ck.extra().at("snapshot");
+  if (s.at("layout") != layout || s.at("rank") != r || ck.step() != step)
+    throw UsageError("memory snapshot " + ck.dir().string() + " is not rank " + std::to_string(r) +
+                     "'s piece of step " + std::to_string(step) + " in this layout");
+  return ck;
+}
+
+size_t piece_floats(const LoadedCheckpoint& ck) {  // per array
+  return ck.extra().at("snapshot").at("count").get<size_t>();
+}
+
+const std::array<std::string, 3> kArrays = {kName, std::string("m.") + kName,
+                                            std::string("v.") + kName};
+
 // Rank r's piece from `path`, verified, into `into(n)`'s spans (n: the piece's floats
 // per array); throws what is wrong. The files are verified (sizes, XXH64) before
 // anything is written; a failure after that sends every rank to the disk, whose load
@@ -65,20 +92,70 @@ using PieceSpans = std::array<std::span<float>, 3>;
 nlohmann::json load_piece(const std::string& path, const nlohmann::json& fingerprint,
                           const std::string& layout, int r, int64_t step,
                           const std::function<PieceSpans(size_t)>& into) {
-  const LoadedCheckpoint ck = load_checkpoint(path);
-  check_fingerprint(ck, fingerprint);
-  const auto& s = ck.extra().at("snapshot");
-  if (s.at("layout") != layout || s.at("rank") != r || ck.step() != step)
-    throw UsageError("memory snapshot " + ck.dir().string() + " is not rank " + std::to_string(r) +
-                     "'s piece of step " + std::to_string(step) + " in this layout");
-  const size_t n = s.at("count").get<size_t>();
+  const LoadedCheckpoint ck = open_piece(path, fingerprint, layout, r, step);
+  const size_t n = piece_floats(ck);
   const PieceSpans out = into(n);
   const std::vector<int64_t> shape{static_cast<int64_t>(n)};
-  ck.read(kName, shape, out[0]);
-  ck.read(std::string("m.") + kName, shape, out[1]);
-  ck.read(std::string("v.") + kName, shape, out[2]);
+  for (size_t i = 0; i < kArrays.size(); ++i) ck.read(kArrays[i], shape, out[i]);
   return ck.extra();
 }
+
+// A verified piece's three arrays as they lie in its snapshot's files, mapped read-only
+// (tmpfs: the pages are the snapshot itself), so that a piece restored for another rank
+// is sent from them without being loaded into a buffer first.
+class MappedPiece {
+ public:
+  explicit MappedPiece(const LoadedCheckpoint& ck) {
+    const size_t n = piece_floats(ck);
+    std::vector<int> mapped(ck.files().size(), -1);  // file index -> maps_ index
+    for (size_t i = 0; i < kArrays.size(); ++i) {
+      const TensorShard& sh = ck.tensors().at(kArrays[i]).shards.at(0);
+      const fs::path file = ck.dir() / ck.files().at(sh.file).file;
+      if (mapped[sh.file] < 0) {
+        mapped[sh.file] = static_cast<int>(maps_.size());
+        maps_.push_back(map(file));
+      }
+      const Map& m = maps_[static_cast<size_t>(mapped[sh.file])];
+      const safetensors::TensorInfo* t = m.reader->find(sh.key);
+      if (!t || t->end - t->begin != n * sizeof(float))
+        throw UsageError("memory snapshot " + file.string() + ": tensor '" + sh.key +
+                         "' is not the piece's " + std::to_string(n) + " floats");
+      const auto* at = static_cast<const std::byte*>(m.base) + m.data_start + t->begin;
+      arrays[i] = std::span<const float>(reinterpret_cast<const float*>(at), n);
+    }
+  }
+  ~MappedPiece() {
+    for (Map& m : maps_) ::munmap(m.base, m.bytes);
+  }
+  MappedPiece(const MappedPiece&) = delete;
+  MappedPiece& operator=(const MappedPiece&) = delete;
+
+  std::array<std::span<const float>, 3> arrays;  // params, m, v of the piece's range
+
+ private:
+  struct Map {
+    void* base = nullptr;
+    size_t bytes = 0;
+    uint64_t data_start = 0;  // where the data section begins in the file
+    std::unique_ptr<safetensors::Reader> reader;
+  };
+  static Map map(const fs::path& file) {
+    Map m;
+    m.reader = std::make_unique<safetensors::Reader>(file);
+    m.bytes = m.reader->file_size();
+    uint64_t data = 0;  // the data section's size: its tensors tile it (Reader checks)
+    for (const auto& t : m.reader->tensors()) data = std::max(data, t.end);
+    m.data_start = m.bytes - data;
+    const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) throw RuntimeError("cannot open " + file.string() + ": " + std::strerror(errno));
+    m.base = ::mmap(nullptr, m.bytes, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, 0);
+    const int err = errno;
+    ::close(fd);
+    if (m.base == MAP_FAILED) throw RuntimeError("cannot map " + file.string() + ": " + std::strerror(err));
+    return m;
+  }
+  std::vector<Map> maps_;
+};
 
 }  // namespace
 
@@ -234,10 +311,8 @@ void broadcast_json(comm::Group& g, nlohmann::json& j, int root) {
 }  // namespace
 
 int64_t ShardSnapshots::restore(const nlohmann::json& fingerprint, int64_t disk_step,
-                                const std::string& run_dir, std::span<float> params,
-                                std::span<float> m, std::span<float> v, nlohmann::json& extra,
-                                std::string& from) {
-  lose_node_for_test(run_dir);
+                                std::span<float> params, std::span<float> m,
+                                std::span<float> v, nlohmann::json& extra, std::string& from) {
   const int w = world_.size(), me = world_.rank(), node = world_.node(me);
   std::vector<int64_t> mine(2 * static_cast<size_t>(w), -1);
   for (int r = 0; r < w; ++r) {
@@ -250,61 +325,93 @@ int64_t ShardSnapshots::restore(const nlohmann::json& fingerprint, int64_t disk_
                         std::as_writable_bytes(std::span<int64_t>(all)));
   const int64_t step = complete_step(all, w);
   if (step < 0 || step <= disk_step) return -1;
-  // every holder loads and verifies the pieces it restores; any failure: the disk.
-  // This rank's own piece, held here, goes straight into its arrays (no staging copy);
-  // a piece for another rank into a buffer that is sent.
+  // Every holder verifies the pieces it restores; any failure sends every rank to the
+  // disk (whose load writes every array whole, so what was written here does not
+  // matter). The order keeps a keeper's work short when a node was lost: first each
+  // piece this rank restores for ANOTHER rank, verified and sent straight from its
+  // snapshot's mapped pages (a header first: its floats per array, 0 when it is
+  // unusable), while a thread reads this rank's own piece, held here, straight into its
+  // arrays; or, held elsewhere, it is received straight into them.
   const auto range = [&](std::span<float> a) {  // this rank's range of an array
     return a.subspan(a.size() == arena_ ? offset_ : 0, count_);
   };
-  const bool direct = holder(all, w, me, step).first == me;
-  std::vector<std::vector<float>> got(w);
   nlohmann::json first_extra;
   int64_t ok = 1;
-  for (int r = 0; r < w; ++r) {
-    const auto [q, copy] = holder(all, w, r, step);
-    if (q != me) continue;
-    const auto into = [&](size_t n) -> PieceSpans {
-      if (r == me) {
-        if (n != count_)
-          throw UsageError("rank " + std::to_string(r) + "'s piece holds " + std::to_string(n) +
-                           " floats per array, not " + std::to_string(count_));
-        return {range(params), range(m), range(v)};
+  const auto unusable = [&](int r, const std::string& why) {
+    std::fprintf(stderr, "the memory snapshot of rank %d's piece is unusable (%s); resuming "
+                 "from the disk\n", r, why.c_str());
+    ok = 0;
+  };
+  // This rank's own piece, held here: read on a thread of its own, beside the pieces
+  // for others below (a keeper of a lost node's pieces does both at once).
+  const int source = holder(all, w, me, step).first;
+  std::string own_failure;
+  std::thread own;
+  if (source == me)
+    own = std::thread([&] {
+      try {
+        nlohmann::json e = load_piece(own_dir(dir_, me), fingerprint, layout_, me, step, [&](size_t n) {
+          if (n != count_)
+            throw UsageError("rank " + std::to_string(me) + "'s piece holds " + std::to_string(n) +
+                             " floats per array, not " + std::to_string(count_));
+          return PieceSpans{range(params), range(m), range(v)};
+        });
+        if (me == 0) first_extra = std::move(e);
+      } catch (const std::exception& e) {
+        own_failure = e.what();
+        if (own_failure.empty()) own_failure = "unknown";
       }
-      got[r].resize(3 * n);
-      std::span<float> b(got[r]);
-      return {b.subspan(0, n), b.subspan(n, n), b.subspan(2 * n, n)};
-    };
-    try {
-      nlohmann::json e = load_piece(copy ? copy_dir(dir_, r) : own_dir(dir_, r), fingerprint,
-                                    layout_, r, step, into);
-      if (r == 0) first_extra = std::move(e);
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "the memory snapshot of rank %d's piece is unusable (%s); resuming "
-                   "from the disk\n", r, e.what());
-      ok = 0;
+    });
+  struct Join {  // the thread writes into this frame: joined on every way out
+    std::thread& t;
+    ~Join() {
+      if (t.joinable()) t.join();
     }
-  }
-  if (min_over(world_, ok) == 0) return -1;
+  } join_own{own};
+  std::vector<std::unique_ptr<MappedPiece>> mapped;  // until their sends complete
+  std::vector<int64_t> heads(w, 0);
   std::vector<comm::Request> sends;
   int copies = 0;
   for (int r = 0; r < w; ++r) {
     const auto [q, copy] = holder(all, w, r, step);
     copies += copy;
-    if (q == me && r != me) sends.push_back(xfer_.isend(r, kData, std::as_bytes(std::span<const float>(got[r]))));
+    if (q != me || r == me) continue;
+    try {
+      const LoadedCheckpoint ck =
+          open_piece(copy ? copy_dir(dir_, r) : own_dir(dir_, r), fingerprint, layout_, r, step);
+      mapped.push_back(std::make_unique<MappedPiece>(ck));
+      heads[r] = static_cast<int64_t>(piece_floats(ck));
+      if (r == 0) first_extra = ck.extra();
+    } catch (const std::exception& e) {
+      unusable(r, e.what());
+    }
+    sends.push_back(xfer_.isend(r, kHead, std::as_bytes(std::span<const int64_t>(&heads[r], 1))));
+    if (heads[r] > 0)
+      for (std::span<const float> a : mapped.back()->arrays)
+        sends.push_back(xfer_.isend(r, kData, std::as_bytes(a)));
   }
-  std::vector<float>& piece = got[me];
-  if (!direct) {
-    piece.resize(3 * count_);
-    xfer_.recv(holder(all, w, me, step).first, kData, std::as_writable_bytes(std::span<float>(piece)));
+  if (source == me) {
+    own.join();
+    if (!own_failure.empty()) unusable(me, own_failure);
+  } else {
+    int64_t n = 0;
+    xfer_.recv(source, kHead, std::as_writable_bytes(std::span<int64_t>(&n, 1)));
+    std::vector<float> scratch;  // a piece of the wrong size: taken, then the disk
+    if (n > 0 && static_cast<size_t>(n) != count_) {
+      unusable(me, "rank " + std::to_string(source) + " sent " + std::to_string(n) +
+                       " floats per array, not " + std::to_string(count_));
+      scratch.resize(static_cast<size_t>(n));
+    }
+    if (n == 0) ok = 0;  // its holder said why
+    for (std::span<float> a : {params, m, v})
+      if (n > 0)
+        xfer_.recv(source, kData, std::as_writable_bytes(scratch.empty() ? range(a) : std::span<float>(scratch)));
   }
   for (auto& s : sends) xfer_.wait(s);
-  const auto place = [&](std::span<float> a, size_t at) {
-    if (!direct) std::copy_n(piece.begin() + static_cast<ptrdiff_t>(at), count_, range(a).begin());
+  mapped.clear();
+  if (min_over(world_, ok) == 0) return -1;
+  for (std::span<float> a : {params, m, v})
     if (a.size() == arena_) comm::allgather(replicas_, a);  // the group's pieces: its arena
-  };
-  place(params, 0);
-  place(m, count_);
-  place(v, 2 * count_);
   broadcast_json(world_, first_extra, holder(all, w, 0, step).first);
   extra = std::move(first_extra);
   extra.erase("snapshot");
@@ -316,10 +423,11 @@ int64_t ShardSnapshots::restore(const nlohmann::json& fingerprint, int64_t disk_
 int64_t restore_pieces(ShardSnapshots& pieces, const TrainOptions& opt,
                        const nlohmann::json& fingerprint, GPT& model, AdamW& adam,
                        nlohmann::json& extra, bool say) {
+  pieces.lose_node_for_test(opt.checkpoint_dir);  // before the clock: the loss came first
   const auto t0 = std::chrono::steady_clock::now();
   std::string from;
   const int64_t step = pieces.restore(fingerprint, fault::latest_step(opt.checkpoint_dir),
-                                      opt.checkpoint_dir, model.params, adam.m, adam.v, extra, from);
+                                      model.params, adam.m, adam.v, extra, from);
   if (step < 0) return -1;
   if (say)
     std::fprintf(stderr, "resumed from step %lld %s in %.1f ms\n", static_cast<long long>(step),

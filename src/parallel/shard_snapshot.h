@@ -25,9 +25,11 @@
 // Restoring (--resume under the supervisor, collective over the world): every rank says
 // which pieces its node holds (DIR/rank-J when J is on its node, DIR/copy-J when J's
 // peer is); the newest step at which every piece is held somewhere is taken when it is
-// newer than the disk's checkpoint: each piece's holder (J itself when it can) loads and
-// verifies it (XXH64, options' fingerprint, layout, rank), sends it to J, and each
-// replica group allgathers its pieces. A piece that fails to verify sends everyone to the
+// newer than the disk's checkpoint: each piece's holder (J itself when it can) verifies
+// it (XXH64, options' fingerprint, layout, rank); J's own piece is read straight into its
+// arrays, another's is sent from the snapshot's mapped pages straight into J's arrays
+// (before the holder's own load, which overlaps J's copy); each replica group allgathers
+// its pieces. A piece that fails to verify sends everyone to the
 // disk. The layout must be the run's (same ranks, tp, pp, dp, ZeRO stage, stages): a
 // shrunk job restores from the disk.
 //
@@ -80,15 +82,16 @@ class ShardSnapshots {
   // disk step `disk_step` into params and m, v (sized as for submit; whole moments are
   // allgathered over the replicas, ZeRO's stay the piece's). Returns its step and sets
   // `extra` (the manifest's extra) and `from` (for the log line), or -1 when the disk
-  // (or a new start) is the way. `fingerprint`: the options it must have been made with;
-  // `run_dir`: the checkpoint directory (the test hook's marker).
-  int64_t restore(const nlohmann::json& fingerprint, int64_t disk_step, const std::string& run_dir,
-                  std::span<float> params, std::span<float> m, std::span<float> v,
-                  nlohmann::json& extra, std::string& from);
+  // (or a new start) is the way. `fingerprint`: the options it must have been made with.
+  int64_t restore(const nlohmann::json& fingerprint, int64_t disk_step, std::span<float> params,
+                  std::span<float> m, std::span<float> v, nlohmann::json& extra,
+                  std::string& from);
+  // The test hook PLAIT_TEST_LOSE_SNAPSHOT (collective; before restore). `run_dir`: the
+  // checkpoint directory (the hook's once-per-run marker).
+  void lose_node_for_test(const std::string& run_dir);
 
  private:
   void exchange();  // the thread: commit, send, receive, commit the copies
-  void lose_node_for_test(const std::string& run_dir);
 
   comm::Group world_, xfer_, replicas_;
   size_t arena_, offset_, count_;
