@@ -3,7 +3,10 @@
 #include "fault/checkpoint.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
+#include <set>
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
@@ -124,7 +127,9 @@ RoleGroups optimizer_groups(const CheckpointData& d) {
 json write_role_file(const stdfs::path& dir, const CheckpointData& d, const ShardWriter& w,
                      const char* role, const RoleGroups& groups) {
   const RoleFile f = role_file(d, w, role, groups);
-  auto written = safetensors::write_file(dir / f.file, f.tensors, f.metadata);
+  // over the file a recycled checkpoint holds under this name, if any (same size when
+  // the layout is unchanged: no block allocated or freed)
+  auto written = safetensors::write_file(dir / f.file, f.tensors, f.metadata, /*overwrite=*/true);
   return {{"file", f.file}, {"role", role}, {"rank", w.rank},
           {"bytes", written.bytes}, {"xxh64", hex64(written.xxh64)}};
 }
@@ -147,13 +152,58 @@ json write_rank_files(const stdfs::path& tmp, const CheckpointData& d, const Sha
   return {{"rank", w.rank}, {"rng", d.rng}, {"files", files}};
 }
 
-// Removes what an interrupted save left behind: .tmp-* and .trash-* entries.
-void remove_leftovers(const stdfs::path& run_dir) {
+bool starts_with(const std::string& s, const char* prefix) { return s.rfind(prefix, 0) == 0; }
+
+// Removes what an interrupted save left behind (.tmp-* and .trash-* entries) and every
+// spare but one, which it returns ("" if none).
+stdfs::path remove_leftovers(const stdfs::path& run_dir) {
+  stdfs::path spare;
   for (const auto& e : stdfs::directory_iterator(run_dir)) {
     std::string n = e.path().filename().string();
-    if (n.rfind(ckpt::kTmpPrefix, 0) == 0 || n.rfind(ckpt::kTrashPrefix, 0) == 0)
+    if (starts_with(n, ckpt::kSparePrefix) && spare.empty() && e.is_directory()) spare = e.path();
+    else if (starts_with(n, ckpt::kTmpPrefix) || starts_with(n, ckpt::kTrashPrefix) ||
+             starts_with(n, ckpt::kSparePrefix))
       stdfs::remove_all(e.path());
   }
+  return spare;
+}
+
+// A spare's manifest goes first: renamed, not deleted, so the next manifest can be
+// written over its blocks. ENOENT (none there) is fine.
+void invalidate_manifest(const stdfs::path& dir) {
+  if (std::rename((dir / ckpt::kManifest).c_str(), (dir / ckpt::kSpareManifest).c_str()) != 0 &&
+      errno != ENOENT)
+    throw RuntimeError("cannot rename '" + (dir / ckpt::kManifest).string() + "': " +
+                       std::strerror(errno));
+}
+
+// The temp directory `tmp` of a save, empty or RECYCLED: the spare (a checkpoint pruned
+// earlier) renamed to it, its files left for this save to overwrite in place (same
+// sizes when the layout is unchanged: no inode created, no block allocated, none freed
+// or discarded). The spare's name was made durable before anything in it changed
+// (prune), and neither name is ever read as a checkpoint. Returns whether it recycled.
+bool make_temp_dir(const stdfs::path& run_dir, const stdfs::path& tmp) {
+  const stdfs::path spare = remove_leftovers(run_dir);
+  if (spare.empty()) {
+    stdfs::create_directory(tmp);
+    return false;
+  }
+  fs::rename_path(spare, tmp);
+  invalidate_manifest(tmp);  // a spare left by a crash inside prune may still hold one
+  return true;
+}
+
+// What a recycled temp directory holds besides this save's files (another layout's
+// files, a part of a crashed save): removed before the commit, so a checkpoint holds
+// what its manifest lists and nothing else.
+void remove_unlisted(const stdfs::path& tmp, const json& manifest) {
+  std::set<std::string> keep{ckpt::kManifest, ckpt::kSpareManifest};
+  for (const json& f : manifest.at("files")) keep.insert(f.at("file").get<std::string>());
+  if (manifest.contains("attachments"))
+    for (const json& a : manifest.at("attachments"))
+      keep.insert(stdfs::path(a.at("file").get<std::string>()).begin()->string());
+  for (const auto& e : stdfs::directory_iterator(tmp))
+    if (!keep.count(e.path().filename().string())) stdfs::remove_all(e.path());
 }
 
 std::mutex run_id_mutex;
@@ -174,27 +224,41 @@ void maybe_pause_in_prune(const stdfs::path& run_dir, const stdfs::path& doomed)
 }
 
 // Removes committed checkpoints older than `step` beyond the newest keep_last (those
-// newer than `step`, left by another run, are not ours to judge).
+// newer than `step`, left by another run, are not ours to judge). The newest of them
+// becomes the spare instead (the next save's temp directory: make_temp_dir) unless
+// the run directory holds one.
 void prune(const stdfs::path& run_dir, int64_t step, int keep_last) {
   if (keep_last <= 0) return;
   std::vector<std::pair<int64_t, stdfs::path>> dirs;
+  bool have_spare = false;
   for (const auto& e : stdfs::directory_iterator(run_dir)) {
     int64_t s;
-    if (e.is_directory() && ckpt::parse_step_dir(e.path().filename().string(), s) && s <= step)
-      dirs.emplace_back(s, e.path());
+    const std::string name = e.path().filename().string();
+    if (e.is_directory() && ckpt::parse_step_dir(name, s) && s <= step) dirs.emplace_back(s, e.path());
+    have_spare = have_spare || starts_with(name, ckpt::kSparePrefix);
   }
   std::sort(dirs.rbegin(), dirs.rend());
   // Atomic per checkpoint: renamed to a trash name first (readers never look there),
   // then deleted, so a kill mid-way never leaves a step directory with its manifest
   // but without a listed file; the next save removes the trash.
+  // The spare likewise: its new name is durable before its manifest is renamed and
+  // long before its files are overwritten.
   std::vector<stdfs::path> trash;
+  stdfs::path spare;
   for (size_t i = static_cast<size_t>(keep_last); i < dirs.size(); ++i) {
-    trash.push_back(run_dir / (ckpt::kTrashPrefix + dirs[i].second.filename().string()));
-    stdfs::remove_all(trash.back());
-    fs::rename_path(dirs[i].second, trash.back());
+    const std::string name = dirs[i].second.filename().string();
+    stdfs::path& to = have_spare ? trash.emplace_back() : spare;
+    have_spare = true;
+    to = run_dir / ((&to == &spare ? ckpt::kSparePrefix : ckpt::kTrashPrefix) + name);
+    stdfs::remove_all(to);
+    fs::rename_path(dirs[i].second, to);
   }
-  if (trash.empty()) return;
+  if (trash.empty() && spare.empty()) return;
   fs::fsync_dir(run_dir);
+  if (!spare.empty()) {
+    maybe_pause_in_prune(run_dir, spare);
+    invalidate_manifest(spare);
+  }
   for (const stdfs::path& t : trash) {
     maybe_pause_in_prune(run_dir, t);
     stdfs::remove_all(t);
@@ -208,7 +272,7 @@ json write_attachments(const stdfs::path& tmp, const CheckpointData& d) {
     if (name.empty() || name.find("..") != std::string::npos || name[0] == '/')
       throw std::invalid_argument("checkpoint save: bad attachment name '" + name + "'");
     stdfs::create_directories((tmp / name).parent_path());
-    fs::write_file_durable(tmp / name, contents);
+    fs::write_file_durable(tmp / name, contents, fs::Existing::Overwrite);
     list.push_back({{"file", name},
                     {"bytes", contents.size()},
                     {"xxh64", hex64(xxh64(std::as_bytes(std::span<const char>(contents))))}});
@@ -237,6 +301,19 @@ json build_manifest(const CheckpointData& d, int world, const std::vector<json>&
           {"files", files}};
 }
 
+// manifest.json, fsynced; in a recycled directory written over the spare's old
+// manifest (kSpareManifest) and renamed to its name, so no inode is made or freed.
+void write_manifest(const stdfs::path& tmp, const std::string& text) {
+  const stdfs::path old = tmp / ckpt::kSpareManifest;
+  std::error_code ec;
+  if (!stdfs::is_regular_file(stdfs::symlink_status(old, ec))) {
+    fs::write_file_durable(tmp / ckpt::kManifest, text);
+    return;
+  }
+  fs::write_file_durable(old, text, fs::Existing::Overwrite);
+  fs::rename_path(old, tmp / ckpt::kManifest);  // durable with fsync_dir(tmp) next
+}
+
 // Rank 0, once every rank's files are durable in `tmp`: the commit. Ordering is the
 // whole point, each step relying on the ones before it:
 //   1. manifest.json written and fsynced inside tmp (a dir without it is never loaded)
@@ -249,7 +326,7 @@ json build_manifest(const CheckpointData& d, int world, const std::vector<json>&
 //   7. trash and checkpoints beyond keep_last removed (needs no durability)
 void commit(const stdfs::path& run_dir, const stdfs::path& tmp, const std::string& name,
             const json& manifest, int keep_last, int64_t step) {
-  fs::write_file_durable(tmp / ckpt::kManifest, manifest.dump(2) + "\n");
+  write_manifest(tmp, manifest.dump(2) + "\n");
   fs::fsync_dir(tmp);
   fault::crash_point("manifest", step, run_dir);
   const stdfs::path final_dir = run_dir / name;
@@ -291,10 +368,10 @@ stdfs::path save_checkpoint(const stdfs::path& run_dir, const CheckpointData& da
   const std::string name = ckpt::step_dir_name(data.step);
   const stdfs::path tmp = run_dir / (ckpt::kTmpPrefix + name);
   try {
-    if (w.rank == 0) {  // a clean, empty temp dir before anyone writes into it
+    bool recycled = false;
+    if (w.rank == 0) {  // a clean temp dir (empty, or a spare to overwrite) before anyone writes
       stdfs::create_directories(run_dir);
-      remove_leftovers(run_dir);
-      stdfs::create_directory(tmp);
+      recycled = make_temp_dir(run_dir, tmp);
     }
     sync();
     json part = write_rank_files(tmp, data, w);
@@ -306,6 +383,7 @@ stdfs::path save_checkpoint(const stdfs::path& run_dir, const CheckpointData& da
       if (!data.tokenizer.is_null()) manifest["tokenizer"] = data.tokenizer;
       if (const std::string run = checkpoint_run_id(); !run.empty()) manifest["run"] = run;
       if (!data.attachments.empty()) manifest["attachments"] = write_attachments(tmp, data);
+      if (recycled) remove_unlisted(tmp, manifest);
       commit(run_dir, tmp, name, manifest, keep_last, data.step);
     }
     sync();  // nobody returns before the checkpoint exists

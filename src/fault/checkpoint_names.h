@@ -12,6 +12,10 @@ inline constexpr const char* kManifest = "manifest.json";
 inline constexpr const char* kLatest = "latest";
 inline constexpr const char* kTmpPrefix = ".tmp-";      // uncommitted: ignored, then removed
 inline constexpr const char* kTrashPrefix = ".trash-";  // replaced: ignored, then removed
+// A pruned checkpoint kept for the next save to overwrite in place (ignored by readers;
+// its manifest renamed to kSpareManifest first, so it never looks committed).
+inline constexpr const char* kSparePrefix = ".spare-";
+inline constexpr const char* kSpareManifest = "manifest.spare";
 inline constexpr const char* kSlicePrefix = "slice.";   // __metadata__ key of a shard's box
 inline constexpr char kBoxSeparator = '@';             // "<name>@1": a tensor's 2nd box in a file
 inline constexpr const char* kMomentM = "m.";           // AdamW first moment of a parameter

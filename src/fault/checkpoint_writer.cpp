@@ -1,6 +1,7 @@
 #include "fault/checkpoint_writer.h"
 
 #include <pthread.h>
+#include <sys/mman.h>
 
 #include <array>
 #include <chrono>
@@ -18,6 +19,7 @@ namespace plait {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+constexpr size_t kHugePage = 2 << 20;  // x86-64's and arm64's (4 KiB base) huge page
 
 double since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
@@ -93,9 +95,14 @@ void CheckpointWriter::snapshot(const CheckpointData& data) {
       round_up(model_at + floats_of(data.model) * sizeof(float)) + off.optimizer % kBlock;
   const size_t need = round_up(opt_at + (floats_of(data.opt_m) + floats_of(data.opt_v)) * sizeof(float));
   if (need > arena_bytes_) {  // grows once; reused by every later snapshot
-    arena_.reset(static_cast<std::byte*>(std::aligned_alloc(kBlock, need)));
+    // In transparent huge pages where the kernel allows them (a hint only): each
+    // O_DIRECT write pins the pages it reads, a 2 MiB page at a time instead of 512 of
+    // 4 KiB (the pinning was about a tenth of the writer's CPU).
+    const size_t bytes = (need + kHugePage - 1) / kHugePage * kHugePage;
+    arena_.reset(static_cast<std::byte*>(std::aligned_alloc(kHugePage, bytes)));
     if (!arena_) throw std::bad_alloc();
-    arena_bytes_ = need;
+    ::madvise(arena_.get(), bytes, MADV_HUGEPAGE);
+    arena_bytes_ = bytes;
   }
   float* at = reinterpret_cast<float*>(arena_.get() + model_at);
   copy_into(pending_.model, at);

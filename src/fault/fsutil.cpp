@@ -62,10 +62,12 @@ std::shared_ptr<std::byte> acquire_stage() {
 
 }  // namespace
 
-DurableFile::DurableFile(const std::filesystem::path& path, Mode mode) : path_(path) {
+DurableFile::DurableFile(const std::filesystem::path& path, Mode mode, Existing existing)
+    : path_(path) {
   // O_NOFOLLOW: a symbolic link planted under a name plait writes is never written
   // through; the mode is 0644 whatever the umask.
-  const int flags = O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW;
+  const int flags = O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW |
+                    (existing == Existing::Truncate ? O_TRUNC : 0);
   if (mode == Mode::Direct) {
     stage_ = acquire_stage();
     fd_ = ::open(path.c_str(), flags | O_DIRECT, 0644);
@@ -75,6 +77,11 @@ DurableFile::DurableFile(const std::filesystem::path& path, Mode mode) : path_(p
   if (fd_ < 0) fd_ = ::open(path.c_str(), flags, 0644);
   if (fd_ < 0) fail("cannot create", path);
   ::fchmod(fd_, 0644);
+  if (existing == Existing::Overwrite) {
+    struct stat st;
+    if (::fstat(fd_, &st) != 0) fail("cannot stat", path);
+    old_size_ = static_cast<size_t>(st.st_size);
+  }
 }
 
 DurableFile::~DurableFile() {
@@ -148,14 +155,22 @@ void DurableFile::write(const void* data, size_t n) {
 
 void DurableFile::close() {
   if (stage_) flush_staged(true), stage_.reset();
-  if (::fsync(fd_) != 0) fail("cannot fsync", path_);
+  // an overwritten file longer than the new bytes: cut its old tail (writes past the
+  // old end have grown it to the new size already)
+  if (old_size_ > written_ && ::ftruncate(fd_, static_cast<off_t>(written_)) != 0)
+    fail("cannot truncate", path_);
+  // fdatasync: the bytes and what reading them back needs (size, block map) are
+  // durable; only the timestamps may be older after a crash. Saves a write of the inode
+  // per file where only its times changed (a file overwritten in place).
+  if (::fdatasync(fd_) != 0) fail("cannot fsync", path_);
   int fd = fd_;
   fd_ = -1;
   if (::close(fd) != 0) fail("cannot close", path_);
 }
 
-void write_file_durable(const std::filesystem::path& path, std::string_view content) {
-  DurableFile f(path);
+void write_file_durable(const std::filesystem::path& path, std::string_view content,
+                        Existing existing) {
+  DurableFile f(path, DurableFile::Mode::Buffered, existing);
   f.write(content.data(), content.size());
   f.close();
 }

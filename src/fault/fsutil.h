@@ -1,5 +1,6 @@
 // Durable file-system primitives for the checkpoint commit protocol (POSIX).
-// "Durable" means fsync'ed: after the call returns, a power cut keeps the bytes.
+// "Durable" means fsync'ed (a file: fdatasync'ed, its bytes and size; not its times):
+// after the call returns, a power cut keeps the bytes.
 // Failures throw RuntimeError naming the path and the OS's reason.
 #pragma once
 #include <cstddef>
@@ -16,7 +17,16 @@ namespace plait::fs {
 // a few MB).
 inline constexpr uint64_t kMaxSmallFile = 64ull << 20;
 
-// A file opened for writing (created or truncated); close() fsyncs before closing.
+// What opening a file that exists does with its bytes.
+//   Truncate   O_TRUNC: the old bytes (and their blocks) go at once.
+//   Overwrite  the new bytes are written over the old in place and close() cuts the file
+//              to the new size: an overwrite of a file of the same size allocates no
+//              block and frees none (a recycled checkpoint's files, fault/checkpoint.h);
+//              until close() the file mixes new bytes and old ones.
+enum class Existing { Truncate, Overwrite };
+
+// A file opened for writing (created, or as `Existing` says); close() fsyncs before
+// closing.
 //
 // Direct mode (for large files, e.g. a checkpoint's tensors): the bytes go to the disk
 // with O_DIRECT in whole kDirectAlign blocks, straight from the caller's memory where
@@ -30,13 +40,14 @@ inline constexpr uint64_t kMaxSmallFile = 64ull << 20;
 class DurableFile {
  public:
   enum class Mode { Buffered, Direct };
-  explicit DurableFile(const std::filesystem::path& path, Mode mode = Mode::Buffered);
+  explicit DurableFile(const std::filesystem::path& path, Mode mode = Mode::Buffered,
+                       Existing existing = Existing::Truncate);
   ~DurableFile();  // closes without fsync if close() was never called (error paths)
   DurableFile(const DurableFile&) = delete;
   DurableFile& operator=(const DurableFile&) = delete;
 
   void write(const void* data, size_t n);
-  void close();  // fsync, then close; the file's bytes are on disk when this returns
+  void close();  // fdatasync, then close; the file's bytes are on disk when this returns
   size_t bytes_written() const { return written_; }
   // Whether write(p, n) would send (most of) these bytes to the disk straight from `p`,
   // without copying them: direct mode, and `p` lies at the file's offset modulo
@@ -51,6 +62,7 @@ class DurableFile {
   std::filesystem::path path_;
   int fd_ = -1;
   size_t written_ = 0;  // bytes accepted by write() (staged or in the file)
+  size_t old_size_ = 0;  // the file's size when opened (Existing::Overwrite; else 0)
   bool direct_ = false;
   std::shared_ptr<std::byte> stage_;  // kStageBytes, kDirectAlign-aligned (direct mode)
   size_t staged_ = 0;
@@ -62,7 +74,8 @@ inline constexpr size_t kDirectAlign = 4096;
 inline constexpr size_t kStageBytes = 1 << 20;
 
 // Writes `content` to path durably (no atomicity: use atomic_replace for that).
-void write_file_durable(const std::filesystem::path& path, std::string_view content);
+void write_file_durable(const std::filesystem::path& path, std::string_view content,
+                        Existing existing = Existing::Truncate);
 // fsync a directory, making the creations, renames and removals inside it durable.
 void fsync_dir(const std::filesystem::path& dir);
 // Atomically replaces path's content: write path.tmp, fsync it, rename over path,

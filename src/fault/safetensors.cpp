@@ -130,8 +130,9 @@ struct StreamWriter::Impl {
   fs::DurableFile file;
   Xxh64 hash;
   uint64_t left = 0;  // data bytes still to come
-  Impl(const std::filesystem::path& p, uint64_t size)
-      : file(p, size >= kDirectFrom ? fs::DurableFile::Mode::Direct : fs::DurableFile::Mode::Buffered) {}
+  Impl(const std::filesystem::path& p, uint64_t size, bool overwrite)
+      : file(p, size >= kDirectFrom ? fs::DurableFile::Mode::Direct : fs::DurableFile::Mode::Buffered,
+             overwrite ? fs::Existing::Overwrite : fs::Existing::Truncate) {}
   void put(const void* data, size_t k) {
     const auto* p = static_cast<const std::byte*>(data);
     if (file.without_copy(p, k)) {  // the disk reads the bytes, the hash alone loads them
@@ -147,11 +148,12 @@ struct StreamWriter::Impl {
 
 StreamWriter::StreamWriter(const std::filesystem::path& path,
                            const std::vector<TensorSpec>& tensors,
-                           const std::map<std::string, std::string>& metadata) {
+                           const std::map<std::string, std::string>& metadata,
+                           bool overwrite) {
   const std::string header = build_header(tensors, metadata);  // throws before creating
   uint64_t data_bytes = 0;
   for (const auto& t : tensors) data_bytes += byte_size(t);
-  impl_ = std::make_unique<Impl>(path, 8 + header.size() + data_bytes);
+  impl_ = std::make_unique<Impl>(path, 8 + header.size() + data_bytes, overwrite);
   uint8_t len[8];
   const uint64_t n = header.size();
   std::memcpy(len, &n, 8);  // little-endian host
@@ -178,7 +180,7 @@ Written StreamWriter::close() {
 }
 
 Written write_file(const std::filesystem::path& path, const std::vector<TensorOut>& tensors,
-                   const std::map<std::string, std::string>& metadata) {
+                   const std::map<std::string, std::string>& metadata, bool overwrite) {
   std::vector<TensorSpec> specs;
   for (const auto& t : tensors) {
     specs.push_back({t.name, t.dtype, t.shape});
@@ -187,7 +189,7 @@ Written write_file(const std::filesystem::path& path, const std::vector<TensorOu
                                   std::to_string(t.bytes.size()) + " bytes, its shape needs " +
                                   std::to_string(byte_size(specs.back())));
   }
-  StreamWriter w(path, specs, metadata);
+  StreamWriter w(path, specs, metadata, overwrite);
   // Tensors adjacent in memory (a checkpoint snapshot's) go out as one piece: few,
   // large writes.
   std::span<const std::byte> run;

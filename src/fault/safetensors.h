@@ -56,8 +56,10 @@ struct Written {
 // Writes a safetensors file and fsyncs it (not atomic by itself: callers write under a
 // temporary name). Tensors are stored in the order given. std::invalid_argument for a
 // malformed request (duplicate or empty name, byte count not matching the shape).
+// `overwrite`: a file already at `path` is written over in place and cut to the new
+// size at the end (fs::Existing::Overwrite), not truncated first.
 Written write_file(const std::filesystem::path& path, const std::vector<TensorOut>& tensors,
-                   const std::map<std::string, std::string>& metadata);
+                   const std::map<std::string, std::string>& metadata, bool overwrite = false);
 
 // What a streamed file will hold: the header is written first, from these alone.
 struct TensorSpec {
@@ -82,7 +84,7 @@ uint64_t data_offset(const std::vector<TensorSpec>& tensors,
 class StreamWriter {
  public:
   StreamWriter(const std::filesystem::path& path, const std::vector<TensorSpec>& tensors,
-               const std::map<std::string, std::string>& metadata);
+               const std::map<std::string, std::string>& metadata, bool overwrite = false);
   ~StreamWriter();
   StreamWriter(const StreamWriter&) = delete;
   StreamWriter& operator=(const StreamWriter&) = delete;

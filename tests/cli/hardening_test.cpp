@@ -106,9 +106,10 @@ TEST(Hardening, SymlinkedLatestTmpIsNotFollowed) {
   EXPECT_EQ(slurp(d / "run/latest"), "step-00000001\n");
 }
 
-// Pruning renames a checkpoint to a trash name before deleting it: killed in the
-// middle of a deletion (the test hook deletes one file, then waits for the kill),
-// every step directory left is whole, and the next save removes the trash.
+// Pruning renames a checkpoint to a trash name before deleting it, or to the spare's
+// name before the next save overwrites it (the first pruned, with no spare yet): killed
+// in the middle of that (the test hook deletes one file, then waits for the kill),
+// every step directory left is whole, and the next save recycles or removes it.
 TEST(Hardening, PruningKilledMidwayLeavesOnlyWholeCheckpoints) {
   TempDir d;
   write_file(d / "c.txt", small_corpus());
@@ -128,7 +129,7 @@ TEST(Hardening, PruningKilledMidwayLeavesOnlyWholeCheckpoints) {
   int trash = 0, steps = 0;
   for (const auto& e : fs::directory_iterator(d / "run")) {
     const std::string n = e.path().filename().string();
-    trash += n.rfind(".trash-", 0) == 0;
+    trash += n.rfind(".trash-", 0) == 0 || n.rfind(".spare-", 0) == 0;
     if (n.rfind("step-", 0) == 0) {
       ++steps;
       const Result r = run_plait("inspect " + e.path().string());
@@ -140,8 +141,16 @@ TEST(Hardening, PruningKilledMidwayLeavesOnlyWholeCheckpoints) {
   fs::remove(d / "run/paused");
   const Result r = run_plait(args + " --resume");
   EXPECT_EQ(r.code, 0) << r.err;
-  for (const auto& e : fs::directory_iterator(d / "run"))
-    EXPECT_NE(e.path().filename().string().rfind(".trash-", 0), 0u) << e.path();
+  int spares = 0;
+  for (const auto& e : fs::directory_iterator(d / "run")) {
+    const std::string n = e.path().filename().string();
+    EXPECT_NE(n.rfind(".trash-", 0), 0u) << e.path();
+    if (n.rfind(".spare-", 0) == 0) {  // at most one, never with a manifest
+      ++spares;
+      EXPECT_FALSE(fs::exists(e.path() / "manifest.json")) << e.path();
+    }
+  }
+  EXPECT_LE(spares, 1);
 }
 
 // A fresh run into a directory holding another run's checkpoints is refused unless

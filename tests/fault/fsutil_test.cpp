@@ -6,6 +6,7 @@
 #include "fault/fsutil.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <cstdlib>
 #include <memory>
@@ -86,6 +87,36 @@ TEST(DurableFile, WithoutCopyOnlyInDirectModeForASourceInPhaseWithTheFile) {
   direct.write(s.at + 8, 3 * kDirectAlign - 8);
   direct.close();
   EXPECT_TRUE(read_bytes(dir / "d") == s.bytes(3 * kDirectAlign));
+}
+
+// Existing::Overwrite writes over a file in place (the same inode) and cuts it to the
+// new bytes: shorter, the same size or longer than the old file, in both modes.
+TEST(DurableFile, OverwriteKeepsTheFileAndEndsWithExactlyTheNewBytes) {
+  TempDir dir;
+  const size_t olds[] = {0, 5000, 3 * kStageBytes + 7};
+  const size_t news[] = {0, 100, 5000, kStageBytes + 4097, 3 * kStageBytes + 7};
+  for (DurableFile::Mode mode : {DurableFile::Mode::Buffered, DurableFile::Mode::Direct})
+    for (size_t old_n : olds)
+      for (size_t n : news) {
+        SCOPED_TRACE("mode " + std::to_string(static_cast<int>(mode)) + " old " +
+                     std::to_string(old_n) + " new " + std::to_string(n));
+        const auto path = dir / "f";
+        Source old_bytes(old_n, 0), s(n, 8);
+        write_file_durable(path, old_bytes.bytes(old_n));
+        struct stat before{}, after{};
+        ASSERT_EQ(::stat(path.c_str(), &before), 0);
+        DurableFile f(path, mode, Existing::Overwrite);
+        f.write(s.at, n);
+        f.close();
+        ASSERT_EQ(::stat(path.c_str(), &after), 0);
+        EXPECT_EQ(before.st_ino, after.st_ino);
+        const std::string got = read_bytes(path);
+        ASSERT_EQ(got.size(), n);
+        ASSERT_TRUE(got == s.bytes(n));
+      }
+  // a file that does not exist yet is created, as with Truncate
+  write_file_durable(dir / "new", "abc", Existing::Overwrite);
+  EXPECT_EQ(read_bytes(dir / "new"), "abc");
 }
 
 }  // namespace
