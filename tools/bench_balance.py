@@ -12,15 +12,32 @@ machine's load hits them alike. Figures come from the metrics log (--log):
   recovery  (mid-run slowdown at step S) steps after S until the median tok/s of a
             5-step window first reaches 0.9 x the run's new ideal (and, separately,
             0.9 x its own final steady state)
+  work/step rank 0's training thread's CPU seconds per step over the second half, less
+            what it spent in waits for the other ranks (the log's work_cpu_s): the
+            work of computing, measuring, balancing and logging; far less noisy than
+            wall time on a shared machine, where waiting for a core costs no CPU
+  cpu/step  the whole process's CPU seconds per step (every thread; the log's cpu_s),
+            and of the whole run (the child's rusage, start-up included): these count
+            the waits' spinning too (the threads transport spins while the ranks fit
+            the cores), so they scatter more
+
+Case overhead (nothing slow, auto against off): the two take turns, every other round
+reversed, and every figure is a ratio within one round's pair; `--runs 15` or more
+resolves a few percent. It prints the median ratio, the quartiles, and the mean of the
+per-pair log-ratios with two standard errors (a ~95% interval).
 
     tools/bench_balance.py [--plait build/plait] [--runs 5] [--yardstick OTHER_PLAIT]
+        [--before OTHER_PLAIT] [--overhead-runs N]
         [--cases two,three,midrun,overhead] [--keep DIR] -- MODEL_ARGS...
 
+--before: another plait binary (e.g. main before a change): cases two, three and
+three2x also run its `auto` (variant `before`, taking turns with the others), and
+report auto / before. --overhead-runs: rounds of case overhead (default --runs).
 --yardstick: a plait binary without balancing (e.g. main before it), for the overhead
 of measuring (case overhead: this binary's --balance off and auto vs it, no slowdown).
 Prints a Markdown table of medians with every per-round ratio, the load before/after.
 """
-import argparse, os, shutil, statistics, sys, tempfile
+import argparse, math, os, resource, shutil, statistics, sys, tempfile
 
 from benchlib import load, model_args, step_records, train
 
@@ -57,14 +74,30 @@ CASES = {
 }
 
 
+def child_cpu_s():
+    u = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return u.ru_utime + u.ru_stime
+
+
 def run(plait, args, tmp, env=None):
+    """The run's step records and stderr; the records' first gets `run_cpu_s`, the
+    child's CPU seconds (user + sys, start-up included)."""
+    c0 = child_cpu_s()
     records, out = train(plait, args + ["--no-progress"], tmp, env)
-    return step_records(records), out.stderr
+    steps = step_records(records)
+    if steps:
+        steps[0]["run_cpu_s"] = child_cpu_s() - c0
+    return steps, out.stderr
 
 
 def figures(steps, batch, ctx, mid=None):
     half = steps[len(steps) // 2:]
     f = {}
+    for key, name in (("cpu_s", "cpu/step"), ("work_cpu_s", "work/step")):
+        if len(half) > 1 and all(key in s for s in half):
+            f[name] = (half[-1][key] - half[0][key]) / (len(half) - 1)
+    if steps and "run_cpu_s" in steps[0]:
+        f["run cpu/step"] = steps[0]["run_cpu_s"] / len(steps)
     if all("step_s" in s for s in half):
         f["tok/s"] = batch * ctx / statistics.median(s["step_s"] for s in half)
     if all("rank_speed" in s for s in half):
@@ -79,6 +112,20 @@ def figures(steps, batch, ctx, mid=None):
             ran = s.get("rank_run", s["rank_share"])
             return batch / sum(n / c for n, c in zip(ran, s["rank_compute_s"]) if c > 0)
         f["balance"] = statistics.median(own_ideal(s) / max(s["rank_compute_s"]) for s in half)
+        # where a step goes (means over the second half, ms): the ideal (the smoothed
+        # speeds'), the slowest-computing rank's compute beyond it, that rank's wait for
+        # the gradients' reduction, and the rest (the step's exchange, the optimizer,
+        # a late start, logging)
+        def slowest(s):
+            return max(range(len(s["rank_compute_s"])), key=lambda r: s["rank_compute_s"][r])
+        if all("rank_speed" in s and sum(s["rank_speed"]) > 0 for s in half):
+            ms = {"step": statistics.mean(s["step_s"] for s in half),
+                  "ideal": statistics.mean(batch / sum(s["rank_speed"]) for s in half),
+                  "compute": statistics.mean(max(s["rank_compute_s"]) for s in half),
+                  "wait": statistics.mean(s["rank_wait_s"][slowest(s)] for s in half)}
+            f["ms"] = {"step": ms["step"], "ideal": ms["ideal"],
+                       "beyond ideal": ms["compute"] - ms["ideal"], "wait": ms["wait"],
+                       "rest": ms["step"] - ms["compute"] - ms["wait"]}
         f["compute"] = statistics.median(max(s["rank_compute_s"]) / s["step_s"] for s in half)
     if mid is not None and "ideal" in f:
         per_step = [batch * ctx / s["step_s"] for s in steps]
@@ -91,6 +138,18 @@ def figures(steps, batch, ctx, mid=None):
     return f
 
 
+def spread(xs):
+    """The quartiles of per-pair ratios, and the mean of their logs with two standard
+    errors, as ratios: `median m, quartiles a-b; geometric mean g (lo-hi, +-2 SE), n`."""
+    q = statistics.quantiles(xs, n=4) if len(xs) > 1 else [xs[0]] * 3
+    logs = [math.log(x) for x in xs]
+    g = statistics.mean(logs)
+    se = statistics.stdev(logs) / math.sqrt(len(logs)) if len(logs) > 1 else float("nan")
+    return (f"median {statistics.median(xs):.4f}, quartiles {q[0]:.4f}-{q[2]:.4f}; geometric mean "
+            f"{math.exp(g):.4f} ({math.exp(g - 2 * se):.4f}-{math.exp(g + 2 * se):.4f}, +-2 SE), "
+            f"{len(xs)} pairs")
+
+
 def value(args, flag, default):
     return int(args[args.index(flag) + 1]) if flag in args else default
 
@@ -99,6 +158,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--plait", default="build/plait")
     ap.add_argument("--yardstick", default="")
+    ap.add_argument("--before", default="")
+    ap.add_argument("--overhead-runs", type=int, default=0)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--cases", default="two,three,midrun,overhead")
     ap.add_argument("--keep", default="", help="copy every run's metrics log into this folder")
@@ -115,21 +176,25 @@ def main():
                         for v in CASES[case]]
             if case == "overhead" and a.yardstick:
                 variants.append(("yardstick", ["--workers", "2"], {}))
+            if a.before and case in ("two", "three", "three2x"):
+                variants.append(("before", *[v[1:] for v in variants if v[0] == "auto"][0]))
+            runs = a.overhead_runs if case == "overhead" and a.overhead_runs > 0 else a.runs
             res = {l: [] for l, _, _ in variants}
-            for r in range(a.runs):
+            for r in range(runs):
                 for label, extra, env in (variants if r % 2 == 0 else variants[::-1]):
-                    plait = a.yardstick if label == "yardstick" else a.plait
+                    plait = {"yardstick": a.yardstick, "before": a.before}.get(label, a.plait)
                     steps, _ = run(plait, model + extra, tmp, env)
                     if a.keep:
                         os.makedirs(a.keep, exist_ok=True)
                         shutil.copy(os.path.join(tmp, "m.jsonl"),
                                     os.path.join(a.keep, f"{case}-{label}-{r + 1}.jsonl"))
                     res[label].append(figures(steps, batch, ctx, a.mid if case == "midrun" else None))
-                print(f"{case}: round {r + 1}/{a.runs} done (load {load()})", file=sys.stderr)
+                print(f"{case}: round {r + 1}/{runs} done (load {load()})", file=sys.stderr)
             rows.append((case, variants, res))
     after = load()
     print(f"load average before {before}, after {after}; {a.runs} rounds; model: {' '.join(model)}\n")
     print("| case | figure | median | per round |\n|---|---|---|---|")
+    spreads = []
     for case, variants, res in rows:
         def ratio(num, den, key_n="tok/s", key_d="tok/s"):
             rs = [n[key_n] / d[key_d] for n, d in zip(res[num], res[den])]
@@ -143,7 +208,10 @@ def main():
                 out.append(("nosteal / equal tok/s", *ratio("nosteal", "equal")))
                 out.append(("nosteal tok/s / ideal", *ratio("nosteal", "nosteal", "tok/s", "ideal")))
                 out.append(("auto / nosteal tok/s", *ratio("auto", "nosteal")))
-            for label in [l for l in ("auto", "nosteal") if l in res]:
+            if "before" in res:
+                out.append(("before tok/s / ideal", *ratio("before", "before", "tok/s", "ideal")))
+                out.append(("auto / before tok/s", *ratio("auto", "before")))
+            for label in [l for l in ("auto", "nosteal", "before") if l in res]:
                 for key, what in (("balance", "in-step balance (own ideal / slowest compute)"),
                                   ("compute", "slowest compute / step")):
                     xs = [f[key] for f in res[label]]
@@ -156,13 +224,37 @@ def main():
             out.append(("auto tok/s / ideal (second half)", *ratio("auto", "auto", "tok/s", "ideal")))
         elif case == "overhead":
             out.append(("auto / off tok/s", *ratio("auto", "off")))
+            if all("work/step" in f for f in res["auto"] + res["off"]):
+                out.append(("auto / off rank 0's work CPU per step", *ratio("auto", "off", "work/step", "work/step")))
+            if all("cpu/step" in f for f in res["auto"] + res["off"]):
+                out.append(("auto / off process CPU per step", *ratio("auto", "off", "cpu/step", "cpu/step")))
+            out.append(("auto / off CPU per step (whole run)",
+                        *ratio("auto", "off", "run cpu/step", "run cpu/step")))
             if "yardstick" in res:
                 out.append(("off / yardstick tok/s", *ratio("off", "yardstick")))
                 out.append(("auto / yardstick tok/s", *ratio("auto", "yardstick")))
         for name, med, xs in out:
             print(f"| {case} | {name} | **{med:.3g}** | {' '.join(f'{x:.3g}' for x in xs)} |")
+        if case == "overhead":
+            for name, _, xs in out:
+                spreads.append(f"{name}: {spread(xs)}")
+    print("\nwhere a step goes (ms, mean over the second half, median over the rounds): "
+          "step = ideal + slowest compute beyond it + its wait for the reduction + the rest")
+    for c, _, res in rows:
+        for l in res:
+            if all("ms" in f for f in res[l]):
+                keys = res[l][0]["ms"].keys()
+                print(f"  {c}/{l}: " + ", ".join(
+                    f"{k} {statistics.median(f['ms'][k] for f in res[l]) * 1e3:.2f}" for k in keys))
     tok = {f"{c}/{l}": statistics.median(f["tok/s"] for f in res[l]) for c, _, res in rows for l in res}
     print("\nmedian tok/s: " + ", ".join(f"{k} {v:.0f}" for k, v in tok.items()))
+    for key, what in (("cpu/step", "process CPU"), ("work/step", "rank 0's work CPU")):
+        cpu = {f"{c}/{l}": statistics.median(f[key] for f in res[l]) * 1e3
+               for c, _, res in rows for l in res if all(key in f for f in res[l])}
+        if cpu:
+            print(f"median {what} ms per step (second half): " + ", ".join(f"{k} {v:.2f}" for k, v in cpu.items()))
+    for s in spreads:
+        print(f"overhead {s}")
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@
 #include "comm/collectives.h"
 #include "obs/progress.h"
 #include "parallel/dp_steal.h"
+#include "util/cpu_time.h"
 
 namespace plait {
 namespace {
@@ -63,6 +64,7 @@ BalanceTarget replica_target(Replica& r) {
     t.stealing = true;
   }
   t.exchange = r.exchange;
+  t.wait_cpu_s = [&r] { return r.wait_cpu_s; };
   return t;
 }
 
@@ -154,6 +156,14 @@ void DpBalance::after_step(int64_t done, RunOutput* out) {
   else if (t_.set_costs) t_.set_costs(bal_.meter().costs());
   if (!out) return;
   out->attach("step_s", step_s);
+  // the process's CPU seconds so far (all its threads: under threads every rank, under
+  // MPI rank 0's process): differences over steps give CPU per step, a far steadier
+  // figure of work than wall time on a shared machine (tools/bench_balance.py overhead)
+  out->attach("cpu_s", process_cpu_s());
+  // this rank's (0's) training thread: its CPU so far less what it used waiting for the
+  // other ranks (the gradients' reduction and the step's exchange, where a waiting
+  // thread may spin): the work of computing, measuring, balancing and logging
+  if (t_.wait_cpu_s) out->attach("work_cpu_s", thread_cpu_s() - t_.wait_cpu_s());
   report(samples, used, *out);
   if (t_.mode == BalanceMode::fixed) hint(done, *out);
   if (moved) {

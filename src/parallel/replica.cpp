@@ -16,6 +16,7 @@
 #include "parallel/shard_snapshot.h"
 #include "parallel/step_exchange.h"
 #include "parallel/train_state.h"
+#include "util/cpu_time.h"
 #include "util/error.h"
 
 namespace plait {
@@ -176,6 +177,7 @@ double Replica::train_step(double& norm) {
   if (sync) {
     const double t1 = trace ? trace->now_us() : 0;
     const auto w0 = Clock::now();
+    const double c0 = thread_cpu_s();
     if (exchange) {  // the timing sent is this step's: compute, then the gradients' wait
       sync->finish_gradients();
       timing.wait_s = seconds_since(w0);
@@ -184,6 +186,7 @@ double Replica::train_step(double& norm) {
       loss_sum = sync->finish(loss_sum);
       timing.wait_s = seconds_since(w0);
     }
+    wait_cpu_s += thread_cpu_s() - c0;
     if (trace && trace->enabled())
       trace->complete("wait for gradients", "comm", rank, obs::kLaneCompute, t1,
                       trace->now_us() - t1);
