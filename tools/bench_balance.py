@@ -12,10 +12,11 @@ machine's load hits them alike. Figures come from the metrics log (--log):
   recovery  (mid-run slowdown at step S) steps after S until the median tok/s of a
             5-step window first reaches 0.9 x the run's new ideal (and, separately,
             0.9 x its own final steady state)
-  work/step rank 0's training thread's CPU seconds per step over the second half, less
-            what it spent in waits for the other ranks (the log's work_cpu_s): the
-            work of computing, measuring, balancing and logging; far less noisy than
-            wall time on a shared machine, where waiting for a core costs no CPU
+  work/step the ranks' training threads' CPU seconds per step over the second half,
+            summed over the ranks, less what they spent in waits for each other (the
+            log's rank_work_cpu_s): the work of computing, measuring, balancing and
+            logging, whatever the split; far less noisy than wall time on a shared
+            machine, where waiting for a core costs no CPU
   cpu/step  the whole process's CPU seconds per step (every thread; the log's cpu_s),
             and of the whole run (the child's rusage, start-up included): these count
             the waits' spinning too (the threads transport spins while the ranks fit
@@ -55,6 +56,12 @@ CASES = {
                         "--balance", "auto"]),
               ("nosteal", ["--workers", "3", "--slowdown", "1:1.67", "--slowdown", "2:3.33",
                            "--balance", "auto", "--steal", "off"])],
+    # three's auto with the direct allreduce (2 rounds of messages) instead of the ring
+    # that --sync's default takes for 3 workers (2(N-1) = 4 rounds)
+    "threedirect": [("equal", ["--workers", "3", "--slowdown", "1:1.67", "--slowdown", "2:3.33",
+                               "--balance", "off", "--sync", "direct"]),
+                    ("auto", ["--workers", "3", "--slowdown", "1:1.67", "--slowdown", "2:3.33",
+                              "--balance", "auto", "--sync", "direct"])],
     # the same relative speeds 1 : 0.6 : 0.3 at half the pace (slowdowns 2, 3.33, 6.67):
     # the three ranks need 0.95 of a core together, so a 2-core machine has the headroom
     # three separate chips would (case three needs 1.9 of the 2 cores for compute alone)
@@ -93,9 +100,10 @@ def run(plait, args, tmp, env=None):
 def figures(steps, batch, ctx, mid=None):
     half = steps[len(steps) // 2:]
     f = {}
-    for key, name in (("cpu_s", "cpu/step"), ("work_cpu_s", "work/step")):
-        if len(half) > 1 and all(key in s for s in half):
-            f[name] = (half[-1][key] - half[0][key]) / (len(half) - 1)
+    if len(half) > 1 and all("cpu_s" in s for s in half):
+        f["cpu/step"] = (half[-1]["cpu_s"] - half[0]["cpu_s"]) / (len(half) - 1)
+    if len(half) > 1 and all("rank_work_cpu_s" in s for s in half):
+        f["work/step"] = (sum(half[-1]["rank_work_cpu_s"]) - sum(half[0]["rank_work_cpu_s"])) / (len(half) - 1)
     if steps and "run_cpu_s" in steps[0]:
         f["run cpu/step"] = steps[0]["run_cpu_s"] / len(steps)
     if all("step_s" in s for s in half):
@@ -200,7 +208,7 @@ def main():
             rs = [n[key_n] / d[key_d] for n, d in zip(res[num], res[den])]
             return statistics.median(rs), rs
         out = []
-        if case in ("two", "three", "three2x", "threewall"):
+        if case in ("two", "three", "three2x", "threewall", "threedirect"):
             out.append(("auto / equal tok/s", *ratio("auto", "equal")))
             out.append(("auto tok/s / ideal", *ratio("auto", "auto", "tok/s", "ideal")))
             out.append(("equal tok/s / ideal", *ratio("equal", "equal", "tok/s", "ideal")))
@@ -225,7 +233,7 @@ def main():
         elif case == "overhead":
             out.append(("auto / off tok/s", *ratio("auto", "off")))
             if all("work/step" in f for f in res["auto"] + res["off"]):
-                out.append(("auto / off rank 0's work CPU per step", *ratio("auto", "off", "work/step", "work/step")))
+                out.append(("auto / off work CPU per step (all ranks, no waits)", *ratio("auto", "off", "work/step", "work/step")))
             if all("cpu/step" in f for f in res["auto"] + res["off"]):
                 out.append(("auto / off process CPU per step", *ratio("auto", "off", "cpu/step", "cpu/step")))
             out.append(("auto / off CPU per step (whole run)",
@@ -248,7 +256,7 @@ def main():
                     f"{k} {statistics.median(f['ms'][k] for f in res[l]) * 1e3:.2f}" for k in keys))
     tok = {f"{c}/{l}": statistics.median(f["tok/s"] for f in res[l]) for c, _, res in rows for l in res}
     print("\nmedian tok/s: " + ", ".join(f"{k} {v:.0f}" for k, v in tok.items()))
-    for key, what in (("cpu/step", "process CPU"), ("work/step", "rank 0's work CPU")):
+    for key, what in (("cpu/step", "process CPU"), ("work/step", "the ranks' work CPU")):
         cpu = {f"{c}/{l}": statistics.median(f[key] for f in res[l]) * 1e3
                for c, _, res in rows for l in res if all(key in f for f in res[l])}
         if cpu:

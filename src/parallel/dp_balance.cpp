@@ -18,7 +18,8 @@ namespace plait {
 namespace {
 
 constexpr int kFields = 3;  // per rank: compute_s, wait_s, seqs
-static_assert(kFields == StepExchange::kFields - 1, "the exchange's timings are ours");
+constexpr int kExchanged = StepExchange::kFields - 1;  // per rank in the exchange's timings
+static_assert(kExchanged == kFields + 1, "the exchange's timings: ours, then work_cpu_s");
 
 // The test hook's cost per sequence of `rank` at step `t`: 1..5 s, changing with both.
 double fake_cost(int64_t t, int rank) { return 1.0 + static_cast<double>((t * 7 + rank * 3) % 5); }
@@ -64,7 +65,6 @@ BalanceTarget replica_target(Replica& r) {
     t.stealing = true;
   }
   t.exchange = r.exchange;
-  t.wait_cpu_s = [&r] { return r.wait_cpu_s; };
   return t;
 }
 
@@ -132,7 +132,7 @@ void DpBalance::after_step(int64_t done, RunOutput* out) {
   if (exchanged) {
     const std::span<const double> x = t_.exchange->timings();
     for (int i = 0; sample && i < group_.size(); ++i) {
-      const double* in = x.data() + static_cast<size_t>(kFields) * i;
+      const double* in = x.data() + static_cast<size_t>(kExchanged) * i;
       double* to = all.data() + static_cast<size_t>(kFields) * i;
       to[0] = fake_costs_ ? in[2] * fake_cost(done - 1, unit(i)) : in[0];
       to[1] = in[1];
@@ -160,10 +160,15 @@ void DpBalance::after_step(int64_t done, RunOutput* out) {
   // MPI rank 0's process): differences over steps give CPU per step, a far steadier
   // figure of work than wall time on a shared machine (tools/bench_balance.py overhead)
   out->attach("cpu_s", process_cpu_s());
-  // this rank's (0's) training thread: its CPU so far less what it used waiting for the
-  // other ranks (the gradients' reduction and the step's exchange, where a waiting
-  // thread may spin): the work of computing, measuring, balancing and logging
-  if (t_.wait_cpu_s) out->attach("work_cpu_s", thread_cpu_s() - t_.wait_cpu_s());
+  // every rank's training thread: its CPU so far less what it used waiting for the
+  // other ranks (where a waiting thread may spin), as of the step's exchange: the work
+  // of computing, measuring, balancing and logging
+  if (exchanged) {
+    std::vector<double> work;
+    for (int i = 0; i < group_.size(); ++i)
+      work.push_back(t_.exchange->timings()[static_cast<size_t>(kExchanged) * i + kFields]);
+    out->attach("rank_work_cpu_s", work);
+  }
   report(samples, used, *out);
   if (t_.mode == BalanceMode::fixed) hint(done, *out);
   if (moved) {

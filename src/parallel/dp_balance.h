@@ -56,8 +56,6 @@ struct BalanceTarget {
   // The replica's exchange of loss and timings after each step (step_exchange.h): when
   // it ran since the last after_step, its timings are used instead of an allgather.
   const StepExchange* exchange = nullptr;
-  // The thread CPU seconds this rank has used in waits for the other ranks (may be null).
-  std::function<double()> wait_cpu_s;
   BalanceMode mode = BalanceMode::fixed;
   std::vector<int> unit_of;  // group rank -> unit (rank order); empty: unit = rank
 };

@@ -179,6 +179,7 @@ double Replica::train_step(double& norm) {
     const auto w0 = Clock::now();
     const double c0 = thread_cpu_s();
     if (exchange) {  // the timing sent is this step's: compute, then the gradients' wait
+      timing.work_cpu_s = c0 - wait_cpu_s;
       sync->finish_gradients();
       timing.wait_s = seconds_since(w0);
       loss_sum = exchange->run(loss_sum, timing);

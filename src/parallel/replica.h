@@ -101,7 +101,7 @@ struct Replica : StepRunner {
   StepExchange* exchange = nullptr;
   int64_t step = 0;
   StepTiming timing;                // of the last step
-  double wait_cpu_s = 0;            // thread CPU seconds spent in the sync's waits, all steps
+  double wait_cpu_s = 0;            // thread CPU seconds in the sync's waits, all steps so far
   nlohmann::json resumed_extra;     // the checkpoint's "extra" after start() resumed
   // Step s trains on the sampler's batch s + data_shift (0 unless --on-nonfinite
   // rollback moved past a failed window); kept in checkpoints' extra.data_shift.

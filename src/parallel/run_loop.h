@@ -37,6 +37,9 @@ struct StepResult {
 struct StepTiming {
   double compute_s = 0, wait_s = 0;
   int64_t seqs = 0;  // sequences run (a replica's share; under work stealing what it claimed)
+  // The training thread's CPU seconds so far, less those spent waiting for other ranks
+  // (cumulative; data parallelism only, else 0): differences are the work of steps.
+  double work_cpu_s = 0;
 };
 
 // Measuring speeds and re-splitting the batch after a step (docs/BALANCE.md).

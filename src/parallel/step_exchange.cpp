@@ -26,7 +26,8 @@ double StepExchange::run(double loss_sum, const StepTiming& timing) {
   sends_.clear();
   recvs_.clear();
   const int p = g_.size(), me = g_.rank();
-  mine_ = {loss_sum, timing.compute_s, timing.wait_s, static_cast<double>(timing.seqs)};
+  mine_ = {loss_sum, timing.compute_s, timing.wait_s, static_cast<double>(timing.seqs),
+           timing.work_cpu_s};
   std::copy(mine_.begin(), mine_.end(), all_.begin() + static_cast<std::ptrdiff_t>(kFields * me));
   const std::uint64_t tag = static_cast<std::uint64_t>(calls_++) % (g_.max_tag() + 1);
   const auto record = [&](int q) {

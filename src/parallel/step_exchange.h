@@ -30,7 +30,7 @@ namespace plait {
 
 class StepExchange {
  public:
-  static constexpr int kFields = 4;  // per rank: loss sum, compute_s, wait_s, seqs
+  static constexpr int kFields = 5;  // per rank: loss sum, compute_s, wait_s, seqs, work_cpu_s
 
   explicit StepExchange(comm::Group group);
   ~StepExchange();
@@ -40,7 +40,8 @@ class StepExchange {
   // Collective: gathers (loss_sum, timing) of every rank; returns the sum of the loss
   // sums in rank order.
   double run(double loss_sum, const StepTiming& timing);
-  // The last run's timings, kFields - 1 per rank in rank order: compute_s, wait_s, seqs.
+  // The last run's timings, kFields - 1 per rank in rank order: compute_s, wait_s, seqs,
+  // work_cpu_s.
   std::span<const double> timings() const { return timings_; }
   // Calls of run() so far (a consumer checks its timings are this step's).
   std::int64_t calls() const { return calls_; }

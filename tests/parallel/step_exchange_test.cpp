@@ -29,7 +29,7 @@ double loss_of(int r, int c) {
   std::mt19937_64 rng(1000 * c + r);
   return std::uniform_real_distribution<double>(0, 200)(rng);
 }
-StepTiming timing_of(int r, int c) { return {0.001 * (c + 1) + r, 0.5 * r + c, 7 * r + c}; }
+StepTiming timing_of(int r, int c) { return {0.001 * (c + 1) + r, 0.5 * r + c, 7 * r + c, 0.25 * c - r}; }
 
 class Findings {
  public:
@@ -62,11 +62,11 @@ TEST(StepExchange, EveryRankGetsEveryRecordAndTheLossSumInRankOrder) {
                                std::to_string(c.rank()) + " call " + std::to_string(call);
         if (got != want) wrong.add(at + ": loss sum not the rank-order sum");
         const auto t = x.timings();
-        if (t.size() != static_cast<size_t>(3 * p)) wrong.add(at + ": timings' size");
-        for (int q = 0; q < p && t.size() == static_cast<size_t>(3 * p); ++q) {
+        if (t.size() != static_cast<size_t>(4 * p)) wrong.add(at + ": timings' size");
+        for (int q = 0; q < p && t.size() == static_cast<size_t>(4 * p); ++q) {
           const StepTiming w = timing_of(q, call);
-          if (t[3 * q] != w.compute_s || t[3 * q + 1] != w.wait_s ||
-              t[3 * q + 2] != static_cast<double>(w.seqs))
+          if (t[4 * q] != w.compute_s || t[4 * q + 1] != w.wait_s ||
+              t[4 * q + 2] != static_cast<double>(w.seqs) || t[4 * q + 3] != w.work_cpu_s)
             wrong.add(at + ": rank " + std::to_string(q) + "'s timing");
         }
         if (x.calls() != call + 1) wrong.add(at + ": calls");
