@@ -44,7 +44,8 @@ void clear_run(const fs::path& dir) {
     const std::string n = e.path().filename().string();
     if (n.rfind("step-", 0) == 0 || n.rfind(".tmp-", 0) == 0 || n.rfind(".trash-", 0) == 0 ||
         n.rfind(".spare-", 0) == 0 ||
-        n == "latest" || n == "latest.tmp" || n == "train.json")
+        n == "latest" || n == "latest.tmp" || n == ".latest.spare" || n == ".latest.spare.old" ||
+        n == ".parts" || n == "train.json")
       fs::remove_all(e.path());
   }
 }

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "comm/reduce.h"
+#include "util/background.h"
 #include "util/error.h"
 
 namespace plait::comm {
@@ -290,7 +291,9 @@ void ThreadsTransport::block(Ready ready, int peer, const OpLabel& op,
                              const Clock::time_point* until) {
   if (ready()) return;
   Mailbox& box = world_->box(world_rank());
-  if (world_->spins() && !until) {
+  // no spin while a background thread (a checkpoint write) competes for the cores:
+  // sleeping at once lets the peer queued behind it run (util/background.h)
+  if (world_->spins() && !until && background_busy().load(std::memory_order_relaxed) == 0) {
     const std::int64_t budget = box.spin_ns.load(std::memory_order_relaxed);
     const auto end = Clock::now() + std::chrono::nanoseconds(budget);
     do {

@@ -27,7 +27,10 @@
 // collectives' waits end within the spin (no system call on the hot path); under
 // background load they do not, the budget collapses, and a waiting rank gives its
 // core away at once instead of spinning on it while the peer it waits for is queued
-// behind another process.
+// behind another process. While a background thread of this process is busy (a
+// checkpoint write, util/background.h) waits do not spin at all: the writer competes
+// for the same cores, and a rank spinning while its peer is queued behind the writer
+// would double what the checkpoint costs training.
 #pragma once
 #include <atomic>
 #include <chrono>

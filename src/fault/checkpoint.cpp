@@ -336,20 +336,24 @@ void commit(const stdfs::path& run_dir, const stdfs::path& tmp, const std::strin
   fs::rename_path(tmp, final_dir);
   fs::fsync_dir(run_dir);
   fault::crash_point("rename", step, run_dir);
-  fs::atomic_replace(run_dir / ckpt::kLatest, name + "\n",
-                     [&] { fault::crash_point("latest", step, run_dir); });
+  fs::atomic_replace_recycling(run_dir / ckpt::kLatest, name + "\n", run_dir / ckpt::kLatestSpare,
+                               [&] { fault::crash_point("latest", step, run_dir); });
   if (replaced) stdfs::remove_all(trash);
   prune(run_dir, step, keep_last);
 }
 
-std::vector<json> gather_parts(const stdfs::path& tmp, int world) {
+// Every rank's part of the manifest of checkpoint `step` (RUN/.parts/rankRRRRR.part.json,
+// written over the last save's: they need no durability, their content moves into the
+// manifest, which is durable before the commit).
+std::vector<json> gather_parts(const stdfs::path& parts_dir, int world, int64_t step) {
   std::vector<json> parts;
   for (int r = 0; r < world; ++r) {
-    stdfs::path p = tmp / ckpt::part_name(r);
+    stdfs::path p = parts_dir / ckpt::part_name(r);
     json j = json::parse(fs::read_file(p), nullptr, false);
-    if (j.is_discarded()) throw RuntimeError("checkpoint save: '" + p.string() + "' is damaged");
+    if (j.is_discarded() || !j.is_object() || j.value("step", int64_t{-1}) != step)
+      throw RuntimeError("checkpoint save: '" + p.string() + "' is damaged or of another save");
+    j.erase("step");
     parts.push_back(std::move(j));
-    stdfs::remove(p);  // its content moves into manifest.json
   }
   return parts;
 }
@@ -367,18 +371,24 @@ stdfs::path save_checkpoint(const stdfs::path& run_dir, const CheckpointData& da
   auto sync = [&] { if (w.world > 1) w.barrier(); };
   const std::string name = ckpt::step_dir_name(data.step);
   const stdfs::path tmp = run_dir / (ckpt::kTmpPrefix + name);
+  const stdfs::path parts_dir = run_dir / ckpt::kPartsDir;
   try {
     bool recycled = false;
     if (w.rank == 0) {  // a clean temp dir (empty, or a spare to overwrite) before anyone writes
       stdfs::create_directories(run_dir);
       recycled = make_temp_dir(run_dir, tmp);
+      if (w.world > 1) stdfs::create_directories(parts_dir);
     }
     sync();
     json part = write_rank_files(tmp, data, w);
-    if (w.world > 1) fs::write_file_durable(tmp / ckpt::part_name(w.rank), part.dump());
-    sync();  // every rank's files are durable
+    if (w.world > 1) {
+      json tagged = part;
+      tagged["step"] = data.step;
+      fs::overwrite_file(parts_dir / ckpt::part_name(w.rank), tagged.dump());
+    }
+    sync();  // every rank's files are durable, its part written
     if (w.rank == 0) {
-      auto parts = w.world > 1 ? gather_parts(tmp, w.world) : std::vector<json>{part};
+      auto parts = w.world > 1 ? gather_parts(parts_dir, w.world, data.step) : std::vector<json>{part};
       json manifest = build_manifest(data, w.world, parts);
       if (!data.tokenizer.is_null()) manifest["tokenizer"] = data.tokenizer;
       if (const std::string run = checkpoint_run_id(); !run.empty()) manifest["run"] = run;

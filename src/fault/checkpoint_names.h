@@ -16,6 +16,8 @@ inline constexpr const char* kTrashPrefix = ".trash-";  // replaced: ignored, th
 // its manifest renamed to kSpareManifest first, so it never looks committed).
 inline constexpr const char* kSparePrefix = ".spare-";
 inline constexpr const char* kSpareManifest = "manifest.spare";
+inline constexpr const char* kLatestSpare = ".latest.spare";  // `latest`'s next inode
+inline constexpr const char* kPartsDir = ".parts";  // ranks' manifest parts (sharded saves)
 inline constexpr const char* kSlicePrefix = "slice.";   // __metadata__ key of a shard's box
 inline constexpr char kBoxSeparator = '@';             // "<name>@1": a tensor's 2nd box in a file
 inline constexpr const char* kMomentM = "m.";           // AdamW first moment of a parameter

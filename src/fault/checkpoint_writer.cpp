@@ -14,6 +14,7 @@
 
 #include "fault/checkpoint_names.h"
 #include "fault/fsutil.h"
+#include "util/background.h"
 
 namespace plait {
 namespace {
@@ -119,6 +120,7 @@ std::filesystem::path CheckpointWriter::submit(const CheckpointData& data) {
   thread_ = std::thread([this, dir] {
     pthread_setname_np(pthread_self(), "plait-ckpt");  // for top -H, perf, gdb
     const auto w0 = Clock::now();
+    const BackgroundBusy busy;  // the training ranks' waits sleep rather than spin meanwhile
     try {
       save_checkpoint(run_dir_, pending_, keep_last_, shard_);
     } catch (const std::exception& e) {

@@ -203,6 +203,47 @@ void atomic_replace(const std::filesystem::path& path, std::string_view content,
   fsync_dir(parent.empty() ? "." : parent);  // 3. the rename itself is durable
 }
 
+void atomic_replace_recycling(const std::filesystem::path& path, std::string_view content,
+                              const std::filesystem::path& spare,
+                              const std::function<void()>& before_rename) {
+  struct stat st;
+  if (::lstat(spare.c_str(), &st) == 0 && !S_ISREG(st.st_mode))
+    ::unlink(spare.c_str());  // a planted symbolic link or the like: its own name only
+  write_file_durable(spare, content, Existing::Overwrite);  // 1. the new bytes, durable
+  if (before_rename) before_rename();
+  auto old = spare;
+  old += ".old";
+  bool kept = ::link(path.c_str(), old.c_str()) == 0;  // ENOENT: the first replacement
+  if (!kept && errno == EEXIST) {  // a leftover of a crash between link and rename
+    ::unlink(old.c_str());
+    kept = ::link(path.c_str(), old.c_str()) == 0;
+  }
+  rename_path(spare, path);                  // 2. atomic switch of the name
+  if (kept) rename_path(old, spare);         // the replaced inode: the next spare
+  auto parent = path.parent_path();
+  fsync_dir(parent.empty() ? "." : parent);  // 3. the rename itself is durable
+}
+
+void overwrite_file(const std::filesystem::path& path, std::string_view content) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+  if (fd < 0) fail("cannot create", path);
+  const char* p = content.data();
+  size_t n = content.size();
+  while (n > 0) {
+    const ssize_t w = ::write(fd, p, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0) {
+      const int e = errno;
+      ::close(fd);
+      errno = e;
+      fail("cannot write", path);
+    }
+    p += w, n -= static_cast<size_t>(w);
+  }
+  if (::ftruncate(fd, static_cast<off_t>(content.size())) != 0 || ::close(fd) != 0)
+    fail("cannot write", path);
+}
+
 std::string read_file(const std::filesystem::path& path, uint64_t max_bytes) {
   return read_regular_file(path.string(), "file", max_bytes);
 }

@@ -83,6 +83,18 @@ void fsync_dir(const std::filesystem::path& dir);
 // `before_rename` (if set) runs once path.tmp is durable (a test hook's place).
 void atomic_replace(const std::filesystem::path& path, std::string_view content,
                     const std::function<void()>& before_rename = {});
+// atomic_replace for a file replaced again and again (a run's `latest`): the new bytes
+// are written over `spare` (a file this function keeps, created the first time) and it
+// is renamed over `path`; the replaced content's inode, linked first under
+// `spare`.old, becomes the next spare. So no replacement creates an inode or frees
+// one (on ext4 each costs more than the rest together). Same guarantees as
+// atomic_replace; `before_rename` runs once the spare is durable.
+void atomic_replace_recycling(const std::filesystem::path& path, std::string_view content,
+                              const std::filesystem::path& spare,
+                              const std::function<void()>& before_rename = {});
+// Writes `content` over path in place (created if missing, cut to size), NOT durably:
+// for files only read back by a process of this run before a durable commit.
+void overwrite_file(const std::filesystem::path& path, std::string_view content);
 // rename(2), throwing RuntimeError with both names on failure.
 void rename_path(const std::filesystem::path& from, const std::filesystem::path& to);
 // The whole file as a string: a regular file of at most `max_bytes` (util/files.h);

@@ -146,6 +146,30 @@ TEST(CheckpointRecycle, SparesLeftByACrashAreRecycledOrRemoved) {
   EXPECT_EQ(c.step(), 3);
 }
 
+// `latest` is replaced by renaming a kept file over it; the replaced inode becomes the
+// next spare, so after the first save no replacement creates a file.
+TEST(CheckpointRecycle, LatestIsReplacedByItsSpareAndKeepsTwoInodes) {
+  TempDir run;
+  Model a(100, 1);
+  save_checkpoint(run.path(), a.data(1), 0);
+  save_checkpoint(run.path(), a.data(2), 0);
+  const ino_t latest = inode(run / "latest"), spare = inode(run / ckpt::kLatestSpare);
+  EXPECT_NE(latest, spare);
+  save_checkpoint(run.path(), a.data(3), 0);
+  EXPECT_EQ(read_bytes(run / "latest"), "step-00000003\n");
+  EXPECT_EQ(inode(run / "latest"), spare);
+  EXPECT_EQ(inode(run / ckpt::kLatestSpare), latest);
+  EXPECT_FALSE(stdfs::exists(run / ".latest.spare.old"));
+  // a leftover of a crash between the link and the rename, and a planted link
+  write_bytes(run / ".latest.spare.old", "x");
+  stdfs::remove(run / ckpt::kLatestSpare);
+  stdfs::create_symlink(run / "victim", run / ckpt::kLatestSpare);
+  save_checkpoint(run.path(), a.data(4), 0);
+  EXPECT_EQ(read_bytes(run / "latest"), "step-00000004\n");
+  EXPECT_FALSE(stdfs::exists(run / "victim"));
+  EXPECT_EQ(latest_checkpoint(run.path()), run / "step-00000004");
+}
+
 // keep_last 0 keeps everything: no spare, nothing recycled.
 TEST(CheckpointRecycle, KeepAllMakesNoSpare) {
   TempDir run;
@@ -181,6 +205,7 @@ TEST(CheckpointRecycle, ShardedSavesRecycleEveryRanksFiles) {
   EXPECT_EQ(inode(run / "step-00000003" / "model-rank00001.safetensors"), ino);
   save(fresh.path(), 3, 2);
   expect_same_files(run / "step-00000003", fresh / "step-00000003");
+  EXPECT_FALSE(stdfs::exists(run / "step-00000003" / "rank00001.part.json"));  // in RUN/.parts
   EXPECT_EQ(load_checkpoint(run.path()).step(), 3);
 }
 
