@@ -1,10 +1,13 @@
 #include "parallel/peer_snapshot.h"
 
+#include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <memory>
 #include <span>
 #include <vector>
 
@@ -13,6 +16,7 @@
 #include "comm/collectives.h"
 #include "fault/checkpoint.h"
 #include "fault/checkpoint_names.h"
+#include "fault/mapped_checkpoint.h"
 #include "fault/memory_snapshot.h"
 #include "parallel/shard_snapshot.h"
 #include "parallel/train_state.h"
@@ -67,11 +71,8 @@ struct Loaded {
   nlohmann::json extra;
 };
 
-// Every rank takes `src`'s state: parameters, both moments, the step and the extra.
-void send_state(comm::Group& world, int src, Replica& r, Loaded& got) {
-  comm::broadcast(world, std::as_writable_bytes(std::span<float>(r.model.params)), src);
-  comm::broadcast(world, std::as_writable_bytes(std::span<float>(r.adam.m)), src);
-  comm::broadcast(world, std::as_writable_bytes(std::span<float>(r.adam.v)), src);
+// Every rank takes `src`'s step and extra.
+void send_head(comm::Group& world, int src, Loaded& got) {
   std::string extra = world.rank() == src ? got.extra.dump() : std::string();
   int64_t head[2] = {got.step, static_cast<int64_t>(extra.size())};
   comm::broadcast(world, std::as_writable_bytes(std::span<int64_t>(head, 2)), src);
@@ -79,6 +80,65 @@ void send_state(comm::Group& world, int src, Replica& r, Loaded& got) {
   comm::broadcast(world, std::as_writable_bytes(std::span<char>(extra.data(), extra.size())), src);
   got.step = head[0];
   got.extra = nlohmann::json::parse(extra);
+}
+
+// Every rank takes `src`'s state: parameters, both moments, the step and the extra.
+void send_state(comm::Group& world, int src, Replica& r, Loaded& got) {
+  comm::broadcast(world, std::as_writable_bytes(std::span<float>(r.model.params)), src);
+  comm::broadcast(world, std::as_writable_bytes(std::span<float>(r.adam.m)), src);
+  comm::broadcast(world, std::as_writable_bytes(std::span<float>(r.adam.v)), src);
+  send_head(world, src, got);
+}
+
+// The arrays of the state, each with its tensors' name prefix in a checkpoint.
+std::array<std::pair<const char*, std::span<float>>, 3> state_arrays(Replica& r) {
+  return {{{"", r.model.params}, {"m.", r.adam.m}, {"v.", r.adam.v}}};
+}
+
+// Where each tensor of the state lies in the mapped snapshot, in the order of the
+// arrays and the model's table: {bytes, array index, offset in it}; empty unless every
+// tensor is stored whole with the model's shape (a data-parallel snapshot always is).
+struct Part {
+  std::span<const float> from;
+  size_t array = 0, at = 0;
+};
+std::vector<Part> mapped_parts(const LoadedCheckpoint& ck, const MappedCheckpoint& mc, Replica& r) {
+  std::vector<Part> parts;
+  const auto arrays = state_arrays(r);
+  for (size_t a = 0; a < arrays.size(); ++a)
+    for (const ShardSpec& s : r.model.shards().specs()) {
+      const std::string name = arrays[a].first + s.local.name;
+      const std::span<const float> from = mc.whole(name);
+      const bool whole = s.boxes.size() == 1 && s.boxes[0].shape() == s.full_shape &&
+                         s.boxes[0].size() == s.local.size && ck.contains(name) &&
+                         ck.shape(name) == s.full_shape;
+      if (!whole || from.size() != s.local.size) return {};
+      parts.push_back({from, a, s.local.offset});
+    }
+  return parts;
+}
+
+// Every rank takes `src`'s state, sent tensor by tensor straight from the snapshot's
+// mapped files (`parts`, on src; the others post the same receives from their own
+// table), while src copies them into its own arrays; then the step and the extra.
+void send_mapped_state(comm::Group& world, int src, Replica& r, const std::vector<Part>& parts,
+                       Loaded& got) {
+  comm::Group xfer = world.dup("snapshot-restore");
+  constexpr std::uint64_t kTensor = 1;
+  const auto arrays = state_arrays(r);
+  std::vector<comm::Request> q;
+  if (world.rank() == src) {
+    for (int k = 0; k < world.size(); ++k)
+      for (const Part& p : parts)
+        if (k != src) q.push_back(xfer.isend(k, kTensor, std::as_bytes(p.from)));
+    for (const Part& p : parts) std::ranges::copy(p.from, arrays[p.array].second.begin() + p.at);
+  } else {
+    for (const auto& [prefix, arr] : arrays)
+      for (const ShardSpec& s : r.model.shards().specs())
+        q.push_back(xfer.irecv(src, kTensor, std::as_writable_bytes(arr.subspan(s.local.offset, s.local.size))));
+  }
+  for (auto& x : q) xfer.wait(x);
+  send_head(world, src, got);
 }
 
 // The collective resume; returns where it came from, for rank 0's line.
@@ -95,19 +155,34 @@ std::string resume_from_peers(Replica& r, comm::Group& world, Loaded& got) {
     if (all[k] > all[src]) src = k;
   std::string why;
   if (all[src] > fault::latest_step(opt.checkpoint_dir)) {
-    int64_t ok = 0;  // src: the snapshot loaded and verified
+    // src opens and verifies the snapshot (sizes, XXH64, fingerprint, config), then
+    // `how` it reaches the others: 2, sent from its mapped files (every tensor stored
+    // whole); 1, loaded by src and broadcast; 0, unusable (everyone: the disk)
+    int64_t how = 0;
+    std::unique_ptr<MappedCheckpoint> mapped;
+    std::vector<Part> parts;
     if (world.rank() == src) {
       try {
-        got.step = load_train_state(path, fp, r.model, r.adam, &got.extra);
-        ok = 1;
+        const LoadedCheckpoint ck = load_checkpoint(path);
+        check_train_state(ck, fp, r.model);
+        got.step = ck.step();
+        got.extra = ck.extra();
+        mapped = std::make_unique<MappedCheckpoint>(ck);
+        parts = mapped_parts(ck, *mapped, r);
+        if (parts.empty()) {
+          mapped.reset();
+          got.step = read_train_state(ck, r.model, r.adam, &got.extra);
+        }
+        how = parts.empty() ? 1 : 2;
       } catch (const std::exception& e) {
         std::fprintf(stderr, "the memory snapshot on rank %d's node is unusable (%s); resuming "
                      "from the disk\n", src, e.what());
       }
     }
-    comm::broadcast(world, std::as_writable_bytes(std::span<int64_t>(&ok, 1)), src);
-    if (ok) {
-      send_state(world, src, r, got);
+    comm::broadcast(world, std::as_writable_bytes(std::span<int64_t>(&how, 1)), src);
+    if (how) {
+      if (how == 2) send_mapped_state(world, src, r, parts, got);
+      else send_state(world, src, r, got);
       const bool peer_copy = src != 0 && world.node(src) != world.node(0);
       return std::string("in the memory snapshot on rank ") + std::to_string(src) + "'s node (" +
              (src == 0 || !peer_copy ? "rank 0's copy" : "the peer's copy") +

@@ -10,8 +10,10 @@
 // A resumed run (collective over the data-parallel ranks) looks for the newest
 // snapshot any rank can read on its own node: rank 0's node holds DIR, the peer's node
 // DIR/peer. When it is newer than the disk's newest checkpoint, the lowest rank holding
-// it loads and verifies it (sizes, XXH64, fingerprint) and broadcasts the state to
-// every rank; otherwise (none, older, or unusable) every rank loads the disk's, and
+// it verifies it (sizes, XXH64, fingerprint) and sends the state to every rank, each
+// tensor straight from the snapshot's mapped files (fault/mapped_checkpoint.h), while
+// it copies them into its own arrays (a snapshot not stored tensor by tensor whole: it
+// loads it and broadcasts); otherwise (none, older, or unusable) every rank loads the disk's, and
 // when there is no checkpoint on disk either, the run starts anew. Rank 0 says which,
 // and how long it took. So losing rank 0's node, with its /dev/shm,
 // still restores from memory when the peer's node survives.

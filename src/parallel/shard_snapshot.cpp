@@ -12,14 +12,10 @@
 #include <memory>
 #include <thread>
 
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <unistd.h>
-
 #include "comm/collectives.h"
 #include "fault/checkpoint_names.h"
 #include "fault/memory_snapshot.h"
-#include "fault/safetensors.h"
+#include "fault/mapped_checkpoint.h"
 #include "parallel/group_min.h"
 #include "parallel/run_loop.h"
 #include "parallel/train_state.h"
@@ -100,61 +96,20 @@ nlohmann::json load_piece(const std::string& path, const nlohmann::json& fingerp
   return ck.extra();
 }
 
-// A verified piece's three arrays as they lie in its snapshot's files, mapped read-only
-// (tmpfs: the pages are the snapshot itself), so that a piece restored for another rank
-// is sent from them without being loaded into a buffer first.
-class MappedPiece {
- public:
-  explicit MappedPiece(const LoadedCheckpoint& ck) {
+// A verified piece's three arrays as they lie in its snapshot's files (mapped: a piece
+// restored for another rank is sent from them without being loaded into a buffer).
+struct MappedPiece {
+  explicit MappedPiece(const LoadedCheckpoint& ck) : files(ck) {
     const size_t n = piece_floats(ck);
-    std::vector<int> mapped(ck.files().size(), -1);  // file index -> maps_ index
     for (size_t i = 0; i < kArrays.size(); ++i) {
-      const TensorShard& sh = ck.tensors().at(kArrays[i]).shards.at(0);
-      const fs::path file = ck.dir() / ck.files().at(sh.file).file;
-      if (mapped[sh.file] < 0) {
-        mapped[sh.file] = static_cast<int>(maps_.size());
-        maps_.push_back(map(file));
-      }
-      const Map& m = maps_[static_cast<size_t>(mapped[sh.file])];
-      const safetensors::TensorInfo* t = m.reader->find(sh.key);
-      if (!t || t->end - t->begin != n * sizeof(float))
-        throw UsageError("memory snapshot " + file.string() + ": tensor '" + sh.key +
+      arrays[i] = files.whole(kArrays[i]);
+      if (arrays[i].size() != n)
+        throw UsageError("memory snapshot " + ck.dir().string() + ": tensor '" + kArrays[i] +
                          "' is not the piece's " + std::to_string(n) + " floats");
-      const auto* at = static_cast<const std::byte*>(m.base) + m.data_start + t->begin;
-      arrays[i] = std::span<const float>(reinterpret_cast<const float*>(at), n);
     }
   }
-  ~MappedPiece() {
-    for (Map& m : maps_) ::munmap(m.base, m.bytes);
-  }
-  MappedPiece(const MappedPiece&) = delete;
-  MappedPiece& operator=(const MappedPiece&) = delete;
-
+  MappedCheckpoint files;
   std::array<std::span<const float>, 3> arrays;  // params, m, v of the piece's range
-
- private:
-  struct Map {
-    void* base = nullptr;
-    size_t bytes = 0;
-    uint64_t data_start = 0;  // where the data section begins in the file
-    std::unique_ptr<safetensors::Reader> reader;
-  };
-  static Map map(const fs::path& file) {
-    Map m;
-    m.reader = std::make_unique<safetensors::Reader>(file);
-    m.bytes = m.reader->file_size();
-    uint64_t data = 0;  // the data section's size: its tensors tile it (Reader checks)
-    for (const auto& t : m.reader->tensors()) data = std::max(data, t.end);
-    m.data_start = m.bytes - data;
-    const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) throw RuntimeError("cannot open " + file.string() + ": " + std::strerror(errno));
-    m.base = ::mmap(nullptr, m.bytes, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, 0);
-    const int err = errno;
-    ::close(fd);
-    if (m.base == MAP_FAILED) throw RuntimeError("cannot map " + file.string() + ": " + std::strerror(err));
-    return m;
-  }
-  std::vector<Map> maps_;
 };
 
 }  // namespace

@@ -94,13 +94,23 @@ std::string save_train_state(const std::string& run_dir, const nlohmann::json& f
   return save_checkpoint(run_dir, d, keep_last).string();
 }
 
-int64_t load_train_state(const std::string& run_dir, const nlohmann::json& fingerprint,
-                         GPT& model, AdamW& adam, nlohmann::json* extra) {
-  const LoadedCheckpoint ck = load_checkpoint(run_dir);
+void check_train_state(const LoadedCheckpoint& ck, const nlohmann::json& fingerprint,
+                       const GPT& model) {
   check_fingerprint(ck, fingerprint);
   if (GPTConfig::from_json(ck.config()) != model.config())
     throw UsageError("--resume: checkpoint " + ck.dir().string() + " holds model " +
                      ck.config().dump() + ", not " + model.config().to_json().dump());
+}
+
+int64_t load_train_state(const std::string& run_dir, const nlohmann::json& fingerprint,
+                         GPT& model, AdamW& adam, nlohmann::json* extra) {
+  const LoadedCheckpoint ck = load_checkpoint(run_dir);
+  check_train_state(ck, fingerprint, model);
+  return read_train_state(ck, model, adam, extra);
+}
+
+int64_t read_train_state(const LoadedCheckpoint& ck, GPT& model, AdamW& adam,
+                         nlohmann::json* extra) {
   read_boxes(ck, model.shards(), "", model.params);
   read_boxes(ck, model.shards(), "m.", adam.m);
   read_boxes(ck, model.shards(), "v.", adam.v);

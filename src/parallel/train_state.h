@@ -47,6 +47,12 @@ std::string save_train_state(const std::string& run_dir, const nlohmann::json& f
 // `extra` (if given): the manifest's extra.
 int64_t load_train_state(const std::string& run_dir, const nlohmann::json& fingerprint,
                          GPT& model, AdamW& adam, nlohmann::json* extra = nullptr);
+// Its two halves, for a caller that holds the opened checkpoint: the checks (the
+// fingerprint, the model's config; UsageError), then the read (returns the step).
+void check_train_state(const LoadedCheckpoint& ck, const nlohmann::json& fingerprint,
+                       const GPT& model);
+int64_t read_train_state(const LoadedCheckpoint& ck, GPT& model, AdamW& adam,
+                         nlohmann::json* extra = nullptr);
 
 // --on-nonfinite rollback: load_train_state of the newest committed checkpoint of
 // run_dir, on every rank of any layout; RuntimeError (a failure of the run, not of its
