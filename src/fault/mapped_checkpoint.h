@@ -17,7 +17,7 @@ class MappedCheckpoint {
   // Maps every file of `ck`, which load_checkpoint has opened and verified (sizes,
   // XXH64): the mapping shows the bytes it checked as long as nothing rewrites the
   // files (the newest checkpoint is never rewritten; a pruned one may be, as the spare
-  // that a later save overwrites, fault/checkpoint.h). RuntimeError when a file cannot
+  // that a later save overwrites, fault/checkpoint_names.h). RuntimeError when a file cannot
   // be mapped.
   explicit MappedCheckpoint(const LoadedCheckpoint& ck);
   ~MappedCheckpoint();
