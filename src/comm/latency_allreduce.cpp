@@ -9,7 +9,7 @@
 #include <string>
 
 #include "comm/collectives.h"
-#include "comm/wake_event.h"
+#include "comm/threads_transport.h"
 #include "util/error.h"
 
 namespace plait::comm {
@@ -49,7 +49,6 @@ struct LatencyAllreduce::Shared {
   const std::size_t stride;  // floats per slot, whole cache lines
   std::unique_ptr<Arrival[]> arrived;
   float* slots;               // [2][ranks][stride]
-  WakeEvent event;            // bumped after every arrival
   std::atomic<bool> left{false};  // a member was destroyed
 };
 
@@ -65,12 +64,18 @@ LatencyAllreduce::LatencyAllreduce(Group g, std::size_t max_floats, bool spin)
   if (g_.rank() != 0) shm_ = *from;
   barrier(g_);
   cap_ = max_floats;
+  threads_ = &dynamic_cast<ThreadsTransport&>(g_.transport());
 }
 
 LatencyAllreduce::~LatencyAllreduce() {
   if (!shm_) return;
   shm_->left.store(true, std::memory_order_seq_cst);
-  shm_->event.notify_all();
+  wake_peers();
+}
+
+void LatencyAllreduce::wake_peers() {
+  for (int q = 0; q < g_.size(); ++q)
+    if (q != g_.rank()) threads_->wake(q);
 }
 
 void LatencyAllreduce::run(float* v, std::size_t n) {
@@ -87,15 +92,11 @@ void LatencyAllreduce::run_shared(float* v, std::size_t n) {
   Shared& s = *shm_;
   const int T = s.ranks, r = g_.rank();
   const std::uint64_t c = ++calls_;
+  const OpLabel op{"allreduce(latency)", g_.next_seq(), true};
   std::memcpy(s.slot(c, r), v, n * sizeof(float));
   s.arrived[r].count.store(c, std::memory_order_release);
-  s.event.notify_all();
-  const auto all_arrived = [&] {
-    for (int q = 0; q < T; ++q)
-      if (s.arrived[q].count.load(std::memory_order_acquire) < c) return false;
-    return true;
-  };
-  if (!all_arrived()) wait(all_arrived);
+  wake_peers();
+  if (missing(c) >= 0) wait(c, op);
   const float* p0 = s.slot(c, 0);
   std::copy_n(p0, n, v);
   for (int q = 1; q < T; ++q) {
@@ -104,34 +105,33 @@ void LatencyAllreduce::run_shared(float* v, std::size_t n) {
   }
 }
 
-template <class Ready>
-void LatencyAllreduce::wait(Ready ready) {
-  Shared& s = *shm_;
-  const auto gone = [&] {
-    if (s.left.load(std::memory_order_acquire))
-      throw RuntimeError("allreduce in group '" + g_.name() +
-                         "': a member left while the others waited for it");
-  };
+int LatencyAllreduce::missing(std::uint64_t c) const {
+  const Shared& s = *shm_;
+  for (int q = 0; q < s.ranks; ++q)
+    if (s.arrived[q].count.load(std::memory_order_acquire) < c) {
+      if (s.left.load(std::memory_order_acquire))
+        throw RuntimeError("allreduce in group '" + g_.name() +
+                           "': a member left while the others waited for it");
+      return q;
+    }
+  return -1;
+}
+
+void LatencyAllreduce::wait(std::uint64_t c, const OpLabel& op) {
   if (spin_) {
     const auto end = Clock::now() + std::chrono::nanoseconds(spin_ns_);
     do {
       for (int i = 0; i < 64; ++i) {
-        if (ready()) {
+        if (missing(c) < 0) {
           spin_ns_ = std::min(kSpinMaxNs, 2 * spin_ns_);
           return;
         }
         cpu_relax();
       }
-      gone();
     } while (Clock::now() < end);
     spin_ns_ = std::max(kSpinMinNs, spin_ns_ / 2);
   }
-  for (;;) {
-    const std::uint32_t seen = s.event.epoch();  // before ready(): no lost wake-up
-    if (ready()) return;
-    gone();
-    s.event.wait(seen, Clock::now() + std::chrono::seconds(1));
-  }
+  threads_->await([this, c] { return missing(c); }, op);
 }
 
 void LatencyAllreduce::run_exchange(float* v, std::size_t n) {

@@ -5,7 +5,7 @@
 // Threads backend (the ranks are threads of one process): the group shares one
 // block of memory, set up once. Call c (1, 2, ...) of rank r:
 //
-//   copy v into slot[c % 2][r]; arrived[r] = c (release); wake sleepers
+//   copy v into slot[c % 2][r]; arrived[r] = c (release); wake the peers
 //   wait until arrived[q] >= c for every q (spin, then sleep on a futex)
 //   v = slot[c % 2][0] + slot[c % 2][1] + ... (in rank order)
 //
@@ -18,7 +18,12 @@
 // the same share of every product, so on a machine with a core per rank they arrive
 // microseconds apart), then sleep so that a descheduled peer gets the core. The spin
 // budget adapts as the threads transport's does, between kSpinMinNs and kSpinMaxNs,
-// but its floor stays high enough that a quiet machine's waits end spinning.
+// but its floor stays high enough that a quiet machine's waits end spinning. The sleep
+// is the threads transport's (ThreadsTransport::await): on the rank's mailbox event,
+// which every arrival bumps (no system call unless the peer sleeps), with the group's
+// timeout (TimeoutError naming the waiting rank, "allreduce(latency)" and the missing
+// rank), the world's abort and the wait board. Each call takes the group's next
+// collective sequence number, so the wait board tells its calls apart.
 //
 // Other backends (MPI: the ranks are processes): every rank sends its whole buffer to
 // every other rank and adds all of them in rank order (one exchange; a ring takes
@@ -38,6 +43,8 @@
 #include "comm/group.h"
 
 namespace plait::comm {
+
+class ThreadsTransport;
 
 class LatencyAllreduce {
  public:
@@ -64,11 +71,15 @@ class LatencyAllreduce {
  private:
   void run_shared(float* v, std::size_t n);
   void run_exchange(float* v, std::size_t n);
-  template <class Ready>
-  void wait(Ready ready);
+  // The first rank that has not arrived at shared call c, or -1; throws if a member
+  // left.
+  int missing(std::uint64_t c) const;
+  void wait(std::uint64_t c, const OpLabel& op);
+  void wake_peers();
 
   Group g_;
   std::shared_ptr<Shared> shm_;
+  ThreadsTransport* threads_ = nullptr;  // g_'s collective context, when shm_
   std::size_t cap_ = 0;
   bool spin_;
   std::int64_t spin_ns_;          // the current spin budget

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <thread>
 
 #include "comm/reduce.h"
@@ -317,6 +318,27 @@ void ThreadsTransport::block(Ready ready, int peer, const OpLabel& op,
     if (Clock::now() >= deadline) {
       if (until) return;
       throw_timeout(peer, op, ctx_);
+    }
+    box.event.wait(seen, deadline);
+  }
+}
+
+void ThreadsTransport::await(const std::function<int()>& missing, const OpLabel& op) {
+  Mailbox& box = world_->box(world_rank());
+  const Clock::time_point deadline = deadline_after(timeout_s_);
+  std::optional<WaitBoard::Entry> entry;  // names the rank waited for now
+  int posted = -1;
+  for (;;) {
+    const std::uint32_t seen = box.event.epoch();  // before missing(): no lost wake-up
+    const int q = missing();
+    if (q < 0) return;
+    if (world_->aborted()) world_->throw_aborted(world_rank());
+    if (Clock::now() >= deadline) throw_timeout(members_[q], op, ctx_);
+    if (q != posted) {
+      entry.reset();
+      entry.emplace(world_->board(), world_rank(),
+                    WaitInfo{ctx_, op.seq, op.name, &name_, members_[q], op.collective});
+      posted = q;
     }
     box.event.wait(seen, deadline);
   }

@@ -36,6 +36,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -144,6 +145,15 @@ class ThreadsTransport final : public Transport {
   bool native_allreduce(Bytes, DType, const OpLabel&) override { return false; }
 
   int world_rank() const { return members_[me_]; }
+
+  // A wait outside the mailboxes, for a collective whose members meet in shared memory
+  // (latency_allreduce.h): sleeps until missing() returns -1 (otherwise the group rank
+  // still waited for) the way this transport's own waits do: the timeout, the world's
+  // abort, an entry on the wait board. Whoever changes what missing() reads then calls
+  // wake() for every rank that may wait on it.
+  void await(const std::function<int()>& missing, const OpLabel& op);
+  // Wakes group rank g's waits (its mailbox event); no system call unless it sleeps.
+  void wake(int g) { world_->box(members_[g]).event.notify_all(); }
 
  private:
   struct Send;

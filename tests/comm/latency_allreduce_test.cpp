@@ -1,8 +1,11 @@
 // LatencyAllreduce (generation's tensor-group allreduce): the shared-memory path of
 // the threads backend and its message fallback give the closed-form sums, every rank
 // the same bits in rank order, over many calls (the two slots per rank alternate),
-// and a member that leaves makes the others throw instead of hanging.
+// and a member that leaves, never arrives, or fails (aborting the world) makes the
+// others throw instead of hanging.
+#include <memory>
 #include <random>
+#include <stdexcept>
 
 #include "comm/latency_allreduce.h"
 #include "comm_helpers.h"
@@ -87,6 +90,71 @@ TEST(LatencyAllreduce, AMemberThatLeavesMakesTheOthersThrow) {
     });
     ASSERT_EQ(caught.items().size(), 1u) << "spin " << spin;
     EXPECT_NE(caught.items()[0].find("a member left"), std::string::npos) << caught.items()[0];
+  }
+}
+
+// Rank 2 keeps its member alive (so "a member left" cannot end the wait) but never
+// calls run(): ranks 0 and 1 end in the group's timeout, naming themselves, the
+// operation and rank 2.
+TEST(LatencyAllreduce, AMemberThatNeverArrivesEndsInTheTimeout) {
+  for (bool spin : {true, false}) {
+    Findings caught, other;
+    std::vector<std::unique_ptr<LatencyAllreduce>> kept(3);
+    run_threads(test::threads(3, 0, 0.2), [&](Comm& c) {
+      kept[c.rank()] = std::make_unique<LatencyAllreduce>(c.world(), kCap, spin);
+      std::vector<float> v(16, 1.0f);
+      kept[c.rank()]->run(v.data(), v.size());  // all arrive
+      if (c.rank() == 2) return;
+      try {
+        kept[c.rank()]->run(v.data(), v.size());
+        other.add("rank " + std::to_string(c.rank()) + " returned");
+      } catch (const TimeoutError& e) {
+        caught.add(e.what());
+      } catch (const std::exception& e) {
+        other.add(e.what());
+      }
+    });
+    for (const std::string& w : other.items()) ADD_FAILURE() << "spin " << spin << ": " << w;
+    ASSERT_EQ(caught.items().size(), 2u) << "spin " << spin;
+    for (const std::string& e : caught.items()) {
+      EXPECT_NE(e.find("allreduce(latency)"), std::string::npos) << e;
+      EXPECT_TRUE(e.find("(rank 0 of 3)") != std::string::npos ||
+                  e.find("(rank 1 of 3)") != std::string::npos) << e;
+      EXPECT_NE(e.find("missing rank 2"), std::string::npos) << e;
+    }
+  }
+}
+
+// Rank 2 fails while its member stays alive: the world's abort wakes ranks 0 and 1
+// (the timeout is far away) with the failure's cause.
+TEST(LatencyAllreduce, AnAbortedWorldWakesTheWaiters) {
+  for (bool spin : {true, false}) {
+    Findings caught;
+    std::vector<std::unique_ptr<LatencyAllreduce>> kept(3);
+    std::string rethrown;
+    try {
+      run_threads(test::threads(3, 0, 600), [&](Comm& c) {
+        kept[c.rank()] = std::make_unique<LatencyAllreduce>(c.world(), kCap, spin);
+        std::vector<float> v(16, 1.0f);
+        kept[c.rank()]->run(v.data(), v.size());
+        if (c.rank() == 2) throw std::runtime_error("injected failure");
+        try {
+          kept[c.rank()]->run(v.data(), v.size());
+        } catch (const TimeoutError& e) {
+          caught.add(std::string("timeout: ") + e.what());
+        } catch (const RuntimeError& e) {
+          caught.add(e.what());
+        }
+      });
+    } catch (const std::exception& e) {
+      rethrown = e.what();
+    }
+    EXPECT_NE(rethrown.find("injected failure"), std::string::npos) << rethrown;
+    ASSERT_EQ(caught.items().size(), 2u) << "spin " << spin;
+    for (const std::string& e : caught.items()) {
+      EXPECT_NE(e.find("stopped: rank 2 failed"), std::string::npos) << e;
+      EXPECT_NE(e.find("injected failure"), std::string::npos) << e;
+    }
   }
 }
 
