@@ -52,6 +52,7 @@ class StepExchange {
   std::vector<double> all_, timings_;
   std::vector<comm::Request> recvs_, sends_;
   std::int64_t calls_ = 0;
+  bool settled_ = true;  // the last run() returned: its sends are safe to wait for
 };
 
 }  // namespace plait
