@@ -123,14 +123,86 @@ RoleGroups optimizer_groups(const CheckpointData& d) {
   return {{ckpt::kMomentM, &d.opt_m}, {ckpt::kMomentV, &d.opt_v}};
 }
 
+// What a role file's header follows from, but for the step: the role, the writer, the
+// config and every box's key, shape and place (one string, compared whole).
+std::string layout_signature(const CheckpointData& d, const ShardWriter& w, const char* role,
+                             const RoleGroups& groups) {
+  std::string sig = std::string(role) + '\n' + std::to_string(w.rank) + '/' +
+                    std::to_string(w.world) + '\n' + d.config.dump() + '\n';
+  auto dims = [&](const std::vector<int64_t>& v) {
+    for (int64_t x : v) sig += std::to_string(x), sig += ',';
+    sig += ';';
+  };
+  for (auto& [prefix, ts] : groups)
+    for (const NamedTensor& t : *ts) {
+      sig += prefix, sig += t.name, sig += ':';
+      dims(t.shape), dims(t.full_shape), dims(t.offset);
+    }
+  return sig;
+}
+
+// The headers of the role files last written, per role and rank: a checkpoint every
+// step rebuilds the same header (hundreds of small JSON objects under tensor
+// parallelism: a third of the writer's CPU) but for "plait.step". A header whose
+// layout signature matches is the cached one with the step's digits replaced, then
+// padded again: the bytes safetensors::header builds (checked by the tests against
+// fresh saves).
+struct CachedHeader {
+  std::string signature;
+  std::string json;      // the header's JSON, unpadded
+  size_t step_at = 0;    // where the step's digits are in it
+  size_t step_len = 0;
+};
+std::mutex header_cache_mutex;
+std::map<std::pair<std::string, int>, CachedHeader> header_cache;
+
+std::string padded(std::string h) {
+  h.append((8 - h.size() % 8) % 8, ' ');  // safetensors: 8 + N is a multiple of 8
+  return h;
+}
+
+std::string role_header(const CheckpointData& d, const ShardWriter& w, const char* role,
+                        const RoleGroups& groups) {
+  std::string sig = layout_signature(d, w, role, groups);
+  const std::string step = std::to_string(d.step);
+  {
+    std::lock_guard lock(header_cache_mutex);
+    auto it = header_cache.find({role, w.rank});
+    if (it != header_cache.end() && it->second.signature == sig) {
+      const CachedHeader& c = it->second;
+      return padded(c.json.substr(0, c.step_at) + step + c.json.substr(c.step_at + c.step_len));
+    }
+  }
+  const RoleFile f = role_file(d, w, role, groups);
+  std::vector<safetensors::TensorSpec> specs;
+  for (const auto& t : f.tensors) specs.push_back({t.name, t.dtype, t.shape});
+  std::string h = safetensors::header(specs, f.metadata);
+  CachedHeader c{std::move(sig), h.substr(0, h.find_last_not_of(' ') + 1), 0, step.size()};
+  const std::string key = "\"plait.step\":\"" + step + "\"";
+  const size_t at = c.json.find(key);
+  if (at != std::string::npos && c.json.find(key, at + 1) == std::string::npos) {
+    c.step_at = at + key.size() - 1 - step.size();
+    std::lock_guard lock(header_cache_mutex);
+    header_cache[{role, w.rank}] = std::move(c);
+  }
+  return h;
+}
+
 // Writes one role's file (fsynced) and returns its manifest entry.
 json write_role_file(const stdfs::path& dir, const CheckpointData& d, const ShardWriter& w,
                      const char* role, const RoleGroups& groups) {
-  const RoleFile f = role_file(d, w, role, groups);
+  std::vector<std::span<const std::byte>> data;  // the boxes' bytes, in file order
+  for (auto& [prefix, ts] : groups)
+    for (const NamedTensor& t : *ts) {
+      check_tensor(t);
+      data.push_back(std::as_bytes(t.data));
+    }
+  const std::string file = ckpt::file_name(role, w.rank, w.world);
   // over the file a recycled checkpoint holds under this name, if any (same size when
   // the layout is unchanged: no block allocated or freed)
-  auto written = safetensors::write_file(dir / f.file, f.tensors, f.metadata, /*overwrite=*/true);
-  return {{"file", f.file}, {"role", role}, {"rank", w.rank},
+  auto written = safetensors::write_file_with_header(dir / file, role_header(d, w, role, groups),
+                                                     data, /*overwrite=*/true);
+  return {{"file", file}, {"role", role}, {"rank", w.rank},
           {"bytes", written.bytes}, {"xxh64", hex64(written.xxh64)}};
 }
 

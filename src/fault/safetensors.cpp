@@ -146,13 +146,25 @@ struct StreamWriter::Impl {
   }
 };
 
+std::string header(const std::vector<TensorSpec>& tensors,
+                   const std::map<std::string, std::string>& metadata) {
+  return build_header(tensors, metadata);
+}
+
+static uint64_t total_bytes(const std::vector<TensorSpec>& tensors) {
+  uint64_t n = 0;
+  for (const auto& t : tensors) n += byte_size(t);
+  return n;
+}
+
 StreamWriter::StreamWriter(const std::filesystem::path& path,
                            const std::vector<TensorSpec>& tensors,
                            const std::map<std::string, std::string>& metadata,
-                           bool overwrite) {
-  const std::string header = build_header(tensors, metadata);  // throws before creating
-  uint64_t data_bytes = 0;
-  for (const auto& t : tensors) data_bytes += byte_size(t);
+                           bool overwrite)
+    : StreamWriter(path, build_header(tensors, metadata), total_bytes(tensors), overwrite) {}
+
+StreamWriter::StreamWriter(const std::filesystem::path& path, const std::string& header,
+                           uint64_t data_bytes, bool overwrite) {
   impl_ = std::make_unique<Impl>(path, 8 + header.size() + data_bytes, overwrite);
   uint8_t len[8];
   const uint64_t n = header.size();
@@ -189,17 +201,26 @@ Written write_file(const std::filesystem::path& path, const std::vector<TensorOu
                                   std::to_string(t.bytes.size()) + " bytes, its shape needs " +
                                   std::to_string(byte_size(specs.back())));
   }
-  StreamWriter w(path, specs, metadata, overwrite);
+  std::vector<std::span<const std::byte>> data;
+  for (const auto& t : tensors) data.push_back(t.bytes);
+  return write_file_with_header(path, build_header(specs, metadata), data, overwrite);
+}
+
+Written write_file_with_header(const std::filesystem::path& path, const std::string& header,
+                               const std::vector<std::span<const std::byte>>& data, bool overwrite) {
+  uint64_t bytes = 0;
+  for (const auto& d : data) bytes += d.size();
+  StreamWriter w(path, header, bytes, overwrite);
   // Tensors adjacent in memory (a checkpoint snapshot's) go out as one piece: few,
   // large writes.
   std::span<const std::byte> run;
-  for (const auto& t : tensors) {
-    if (!run.empty() && run.data() + run.size() == t.bytes.data()) {
-      run = {run.data(), run.size() + t.bytes.size()};
+  for (const auto& t : data) {
+    if (!run.empty() && run.data() + run.size() == t.data()) {
+      run = {run.data(), run.size() + t.size()};
       continue;
     }
     w.put(run);
-    run = t.bytes;
+    run = t;
   }
   w.put(run);
   return w.close();

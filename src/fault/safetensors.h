@@ -68,6 +68,18 @@ struct TensorSpec {
   std::vector<int64_t> shape;
 };
 
+// The header write_file writes for these tensors and metadata (JSON padded with spaces
+// to a multiple of 8 bytes with the length before it); same exceptions as write_file.
+std::string header(const std::vector<TensorSpec>& tensors,
+                   const std::map<std::string, std::string>& metadata);
+// write_file with the header already built (header(), or a copy of one kept across
+// files that differ only in a metadata value: fault/checkpoint.cpp): the length, the
+// header, then `data`'s pieces in order (numel x dtype bytes of every tensor, as the
+// header declares; not checked here). Same bytes as write_file.
+Written write_file_with_header(const std::filesystem::path& path, const std::string& header,
+                               const std::vector<std::span<const std::byte>>& data,
+                               bool overwrite = false);
+
 // Where the data section of the file write_file / StreamWriter writes for these tensors
 // and metadata starts: 8 + the padded header's length (a multiple of 8). A caller that
 // places the tensors' bytes in memory at this offset modulo fs::kDirectAlign lets the
@@ -85,6 +97,9 @@ class StreamWriter {
  public:
   StreamWriter(const std::filesystem::path& path, const std::vector<TensorSpec>& tensors,
                const std::map<std::string, std::string>& metadata, bool overwrite = false);
+  // With the header built by header(); `data_bytes`: the sum of the tensors' bytes.
+  StreamWriter(const std::filesystem::path& path, const std::string& header,
+               uint64_t data_bytes, bool overwrite = false);
   ~StreamWriter();
   StreamWriter(const StreamWriter&) = delete;
   StreamWriter& operator=(const StreamWriter&) = delete;

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include <barrier>
+#include <cstring>
 #include <thread>
 
 #include "fault/checkpoint.h"
@@ -207,6 +208,40 @@ TEST(CheckpointRecycle, ShardedSavesRecycleEveryRanksFiles) {
   expect_same_files(run / "step-00000003", fresh / "step-00000003");
   EXPECT_FALSE(stdfs::exists(run / "step-00000003" / "rank00001.part.json"));  // in RUN/.parts
   EXPECT_EQ(load_checkpoint(run.path()).step(), 3);
+}
+
+}  // namespace
+}  // namespace plait
+
+namespace plait {
+namespace {
+
+// The role files' headers are kept across saves of one layout with only the step's
+// digits replaced (fault/checkpoint.cpp: role_header): each file's header must be what
+// safetensors builds, the canonical dump of its own JSON padded to 8, naming its step,
+// across steps whose digits differ in number and after a layout change.
+TEST(CheckpointRecycle, KeptHeadersAreTheCanonicalHeaderOfEachStep) {
+  TempDir run;
+  Model a(300, 1), b(500, 2);
+  for (const auto& [model, step] : std::vector<std::pair<const Model*, int64_t>>{
+           {&a, 9}, {&a, 10}, {&a, 12345}, {&b, 12346}, {&a, 7}}) {
+    save_checkpoint(run.path(), model->data(step), 0);
+    for (const char* f : {"model.safetensors", "optimizer.safetensors"}) {
+      SCOPED_TRACE(std::string(f) + " step " + std::to_string(step));
+      const std::string bytes = read_bytes(run / ckpt::step_dir_name(step) / f);
+      uint64_t n = 0;
+      std::memcpy(&n, bytes.data(), 8);
+      const std::string header = bytes.substr(8, n);
+      const nlohmann::json h = nlohmann::json::parse(header);
+      std::string canonical = h.dump();
+      canonical.append((8 - canonical.size() % 8) % 8, ' ');
+      EXPECT_EQ(header, canonical);
+      EXPECT_EQ(h.at("__metadata__").at("plait.step"), std::to_string(step));
+      EXPECT_EQ(h.at(std::string(f) == "model.safetensors" ? "w" : "m.w").at("shape").at(0),
+                model->w.size());
+    }
+    EXPECT_EQ(load_checkpoint(run / ckpt::step_dir_name(step)).step(), step);
+  }
 }
 
 }  // namespace
