@@ -4,11 +4,11 @@
 // that never comes makes the others fail with the group's timeout, naming the group.
 #include <gtest/gtest.h>
 
-#include <mutex>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "../comm/comm_helpers.h"
 #include "comm/comm.h"
 #include "parallel/step_exchange.h"
 #include "util/error.h"
@@ -31,21 +31,7 @@ double loss_of(int r, int c) {
 }
 StepTiming timing_of(int r, int c) { return {0.001 * (c + 1) + r, 0.5 * r + c, 7 * r + c, 0.25 * c - r}; }
 
-class Findings {
- public:
-  void add(std::string s) {
-    std::lock_guard lock(m_);
-    items_.push_back(std::move(s));
-  }
-  std::vector<std::string> items() {
-    std::lock_guard lock(m_);
-    return items_;
-  }
-
- private:
-  std::mutex m_;
-  std::vector<std::string> items_;
-};
+using comm::test::Findings;
 
 TEST(StepExchange, EveryRankGetsEveryRecordAndTheLossSumInRankOrder) {
   constexpr int kCalls = 60;
