@@ -98,6 +98,12 @@ struct RoleFile {
   std::string file;
   std::vector<safetensors::TensorOut> tensors;
   std::map<std::string, std::string> metadata;
+
+  std::vector<safetensors::TensorSpec> specs() const {  // what the header lists
+    std::vector<safetensors::TensorSpec> out;
+    for (const auto& t : tensors) out.push_back({t.name, t.dtype, t.shape});
+    return out;
+  }
 };
 
 RoleFile role_file(const CheckpointData& d, const ShardWriter& w, const char* role,
@@ -174,9 +180,7 @@ std::string role_header(const CheckpointData& d, const ShardWriter& w, const cha
     }
   }
   const RoleFile f = role_file(d, w, role, groups);
-  std::vector<safetensors::TensorSpec> specs;
-  for (const auto& t : f.tensors) specs.push_back({t.name, t.dtype, t.shape});
-  std::string h = safetensors::header(specs, f.metadata);
+  std::string h = safetensors::header(f.specs(), f.metadata);
   CachedHeader c{std::move(sig), h.substr(0, h.find_last_not_of(' ') + 1), 0, step.size()};
   const std::string key = "\"plait.step\":\"" + step + "\"";
   const size_t at = c.json.find(key);
@@ -209,9 +213,7 @@ json write_role_file(const stdfs::path& dir, const CheckpointData& d, const Shar
 uint64_t role_data_offset(const CheckpointData& d, const ShardWriter& w, const char* role,
                           const RoleGroups& groups) {
   const RoleFile f = role_file(d, w, role, groups);
-  std::vector<safetensors::TensorSpec> specs;
-  for (const auto& t : f.tensors) specs.push_back({t.name, t.dtype, t.shape});
-  return safetensors::data_offset(specs, f.metadata);
+  return safetensors::data_offset(f.specs(), f.metadata);
 }
 
 // This rank's part of the manifest: its files (written and fsynced here) and its RNG.
@@ -318,12 +320,13 @@ void prune(const stdfs::path& run_dir, int64_t step, int keep_last) {
   std::vector<stdfs::path> trash;
   stdfs::path spare;
   for (size_t i = static_cast<size_t>(keep_last); i < dirs.size(); ++i) {
-    const std::string name = dirs[i].second.filename().string();
-    stdfs::path& to = have_spare ? trash.emplace_back() : spare;
+    const bool as_spare = !have_spare;  // the newest pruned one, if no spare exists
     have_spare = true;
-    to = run_dir / ((&to == &spare ? ckpt::kSparePrefix : ckpt::kTrashPrefix) + name);
+    const stdfs::path to = run_dir / ((as_spare ? ckpt::kSparePrefix : ckpt::kTrashPrefix) +
+                                      dirs[i].second.filename().string());
     stdfs::remove_all(to);
     fs::rename_path(dirs[i].second, to);
+    (as_spare ? spare : trash.emplace_back()) = to;
   }
   if (trash.empty() && spare.empty()) return;
   fs::fsync_dir(run_dir);
