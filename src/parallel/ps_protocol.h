@@ -22,6 +22,9 @@
 //                      initialised from the seed, or loaded by --resume)
 //   server 0 -> server k (sync, K > 1; on the servers' group): kContributors, N bytes
 //                      per step (1: the worker contributes to the open step)
+//   server j -> server k (sync, K > 1, backup workers under MPI; servers' group):
+//                      kNorm, one double per step: j's square norm of its shard of the
+//                      step's mean gradient (the others' allreduce, watched)
 //   server -> worker 0 once, after its "done": kEnd (one int64, the steps closed), sent
 //                      when every handler of the server has ended (each worker done or
 //                      dropped), so worker 0 (rank 0, whose exit is the job's under
@@ -53,6 +56,7 @@ enum Tag : std::uint64_t {
   kReplyStale,
   kEnd,
   kContributors,
+  kNorm,
 };
 
 

@@ -53,7 +53,12 @@
 // and fail at once when fewer than N-B workers are left. Worker 0 found gone fails
 // the server (it always contributes); the workers' waits for the replies watch the
 // servers and worker 0 the same way (ps_worker.cpp), so they end too. A follower server
-// receives each step's contributors from server 0 in a watched wait as well.
+// receives each step's contributors from server 0 in a watched wait as well, and the
+// servers' gradient-norm allreduce is watched transfers (servers_sum): a server that
+// dies in a step ends the others with one line naming it and the step.
+//
+// Test hooks: a server meets the rank-and-step hooks (PLAIT_TEST_KILL etc., run_loop.h)
+// of step t as it starts the norm reduction of step t.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -63,13 +68,16 @@
 #include <exception>
 #include <mutex>
 #include <thread>
+#include <utility>
 #include <vector>
 
+#include "fault/test_hooks.h"
 #include "model/adamw.h"
 #include "model/params.h"
 #include "parallel/backup_sync.h"
 #include "parallel/ps_protocol.h"
 #include "parallel/replica.h"
+#include "parallel/run_loop.h"
 #include "util/error.h"
 
 namespace plait::ps {
@@ -384,6 +392,45 @@ class Server {
                                     : ": the peer is gone: " + why));
   }
 
+  // The servers' sum of each one's `sq` for step t (the square of the global gradient
+  // norm). Unwatched: the servers' allreduce. Watched (backup workers under MPI): every
+  // server sends its value to every other in PeerWatch transfers, so that a server whose
+  // process dies in the step ends the others within seconds, with one line naming it,
+  // instead of leaving them in a collective until --timeout; the sum is taken in the
+  // ring allreduce's order for the one element (servers 1, 2, ..., K-1, 0), so both
+  // give the same bits.
+  double servers_sum(double sq, int64_t t) {
+    if (watch_.beat_dir.empty()) {
+      comm::allreduce(servers_, std::span<double>(&sq, 1));
+      return sq;
+    }
+    const int K = L_.servers;
+    std::vector<double> part(K, 0.0);
+    part[k_] = sq;
+    std::vector<comm::Request> sends(K), recvs(K);
+    for (int j = 0; j < K; ++j) {
+      if (j == k_) continue;
+      recvs[j] = servers_.irecv(j, kNorm, bytes_of(part[j]));
+      sends[j] = servers_.isend(j, kNorm, bytes_of(std::as_const(part[k_])));
+    }
+    const std::string op = "the servers' gradient-norm allreduce of step " + std::to_string(t + 1);
+    std::string why;
+    for (std::vector<comm::Request>* q : {&recvs, &sends})
+      for (int j = 0; j < K; ++j) {
+        if (j == k_ || watch_.await(servers_, j, (*q)[j], op + " (parameter server " +
+                                    std::to_string(j) + ")", &why))
+          continue;
+        if (why.empty())
+          throw RuntimeError(who() + ": stopped " + op + " (another thread of the server failed)");
+        throw RuntimeError(who() + ": parameter server " + std::to_string(j) + " (rank " +
+                           std::to_string(L_.server_rank(j)) + ") is gone in " + op + ": " + why +
+                           "; ending (plait launch restarts the job from the last checkpoint)");
+      }
+    double sum = part[1 % K];
+    for (int j = 2; j <= K; ++j) sum += part[j % K];
+    return sum;
+  }
+
   // Sum in worker order, divide by the contributed sequences once, clip by the global
   // norm, AdamW on the shard; then close step t. Returns whether it was finite.
   bool apply_sync(int64_t t, const std::vector<uint8_t>& set) {
@@ -407,7 +454,8 @@ class Server {
       g[i] *= inv;
       sq += static_cast<double>(g[i]) * g[i];
     }
-    if (L_.servers > 1) comm::allreduce(servers_, std::span<double>(&sq, 1));
+    meet_test_faults(hooks_, opt_.checkpoint_dir, t);  // a server killed in the allreduce
+    if (L_.servers > 1) sq = servers_sum(sq, t);
     const double norm = std::sqrt(sq);
     // --on-nonfinite: a step whose global norm or loss is not finite updates nothing
     // (every server sees the same norm and loss); the workers are told by the reply
@@ -517,6 +565,7 @@ class Server {
   std::vector<uint8_t> last_ranks_;    // who contributed to it
   int slow_;
   PeerWatch watch_;                    // backup workers under MPI: polls judging heartbeats
+  fault::RankStepHooks hooks_ = fault::RankStepHooks::from_env();  // PLAIT_TEST_KILL etc.
   int alive_ = 0;                      // workers not dropped
   bool failed_ = false;
   std::exception_ptr error_;

@@ -47,18 +47,9 @@ bool first_time(const std::string& run_dir, const char* what, int rank, long lon
 // scope, as a single process is rank 0).
 int hook_rank() { return std::max(0, fault::Heartbeats::current_rank()); }
 
-// The rank-and-step test hooks (fault/test_hooks.h) as the loop meets them at the start
-// of step t. KILL, STALL and SIGSTOP fire once per run directory (first_time), so the
-// restarted run goes past them; KILL and SIGSTOP need a run directory.
-//   STALL: sleep for good, still publishing heartbeats, as a rank stuck in a kernel or a
-//     dead device would; the watchdog must report it and end the run. Only inside a
-//     heartbeat scope (current_rank() itself, not hook_rank()): without one no watchdog
-//     would ever end the sleep.
-//   KILL: SIGKILL the whole process, as the OOM killer would.
-//   FAIL_AT: a RuntimeError, a rank whose thread dies mid-run (with --backup-workers it
-//     leaves and the run goes on; otherwise the run fails).
-//   SIGSTOP: stop the whole process, heartbeat thread included, as `kill -STOP` from
-//     outside (MPI: rank 0's watchdog sees the rank's file stop changing).
+}  // namespace
+
+// (run_loop.h)
 void meet_test_faults(const fault::RankStepHooks& hooks, const std::string& run_dir, int64_t t) {
   using H = fault::RankStepHooks;
   const int stall_rank = fault::Heartbeats::current_rank();
@@ -73,6 +64,8 @@ void meet_test_faults(const fault::RankStepHooks& hooks, const std::string& run_
   if (!run_dir.empty() && hooks.fires(H::sigstop, me, t) && first_time(run_dir, "sigstopped", me, t))
     std::raise(SIGSTOP);
 }
+
+namespace {
 
 // Test hook: PLAIT_TEST_FAIL_AT_START=R[@S] makes world rank R fail (RuntimeError) as
 // it starts training, in every run that starts at step S or later (0 when not given),

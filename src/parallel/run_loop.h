@@ -24,6 +24,10 @@
 
 namespace plait {
 
+namespace fault {
+class RankStepHooks;
+}
+
 struct StepResult {
   double loss = 0;       // the global batch's mean training loss (what is logged)
   float lr = 0;          // the learning rate the step used
@@ -136,5 +140,20 @@ int64_t end_step(const TrainOptions& opt, int64_t start);
 
 // --resume found a checkpoint at `step`: UsageError if the run is already over.
 void check_resumable(const TrainOptions& opt, int64_t step);
+
+// The rank-and-step test hooks (fault/test_hooks.h) as the calling thread's rank meets
+// them at step t: the loop at the start of each step; a parameter server (which runs
+// no loop) as it reduces step t's gradient norm among the servers (ps_server.cpp).
+// KILL, STALL and SIGSTOP fire once per run directory (a marker file there), so the
+// restarted run goes past them; KILL and SIGSTOP need a run directory.
+//   STALL: sleep for good, still publishing heartbeats, as a rank stuck in a kernel or a
+//     dead device would; the watchdog must report it and end the run. Only inside a
+//     heartbeat scope: without one no watchdog would ever end the sleep.
+//   KILL: SIGKILL the whole process, as the OOM killer would.
+//   FAIL_AT: a RuntimeError, a rank whose thread dies mid-run (with --backup-workers it
+//     leaves and the run goes on; otherwise the run fails).
+//   SIGSTOP: stop the whole process, heartbeat thread included, as `kill -STOP` from
+//     outside (MPI: rank 0's watchdog sees the rank's file stop changing).
+void meet_test_faults(const fault::RankStepHooks& hooks, const std::string& run_dir, int64_t t);
 
 }  // namespace plait

@@ -117,6 +117,12 @@ plait_mpi_script_test(cli_mpi_repartition 180 ${dir}/mpi_repartition.sh
 plait_mpi_script_test(cli_mpi_backup_kill 300 ${dir}/mpi_backup_kill.sh
   ${PROJECT_SOURCE_DIR}/docs/ARCHITECTURE.md ${PROJECT_SOURCE_DIR}/tools/weights_diff.py)
 
+# A parameter server killed in the servers' gradient-norm allreduce (--servers 2, backup
+# workers): the other server ends with one line naming it, the job restarts from the
+# checkpoint and matches a run without the fault (mpi_ps_server_kill.sh).
+plait_mpi_script_test(cli_mpi_ps_server_kill 240 ${dir}/mpi_ps_server_kill.sh
+  ${PROJECT_SOURCE_DIR}/docs/ARCHITECTURE.md)
+
 # plait launch grows a shrunk job back when the lost node returns (mpi_launch_grow.sh).
 plait_mpi_script_test(cli_mpi_launch_grow 300 ${dir}/mpi_launch_grow.sh
   ${PROJECT_SOURCE_DIR}/docs/ARCHITECTURE.md ${PROJECT_SOURCE_DIR}/tools/weights_diff.py)
