@@ -368,18 +368,8 @@ std::string MeshWorker::save(int64_t s) {
 int64_t MeshWorker::rollback(int64_t failed) {
   wait_for_checkpoints();
   comm::barrier(world);  // the newest checkpoint is committed before any rank reads it
-  nlohmann::json extra;
-  int64_t c = 0;
-  if (zero_) {  // the whole coordinate's moments, of which this rank keeps its shard
-    AdamW full(model.shards().param_specs(), model.shards().total(), opt.adamw);
-    c = rollback_state(opt.checkpoint_dir, data.fingerprint(opt), model, full, &extra);
-    zero_->load_moments(full);
-  } else {
-    c = rollback_state(opt.checkpoint_dir, data.fingerprint(opt), model, adam, &extra);
-  }
-  data_shift += failed + 1 - c;  // steps c.. draw the batches after the failed window
-  step = c;
-  return c;
+  step = roll_back_state(opt, data.fingerprint(opt), model, adam, zero_.get(), failed, data_shift);
+  return step;
 }
 
 // The piece of the arena this rank keeps (its ZeRO shard's moments are all it has).

@@ -303,21 +303,25 @@ std::string Replica::nonfinite_tensor() const {
   return first == INT64_MAX ? "" : nonfinite_name(model.table().specs(), first);
 }
 
+int64_t roll_back_state(const TrainOptions& opt, const nlohmann::json& fingerprint, GPT& model,
+                        AdamW& adam, Zero* zero, int64_t failed, int64_t& data_shift) {
+  int64_t c = 0;
+  if (zero) {  // the whole moments (of this rank's boxes), of which it keeps its shard
+    AdamW full(model.shards().param_specs(), model.shards().total(), opt.adamw);
+    c = rollback_state(opt.checkpoint_dir, fingerprint, model, full, nullptr);
+    zero->load_moments(full);
+  } else {
+    c = rollback_state(opt.checkpoint_dir, fingerprint, model, adam, nullptr);
+  }
+  data_shift += failed + 1 - c;  // steps c.. draw the batches after the failed window
+  return c;
+}
+
 int64_t Replica::rollback(int64_t failed) {
   wait_for_checkpoints();  // rank 0's newest checkpoint committed...
   if (barrier) barrier();  // ...before any rank reads it
-  nlohmann::json extra;
-  int64_t c = 0;
-  if (zero) {  // the whole moments, of which this rank keeps its shard
-    AdamW full(model.table(), opt.adamw);
-    c = rollback_state(opt.checkpoint_dir, data.fingerprint(opt), model, full, &extra);
-    zero->load_moments(full);
-  } else {
-    c = rollback_state(opt.checkpoint_dir, data.fingerprint(opt), model, adam, &extra);
-  }
-  data_shift += failed + 1 - c;  // steps c.. draw the batches after the failed window
-  step = c;
-  return c;
+  step = roll_back_state(opt, data.fingerprint(opt), model, adam, zero, failed, data_shift);
+  return step;
 }
 
 TrainSummary run_replica(Replica& r) {

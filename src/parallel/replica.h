@@ -156,6 +156,15 @@ struct Replica : StepRunner {
   bool nan_injected_ = false;  // the PLAIT_TEST_NAN_AT hook fired (once per process)
 };
 
+// --on-nonfinite rollback of one rank's state (a replica's or a mesh rank's) after step
+// `failed` was not finite: the newest committed checkpoint of opt.checkpoint_dir into
+// `model` and `adam` (under ZeRO, `zero` not null: the whole moments, of which it keeps
+// this rank's shard), and `data_shift` moved past the failed window. Returns the
+// checkpoint's step. The caller has first waited for its own checkpoint writes and met
+// every other rank, so that the newest checkpoint is committed before any rank reads it.
+int64_t roll_back_state(const TrainOptions& opt, const nlohmann::json& fingerprint, GPT& model,
+                        AdamW& adam, Zero* zero, int64_t failed, int64_t& data_shift);
+
 // The run loop on a replica from its step to the end of this invocation: rank 0 (the
 // one with `out`) logs, evaluates and checkpoints. Returns the summary (rank 0's).
 TrainSummary run_replica(Replica& r);
