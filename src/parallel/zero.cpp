@@ -24,19 +24,15 @@ Zero::Zero(int stage, comm::Group group, size_t total, AdamW& adam, comm::Group 
     if (std::max(b, lo) < std::min(e, hi)) counted_.push_back({std::max(b, lo), std::min(e, hi)});
   if (stage_ == 3) {
     prefetch_group_ = group_.dup("zero-params");  // collective, like the caller's dup
-    thread_ = std::thread([this] { prefetch_loop(); });
+    prefetcher_ = std::make_unique<OrderedWorker<ArenaRange>>([this](const ArenaRange& r) {
+      const size_t floats = gather(prefetch_group_, r.first, r.second);
+      std::lock_guard lock(m_);
+      gathered(floats);
+    });
   }
 }
 
-Zero::~Zero() {
-  if (!thread_.joinable()) return;
-  {
-    std::lock_guard lock(m_);
-    stop_ = true;
-  }
-  cv_.notify_all();
-  thread_.join();
-}
+Zero::~Zero() = default;
 
 double Zero::step(std::span<float> params, std::span<float> grads, double& loss_sum,
                   int64_t batch, float lr, int64_t t) {
@@ -154,17 +150,12 @@ Zero::Held Zero::held(std::span<const float> params, std::span<const float> grad
 
 void Zero::acquire(size_t begin, size_t end) {
   if (whole_) return;  // gathered for a checkpoint: every rank holds every unit
-  {
-    std::unique_lock lock(m_);
-    if (!hinted_.empty()) {  // counted in held_ when it was hinted
-      cv_.wait(lock, [&] { return fetched_ > 0 || error_; });
-      if (error_) std::rethrow_exception(error_);
-      if (hinted_.front() != ArenaRange{begin, end})
-        throw std::logic_error("ZeRO-3: a pass acquired parameters it did not hint next");
-      hinted_.pop_front();
-      --fetched_;
-      return;
-    }
+  if (hinted_ > 0) {  // counted in held_ when it was hinted
+    const ArenaRange next = prefetcher_->pop_done();  // rethrows a failed gather
+    --hinted_;
+    if (next != ArenaRange{begin, end})
+      throw std::logic_error("ZeRO-3: a pass acquired parameters it did not hint next");
+    return;
   }
   hold(begin, end);
   const size_t floats = gather(group_, begin, end);
@@ -173,36 +164,11 @@ void Zero::acquire(size_t begin, size_t end) {
 }
 
 void Zero::prefetch(std::span<const ArenaRange> next) {
-  if (whole_ || !thread_.joinable()) return;
-  for (const auto& [b, e] : next) hold(b, e);
-  {
-    std::lock_guard lock(m_);
-    hinted_.insert(hinted_.end(), next.begin(), next.end());
-  }
-  cv_.notify_all();
-}
-
-// Gathers the hinted ranges in order until stopped or a broadcast fails.
-void Zero::prefetch_loop() {
-  std::unique_lock lock(m_);
-  for (;;) {
-    cv_.wait(lock, [&] { return stop_ || fetched_ < hinted_.size(); });
-    if (stop_) return;
-    const ArenaRange r = hinted_[fetched_];
-    lock.unlock();
-    size_t floats = 0;
-    try {
-      floats = gather(prefetch_group_, r.first, r.second);
-    } catch (...) {
-      lock.lock();
-      error_ = std::current_exception();
-      cv_.notify_all();
-      return;
-    }
-    lock.lock();
-    gathered(floats);
-    ++fetched_;
-    cv_.notify_all();
+  if (whole_ || !prefetcher_) return;
+  for (const auto& [b, e] : next) {
+    hold(b, e);
+    prefetcher_->push({b, e});
+    ++hinted_;
   }
 }
 

@@ -27,15 +27,11 @@
 // uninterrupted one exactly. Checkpoints stay layout-free: the moments are gathered
 // for a save.
 #pragma once
-#include <condition_variable>
 #include <cstddef>
-#include <deque>
-#include <exception>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <span>
-#include <thread>
 #include <utility>
 #include <vector>
 
@@ -43,6 +39,7 @@
 #include "comm/group.h"
 #include "model/adamw.h"
 #include "model/gpt.h"
+#include "util/ordered_worker.h"
 #include "util/page_pool.h"
 
 namespace plait {
@@ -151,24 +148,23 @@ class Zero final : public ParamGate {
   size_t outside(size_t begin, size_t end) const;  // floats of [begin, end) not in the shard
   size_t windows(const std::vector<ArenaRange>& unit) const;  // its lendable parts outside
   void hold(size_t begin, size_t end);             // training thread: held_ and its peak
-  void prefetch_loop();          // the communication thread
   void lend_unowned(size_t begin, size_t end);  // stage 3 with a pool: before a gather
   void free_range(size_t begin, size_t end);    // back to the pool, or released
   std::unique_ptr<PagePool> pool_;
   std::function<size_t()> grad_pool_bytes_;
 
   comm::Group prefetch_group_;  // stage 3: used by the communication thread only
-  mutable std::mutex m_;
-  std::condition_variable cv_;
-  std::deque<ArenaRange> hinted_;  // in hint order; the first `fetched_` are gathered
-  size_t fetched_ = 0;
+  mutable std::mutex m_;        // the counts below, written by both threads
   size_t gathered_floats_ = 0, peak_bytes_ = 0;
   // Training thread only: floats outside the shard of the units acquired or hinted and
-  // not yet released, and their most at once (Held::gathered).
+  // not yet released, and their most at once (Held::gathered); the hinted ranges not
+  // yet acquired.
   size_t held_ = 0, held_peak_ = 0;
-  bool stop_ = false;
-  std::exception_ptr error_;
-  std::thread thread_;  // stage 3; last: starts once everything above exists
+  size_t hinted_ = 0;
+  // Stage 3: the communication thread, gathering the hinted ranges in hint order; the
+  // first failed gather stops it and every later acquire of a hinted range rethrows it.
+  // Last: its thread starts once everything above exists, and stops first.
+  std::unique_ptr<OrderedWorker<ArenaRange>> prefetcher_;
 };
 
 }  // namespace plait

@@ -1,7 +1,7 @@
 // A worker thread that runs the items handed to it one at a time, in the order they
 // were handed over, each outside the lock, so the hand-over never waits for a running
 // item (parallel/grad_buckets.h: gradient buckets reduced while the backward pass goes
-// on; parallel/zero.h's prefetch is the same shape).
+// on; parallel/zero.h: ZeRO-3's parameter units gathered ahead of the pass).
 //
 // Ordering (one owner thread calls everything but the constructor's `run`):
 //   push(item)*   queue items; the worker runs them in push order;
