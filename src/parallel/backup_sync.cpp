@@ -138,6 +138,10 @@ double BackupSync::finish(double loss_sum) {
   return rank_ == 0 ? close_step(loss_sum) : fetch_step(loss_sum);
 }
 
+void BackupSync::finish_gradients() {
+  throw RuntimeError("backup workers: this gradient sync sums the loss itself (GradSync::finish)");
+}
+
 double BackupSync::fetch_step(double loss_sum) {
   comm::Group& link = links_[rank_];
   UpHead up;

@@ -144,6 +144,9 @@ class BackupSync final : public GradSync {
   void begin_step(std::vector<float>& grads) override;
   void ready(size_t) override {}
   double finish(double loss_sum) override;
+  // Throws RuntimeError: the step's loss is its contributors', known only with their
+  // gradients (finish); a backup-worker replica has no StepExchange.
+  void finish_gradients() override;
   bool wants_gradients() const override;
   int64_t divisor(int64_t) const override { return last_seqs_; }
 

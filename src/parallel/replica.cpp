@@ -83,10 +83,6 @@ Replica::Replica(const TrainOptions& o, const RunData& d, int rank_, int64_t fir
   model.set_recompute(o.recompute);
 }
 
-void GradSync::finish_gradients() {
-  throw RuntimeError("this gradient sync sums the loss itself (GradSync::finish)");
-}
-
 void Replica::set_share(int64_t first, int64_t count) {
   first_seq = first;
   seqs = count;

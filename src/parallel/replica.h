@@ -59,8 +59,10 @@ class GradSync {
   // Waits for every gradient to be reduced; returns the global sum of `loss_sum`.
   virtual double finish(double loss_sum) = 0;
   // finish() without the loss: the caller sums it in its StepExchange (step_exchange.h),
-  // together with the step's timings. Only for syncs that have it (BucketReducer).
-  virtual void finish_gradients();
+  // together with the step's timings (a replica with an exchange calls it instead of
+  // finish). A sync whose loss cannot be summed apart from its gradients says so by
+  // throwing (BackupSync: the loss is its contributors').
+  virtual void finish_gradients() = 0;
   // Whether this rank computes its share's gradients this step (a backup worker that
   // is behind the others skips steps that closed without it: backup_sync.h).
   virtual bool wants_gradients() const { return true; }
