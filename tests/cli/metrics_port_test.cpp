@@ -18,6 +18,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "metrics_helpers.h"
 #include "run_plait.h"
 
 namespace plait::test {
@@ -30,50 +31,10 @@ std::string args(const TempDir& d, const std::string& run) {
                                  " --heartbeat-timeout 600 --metrics-port 0");
 }
 
-// Starts plait in the background; returns its pid (stderr goes to `err`).
+// plait with `args` in the background; its pid.
 pid_t start(const std::string& args, const std::string& env, const std::string& err,
             const std::string& pidfile) {
-  const std::string cmd = env + " " + PLAIT_BINARY + std::string(" ") + args + " >/dev/null 2>" +
-                          err + " </dev/null & echo $! >" + pidfile;
-  if (std::system(cmd.c_str()) != 0) return -1;
-  return std::stoi(slurp(pidfile));
-}
-
-bool wait_for(const fs::path& p) {
-  for (int i = 0; i < 3000 && !fs::exists(p); ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  return fs::exists(p);
-}
-
-void end(pid_t pid, int sig) {
-  kill(pid, sig);
-  for (int i = 0; i < 600 && kill(pid, 0) == 0; ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-}
-
-// The port the "metrics: http://HOST:PORT/metrics" line names (-1: none).
-int port_in(const std::string& err) {
-  std::smatch m;
-  if (!std::regex_search(err, m, std::regex("metrics: http://127\\.0\\.0\\.1:([0-9]+)/metrics")))
-    return -1;
-  return std::stoi(m[1]);
-}
-
-// Parses the text exposition: series (name and labels) -> value; HELP/TYPE checked.
-std::map<std::string, double> parse(const std::string& text) {
-  std::map<std::string, double> out;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) {
-    if (line.empty()) continue;
-    if (line[0] == '#') {
-      EXPECT_TRUE(line.rfind("# HELP plait_", 0) == 0 || line.rfind("# TYPE plait_", 0) == 0) << line;
-      continue;
-    }
-    const auto sp = line.rfind(' ');
-    EXPECT_NE(sp, std::string::npos) << line;
-    out[line.substr(0, sp)] = line.substr(sp + 1) == "NaN" ? std::nan("") : std::stod(line.substr(sp + 1));
-  }
-  return out;
+  return start_background(std::string(PLAIT_BINARY) + " " + args, env, err, pidfile);
 }
 
 class MetricsPort : public CorpusTest {};
@@ -82,15 +43,15 @@ TEST_F(MetricsPort, ScrapedDuringARun) {
   const pid_t pid = start(args(d, "run") + " --log " + (d / "log.jsonl"),
                           "PLAIT_TEST_PAUSE_AFTER_CHECKPOINT=4", d / "err", d / "pid");
   ASSERT_GT(pid, 0);
-  ASSERT_TRUE(wait_for(d.path / "run/paused")) << slurp(d / "err");
-  const int port = port_in(slurp(d / "err"));
+  ASSERT_TRUE(wait_for_file(d.path / "run/paused")) << slurp(d / "err");
+  const int port = metrics_port_in(slurp(d / "err"));
   ASSERT_GT(port, 0) << slurp(d / "err");
   httplib::Client cli("127.0.0.1", port);
   auto res = cli.Get("/metrics");
   ASSERT_TRUE(res) << "no answer on port " << port;
   EXPECT_EQ(res->status, 200);
   EXPECT_NE(res->get_header_value("Content-Type").find("text/plain"), std::string::npos);
-  const auto m = parse(res->body);
+  const auto m = parse_metrics(res->body);
   EXPECT_EQ(m.at("plait_step"), 4);  // the run is held after logging and committing step 4
   EXPECT_TRUE(std::isfinite(m.at("plait_loss")));
   EXPECT_GT(m.at("plait_loss"), 0);
@@ -111,7 +72,7 @@ TEST_F(MetricsPort, ScrapedDuringARun) {
   EXPECT_EQ(res->status, 200) << res->body;
   EXPECT_EQ(res->body, "ok: step 4\n");
   EXPECT_EQ(cli.Get("/nothing")->status, 404);
-  end(pid, SIGKILL);
+  end_process(pid, SIGKILL);
   // the metrics log's lines carry every rank's timing (the first may lack rank 1's: it
   // may not have finished its first step when rank 0 logs; nothing waits for heartbeats)
   std::istringstream log(slurp(d / "log.jsonl"));
@@ -152,29 +113,29 @@ TEST_F(MetricsPort, SupervisorServesAcrossARestart) {
                           "PLAIT_TEST_KILL=0:3 PLAIT_TEST_PAUSE_AFTER_CHECKPOINT=6", d / "err",
                           d / "pid");
   ASSERT_GT(pid, 0);
-  ASSERT_TRUE(wait_for(d.path / "sup/paused")) << slurp(d / "err");
+  ASSERT_TRUE(wait_for_file(d.path / "sup/paused")) << slurp(d / "err");
   const std::string err = slurp(d / "err");
   EXPECT_NE(err.find("(served by the supervisor)"), std::string::npos) << err;
   EXPECT_NE(err.find("restart 1 of 2 from step-00000002"), std::string::npos) << err;
-  const int port = port_in(err);
+  const int port = metrics_port_in(err);
   ASSERT_GT(port, 0) << err;
   EXPECT_EQ(err.find("metrics: http"), err.rfind("metrics: http")) << "only the supervisor serves: " << err;
   httplib::Client cli("127.0.0.1", port);
   // The held child publishes its files every heartbeat period; the pause can come
   // before the first publish, so read until step 6 is there (bounded, not timed).
   httplib::Result res = cli.Get("/metrics");
-  for (int i = 0; i < 200 && res && parse(res->body).count("plait_rank_step{rank=\"1\"}") == 0; ++i) {
+  for (int i = 0; i < 200 && res && parse_metrics(res->body).count("plait_rank_step{rank=\"1\"}") == 0; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     res = cli.Get("/metrics");
   }
   ASSERT_TRUE(res) << "no answer on port " << port;
-  const auto m = parse(res->body);
+  const auto m = parse_metrics(res->body);
   EXPECT_EQ(m.at("plait_restarts_total"), 1);
   EXPECT_EQ(m.at("plait_checkpoint_step"), 6);
   EXPECT_EQ(m.count("plait_rank_step{rank=\"0\"}"), 1u) << res->body;
   EXPECT_EQ(m.count("plait_rank_step{rank=\"1\"}"), 1u) << res->body;
   EXPECT_TRUE(cli.Get("/healthz"));
-  end(pid, SIGTERM);  // forwarded to the held child; no restart after
+  end_process(pid, SIGTERM);  // forwarded to the held child; no restart after
   EXPECT_NE(kill(pid, 0), 0) << "the supervisor did not end";
 }
 

@@ -16,6 +16,7 @@
 #include <sstream>
 #include <thread>
 
+#include "metrics_helpers.h"
 #include "run_plait.h"
 
 namespace plait::test {
@@ -33,47 +34,14 @@ std::string train_args(const TempDir& d, const std::string& run) {
                                  " --heartbeat-timeout 600 --metrics-port 0");
 }
 
-// Runs `cmd` (with `env`) in the background; its pid (stderr goes to `err`).
+// `cmd` (with `env` and kMpiEnv) in the background; its pid.
 pid_t start(const std::string& cmd, const std::string& env, const std::string& err,
             const std::string& pidfile) {
-  const std::string sh = std::string(kMpiEnv) + " " + env + " " + cmd + " >/dev/null 2>" + err +
-                         " </dev/null & echo $! >" + pidfile;
-  if (std::system(sh.c_str()) != 0) return -1;
-  return std::stoi(slurp(pidfile));
-}
-
-bool wait_for(const fs::path& p) {
-  for (int i = 0; i < 3000 && !fs::exists(p); ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  return fs::exists(p);
+  return start_background(cmd, std::string(kMpiEnv) + " " + env, err, pidfile);
 }
 
 // SIGTERM: mpirun ends its ranks; the supervisor passes it on to mpirun.
-void end(pid_t pid) {
-  kill(pid, SIGTERM);
-  for (int i = 0; i < 600 && kill(pid, 0) == 0; ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-}
-
-int port_in(const std::string& err) {
-  std::smatch m;
-  if (!std::regex_search(err, m, std::regex("metrics: http://127\\.0\\.0\\.1:([0-9]+)/metrics")))
-    return -1;
-  return std::stoi(m[1]);
-}
-
-// The text exposition: series (name and labels) -> value.
-std::map<std::string, double> parse(const std::string& text) {
-  std::map<std::string, double> out;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) {
-    if (line.empty() || line[0] == '#') continue;
-    const auto sp = line.rfind(' ');
-    EXPECT_NE(sp, std::string::npos) << line;
-    out[line.substr(0, sp)] = line.substr(sp + 1) == "NaN" ? std::nan("") : std::stod(line.substr(sp + 1));
-  }
-  return out;
-}
+void end(pid_t pid) { end_process(pid, SIGTERM); }
 
 // /metrics, read again until the logged step and both ranks' heartbeat files have
 // reached `step` (the files are written every 0.25 s, so a held run's last one may come
@@ -83,7 +51,7 @@ std::map<std::string, double> scrape_both_ranks(httplib::Client& cli, double ste
   for (int i = 0; i < 200; ++i) {
     auto res = cli.Get("/metrics");
     if (res && res->status == 200) {
-      m = parse(res->body);
+      m = parse_metrics(res->body);
       auto at_least = [&](const std::string& k) { return m.count(k) && m.at(k) >= step; };
       if (at_least("plait_step") && at_least("plait_rank_step{rank=\"0\"}") &&
           at_least("plait_rank_step{rank=\"1\"}"))
@@ -101,9 +69,9 @@ TEST_F(MpiMetricsPort, RankZeroServesUnderMpirun) {
                               train_args(d, "run") + " --backend mpi",
                           "PLAIT_TEST_PAUSE_AFTER_CHECKPOINT=4", d / "err", d / "pid");
   ASSERT_GT(pid, 0);
-  ASSERT_TRUE(wait_for(d.path / "run/paused")) << slurp(d / "err");
+  ASSERT_TRUE(wait_for_file(d.path / "run/paused")) << slurp(d / "err");
   const std::string err = slurp(d / "err");
-  const int port = port_in(err);
+  const int port = metrics_port_in(err);
   ASSERT_GT(port, 0) << err;
   EXPECT_EQ(err.find("metrics: http"), err.rfind("metrics: http")) << "only rank 0 serves: " << err;
   httplib::Client cli("127.0.0.1", port);
@@ -138,11 +106,11 @@ TEST_F(MpiMetricsPort, LaunchServesAcrossARestart) {
                           "PLAIT_TEST_KILL=1:3 PLAIT_TEST_PAUSE_AFTER_CHECKPOINT=6", d / "err",
                           d / "pid");
   ASSERT_GT(pid, 0);
-  ASSERT_TRUE(wait_for(d.path / "sup/paused")) << slurp(d / "err");
+  ASSERT_TRUE(wait_for_file(d.path / "sup/paused")) << slurp(d / "err");
   const std::string err = slurp(d / "err");
   EXPECT_NE(err.find("(served by the supervisor)"), std::string::npos) << err;
   EXPECT_NE(err.find("restart 1 of 2 from step-00000002"), std::string::npos) << err;
-  const int port = port_in(err);
+  const int port = metrics_port_in(err);
   ASSERT_GT(port, 0) << err;
   EXPECT_EQ(err.find("metrics: http"), err.rfind("metrics: http"))
       << "only the supervisor serves, not rank 0: " << err;
