@@ -10,6 +10,8 @@
 #include <sstream>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 namespace plait::test {
 
 struct Result {
@@ -75,6 +77,34 @@ inline std::string tiny_train_args(const TempDir& d, const std::string& run,
   return "train --data " + (d / "c.txt") +
          " --layers 1 --dim 32 --heads 4 --ctx 16 --eval-every 0 --no-progress " + flags +
          " --checkpoint-dir " + (d / run);
+}
+
+// Every step-* directory of `run` holds a manifest (no half-committed checkpoint).
+inline void expect_only_committed(const std::filesystem::path& run) {
+  for (const auto& e : std::filesystem::directory_iterator(run)) {
+    const std::string n = e.path().filename().string();
+    if (n.rfind("step-", 0) == 0) {
+      EXPECT_TRUE(std::filesystem::exists(e.path() / "manifest.json")) << n;
+    }
+  }
+}
+
+// Runs `plait <train_args>` (checkpoints every 2 steps into `run`) with a crash in phase
+// `phase` of its step-4 write (PLAIT_TEST_CRASH_AT, fault/crash_hook.h) and checks the
+// aftermath: the run died by SIGKILL there, nothing of step 6 exists, every step-*
+// directory is committed, and `plait inspect` picks step 2. (Fatal failures return
+// from here only: call it under ASSERT_NO_FATAL_FAILURE.)
+inline void expect_crash_in_step4_write(const std::string& train_args,
+                                        const std::filesystem::path& run,
+                                        const std::string& phase) {
+  Result r = run_plait(train_args, "PLAIT_TEST_CRASH_AT=" + phase + ":4");
+  ASSERT_EQ(r.code, 128 + 9) << "expected SIGKILL during the step-4 write\n" << r.err;
+  ASSERT_TRUE(std::filesystem::exists(run / ("test-crash-" + phase + "-4")));
+  EXPECT_FALSE(std::filesystem::exists(run / "step-00000006"));  // it died in the step-4 write
+  expect_only_committed(run);
+  r = run_plait("inspect --json " + run.string());
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out).at("step"), 2) << r.out;
 }
 
 }  // namespace plait::test
