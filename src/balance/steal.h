@@ -14,9 +14,10 @@
 // claims from the pool's front, as it finishes, claim_size() sequences at a time
 // (heterogeneous guided self-scheduling: a unit's part, by its speed, of half of what is
 // left, so the first claims are large and the last ones small), through a counter
-// shared by the group (parallel/dp_steal.h); a unit that would finish a claim later
-// than the others would finish the whole rest (their own parts' remainder included)
-// leaves it to them. Which rank runs a
+// shared by the group (parallel/dp_steal.h); a unit claims only what an
+// earliest-finish deal of the rest would give it, given when each of the others
+// expects to be free (a board beside the counter), and leaves the rest to them.
+// Which rank runs a
 // sequence changes only the order of float additions (gradients are sums over
 // sequences divided once by the batch).
 //
@@ -64,28 +65,39 @@ StealPlan steal_plan(std::span<const int64_t> shares, double pool_fraction, int6
 double pool_fraction(std::span<const int64_t> shares, std::span<const double> costs,
                      double band, double fraction);
 
-// How many of the `left` unclaimed pool sequences unit `unit` claims, given every
-// unit's cost per sequence (`costs`, seconds; 0 = unknown) and `pending`, the sequences
-// the other units still have to run of their own parts before they claim (an estimate,
-// own_left below):
-//   n = ceil(left x speed / (2 x the sum of the speeds)), at least min_chunk, at most left
-// (speed = 1 / cost); and 0, leaving the rest to the others, when those n would take it
-// longer than the others, all claiming once their own parts are done, take for
-// everything left:
-//   n x cost > (left + pending) / (the sum of the other units' speeds).
-// A slow unit therefore takes small pieces early and none at the tail, where one of
-// its sequences would hold the whole step. The fastest unit (least cost, ties to the
-// lower) never declines, so the pool always empties. With a cost unknown, every unit
-// claims ceil(left / (2 x units)) (at least min_chunk) and none declines.
+// How many of the `left` unclaimed pool sequences unit `unit` claims `now` seconds into
+// its step, given every unit's cost per sequence (`costs`, seconds; 0 = unknown) and
+// when each of the other units expects to be free (`free`, seconds into the step: the
+// end of its own part, or of the claim it runs; +inf: it claims nothing more this step;
+// a time before `now` counts as now; the claimant's own entry is not read).
+//
+// Earliest-finish list scheduling of whole sequences: the `left` sequences are dealt in
+// pieces of min_chunk (the last one smaller), each to the unit that would finish it
+// first, max(free, now) + piece x cost (the claimant is free now; ties go to the
+// claimant, then to the lower unit). If the deal gives the claimant nothing, it takes 0
+// and leaves the rest to the others (it would finish even its first piece later than
+// someone else would); otherwise it takes
+//   n = ceil(left x speed / (2 x the sum of the speeds)), at least min_chunk, at most
+//       what the deal gives it (and at most left)
+// (speed = 1 / cost: guided self-scheduling, large claims first and small ones at the
+// end). Unlike a fluid estimate of the others' remaining work, the deal sees what each
+// of the others already holds and that a sequence is whole: a slow unit claims while
+// the others are busy with their claims, and leaves the tail, where one of its
+// sequences would hold the step, to whoever finishes it first. A unit of the least
+// cost is dealt the first piece (no other finishes it sooner), so it never declines and
+// the pool always empties. With a cost unknown, every unit claims ceil(left / (2 x
+// units)) (at least min_chunk) and none declines. `free` shorter than `costs`: the
+// missing units count as free now.
 int64_t claim_size(int64_t left, int unit, std::span<const double> costs, int64_t min_chunk,
-                   double pending = 0);
+                   double now, std::span<const double> free);
 
-// The sequences of their own parts that the units other than `unit` still have to run
-// `elapsed` seconds into the step, if each runs its own part at its cost from the
-// step's start: the sum over the others of max(0, own - elapsed / cost). 0 when a cost
-// is unknown. (Without it a slow unit that finished its own part early compared its
-// claim with the pool alone, as if the others were idle, and left them work it could
-// have done while they were still busy.)
-double own_left(const StealPlan& plan, std::span<const double> costs, int unit, double elapsed);
+// The claim board (parallel/dp_steal.h): one int64 per unit beside the shared counter,
+// the time (seconds into the step, in whole microseconds) at which the unit expects to
+// be free, tagged with the step so that an entry left from an earlier step reads as
+// absent. free_s +inf: it claims no more this step; negative counts as 0.
+int64_t board_entry(int64_t step, double free_s);
+// The free time an entry says for step `step`: NaN when it is of another step or was
+// never written (0), +inf when its unit claims no more.
+double board_free(int64_t entry, int64_t step);
 
 }  // namespace plait::balance

@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
+#include <limits>
 #include <string>
 
 namespace plait {
@@ -15,7 +17,10 @@ WorkSteal::WorkSteal(comm::Group& group, int64_t min_chunk, int64_t micro_batch,
       band_(band) {
   const char* env = std::getenv("PLAIT_TEST_STEAL_ORDER");
   fixed_ = env != nullptr && std::string(env) == "1";
-  counter_ = comm::make_shared_counter(group);  // collective, also under the hook
+  // collective, also under the hook; the board: one free time per unit
+  counter_ = comm::make_shared_counter(group, units_);
+  board_.resize(static_cast<size_t>(units_));
+  free_.resize(static_cast<size_t>(units_));
 }
 
 void WorkSteal::begin_step(int64_t step) {
@@ -47,21 +52,39 @@ balance::SeqRange WorkSteal::claim() {
   }
   // From the value last seen (a guess: another rank may have claimed since): a claim
   // succeeds when the counter still holds it, else the swap tells the current value.
-  const double elapsed = std::chrono::duration<double>(Clock::now() - began_).count();
-  const double pending = balance::own_left(plan_, costs_, unit_, elapsed);
+  const bool known = costs_.size() == static_cast<size_t>(units_) &&
+                     std::all_of(costs_.begin(), costs_.end(), [](double c) { return c > 0; });
+  const double now = std::chrono::duration<double>(Clock::now() - began_).count();
   for (int64_t at = seen_;;) {
     const int64_t left = plan_.pool - (at - base_);
-    const int64_t n = left > 0 ? balance::claim_size(left, unit_, costs_, min_chunk_, pending) : 0;
+    if (left > 0 && known) read_board();
+    const int64_t n =
+        left > 0 ? balance::claim_size(left, unit_, costs_, min_chunk_, now, free_) : 0;
     if (n == 0) break;
     const int64_t was = counter_->compare_and_swap(at, at + n);
     if (was == at) {
       seen_ = at + n;
+      if (known)
+        counter_->store(unit_, balance::board_entry(
+                                   step_, now + static_cast<double>(n) * costs_[unit_]));
       return {plan_.pool_first + (at - base_), n};
     }
     at = seen_ = was;
   }
   pool_empty_ = true;
+  if (known)
+    counter_->store(unit_, balance::board_entry(step_, std::numeric_limits<double>::infinity()));
   return {};
+}
+
+// When each unit expects to be free this step: its board entry, or, before it wrote one
+// this step, the end of its own part at its cost from the step's start.
+void WorkSteal::read_board() {
+  counter_->load(board_);
+  for (int v = 0; v < units_; ++v) {
+    const double f = balance::board_free(board_[v], step_);
+    free_[v] = std::isnan(f) ? static_cast<double>(plan_.own[v]) * costs_[v] : f;
+  }
 }
 
 balance::SeqRange WorkSteal::next() {

@@ -8,10 +8,15 @@
 // own part first (in micro-batches of --micro-batch, or in one when 0), then claims
 // sequences from the pool's front, balance::claim_size() at a time, through a counter
 // shared by the group (comm/shared_counter.h), until the pool is empty or the rest is
-// better left to the others (the others' own parts estimated from the time since the step
-// began, balance::own_left); a claim larger than --micro-batch runs in pieces of it. A
-// rank that stalls thus leaves the pool to the others, and the step ends when the last
-// claim does, not when the slowest rank's whole share does.
+// better left to the others: an earliest-finish deal of the rest, given when each unit
+// expects to be free, gives this rank nothing. Each rank publishes that time on a board
+// beside the counter (one slot per unit: the time into its step at which it will have
+// run what it claimed; +inf once it claims no more; before it claims, the others take
+// the end of its own part at its cost); a claim larger than --micro-batch runs in
+// pieces of it. A rank that stalls thus leaves the pool to the others, and the step ends
+// when the last claim does, not when the slowest rank's whole share does. The board
+// only steers who runs what: a unit of the least cost never declines, so the pool
+// empties whatever the board says.
 //
 // The counter holds the pool sequences claimed so far, never reset: a claim is a
 // compare-and-swap from the value the rank last saw to that plus its claim, made only
@@ -52,6 +57,8 @@ class WorkSteal {
   void begin_step(int64_t step);
   // This rank's next micro-batch of the step; count 0 when nothing is left for it.
   balance::SeqRange next();
+  // The step's pool begins at this sequence index (the own parts lie before it).
+  int64_t pool_first() const { return plan_.pool_first; }
   // Whether the counter is the test hook's fixed assignment.
   bool fixed_order() const { return fixed_; }
   // False (on every rank alike) when the group has no shared counter
@@ -60,6 +67,7 @@ class WorkSteal {
 
  private:
   balance::SeqRange claim();  // this rank's next pool claim (count 0: none for it)
+  void read_board();          // free_ from the board (counter_'s slots)
 
   int unit_ = 0, units_ = 1;
   int64_t min_chunk_ = 1, micro_batch_ = 0;
@@ -71,12 +79,14 @@ class WorkSteal {
   balance::StealPlan plan_;
   int64_t step_ = 0;
   using Clock = std::chrono::steady_clock;
-  Clock::time_point began_;  // begin_step: the others' own parts are estimated from it
+  Clock::time_point began_;  // begin_step: the step's times (the board's) count from it
   int64_t base_ = 0, next_base_ = 0;  // counter values: this step's pool start, the next's
   int64_t seen_ = 0;                  // the counter's value as this rank last saw it
   balance::SeqRange own_, held_;      // what is left of the own part, of the claimed chunk
   bool pool_empty_ = false;           // this rank claims nothing more this step
   int64_t fixed_k_ = 0;               // test hook: the next pool chunk to look at
+  std::vector<int64_t> board_;        // the board's entries as last read
+  std::vector<double> free_;          // per unit: when it expects to be free (s into the step)
 };
 
 }  // namespace plait

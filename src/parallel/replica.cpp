@@ -134,9 +134,15 @@ double Replica::accumulate() {
   int64_t ran = 0;
   if (steal) {
     steal->begin_step(step);
+    const bool traced = trace && trace->enabled();
     for (auto m = steal->next(); m.count > 0; m = steal->next()) {
+      const double p0 = traced ? trace->now_us() : 0;
       loss_sum += micro_batch(m.first, static_cast<int>(m.count), ran == 0, false, slow);
       ran += m.count;
+      if (traced)  // each pass: its sequences, and whether they were the pool's
+        trace->complete(m.first >= steal->pool_first() ? "pool pass" : "own pass", "compute",
+                        rank, obs::kLaneCompute, p0, trace->now_us() - p0,
+                        {{"first", m.first}, {"count", m.count}});
     }
   } else {
     // The share may change between steps (balancing): micro-batches of the whole share

@@ -150,7 +150,7 @@ void report(Comm& comm, Checker& c, int& failed_ranks) {
 // may_be_absent: MPI may lack an RMA window (then null on every rank, not an abort).
 void check_shared_counter(Group& g, Checker& c, bool may_be_absent = false) {
   constexpr int64_t kRange = 3000;
-  auto counter = make_shared_counter(g);
+  auto counter = make_shared_counter(g, g.size());
   std::vector<int> made(g.size());
   const int mine = counter != nullptr;
   allgather_bytes(g, std::as_bytes(std::span(&mine, 1)), std::as_writable_bytes(std::span(made)));
@@ -184,6 +184,27 @@ void check_shared_counter(Group& g, Checker& c, bool may_be_absent = false) {
   counter->fetch_add(1);
   barrier(g);
   c.expect(counter->fetch_add(0) == kRange + g.size(), "fetch_add loses no add");
+  // The board beside the counter (work stealing's free times): each rank stores into
+  // its own slot while the others read; a read is 0 or a value stored there, and after
+  // a barrier every rank reads every rank's last value; the counter does not move.
+  std::vector<int64_t> seen(static_cast<size_t>(g.size()));
+  bool whole = true;
+  for (int64_t i = 1; i <= 200; ++i) {
+    counter->store(g.rank(), (int64_t{g.rank()} + 1) << 40 | i);
+    counter->load(seen);
+    for (int r = 0; r < g.size(); ++r) {
+      const int64_t v = seen[static_cast<size_t>(r)];
+      whole = whole && (v == 0 || ((v >> 40) == r + 1 && (v & 0xffff) >= 1 && (v & 0xffff) <= 200));
+    }
+  }
+  c.expect(whole, "a board slot reads 0 or a value its rank stored");
+  barrier(g);
+  counter->load(seen);
+  bool last = true;
+  for (int r = 0; r < g.size(); ++r)
+    last = last && seen[static_cast<size_t>(r)] == ((int64_t{r} + 1) << 40 | 200);
+  c.expect(last, "after a barrier every board slot holds its rank's last store");
+  c.expect(counter->fetch_add(0) == kRange + g.size(), "the board leaves the counter alone");
   barrier(g);  // every rank has read before the window is freed (collective)
 }
 

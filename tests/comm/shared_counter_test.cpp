@@ -6,6 +6,10 @@
 
 #include <algorithm>
 #include <atomic>
+#include <string>
+#include <vector>
+
+#include "util/error.h"
 
 #include "comm_helpers.h"
 
@@ -47,6 +51,50 @@ TEST(SharedCounter, CompareAndSwapClaimsCoverARangeOnce) {
     for (const std::string& w : wrong.items()) ADD_FAILURE() << w << " (world " << world << ")";
     EXPECT_EQ(total.load(), kRange) << "world " << world;
     for (int64_t i = 0; i < kRange; ++i) ASSERT_EQ(taken[i].load(), 1) << "index " << i;
+  }
+}
+
+// The board beside the counter: each rank stores into its own slot while the others
+// read every slot; a read sees 0 or a value its slot's rank stored, never a torn one,
+// each slot's values never go backwards for one reader, and after a barrier every rank
+// reads every rank's last value.
+TEST(SharedCounter, BoardSlotsHoldEachRanksLastStore) {
+  constexpr int64_t kStores = 2000;
+  for (int world : {1, 2, 3}) {
+    Findings wrong;
+    run_threads(test::threads(world), [&](Comm& c) {
+      auto counter = make_shared_counter(c.world(), world);
+      if (!counter) return wrong.add("no counter");
+      if (counter->slots() != world) wrong.add("slots");
+      std::vector<int64_t> seen(static_cast<size_t>(world)), last(static_cast<size_t>(world), 0);
+      const auto base = (int64_t{c.rank()} + 1) << 40;  // high bits, as the board's tags
+      for (int64_t i = 1; i <= kStores; ++i) {
+        counter->store(c.rank(), base | i);
+        counter->load(seen);
+        for (int r = 0; r < world; ++r) {
+          const int64_t v = seen[static_cast<size_t>(r)];
+          if (v == 0) continue;
+          if ((v >> 40) != r + 1 || (v & 0xffffff) < 1 || (v & 0xffffff) > kStores)
+            return wrong.add("slot " + std::to_string(r) + " read " + std::to_string(v));
+          if (v < last[static_cast<size_t>(r)])
+            return wrong.add("slot " + std::to_string(r) + " went backwards");
+          last[static_cast<size_t>(r)] = v;
+        }
+      }
+      barrier(c.world());
+      counter->load(seen);
+      for (int r = 0; r < world; ++r)
+        if (seen[static_cast<size_t>(r)] != (((int64_t{r} + 1) << 40) | kStores))
+          wrong.add("slot " + std::to_string(r) + " after the barrier");
+      if (counter->fetch_add(0) != 0) wrong.add("the board moved the counter");
+      try {
+        counter->store(world, 1);
+        wrong.add("a slot past the board was stored");
+      } catch (const UsageError&) {
+      }
+      barrier(c.world());
+    });
+    for (const std::string& w : wrong.items()) ADD_FAILURE() << w << " (world " << world << ")";
   }
 }
 
