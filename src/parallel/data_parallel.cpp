@@ -256,7 +256,7 @@ TrainSummary run_dp_rank(comm::Comm& c, const TrainOptions& opt, const RunData& 
     }
     r.steal = steal.get();
     if (rank == 0 && steal)
-      out.message("balance: work stealing within each step: a quarter of every share is "
+      out.message("balance: work stealing within each step: half of every share is "
                   "claimed chunk by chunk (>= " + std::to_string(opt.steal_chunk()) +
                   " sequences) as ranks finish, while their measured speeds differ" +
                   (steal->fixed_order() ? " (PLAIT_TEST_STEAL_ORDER: a fixed assignment)" : ""));

@@ -42,7 +42,12 @@ namespace plait {
 
 class WorkSteal {
  public:
-  static constexpr double kPoolFraction = 0.25;  // of every share, claimed in chunks
+  // Of every share, claimed in chunks. Half (was a quarter until 2026-12-02): a rank
+  // that starts its step late (three ranks on two cores: the third to wake waits ~2 ms
+  // for a core) can only be helped with the pool, not with its own part; 3 workers at
+  // 1, 0.6, 0.3 reached 0.86 of the ideal with half, 0.83 with a quarter, 0.85 with
+  // three quarters or all (docs/BALANCE.md).
+  static constexpr double kPoolFraction = 0.5;
 
   // Collective over `group` (its ranks are the units); see usable(). min_chunk: the smallest pool
   // chunk; micro_batch: --micro-batch (0: own part in one pass, chunks whole); band: no pool
