@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <limits>
 #include <string>
+#include <thread>
 
 namespace plait {
 
@@ -19,6 +20,8 @@ WorkSteal::WorkSteal(comm::Group& group, int64_t min_chunk, int64_t micro_batch,
   fixed_ = env != nullptr && std::string(env) == "1";
   // collective, also under the hook; the board: one free time per unit
   counter_ = comm::make_shared_counter(group, units_);
+  const unsigned cores = std::thread::hardware_concurrency();
+  shared_cores_ = cores > 0 && group.local_size() > static_cast<int>(cores);
   board_.resize(static_cast<size_t>(units_));
   free_.resize(static_cast<size_t>(units_));
 }
@@ -94,7 +97,11 @@ balance::SeqRange WorkSteal::next() {
     if (held_.count == 0) return {};
   }
   balance::SeqRange& src = own_.count > 0 ? own_ : held_;
-  const int64_t b = micro_batch_ > 0 ? std::min(micro_batch_, src.count) : src.count;
+  // --micro-batch 0: whole passes, except in a step with a pool while the group's ranks
+  // outnumber this machine's cores: then passes of one sequence, so that a rank waiting
+  // for a core (the third to wake after the step exchange) gets one a pass sooner.
+  const int64_t mb = micro_batch_ > 0 ? micro_batch_ : (shared_cores_ && plan_.pool > 0 ? 1 : 0);
+  const int64_t b = mb > 0 ? std::min(mb, src.count) : src.count;
   const balance::SeqRange piece{src.first, b};
   src.first += b;
   src.count -= b;

@@ -76,6 +76,7 @@ class WorkSteal {
 
   int unit_ = 0, units_ = 1;
   int64_t min_chunk_ = 1, micro_batch_ = 0;
+  bool shared_cores_ = false;  // more ranks of the group on this machine than cores
   double band_ = 0;
   std::vector<int64_t> shares_;
   std::vector<double> costs_;
