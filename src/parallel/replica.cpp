@@ -184,9 +184,10 @@ double Replica::train_step(double& norm) {
       timing.work_cpu_s = c0 - wait_cpu_s;
       sync->finish_gradients();
       timing.wait_s = seconds_since(w0);
-      const double x0 = trace ? trace->now_us() : 0;
+      const bool traced = trace && trace->enabled();
+      const double x0 = traced ? trace->now_us() : 0;
       loss_sum = exchange->run(loss_sum, timing);
-      if (trace && trace->enabled())  // inside "wait for gradients": the records' exchange
+      if (traced)  // inside "wait for gradients": the records' exchange
         trace->complete("step exchange", "comm", rank, obs::kLaneCompute, x0,
                         trace->now_us() - x0);
     } else {
